@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// Plain JavaScript on purpose: an older Node cannot load the TypeScript entry at all, so the
+// version check must run before anything else and say one clear line.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 26 || (major === 26 && minor < 10)) {
+  console.error(`shoal: needs Node.js >= 26.10 (found ${process.versions.node}); run it through npm (npm start), which uses the Node 26 from devDependencies`);
+  process.exit(1);
+}
+await import('../src/main/index.ts');
