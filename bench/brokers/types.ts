@@ -1,0 +1,30 @@
+// What every broker launcher hands back. CPU and RSS are functions, not numbers, because
+// the comparison samples them around the workload, and they must be read before stop()
+// (the /proc entry disappears with the process).
+export interface BrokerHandle {
+  readonly name: string;
+  readonly port: number;
+  readonly pid: number;
+  /** user + system CPU seconds the broker process has used so far; null when unreadable */
+  cpuSeconds(): number | null;
+  /** peak resident set size (VmHWM) in bytes; null when unreadable */
+  peakRssBytes(): number | null;
+  /** last few KB the broker wrote to stdout/stderr, for failure messages */
+  output(): string;
+  /** ends the broker (SIGTERM, then SIGKILL) and removes its temp files; safe to call twice */
+  stop(): Promise<void>;
+}
+
+export interface LaunchOptions {
+  /** shard count for brokers that have shards (Shoal); others ignore it */
+  shards: number;
+  /** how long to wait for the broker to accept connections */
+  startTimeoutMs?: number;
+}
+
+export interface BrokerLauncher {
+  readonly name: string;
+  /** null when the broker can run here, else why it cannot (printed as a skip line) */
+  unavailable(): string | null;
+  start(options: LaunchOptions): Promise<BrokerHandle>;
+}

@@ -1,0 +1,44 @@
+// From the list of runs to one row per broker and one ratio row per other broker.
+import { median, ratios } from './stats.ts';
+import type { BrokerSummary, RatioRow, RunRecord } from './types.ts';
+
+/** "lost 12 in round 2"; the same reason in several rounds is listed once with all of them */
+function describeFailures(runs: readonly RunRecord[]): string[] {
+  const rounds = new Map<string, number[]>();
+  for (const r of runs) {
+    if (r.ok) continue;
+    const reason = r.failure ?? 'failed';
+    rounds.set(reason, [...(rounds.get(reason) ?? []), r.round]);
+  }
+  return [...rounds].map(([reason, rs]) => `${reason} in round${rs.length > 1 ? 's' : ''} ${rs.join(', ')}`);
+}
+
+export function summarize(brokers: readonly string[], runs: readonly RunRecord[]): BrokerSummary[] {
+  return brokers.map((broker) => {
+    const mine = runs.filter((r) => r.broker === broker);
+    // Medians use only runs that count: a run that lost messages did less work and would
+    // flatter the broker that lost them.
+    const ok = mine.filter((r) => r.ok);
+    return {
+      broker,
+      runs: mine.length,
+      okRuns: ok.length,
+      rate: median(ok.map((r) => r.figures?.rate)),
+      connectRate: median(ok.map((r) => r.figures?.connectRate)),
+      p50: median(ok.map((r) => r.figures?.p50)),
+      p99: median(ok.map((r) => r.figures?.p99)),
+      cpuSeconds: median(ok.map((r) => r.brokerCpuSeconds)),
+      peakRssBytes: median(ok.map((r) => r.brokerPeakRssBytes)),
+      lost: mine.reduce((sum, r) => sum + (r.figures?.lost ?? 0), 0),
+      failures: describeFailures(mine),
+    };
+  });
+}
+
+export function ratioRows(baseline: string, summary: readonly BrokerSummary[]): RatioRow[] {
+  const base = summary.find((s) => s.broker === baseline);
+  if (!base) return [];
+  return summary
+    .filter((s) => s.broker !== baseline)
+    .map((other) => ({ baseline, other: other.broker, ...ratios(base, other) }));
+}

@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { aedes } from '../../bench/brokers/aedes.ts';
+import { mosquitto, mosquittoConfig } from '../../bench/brokers/mosquitto.ts';
+import { procCpuSeconds, procPeakRssBytes } from '../../bench/brokers/proc-stats.ts';
+import type { BrokerLauncher } from '../../bench/brokers/types.ts';
+
+const accepts = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+
+test('/proc readings: this process has CPU time and a peak RSS; a missing pid reads null', () => {
+  assert.ok((procCpuSeconds(process.pid) ?? -1) >= 0);
+  assert.ok((procPeakRssBytes(process.pid) ?? 0) > 1024 * 1024);
+  assert.equal(procCpuSeconds(2 ** 22 + 12345), null);
+  assert.equal(procPeakRssBytes(2 ** 22 + 12345), null);
+});
+
+test('the Mosquitto config listens on loopback only and lifts the queue limit', () => {
+  const conf = mosquittoConfig(18830).split('\n');
+  for (const line of ['listener 18830 127.0.0.1', 'allow_anonymous true', 'persistence false', 'max_queued_messages 1000000', 'set_tcp_nodelay true']) {
+    assert.ok(conf.includes(line), line);
+  }
+});
+
+for (const launcher of [aedes, mosquitto] as BrokerLauncher[]) {
+  test(`${launcher.name}: starts on a free port, is measurable, and stops`, { skip: launcher.unavailable() ?? false, timeout: 20_000 }, async () => {
+    const broker = await launcher.start({ shards: 1 });
+    try {
+      assert.equal(broker.name, launcher.name);
+      assert.ok(await accepts(broker.port));
+      assert.ok((broker.cpuSeconds() ?? -1) >= 0);
+      assert.ok((broker.peakRssBytes() ?? 0) > 1024 * 1024);
+    } finally {
+      await broker.stop();
+    }
+    assert.equal(broker.cpuSeconds(), null, 'the process is gone after stop()');
+    assert.equal(await accepts(broker.port), false);
+    await broker.stop(); // a second stop is harmless
+  });
+}
