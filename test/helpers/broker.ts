@@ -1,0 +1,259 @@
+// Start the broker under test as a child process: Shoal by default, Mosquitto (the reference
+// implementation) when SHOAL_TEST_BROKER=mosquitto. Every test file talks to it over TCP on
+// 127.0.0.1 only; nothing here knows Shoal's internals.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type BrokerKind = 'shoal' | 'mosquitto';
+
+/** Which broker the suite runs against (env SHOAL_TEST_BROKER=mosquitto selects Mosquitto). */
+export const brokerKind: BrokerKind = process.env.SHOAL_TEST_BROKER === 'mosquitto' ? 'mosquitto' : 'shoal';
+export const isMosquitto = brokerKind === 'mosquitto';
+
+export const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SHOAL_BIN = join(REPO_ROOT, 'bin', 'shoal.js');
+const LISTEN_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 10_000;
+const OUTPUT_LIMIT = 1 << 20; // keep the last 1 MiB of each stream
+
+export interface BrokerOptions {
+  shards?: number;
+  persistence?: 'memory' | 'fast' | 'durable';
+  /** Data directory; when absent a temporary one is made and removed on stop. */
+  dataDir?: string;
+  /** $SYS publication interval in seconds. */
+  sysInterval?: number;
+  /** Shoal only: enable `$SHOAL/test/...` hooks. */
+  testHooks?: boolean;
+  /** Largest accepted packet in bytes (Shoal `--max-packet-size`, Mosquitto `max_packet_size`). */
+  maxPacketSize?: number;
+  /** Extra command-line arguments (Shoal) or extra config lines (Mosquitto). */
+  extraArgs?: string[];
+}
+
+export interface Broker {
+  kind: BrokerKind;
+  host: string;
+  port: number;
+  url: string;
+  pid: number;
+  proc: ChildProcess;
+  /** SIGTERM, wait for exit (SIGKILL after 10 s); resolves the exit code (null when killed by a signal). */
+  stop(): Promise<number | null>;
+  /** Send a signal and wait for the process to exit. */
+  kill(sig?: NodeJS.Signals): Promise<void>;
+  /** True while the process has not exited. */
+  alive(): boolean;
+  stdout(): string;
+  stderr(): string;
+}
+
+const live = new Set<{ proc: ChildProcess; tmp?: string }>();
+process.on('exit', () => {
+  for (const b of live) {
+    try { b.proc.kill('SIGKILL'); } catch { /* already gone */ }
+    if (b.tmp) rmSync(b.tmp, { recursive: true, force: true });
+  }
+});
+
+function appendCapped(prev: string, chunk: string): string {
+  const next = prev + chunk;
+  return next.length > OUTPUT_LIMIT ? next.slice(next.length - OUTPUT_LIMIT) : next;
+}
+
+/** A port that was free a moment ago (bind to 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+function probe(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => { s.destroy(); res(ok); };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.setTimeout(500, () => done(false));
+  });
+}
+
+export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
+  if (brokerKind === 'mosquitto') {
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try { return await startMosquitto(opts); } catch (e) { lastErr = e; }
+    }
+    throw lastErr;
+  }
+  return startShoal(opts);
+}
+
+interface Spawned { proc: ChildProcess; tmp?: string; out: { stdout: string; stderr: string } }
+
+function spawnCaptured(cmd: string, args: string[], tmp: string | undefined, cwd: string): Spawned {
+  const proc = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+  const out = { stdout: '', stderr: '' };
+  proc.stdout!.setEncoding('utf8');
+  proc.stderr!.setEncoding('utf8');
+  proc.stdout!.on('data', (d: string) => { out.stdout = appendCapped(out.stdout, d); });
+  proc.stderr!.on('data', (d: string) => { out.stderr = appendCapped(out.stderr, d); });
+  const entry = { proc, tmp };
+  live.add(entry);
+  proc.once('exit', () => {
+    live.delete(entry);
+  });
+  return { proc, tmp, out };
+}
+
+function exited(proc: ChildProcess): boolean {
+  return proc.exitCode !== null || proc.signalCode !== null;
+}
+
+function waitExit(proc: ChildProcess, ms: number): Promise<boolean> {
+  if (exited(proc)) return Promise.resolve(true);
+  return new Promise((res) => {
+    const t = setTimeout(() => { proc.off('exit', on); res(false); }, ms);
+    const on = () => { clearTimeout(t); res(true); };
+    proc.once('exit', on);
+  });
+}
+
+function makeBroker(kind: BrokerKind, s: Spawned, port: number, ownTmp: string | undefined): Broker {
+  const { proc, out } = s;
+  const cleanup = () => { if (ownTmp) rmSync(ownTmp, { recursive: true, force: true }); };
+  let stopped: Promise<number | null> | undefined;
+  return {
+    kind,
+    host: '127.0.0.1',
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    pid: proc.pid!,
+    proc,
+    alive: () => !exited(proc),
+    stdout: () => out.stdout,
+    stderr: () => out.stderr,
+    stop() {
+      stopped ??= (async () => {
+        if (!exited(proc)) {
+          proc.kill('SIGTERM');
+          if (!(await waitExit(proc, STOP_TIMEOUT_MS))) {
+            proc.kill('SIGKILL');
+            await waitExit(proc, STOP_TIMEOUT_MS);
+            cleanup();
+            throw new Error(`${kind} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM (killed)\nstderr:\n${out.stderr.slice(-4000)}`);
+          }
+        }
+        cleanup();
+        return proc.exitCode;
+      })();
+      return stopped;
+    },
+    async kill(sig: NodeJS.Signals = 'SIGKILL') {
+      if (!exited(proc)) {
+        proc.kill(sig);
+        if (!(await waitExit(proc, STOP_TIMEOUT_MS))) {
+          proc.kill('SIGKILL');
+          await waitExit(proc, STOP_TIMEOUT_MS);
+        }
+      }
+      cleanup();
+    },
+  };
+}
+
+async function startShoal(opts: BrokerOptions): Promise<Broker> {
+  const ownTmp = opts.dataDir ? undefined : mkdtempSync(join(tmpdir(), 'shoal-test-'));
+  const dataDir = opts.dataDir ?? ownTmp!;
+  const args = [
+    SHOAL_BIN,
+    '--host', '127.0.0.1',
+    '--port', '0',
+    '--shards', String(opts.shards ?? 1),
+    '--persistence', opts.persistence ?? 'memory',
+    '--data-dir', dataDir,
+  ];
+  if (opts.sysInterval !== undefined) args.push('--sys-interval', String(opts.sysInterval));
+  if (opts.maxPacketSize !== undefined) args.push('--max-packet-size', String(opts.maxPacketSize));
+  if (opts.testHooks) args.push('--test-hooks');
+  if (opts.extraArgs) args.push(...opts.extraArgs);
+  const s = spawnCaptured(process.execPath, args, ownTmp, REPO_ROOT);
+  const port = await new Promise<number>((res, rej) => {
+    let settled = false;
+    const finish = (err: Error | null, p?: number) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      s.proc.stdout!.off('data', onData);
+      s.proc.off('exit', onExit);
+      if (err) rej(err); else res(p!);
+    };
+    const onData = () => {
+      const m = /listening on mqtt:\/\/[^\s:]+:(\d+)/.exec(s.out.stdout);
+      if (m) finish(null, Number(m[1]));
+    };
+    const onExit = (code: number | null, sig: string | null) => {
+      finish(new Error(`shoal exited before listening (code ${code}, signal ${sig}); args: ${args.slice(1).join(' ')}\nstderr:\n${s.out.stderr.slice(-4000)}\nstdout:\n${s.out.stdout.slice(-2000)}`));
+    };
+    const timer = setTimeout(() => {
+      s.proc.kill('SIGKILL');
+      finish(new Error(`shoal did not print "listening on mqtt://…" within ${LISTEN_TIMEOUT_MS} ms\nstderr:\n${s.out.stderr.slice(-4000)}\nstdout:\n${s.out.stdout.slice(-2000)}`));
+    }, LISTEN_TIMEOUT_MS);
+    s.proc.stdout!.on('data', onData);
+    s.proc.once('exit', onExit);
+    onData();
+  }).catch((e) => {
+    if (ownTmp) rmSync(ownTmp, { recursive: true, force: true });
+    throw e;
+  });
+  return makeBroker('shoal', s, port, ownTmp);
+}
+
+async function startMosquitto(opts: BrokerOptions): Promise<Broker> {
+  if (!existsSync(MOSQUITTO_BIN)) throw new Error(`SHOAL_TEST_BROKER=mosquitto but ${MOSQUITTO_BIN} is missing`);
+  const ownTmp = mkdtempSync(join(tmpdir(), 'shoal-mosq-'));
+  const port = await freePort();
+  const conf = [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    'persistence false',
+    // Spec behaviour, not a resource policy: never drop queued QoS>0 messages in the tests.
+    'max_queued_messages 0',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+  ];
+  if (opts.sysInterval !== undefined) conf.push(`sys_interval ${opts.sysInterval}`);
+  if (opts.maxPacketSize !== undefined) conf.push(`max_packet_size ${opts.maxPacketSize}`);
+  if (opts.extraArgs) conf.push(...opts.extraArgs);
+  const confPath = join(ownTmp, 'mosquitto.conf');
+  writeFileSync(confPath, conf.join('\n') + '\n');
+  const s = spawnCaptured(MOSQUITTO_BIN, ['-c', confPath], ownTmp, ownTmp);
+  const deadline = Date.now() + LISTEN_TIMEOUT_MS;
+  for (;;) {
+    if (exited(s.proc)) {
+      rmSync(ownTmp, { recursive: true, force: true });
+      throw new Error(`mosquitto exited before listening (code ${s.proc.exitCode})\nstderr:\n${s.out.stderr.slice(-4000)}`);
+    }
+    if (await probe(port)) break;
+    if (Date.now() > deadline) {
+      s.proc.kill('SIGKILL');
+      rmSync(ownTmp, { recursive: true, force: true });
+      throw new Error(`mosquitto did not listen on ${port} within ${LISTEN_TIMEOUT_MS} ms\nstderr:\n${s.out.stderr.slice(-4000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return makeBroker('mosquitto', s, port, ownTmp);
+}
