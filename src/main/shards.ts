@@ -1,0 +1,142 @@
+import type { Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../shared/config.ts';
+import { ErrorCode, ShoalError } from '../shared/errors.ts';
+import { Doorbell, SpscRing } from '../shared/ring/index.ts';
+import { Stat, type StatsBlock } from '../shared/stats.ts';
+import type { ControlFromShard, ControlToShard, PeerRings, ShardInit } from '../shared/control.ts';
+
+const WORKER_URL = new URL('../worker/index.ts', import.meta.url);
+
+/**
+ * Starts the shards, allocates their rings, hands sockets to the least-loaded one, and
+ * restarts a shard that dies (with fresh rings; its peers are told to forget it).
+ */
+export class ShardSupervisor {
+  private readonly config: BrokerConfig;
+  private readonly stats: StatsBlock;
+  private readonly log: Logger;
+  private readonly workers: (Worker | null)[];
+  private readonly alive: boolean[];
+  private readonly restarts: number[];
+  readonly bellSab: SharedArrayBuffer;
+  /** ring[i][j]: the ring shard i writes and shard j reads. */
+  private readonly ring: (SharedArrayBuffer | null)[][];
+  private stopping = false;
+  private readonly isAlive = (i: number): boolean => this.alive[i]!;
+
+  constructor(config: BrokerConfig, stats: StatsBlock, log: Logger) {
+    this.config = config;
+    this.stats = stats;
+    this.log = log;
+    const n = config.shards;
+    this.workers = new Array(n).fill(null);
+    this.alive = new Array(n).fill(false);
+    this.restarts = new Array(n).fill(0);
+    this.bellSab = new SharedArrayBuffer(n * Doorbell.byteLength);
+    this.ring = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? null : this.newRing())));
+  }
+
+  get count(): number { return this.config.shards; }
+
+  private newRing(): SharedArrayBuffer { return new SharedArrayBuffer(SpscRing.byteLength(this.config.ringCapacity)); }
+
+  private ringsOf(i: number): (PeerRings | null)[] {
+    return this.ring[i]!.map((out, j) => (out === null ? null : { out, in: this.ring[j]![i]! }));
+  }
+
+  /** Resolves when every shard is ready; rejects with the first shard's fatal error. */
+  async start(): Promise<void> {
+    await Promise.all(this.workers.map((_, i) => this.spawn(i, false)));
+  }
+
+  private spawn(i: number, restart: boolean): Promise<void> {
+    const init: ShardInit = {
+      id: i, count: this.count, config: this.config, statsSab: this.stats.sab, bellSab: this.bellSab,
+      rings: this.ringsOf(i), restart,
+    };
+    const w = new Worker(WORKER_URL, { workerData: init, name: `shoal-shard-${i}` });
+    this.workers[i] = w;
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      w.on('message', (m: ControlFromShard) => {
+        if (m.type === 'ready') { ready = true; this.alive[i] = true; resolve(); }
+        else if (m.type === 'fatal') {
+          const err = new ShoalError(m.code, m.message);
+          if (!ready) reject(err); else this.log.error({ err, shard: i }, 'shard fatal error');
+        }
+      });
+      w.on('error', (err: Error) => {
+        this.log.error({ err, shard: i }, 'shard crashed');
+        if (!ready && !restart) reject(new ShoalError(ErrorCode.SHARD_START_FAILED, `shard ${i} failed to start: ${err.message}`, { cause: err }));
+      });
+      w.on('exit', (code) => this.onExit(i, w, code, ready || restart));
+    });
+  }
+
+  private onExit(i: number, w: Worker, code: number, restartable: boolean): void {
+    if (this.workers[i] !== w) return;
+    this.alive[i] = false;
+    this.workers[i] = null;
+    if (this.stopping || !restartable) return;
+    this.log.warn({ shard: i, code }, 'shard exited; restarting it');
+    // Its connections died with it; the connection gauge starts again from zero.
+    this.stats.resetLive(i);
+    this.stats.set(i, Stat.CLIENTS_CONNECTED, 0);
+    for (let j = 0; j < this.count; j++) {
+      if (j === i) continue;
+      this.ring[i]![j] = this.newRing();
+      this.ring[j]![i] = this.newRing();
+    }
+    for (let j = 0; j < this.count; j++) {
+      if (j === i) continue;
+      this.post(j, { type: 'peer-restarted', peer: i, rings: { out: this.ring[j]![i]!, in: this.ring[i]![j]! } });
+    }
+    const attempt = ++this.restarts[i]!;
+    const delay = Math.min(5000, 50 * 2 ** Math.min(attempt - 1, 7));
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.spawn(i, true).then(() => { this.log.info({ shard: i }, 'shard restarted'); }, (err: unknown) => this.log.error({ err, shard: i }, 'shard restart failed'));
+    }, attempt === 1 ? 0 : delay).unref();
+    // A shard that stays up a minute has recovered: reset its backoff.
+    setTimeout(() => { if (this.alive[i]) this.restarts[i] = 0; }, 60_000).unref();
+  }
+
+  /** Moves a freshly accepted (paused, unread) socket to the least-loaded live shard. */
+  transfer(socket: Socket): void {
+    const i = this.stats.leastLoaded(this.isAlive);
+    const w = i < 0 ? null : this.workers[i];
+    if (w === null || w === undefined) { socket.destroy(); return; }
+    this.stats.addLive(i, 1);
+    try {
+      // Node 26 moves the socket's handle to the worker thread (the socket must be unread).
+      w.postMessage(socket, [socket as never]);
+    } catch (err) {
+      this.stats.addLive(i, -1);
+      this.log.error({ err }, 'socket transfer failed');
+      socket.destroy();
+    }
+  }
+
+  post(i: number, msg: ControlToShard): void {
+    if (this.alive[i]) this.workers[i]?.postMessage(msg);
+  }
+
+  broadcast(msg: ControlToShard): void { for (let i = 0; i < this.count; i++) this.post(i, msg); }
+
+  /** Asks every shard to stop (DISCONNECT 0x8B to v5 clients, flush, close the store). */
+  async stop(timeoutMs = 5000): Promise<void> {
+    this.stopping = true;
+    const waits = this.workers.map((w) => {
+      if (w === null) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const t = setTimeout(() => { void w.terminate(); resolve(); }, timeoutMs);
+        w.on('message', (m: ControlFromShard) => { if (m.type === 'stopped') { clearTimeout(t); void w.terminate().then(() => resolve()); } });
+        w.on('exit', () => { clearTimeout(t); resolve(); });
+        w.postMessage({ type: 'shutdown' } satisfies ControlToShard);
+      });
+    });
+    await Promise.all(waits);
+  }
+}

@@ -1,0 +1,73 @@
+import { Stat, type StatsBlock } from '../shared/stats.ts';
+import type { ShardSupervisor } from './shards.ts';
+
+/**
+ * $SYS topics, summed over all shards from the shared stats block and sent to every shard
+ * (each delivers to its own subscribers and keeps them as retained values).
+ */
+export class SysPublisher {
+  private readonly stats: StatsBlock;
+  private readonly shards: ShardSupervisor;
+  private readonly version: string;
+  private readonly started = Date.now();
+  private maxClients = 0;
+  private lastReceived = 0;
+  private lastSent = 0;
+  private lastAt = Date.now();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(stats: StatsBlock, shards: ShardSupervisor, version: string) {
+    this.stats = stats;
+    this.shards = shards;
+    this.version = version;
+  }
+
+  start(intervalSec: number): void {
+    if (intervalSec <= 0) return;
+    this.publish();
+    this.timer = setInterval(() => this.publish(), intervalSec * 1000);
+    this.timer.unref();
+  }
+
+  stop(): void { if (this.timer) clearInterval(this.timer); }
+
+  items(): [string, string][] {
+    const s = this.stats;
+    const active = s.sum(Stat.CLIENTS_CONNECTED);
+    this.maxClients = Math.max(this.maxClients, active);
+    const received = s.sum(Stat.MESSAGES_RECEIVED);
+    const sent = s.sum(Stat.MESSAGES_SENT);
+    const now = Date.now();
+    const secs = Math.max(0.001, (now - this.lastAt) / 1000);
+    const perSec = Math.round((received - this.lastReceived) / secs);
+    const sentPerSec = Math.round((sent - this.lastSent) / secs);
+    this.lastReceived = received;
+    this.lastSent = sent;
+    this.lastAt = now;
+    const offline = s.sum(Stat.SESSIONS_OFFLINE);
+    return [
+      ['$SYS/broker/version', `shoal ${this.version}`],
+      ['$SYS/broker/uptime', `${Math.floor((now - this.started) / 1000)} seconds`],
+      ['$SYS/broker/clients/active', String(active)],
+      ['$SYS/broker/clients/connected', String(active)],
+      ['$SYS/broker/clients/disconnected', String(offline)],
+      ['$SYS/broker/clients/total', String(active + offline)],
+      ['$SYS/broker/clients/maximum', String(this.maxClients)],
+      ['$SYS/broker/messages/received', String(received)],
+      ['$SYS/broker/messages/sent', String(sent)],
+      ['$SYS/broker/messages/per-sec', String(perSec)],
+      ['$SYS/broker/messages/sent-per-sec', String(sentPerSec)],
+      ['$SYS/broker/messages/dropped', String(s.sum(Stat.DROPPED_QOS0) + s.sum(Stat.DROPPED_QUEUE_FULL))],
+      ['$SYS/broker/messages/queued', String(s.sum(Stat.QUEUED))],
+      ['$SYS/broker/subscriptions/count', String(s.sum(Stat.SUBSCRIPTIONS))],
+      ['$SYS/broker/retained messages/count', String(s.max(Stat.RETAINED))],
+      ['$SYS/broker/load/bytes/received', String(s.sum(Stat.BYTES_RECEIVED))],
+      ['$SYS/broker/load/bytes/sent', String(s.sum(Stat.BYTES_SENT))],
+      ['$SYS/broker/shards', String(this.shards.count)],
+    ];
+  }
+
+  private publish(): void {
+    this.shards.broadcast({ type: 'sys', items: this.items() });
+  }
+}

@@ -1,0 +1,83 @@
+// Compact binary writer/reader for frames between threads and for session hand-off.
+// One growable writer per thread is reused for every frame, so encoding allocates nothing
+// in steady state; the reader is re-pointed at each frame.
+export class ByteWriter {
+  buf: Buffer;
+  pos = 0;
+  constructor(initial = 64 * 1024) { this.buf = Buffer.allocUnsafe(initial); }
+
+  reset(): this { this.pos = 0; return this; }
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+  u8(v: number): this { this.ensure(1); this.buf[this.pos++] = v; return this; }
+  u16(v: number): this { this.ensure(2); this.buf.writeUInt16LE(v, this.pos); this.pos += 2; return this; }
+  u32(v: number): this { this.ensure(4); this.buf.writeUInt32LE(v >>> 0, this.pos); this.pos += 4; return this; }
+  f64(v: number): this { this.ensure(8); this.buf.writeDoubleLE(v, this.pos); this.pos += 8; return this; }
+  /** UTF-8 string with a u32 byte-length prefix. */
+  str(s: string): this {
+    // Worst case 3 bytes per UTF-16 unit; write in place, then back-fill the length.
+    this.ensure(4 + s.length * 3);
+    const n = this.buf.write(s, this.pos + 4, 'utf8');
+    this.buf.writeUInt32LE(n, this.pos);
+    this.pos += 4 + n;
+    return this;
+  }
+  bytes(b: Uint8Array, start = 0, end = b.length): this {
+    const n = end - start;
+    this.ensure(4 + n);
+    this.buf.writeUInt32LE(n, this.pos);
+    this.buf.set(b.subarray(start, end), this.pos + 4);
+    this.pos += 4 + n;
+    return this;
+  }
+  /** Optional bytes: length 0xFFFFFFFF marks null. */
+  maybeBytes(b: Uint8Array | null): this {
+    if (b === null) return this.u32(0xffffffff);
+    return this.bytes(b);
+  }
+}
+
+export class ByteReader {
+  buf: Buffer = Buffer.alloc(0);
+  pos = 0;
+  end = 0;
+  at(buf: Uint8Array, offset: number, length: number): this {
+    this.buf = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.pos = offset;
+    this.end = offset + length;
+    return this;
+  }
+  private need(n: number): void {
+    if (this.pos + n > this.end) throw new RangeError(`frame truncated: need ${n} bytes at ${this.pos}, end ${this.end}`);
+  }
+  u8(): number { this.need(1); return this.buf[this.pos++]!; }
+  u16(): number { this.need(2); const v = this.buf.readUInt16LE(this.pos); this.pos += 2; return v; }
+  u32(): number { this.need(4); const v = this.buf.readUInt32LE(this.pos); this.pos += 4; return v; }
+  f64(): number { this.need(8); const v = this.buf.readDoubleLE(this.pos); this.pos += 8; return v; }
+  str(): string {
+    const n = this.u32();
+    this.need(n);
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+  /** Copies: the frame's memory belongs to the ring and is reused after the handler returns. */
+  bytes(): Buffer {
+    const n = this.u32();
+    this.need(n);
+    const out = Buffer.allocUnsafe(n);
+    this.buf.copy(out, 0, this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+  maybeBytes(): Buffer | null {
+    if (this.buf.readUInt32LE(this.pos) === 0xffffffff) { this.pos += 4; return null; }
+    return this.bytes();
+  }
+}

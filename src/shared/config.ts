@@ -1,0 +1,125 @@
+import os from 'node:os';
+import { ErrorCode, ShoalError } from './errors.ts';
+
+export type Persistence = 'durable' | 'fast' | 'memory';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Everything a shard needs to know, passed once at start (structured clone is fine here: not the hot path). */
+export interface BrokerConfig {
+  host: string;
+  port: number;
+  shards: number;
+  dataDir: string;
+  persistence: Persistence;
+  logLevel: LogLevel;
+  sysInterval: number;          // seconds; 0 disables $SYS
+  maxPacketSize: number;        // bytes, inbound limit (and advertised in v5 CONNACK)
+  maxInflight: number;          // outbound QoS 1/2 in flight per client when the client sets no Receive Maximum
+  receiveMaximum: number;       // inbound QoS 1/2 we accept unacknowledged per client (v5 CONNACK)
+  maxQueuedMessages: number;    // per-session queue bound (QoS 1/2 beyond it are dropped and counted)
+  maxQueuedQos0: number;        // QoS 0 messages held for a client that cannot take them now
+  socketHighWater: number;      // bytes buffered on a socket before we stop writing to it
+  topicAliasMaximum: number;    // inbound topic aliases we accept (v5)
+  maxKeepAlive: number;         // seconds; v5 Server Keep Alive when a client asks for more (0 = no cap)
+  connectTimeout: number;       // ms a fresh socket gets to send CONNECT
+  ringCapacity: number;         // bytes per shard-pair ring (power of two)
+  testHooks: boolean;
+}
+
+export const DEFAULTS: BrokerConfig = {
+  host: '0.0.0.0',
+  port: 1883,
+  shards: Math.max(1, os.availableParallelism()),
+  dataDir: './data',
+  persistence: 'durable',
+  logLevel: 'info',
+  sysInterval: 10,
+  maxPacketSize: 1024 * 1024,
+  maxInflight: 100,
+  receiveMaximum: 1024,
+  maxQueuedMessages: 100_000,
+  maxQueuedQos0: 1000,
+  socketHighWater: 1024 * 1024,
+  topicAliasMaximum: 64,
+  maxKeepAlive: 0,
+  connectTimeout: 10_000,
+  ringCapacity: 4 * 1024 * 1024,
+  testHooks: false,
+};
+
+interface FlagSpec { key: keyof BrokerConfig; kind: 'int' | 'string' | 'bool' | 'enum'; values?: readonly string[]; min?: number; max?: number; help: string }
+
+const FLAGS: Record<string, FlagSpec> = {
+  '--host': { key: 'host', kind: 'string', help: 'address to listen on (default 0.0.0.0)' },
+  '--port': { key: 'port', kind: 'int', min: 0, max: 65535, help: 'MQTT TCP port (default 1883; 0 = any free port)' },
+  '--shards': { key: 'shards', kind: 'int', min: 1, max: 32, help: 'worker threads owning connections (default: number of cores)' },
+  '--data-dir': { key: 'dataDir', kind: 'string', help: 'LMDB data directory (default ./data)' },
+  '--persistence': { key: 'persistence', kind: 'enum', values: ['durable', 'fast', 'memory'], help: 'durable (synced before ack, default) | fast (sync left to the OS) | memory (no files)' },
+  '--log-level': { key: 'logLevel', kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level (default info)' },
+  '--sys-interval': { key: 'sysInterval', kind: 'int', min: 0, max: 86400, help: 'seconds between $SYS updates (default 10; 0 = off)' },
+  '--max-packet-size': { key: 'maxPacketSize', kind: 'int', min: 64, max: 268435460, help: 'largest inbound packet in bytes (default 1048576)' },
+  '--max-inflight': { key: 'maxInflight', kind: 'int', min: 1, max: 65535, help: 'outbound QoS 1/2 messages in flight per client (default 100)' },
+  '--receive-maximum': { key: 'receiveMaximum', kind: 'int', min: 1, max: 65535, help: 'inbound QoS 1/2 messages a client may have unacknowledged (default 1024)' },
+  '--max-queued-messages': { key: 'maxQueuedMessages', kind: 'int', min: 1, max: 1e9, help: 'QoS 1/2 messages queued per session (default 100000)' },
+  '--max-queued-qos0': { key: 'maxQueuedQos0', kind: 'int', min: 0, max: 1e9, help: 'QoS 0 messages held per slow client before dropping (default 1000)' },
+  '--topic-alias-maximum': { key: 'topicAliasMaximum', kind: 'int', min: 0, max: 65535, help: 'inbound topic aliases per v5 client (default 64)' },
+  '--max-keepalive': { key: 'maxKeepAlive', kind: 'int', min: 0, max: 65535, help: 'cap on client keepalive in seconds, told to v5 clients (default 0 = none)' },
+  '--connect-timeout': { key: 'connectTimeout', kind: 'int', min: 100, max: 600000, help: 'ms a new connection has to send CONNECT (default 10000)' },
+  '--ring-capacity': { key: 'ringCapacity', kind: 'int', min: 65536, max: 1 << 30, help: 'bytes per shard-pair ring, a power of two (default 4194304)' },
+  '--test-hooks': { key: 'testHooks', kind: 'bool', help: 'enable test-only hooks ($SHOAL/test/crash-shard); never in production' },
+};
+
+export function usage(): string {
+  const lines = ['Usage: npm start -- [flags]    (or: shoal [flags])', '', 'Flags:'];
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    const arg = spec.kind === 'bool' ? '' : spec.kind === 'enum' ? ` ${spec.values!.join('|')}` : spec.kind === 'int' ? ' N' : ' VALUE';
+    lines.push(`  ${(name + arg).padEnd(42)} ${spec.help}`);
+  }
+  lines.push(`  ${'--help'.padEnd(42)} this text`);
+  return lines.join('\n');
+}
+
+export type ParsedArgs = { help: true } | { help: false; config: BrokerConfig };
+
+/** Parses `--flag value` and `--flag=value`; unknown flags and bad values are errors, not ignored. */
+export function parseArgs(argv: readonly string[], base: BrokerConfig = DEFAULTS): ParsedArgs {
+  const cfg: BrokerConfig = { ...base };
+  const out = cfg as unknown as Record<string, unknown>;
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return { help: true };
+    let value: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) { value = arg.slice(eq + 1); arg = arg.slice(0, eq); }
+    const spec = FLAGS[arg];
+    if (!spec) throw new ShoalError(ErrorCode.CONFIG_INVALID, `unknown flag ${arg} (see --help)`);
+    if (spec.kind === 'bool') {
+      out[spec.key] = value === undefined ? true : value !== 'false' && value !== '0';
+      continue;
+    }
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new ShoalError(ErrorCode.CONFIG_INVALID, `${arg} needs a value`);
+    }
+    if (spec.kind === 'int') {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < (spec.min ?? -Infinity) || n > (spec.max ?? Infinity)) {
+        throw new ShoalError(ErrorCode.CONFIG_INVALID, `${arg} must be an integer from ${spec.min} to ${spec.max}, got ${JSON.stringify(value)}`);
+      }
+      out[spec.key] = n;
+    } else if (spec.kind === 'enum') {
+      if (!spec.values!.includes(value)) throw new ShoalError(ErrorCode.CONFIG_INVALID, `${arg} must be one of ${spec.values!.join(', ')}, got ${JSON.stringify(value)}`);
+      out[spec.key] = value;
+    } else {
+      out[spec.key] = value;
+    }
+  }
+  validate(cfg);
+  return { help: false, config: cfg };
+}
+
+export function validate(cfg: BrokerConfig): void {
+  if ((cfg.ringCapacity & (cfg.ringCapacity - 1)) !== 0) {
+    throw new ShoalError(ErrorCode.CONFIG_INVALID, `--ring-capacity must be a power of two, got ${cfg.ringCapacity}`);
+  }
+}

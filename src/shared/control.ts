@@ -1,0 +1,27 @@
+// Messages between main and the shards over the workers' MessagePorts. These are rare control
+// events (start, restart, $SYS every few seconds, shutdown), never per message, so structured
+// clone is fine here; the data path uses the rings.
+import type { BrokerConfig } from './config.ts';
+
+/** Ring buffers to and from one other shard (one SharedArrayBuffer each, allocated by main). */
+export interface PeerRings { out: SharedArrayBuffer; in: SharedArrayBuffer }
+
+export interface ShardInit {
+  id: number;
+  count: number;
+  config: BrokerConfig;
+  statsSab: SharedArrayBuffer;
+  bellSab: SharedArrayBuffer;
+  rings: (PeerRings | null)[];
+  restart: boolean;
+}
+
+export type ControlToShard =
+  | { type: 'sys'; items: [string, string][] }
+  | { type: 'peer-restarted'; peer: number; rings: PeerRings }
+  | { type: 'shutdown' };
+
+export type ControlFromShard =
+  | { type: 'ready' }
+  | { type: 'fatal'; code: string; message: string }
+  | { type: 'stopped' };

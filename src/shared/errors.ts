@@ -1,0 +1,31 @@
+// Errors with stable codes: callers (and tests, and operators grepping logs) match on `code`,
+// never on message text, so messages can improve without breaking anyone.
+export const ErrorCode = {
+  CONFIG_INVALID: 'SHOAL_CONFIG_INVALID',
+  NODE_TOO_OLD: 'SHOAL_NODE_TOO_OLD',
+  LISTEN_FAILED: 'SHOAL_LISTEN_FAILED',
+  SHARD_START_FAILED: 'SHOAL_SHARD_START_FAILED',
+  STORE_OPEN_FAILED: 'SHOAL_STORE_OPEN_FAILED',
+  PROTOCOL: 'SHOAL_PROTOCOL',
+  FRAME_INVALID: 'SHOAL_FRAME_INVALID',
+} as const;
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class ShoalError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ShoalError';
+    this.code = code;
+  }
+}
+
+/** A protocol violation by a client: carries the MQTT 5 reason code the connection is closed with. */
+export class ProtocolError extends ShoalError {
+  readonly reason: number;
+  constructor(reason: number, message: string) {
+    super(ErrorCode.PROTOCOL, message);
+    this.name = 'ProtocolError';
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,78 @@
+// Frames between shards: compact binary records written into the SPSC rings. One ByteWriter
+// per thread is reused, so encoding a frame allocates nothing. Layout: [u8 type][fields...].
+// Strings are u32-length-prefixed UTF-8 (see bytes.ts). Decoding lives with the consumer
+// (src/worker/peers.ts), which switches on the type byte.
+import type { ByteWriter } from './bytes.ts';
+
+export const FrameType = {
+  PUBLISH: 1,   // an application message for the target shard's subscribers
+  ROUTE: 2,     // a shard gained its first / lost its last subscriber for a filter
+  SHARE: 3,     // a shard's member count of a shared subscription group
+  CLAIM: 4,     // to the home shard: a connection on shard S wants client id X
+  TAKEOVER: 5,  // from the home shard to the previous owner: hand X's session to S
+  SESSION: 6,   // the session state (or none) for a claim; completes the CONNECT
+  RELEASE: 7,   // to the home shard: X's session ended on its owner
+  OWNED: 8,     // to a restarted home shard: I own X (rebuilds its ownership map)
+  SYNC_DONE: 9, // to a restarted shard: all my routes, shares and ownerships were sent
+} as const;
+
+export const PubFlag = {
+  QOS_MASK: 3,
+  RETAIN: 4,
+  DELIVER: 8,         // match the target's local (non-shared) subscriptions
+  RETAIN_UPDATE: 16,  // update the target's retained replica (store already written by origin)
+} as const;
+
+export function writePublish(
+  w: ByteWriter, flags: number, expiresAt: number, topic: string, origin: string,
+  props: Buffer | null, payload: Buffer, groups: readonly string[] | null,
+): void {
+  w.u8(FrameType.PUBLISH).u8(flags).f64(expiresAt).str(topic).str(origin).maybeBytes(props).bytes(payload);
+  const n = groups === null ? 0 : groups.length;
+  w.u16(n);
+  for (let i = 0; i < n; i++) w.str(groups![i]!);
+}
+
+export function writeRoute(w: ByteWriter, add: boolean, shard: number, filter: string): void {
+  w.u8(FrameType.ROUTE).u8(add ? 1 : 0).u8(shard).str(filter);
+}
+
+/** `key` is the shared subscription key (group + '\0' + filter); count is absolute, so replays are harmless. */
+export function writeShare(w: ByteWriter, shard: number, key: string, count: number): void {
+  w.u8(FrameType.SHARE).u8(shard).u32(count).str(key);
+}
+
+export function writeClaim(w: ByteWriter, shard: number, token: number, clientId: string, cleanStart: boolean): void {
+  w.u8(FrameType.CLAIM).u8(shard).u32(token).u8(cleanStart ? 1 : 0).str(clientId);
+}
+
+export function writeTakeover(w: ByteWriter, newShard: number, token: number, clientId: string, cleanStart: boolean): void {
+  w.u8(FrameType.TAKEOVER).u8(newShard).u32(token).u8(cleanStart ? 1 : 0).str(clientId);
+}
+
+/** `state` is an encoded session (session-codec) or null when there is none. */
+export function writeSession(w: ByteWriter, token: number, clientId: string, state: Buffer | null): void {
+  w.u8(FrameType.SESSION).u32(token).str(clientId).maybeBytes(state);
+}
+
+export function writeRelease(w: ByteWriter, shard: number, token: number, clientId: string): void {
+  w.u8(FrameType.RELEASE).u8(shard).u32(token).str(clientId);
+}
+
+export function writeOwned(w: ByteWriter, shard: number, token: number, clientId: string): void {
+  w.u8(FrameType.OWNED).u8(shard).u32(token).str(clientId);
+}
+
+export function writeSyncDone(w: ByteWriter, shard: number): void {
+  w.u8(FrameType.SYNC_DONE).u8(shard);
+}
+
+/** The home shard of a client id: FNV-1a over UTF-16 units, mod shard count. Stable across restarts. */
+export function homeShard(clientId: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < clientId.length; i++) {
+    h ^= clientId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}

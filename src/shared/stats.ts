@@ -1,0 +1,73 @@
+// One shared block of counters: each shard writes only its own row; main reads all rows to
+// pick a shard and to publish $SYS. Plain Float64 stores (single writer, aligned) are enough
+// for monitoring figures; the live-connection count that placement depends on is an Int32
+// updated with Atomics because two threads write it (main +1 on hand-off, shard -1 on close).
+export const Stat = {
+  CLIENTS_CONNECTED: 0,     // connections past CONNACK
+  MESSAGES_RECEIVED: 1,     // PUBLISH packets from clients
+  MESSAGES_SENT: 2,         // PUBLISH packets to clients
+  BYTES_RECEIVED: 3,
+  BYTES_SENT: 4,
+  SUBSCRIPTIONS: 5,         // subscriptions held on this shard (online and offline sessions)
+  RETAINED: 6,              // retained messages in this shard's replica
+  DROPPED_QOS0: 7,          // QoS 0 messages dropped for slow clients
+  DROPPED_QUEUE_FULL: 8,    // QoS 1/2 dropped at the per-session queue bound
+  QUEUED: 9,                // messages waiting in session queues
+  SESSIONS_OFFLINE: 10,     // persistent sessions without a connection
+  RING_SPILLED: 11,         // frames that found a ring full and waited in a spill queue
+  CONNECTS_TOTAL: 12,
+  PROTOCOL_ERRORS: 13,
+  PACKETS_RECEIVED: 14,
+  PACKETS_SENT: 15,
+} as const;
+export const STAT_COUNT = 16;
+
+export class StatsBlock {
+  readonly sab: SharedArrayBuffer;
+  readonly shards: number;
+  private readonly live: Int32Array;
+  private readonly values: Float64Array;
+
+  constructor(shards: number, sab?: SharedArrayBuffer) {
+    this.shards = shards;
+    // Int32 live counts first, padded to 8-byte alignment, then a Float64 row per shard.
+    const liveBytes = Math.ceil((shards * 4) / 8) * 8;
+    this.sab = sab ?? new SharedArrayBuffer(liveBytes + shards * STAT_COUNT * 8);
+    this.live = new Int32Array(this.sab, 0, shards);
+    this.values = new Float64Array(this.sab, liveBytes, shards * STAT_COUNT);
+  }
+
+  liveConnections(shard: number): number { return Atomics.load(this.live, shard); }
+  addLive(shard: number, delta: number): void { Atomics.add(this.live, shard, delta); }
+  resetLive(shard: number): void { Atomics.store(this.live, shard, 0); }
+
+  /** The shard with the fewest live connections (ties: the lowest index). */
+  leastLoaded(alive: (shard: number) => boolean): number {
+    let best = -1;
+    let bestCount = Infinity;
+    for (let i = 0; i < this.shards; i++) {
+      if (!alive(i)) continue;
+      const c = Atomics.load(this.live, i);
+      if (c < bestCount) { best = i; bestCount = c; }
+    }
+    return best;
+  }
+
+  add(shard: number, stat: number, delta: number): void { this.values[shard * STAT_COUNT + stat]! += delta; }
+  set(shard: number, stat: number, value: number): void { this.values[shard * STAT_COUNT + stat] = value; }
+  get(shard: number, stat: number): number { return this.values[shard * STAT_COUNT + stat]!; }
+  sum(stat: number): number {
+    let s = 0;
+    for (let i = 0; i < this.shards; i++) s += this.values[i * STAT_COUNT + stat]!;
+    return s;
+  }
+  max(stat: number): number {
+    let m = 0;
+    for (let i = 0; i < this.shards; i++) m = Math.max(m, this.values[i * STAT_COUNT + stat]!);
+    return m;
+  }
+  /** A restarted shard starts from zero for its gauges; counters it had are kept in `carry`. */
+  resetRow(shard: number, keep: readonly number[]): void {
+    for (let s = 0; s < STAT_COUNT; s++) if (!keep.includes(s)) this.values[shard * STAT_COUNT + s] = 0;
+  }
+}

@@ -1,0 +1,212 @@
+import type { Socket } from 'node:net';
+import mqttPacket from 'mqtt-packet';
+import { Framer } from '../shared/protocol/framer.ts';
+import { Reason } from '../shared/protocol/reason-codes.ts';
+import { Stat } from '../shared/stats.ts';
+import { InboundPublish } from './publish-codec.ts';
+import type { Session } from './session.ts';
+import type { Shard } from './shard.ts';
+import { dispatch } from './handlers/index.ts';
+
+export const ConnState = { NEW: 0, CONNECTING: 1, CONNECTED: 2, CLOSED: 3 } as const;
+export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
+
+/**
+ * One client connection: reads bytes into whole packets, hands them to the dispatcher, and
+ * batches everything written in one event-loop turn into a single corked write (writev).
+ */
+export class Connection {
+  readonly shard: Shard;
+  readonly socket: Socket;
+  readonly framer: Framer;
+  readonly remote: string;
+  state: ConnStateValue = ConnState.NEW;
+  version = 4;
+  clientId = '';
+  session: Session | null = null;
+  token = 0;
+  cleanStart = true;
+  keepaliveMs = 0;
+  lastRx: number;
+  connectedAt: number;
+  // v5 limits the client set in CONNECT
+  clientReceiveMax = 65535;
+  clientMaxPacket = 0;         // 0 = no limit
+  clientTopicAliasMax = 0;
+  inboundAliases: Map<number, string> | null = null;
+  inboundPending = 0;          // QoS 1/2 received and not yet completed (Receive Maximum)
+  disconnectNormal = false;    // DISCONNECT received: no will
+  willOnDisconnect = false;    // v5 DISCONNECT 0x04
+  readonly pub = new InboundPublish();
+  private parser: ReturnType<typeof mqttPacket.parser> | null = null;
+  private parsed: mqttPacket.Packet | null = null;
+  private parseError: Error | null = null;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
+  private pendingPackets: Buffer[] | null = null;
+  congested = false;
+
+  constructor(shard: Shard, socket: Socket) {
+    this.shard = shard;
+    this.socket = socket;
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.lastRx = this.connectedAt = Date.now();
+    this.framer = new Framer(shard.config.maxPacketSize, (b, o, l) => this.onPacket(b, o, l), (code) => this.onFramerError(code));
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.lastRx = Date.now();
+      shard.stats.add(shard.id, Stat.BYTES_RECEIVED, chunk.length);
+      this.framer.push(chunk);
+    });
+    socket.on('drain', () => { this.congested = false; if (this.session !== null) shard.delivery.pump(this.session); });
+    socket.on('error', () => { /* 'close' follows; errors of one socket never reach others */ });
+    socket.on('close', () => this.onClose());
+    socket.resume();
+  }
+
+  private onPacket(buf: Buffer, off: number, len: number): void {
+    if (this.state === ConnState.CLOSED) return;
+    if (this.pendingPackets !== null) {
+      // Packets pipelined behind CONNECT wait until the session is ready.
+      this.pendingPackets.push(Buffer.from(buf.subarray(off, off + len)));
+      return;
+    }
+    this.shard.stats.add(this.shard.id, Stat.PACKETS_RECEIVED, 1);
+    dispatch(this, buf, off, len);
+  }
+
+  private onFramerError(code: string): void {
+    const reason = code === 'PACKET_TOO_LARGE' ? Reason.PACKET_TOO_LARGE : Reason.MALFORMED_PACKET;
+    this.protocolError(reason, `framing: ${code}`);
+  }
+
+  /** Hold further packets (and stop reading) while the CONNECT waits for its session. */
+  holdPackets(): void {
+    this.pendingPackets = [];
+    this.socket.pause();
+  }
+
+  releasePackets(): void {
+    const pending = this.pendingPackets;
+    this.pendingPackets = null;
+    if (pending !== null) {
+      for (const p of pending) {
+        if (this.state === ConnState.CLOSED) return;
+        dispatch(this, p, 0, p.length);
+      }
+    }
+    if (this.state !== ConnState.CLOSED) this.socket.resume();
+  }
+
+  /** Parses a non-PUBLISH packet with mqtt-packet (reference codec). Throws on malformed input. */
+  parse(buf: Buffer, off: number, len: number): mqttPacket.Packet {
+    if (this.parser === null) {
+      const p = mqttPacket.parser({ protocolVersion: this.version as 3 | 4 | 5 });
+      p.on('packet', (pkt: mqttPacket.Packet) => { this.parsed = pkt; });
+      p.on('error', (err: Error) => { this.parseError = err; });
+      this.parser = p;
+    }
+    this.parsed = null;
+    this.parseError = null;
+    const left = this.parser.parse(off === 0 && len === buf.length ? buf : buf.subarray(off, off + len));
+    if (this.parseError !== null || this.parsed === null || left !== 0) {
+      const err = this.parseError ?? new Error('incomplete packet');
+      this.parser = null; // its internal state is undefined after an error
+      throw err;
+    }
+    return this.parsed;
+  }
+
+  /** The version is known after CONNECT; the parser must decode later packets with it. */
+  setVersion(version: number): void {
+    this.version = version;
+    this.parser = null;
+  }
+
+  send(buf: Buffer): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.out.push(buf);
+    this.outBytes += buf.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushConnection, this);
+    }
+  }
+
+  sendPacket(packet: mqttPacket.Packet): void {
+    this.send(mqttPacket.generate(packet, { protocolVersion: this.version as 3 | 4 | 5 }));
+  }
+
+  /** Bytes queued for this socket and not yet taken by the kernel. */
+  backlog(): number { return this.outBytes + this.socket.writableLength; }
+
+  flush(): void {
+    this.flushScheduled = false;
+    const out = this.out;
+    if (out.length === 0 || this.socket.destroyed) { this.out = []; this.outBytes = 0; return; }
+    const sh = this.shard;
+    sh.stats.add(sh.id, Stat.BYTES_SENT, this.outBytes);
+    sh.stats.add(sh.id, Stat.PACKETS_SENT, out.length);
+    let ok: boolean;
+    if (out.length === 1) {
+      ok = this.socket.write(out[0]!);
+    } else {
+      this.socket.cork();
+      for (let i = 0; i < out.length; i++) this.socket.write(out[i]!);
+      this.socket.uncork();
+      ok = this.socket.writableLength < sh.config.socketHighWater;
+    }
+    this.out = [];
+    this.outBytes = 0;
+    if (!ok || this.socket.writableLength >= sh.config.socketHighWater) this.congested = true;
+  }
+
+  /** A protocol violation: v5 gets DISCONNECT with the reason first [MQTT-4.13.1-1]; then close. */
+  protocolError(reason: number, message: string): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.shard.stats.add(this.shard.id, Stat.PROTOCOL_ERRORS, 1);
+    this.shard.log.debug({ client: this.clientId, remote: this.remote, reason, message }, 'protocol error');
+    if (this.state === ConnState.NEW) {
+      this.close();
+      return;
+    }
+    this.disconnect(reason, message);
+  }
+
+  /** Server-initiated DISCONNECT (v5 only: 3.1.1 has no server DISCONNECT) then close. */
+  disconnect(reason: number, reasonString?: string): void {
+    if (this.state === ConnState.CLOSED) return;
+    if (this.version === 5 && this.state === ConnState.CONNECTED) {
+      const properties = reasonString !== undefined && this.clientMaxPacket === 0 ? { reasonString } : undefined;
+      this.sendPacket({ cmd: 'disconnect', reasonCode: reason, properties } as mqttPacket.IDisconnectPacket);
+    }
+    this.close();
+  }
+
+  /** Flush what is queued, then end the socket; the 'close' event does the cleanup. */
+  close(): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.flush();
+    this.socket.end();
+    // A peer that never reads must not keep the socket (and its memory) alive.
+    setTimeout(() => { if (!this.socket.destroyed) this.socket.destroy(); }, 2000).unref();
+    this.markClosed();
+  }
+
+  private markClosed(): void {
+    if (this.state === ConnState.CLOSED) return;
+    const wasConnected = this.state === ConnState.CONNECTED;
+    this.state = ConnState.CLOSED;
+    this.pendingPackets = null;
+    this.shard.connectionClosed(this, wasConnected);
+  }
+
+  private onClose(): void {
+    this.markClosed();
+    this.out = [];
+    this.outBytes = 0;
+  }
+}
+
+function flushConnection(c: Connection): void { c.flush(); }

@@ -1,0 +1,216 @@
+import { Stat } from '../shared/stats.ts';
+import type { Message } from './message.ts';
+import { encodePublish, packetIdOffset, withPacketId } from './publish-codec.ts';
+import type { Outbound, Session, Subscription } from './session.ts';
+import type { Shard } from './shard.ts';
+import { ConnState } from './connection.ts';
+
+/**
+ * Gets messages to sessions: aggregates overlapping subscriptions, encodes once per variant of
+ * a fan-out, applies flow control (Receive Maximum / in-flight window, socket backpressure)
+ * and queues what cannot go now.
+ */
+export class Delivery {
+  private readonly shard: Shard;
+  private epoch = 0;
+  private readonly matched: Session[] = [];
+  private fanoutMsg: Message | null = null;
+  private fanoutNow = 0;
+  private readonly templates: (Buffer | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
+  private readonly idOffsets: number[] = new Array(12).fill(0);
+  private readonly collect = (sub: Subscription): void => this.collectSub(sub);
+
+  constructor(shard: Shard) { this.shard = shard; }
+
+  /** Delivers `msg` to every local non-shared subscription matching its topic, once per session. */
+  deliverLocal(msg: Message, now: number): void {
+    this.epoch = (this.epoch + 1) | 0;
+    this.fanoutMsg = msg;
+    this.shard.routing.local.match(msg.topic, this.collect);
+    this.fanoutMsg = null;
+    const matched = this.matched;
+    if (matched.length === 0) return;
+    this.beginFanout(now);
+    for (let i = 0; i < matched.length; i++) {
+      const s = matched[i]!;
+      matched[i] = undefined as unknown as Session;
+      this.deliverTo(s, msg, s.matchQos as 0 | 1 | 2, s.matchRetain, s.matchSubIds, true);
+      s.matchSubIds = null;
+    }
+    matched.length = 0;
+  }
+
+  private collectSub(sub: Subscription): void {
+    const msg = this.fanoutMsg!;
+    const s = sub.session;
+    if (sub.noLocal && msg.origin === s.clientId) return; // [MQTT-3.8.3-3]
+    const qos = sub.qos < msg.qos ? sub.qos : msg.qos;
+    // Retain As Published keeps the flag; otherwise normal delivery clears it [MQTT-3.3.1-12/13].
+    const retain = sub.retainAsPublished && msg.retain;
+    if (s.matchEpoch !== this.epoch) {
+      s.matchEpoch = this.epoch;
+      s.matchQos = qos;
+      s.matchRetain = retain;
+      s.matchSubIds = null;
+      this.matched.push(s);
+    } else {
+      if (qos > s.matchQos) s.matchQos = qos;
+      if (retain) s.matchRetain = true;
+    }
+    if (sub.subscriptionId !== 0 && s.version === 5) (s.matchSubIds ??= []).push(sub.subscriptionId);
+  }
+
+  private beginFanout(now: number): void {
+    this.fanoutNow = now;
+    for (let i = 0; i < 12; i++) this.templates[i] = undefined;
+  }
+
+  /**
+   * Hands one message to one session with the delivery QoS and retain flag already decided.
+   * `shared` = the encode-once templates of the current fan-out may be used.
+   */
+  deliverTo(s: Session, msg: Message, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null, shared: boolean): void {
+    const conn = s.conn;
+    const online = conn !== null && conn.state === ConnState.CONNECTED;
+    const sh = this.shard;
+    if (qos === 0) {
+      if (!online) return; // QoS 0 is not queued for offline sessions (as Mosquitto's default)
+      if (!conn.congested && s.queued === 0) {
+        const buf = shared && subIds === null ? this.template(msg, s.version, 0, retain) : this.encode(s, msg, 0, retain, false, 0, subIds);
+        if (buf !== null && (conn.clientMaxPacket === 0 || buf.length <= conn.clientMaxPacket)) this.write(s, buf);
+        return;
+      }
+      if (s.qos0Held >= sh.config.maxQueuedQos0 && !s.dropOldestQos0()) {
+        sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
+        return;
+      }
+      if (s.qos0Held >= sh.config.maxQueuedQos0) sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
+      s.enqueue({ msg: msg.detach(), qos: 0, retain, subIds, packetId: 0, state: 0 });
+      sh.stats.add(sh.id, Stat.QUEUED, 1);
+      return;
+    }
+    if (online && !conn.congested && s.queued === 0 && s.inflight.size < this.window(s)) {
+      const id = s.allocatePacketId();
+      if (id !== 0) {
+        let buf: Buffer | null;
+        if (shared && subIds === null) {
+          const t = this.template(msg, s.version, qos, retain);
+          buf = t === null ? null : withPacketId(t, this.idOffsets[(s.version === 5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0)]!, id, false);
+        } else {
+          buf = this.encode(s, msg, qos, retain, false, id, subIds);
+        }
+        // Too large for this client: not sent at all [MQTT-3.1.2-25].
+        if (buf === null || (conn.clientMaxPacket !== 0 && buf.length > conn.clientMaxPacket)) return;
+        s.inflight.set(id, { msg: msg.detach(), qos, retain, subIds, packetId: id, state: 1 });
+        this.write(s, buf);
+        return;
+      }
+    }
+    if (s.queued >= sh.config.maxQueuedMessages) {
+      // Make room by dropping QoS 0 first; a full queue of QoS 1/2 drops the new message.
+      if (!s.dropOldestQos0()) {
+        sh.stats.add(sh.id, Stat.DROPPED_QUEUE_FULL, 1);
+        return;
+      }
+      sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
+      sh.stats.add(sh.id, Stat.QUEUED, -1);
+    }
+    s.enqueue({ msg: msg.detach(), qos, retain, subIds, packetId: 0, state: 0 });
+    sh.stats.add(sh.id, Stat.QUEUED, 1);
+  }
+
+  private window(s: Session): number {
+    const c = s.conn;
+    if (c === null) return 0;
+    return s.version === 5 ? Math.min(c.clientReceiveMax, 65535) : this.shard.config.maxInflight;
+  }
+
+  private write(s: Session, buf: Buffer): void {
+    s.conn!.send(buf);
+    this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, 1);
+  }
+
+  private template(msg: Message, version: number, qos: number, retain: boolean): Buffer | null {
+    const idx = (version === 5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
+    let t = this.templates[idx];
+    if (t === undefined) {
+      const expiry = version === 5 && msg.expiresAt !== 0 ? msg.remainingExpiry(this.fanoutNow) : -1;
+      t = encodePublish(msg.topic, msg.payload, qos, retain, false, 0, version, version === 5 ? msg.props : null, expiry, null, 0, true);
+      this.templates[idx] = t;
+      if (qos > 0) this.idOffsets[idx] = packetIdOffset(t);
+    }
+    return t;
+  }
+
+  private encode(s: Session, msg: Message, qos: number, retain: boolean, dup: boolean, id: number, subIds: number[] | null): Buffer | null {
+    const v5 = s.version === 5;
+    const expiry = v5 && msg.expiresAt !== 0 ? msg.remainingExpiry(Date.now()) : -1;
+    const buf = encodePublish(msg.topic, msg.payload, qos, retain, dup, id, s.version, v5 ? msg.props : null, expiry, v5 ? subIds : null, 0, true);
+    const max = s.conn?.clientMaxPacket ?? 0;
+    return max > 0 && buf.length > max ? null : buf;
+  }
+
+  /** Sends queued messages while the window and the socket allow. */
+  pump(s: Session): void {
+    const conn = s.conn;
+    if (conn === null || conn.state !== ConnState.CONNECTED) return;
+    const sh = this.shard;
+    const now = Date.now();
+    const window = this.window(s);
+    while (!conn.congested) {
+      const o = s.peek();
+      if (o === undefined) break;
+      if (o.qos > 0 && s.inflight.size >= window) break;
+      s.shift();
+      sh.stats.add(sh.id, Stat.QUEUED, -1);
+      if (o.msg.expired(now)) continue; // [MQTT-3.3.2-5]
+      if (o.qos === 0) {
+        const buf = this.encode(s, o.msg, 0, o.retain, false, 0, o.subIds);
+        if (buf !== null) this.write(s, buf);
+        continue;
+      }
+      const id = s.allocatePacketId();
+      const buf = this.encode(s, o.msg, o.qos, o.retain, false, id, o.subIds);
+      if (buf === null) continue;
+      o.packetId = id;
+      o.state = 1;
+      s.inflight.set(id, o);
+      this.write(s, buf);
+      // socket.write's return value is checked at flush; stop early on a large backlog.
+      if (conn.backlog() >= sh.config.socketHighWater) { conn.congested = true; break; }
+    }
+  }
+
+  /** On reconnect to an existing session: resend unacknowledged PUBLISH with DUP and PUBREL [MQTT-4.4.0-1], then the queue. */
+  resume(s: Session): void {
+    const now = Date.now();
+    for (const o of s.inflight.values()) {
+      if (o.state === 2) {
+        s.conn!.sendPacket({ cmd: 'pubrel', messageId: o.packetId });
+        continue;
+      }
+      if (o.msg.expired(now) && s.version === 5) { s.inflight.delete(o.packetId); continue; }
+      const buf = this.encode(s, o.msg, o.qos, o.retain, true, o.packetId, o.subIds);
+      if (buf !== null) this.write(s, buf);
+    }
+    this.pump(s);
+  }
+
+  /** PUBACK (QoS 1) or PUBCOMP (QoS 2) ends a flow. */
+  complete(s: Session, packetId: number, expectState: 1 | 2, expectQos: 1 | 2): boolean {
+    const o = s.inflight.get(packetId);
+    if (o === undefined || o.qos !== expectQos || o.state !== expectState) return false;
+    s.inflight.delete(packetId);
+    this.pump(s);
+    return true;
+  }
+
+  /** PUBREC: the client has the message; release it. A PUBREC with an error code ends the flow. */
+  received(s: Session, packetId: number, failed: boolean): boolean {
+    const o = s.inflight.get(packetId);
+    if (o === undefined || o.qos !== 2) return false;
+    if (failed) { s.inflight.delete(packetId); this.pump(s); return true; }
+    o.state = 2;
+    return true;
+  }
+}

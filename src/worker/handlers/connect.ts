@@ -1,0 +1,175 @@
+import { isUtf8 } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import type mqttPacket from 'mqtt-packet';
+import { ProtocolError } from '../../shared/errors.ts';
+import { MAX_CLIENT_ID_LENGTH } from '../../shared/protocol/constants.ts';
+import { connackReturnCodeV3, Reason } from '../../shared/protocol/reason-codes.ts';
+import { Stat } from '../../shared/stats.ts';
+import { validateTopicName } from '../../shared/topics/validate.ts';
+import { ConnState, type Connection } from '../connection.ts';
+import { encodePublishProps } from '../props.ts';
+import { decodeSession } from '../session-codec.ts';
+import { NEVER_EXPIRES, Session, type Will } from '../session.ts';
+import { parseFilter } from './subscribe.ts';
+
+/** What CONNECT asked for, kept on the connection until its session arrives. */
+interface ConnectRequest {
+  expiry: number;
+  will: Will | null;
+  assignedId: string | null;
+  keepaliveChanged: number;  // -1 = not changed, else the Server Keep Alive we impose
+  requestProblemInfo: boolean;
+}
+const requests = new WeakMap<Connection, ConnectRequest>();
+
+/** Answers a refused CONNECT and closes: v5 reason code, or the 3.1.1 return code where one exists. */
+function refuse(conn: Connection, reason: number): void {
+  if (conn.version === 5) {
+    conn.sendPacket({ cmd: 'connack', returnCode: reason, sessionPresent: false } as mqttPacket.IConnackPacket);
+  } else {
+    const rc = connackReturnCodeV3(reason);
+    if (rc !== 0) conn.send(Buffer.from([0x20, 0x02, 0x00, rc]));
+  }
+  conn.close();
+}
+
+/** Reads protocol name and level from raw bytes: an unknown level gets CONNACK 0x01 / 0x84 [MQTT-3.1.2-2]. */
+function checkProtocol(conn: Connection, buf: Buffer, off: number, len: number): boolean {
+  const end = off + len;
+  let pos = off + 1;
+  while (pos < end && (buf[pos]! & 0x80) !== 0) pos++;
+  pos++;
+  if (pos + 2 > end) return false;
+  const nlen = buf.readUInt16BE(pos);
+  if (pos + 2 + nlen + 1 > end) return false;
+  const name = buf.toString('latin1', pos + 2, pos + 2 + nlen);
+  const level = buf[pos + 2 + nlen]!;
+  if (name !== 'MQTT' && name !== 'MQIsdp') return false; // not MQTT: close without CONNACK [MQTT-3.1.2-1]
+  if ((name === 'MQTT' && (level === 4 || level === 5)) || (name === 'MQIsdp' && level === 3)) return true;
+  conn.version = level === 5 ? 5 : 4;
+  refuse(conn, Reason.UNSUPPORTED_PROTOCOL_VERSION);
+  return false;
+}
+
+export function handleConnect(conn: Connection, buf: Buffer, off: number, len: number): void {
+  const sh = conn.shard;
+  if (!checkProtocol(conn, buf, off, len)) { conn.close(); return; }
+  let packet: mqttPacket.IConnectPacket;
+  try {
+    packet = conn.parse(buf, off, len) as mqttPacket.IConnectPacket;
+  } catch (err) {
+    // A malformed CONNECT: v5 may be told why before the close [MQTT-3.1.4-1].
+    if (buf[off + 8] === 5 || buf[off + 10] === 5) { conn.version = 5; refuse(conn, Reason.MALFORMED_PACKET); return; }
+    throw err;
+  }
+  const version = packet.protocolVersion ?? 4;
+  conn.setVersion(version);
+  const v5 = version === 5;
+  const props = packet.properties ?? {};
+
+  // Password without user name is a protocol violation in 3.1.1 [MQTT-3.1.2-22].
+  if (version === 4 && packet.password !== undefined && packet.username === undefined) { conn.close(); return; }
+
+  let clientId = packet.clientId ?? '';
+  let assignedId: string | null = null;
+  if (clientId.length === 0) {
+    // 3.1.1 allows an empty id only with a clean session [MQTT-3.1.3-7/8]; 3.1 never; v5 assigns one.
+    if (version === 3 || (version === 4 && !packet.clean)) { refuse(conn, Reason.CLIENT_IDENTIFIER_NOT_VALID); return; }
+    clientId = 'shoal-' + randomBytes(12).toString('hex');
+    if (v5) assignedId = clientId;
+  } else if (clientId.length > MAX_CLIENT_ID_LENGTH) {
+    refuse(conn, Reason.CLIENT_IDENTIFIER_NOT_VALID);
+    return;
+  }
+
+  if (v5) {
+    if (props.receiveMaximum === 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'receive maximum 0 [MQTT-3.1.2.11.3]');
+    if (props.maximumPacketSize === 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'maximum packet size 0');
+    if (props.authenticationMethod !== undefined && !sh.auth.supportsMethod(props.authenticationMethod)) {
+      refuse(conn, Reason.BAD_AUTHENTICATION_METHOD);
+      return;
+    }
+    conn.clientReceiveMax = props.receiveMaximum ?? 65535;
+    conn.clientMaxPacket = props.maximumPacketSize ?? 0;
+    conn.clientTopicAliasMax = props.topicAliasMaximum ?? 0;
+  }
+
+  const verdict = sh.auth.check({ clientId, username: packet.username, password: packet.password, remote: conn.remote });
+  if (verdict !== Reason.SUCCESS) { refuse(conn, verdict); return; }
+
+  let will: Will | null = null;
+  if (packet.will) {
+    const w = packet.will;
+    if (validateTopicName(w.topic) !== null) { refuse(conn, Reason.TOPIC_NAME_INVALID); return; }
+    const wp = (w.properties ?? {}) as mqttPacket.IConnectPacket['properties'] & { willDelayInterval?: number; messageExpiryInterval?: number; payloadFormatIndicator?: boolean };
+    const payload = Buffer.isBuffer(w.payload) ? w.payload : Buffer.from(w.payload);
+    if (v5 && wp?.payloadFormatIndicator && !isUtf8(payload)) { refuse(conn, Reason.PAYLOAD_FORMAT_INVALID); return; }
+    will = {
+      topic: w.topic, payload: Buffer.from(payload), qos: w.qos as 0 | 1 | 2, retain: w.retain === true,
+      props: v5 ? encodePublishProps(wp as Parameters<typeof encodePublishProps>[0]) : null,
+      expiry: v5 && wp?.messageExpiryInterval !== undefined ? wp.messageExpiryInterval : -1,
+      delayMs: v5 ? (wp?.willDelayInterval ?? 0) * 1000 : 0,
+    };
+  }
+
+  let keepalive = packet.keepalive ?? 0;
+  let keepaliveChanged = -1;
+  if (sh.config.maxKeepAlive > 0 && v5 && (keepalive === 0 || keepalive > sh.config.maxKeepAlive)) {
+    keepalive = keepaliveChanged = sh.config.maxKeepAlive;
+  }
+  conn.keepaliveMs = keepalive * 1000;
+  conn.clientId = clientId;
+  conn.cleanStart = packet.clean !== false;
+  const expiry = v5 ? (props.sessionExpiryInterval ?? 0) : conn.cleanStart ? 0 : NEVER_EXPIRES;
+  requests.set(conn, { expiry, will, assignedId, keepaliveChanged, requestProblemInfo: props.requestProblemInformation !== false });
+  conn.state = ConnState.CONNECTING;
+  conn.holdPackets();
+  sh.registry.claim(conn);
+}
+
+/** The session for a claimed CONNECT has arrived (or there is none): finish with CONNACK. */
+export function completeConnect(conn: Connection, state: Buffer | null): void {
+  const sh = conn.shard;
+  const req = requests.get(conn)!;
+  requests.delete(conn);
+  let s: Session;
+  let present = false;
+  if (state !== null && !conn.cleanStart) {
+    s = decodeSession(conn.clientId, state, parseFilter);
+    present = true;
+  } else {
+    s = new Session(conn.clientId, conn.version, req.expiry);
+    if (state !== null) sh.store.deleteSession(conn.clientId).catch(() => {});
+  }
+  s.version = conn.version;
+  s.expiryInterval = req.expiry;
+  s.will = req.will;
+  s.token = conn.token;
+  s.conn = conn;
+  s.disconnectedAt = 0;
+  conn.session = s;
+  sh.adoptSession(s);
+  conn.state = ConnState.CONNECTED;
+  sh.stats.add(sh.id, Stat.CLIENTS_CONNECTED, 1);
+  sh.stats.add(sh.id, Stat.CONNECTS_TOTAL, 1);
+
+  if (conn.version === 5) {
+    const properties: mqttPacket.IConnackPacket['properties'] = {
+      receiveMaximum: sh.config.receiveMaximum,
+      maximumPacketSize: sh.config.maxPacketSize,
+      topicAliasMaximum: sh.config.topicAliasMaximum,
+      retainAvailable: true,
+      wildcardSubscriptionAvailable: true,
+      subscriptionIdentifiersAvailable: true,
+      sharedSubscriptionAvailable: true,
+    };
+    if (req.assignedId !== null) properties.assignedClientIdentifier = req.assignedId;
+    if (req.keepaliveChanged >= 0) properties.serverKeepAlive = req.keepaliveChanged;
+    conn.sendPacket({ cmd: 'connack', returnCode: 0, sessionPresent: present, properties } as mqttPacket.IConnackPacket);
+  } else {
+    conn.send(Buffer.from([0x20, 0x02, present ? 1 : 0, 0]));
+  }
+  if (s.persistent) sh.persistSession(s);
+  conn.releasePackets();
+  sh.delivery.resume(s);
+}

@@ -1,0 +1,48 @@
+// Thin dispatcher: picks the handler by packet type and owns the mapping from errors to the
+// specification's answer (reason code + close). Handlers throw ProtocolError; nothing a client
+// sends can throw past this function.
+import { ProtocolError } from '../../shared/errors.ts';
+import { PacketType } from '../../shared/protocol/constants.ts';
+import { Reason } from '../../shared/protocol/reason-codes.ts';
+import { ConnState, type Connection } from '../connection.ts';
+import { handleConnect } from './connect.ts';
+import { handlePublish, handlePuback, handlePubrec, handlePubrel, handlePubcomp } from './publish.ts';
+import { handleSubscribe, handleUnsubscribe } from './subscribe.ts';
+import { handleDisconnect, handlePingreq } from './session-control.ts';
+import { handleAuth } from './auth.ts';
+
+export function dispatch(conn: Connection, buf: Buffer, off: number, len: number): void {
+  const type = buf[off]! >> 4;
+  try {
+    if (conn.state === ConnState.NEW) {
+      // The first packet must be CONNECT [MQTT-3.1.0-1].
+      if (type !== PacketType.CONNECT) { conn.close(); return; }
+      handleConnect(conn, buf, off, len);
+      return;
+    }
+    switch (type) {
+      case PacketType.PUBLISH: handlePublish(conn, buf, off, len); return;
+      case PacketType.PUBACK: handlePuback(conn, conn.parse(buf, off, len)); return;
+      case PacketType.PUBREC: handlePubrec(conn, conn.parse(buf, off, len)); return;
+      case PacketType.PUBREL: handlePubrel(conn, conn.parse(buf, off, len)); return;
+      case PacketType.PUBCOMP: handlePubcomp(conn, conn.parse(buf, off, len)); return;
+      case PacketType.SUBSCRIBE: handleSubscribe(conn, conn.parse(buf, off, len)); return;
+      case PacketType.UNSUBSCRIBE: handleUnsubscribe(conn, conn.parse(buf, off, len)); return;
+      case PacketType.PINGREQ: conn.parse(buf, off, len); handlePingreq(conn); return;
+      case PacketType.DISCONNECT: handleDisconnect(conn, conn.parse(buf, off, len)); return;
+      case PacketType.AUTH: handleAuth(conn, buf, off, len); return;
+      case PacketType.CONNECT:
+        throw new ProtocolError(Reason.PROTOCOL_ERROR, 'second CONNECT [MQTT-3.1.0-2]');
+      default:
+        // CONNACK, SUBACK, UNSUBACK, PINGRESP or type 0/15 from a client.
+        throw new ProtocolError(Reason.PROTOCOL_ERROR, `packet type ${type} is not sent by clients`);
+    }
+  } catch (err) {
+    if (err instanceof ProtocolError) {
+      conn.protocolError(err.reason, err.message);
+    } else {
+      conn.shard.log.error({ err, client: conn.clientId, type }, 'handler failed');
+      conn.protocolError(Reason.UNSPECIFIED_ERROR, 'internal error');
+    }
+  }
+}

@@ -1,0 +1,89 @@
+import type mqttPacket from 'mqtt-packet';
+import { ProtocolError } from '../../shared/errors.ts';
+import { Reason } from '../../shared/protocol/reason-codes.ts';
+import { parseSharedSubscription, validateTopicFilter } from '../../shared/topics/validate.ts';
+import type { Connection } from '../connection.ts';
+import type { Subscription } from '../session.ts';
+
+export function parseFilter(filter: string): { topicFilter: string; group: string | null } {
+  const shared = parseSharedSubscription(filter);
+  if (shared !== null && typeof shared === 'object') return { topicFilter: shared.filter, group: shared.group };
+  return { topicFilter: filter, group: null };
+}
+
+/** SUBSCRIBE: one reason code per filter, then retained messages per Retain Handling [MQTT-3.8.4]. */
+export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): void {
+  const sh = conn.shard;
+  const p = packet as mqttPacket.ISubscribePacket;
+  const s = conn.session!;
+  if (p.subscriptions.length === 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'SUBSCRIBE without topic filters [MQTT-3.8.3-2]');
+  const subId = p.properties?.subscriptionIdentifier;
+  const subscriptionId = typeof subId === 'number' ? subId : 0;
+  if (conn.version === 5 && subId !== undefined && (typeof subId !== 'number' || subId === 0)) {
+    throw new ProtocolError(Reason.PROTOCOL_ERROR, 'subscription identifier 0');
+  }
+  const granted: number[] = [];
+  const retainedFor: Subscription[] = [];
+  const existed: boolean[] = [];
+  for (const req of p.subscriptions) {
+    const filter = req.topic;
+    let topicFilter = filter;
+    let group: string | null = null;
+    const shared = parseSharedSubscription(filter);
+    if (typeof shared === 'string') { granted.push(conn.version === 5 ? Reason.TOPIC_FILTER_INVALID : 0x80); continue; }
+    if (shared !== null) {
+      topicFilter = shared.filter;
+      group = shared.group;
+      if (req.nl && conn.version === 5) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'No Local on a shared subscription [MQTT-3.8.3-4]');
+    } else if (validateTopicFilter(filter) !== null) {
+      granted.push(conn.version === 5 ? Reason.TOPIC_FILTER_INVALID : 0x80);
+      continue;
+    }
+    const qos = req.qos as 0 | 1 | 2;
+    const sub: Subscription = {
+      session: s, filter, topicFilter, group, qos,
+      noLocal: conn.version === 5 && req.nl === true,
+      retainAsPublished: conn.version === 5 && req.rap === true,
+      retainHandling: (conn.version === 5 ? req.rh ?? 0 : 0) as 0 | 1 | 2,
+      subscriptionId,
+    };
+    const prev = s.subs.get(filter);
+    if (prev !== undefined) sh.routing.remove(prev);
+    s.subs.set(filter, sub);
+    sh.routing.add(sub);
+    granted.push(qos);
+    retainedFor.push(sub);
+    existed.push(prev !== undefined);
+  }
+  conn.sendPacket({ cmd: 'suback', messageId: p.messageId, granted } as mqttPacket.ISubackPacket);
+  if (s.persistent) sh.persistSession(s);
+  // Retained messages are sent after the SUBACK, never for shared subscriptions [MQTT-3.8.4-?].
+  const now = Date.now();
+  for (let i = 0; i < retainedFor.length; i++) {
+    const sub = retainedFor[i]!;
+    if (sub.group !== null || sub.retainHandling === 2 || (sub.retainHandling === 1 && existed[i])) continue;
+    sh.retained.match(sub.topicFilter, (msg) => {
+      if (msg.expired(now)) return;
+      const qos = sub.qos < msg.qos ? sub.qos : msg.qos;
+      sh.delivery.deliverTo(s, msg, qos as 0 | 1 | 2, true, sub.subscriptionId !== 0 && conn.version === 5 ? [sub.subscriptionId] : null, false);
+    });
+  }
+}
+
+export function handleUnsubscribe(conn: Connection, packet: mqttPacket.Packet): void {
+  const sh = conn.shard;
+  const p = packet as mqttPacket.IUnsubscribePacket;
+  const s = conn.session!;
+  if (p.unsubscriptions.length === 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'UNSUBSCRIBE without topic filters [MQTT-3.10.3-2]');
+  const granted: number[] = [];
+  for (const filter of p.unsubscriptions) {
+    const sub = s.subs.get(filter);
+    if (sub === undefined) { granted.push(Reason.NO_SUBSCRIPTION_EXISTED); continue; }
+    s.subs.delete(filter);
+    sh.routing.remove(sub);
+    granted.push(Reason.SUCCESS);
+  }
+  if (conn.version === 5) conn.sendPacket({ cmd: 'unsuback', messageId: p.messageId, granted } as mqttPacket.IUnsubackPacket);
+  else conn.send(Buffer.from([0xb0, 2, p.messageId! >> 8, p.messageId! & 0xff]));
+  if (s.persistent) sh.persistSession(s);
+}

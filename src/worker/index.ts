@@ -1,0 +1,49 @@
+// Shard entry point: adopts transferred sockets, pumps the rings, obeys main's control messages.
+import type { Socket } from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { StatsBlock } from '../shared/stats.ts';
+import { createStore } from '../shared/store/index.ts';
+import type { ControlFromShard, ControlToShard, ShardInit } from '../shared/control.ts';
+import { Shard } from './shard.ts';
+import { startKeepalive } from './keepalive.ts';
+
+const init = workerData as ShardInit;
+const port = parentPort!;
+const log = pino({ level: init.config.logLevel, base: { shard: init.id } }, pino.destination(2));
+const stats = new StatsBlock(init.count, init.statsSab);
+stats.resetRow(init.id, []);
+
+const store = createStore({ persistence: init.config.persistence, dataDir: init.config.dataDir });
+try {
+  await store.open();
+} catch (err) {
+  const e = err as { code?: string; message?: string };
+  port.postMessage({ type: 'fatal', code: e.code ?? 'SHOAL_STORE_OPEN_FAILED', message: e.message ?? String(err) } satisfies ControlFromShard);
+  process.exit(1);
+}
+
+const shard = new Shard(init, stats, log, store);
+shard.boot(init.restart);
+const keepalive = startKeepalive(shard);
+
+port.on('message', (msg: unknown) => {
+  // A transferred socket arrives as the message itself.
+  if (msg !== null && typeof msg === 'object' && 'remotePort' in msg) {
+    shard.adoptSocket(msg as Socket);
+    return;
+  }
+  const m = msg as ControlToShard;
+  switch (m.type) {
+    case 'sys': shard.sysUpdate(m.items); break;
+    case 'peer-restarted': shard.peerRestarted(m.peer, m.rings); break;
+    case 'shutdown':
+      clearInterval(keepalive);
+      shard.shutdown().then(() => port.postMessage({ type: 'stopped' } satisfies ControlFromShard), (err) => {
+        log.error({ err }, 'shutdown failed');
+        port.postMessage({ type: 'stopped' } satisfies ControlFromShard);
+      });
+      break;
+  }
+});
+port.postMessage({ type: 'ready' } satisfies ControlFromShard);

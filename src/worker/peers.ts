@@ -1,0 +1,116 @@
+import { ByteReader, ByteWriter } from '../shared/bytes.ts';
+import { Doorbell, RingReceiver, RingSender, SpscRing } from '../shared/ring/index.ts';
+import { Stat } from '../shared/stats.ts';
+import type { PeerRings } from '../shared/control.ts';
+import type { Shard } from './shard.ts';
+
+
+const DRAIN_BUDGET = 4096;
+
+/**
+ * This shard's ends of the rings: one sender per other shard, one receiver per other shard, and
+ * its own doorbell. Frames are encoded into one reused writer and copied into the ring; the
+ * doorbells of the shards written to are rung once per event-loop turn, not per frame.
+ */
+export class Peers {
+  private readonly shard: Shard;
+  private readonly w = new ByteWriter();
+  private readonly r = new ByteReader();
+  private readonly senders: (RingSender | null)[];
+  private readonly receivers: (RingReceiver | null)[];
+  private readonly bells: Doorbell[];
+  private readonly own: Doorbell;
+  private flushScheduled = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly onFrame: (r: ByteReader, from: number) => void;
+  private readonly flushFn = (): void => this.flush();
+
+  constructor(shard: Shard, bellSab: SharedArrayBuffer, rings: (PeerRings | null)[], capacity: number, onFrame: (r: ByteReader, from: number) => void) {
+    this.shard = shard;
+    this.onFrame = onFrame;
+    this.bells = Array.from({ length: shard.count }, (_, i) => new Doorbell(bellSab, i * Doorbell.byteLength));
+    this.own = this.bells[shard.id]!;
+    this.senders = new Array(shard.count).fill(null);
+    this.receivers = new Array(shard.count).fill(null);
+    for (let i = 0; i < shard.count; i++) {
+      const pr = rings[i];
+      if (pr) this.install(i, pr, capacity);
+    }
+  }
+
+  private install(peer: number, pr: PeerRings, capacity: number): void {
+    this.senders[peer] = new RingSender(new SpscRing(pr.out, 0, capacity), { doorbell: this.bells[peer]! });
+    this.receivers[peer] = new RingReceiver(new SpscRing(pr.in, 0, capacity));
+  }
+
+  start(): void {
+    this.own.listen(() => this.drain());
+  }
+
+  stop(): void { this.own.stop(); if (this.retryTimer) clearTimeout(this.retryTimer); }
+
+  /** A restarted peer gets fresh rings: finish what the old incarnation wrote, then switch. */
+  replace(peer: number, pr: PeerRings, capacity: number): void {
+    const old = this.receivers[peer];
+    if (old) {
+      const handler = (buf: Uint8Array, off: number, len: number): void => this.handle(buf, off, len, peer);
+      while (old.drain(DRAIN_BUDGET, handler) > 0) { /* until empty */ }
+    }
+    this.install(peer, pr, capacity);
+    this.drain();
+  }
+
+  /** The writer for the next frame (reset). The encoded frame stays in it until the next call. */
+  writer(): ByteWriter { return this.w.reset(); }
+
+  /** Sends the frame in the writer to `peer`. Never blocks and never drops: a full ring spills. */
+  commit(peer: number): void {
+    const s = this.senders[peer];
+    if (s === null || s === undefined) return;
+    const before = s.spilledTotal;
+    s.send(this.w.buf, 0, this.w.pos);
+    if (s.spilledTotal !== before) this.shard.stats.add(this.shard.id, Stat.RING_SPILLED, 1);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushFn);
+    }
+  }
+
+  /** Sends the frame still in the writer to one more peer (encode once per fan-out). */
+  resend(peer: number): void { this.commit(peer); }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    let pending = false;
+    for (let i = 0; i < this.senders.length; i++) {
+      const s = this.senders[i];
+      if (!s) continue;
+      if (s.pending > 0) { s.flush(); if (s.pending > 0) pending = true; }
+      s.commit();
+    }
+    // A full ring frees as the consumer drains; nobody tells the producer, so poll while spilled.
+    if (pending && this.retryTimer === null) {
+      this.retryTimer = setTimeout(() => { this.retryTimer = null; this.flush(); }, 1);
+    }
+  }
+
+  private drain(): boolean {
+    let more = false;
+    for (let i = 0; i < this.receivers.length; i++) {
+      const rx = this.receivers[i];
+      if (!rx) continue;
+      const n = rx.drain(DRAIN_BUDGET, (buf, off, len) => this.handle(buf, off, len, i));
+      if (n === DRAIN_BUDGET) more = true;
+    }
+    return more;
+  }
+
+  private handle(buf: Uint8Array, off: number, len: number, from: number): void {
+    try {
+      this.onFrame(this.r.at(buf, off, len), from);
+    } catch (err) {
+      // A frame we cannot handle is a bug, but it must not take the shard (and its clients) down.
+      this.shard.log.error({ err, from }, 'failed to handle a frame from a peer shard');
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import { homeShard, writeClaim, writeOwned, writeRelease, writeSession, writeSyncDone, writeTakeover } from '../shared/frames.ts';
+import { Reason } from '../shared/protocol/reason-codes.ts';
+import { ConnState, type Connection } from './connection.ts';
+import { encodeSession } from './session-codec.ts';
+import type { Shard } from './shard.ts';
+
+interface Owner { shard: number; token: number }
+
+/**
+ * Client-id ownership across shards. Each client id has a home shard (hash mod N) that records
+ * which shard owns its session; a CONNECT anywhere becomes a claim at the home shard, which
+ * asks the previous owner to hand the session over. Claims for one id are ordered by the home
+ * shard, so two racing CONNECTs end with exactly one winner (the later one) [MQTT-3.1.4-3].
+ */
+export class Registry {
+  private readonly shard: Shard;
+  /** For client ids homed here: who owns the session now. */
+  readonly owners = new Map<string, Owner>();
+  /** Connections of this shard waiting for their session, by claim token. */
+  private readonly pending = new Map<number, Connection>();
+  /** A newer claim superseded a pending connection of ours: where its session must go. */
+  private readonly redirect = new Map<string, Owner & { cleanStart: boolean }>();
+  private nextToken = 1;
+
+  constructor(shard: Shard) { this.shard = shard; }
+
+  home(clientId: string): number { return homeShard(clientId, this.shard.count); }
+
+  /** Starts a CONNECT's claim; the connection completes when handleSession runs for its token. */
+  claim(conn: Connection): void {
+    const sh = this.shard;
+    conn.token = this.nextToken = (this.nextToken + 1) >>> 0 || 1;
+    this.pending.set(conn.token, conn);
+    const home = this.home(conn.clientId);
+    if (home === sh.id) this.handleClaim(conn.clientId, sh.id, conn.token, conn.cleanStart);
+    else { writeClaim(sh.peers.writer(), sh.id, conn.token, conn.clientId, conn.cleanStart); sh.peers.commit(home); }
+  }
+
+  /** At the home shard. */
+  handleClaim(clientId: string, from: number, token: number, cleanStart: boolean): void {
+    const prev = this.owners.get(clientId);
+    this.owners.set(clientId, { shard: from, token });
+    if (prev === undefined) this.sendSession(from, token, clientId, null);
+    else this.sendTakeover(prev.shard, clientId, from, token, cleanStart);
+  }
+
+  private sendTakeover(to: number, clientId: string, newShard: number, token: number, cleanStart: boolean): void {
+    const sh = this.shard;
+    if (to === sh.id) this.handleTakeover(clientId, newShard, token, cleanStart);
+    else { writeTakeover(sh.peers.writer(), newShard, token, clientId, cleanStart); sh.peers.commit(to); }
+  }
+
+  private sendSession(to: number, token: number, clientId: string, state: Buffer | null): void {
+    const sh = this.shard;
+    if (to === sh.id) this.handleSession(token, clientId, state);
+    else { writeSession(sh.peers.writer(), token, clientId, state); sh.peers.commit(to); }
+  }
+
+  /** At the previous owner: give the session (if any) to the new owner. */
+  handleTakeover(clientId: string, newShard: number, token: number, cleanStart: boolean): void {
+    const sh = this.shard;
+    const s = sh.sessions.get(clientId);
+    if (s !== undefined) {
+      sh.detachSession(s, Reason.SESSION_TAKEN_OVER, cleanStart);
+      this.sendSession(newShard, token, clientId, cleanStart ? null : encodeSession(s));
+      return;
+    }
+    // Our own CONNECT for this id is still waiting: its session will arrive here; pass it on.
+    for (const conn of this.pending.values()) {
+      if (conn.clientId === clientId) {
+        this.redirect.set(clientId, { shard: newShard, token, cleanStart });
+        return;
+      }
+    }
+    this.sendSession(newShard, token, clientId, null);
+  }
+
+  /** At the claiming shard: the session (or none) has arrived. */
+  handleSession(token: number, clientId: string, state: Buffer | null): void {
+    const sh = this.shard;
+    const conn = this.pending.get(token);
+    this.pending.delete(token);
+    const to = this.redirect.get(clientId);
+    if (to !== undefined && conn !== undefined) {
+      this.redirect.delete(clientId);
+      if (conn.state !== ConnState.CLOSED) conn.disconnect(Reason.SESSION_TAKEN_OVER);
+      this.sendSession(to.shard, to.token, clientId, to.cleanStart ? null : state);
+      return;
+    }
+    if (conn === undefined || conn.state === ConnState.CLOSED) {
+      // The client went away while waiting; keep a persistent session it had, offline.
+      sh.adoptOffline(clientId, token, state);
+      return;
+    }
+    sh.completeConnect(conn, state);
+  }
+
+  /** The session owned here under `token` ended: tell its home shard. */
+  release(clientId: string, token: number): void {
+    const sh = this.shard;
+    const home = this.home(clientId);
+    if (home === sh.id) this.handleRelease(clientId, sh.id, token);
+    else { writeRelease(sh.peers.writer(), sh.id, token, clientId); sh.peers.commit(home); }
+  }
+
+  handleRelease(clientId: string, from: number, token: number): void {
+    const cur = this.owners.get(clientId);
+    if (cur !== undefined && cur.shard === from && cur.token === token) this.owners.delete(clientId);
+  }
+
+  /** A peer restarted: drop what pointed at it, and tell it which of its home ids we own. */
+  peerRestarted(peer: number): void {
+    const sh = this.shard;
+    for (const [id, o] of this.owners) if (o.shard === peer) this.owners.delete(id);
+    for (const [id, s] of sh.sessions) {
+      if (this.home(id) === peer) { writeOwned(sh.peers.writer(), sh.id, s.token, id); sh.peers.commit(peer); }
+    }
+    writeSyncDone(sh.peers.writer(), sh.id);
+    sh.peers.commit(peer);
+  }
+
+  /** At a restarted home shard: a peer owns `clientId`. A newer local claim wins if there is one. */
+  handleOwned(clientId: string, from: number, token: number): void {
+    const cur = this.owners.get(clientId);
+    if (cur === undefined) { this.owners.set(clientId, { shard: from, token }); return; }
+    if (cur.shard !== from) {
+      // Someone connected after the restart and before this news: the older owner hands over.
+      this.sendTakeover(from, clientId, cur.shard, cur.token, false);
+    }
+  }
+
+  /** Registers a session that this (home) shard loaded from the store. */
+  own(clientId: string, token: number): void { this.owners.set(clientId, { shard: this.shard.id, token }); }
+  allocateToken(): number { return this.nextToken = (this.nextToken + 1) >>> 0 || 1; }
+}

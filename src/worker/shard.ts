@@ -1,0 +1,288 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../shared/config.ts';
+import { FrameType, PubFlag, writePublish } from '../shared/frames.ts';
+import type { ByteReader } from '../shared/bytes.ts';
+import { Reason } from '../shared/protocol/reason-codes.ts';
+import { Stat, type StatsBlock } from '../shared/stats.ts';
+import type { Store } from '../shared/store/index.ts';
+import { AuthHook } from './auth.ts';
+import { Connection, ConnState } from './connection.ts';
+import { Delivery } from './delivery.ts';
+import { completeConnect } from './handlers/connect.ts';
+import { Message } from './message.ts';
+import { Peers } from './peers.ts';
+import type { PeerRings, ShardInit } from '../shared/control.ts';
+import { fromStoredMessage, fromStoredSession, toStoredMessage, toStoredSession } from './persist.ts';
+import { Registry } from './registry.ts';
+import { RetainedIndex } from './retain.ts';
+import { Routing } from './routing.ts';
+import { decodeSession } from './session-codec.ts';
+import { NEVER_EXPIRES, type Session } from './session.ts';
+import { parseFilter } from './handlers/subscribe.ts';
+import { setLongTimeout } from './timers.ts';
+
+/**
+ * Everything one worker thread owns: its connections, the sessions of its clients, its local
+ * subscriptions and copy of the route table, its replica of the retained messages, and its ends
+ * of the rings. Handlers get at all of it through the connection's `shard`.
+ */
+export class Shard {
+  readonly id: number;
+  readonly count: number;
+  readonly config: BrokerConfig;
+  readonly stats: StatsBlock;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly peers: Peers;
+  readonly routing: Routing;
+  readonly registry: Registry;
+  readonly delivery: Delivery;
+  readonly retained = new RetainedIndex();
+  readonly auth = new AuthHook();
+  readonly sessions = new Map<string, Session>();
+  readonly connections = new Set<Connection>();
+  private syncPending = 0;
+  shuttingDown = false;
+
+  constructor(init: ShardInit, stats: StatsBlock, log: Logger, store: Store) {
+    this.id = init.id;
+    this.count = init.count;
+    this.config = init.config;
+    this.stats = stats;
+    this.log = log;
+    this.store = store;
+    this.routing = new Routing(this);
+    this.registry = new Registry(this);
+    this.delivery = new Delivery(this);
+    this.peers = new Peers(this, init.bellSab, init.rings, init.config.ringCapacity, (r, from) => this.onFrame(r, from));
+  }
+
+  /** Loads retained messages and the persistent sessions homed here; then listens to peers. */
+  boot(restart: boolean): void {
+    const now = Date.now();
+    for (const m of this.store.loadRetained()) {
+      if (m.expiresAt !== 0 && m.expiresAt <= now) continue;
+      this.retained.set(m.topic, fromStoredMessage(m));
+    }
+    this.stats.set(this.id, Stat.RETAINED, this.retained.size);
+    if (!restart || this.count === 1) this.loadHomedSessions();
+    else this.syncPending = this.count - 1; // wait for every peer's ownership list first
+    this.peers.start();
+  }
+
+  private loadHomedSessions(): void {
+    for (const st of this.store.listSessions()) {
+      if (this.registry.home(st.clientId) !== this.id || this.registry.owners.has(st.clientId)) continue;
+      this.adoptStored(st.clientId);
+    }
+  }
+
+  /** Takes a persistent session from the store as an offline session owned by this shard. */
+  private adoptStored(clientId: string): void {
+    const st = this.store.getSession(clientId);
+    if (st === undefined) return;
+    const s = fromStoredSession(st);
+    const token = this.registry.allocateToken();
+    s.token = token;
+    this.registry.own(clientId, token);
+    this.adoptSession(s);
+    this.sessionOffline(s, st.disconnectedAt || Date.now());
+  }
+
+  adoptSocket(socket: Socket): void {
+    if (this.shuttingDown) { socket.destroy(); this.stats.addLive(this.id, -1); return; }
+    const c = new Connection(this, socket);
+    this.connections.add(c);
+  }
+
+  /** Makes a session owned by this shard and puts its subscriptions into routing. */
+  adoptSession(s: Session): void {
+    this.sessions.set(s.clientId, s);
+    for (const sub of s.subs.values()) this.routing.add(sub);
+  }
+
+  completeConnect(conn: Connection, state: Buffer | null): void { completeConnect(conn, state); }
+
+  /** A claim completed for a connection that is gone: keep its persistent session, offline. */
+  adoptOffline(clientId: string, token: number, state: Buffer | null): void {
+    if (state === null) { this.registry.release(clientId, token); return; }
+    const s = decodeSession(clientId, state, parseFilter);
+    s.token = token;
+    if (!s.persistent) { this.registry.release(clientId, token); return; }
+    this.adoptSession(s);
+    this.sessionOffline(s, Date.now());
+  }
+
+  /** Another connection takes this session: close ours (0x8E), unhook the session, hand it on. */
+  detachSession(s: Session, reason: number, cleanStart: boolean): void {
+    const c = s.conn;
+    if (c !== null) {
+      s.conn = null;
+      c.session = null;
+      // The old connection ends without DISCONNECT: its will goes out unless the session
+      // continues and the will is delayed [MQTT-3.1.3-9].
+      if (s.will !== null && (s.will.delayMs === 0 || cleanStart)) this.publishWill(s);
+      c.disconnect(reason);
+    } else {
+      this.stats.add(this.id, Stat.SESSIONS_OFFLINE, -1);
+      if (cleanStart && s.will !== null && s.willTimer !== null) this.publishWill(s);
+    }
+    s.clearTimers();
+    for (const sub of s.subs.values()) this.routing.remove(sub);
+    this.sessions.delete(s.clientId);
+    this.stats.add(this.id, Stat.QUEUED, -(s.queued));
+  }
+
+  connectionClosed(conn: Connection, wasConnected: boolean): void {
+    this.connections.delete(conn);
+    this.stats.addLive(this.id, -1);
+    if (wasConnected) this.stats.add(this.id, Stat.CLIENTS_CONNECTED, -1);
+    const s = conn.session;
+    if (s === null || s.conn !== conn) return;
+    conn.session = null;
+    s.conn = null;
+    if (this.shuttingDown) return;
+    if (conn.disconnectNormal && !conn.willOnDisconnect) s.will = null; // [MQTT-3.1.2-10]
+    if (s.expiryInterval === 0) {
+      if (s.will !== null) this.publishWill(s);
+      this.endSession(s);
+      return;
+    }
+    if (s.will !== null) {
+      if (s.will.delayMs === 0) this.publishWill(s);
+      else s.willTimer = setLongTimeout(() => { s.willTimer = null; this.publishWill(s); }, Math.min(s.will.delayMs, s.expiryInterval * 1000));
+    }
+    this.sessionOffline(s, Date.now());
+  }
+
+  private sessionOffline(s: Session, since: number): void {
+    s.disconnectedAt = since;
+    this.stats.add(this.id, Stat.SESSIONS_OFFLINE, 1);
+    if (s.expiryInterval !== NEVER_EXPIRES) {
+      const left = Math.max(0, since + s.expiryInterval * 1000 - Date.now());
+      s.expiryTimer = setLongTimeout(() => { s.expiryTimer = null; this.stats.add(this.id, Stat.SESSIONS_OFFLINE, -1); this.endSession(s); }, left);
+    }
+    this.persistSession(s);
+  }
+
+  /** The session is over: its will (if still pending) goes out, its state is deleted [MQTT-4.1.0-?]. */
+  endSession(s: Session): void {
+    if (s.willTimer !== null && s.will !== null) this.publishWill(s);
+    s.clearTimers();
+    for (const sub of s.subs.values()) this.routing.remove(sub);
+    this.sessions.delete(s.clientId);
+    this.stats.add(this.id, Stat.QUEUED, -(s.queued));
+    this.registry.release(s.clientId, s.token);
+    this.store.deleteSession(s.clientId).catch((err) => this.log.error({ err }, 'store: delete session failed'));
+  }
+
+  publishWill(s: Session): void {
+    const w = s.will;
+    if (w === null) return;
+    s.will = null;
+    if (s.willTimer !== null) { clearTimeout(s.willTimer); s.willTimer = null; }
+    const now = Date.now();
+    const msg = new Message(w.topic, w.payload, w.qos, w.retain, w.props, w.expiry >= 0 ? now + w.expiry * 1000 : 0, s.clientId);
+    this.routing.publish(msg, now);
+  }
+
+  persistSession(s: Session): void {
+    if (!s.persistent) return;
+    this.store.putSession(toStoredSession(s)).catch((err) => this.log.error({ err, client: s.clientId }, 'store: put session failed'));
+  }
+
+  /** A retained PUBLISH from a client of this shard: replica + store (peers get RETAIN_UPDATE). */
+  retainFromClient(msg: Message): void {
+    this.retainReplica(msg);
+    this.store.putRetained(msg.topic, msg.payload.length === 0 ? null : toStoredMessage(msg))
+      .catch((err) => this.log.error({ err, topic: msg.topic }, 'store: put retained failed'));
+  }
+
+  retainReplica(msg: Message): void {
+    // An empty retained payload clears the topic and is not itself stored [MQTT-3.3.1-10/11].
+    this.retained.set(msg.topic, msg.payload.length === 0 ? null : msg.detach());
+    this.stats.set(this.id, Stat.RETAINED, this.retained.size);
+  }
+
+  /** $SYS values from main: every shard gets them, so nothing is forwarded. */
+  sysUpdate(items: [string, string][]): void {
+    const now = Date.now();
+    for (const [topic, value] of items) {
+      const msg = new Message(topic, Buffer.from(value), 0, true, null, 0, '');
+      this.retained.set(topic, msg);
+      this.delivery.deliverLocal(msg, now);
+    }
+  }
+
+  /** A peer restarted with fresh rings: forget what it had, tell it what we have. */
+  peerRestarted(peer: number, rings: PeerRings): void {
+    this.peers.replace(peer, rings, this.config.ringCapacity);
+    this.routing.dropShard(peer);
+    for (const [id, o] of this.registry.owners) {
+      // Sessions homed here that the dead shard owned: take them back from the store.
+      if (o.shard === peer) { this.registry.owners.delete(id); this.adoptStored(id); }
+    }
+    this.routing.syncTo(peer);
+    if (this.store.persistence === 'memory' && (peer + 1) % this.count === this.id) {
+      // Memory mode has no shared store: one peer sends the retained replica.
+      for (const m of this.retained.entries()) {
+        if (m.topic.startsWith('$SYS')) continue;
+        writePublish(this.peers.writer(), m.qos | PubFlag.RETAIN | PubFlag.RETAIN_UPDATE, m.expiresAt, m.topic, m.origin, m.props, m.payload, null);
+        this.peers.commit(peer);
+      }
+    }
+    this.registry.peerRestarted(peer);
+  }
+
+  private onFrame(r: ByteReader, from: number): void {
+    const type = r.u8();
+    switch (type) {
+      case FrameType.PUBLISH: {
+        const flags = r.u8();
+        const expiresAt = r.f64();
+        const topic = r.str();
+        const origin = r.str();
+        const props = r.maybeBytes();
+        const payload = r.bytes();
+        const n = r.u16();
+        let groups: string[] | null = null;
+        if (n > 0) { groups = []; for (let i = 0; i < n; i++) groups.push(r.str()); }
+        const msg = new Message(topic, payload, (flags & PubFlag.QOS_MASK) as 0 | 1 | 2, (flags & PubFlag.RETAIN) !== 0, props, expiresAt, origin);
+        const now = Date.now();
+        if (msg.expired(now)) return;
+        this.routing.fromPeer(msg, flags, groups, now);
+        return;
+      }
+      case FrameType.ROUTE: { const add = r.u8() === 1; const shard = r.u8(); this.routing.applyRoute(add, shard, r.str()); return; }
+      case FrameType.SHARE: { const shard = r.u8(); const count = r.u32(); this.routing.applyShare(shard, r.str(), count); return; }
+      case FrameType.CLAIM: { const shard = r.u8(); const token = r.u32(); const clean = r.u8() === 1; this.registry.handleClaim(r.str(), shard, token, clean); return; }
+      case FrameType.TAKEOVER: { const shard = r.u8(); const token = r.u32(); const clean = r.u8() === 1; this.registry.handleTakeover(r.str(), shard, token, clean); return; }
+      case FrameType.SESSION: { const token = r.u32(); const id = r.str(); this.registry.handleSession(token, id, r.maybeBytes()); return; }
+      case FrameType.RELEASE: { const shard = r.u8(); const token = r.u32(); this.registry.handleRelease(r.str(), shard, token); return; }
+      case FrameType.OWNED: { const shard = r.u8(); const token = r.u32(); this.registry.handleOwned(r.str(), shard, token); return; }
+      case FrameType.SYNC_DONE: {
+        r.u8();
+        if (this.syncPending > 0 && --this.syncPending === 0) this.loadHomedSessions();
+        return;
+      }
+      default:
+        this.log.error({ type, from }, 'unknown frame type from a peer shard');
+    }
+  }
+
+  /** Graceful stop: v5 clients are told 0x8B, persistent sessions are saved, the store closes. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    for (const c of [...this.connections]) {
+      if (c.state === ConnState.CONNECTED) {
+        const s = c.session;
+        if (s !== null && s.persistent) { s.disconnectedAt = Date.now(); this.persistSession(s); }
+        c.disconnect(Reason.SERVER_SHUTTING_DOWN);
+      } else c.close();
+    }
+    this.peers.stop();
+    await new Promise((r) => setTimeout(r, 50));
+    await this.store.close();
+  }
+}
