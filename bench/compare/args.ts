@@ -36,7 +36,8 @@ export const USAGE = `usage: npm run bench:compare -- --workload loadtest|pingte
   --out FILE          also write the Markdown table to FILE
   -h, --help          this text
 
-The tool is always given --host 127.0.0.1 --port <broker port> ... --json.
+The tool is always given --host 127.0.0.1 --port <broker port> ... --json; many also gets
+--broker-pid <pid> (for its RSS per connection) unless the tool flags name one.
 Exit status: 0 when every run counted, 1 when any run failed (loss, exit code, no JSON), 2 on bad usage.`;
 
 export class UsageError extends Error {}
@@ -84,6 +85,10 @@ export function parseCompareArgs(argv: readonly string[]): CompareCli {
   if (!workload) throw new UsageError('--workload is required');
   if (!values.tool && !(WORKLOADS as readonly string[]).includes(workload)) {
     throw new UsageError(`--workload must be one of ${WORKLOADS.join(', ')}, got "${workload}"`);
+  }
+  // `many` runs until stopped unless told otherwise; the comparison would only time out.
+  if (workload === 'many' && !values.tool && !toolArgs.includes('--duration')) {
+    throw new UsageError('the many workload needs a bound: pass e.g. -- --conns 1000 --duration 20');
   }
   const known = launchers.map((l) => l.name);
   const brokers = values.brokers ? values.brokers.split(',').map((b) => b.trim()).filter(Boolean) : known;

@@ -22,10 +22,17 @@ export interface CompareOptions {
   onRun?: (record: RunRecord, total: number) => void;
 }
 
+/** `many` turns the broker's RSS growth into bytes per connection when it knows the pid */
+function argsFor(o: CompareOptions, handle: BrokerHandle): string[] {
+  if (o.workload !== 'many' || o.toolArgs.includes('--broker-pid')) return o.toolArgs;
+  return [...o.toolArgs, '--broker-pid', String(handle.pid)];
+}
+
 async function measure(slot: Slot, handle: BrokerHandle, o: CompareOptions): Promise<RunRecord> {
-  if (o.warmup) await runTool(o.toolPath, handle.port, o.toolArgs, o.timeoutMs);
+  const args = argsFor(o, handle);
+  if (o.warmup) await runTool(o.toolPath, handle.port, args, o.timeoutMs);
   const cpuBefore = handle.cpuSeconds();
-  const run: ToolRun = await runTool(o.toolPath, handle.port, o.toolArgs, o.timeoutMs);
+  const run: ToolRun = await runTool(o.toolPath, handle.port, args, o.timeoutMs);
   const cpuAfter = handle.cpuSeconds();
   const peakRss = handle.peakRssBytes();
   const report = parseToolReport(run.stdout);

@@ -24,3 +24,7 @@ export function fmtMiB(bytes: number | null): string {
 export function fmtRatio(x: number | null): string {
   return x === null ? DASH : `${x.toFixed(2)}×`;
 }
+
+export function fmtKiB(bytes: number | null): string {
+  return bytes === null ? DASH : (bytes / 1024).toFixed(1);
+}

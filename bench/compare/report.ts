@@ -47,6 +47,7 @@ export function extractFigures(report: ToolReport): RunFigures {
     duplicated: num(f.duplicated) ?? 0,
     outOfOrder: num(f.outOfOrder) ?? 0,
     elapsedMs: num(f.elapsedMs),
+    rssPerConnBytes: num(f.brokerRssPerConnBytes),
   };
 }
 

@@ -29,6 +29,7 @@ export function summarize(brokers: readonly string[], runs: readonly RunRecord[]
       p99: median(ok.map((r) => r.figures?.p99)),
       cpuSeconds: median(ok.map((r) => r.brokerCpuSeconds)),
       peakRssBytes: median(ok.map((r) => r.brokerPeakRssBytes)),
+      rssPerConnBytes: median(ok.map((r) => r.figures?.rssPerConnBytes)),
       lost: mine.reduce((sum, r) => sum + (r.figures?.lost ?? 0), 0),
       failures: describeFailures(mine),
     };

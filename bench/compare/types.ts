@@ -21,6 +21,8 @@ export interface RunFigures {
   duplicated: number;
   outOfOrder: number;
   elapsedMs: number | null;
+  /** `many` only: broker RSS growth per held connection */
+  rssPerConnBytes: number | null;
 }
 
 /** One tool run against one fresh broker. */
@@ -41,7 +43,7 @@ export interface RunRecord {
 }
 
 /** The metrics that have a median and a ratio. */
-export const METRICS = ['rate', 'connectRate', 'p50', 'p99', 'cpuSeconds', 'peakRssBytes'] as const;
+export const METRICS = ['rate', 'connectRate', 'p50', 'p99', 'cpuSeconds', 'peakRssBytes', 'rssPerConnBytes'] as const;
 export type Metric = (typeof METRICS)[number];
 
 /** For throughput more is better; for latency, CPU and memory less is. */
@@ -52,6 +54,7 @@ export const HIGHER_IS_BETTER: Record<Metric, boolean> = {
   p99: false,
   cpuSeconds: false,
   peakRssBytes: false,
+  rssPerConnBytes: false,
 };
 
 export type MetricValues = Record<Metric, number | null>;

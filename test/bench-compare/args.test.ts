@@ -26,3 +26,8 @@ test('without shoal the first broker is the baseline', () => {
   assert.throws(() => parseCompareArgs(['--workload', 'loadtest', '--rounds', '0']), UsageError);
   assert.throws(() => parseCompareArgs(['--workload', 'loadtest', '--conns', '10']), UsageError);
 });
+
+test('many must be bounded by --duration', () => {
+  assert.throws(() => parseCompareArgs(['--workload', 'many', '--', '--conns', '100']), /needs a bound/);
+  assert.deepEqual(parseCompareArgs(['--workload', 'many', '--', '--duration', '5']).toolArgs, ['--duration', '5']);
+});

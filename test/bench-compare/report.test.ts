@@ -12,7 +12,7 @@ test('the JSON object is found even after log lines on stdout', () => {
   const text = `warming up\n${report({ rate: 5, latency: { p50: 1, p99: 2 } })}\n`;
   const r = parseToolReport(text)!;
   assert.equal(r.tool, 'loadtest');
-  assert.deepEqual(extractFigures(r), { rate: 5, p50: 1, p99: 2, connectRate: null, lost: 0, duplicated: 0, outOfOrder: 0, elapsedMs: null });
+  assert.deepEqual(extractFigures(r), { rate: 5, p50: 1, p99: 2, connectRate: null, lost: 0, duplicated: 0, outOfOrder: 0, elapsedMs: null, rssPerConnBytes: null });
   assert.equal(parseToolReport('not json'), null);
   assert.equal(parseToolReport('{"no":"figures"}'), null);
 });
