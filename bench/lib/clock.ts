@@ -1,0 +1,14 @@
+// One millisecond clock that every worker thread agrees on.
+// performance.now() is cheap and allocation-free but each thread may count from its own
+// origin; process.hrtime.bigint() is shared (CLOCK_MONOTONIC) but allocates a BigInt per
+// call. So anchor performance.now() to hrtime once per thread and use the cheap call after.
+const offsetMs = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+
+/** Milliseconds (float64, sub-µs resolution) on a monotonic base shared by all threads. */
+export function nowMs(): number {
+  return performance.now() + offsetMs;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

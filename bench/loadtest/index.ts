@@ -1,0 +1,123 @@
+// loadtest: one-way throughput. conns/2 pairs; publisher i sends --messages to
+// loadtest/<i> as fast as it can (or --rate), subscriber i receives and checks them.
+import { parseArgs, formatHelp, Options, UsageError, type OptionSpec } from '../lib/args.ts';
+import { COMMON_SPECS, commonParams, readCommon } from '../lib/common-options.ts';
+import { connSettings, perThread, spread } from '../lib/conn-settings.ts';
+import { resolveBroker, hostPort } from '../lib/resolve.ts';
+import { ShardPool } from '../lib/shards.ts';
+import { LatencyRecorder } from '../lib/histogram.ts';
+import { addFailures, computeFigures } from '../lib/figures.ts';
+import { sumCounts } from '../lib/tracker.ts';
+import { explainFailure } from '../lib/errors.ts';
+import { commonLines, emit, verdict, type Report } from '../lib/report.ts';
+import { envInfo } from '../lib/sysinfo.ts';
+import { startProgress } from '../lib/progress.ts';
+import { runCli } from '../lib/cli.ts';
+import { nowMs } from '../lib/clock.ts';
+import { CEILING_LOADTEST } from '../lib/ceiling.ts';
+import type { LoadConnectResult, LoadInit, LoadRunResult } from './shard.ts';
+
+const SPECS: OptionSpec[] = [
+  { name: 'conns', kind: 'string', seed: 'conns', arg: 'N', help: 'connections, even: conns/2 publisher→subscriber pairs (default 100)' },
+  { name: 'messages', kind: 'string', seed: 'messages', arg: 'N', help: 'messages per publisher (default 100)' },
+  ...COMMON_SPECS,
+];
+
+const HELP = `usage: npm run bench:loadtest -- [options]
+
+One-way throughput, as the seed's loadtest: subscriber sub<i> subscribes loadtest/<i>,
+publisher pub<i> sends --messages back to back; at most 100 CONNECTs in flight.
+Payload: 16 bytes by default (the seed's size) holding publisher id, sequence number and
+send time, so every delivery gives a publish→deliver latency and a loss/dup/order check.
+Reports time to establish connections, elapsed time, messages, messages/sec (delivered),
+latency percentiles, lost / duplicated / out-of-order. Exit 0 pass, 1 loss or --gate
+failed, 2 usage or connection error.
+
+Ceiling: ${CEILING_LOADTEST}
+
+options:
+${formatHelp(SPECS)}`;
+
+async function main(): Promise<void> {
+  const parsed = parseArgs(process.argv.slice(2), SPECS);
+  const o = new Options(parsed);
+  if (o.flag('help')) { process.stdout.write(`${HELP}\n`); return; }
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
+  const common = readCommon(o, { payloadSize: 16, keepalive: 0 });
+  const conns = o.int('conns', 100, 2);
+  if (conns % 2 !== 0) throw new UsageError(`--conns must be even (pairs of publisher and subscriber), got ${conns}`);
+  const messages = o.int('messages', 100, 1, 0xffffffff);
+  const pairs = conns / 2;
+  const threads = Math.min(common.threads, pairs);
+  const params = { ...commonParams(common), conns, messages };
+
+  const ip = await resolveBroker(common.host, common.source.length > 0);
+  const broker = hostPort(ip, common.port);
+  const env = envInfo(broker);
+  const conn = connSettings(common, ip);
+  const inits: LoadInit[] = spread(pairs, threads).map((mine) => ({
+    conn,
+    pairs: mine,
+    messages,
+    ratePerPublisher: common.rate / pairs,
+    connectConcurrency: perThread(100, threads),
+  }));
+  const pool = await ShardPool.start(new URL('./shard.ts', import.meta.url), inits);
+  try {
+    const stopProgress = startProgress(() => {
+      const p = pool.totalProgress();
+      return `connecting: ${p.connected}/${conns}${p.failed > 0 ? `, ${p.failed} failed` : ''}`;
+    });
+    const t0 = nowMs();
+    const connected = await pool.all<LoadConnectResult>('connect');
+    const connectMs = nowMs() - t0;
+    stopProgress();
+    const failures: Record<string, number> = {};
+    for (const c of connected) addFailures(failures, c.failures);
+    const connections = connected.reduce((a, c) => a + c.connected, 0);
+    const firstFailure = connected.find((c) => c.firstFailure !== null)?.firstFailure ?? null;
+
+    let runs: LoadRunResult[] = [];
+    if (firstFailure === null) runs = await pool.all<LoadRunResult>('run');
+    const latency = new LatencyRecorder();
+    for (const r of runs) latency.addEncoded(r.histogram);
+    const counts = sumCounts(runs);
+    const startMs = runs.length > 0 ? Math.min(...runs.map((r) => r.startMs)) : 0;
+    const endMs = runs.length > 0 ? Math.max(...runs.map((r) => r.endMs)) : 0;
+    const figures = computeFigures({
+      connectMs, connections, elapsedMs: endMs - startMs,
+      sent: runs.reduce((a, r) => a + r.sent, 0),
+      received: counts.received, unique: counts.unique, expected: messages * pairs,
+      duplicated: counts.duplicated, outOfOrder: counts.outOfOrder,
+      latency: latency.summary(), connectFailures: failures,
+    });
+    const error = firstFailure === null ? null : {
+      code: firstFailure.code,
+      message: `${explainFailure(firstFailure.code, { connections, broker, sourceGiven: common.source.length > 0 })} (${firstFailure.message})`,
+    };
+    const v = verdict({ figures, qos: common.qos, allowQos0Loss: common.allowQos0Loss, gate: common.gate });
+    const report: Report = {
+      tool: 'loadtest', version: 1, params, env, figures,
+      gate: v.gate === null ? null : { expr: common.gateExpr ?? '', ...v.gate },
+      pass: v.pass && error === null, failures: error === null ? v.failures : [], error,
+    };
+    const stalled = runs.reduce((a, r) => a + r.stalled, 0);
+    const foreign = runs.reduce((a, r) => a + r.foreign, 0);
+    const rejected = runs.reduce((a, r) => a + r.rejected, 0);
+    emit(report, common.json, [
+      `broker ${broker}, MQTT ${common.protocol}, QoS ${common.qos}, ${pairs} pairs × ${messages} messages of ${common.payloadSize} bytes, ${threads} thread(s)`,
+      ...commonLines(figures, 'publish→deliver latency').slice(0, 2),
+      `messages: ${figures.received}`,
+      `messages/sec: ${Math.round(figures.rate)}`,
+      ...commonLines(figures, 'publish→deliver latency').slice(2),
+      ...(stalled > 0 ? [`${stalled} publisher(s) stopped early (socket closed or no room for --timeout)`] : []),
+      ...(foreign > 0 ? [`${foreign} deliveries without our header ignored`] : []),
+      ...(rejected > 0 ? [`${rejected} publishes refused by the broker (v5 reason code)`] : []),
+    ]);
+    await pool.all('close');
+  } finally {
+    await pool.close();
+  }
+}
+
+runCli('loadtest', main);

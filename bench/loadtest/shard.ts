@@ -1,0 +1,114 @@
+// loadtest's per-thread part: pairs sub<i> ← pub<i> on loadtest/<i>; publishers send back
+// to back (or paced), subscribers check every stream and time every delivery.
+import { connectAll } from '../lib/connector.ts';
+import { clientOptions, type ConnSettings } from '../lib/conn-settings.ts';
+import type { LeanClient } from '../lib/client.ts';
+import { LatencyRecorder } from '../lib/histogram.ts';
+import { PublishTemplate } from '../lib/packets.ts';
+import { makePayload } from '../lib/payload.ts';
+import { Pacer } from '../lib/pacer.ts';
+import { pump, type PumpResult } from '../lib/publisher.ts';
+import { Activity, makeReceiver, waitUntil } from '../lib/receiver.ts';
+import { StreamSet, sumCounts, type StreamCounts } from '../lib/tracker.ts';
+import { nowMs } from '../lib/clock.ts';
+import type { Shard, ShardContext } from '../lib/shards.ts';
+
+export interface LoadInit {
+  conn: ConnSettings;
+  /** Global pair numbers this thread runs. */
+  pairs: number[];
+  messages: number;
+  /** Messages/s for each publisher; 0 = unpaced. */
+  ratePerPublisher: number;
+  connectConcurrency: number;
+}
+
+export interface LoadConnectResult {
+  connected: number;
+  failures: Record<string, number>;
+  firstFailure: { code: string; message: string } | null;
+}
+
+export interface LoadRunResult extends StreamCounts {
+  sent: number;
+  startMs: number;
+  /** Time of the last delivery (or of the start when none). */
+  endMs: number;
+  histogram: string;
+  stalled: number;
+  foreign: number;
+  rejected: number;
+}
+
+const FILLER = 'loadtest payload';
+
+export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
+  const init = initRaw as LoadInit;
+  const subs: (LeanClient | null)[] = [];
+  const pubs: (LeanClient | null)[] = [];
+  const streams = init.pairs.map(() => new StreamSet());
+  const latency = new LatencyRecorder();
+  const activity = new Activity();
+
+  async function connect(): Promise<LoadConnectResult> {
+    const c = init.conn;
+    const plans = [
+      ...init.pairs.map((i) => ({ options: clientOptions(c, `sub${i}`, 2 * i), topics: [`loadtest/${i}`] })),
+      ...init.pairs.map((i) => ({ options: clientOptions(c, `pub${i}`, 2 * i + 1), topics: [] })),
+    ];
+    const out = await connectAll(plans, {
+      concurrency: init.connectConcurrency,
+      subQos: c.subQos,
+      stopOnFailure: true,
+      onProgress: (connected, failed) => ctx.progress({ connected, failed }),
+    });
+    const n = init.pairs.length;
+    subs.push(...out.clients.slice(0, n));
+    pubs.push(...out.clients.slice(n, 2 * n));
+    subs.forEach((s, k) => { if (s !== null) s.onMessage = makeReceiver(streams[k], latency, activity); });
+    return { connected: out.connected, failures: out.failures, firstFailure: out.firstFailure };
+  }
+
+  async function run(): Promise<LoadRunResult> {
+    const c = init.conn;
+    const startMs = nowMs();
+    activity.lastMs = startMs;
+    const results: PumpResult[] = await Promise.all(init.pairs.map((i, k) => {
+      const pub = pubs[k];
+      if (pub === null) return { sent: 0, stoppedBy: 'closed' as const };
+      const tpl = new PublishTemplate(`loadtest/${i}`, makePayload(c.payloadSize, i, FILLER), c.qos, c.level);
+      const pacer = init.ratePerPublisher > 0 ? new Pacer(init.ratePerPublisher) : null;
+      return pump(pub, tpl, init.messages, { pacer, timeoutMs: c.timeoutMs, onSent: () => activity.touch() });
+    }));
+    const sentBy = results.map((r) => r.sent);
+    // Wait for what was sent, not for what should have been: a stalled publisher's unsent
+    // messages are already lost and must not add a timeout.
+    await waitUntil(() => streams.every((s, k) => s.unique >= sentBy[k]), activity, c.timeoutMs);
+    const counts = sumCounts(streams);
+    return {
+      ...counts,
+      sent: sentBy.reduce((a, b) => a + b, 0),
+      startMs,
+      endMs: counts.received > 0 ? activity.lastDeliveryMs : startMs,
+      histogram: latency.encode(),
+      stalled: results.filter((r) => r.stoppedBy !== null).length,
+      foreign: activity.foreign,
+      rejected: pubs.reduce((a, p) => a + (p?.rejected ?? 0), 0),
+    };
+  }
+
+  async function close(): Promise<void> {
+    await Promise.all([...subs, ...pubs].map((cl) => cl?.disconnect(init.conn.timeoutMs)));
+  }
+
+  return {
+    call(phase) {
+      switch (phase) {
+        case 'connect': return connect();
+        case 'run': return run();
+        case 'close': return close();
+        default: return Promise.reject(new Error(`loadtest shard: unknown phase ${phase}`));
+      }
+    },
+  };
+}
