@@ -14,13 +14,14 @@ export const versionName = (v: number): string => (v === 5 ? 'MQTT 5.0' : v === 
  */
 export function forEachConfig(
   fn: (cfg: Config) => void,
-  opts: { versions?: Array<4 | 5>; shards?: Array<1 | 4> } = {},
+  opts: { versions?: Array<4 | 5>; shards?: Array<1 | 4>; concurrency?: boolean | number } = {},
 ): void {
   const versions = opts.versions ?? [4, 5];
   const shardCounts = isMosquitto ? [1 as const] : (opts.shards ?? [1, 4]);
   for (const version of versions) {
     for (const shards of shardCounts) {
-      describe(`${versionName(version)}, ${shards} shard${shards > 1 ? 's' : ''}`, () => fn({ version, shards }));
+      const name = `${versionName(version)}, ${shards} shard${shards > 1 ? 's' : ''}`;
+      describe(name, { concurrency: opts.concurrency ?? false }, () => fn({ version, shards }));
     }
   }
 }
