@@ -56,6 +56,8 @@ export class LeanClient {
   /** Acks with a failure reason code (v5), counted not fatal. */
   rejected = 0;
   lastWriteMs = 0;
+  /** When the chunk being parsed was read (shared clock): every message in it arrived then. */
+  chunkTimeMs = 0;
 
   private socket: net.Socket | null = null;
   private readonly framer: Framer;
@@ -107,6 +109,7 @@ export class LeanClient {
         this.handleClose();
       });
       socket.on('data', (chunk: Buffer) => {
+        this.chunkTimeMs = nowMs();
         this.framer.push(chunk);
         this.flushAcks();
       });

@@ -32,7 +32,9 @@ export async function startFakeBroker(o: FakeBrokerOptions = {}): Promise<FakeBr
   const exact = new Map<string, Set<Conn>>();
   const prefixes = new Map<string, Set<Conn>>();
   const sockets = new Set<net.Socket>();
-  const corked = new Set<net.Socket>();
+  // Output gathered per destination while one input chunk is framed, then written as one
+  // buffer: millions of tiny writes would make the sink, not the tool, the bottleneck.
+  const outbox = new Map<Conn, Buffer[]>();
   const state = { published: 0, forwarded: 0 };
 
   const subscribe = (conn: Conn, filter: string): void => {
@@ -45,11 +47,22 @@ export async function startFakeBroker(o: FakeBrokerOptions = {}): Promise<FakeBr
   };
 
   const send = (to: Conn, bytes: Buffer): void => {
-    if (!corked.has(to.socket)) {
-      to.socket.cork();
-      corked.add(to.socket);
+    let list = outbox.get(to);
+    if (list === undefined) outbox.set(to, (list = []));
+    list.push(bytes);
+  };
+
+  /** Writes what one input chunk produced; a destination that is full pauses the source. */
+  const flush = (from: Conn): void => {
+    for (const [to, list] of outbox) {
+      if (to.socket.destroyed) continue;
+      const ok = to.socket.write(list.length === 1 ? list[0] : Buffer.concat(list));
+      if (!ok && to !== from && !from.socket.isPaused()) {
+        from.socket.pause();
+        to.socket.once('drain', () => from.socket.resume());
+      }
     }
-    to.socket.write(bytes);
+    outbox.clear();
   };
 
   const forward = (buf: Buffer, off: number, len: number, from: Conn): void => {
@@ -61,7 +74,7 @@ export async function startFakeBroker(o: FakeBrokerOptions = {}): Promise<FakeBr
     const topic = buf.toString('utf8', body + 2, body + 2 + topicLen);
     const qos = (buf[off] >> 1) & 3;
     // A packet the framer assembled across chunks sits in its reused side buffer: copy it,
-    // since corked writes go out after that buffer is overwritten.
+    // since the outbox is written after that buffer is overwritten.
     let packet = buf === from.chunk ? buf.subarray(off, off + len) : Buffer.from(buf.subarray(off, off + len));
     if (qos > 0) {
       // Forward at QoS 0: drop the packet id, keep topic, properties and payload.
@@ -142,8 +155,7 @@ export async function startFakeBroker(o: FakeBrokerOptions = {}): Promise<FakeBr
       conn.chunk = chunk;
       framer.push(chunk);
       conn.chunk = null;
-      for (const s of corked) s.uncork();
-      corked.clear();
+      flush(conn);
     });
     socket.on('error', () => {});
     socket.on('close', () => {

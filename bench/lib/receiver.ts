@@ -1,6 +1,6 @@
 // What a subscribing client does with each delivery: read the payload header, record the
 // publish→deliver latency, and feed the publisher's sequence tracker.
-import type { MessageHandler } from './client.ts';
+import type { LeanClient, MessageHandler } from './client.ts';
 import type { LatencyRecorder } from './histogram.ts';
 import { HEADER_SIZE, PUBLISHER_OFFSET, SEQ_OFFSET, TIME_OFFSET } from './payload.ts';
 import { StreamSet } from './tracker.ts';
@@ -18,9 +18,10 @@ export class Activity {
   }
 }
 
-export function makeReceiver(streams: StreamSet, latency: LatencyRecorder | null, activity: Activity): MessageHandler {
+/** The handler for `client`'s deliveries; arrival time is when their chunk was read. */
+export function makeReceiver(client: LeanClient, streams: StreamSet, latency: LatencyRecorder | null, activity: Activity): MessageHandler {
   return (buf, off, len) => {
-    const now = nowMs();
+    const now = client.chunkTimeMs;
     activity.lastMs = now;
     activity.lastDeliveryMs = now;
     if (len < HEADER_SIZE) {

@@ -43,8 +43,20 @@ export function readRss(pid: number): number | null {
   }
 }
 
+// Read at start-up: when the limit is hit there is no descriptor left to read it with.
+const OPEN_FILES_LIMIT = readOpenFilesLimit();
+const LOCAL_PORT_RANGE = readLocalPortRange();
+
 /** The soft open-files limit (ulimit -n) of this process, or null off Linux. */
 export function openFilesLimit(): number | null {
+  return OPEN_FILES_LIMIT;
+}
+
+export function localPortRange(): string | null {
+  return LOCAL_PORT_RANGE;
+}
+
+function readOpenFilesLimit(): number | null {
   try {
     const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
     return m === null || m[1] === 'unlimited' ? null : Number(m[1]);
@@ -53,7 +65,7 @@ export function openFilesLimit(): number | null {
   }
 }
 
-export function localPortRange(): string | null {
+function readLocalPortRange(): string | null {
   try {
     return readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().replace(/\s+/, '-');
   } catch {

@@ -65,7 +65,7 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
     const n = init.pairs.length;
     subs.push(...out.clients.slice(0, n));
     pubs.push(...out.clients.slice(n, 2 * n));
-    subs.forEach((s, k) => { if (s !== null) s.onMessage = makeReceiver(streams[k], latency, activity); });
+    subs.forEach((s, k) => { if (s !== null) s.onMessage = makeReceiver(s, streams[k], latency, activity); });
     return { connected: out.connected, failures: out.failures, firstFailure: out.firstFailure };
   }
 

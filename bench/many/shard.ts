@@ -82,7 +82,7 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
     for (const cl of out.clients) {
       if (cl === null) continue;
       const streams = new StreamSet();
-      cl.onMessage = makeReceiver(streams, latency, activity);
+      cl.onMessage = makeReceiver(cl, streams, latency, activity);
       observers.push(cl);
       observerStreams.push(streams);
     }

@@ -91,13 +91,13 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
       if (replier !== null) setUpReplier(replier, i, k);
       if (pingerClient !== null) pingers.push(setUpPinger(pingerClient, i, k));
     });
-    wsubs.forEach((w, k) => { if (w !== null) w.onMessage = makeReceiver(wsubStreams[k], null, activity); });
+    wsubs.forEach((w, k) => { if (w !== null) w.onMessage = makeReceiver(w, wsubStreams[k], null, activity); });
     return { connected: out.connected, failures: out.failures, firstFailure: out.firstFailure };
   }
 
   function setUpReplier(client: LeanClient, i: number, k: number): void {
     const tpl = new PublishTemplate(`pingtest/${i}/reply`, makePayload(c.payloadSize, 2 * i + 1, 'pingtest reply'), c.qos, c.level);
-    const see = makeReceiver(replierStreams[k], null, activity);
+    const see = makeReceiver(client, replierStreams[k], null, activity);
     client.onMessage = (buf, off, len) => {
       see(buf, off, len);
       if (len < HEADER_SIZE) return;
@@ -119,7 +119,7 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
     };
     const streams = pingerStreams[k];
     client.onMessage = (buf, off, len) => {
-      const now = nowMs();
+      const now = client.chunkTimeMs;
       activity.lastMs = now;
       activity.lastDeliveryMs = now;
       if (len < HEADER_SIZE) { activity.foreign++; return; }
