@@ -14,6 +14,8 @@ export const FrameType = {
   RELEASE: 7,   // to the home shard: X's session ended on its owner
   OWNED: 8,     // to a restarted home shard: I own X (rebuilds its ownership map)
   SYNC_DONE: 9, // to a restarted shard: all my routes, shares and ownerships were sent
+  BARRIER: 10,  // answer with BARRIER_ACK once everything before it is applied
+  BARRIER_ACK: 11,
 } as const;
 
 export const PubFlag = {
@@ -65,6 +67,11 @@ export function writeOwned(w: ByteWriter, shard: number, token: number, clientId
 
 export function writeSyncDone(w: ByteWriter, shard: number): void {
   w.u8(FrameType.SYNC_DONE).u8(shard);
+}
+
+/** Rings are FIFO: the ack proves every frame sent before the barrier has been handled. */
+export function writeBarrier(w: ByteWriter, ack: boolean, shard: number, token: number): void {
+  w.u8(ack ? FrameType.BARRIER_ACK : FrameType.BARRIER).u8(shard).u32(token);
 }
 
 /** The home shard of a client id: FNV-1a over UTF-16 units, mod shard count. Stable across restarts. */

@@ -1,4 +1,5 @@
 import { ByteReader, ByteWriter } from '../shared/bytes.ts';
+import { writeBarrier } from '../shared/frames.ts';
 import { Doorbell, RingReceiver, RingSender, SpscRing } from '../shared/ring/index.ts';
 import { Stat } from '../shared/stats.ts';
 import type { PeerRings } from '../shared/control.ts';
@@ -24,6 +25,8 @@ export class Peers {
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly onFrame: (r: ByteReader, from: number) => void;
   private readonly flushFn = (): void => this.flush();
+  private barrierToken = 0;
+  private readonly barriers = new Map<number, { left: number; done: () => void; timer: NodeJS.Timeout }>();
 
   constructor(shard: Shard, bellSab: SharedArrayBuffer, rings: (PeerRings | null)[], capacity: number, onFrame: (r: ByteReader, from: number) => void) {
     this.shard = shard;
@@ -78,6 +81,37 @@ export class Peers {
 
   /** Sends the frame still in the writer to one more peer (encode once per fan-out). */
   resend(peer: number): void { this.commit(peer); }
+
+  /**
+   * Calls `done` once every peer has handled everything this shard sent it so far (e.g. the
+   * route update of a new subscription, so SUBACK means "visible broker-wide"). A peer that
+   * does not answer within a second (restarting) does not hold the caller forever.
+   */
+  barrier(done: () => void): void {
+    const sh = this.shard;
+    let left = 0;
+    for (let i = 0; i < sh.count; i++) if (i !== sh.id && this.senders[i]) left++;
+    if (left === 0) { done(); return; }
+    const token = this.barrierToken = (this.barrierToken + 1) >>> 0;
+    const timer = setTimeout(() => { if (this.barriers.delete(token)) done(); }, 1000);
+    timer.unref();
+    this.barriers.set(token, { left, done, timer });
+    for (let i = 0; i < sh.count; i++) {
+      if (i === sh.id || !this.senders[i]) continue;
+      writeBarrier(this.writer(), false, sh.id, token);
+      this.commit(i);
+    }
+  }
+
+  /** From a peer: answer a barrier, or count an answer to ours. */
+  onBarrier(ack: boolean, from: number, token: number): void {
+    if (!ack) { writeBarrier(this.writer(), true, this.shard.id, token); this.commit(from); return; }
+    const b = this.barriers.get(token);
+    if (b === undefined || --b.left > 0) return;
+    this.barriers.delete(token);
+    clearTimeout(b.timer);
+    b.done();
+  }
 
   private flush(): void {
     this.flushScheduled = false;

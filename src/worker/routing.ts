@@ -40,6 +40,8 @@ export class Routing {
   private readonly shard: Shard;
   private readonly shardKeys: string[];
   private mask = 0;
+  /** Set when this shard told its peers something new (route or share count); cleared by the reader. */
+  announced = false;
   private readonly groupTargets: (string[] | null)[];
   private readonly pickedGroups: SharedGroup[] = [];
   private readonly collectRemote = (shard: number): void => { this.mask |= 1 << shard; };
@@ -105,6 +107,7 @@ export class Routing {
     const sh = this.shard;
     if (g.counts[sh.id] === g.members.length) return;
     g.counts[sh.id] = g.members.length;
+    this.announced = true;
     for (let i = 0; i < sh.count; i++) {
       if (i === sh.id) continue;
       writeShare(sh.peers.writer(), sh.id, g.key, g.members.length);
@@ -121,6 +124,7 @@ export class Routing {
 
   private broadcastRoute(add: boolean, filter: string): void {
     const sh = this.shard;
+    this.announced = true;
     for (let i = 0; i < sh.count; i++) {
       if (i === sh.id) continue;
       writeRoute(sh.peers.writer(), add, sh.id, filter);

@@ -102,7 +102,15 @@ export class Shard {
     for (const sub of s.subs.values()) this.routing.add(sub);
   }
 
-  completeConnect(conn: Connection, state: Buffer | null): void { completeConnect(conn, state); }
+  completeConnect(conn: Connection, state: Buffer | null): void {
+    try {
+      completeConnect(conn, state);
+    } catch (err) {
+      // A bug here must cost one connection, not the frame loop: close it and say why.
+      this.log.error({ err, client: conn.clientId }, 'completing CONNECT failed');
+      conn.close();
+    }
+  }
 
   /** A claim completed for a connection that is gone: keep its persistent session, offline. */
   adoptOffline(clientId: string, token: number, state: Buffer | null): void {
@@ -261,6 +269,8 @@ export class Shard {
       case FrameType.SESSION: { const token = r.u32(); const id = r.str(); this.registry.handleSession(token, id, r.maybeBytes()); return; }
       case FrameType.RELEASE: { const shard = r.u8(); const token = r.u32(); this.registry.handleRelease(r.str(), shard, token); return; }
       case FrameType.OWNED: { const shard = r.u8(); const token = r.u32(); this.registry.handleOwned(r.str(), shard, token); return; }
+      case FrameType.BARRIER: this.peers.onBarrier(false, r.u8(), r.u32()); return;
+      case FrameType.BARRIER_ACK: this.peers.onBarrier(true, r.u8(), r.u32()); return;
       case FrameType.SYNC_DONE: {
         r.u8();
         if (this.syncPending > 0 && --this.syncPending === 0) this.loadHomedSessions();

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../../shared/errors.ts';
 import { MAX_CLIENT_ID_LENGTH } from '../../shared/protocol/constants.ts';
-import { connackReturnCodeV3, Reason } from '../../shared/protocol/reason-codes.ts';
+import { closesWithoutConnackV3, connackReturnCodeV3, Reason } from '../../shared/protocol/reason-codes.ts';
+import { isValidMqttUtf8Bytes } from '../../shared/protocol/utf8.ts';
 import { Stat } from '../../shared/stats.ts';
 import { validateTopicName } from '../../shared/topics/validate.ts';
 import { ConnState, type Connection } from '../connection.ts';
@@ -25,12 +26,51 @@ const requests = new WeakMap<Connection, ConnectRequest>();
 /** Answers a refused CONNECT and closes: v5 reason code, or the 3.1.1 return code where one exists. */
 function refuse(conn: Connection, reason: number): void {
   if (conn.version === 5) {
-    conn.sendPacket({ cmd: 'connack', returnCode: reason, sessionPresent: false } as mqttPacket.IConnackPacket);
-  } else {
+    conn.sendPacket({ cmd: 'connack', reasonCode: reason, sessionPresent: false } as mqttPacket.IConnackPacket);
+  } else if (!closesWithoutConnackV3(reason) && reason !== Reason.TOPIC_NAME_INVALID) {
+    // 3.1.1 has CONNACK codes only for refusals; a malformed CONNECT is just closed [MQTT-3.1.4-1].
     const rc = connackReturnCodeV3(reason);
     if (rc !== 0) conn.send(Buffer.from([0x20, 0x02, 0x00, rc]));
   }
   conn.close();
+}
+
+/**
+ * Checks what mqtt-packet does not: the UTF-8 strings of CONNECT as raw bytes (it decodes with
+ * replacement characters) [MQTT-1.5.4-1..2], and Will QoS 3 [MQTT-3.1.2-14]. Returns 0 or a reason.
+ */
+function checkConnectBytes(buf: Buffer, off: number, len: number, version: number): number {
+  const end = off + len;
+  let pos = off + 1;
+  while ((buf[pos]! & 0x80) !== 0) pos++;
+  pos++;
+  pos += 2 + buf.readUInt16BE(pos); // protocol name (checked before)
+  pos += 1; // level
+  const flags = buf[pos]!;
+  pos += 3; // flags + keepalive
+  if (((flags >> 3) & 3) === 3) return Reason.MALFORMED_PACKET;
+  const skipProps = (): boolean => {
+    let n = 0, mul = 1, i = 0;
+    for (; i < 4 && pos + i < end; i++) { const b = buf[pos + i]!; n += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break; }
+    pos += i + 1 + n;
+    return pos <= end;
+  };
+  const utf8 = (): boolean => {
+    if (pos + 2 > end) return false;
+    const n = buf.readUInt16BE(pos);
+    const ok = pos + 2 + n <= end && isValidMqttUtf8Bytes(buf, pos + 2, pos + 2 + n);
+    pos += 2 + n;
+    return ok;
+  };
+  if (version === 5 && !skipProps()) return Reason.MALFORMED_PACKET;
+  if (!utf8()) return Reason.MALFORMED_PACKET;
+  if ((flags & 0x04) !== 0) {
+    if (version === 5 && !skipProps()) return Reason.MALFORMED_PACKET;
+    if (!utf8()) return Reason.MALFORMED_PACKET;
+    pos += 2 + buf.readUInt16BE(pos); // will payload is binary
+  }
+  if ((flags & 0x80) !== 0 && !utf8()) return Reason.MALFORMED_PACKET;
+  return 0;
 }
 
 /** Reads protocol name and level from raw bytes: an unknown level gets CONNACK 0x01 / 0x84 [MQTT-3.1.2-2]. */
@@ -65,6 +105,8 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
   const version = packet.protocolVersion ?? 4;
   conn.setVersion(version);
   const v5 = version === 5;
+  const bad = checkConnectBytes(buf, off, len, version);
+  if (bad !== 0) { refuse(conn, bad); return; }
   const props = packet.properties ?? {};
 
   // Password without user name is a protocol violation in 3.1.1 [MQTT-3.1.2-22].
@@ -165,7 +207,7 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
     };
     if (req.assignedId !== null) properties.assignedClientIdentifier = req.assignedId;
     if (req.keepaliveChanged >= 0) properties.serverKeepAlive = req.keepaliveChanged;
-    conn.sendPacket({ cmd: 'connack', returnCode: 0, sessionPresent: present, properties } as mqttPacket.IConnackPacket);
+    conn.sendPacket({ cmd: 'connack', reasonCode: 0, sessionPresent: present, properties } as mqttPacket.IConnackPacket);
   } else {
     conn.send(Buffer.from([0x20, 0x02, present ? 1 : 0, 0]));
   }

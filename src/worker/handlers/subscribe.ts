@@ -22,6 +22,7 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
   if (conn.version === 5 && subId !== undefined && (typeof subId !== 'number' || subId === 0)) {
     throw new ProtocolError(Reason.PROTOCOL_ERROR, 'subscription identifier 0');
   }
+  sh.routing.announced = false;
   const granted: number[] = [];
   const retainedFor: Subscription[] = [];
   const existed: boolean[] = [];
@@ -55,12 +56,25 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
     retainedFor.push(sub);
     existed.push(prev !== undefined);
   }
-  conn.sendPacket({ cmd: 'suback', messageId: p.messageId, granted } as mqttPacket.ISubackPacket);
+  const finish = (): void => {
+    if (conn.session !== s) return; // gone or taken over meanwhile
+    conn.sendPacket({ cmd: 'suback', messageId: p.messageId, granted } as mqttPacket.ISubackPacket);
+    sendRetained(conn, retainedFor, existed);
+  };
   if (s.persistent) sh.persistSession(s);
-  // Retained messages are sent after the SUBACK, never for shared subscriptions [MQTT-3.8.4-?].
+  // A new filter must be known to every shard before SUBACK, or a message published right
+  // after it on another shard could miss this subscriber.
+  if (sh.routing.announced && sh.count > 1) sh.peers.barrier(finish);
+  else finish();
+}
+
+/** Retained messages after the SUBACK, per Retain Handling; never for shared subscriptions [MQTT-3.8.4-?]. */
+function sendRetained(conn: Connection, subs: Subscription[], existed: boolean[]): void {
+  const sh = conn.shard;
+  const s = conn.session!;
   const now = Date.now();
-  for (let i = 0; i < retainedFor.length; i++) {
-    const sub = retainedFor[i]!;
+  for (let i = 0; i < subs.length; i++) {
+    const sub = subs[i]!;
     if (sub.group !== null || sub.retainHandling === 2 || (sub.retainHandling === 1 && existed[i])) continue;
     sh.retained.match(sub.topicFilter, (msg) => {
       if (msg.expired(now)) return;
@@ -75,6 +89,7 @@ export function handleUnsubscribe(conn: Connection, packet: mqttPacket.Packet): 
   const p = packet as mqttPacket.IUnsubscribePacket;
   const s = conn.session!;
   if (p.unsubscriptions.length === 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'UNSUBSCRIBE without topic filters [MQTT-3.10.3-2]');
+  sh.routing.announced = false;
   const granted: number[] = [];
   for (const filter of p.unsubscriptions) {
     const sub = s.subs.get(filter);
