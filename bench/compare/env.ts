@@ -21,5 +21,6 @@ export function compareEnv(): CompareEnv {
     cores: os.availableParallelism(),
     git: gitDescribe(),
     time: new Date().toISOString(),
+    loadAvg1: Math.round(os.loadavg()[0]! * 100) / 100,
   };
 }

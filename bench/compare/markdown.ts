@@ -27,7 +27,7 @@ export function renderMarkdown(c: Comparison): string {
   out.push(`## bench:compare — ${c.workload}`, '');
   out.push(`\`${c.workload} ${args}\` · ${c.rounds} round(s), order rotated each round, fresh broker per run` +
     `${c.warmup ? ', one unmeasured warm-up run per broker' : ''}${shards}`);
-  out.push(`${c.env.cpu} · ${c.env.cores} cores · node ${c.env.node} · git ${c.env.git} · ${c.env.time}`, '');
+  out.push(`${c.env.cpu} · ${c.env.cores} cores · load ${c.env.loadAvg1} · node ${c.env.node} · git ${c.env.git} · ${c.env.time}`, '');
   for (const s of c.skipped) out.push(`- ${s.broker}: skipped (${s.reason})`);
   if (c.skipped.length) out.push('');
 

@@ -81,6 +81,8 @@ export interface CompareEnv {
   cores: number;
   git: string;
   time: string;
+  /** 1-minute load average when the comparison started: a busy machine makes every figure noisier */
+  loadAvg1: number;
 }
 
 export interface Comparison {

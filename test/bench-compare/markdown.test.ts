@@ -42,7 +42,7 @@ test('skipped brokers and the header context are printed; pipes in text are esca
   const md = renderMarkdown(c);
   assert.match(md, /^## bench:compare — loadtest$/m);
   assert.match(md, /`loadtest --conns 20` · 3 round\(s\)/);
-  assert.match(md, /Test CPU · 2 cores · node v26\.10\.0 · git abc1234/);
+  assert.match(md, /Test CPU · 2 cores · load 0\.5 · node v26\.10\.0 · git abc1234/);
   assert.match(md, /^- mosquitto: skipped \(not installed\)$/m);
   assert.match(md, /no JSON \(a\\\|b\) \|$/m);
 });
