@@ -119,6 +119,7 @@ export async function startChildBroker(spec: ChildBrokerSpec): Promise<BrokerHan
     cpuSeconds: () => procCpuSeconds(pid),
     peakRssBytes: () => procPeakRssBytes(pid),
     output: () => tail,
+    died: () => (exited !== null && stopped === null ? `${exited} (${telling(tail)})` : null),
     stop,
   };
 }

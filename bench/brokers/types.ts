@@ -11,6 +11,9 @@ export interface BrokerHandle {
   peakRssBytes(): number | null;
   /** last few KB the broker wrote to stdout/stderr, for failure messages */
   output(): string;
+  /** null while running; once the process has ended on its own, how and its telling output
+   * line, e.g. "exited with code 1 (RangeError: Maximum call stack size exceeded)" */
+  died(): string | null;
   /** ends the broker (SIGTERM, then SIGKILL) and removes its temp files; safe to call twice */
   stop(): Promise<void>;
 }

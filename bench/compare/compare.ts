@@ -22,6 +22,8 @@ export interface CompareOptions {
   onRun?: (record: RunRecord, total: number) => void;
 }
 
+const SAMPLE_MS = 250;
+
 /** `many` turns the broker's RSS growth into bytes per connection when it knows the pid */
 function argsFor(o: CompareOptions, handle: BrokerHandle): string[] {
   if (o.workload !== 'many' || o.toolArgs.includes('--broker-pid')) return o.toolArgs;
@@ -32,15 +34,22 @@ async function measure(slot: Slot, handle: BrokerHandle, o: CompareOptions): Pro
   const args = argsFor(o, handle);
   if (o.warmup) await runTool(o.toolPath, handle.port, args, o.timeoutMs);
   const cpuBefore = handle.cpuSeconds();
-  const run: ToolRun = await runTool(o.toolPath, handle.port, args, o.timeoutMs);
-  const cpuAfter = handle.cpuSeconds();
-  const peakRss = handle.peakRssBytes();
+  // Sampled during the run too: a broker that dies takes its /proc entry with it, and how
+  // much CPU and memory it had reached by then is part of the story.
+  let cpuAfter = cpuBefore;
+  let peakRss = handle.peakRssBytes();
+  const sample = (): void => {
+    cpuAfter = handle.cpuSeconds() ?? cpuAfter;
+    peakRss = handle.peakRssBytes() ?? peakRss;
+  };
+  const sampler = setInterval(sample, SAMPLE_MS);
+  const run: ToolRun = await runTool(o.toolPath, handle.port, args, o.timeoutMs).finally(() => clearInterval(sampler));
+  sample();
   const report = parseToolReport(run.stdout);
   const figures = report ? extractFigures(report) : null;
   let failure = judgeRun(run, report, figures);
-  if (cpuBefore !== null && cpuAfter === null) {
-    failure = [failure, `${handle.name} exited during the run`].filter(Boolean).join(', ');
-  }
+  const died = handle.died();
+  if (died !== null) failure = [failure, `${handle.name} ${died} during the run`].filter(Boolean).join(', ');
   return {
     ...slot,
     ok: failure === null,

@@ -43,3 +43,16 @@ for (const launcher of [aedes, mosquitto] as BrokerLauncher[]) {
     await broker.stop(); // a second stop is harmless
   });
 }
+
+test('a broker that dies on its own says how', { timeout: 20_000 }, async () => {
+  const broker = await aedes.start({ shards: 1 });
+  try {
+    assert.equal(broker.died(), null);
+    process.kill(broker.pid, 'SIGKILL');
+    for (let i = 0; i < 100 && broker.died() === null; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.match(broker.died() ?? '', /^killed by SIGKILL \(aedes listening on 127\.0\.0\.1:\d+\)$/);
+  } finally {
+    await broker.stop();
+  }
+  assert.equal(broker.died(), null, 'a stop we asked for is not a death');
+});
