@@ -61,8 +61,8 @@ export class SysPublisher {
       ['$SYS/broker/messages/queued', String(s.sum(Stat.QUEUED))],
       ['$SYS/broker/subscriptions/count', String(s.sum(Stat.SUBSCRIPTIONS))],
       ['$SYS/broker/retained messages/count', String(s.max(Stat.RETAINED))],
-      ['$SYS/broker/load/bytes/received', String(s.sum(Stat.BYTES_RECEIVED))],
-      ['$SYS/broker/load/bytes/sent', String(s.sum(Stat.BYTES_SENT))],
+      ['$SYS/broker/bytes/received', String(s.sum(Stat.BYTES_RECEIVED))],
+      ['$SYS/broker/bytes/sent', String(s.sum(Stat.BYTES_SENT))],
       ['$SYS/broker/shards', String(this.shards.count)],
     ];
   }
