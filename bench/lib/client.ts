@@ -2,7 +2,7 @@
 // packets, acks batched into one write per received chunk. No MQTT.js per connection.
 import net from 'node:net';
 import * as mqttPacket from 'mqtt-packet';
-import { Framer } from './framer.ts';
+import { Framer } from '../../src/shared/protocol/framer.ts';
 import { Dumper } from './dump.ts';
 import {
   CONNACK, DISCONNECT, DISCONNECT_BYTES, PINGREQ_BYTES, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL,
@@ -110,7 +110,14 @@ export class LeanClient {
       });
       socket.on('data', (chunk: Buffer) => {
         this.chunkTimeMs = nowMs();
-        this.framer.push(chunk);
+        try {
+          this.framer.push(chunk);
+        } catch {
+          // A packet whose fields run past its end (readUInt16BE throws): a broker bug to
+          // report as this connection closing, not a crash of the whole tool.
+          this.destroy('MALFORMED');
+          return;
+        }
         this.flushAcks();
       });
       socket.once('connect', () => {

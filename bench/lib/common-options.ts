@@ -23,7 +23,7 @@ export const COMMON_SPECS: OptionSpec[] = [
   { name: 'gate', kind: 'string', arg: 'EXPR', help: 'fail (exit 1) unless e.g. "p99<5ms,rate>100000,lost=0" holds' },
   { name: 'allow-qos0-loss', kind: 'flag', help: 'QoS 0 loss is reported but does not fail the run' },
   { name: 'dump', kind: 'flag', seed: 'dump', help: 'print every packet on stderr' },
-  { name: 'help', kind: 'flag', aliases: ['h'], help: 'this text' },
+  { name: 'help', kind: 'flag', seed: 'h', help: 'this text (also -help)' },
 ];
 
 export interface CommonOptions {

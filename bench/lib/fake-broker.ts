@@ -3,7 +3,7 @@
 // subscribers. It exists to measure the tools' own ceiling and, with `forwardEvery: 2`, to
 // be the lossy broker the tests need. Not an MQTT broker.
 import net from 'node:net';
-import { Framer } from './framer.ts';
+import { Framer } from '../../src/shared/protocol/framer.ts';
 import { readVarint, varintSize, writeVarint } from './packets.ts';
 
 export interface FakeBrokerOptions {
@@ -73,8 +73,8 @@ export async function startFakeBroker(o: FakeBrokerOptions = {}): Promise<FakeBr
     const topicLen = buf.readUInt16BE(body);
     const topic = buf.toString('utf8', body + 2, body + 2 + topicLen);
     const qos = (buf[off] >> 1) & 3;
-    // A packet the framer assembled across chunks sits in its reused side buffer: copy it,
-    // since the outbox is written after that buffer is overwritten.
+    // The framer promises only that views are valid during the call; the outbox is written
+    // after the chunk, so a packet it assembled across chunks is copied to be safe.
     let packet = buf === from.chunk ? buf.subarray(off, off + len) : Buffer.from(buf.subarray(off, off + len));
     if (qos > 0) {
       // Forward at QoS 0: drop the packet id, keep topic, properties and payload.

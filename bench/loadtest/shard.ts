@@ -83,7 +83,10 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
     const sentBy = results.map((r) => r.sent);
     // Wait for what was sent, not for what should have been: a stalled publisher's unsent
     // messages are already lost and must not add a timeout.
-    await waitUntil(() => streams.every((s, k) => s.unique >= sentBy[k]), activity, c.timeoutMs);
+    await waitUntil(
+      () => streams.every((s, k) => s.unique >= sentBy[k] || subs[k] === null || subs[k].closed),
+      activity, c.timeoutMs,
+    );
     const counts = sumCounts(streams);
     return {
       ...counts,

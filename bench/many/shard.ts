@@ -151,7 +151,7 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
   }
 
   async function drain(expectedPerObserver: number): Promise<DrainResult> {
-    await waitUntil(() => observerStreams.every((s) => s.unique >= expectedPerObserver), activity, c.timeoutMs);
+    await waitUntil(() => observerStreams.every((s, k) => s.unique >= expectedPerObserver || observers[k].closed), activity, c.timeoutMs);
     return { ...sumCounts(observerStreams), histogram: latency.encode(), foreign: activity.foreign, lastDeliveryMs: activity.lastDeliveryMs };
   }
 

@@ -176,7 +176,9 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
     }
     const endMs = pingers.length > 0 ? Math.max(...pingers.map((p) => p.doneMs)) : startMs;
     // Each wildcard subscriber sees pair 0's requests and replies.
-    if (wsubs.length > 0) await waitUntil(() => wsubStreams.every((s) => s.unique >= pair0Sent), activity, c.timeoutMs);
+    if (wsubs.length > 0) {
+      await waitUntil(() => wsubStreams.every((s, k) => s.unique >= pair0Sent || wsubs[k] === null || wsubs[k].closed), activity, c.timeoutMs);
+    }
     const counts = sumCounts([...pingerStreams, ...replierStreams, ...wsubStreams]);
     return {
       ...counts,

@@ -1,6 +1,8 @@
+// The lean client's hand-laid packets, checked against mqtt-packet and through the
+// project's framer (src/shared/protocol/framer.ts), which the client reads with.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Framer } from '../../bench/lib/framer.ts';
+import { Framer } from '../../src/shared/protocol/framer.ts';
 import { PublishTemplate, writeAck, PUBACK } from '../../bench/lib/packets.ts';
 import { makePayload } from '../../bench/lib/payload.ts';
 import * as mqttPacket from 'mqtt-packet';
