@@ -33,7 +33,8 @@ Reports time to establish connections, elapsed time, messages, messages/sec (del
 latency percentiles, lost / duplicated / out-of-order. Exit 0 pass, 1 loss or --gate
 failed, 2 usage or connection error.
 
-Ceiling: ${CEILING_LOADTEST}
+Ceiling (the tool's own limit, measured):
+${CEILING_LOADTEST}
 
 options:
 ${formatHelp(SPECS)}`;

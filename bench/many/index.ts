@@ -41,7 +41,8 @@ Local limits end the ramp with a clear message: open files (EMFILE: ulimit -n), 
 ports per source address (EADDRNOTAVAIL: --source 127.0.0.1-127.0.0.16).
 Exit 0 pass, 1 loss or --gate failed, 2 usage or connection error (or a limit reached).
 
-Ceiling: ${CEILING_MANY}
+Ceiling (the tool's own limit, measured):
+${CEILING_MANY}
 
 options:
 ${formatHelp(SPECS)}`;

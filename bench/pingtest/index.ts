@@ -36,7 +36,8 @@ Reports time to establish connections, elapsed time, messages (= round trips × 
 messages/sec, round-trip percentiles. Exit 0 pass, 1 loss or --gate failed, 2 usage or
 connection error.
 
-Ceiling: ${CEILING_PINGTEST}
+Ceiling (the tool's own limit, measured):
+${CEILING_PINGTEST}
 
 options:
 ${formatHelp(SPECS)}`;
