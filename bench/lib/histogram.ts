@@ -47,6 +47,11 @@ export class LatencyRecorder {
   summary(): LatencySummary {
     return summarize(this.histogram);
   }
+
+  /** Standard deviation in ms: the seed printed it; the JSON contract has no slot for it. */
+  stddevMs(): number {
+    return this.histogram.totalCount === 0 ? 0 : Math.round(this.histogram.stdDeviation) / 1000;
+  }
 }
 
 export function summarize(h: hdr.Histogram): LatencySummary {

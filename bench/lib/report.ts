@@ -61,7 +61,7 @@ export function emit(report: Report, json: boolean, humanLines: string[]): void 
 }
 
 /** The lines every tool prints: the seed's labels first. */
-export function commonLines(f: Figures, latencyLabel: string): string[] {
+export function commonLines(f: Figures, latencyLabel: string, stddevMs: number): string[] {
   const l = f.latency;
   const lines = [
     `time to establish connections: ${ms(f.connectMs)} (${f.connections} connections, ${Math.round(f.connectRate)} conn/s)`,
@@ -70,7 +70,7 @@ export function commonLines(f: Figures, latencyLabel: string): string[] {
   lines.push(`sent ${f.sent}, received ${f.received}, expected ${f.expected}: lost ${f.lost}, duplicated ${f.duplicated}, out of order ${f.outOfOrder}`);
   lines.push(l.count === 0
     ? `${latencyLabel}: no samples`
-    : `${latencyLabel} (ms, ${l.count} samples): p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  p99.9 ${l.p999}  max ${l.max}  min ${l.min}  mean ${l.mean}`);
+    : `${latencyLabel} (ms, ${l.count} samples): p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  p99.9 ${l.p999}  max ${l.max}  min ${l.min}  mean ${l.mean}  stddev ${stddevMs}`);
   const failed = Object.entries(f.connectFailures);
   if (failed.length > 0) lines.push(`connect failures: ${failed.map(([c, n]) => `${c} ${n}`).join(', ')}`);
   return lines;

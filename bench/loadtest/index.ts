@@ -105,12 +105,13 @@ async function main(): Promise<void> {
     const stalled = runs.reduce((a, r) => a + r.stalled, 0);
     const foreign = runs.reduce((a, r) => a + r.foreign, 0);
     const rejected = runs.reduce((a, r) => a + r.rejected, 0);
+    const lines = commonLines(figures, 'publish→deliver latency', latency.stddevMs());
     emit(report, common.json, [
       `broker ${broker}, MQTT ${common.protocol}, QoS ${common.qos}, ${pairs} pairs × ${messages} messages of ${common.payloadSize} bytes, ${threads} thread(s)`,
-      ...commonLines(figures, 'publish→deliver latency').slice(0, 2),
+      ...lines.slice(0, 2),
       `messages: ${figures.received}`,
       `messages/sec: ${Math.round(figures.rate)}`,
-      ...commonLines(figures, 'publish→deliver latency').slice(2),
+      ...lines.slice(2),
       ...(stalled > 0 ? [`${stalled} publisher(s) stopped early (socket closed or no room for --timeout)`] : []),
       ...(foreign > 0 ? [`${foreign} deliveries without our header ignored`] : []),
       ...(rejected > 0 ? [`${rejected} publishes refused by the broker (v5 reason code)`] : []),

@@ -142,7 +142,7 @@ async function main(): Promise<void> {
       pass: v.pass && error === null, failures: v.failures, error,
     };
     const foreign = drains.reduce((a, d) => a + d.foreign, 0);
-    const lines = commonLines(figures, 'publish→deliver latency (observers)');
+    const lines = commonLines(figures, 'publish→deliver latency (observers)', latency.stddevMs());
     emit(report, common.json, [
       `broker ${broker}, MQTT ${common.protocol}, QoS ${common.qos}, ${clients === 0 ? 'no end of' : clients} clients every ${waitMs} ms, pace ${paceS} s, keepalive ${common.keepalive} s, ${threads} thread(s)`,
       ...lines.slice(0, 2),

@@ -32,6 +32,7 @@ one at a time and times each round trip. Unlike the seed (reply payload 'ok'), t
 echoes the request's 16-byte header (sequence number and send time), so round trips are
 timed from the payload and every stream is checked for loss, duplicates and order.
 A request or reply missing for --timeout ends that pair; the rest count as lost.
+--rate N paces to N messages/s in total, i.e. N/2 round trips/s.
 Reports time to establish connections, elapsed time, messages (= round trips × 2),
 messages/sec, round-trip percentiles. Exit 0 pass, 1 loss or --gate failed, 2 usage or
 connection error.
@@ -63,7 +64,8 @@ async function main(): Promise<void> {
     pairs: mine,
     wsubs: t === 0 ? wsubs : 0,
     messages,
-    ratePerPinger: common.rate / pairs,
+    // --rate counts publishes, as messages/sec does: a round trip is two.
+    ratePerPinger: common.rate / 2 / pairs,
     connectConcurrency: perThread(100, threads),
   }));
   const total = 2 * pairs + wsubs;
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
     };
     const aborted = runs.reduce((a, r) => a + r.aborted, 0);
     const foreign = runs.reduce((a, r) => a + r.foreign, 0);
-    const lines = commonLines(figures, 'round-trip latency');
+    const lines = commonLines(figures, 'round-trip latency', latency.stddevMs());
     emit(report, common.json, [
       `broker ${broker}, MQTT ${common.protocol}, QoS ${common.qos}, ${pairs} pairs × ${messages} round trips, ${wsubs} wildcard subscribers, ${threads} thread(s)`,
       ...lines.slice(0, 2),
