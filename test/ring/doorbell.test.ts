@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import { Doorbell } from '../../src/shared/ring/doorbell.ts';
+
+const workerUrl = new URL('./doorbell-worker.ts', import.meta.url);
+
+function makeBell(): Doorbell {
+  return new Doorbell(new SharedArrayBuffer(Doorbell.byteLength), 0);
+}
+
+test('doorbell is padded to a cache line and validates its offset', () => {
+  assert.equal(Doorbell.byteLength, 64);
+  assert.throws(() => new Doorbell(new SharedArrayBuffer(64), 2), RangeError);
+  assert.throws(() => new Doorbell(new SharedArrayBuffer(64), 64), RangeError);
+});
+
+test('initial wake, then one wake per ring', async () => {
+  const bell = makeBell();
+  const seen: number[] = [];
+  await new Promise<void>((resolve, reject) => {
+    // A lost wake-up shows as a hang; turn it into a failure (and release the keep-alive).
+    const timer = setTimeout(() => {
+      bell.stop();
+      reject(new Error(`no wake after sequence ${bell.sequence()}; saw ${seen.join(',')}`));
+    }, 5000);
+    bell.listen(() => {
+      seen.push(bell.sequence());
+      if (seen.length === 1) bell.ring();
+      else if (seen.length === 2) bell.ring();
+      else {
+        clearTimeout(timer);
+        bell.stop();
+        resolve();
+      }
+    });
+  });
+  assert.deepEqual(seen, [0, 1, 2]);
+  assert.equal(bell.isListening, false);
+});
+
+test('rings during a busy onWake coalesce into one wake', async () => {
+  const bell = makeBell();
+  const seen: number[] = [];
+  bell.listen(() => {
+    seen.push(bell.sequence());
+    if (seen.length === 1) for (let i = 0; i < 5; i++) bell.ring();
+  });
+  await sleep(60);
+  bell.stop();
+  assert.deepEqual(seen, [0, 5]);
+});
+
+test('onWake returning true is called again without a ring', async () => {
+  const bell = makeBell();
+  let calls = 0;
+  bell.listen(() => ++calls < 4);
+  await sleep(60);
+  bell.stop();
+  assert.equal(calls, 4);
+  assert.equal(bell.sequence(), 0);
+});
+
+test('stop() ends the loop, also from inside onWake; listen twice is an error', async () => {
+  const bell = makeBell();
+  let calls = 0;
+  bell.listen(() => {
+    calls++;
+  });
+  assert.throws(() => bell.listen(() => {}), /already has a listener/);
+  await sleep(20);
+  bell.stop();
+  bell.ring();
+  await sleep(40);
+  assert.equal(calls, 1);
+
+  let inner = 0;
+  bell.listen(() => {
+    inner++;
+    bell.stop();
+    bell.ring();
+  });
+  await sleep(40);
+  assert.equal(inner, 1);
+});
+
+test('no lost wake-up across threads (20k rings with irregular timing)', async () => {
+  const count = 20_000;
+  const sab = new SharedArrayBuffer(Doorbell.byteLength + 64);
+  const bell = new Doorbell(sab, 0);
+  const counter = new Int32Array(sab, 64, 1);
+  let wakes = 0;
+  const finished = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      bell.stop();
+      reject(new Error(`stuck at ${Atomics.load(counter, 0)} after ${wakes} wakes`));
+    }, 20_000);
+    bell.listen(() => {
+      wakes++;
+      // Irregular consumer work too, so rings land before, during and after the drain.
+      for (let s = 0; s < (wakes * 7919) % 2000; s++) Atomics.load(counter, 0);
+      if (Atomics.load(counter, 0) === count) {
+        clearTimeout(timer);
+        bell.stop();
+        resolve(wakes);
+      }
+    });
+  });
+  const worker = new Worker(workerUrl, { workerData: { mode: 'ringer', sab, bellOffset: 0, counterOffset: 64, count } });
+  const [total] = await Promise.all([finished, once(worker, 'exit')]);
+  assert.equal(bell.sequence(), count);
+  assert.ok(total >= 2 && total <= count + 1, `wakes ${total}`);
+});
+
+test('a listening worker stays alive until rung, then exits after stop()', async () => {
+  const sab = new SharedArrayBuffer(Doorbell.byteLength);
+  const bell = new Doorbell(sab, 0);
+  const worker = new Worker(workerUrl, { workerData: { mode: 'listener', sab, bellOffset: 0, counterOffset: 0, count: 0 } });
+  const messages: string[] = [];
+  worker.on('message', (m: string) => messages.push(m));
+  const exited = once(worker, 'exit');
+  await once(worker, 'message');
+  await sleep(150);
+  bell.ring();
+  const [code] = (await exited) as [number];
+  assert.equal(code, 0);
+  assert.deepEqual(messages, ['ready', 'woken']);
+});
