@@ -469,3 +469,60 @@ export function buildSubscribe(spec: { version?: Version; id?: number; filters: 
 export function buildAck(firstByte: number, id: number): Buffer {
   return Buffer.from([firstByte, 0x02, id >> 8, id & 0xff]);
 }
+
+/** Encoders for v5 properties (identifier byte + value), to build property sections by hand. */
+export const prop = {
+  byte: (id: number, v: number): Buffer => Buffer.from([id, v]),
+  u16: (id: number, v: number): Buffer => { const b = Buffer.alloc(3); b[0] = id; b.writeUInt16BE(v, 1); return b; },
+  u32: (id: number, v: number): Buffer => { const b = Buffer.alloc(5); b[0] = id; b.writeUInt32BE(v, 1); return b; },
+  varint: (id: number, v: number): Buffer => Buffer.concat([Buffer.from([id]), varint(v)]),
+  str: (id: number, s: string | Buffer): Buffer => Buffer.concat([Buffer.from([id]), mqttString(s)]),
+  pair: (id: number, k: string, v: string): Buffer => Buffer.concat([Buffer.from([id]), mqttString(k), mqttString(v)]),
+};
+
+/** Wire types of the v5 property identifiers. */
+const PROP_TYPES: Record<number, 'byte' | 'u16' | 'u32' | 'varint' | 'str' | 'bin' | 'pair'> = {
+  0x01: 'byte', 0x02: 'u32', 0x03: 'str', 0x08: 'str', 0x09: 'bin', 0x0b: 'varint', 0x11: 'u32', 0x12: 'str',
+  0x13: 'u16', 0x15: 'str', 0x16: 'bin', 0x17: 'byte', 0x18: 'u32', 0x19: 'byte', 0x1a: 'str', 0x1c: 'str',
+  0x1f: 'str', 0x21: 'u16', 0x22: 'u16', 0x23: 'u16', 0x24: 'byte', 0x25: 'byte', 0x26: 'pair', 0x27: 'u32',
+  0x28: 'byte', 0x29: 'byte', 0x2a: 'byte',
+};
+
+/**
+ * The properties of a received v5 PUBLISH, in wire order, as [identifier, value] pairs (value:
+ * number, utf-8 string, Buffer, or [key, value]). Throws on an unknown identifier.
+ */
+export function publishProperties(raw: Buffer): Array<[number, number | string | Buffer | [string, string]]> {
+  let pos = 1;
+  while (raw[pos]! & 0x80) pos++;
+  pos++;
+  const qos = (raw[0]! >> 1) & 3;
+  const tlen = raw.readUInt16BE(pos);
+  pos += 2 + tlen + (qos > 0 ? 2 : 0);
+  let plen = 0;
+  let mul = 1;
+  for (;;) { const b = raw[pos++]!; plen += (b & 0x7f) * mul; mul *= 128; if (!(b & 0x80)) break; }
+  const end = pos + plen;
+  const out: Array<[number, number | string | Buffer | [string, string]]> = [];
+  const str = (): string => { const l = raw.readUInt16BE(pos); const s = raw.subarray(pos + 2, pos + 2 + l).toString('utf8'); pos += 2 + l; return s; };
+  while (pos < end) {
+    const id = raw[pos++]!;
+    const type = PROP_TYPES[id];
+    if (!type) throw new Error(`unknown property 0x${id.toString(16)} in [${hex(raw)}]`);
+    switch (type) {
+      case 'byte': out.push([id, raw[pos]!]); pos += 1; break;
+      case 'u16': out.push([id, raw.readUInt16BE(pos)]); pos += 2; break;
+      case 'u32': out.push([id, raw.readUInt32BE(pos)]); pos += 4; break;
+      case 'varint': {
+        let v = 0; let m = 1;
+        for (;;) { const b = raw[pos++]!; v += (b & 0x7f) * m; m *= 128; if (!(b & 0x80)) break; }
+        out.push([id, v]);
+        break;
+      }
+      case 'str': out.push([id, str()]); break;
+      case 'bin': { const l = raw.readUInt16BE(pos); out.push([id, Buffer.from(raw.subarray(pos + 2, pos + 2 + l))]); pos += 2 + l; break; }
+      case 'pair': { const k = str(); const v = str(); out.push([id, [k, v]]); break; }
+    }
+  }
+  return out;
+}
