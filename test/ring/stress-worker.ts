@@ -41,9 +41,13 @@ export interface ConsumerReport {
   errors: string[];
 }
 
-const BATCH = 256;
+// Batch sizes, budgets and pauses vary (from their own seeded PRNG) so the run alternates
+// between a full ring with a growing spill queue and an idle consumer parked in waitAsync.
+const MAX_BATCH = 256;
 const MAX_PENDING = 64;
-const BUDGET = 512;
+const MAX_BUDGET = 512;
+/** One pump in PAUSE_EVERY stops producing for ~1 ms. */
+const PAUSE_EVERY = 128;
 
 const job = workerData as StressJob;
 const ring = new SpscRing(job.sab, job.ringOffset, job.capacity);
@@ -64,10 +68,13 @@ function produce(): void {
   let maxPending = 0;
   let rings = 0;
   let immediate = false;
+  let paused = false;
+  const timing = prng(job.seed ^ 0x7a11);
 
   const pump = (): void => {
     sender.flush();
-    for (let n = 0; n < BATCH && next < job.frames && sender.pending < MAX_PENDING; n++) {
+    const batch = paused ? 0 : 1 + (timing() % MAX_BATCH);
+    for (let n = 0; n < batch && next < job.frames && sender.pending < MAX_PENDING; n++) {
       const length = nextLength(rand, job.capacity);
       fillFrame(scratch, view, next, length);
       sender.send(scratch, 0, length);
@@ -83,6 +90,15 @@ function produce(): void {
       spaceBell.stop();
       const report: ProducerReport = { role: 'producer', sent: next, bytes, spilledTotal: sender.spilledTotal, maxPending, rings };
       parentPort!.postMessage(report);
+      return;
+    }
+    if (paused) return; // flushed as an owner must on every wake; the timer resumes us
+    if (next < job.frames && timing() % PAUSE_EVERY === 0) {
+      paused = true;
+      setTimeout(() => {
+        paused = false;
+        if (spaceBell.isListening) pump();
+      }, 1);
       return;
     }
     // Room in the spill budget: keep producing after I/O. Otherwise wait for the consumer.
@@ -106,6 +122,7 @@ function consume(): void {
   let bytes = 0;
   let fragmented = 0;
   let wakes = 0;
+  const timing = prng(job.seed ^ 0xc025);
 
   const onFrame = (buf: Uint8Array, offset: number, length: number): void => {
     const expected = received < job.frames ? nextLength(rand, job.capacity) : -1;
@@ -119,7 +136,8 @@ function consume(): void {
   dataBell.listen(() => {
     wakes++;
     const before = receiver.records;
-    const n = receiver.drain(BUDGET, onFrame);
+    const budget = 1 + (timing() % MAX_BUDGET);
+    const n = receiver.drain(budget, onFrame);
     if (receiver.records !== before) spaceBell.ring();
     Atomics.store(progress, Progress.RECEIVED, received);
     Atomics.store(progress, Progress.RECORDS, receiver.records);
@@ -130,6 +148,6 @@ function consume(): void {
       parentPort!.postMessage(report);
       return false;
     }
-    return n === BUDGET;
+    return n === budget;
   });
 }

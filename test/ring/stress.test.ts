@@ -17,10 +17,13 @@ const DEADLINE_MS = 50_000;
 /** Run one side; on failure or past the deadline, terminate it so a hang cannot wedge the run. */
 async function runThread(job: StressJob, deadline: Promise<never>): Promise<ProducerReport | ConsumerReport> {
   const worker = new Worker(new URL('./stress-worker.ts', import.meta.url), { workerData: job });
+  // Listen for everything up front: the worker may post and exit within one turn.
+  const reported = once(worker, 'message');
+  const exited = once(worker, 'exit');
   const failed = once(worker, 'error').then(([err]) => Promise.reject(err as Error));
   try {
-    const report = (await Promise.race([once(worker, 'message'), failed, deadline]))[0] as ProducerReport | ConsumerReport;
-    const [code] = (await Promise.race([once(worker, 'exit'), deadline])) as [number];
+    const [report] = (await Promise.race([reported, failed, deadline])) as [ProducerReport | ConsumerReport];
+    const [code] = (await Promise.race([exited, failed, deadline])) as [number];
     assert.equal(code, 0, `${job.role} exit code`);
     return report;
   } finally {
