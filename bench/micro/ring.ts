@@ -11,9 +11,10 @@
 // per frame so nothing is optimised away. Time = first send until the consumer reports the
 // last frame. Each cell is the median of several fresh-worker runs.
 //
-//   npx node bench/micro/ring.ts [--runs N]
+//   npx node bench/micro/ring.ts [--runs N] [--capacity BYTES]
 
 import { once } from 'node:events';
+import os from 'node:os';
 import { MessageChannel, type MessagePort, Worker, isMainThread, workerData } from 'node:worker_threads';
 import { SpscRing } from '../../src/shared/ring/spsc.ts';
 import { Doorbell } from '../../src/shared/ring/doorbell.ts';
@@ -25,6 +26,12 @@ export interface RingBenchOptions {
   runs?: number;
   sizes?: number[];
   methods?: Method[];
+  /**
+   * Ring capacity in bytes (power of two), default 4 MiB. With 256 KiB a 4 KiB frame stream
+   * is bound by doorbell wake-up latency (tens of µs per side, ~63 frames per fill) and runs
+   * 3-5x slower than with 1 MiB+; small frames barely notice.
+   */
+  capacity?: number;
   /** Print the table to stdout (default true). */
   print?: boolean;
 }
@@ -50,7 +57,8 @@ interface ConsumerJob {
   port?: MessagePort;
 }
 
-const CAPACITY = 256 * 1024;
+/** The broker's default --ring-capacity. Smaller rings make big frames wake-up bound (see run()). */
+const DEFAULT_CAPACITY = 4 * 1024 * 1024;
 const BELL_BATCH = 32;
 const DRAIN_BUDGET = 1024;
 const PM_WINDOW = 4096;
@@ -70,28 +78,41 @@ export async function run(options: RingBenchOptions = {}): Promise<RingBenchRow[
   const runs = options.runs ?? 3;
   const sizes = options.sizes ?? [64, 256, 4096];
   const methods = options.methods ?? ['ring', 'channel', 'pm-copy', 'pm-xfer'];
-  const rows: RingBenchRow[] = [];
+  const capacity = options.capacity ?? DEFAULT_CAPACITY;
+  if (options.print !== false) {
+    console.log(
+      `ring micro-benchmark: ${runs} runs per cell, ring capacity ${capacity / 1024} KiB, ` +
+        `${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(1)}, node ${process.version}`,
+    );
+  }
   // Warm the producer side's JIT (consumers are fresh workers every run, like a new shard).
-  for (const method of methods) await runOnce(method, 256, framesFor(method, 256) / 10);
+  for (const method of methods) await runOnce(method, 256, framesFor(method, 256) / 10, capacity);
+  // Round-robin over the cells so a burst of outside load hits every method alike.
+  const rates = new Map<string, number[]>();
+  for (let i = 0; i < runs; i++) {
+    for (const size of sizes) {
+      for (const method of methods) {
+        const frames = framesFor(method, size);
+        const seconds = await runOnce(method, size, frames, capacity);
+        const key = `${size}/${method}`;
+        rates.set(key, [...(rates.get(key) ?? []), frames / seconds]);
+      }
+    }
+  }
+  const rows: RingBenchRow[] = [];
   for (const size of sizes) {
     for (const method of methods) {
-      const frames = framesFor(method, size);
-      const rates: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        const seconds = await runOnce(method, size, frames);
-        rates.push(frames / seconds);
-      }
-      rates.sort((a, b) => a - b);
-      const median = rates[rates.length >> 1]!;
+      const cell = rates.get(`${size}/${method}`)!.sort((a, b) => a - b);
+      const median = cell[cell.length >> 1]!;
       rows.push({
         size,
         method,
-        frames,
+        frames: framesFor(method, size),
         runs,
         framesPerSec: median,
         mbPerSec: (median * size) / 1e6,
-        minFramesPerSec: rates[0]!,
-        maxFramesPerSec: rates[rates.length - 1]!,
+        minFramesPerSec: cell[0]!,
+        maxFramesPerSec: cell[cell.length - 1]!,
       });
     }
   }
@@ -119,13 +140,13 @@ function fmt(n: number): string {
   return n.toFixed(0);
 }
 
-async function runOnce(method: Method, size: number, frames: number): Promise<number> {
-  const job: ConsumerJob = { bench: 'ring-micro', method, size, frames, capacity: CAPACITY };
+async function runOnce(method: Method, size: number, frames: number, capacity: number): Promise<number> {
+  const job: ConsumerJob = { bench: 'ring-micro', method, size, frames, capacity };
   const transfer: MessagePort[] = [];
   let sab: SharedArrayBuffer | undefined;
   let port: MessagePort | undefined;
   if (method === 'ring' || method === 'channel') {
-    sab = new SharedArrayBuffer(SpscRing.byteLength(CAPACITY) + 2 * Doorbell.byteLength);
+    sab = new SharedArrayBuffer(SpscRing.byteLength(capacity) + 2 * Doorbell.byteLength);
     job.sab = sab;
   } else {
     const channel = new MessageChannel();
@@ -137,7 +158,7 @@ async function runOnce(method: Method, size: number, frames: number): Promise<nu
   await once(worker, 'message'); // consumer ready
   const done = once(worker, 'message');
   const started = performance.now();
-  if (sab !== undefined) produceRing(method === 'channel', sab, size, frames);
+  if (sab !== undefined) produceRing(method === 'channel', sab, capacity, size, frames);
   else producePort(method === 'pm-xfer', port!, size, frames);
   await done;
   const seconds = (performance.now() - started) / 1000;
@@ -146,10 +167,10 @@ async function runOnce(method: Method, size: number, frames: number): Promise<nu
   return seconds;
 }
 
-function layout(sab: SharedArrayBuffer): { ring: SpscRing; dataBell: Doorbell; spaceBell: Doorbell } {
-  const ringBytes = SpscRing.byteLength(CAPACITY);
+function layout(sab: SharedArrayBuffer, capacity: number): { ring: SpscRing; dataBell: Doorbell; spaceBell: Doorbell } {
+  const ringBytes = SpscRing.byteLength(capacity);
   return {
-    ring: new SpscRing(sab, 0, CAPACITY),
+    ring: new SpscRing(sab, 0, capacity),
     dataBell: new Doorbell(sab, ringBytes),
     spaceBell: new Doorbell(sab, ringBytes + Doorbell.byteLength),
   };
@@ -162,8 +183,8 @@ function makeFrame(size: number): Uint8Array {
   return frame;
 }
 
-function produceRing(viaChannel: boolean, sab: SharedArrayBuffer, size: number, frames: number): void {
-  const { ring, dataBell, spaceBell } = layout(sab);
+function produceRing(viaChannel: boolean, sab: SharedArrayBuffer, capacity: number, size: number, frames: number): void {
+  const { ring, dataBell, spaceBell } = layout(sab, capacity);
   const frame = makeFrame(size);
   const sender = new RingSender(ring, { doorbell: dataBell });
   let sent = 0;
@@ -229,7 +250,7 @@ function consume(job: ConsumerJob, post: (m: unknown) => void): void {
   let checksum = 0;
   const finish = (): void => post({ received, checksum });
   if (job.sab !== undefined) {
-    const { ring, dataBell, spaceBell } = layout(job.sab);
+    const { ring, dataBell, spaceBell } = layout(job.sab, job.capacity);
     const receiver = new RingReceiver(ring);
     const onFrame = (buf: Uint8Array, offset: number): void => {
       checksum += buf[offset]!;
@@ -262,10 +283,11 @@ if (!isMainThread && (workerData as ConsumerJob | undefined)?.bench === 'ring-mi
   const { parentPort } = await import('node:worker_threads');
   consume(workerData as ConsumerJob, (m) => parentPort!.postMessage(m));
 } else if (isMainThread && import.meta.main) {
-  const i = process.argv.indexOf('--runs');
-  const runs = i > 0 ? Number(process.argv[i + 1]) : 3;
+  const arg = (name: string): number | undefined => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? Number(process.argv[i + 1]) : undefined;
+  };
   const started = performance.now();
-  console.log(`ring micro-benchmark: ${runs} runs per cell, ring capacity ${CAPACITY / 1024} KiB, node ${process.version}`);
-  await run({ runs });
+  await run({ runs: arg('--runs'), capacity: arg('--capacity') });
   console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }

@@ -63,7 +63,3 @@ export function ringByteLength(capacity: number): number {
 export function recordBytes(length: number): number {
   return (length + FRAME_HEADER_BYTES + 3) & ~3;
 }
-
-export function alignUp(n: number, alignment: number): number {
-  return Math.ceil(n / alignment) * alignment;
-}
