@@ -229,6 +229,35 @@ forEachConfig(({ version, shards }) => {
     } finally { await endAll([sub, pub]); }
   });
 
+  test('[MQTT-3.3.1-3] DUP of an incoming PUBLISH is not propagated: subscribers get DUP 0', async () => {
+    const topic = uid('dupin');
+    const sub = await rawSubscriber(topic, 1);
+    const { c } = await RawClient.connect(h.port, { version, clientId: uid('pub') });
+    try {
+      c.send(buildPublish({ version, topic, payload: 'first try flagged dup', qos: 1, id: 31, dup: true }));
+      await c.expectPacket('puback');
+      const p = await sub.expectPacket('publish') as Pub;
+      assert.equal(p.dup, false, `outgoing DUP must be set independently of the incoming one: ${describeFrame(p)}`);
+      await sub.ack(p);
+    } finally { sub.disconnect(); c.disconnect(); }
+  });
+
+  test('[MQTT-1.5.3-3] multi-byte UTF-8 topic names and U+FEFF are preserved and matched exactly', async () => {
+    const base = uid('utf');
+    const topic = `${base}/caf\u00e9/\u20ac \u{1F41F}/\uFEFFbom`;
+    const sub = await rawSubscriber(topic, 1);
+    const other = await rawSubscriber(`${base}/caf\u00e9/\u20ac \u{1F41F}/bom`, 1); // same without the BOM
+    const pub = await connect(h.url, { version });
+    try {
+      await publish(pub, topic, 'utf8', { qos: 1 });
+      const p = await sub.expectPacket('publish') as Pub;
+      assert.equal(p.topic, topic);
+      assert.ok(p.raw.includes(Buffer.from([0xef, 0xbb, 0xbf])), 'U+FEFF bytes kept on the wire');
+      await sub.ack(p);
+      await other.expectNothing(300);
+    } finally { sub.disconnect(); other.disconnect(); await end(pub); }
+  });
+
   test('a client subscribed to a topic receives its own publication (no No Local by default)', async () => {
     const topic = uid('self');
     const c = await connect(h.url, { version });

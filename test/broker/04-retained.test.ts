@@ -211,6 +211,27 @@ forEachConfig(({ version, shards }) => {
     await setRetained(topic, '');
   });
 
+  test('1000 retained messages under one prefix: a wildcard subscriber gets each exactly once', async () => {
+    const base = uid('bulk');
+    const n = 1000;
+    const p = await connect(h.url, { version });
+    try {
+      await Promise.all(Array.from({ length: n }, (_, i) => publish(p, `${base}/${i}`, `v${i}`, { qos: 1, retain: true }, 15_000)));
+      const s = await connect(h.url, { version });
+      try {
+        const col = collect(s);
+        await subscribe(s, `${base}/#`, { qos: 1 });
+        await col.waitFor(n, 15_000);
+        await sleep(300);
+        const topics = col.topics();
+        assert.equal(new Set(topics).size, n, 'distinct retained topics delivered');
+        assert.equal(topics.length, n, 'no duplicates');
+        assert.ok(col.messages.every((m) => m.packet.retain && m.payload.toString() === `v${m.topic.slice(base.length + 1)}`), 'payloads and RETAIN flags');
+      } finally { await end(s); }
+      await Promise.all(Array.from({ length: n }, (_, i) => publish(p, `${base}/${i}`, '', { qos: 1, retain: true }, 15_000)));
+    } finally { await end(p); }
+  });
+
   if (version === 5) {
     test('[MQTT-3.3.1-10] Retain Handling 1: retained sent only when the subscription is new', async () => {
       const topic = uid('rh1');
