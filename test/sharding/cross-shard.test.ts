@@ -163,6 +163,36 @@ forEachConfig(({ version, shards }) => {
     }
   });
 
+  test('takeover while the old connection holds an unacknowledged QoS 1 delivery: re-sent with DUP on the new connection (other shard)', async () => {
+    const id = uid('xinf');
+    const topic = uid('xinf-t');
+    const props = version === 5 ? { properties: { sessionExpiryInterval: 120 } } : {};
+    const old = await RawClient.connect(h.port, { version, clientId: id, clean: false, ...props });
+    await old.c.subscribe(topic, 1);
+    const pub = await connect(h.url, { version });
+    try {
+      await publish(pub, topic, 'held', { qos: 1 });
+      const first = await old.c.expectPacket('publish') as Pub & { messageId?: number; dup: boolean };
+      const fresh = await RawClient.connect(h.port, { version, clientId: id, clean: false, ...props });
+      try {
+        assert.equal(fresh.connack.sessionPresent, true);
+        await old.c.expectClose(5000);
+        const again = await fresh.c.expectPacket('publish') as Pub & { messageId?: number; dup: boolean };
+        assert.equal(again.payload.toString(), 'held');
+        assert.equal(again.messageId, first.messageId, 'same packet id [MQTT-4.4.0-1]');
+        assert.equal(again.dup, true, 'DUP 1 on redelivery [MQTT-3.3.1-1]');
+        await fresh.c.ack(again);
+        await fresh.c.expectNothing(300);
+      } finally {
+        fresh.c.sendPacket(version === 5 ? { cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } } : { cmd: 'disconnect' });
+        fresh.c.socket.end();
+      }
+    } finally {
+      await end(pub);
+      if (version === 4) { const { c } = await RawClient.connect(h.port, { version, clientId: id, clean: true }); c.disconnect(); }
+    }
+  });
+
   test('retained and will across shards: set on one shard, seen on the others, cleared from another', async () => {
     const topic = uid('xret');
     const willTopic = uid('xwill');
