@@ -5,10 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker } from '../helpers/matrix.ts';
 import { isMosquitto } from '../helpers/broker.ts';
-import { RawClient, buildSubscribe, buildPublish, codeOf, describeFrame, hex, type Received } from '../helpers/raw.ts';
+import { RawClient, buildSubscribe, buildPublish, codeOf, describeFrame, hex, type Received, type ReceivedPublish as Pub } from '../helpers/raw.ts';
 import { connect, collect, subscribe, unsubscribe, publish, end, endAll, uid, sleep, type MqttClient } from '../helpers/clients.ts';
-
-type Pub = Received & { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; messageId?: number; properties?: { subscriptionIdentifier?: number | number[] } };
 
 forEachConfig(({ version, shards }) => {
   // $SYS is published every second so '$' topic matching can be observed.

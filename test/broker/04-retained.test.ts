@@ -5,10 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker } from '../helpers/matrix.ts';
-import { RawClient, buildPublish, describeFrame, type Received } from '../helpers/raw.ts';
+import { RawClient, buildPublish, describeFrame, type ReceivedPublish as Pub } from '../helpers/raw.ts';
 import { connect, collect, subscribe, publish, end, endAll, uid, sleep } from '../helpers/clients.ts';
-
-type Pub = Received & { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; messageId?: number };
 
 forEachConfig(({ version, shards }) => {
   const h = useBroker({ shards });

@@ -6,11 +6,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker, mosquittoDeviates } from '../helpers/matrix.ts';
-import { RawClient, buildAck, codeOf, describeFrame, type Received, type Version } from '../helpers/raw.ts';
+import { RawClient, buildAck, codeOf, describeFrame, type Received, type Version, type ReceivedPublish as Pub } from '../helpers/raw.ts';
 import { connect, publish, uid, sleep, type MqttClient } from '../helpers/clients.ts';
 import type { IConnectPacket } from 'mqtt-packet';
-
-type Pub = Received & { topic: string; payload: Buffer; qos: 0 | 1 | 2; dup: boolean; retain: boolean; messageId?: number };
 
 forEachConfig(({ version, shards }) => {
   const h = useBroker({ shards });
@@ -192,7 +190,7 @@ forEachConfig(({ version, shards }) => {
     try {
       const f = await c.c.next(5000, 'PUBREL');
       assert.equal(f.cmd, 'pubrel', `expected the PUBREL to be re-sent (not the PUBLISH): ${describeFrame(f)}`);
-      assert.equal((f as Pub).messageId, relId);
+      assert.equal((f as Received & { messageId?: number }).messageId, relId);
       assert.equal(f.raw[0], 0x62);
       c.c.send(buildAck(0x70, relId));
       await c.c.expectNothing(400);

@@ -8,11 +8,9 @@ import assert from 'node:assert/strict';
 import { forEachConfig, useBroker, mosquittoDeviates } from '../helpers/matrix.ts';
 import {
   RawClient, buildPublish, buildConnect, buildAck, prop, publishProperties, codeOf, describeFrame, hex,
-  type Received, type Frame,
+  type Received, type Frame, type ReceivedPublish as Pub,
 } from '../helpers/raw.ts';
 import { connect, collect, subscribe, publish, end, endAll, uid, sleep, type MqttClient } from '../helpers/clients.ts';
-
-type Pub = Received & { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; messageId?: number; properties?: Record<string, unknown> };
 
 /** Only a DISCONNECT with one of `reasons` may precede the close. */
 function assertClosedWith(frames: Frame[], reasons: number[], what: string): void {

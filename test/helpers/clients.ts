@@ -162,12 +162,6 @@ export async function endAll(clients: Array<MqttClient | undefined>): Promise<vo
   await Promise.all(clients.map((c) => end(c)));
 }
 
-/** Wait for the client's 'close' event (e.g. when the broker disconnects it). */
-export function waitClose(client: MqttClient, timeout = 5000): Promise<void> {
-  if (!client.connected && (client as unknown as { disconnected?: boolean }).disconnected) return Promise.resolve();
-  return withTimeout(new Promise<void>((r) => client.once('close', () => r())), timeout, 'client close');
-}
-
 /** One subscriber/publisher round trip proving a broker still serves clients. */
 export async function roundTrip(url: string, version: ProtocolVersion = 4, timeout = 5000): Promise<void> {
   const topic = uid('alive');

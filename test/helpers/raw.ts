@@ -9,6 +9,11 @@ export type Version = 3 | 4 | 5;
 
 /** A packet as received: the mqtt-packet decoding plus the exact bytes. */
 export type Received = Packet & { raw: Buffer };
+/** A received PUBLISH (fields as decoded by mqtt-packet). */
+export type ReceivedPublish = Received & {
+  cmd: 'publish'; topic: string; payload: Buffer; qos: 0 | 1 | 2; dup: boolean; retain: boolean; messageId?: number;
+  properties?: { subscriptionIdentifier?: number | number[]; [k: string]: unknown };
+};
 /** A frame the reference codec could not decode. */
 export interface Undecodable { cmd: 'undecodable'; raw: Buffer; error: string }
 export type Frame = Received | Undecodable;
@@ -280,13 +285,6 @@ export class RawClient {
     });
   }
 
-  /** Drop and return everything queued. */
-  drain(): Frame[] {
-    const q = this.queue;
-    this.queue = [];
-    return q;
-  }
-
   /** Assert no packet arrives for `ms` (and the connection stays up unless allowClose). */
   async expectNothing(ms: number, opts: { allowClose?: boolean } = {}): Promise<void> {
     try {
@@ -359,8 +357,8 @@ export class RawClient {
     }
   }
 
+  /** Stop reading: the kernel buffers fill and the peer sees TCP backpressure. */
   pause(): void { this.socket.pause(); }
-  resume(): void { this.socket.resume(); }
 
   /** Polite end: send DISCONNECT (v5 reason 0 unless given) and close. */
   disconnect(reasonCode?: number): void {

@@ -12,9 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker } from '../helpers/matrix.ts';
-import { RawClient, buildPublish, buildAck, describeFrame, type Received, type Version } from '../helpers/raw.ts';
-
-type Pub = Received & { topic: string; payload: Buffer; qos: 0 | 1 | 2; dup: boolean; retain: boolean; messageId?: number };
+import { RawClient, buildPublish, buildAck, describeFrame, type Version, type ReceivedPublish as Pub } from '../helpers/raw.ts';
 
 forEachConfig(({ version, shards }) => {
   const h = useBroker({ shards });

@@ -7,10 +7,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker, shoalOnly } from '../helpers/matrix.ts';
 import { startBroker, isMosquitto } from '../helpers/broker.ts';
-import { RawClient, codeOf, type Received } from '../helpers/raw.ts';
+import { RawClient, codeOf, type ReceivedPublish as Pub } from '../helpers/raw.ts';
 import { connect, connectClient, collect, subscribe, unsubscribe, publish, end, endAll, uid, sleep, eventually, type MqttClient, type Collector } from '../helpers/clients.ts';
-
-type Pub = Received & { topic: string; payload: Buffer; qos: 0 | 1 | 2 };
 
 /** Connect n clients one after another (one per shard, round robin, on a quiet broker). */
 async function group(url: string, n: number, version: 4 | 5): Promise<MqttClient[]> {
