@@ -4,6 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import { ProtocolError } from '../shared/errors.ts';
 import { Reason } from '../shared/protocol/reason-codes.ts';
+import { encodeVarint, varintLength } from '../shared/protocol/varint.ts';
 import { validateTopicName } from '../shared/topics/validate.ts';
 
 // Property ids allowed in PUBLISH [MQTT-3.3.2.3].
@@ -32,7 +33,8 @@ export class InboundPublish {
 }
 
 function readVarint(buf: Buffer, pos: number, end: number): number {
-  // Returns value * 8 + bytes used, so one number carries both without an allocation.
+  // Not shared decodeVarint: that returns an object per call; this packs value * 8 + bytes used
+  // into one number so the hot path allocates nothing.
   let value = 0;
   let mul = 1;
   for (let i = 0; i < 4; i++) {
@@ -200,17 +202,6 @@ function skipString(buf: Buffer, pos: number, end: number, utf8: boolean): numbe
 
 // ---- encoding ----
 
-function varintSize(n: number): number { return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4; }
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    buf[pos++] = b;
-  } while (n > 0);
-  return pos;
-}
-
 /**
  * Encodes a PUBLISH. packetId 0 for QoS 0 (or as a template whose id is patched later with
  * `patchPacketId`). `expiry` < 0 omits Message Expiry; `subIds`/`alias` are per-subscriber v5 extras.
@@ -225,22 +216,22 @@ export function encodePublish(
     if (expiry >= 0) plen += 5;
     if (alias > 0) plen += 3;
     if (props !== null) plen += props.length;
-    if (subIds !== null) for (let i = 0; i < subIds.length; i++) plen += 1 + varintSize(subIds[i]!);
+    if (subIds !== null) for (let i = 0; i < subIds.length; i++) plen += 1 + varintLength(subIds[i]!);
   }
-  const rem = 2 + tlen + (qos > 0 ? 2 : 0) + (version === 5 ? varintSize(plen) + plen : 0) + payload.length;
-  const buf = Buffer.allocUnsafe(1 + varintSize(rem) + rem);
+  const rem = 2 + tlen + (qos > 0 ? 2 : 0) + (version === 5 ? varintLength(plen) + plen : 0) + payload.length;
+  const buf = Buffer.allocUnsafe(1 + varintLength(rem) + rem);
   buf[0] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
-  let pos = writeVarint(buf, 1, rem);
+  let pos = 1 + encodeVarint(rem, buf, 1);
   buf.writeUInt16BE(tlen, pos);
   pos += 2;
   if (tlen > 0) pos += buf.write(topic, pos, 'utf8');
   if (qos > 0) { buf.writeUInt16BE(packetId, pos); pos += 2; }
   if (version === 5) {
-    pos = writeVarint(buf, pos, plen);
+    pos += encodeVarint(plen, buf, pos);
     if (expiry >= 0) { buf[pos++] = P_MESSAGE_EXPIRY; buf.writeUInt32BE(expiry, pos); pos += 4; }
     if (alias > 0) { buf[pos++] = P_TOPIC_ALIAS; buf.writeUInt16BE(alias, pos); pos += 2; }
     if (props !== null) pos += props.copy(buf, pos);
-    if (subIds !== null) for (let i = 0; i < subIds.length; i++) { buf[pos++] = P_SUBSCRIPTION_ID; pos = writeVarint(buf, pos, subIds[i]!); }
+    if (subIds !== null) for (let i = 0; i < subIds.length; i++) { buf[pos++] = P_SUBSCRIPTION_ID; pos += encodeVarint(subIds[i]!, buf, pos); }
   }
   payload.copy(buf, pos);
   return buf;
