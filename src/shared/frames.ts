@@ -48,8 +48,9 @@ export function writeClaim(w: ByteWriter, shard: number, token: number, clientId
   w.u8(FrameType.CLAIM).u8(shard).u32(token).u8(cleanStart ? 1 : 0).str(clientId);
 }
 
-export function writeTakeover(w: ByteWriter, newShard: number, token: number, clientId: string, cleanStart: boolean): void {
-  w.u8(FrameType.TAKEOVER).u8(newShard).u32(token).u8(cleanStart ? 1 : 0).str(clientId);
+/** `prevToken` names the ownership being superseded, so a shard holding several claims for X knows which. */
+export function writeTakeover(w: ByteWriter, prevToken: number, newShard: number, token: number, clientId: string, cleanStart: boolean): void {
+  w.u8(FrameType.TAKEOVER).u32(prevToken).u8(newShard).u32(token).u8(cleanStart ? 1 : 0).str(clientId);
 }
 
 /** `state` is an encoded session (session-codec) or null when there is none. */

@@ -18,8 +18,12 @@ export class Registry {
   readonly owners = new Map<string, Owner>();
   /** Connections of this shard waiting for their session, by claim token. */
   private readonly pending = new Map<number, Connection>();
-  /** A newer claim superseded a pending connection of ours: where its session must go. */
-  private readonly redirect = new Map<string, Owner & { cleanStart: boolean }>();
+  /**
+   * A newer claim superseded a pending claim of ours (by its token): where that claim's session
+   * must go once it arrives. Keyed by token, not client id: one shard may hold several pending
+   * claims for one id when CONNECTs race, and each is superseded exactly once.
+   */
+  private readonly redirect = new Map<number, Owner & { cleanStart: boolean }>();
   private nextToken = 1;
 
   constructor(shard: Shard) { this.shard = shard; }
@@ -41,13 +45,13 @@ export class Registry {
     const prev = this.owners.get(clientId);
     this.owners.set(clientId, { shard: from, token });
     if (prev === undefined) this.sendSession(from, token, clientId, null);
-    else this.sendTakeover(prev.shard, clientId, from, token, cleanStart);
+    else this.sendTakeover(prev, clientId, from, token, cleanStart);
   }
 
-  private sendTakeover(to: number, clientId: string, newShard: number, token: number, cleanStart: boolean): void {
+  private sendTakeover(prev: Owner, clientId: string, newShard: number, token: number, cleanStart: boolean): void {
     const sh = this.shard;
-    if (to === sh.id) this.handleTakeover(clientId, newShard, token, cleanStart);
-    else { writeTakeover(sh.peers.writer(), newShard, token, clientId, cleanStart); sh.peers.commit(to); }
+    if (prev.shard === sh.id) this.handleTakeover(clientId, prev.token, newShard, token, cleanStart);
+    else { writeTakeover(sh.peers.writer(), prev.token, newShard, token, clientId, cleanStart); sh.peers.commit(prev.shard); }
   }
 
   private sendSession(to: number, token: number, clientId: string, state: Buffer | null): void {
@@ -56,22 +60,21 @@ export class Registry {
     else { writeSession(sh.peers.writer(), token, clientId, state); sh.peers.commit(to); }
   }
 
-  /** At the previous owner: give the session (if any) to the new owner. */
-  handleTakeover(clientId: string, newShard: number, token: number, cleanStart: boolean): void {
+  /** At the previous owner (the ownership `prevToken`): give the session (if any) to the new owner. */
+  handleTakeover(clientId: string, prevToken: number, newShard: number, token: number, cleanStart: boolean): void {
     const sh = this.shard;
     const s = sh.sessions.get(clientId);
-    if (s !== undefined) {
+    if (s !== undefined && s.token === prevToken) {
       sh.detachSession(s, Reason.SESSION_TAKEN_OVER, cleanStart);
       this.sendSession(newShard, token, clientId, cleanStart ? null : encodeSession(s));
       return;
     }
-    // Our own CONNECT for this id is still waiting: its session will arrive here; pass it on.
-    for (const conn of this.pending.values()) {
-      if (conn.clientId === clientId) {
-        this.redirect.set(clientId, { shard: newShard, token, cleanStart });
-        return;
-      }
+    // That CONNECT of ours is still waiting: its session will arrive here; pass it on then.
+    if (this.pending.has(prevToken)) {
+      this.redirect.set(prevToken, { shard: newShard, token, cleanStart });
+      return;
     }
+    // The superseded session has already ended here (its RELEASE crossed this claim).
     this.sendSession(newShard, token, clientId, null);
   }
 
@@ -80,13 +83,16 @@ export class Registry {
     const sh = this.shard;
     const conn = this.pending.get(token);
     this.pending.delete(token);
-    const to = this.redirect.get(clientId);
-    if (to !== undefined && conn !== undefined) {
-      this.redirect.delete(clientId);
-      if (conn.state !== ConnState.CLOSED) conn.disconnect(Reason.SESSION_TAKEN_OVER);
+    const to = this.redirect.get(token);
+    if (to !== undefined) {
+      this.redirect.delete(token);
+      if (conn !== undefined && conn.state !== ConnState.CLOSED) conn.disconnect(Reason.SESSION_TAKEN_OVER);
       this.sendSession(to.shard, to.token, clientId, to.cleanStart ? null : state);
       return;
     }
+    // A late hand-over to a claim that already completed with a fresh session (after a shard
+    // restart, see handleOwned): the connected session wins; the stale state is dropped.
+    if (conn === undefined && sh.sessions.get(clientId)?.token === token) return;
     if (conn === undefined || conn.state === ConnState.CLOSED) {
       // The client went away while waiting; keep a persistent session it had, offline.
       sh.adoptOffline(clientId, token, state);
@@ -125,7 +131,7 @@ export class Registry {
     if (cur === undefined) { this.owners.set(clientId, { shard: from, token }); return; }
     if (cur.shard !== from) {
       // Someone connected after the restart and before this news: the older owner hands over.
-      this.sendTakeover(from, clientId, cur.shard, cur.token, false);
+      this.sendTakeover({ shard: from, token }, clientId, cur.shard, cur.token, false);
     }
   }
 

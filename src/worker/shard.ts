@@ -265,7 +265,7 @@ export class Shard {
       case FrameType.ROUTE: { const add = r.u8() === 1; const shard = r.u8(); this.routing.applyRoute(add, shard, r.str()); return; }
       case FrameType.SHARE: { const shard = r.u8(); const count = r.u32(); this.routing.applyShare(shard, r.str(), count); return; }
       case FrameType.CLAIM: { const shard = r.u8(); const token = r.u32(); const clean = r.u8() === 1; this.registry.handleClaim(r.str(), shard, token, clean); return; }
-      case FrameType.TAKEOVER: { const shard = r.u8(); const token = r.u32(); const clean = r.u8() === 1; this.registry.handleTakeover(r.str(), shard, token, clean); return; }
+      case FrameType.TAKEOVER: { const prev = r.u32(); const shard = r.u8(); const token = r.u32(); const clean = r.u8() === 1; this.registry.handleTakeover(r.str(), prev, shard, token, clean); return; }
       case FrameType.SESSION: { const token = r.u32(); const id = r.str(); this.registry.handleSession(token, id, r.maybeBytes()); return; }
       case FrameType.RELEASE: { const shard = r.u8(); const token = r.u32(); this.registry.handleRelease(r.str(), shard, token); return; }
       case FrameType.OWNED: { const shard = r.u8(); const token = r.u32(); this.registry.handleOwned(r.str(), shard, token); return; }
