@@ -24,6 +24,10 @@ export interface BrokerConfig {
   connectTimeout: number;       // ms a fresh socket gets to send CONNECT
   ringCapacity: number;         // bytes per shard-pair ring (power of two)
   testHooks: boolean;
+  authUsers: string;            // users file (name:password or SCRAM-SHA-256 verifier); '' = no users file
+  allowAnonymous: boolean;      // with a users file: let clients without a user name in
+  authHook: string;             // module exporting an AuthHook factory; '' = none
+  responseInformation: string;  // v5 Response Information template ('%c' = client id); '' = not offered
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -45,6 +49,10 @@ export const DEFAULTS: BrokerConfig = {
   connectTimeout: 10_000,
   ringCapacity: 4 * 1024 * 1024,
   testHooks: false,
+  authUsers: '',
+  allowAnonymous: false,
+  authHook: '',
+  responseInformation: '',
 };
 
 interface FlagSpec { key: keyof BrokerConfig; kind: 'int' | 'string' | 'bool' | 'enum'; values?: readonly string[]; min?: number; max?: number; help: string }
@@ -66,6 +74,10 @@ const FLAGS: Record<string, FlagSpec> = {
   '--max-keepalive': { key: 'maxKeepAlive', kind: 'int', min: 0, max: 65535, help: 'cap on client keepalive in seconds, told to v5 clients (default 0 = none)' },
   '--connect-timeout': { key: 'connectTimeout', kind: 'int', min: 100, max: 600000, help: 'ms a new connection has to send CONNECT (default 10000)' },
   '--ring-capacity': { key: 'ringCapacity', kind: 'int', min: 65536, max: 1 << 30, help: 'bytes per shard-pair ring, a power of two (default 4194304)' },
+  '--auth-users': { key: 'authUsers', kind: 'string', help: 'users file (name:password or name:SCRAM-SHA-256$...): password and SCRAM-SHA-256 auth' },
+  '--allow-anonymous': { key: 'allowAnonymous', kind: 'bool', help: 'with --auth-users: also accept clients without a user name' },
+  '--auth-hook': { key: 'authHook', kind: 'string', help: 'module exporting createAuthHook(config, base) => AuthHook (see src/worker/auth.ts)' },
+  '--response-information': { key: 'responseInformation', kind: 'string', help: 'v5 Response Information for clients that request it; %c = client id (e.g. reply/%c/)' },
   '--test-hooks': { key: 'testHooks', kind: 'bool', help: 'enable test-only hooks ($SHOAL/test/crash-shard); never in production' },
 };
 

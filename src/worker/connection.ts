@@ -8,7 +8,8 @@ import type { Session } from './session.ts';
 import type { Shard } from './shard.ts';
 import { dispatch } from './handlers/index.ts';
 
-export const ConnState = { NEW: 0, CONNECTING: 1, CONNECTED: 2, CLOSED: 3 } as const;
+// AUTHENTICATING: CONNECT named an Authentication Method and its AUTH exchange is under way (no CONNACK yet).
+export const ConnState = { NEW: 0, CONNECTING: 1, CONNECTED: 2, CLOSED: 3, AUTHENTICATING: 4 } as const;
 export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
 
 /**
@@ -83,7 +84,7 @@ export class Connection {
 
   /** Hold further packets (and stop reading) while the CONNECT waits for its session. */
   holdPackets(): void {
-    this.pendingPackets = [];
+    if (this.pendingPackets === null) this.pendingPackets = []; // already holding (an auth hook's wait): keep them
     this.socket.pause();
   }
 
@@ -91,10 +92,15 @@ export class Connection {
     const pending = this.pendingPackets;
     this.pendingPackets = null;
     if (pending !== null) {
-      for (const p of pending) {
+      for (let i = 0; i < pending.length; i++) {
         if (this.state === ConnState.CLOSED) return;
+        // A released packet made us hold again (an auth hook answering later): the rest wait, in order.
+        const held = this.pendingPackets as Buffer[] | null; // dispatch may have set it
+        if (held !== null) { held.unshift(...pending.slice(i)); return; }
+        const p = pending[i]!;
         dispatch(this, p, 0, p.length);
       }
+      if ((this.pendingPackets as Buffer[] | null) !== null) return;
     }
     if (this.state !== ConnState.CLOSED) this.socket.resume();
   }

@@ -6,6 +6,7 @@ import { StatsBlock } from '../shared/stats.ts';
 import { createStore } from '../shared/store/index.ts';
 import type { ControlFromShard, ControlToShard, ShardInit } from '../shared/control.ts';
 import { Shard } from './shard.ts';
+import { createAuthHook } from './auth.ts';
 import { startKeepalive } from './keepalive.ts';
 
 const init = workerData as ShardInit;
@@ -24,6 +25,13 @@ try {
 }
 
 const shard = new Shard(init, stats, log, store);
+try {
+  shard.auth = await createAuthHook(init.config);
+} catch (err) {
+  const e = err as { code?: string; message?: string };
+  port.postMessage({ type: 'fatal', code: e.code ?? 'SHOAL_CONFIG_INVALID', message: e.message ?? String(err) } satisfies ControlFromShard);
+  process.exit(1);
+}
 shard.boot(init.restart);
 const keepalive = startKeepalive(shard);
 

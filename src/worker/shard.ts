@@ -6,7 +6,7 @@ import type { ByteReader } from '../shared/bytes.ts';
 import { Reason } from '../shared/protocol/reason-codes.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { Store } from '../shared/store/index.ts';
-import { AuthHook } from './auth.ts';
+import { AllowAll, type AuthHook } from './auth.ts';
 import { Connection, ConnState } from './connection.ts';
 import { Delivery } from './delivery.ts';
 import { completeConnect } from './handlers/connect.ts';
@@ -39,7 +39,7 @@ export class Shard {
   readonly registry: Registry;
   readonly delivery: Delivery;
   readonly retained = new RetainedIndex();
-  readonly auth = new AuthHook();
+  auth: AuthHook = new AllowAll(); // replaced at start from the configuration (createAuthHook)
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
   private syncPending = 0;

@@ -12,21 +12,35 @@ import { encodePublishProps } from '../props.ts';
 import { decodeSession } from '../session-codec.ts';
 import { NEVER_EXPIRES, Session, type Will } from '../session.ts';
 import { parseFilter } from './subscribe.ts';
+import type { AuthOutcome, AuthRequest } from '../auth.ts';
+import { beginConnectAuth, settle } from './auth.ts';
 
 /** What CONNECT asked for, kept on the connection until its session arrives. */
-interface ConnectRequest {
+export interface ConnectRequest {
   expiry: number;
   will: Will | null;
   assignedId: string | null;
   keepaliveChanged: number;  // -1 = not changed, else the Server Keep Alive we impose
   requestProblemInfo: boolean;
+  requestResponseInfo: boolean;
+  authMethod: string | undefined;  // v5 Authentication Method (enhanced authentication)
+  authData: Buffer | undefined;    // the hook's final Authentication Data, sent in CONNACK
 }
 const requests = new WeakMap<Connection, ConnectRequest>();
 
-/** Answers a refused CONNECT and closes: v5 reason code, or the 3.1.1 return code where one exists. */
-function refuse(conn: Connection, reason: number): void {
+/**
+ * Answers a refused CONNECT and closes: v5 reason code (with the hook's Reason String / Server
+ * Reference), or the 3.1.1 return code where one exists.
+ */
+export function refuse(conn: Connection, reason: number, extra?: AuthOutcome): void {
   if (conn.version === 5) {
-    conn.sendPacket({ cmd: 'connack', reasonCode: reason, sessionPresent: false } as mqttPacket.IConnackPacket);
+    let properties: mqttPacket.IConnackPacket['properties'];
+    if (extra !== undefined && (extra.reasonString !== undefined || extra.serverReference !== undefined)) {
+      properties = {};
+      if (extra.reasonString !== undefined) properties.reasonString = extra.reasonString;
+      if (extra.serverReference !== undefined) properties.serverReference = extra.serverReference;
+    }
+    conn.sendPacket({ cmd: 'connack', reasonCode: reason, sessionPresent: false, properties } as mqttPacket.IConnackPacket);
   } else if (!closesWithoutConnackV3(reason) && reason !== Reason.TOPIC_NAME_INVALID) {
     // 3.1.1 has CONNACK codes only for refusals; a malformed CONNECT is just closed [MQTT-3.1.4-1].
     const rc = connackReturnCodeV3(reason);
@@ -124,20 +138,21 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
     return;
   }
 
+  let authMethod: string | undefined;
   if (v5) {
     if (props.receiveMaximum === 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'receive maximum 0 [MQTT-3.1.2.11.3]');
     if (props.maximumPacketSize === 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'maximum packet size 0');
-    if (props.authenticationMethod !== undefined && !sh.auth.supportsMethod(props.authenticationMethod)) {
-      refuse(conn, Reason.BAD_AUTHENTICATION_METHOD);
+    // Authentication Data without a method is a protocol error (3.1.2.11.10).
+    if (props.authenticationData !== undefined && props.authenticationMethod === undefined) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'authentication data without a method');
+    authMethod = props.authenticationMethod;
+    if (authMethod !== undefined && !sh.auth.supportsMethod(authMethod)) {
+      refuse(conn, Reason.BAD_AUTHENTICATION_METHOD); // [MQTT-4.12.0-1]
       return;
     }
     conn.clientReceiveMax = props.receiveMaximum ?? 65535;
     conn.clientMaxPacket = props.maximumPacketSize ?? 0;
     conn.clientTopicAliasMax = props.topicAliasMaximum ?? 0;
   }
-
-  const verdict = sh.auth.check({ clientId, username: packet.username, password: packet.password, remote: conn.remote });
-  if (verdict !== Reason.SUCCESS) { refuse(conn, verdict); return; }
 
   let will: Will | null = null;
   if (packet.will) {
@@ -163,10 +178,29 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
   conn.clientId = clientId;
   conn.cleanStart = packet.clean !== false;
   const expiry = v5 ? (props.sessionExpiryInterval ?? 0) : conn.cleanStart ? 0 : NEVER_EXPIRES;
-  requests.set(conn, { expiry, will, assignedId, keepaliveChanged, requestProblemInfo: props.requestProblemInformation !== false });
+  const req: ConnectRequest = {
+    expiry, will, assignedId, keepaliveChanged,
+    requestProblemInfo: props.requestProblemInformation !== false,
+    requestResponseInfo: v5 && props.requestResponseInformation === true,
+    authMethod, authData: undefined,
+  };
+  const areq: AuthRequest = { clientId, username: packet.username, password: packet.password, remote: conn.remote, version };
+  if (authMethod !== undefined) {
+    beginConnectAuth(conn, req, authMethod, areq, props.authenticationData);
+    return;
+  }
+  settle(conn, sh.auth.check(areq), true, (o) => {
+    if (o.reason === Reason.SUCCESS) proceedConnect(conn, req);
+    else refuse(conn, o.reason === Reason.CONTINUE_AUTHENTICATION ? Reason.NOT_AUTHORIZED : o.reason, o);
+  });
+}
+
+/** Authentication passed: claim the client id (its session arrives in completeConnect). */
+export function proceedConnect(conn: Connection, req: ConnectRequest): void {
+  requests.set(conn, req);
   conn.state = ConnState.CONNECTING;
   conn.holdPackets();
-  sh.registry.claim(conn);
+  conn.shard.registry.claim(conn);
 }
 
 /** The session for a claimed CONNECT has arrived (or there is none): finish with CONNACK. */
@@ -207,6 +241,10 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
     };
     if (req.assignedId !== null) properties.assignedClientIdentifier = req.assignedId;
     if (req.keepaliveChanged >= 0) properties.serverKeepAlive = req.keepaliveChanged;
+    if (req.authMethod !== undefined) {
+      properties.authenticationMethod = req.authMethod;
+      if (req.authData !== undefined) properties.authenticationData = req.authData;
+    }
     conn.sendPacket({ cmd: 'connack', reasonCode: 0, sessionPresent: present, properties } as mqttPacket.IConnackPacket);
   } else {
     conn.send(Buffer.from([0x20, 0x02, present ? 1 : 0, 0]));

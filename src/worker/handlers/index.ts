@@ -9,7 +9,7 @@ import { handleConnect } from './connect.ts';
 import { handlePublish, handlePuback, handlePubrec, handlePubrel, handlePubcomp } from './publish.ts';
 import { handleSubscribe, handleUnsubscribe } from './subscribe.ts';
 import { handleDisconnect, handlePingreq } from './session-control.ts';
-import { handleAuth } from './auth.ts';
+import { handleAuth, refuseDuringAuth } from './auth.ts';
 
 export function dispatch(conn: Connection, buf: Buffer, off: number, len: number): void {
   const type = buf[off]! >> 4;
@@ -18,6 +18,13 @@ export function dispatch(conn: Connection, buf: Buffer, off: number, len: number
       // The first packet must be CONNECT [MQTT-3.1.0-1].
       if (type !== PacketType.CONNECT) { conn.close(); return; }
       handleConnect(conn, buf, off, len);
+      return;
+    }
+    if (conn.state === ConnState.AUTHENTICATING) {
+      // Until its CONNACK, a client that named an Authentication Method sends only AUTH or DISCONNECT [MQTT-3.1.2-30].
+      if (type === PacketType.AUTH) handleAuth(conn, buf, off, len);
+      else if (type === PacketType.DISCONNECT) conn.close();
+      else throw new ProtocolError(Reason.PROTOCOL_ERROR, `packet type ${type} during the authentication exchange [MQTT-3.1.2-30]`);
       return;
     }
     switch (type) {
@@ -38,7 +45,9 @@ export function dispatch(conn: Connection, buf: Buffer, off: number, len: number
         throw new ProtocolError(Reason.PROTOCOL_ERROR, `packet type ${type} is not sent by clients`);
     }
   } catch (err) {
-    if (err instanceof ProtocolError) {
+    if (err instanceof ProtocolError && conn.state === ConnState.AUTHENTICATING) {
+      refuseDuringAuth(conn, err.reason); // no CONNACK yet: the refusal is a CONNACK with the reason
+    } else if (err instanceof ProtocolError) {
       conn.protocolError(err.reason, err.message);
     } else {
       conn.shard.log.error({ err, client: conn.clientId, type }, 'handler failed');
