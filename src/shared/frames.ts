@@ -16,13 +16,15 @@ export const FrameType = {
   SYNC_DONE: 9, // to a restarted shard: all my routes, shares and ownerships were sent
   BARRIER: 10,  // answer with BARRIER_ACK once everything before it is applied
   BARRIER_ACK: 11,
+  RETAIN_SET: 12,  // to the topic's home shard: set (or clear) this retained message, in your order
+  RETAIN_DONE: 13, // from the home shard: that set is applied and committed
 } as const;
 
 export const PubFlag = {
   QOS_MASK: 3,
   RETAIN: 4,
   DELIVER: 8,         // match the target's local (non-shared) subscriptions
-  RETAIN_UPDATE: 16,  // update the target's retained replica (store already written by origin)
+  RETAIN_UPDATE: 16,  // update the target's retained replica (sent only by the topic's home shard)
 } as const;
 
 export function writePublish(
@@ -33,6 +35,18 @@ export function writePublish(
   const n = groups === null ? 0 : groups.length;
   w.u16(n);
   for (let i = 0; i < n; i++) w.str(groups![i]!);
+}
+
+/** Same body as PUBLISH (without groups), prefixed with who asks and the token to answer. */
+export function writeRetainSet(
+  w: ByteWriter, shard: number, token: number, flags: number, expiresAt: number, topic: string,
+  origin: string, props: Buffer | null, payload: Buffer,
+): void {
+  w.u8(FrameType.RETAIN_SET).u8(shard).u32(token).u8(flags).f64(expiresAt).str(topic).str(origin).maybeBytes(props).bytes(payload);
+}
+
+export function writeRetainDone(w: ByteWriter, token: number): void {
+  w.u8(FrameType.RETAIN_DONE).u32(token);
 }
 
 export function writeRoute(w: ByteWriter, add: boolean, shard: number, filter: string): void {
@@ -75,7 +89,7 @@ export function writeBarrier(w: ByteWriter, ack: boolean, shard: number, token: 
   w.u8(ack ? FrameType.BARRIER_ACK : FrameType.BARRIER).u8(shard).u32(token);
 }
 
-/** The home shard of a client id: FNV-1a over UTF-16 units, mod shard count. Stable across restarts. */
+/** The home shard of a client id (or of a retained topic): FNV-1a over UTF-16 units, mod shard count. Stable across restarts. */
 export function homeShard(clientId: string, shards: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < clientId.length; i++) {

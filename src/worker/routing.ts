@@ -167,7 +167,7 @@ export class Routing {
   /** A message published by a client of this shard (or by the broker itself). */
   publish(msg: Message, now: number): void {
     const sh = this.shard;
-    if (msg.retain) sh.retainFromClient(msg);
+    if (msg.retain) void sh.retainFromClient(msg);
     this.mask = 0;
     if (sh.count > 1) this.remote.match(msg.topic, this.collectRemote);
     this.pickedGroups.length = 0;
@@ -179,7 +179,7 @@ export class Routing {
       if (target === sh.id) this.deliverShared(g, msg, now);
       else if (target >= 0) { (this.groupTargets[target] ??= []).push(g.key); anyGroupRemote = true; }
     }
-    if (sh.count > 1 && (this.mask !== 0 || anyGroupRemote || msg.retain)) this.forward(msg, anyGroupRemote);
+    if (sh.count > 1 && (this.mask !== 0 || anyGroupRemote)) this.forward(msg, anyGroupRemote);
     sh.delivery.deliverLocal(msg, now);
   }
 
@@ -191,8 +191,8 @@ export class Routing {
       if (i === sh.id) continue;
       const deliver = (this.mask & (1 << i)) !== 0;
       const groups = withGroups ? this.groupTargets[i]! : null;
-      if (!deliver && groups === null && !msg.retain) continue;
-      const flags = base | (deliver ? PubFlag.DELIVER : 0) | (msg.retain ? PubFlag.RETAIN_UPDATE : 0);
+      if (!deliver && groups === null) continue;
+      const flags = base | (deliver ? PubFlag.DELIVER : 0);
       if (groups === null && shared === flags) {
         sh.peers.resend(i);
         continue;

@@ -16,6 +16,7 @@ import type { PeerRings, ShardInit } from '../shared/control.ts';
 import { fromStoredMessage, fromStoredSession, toStoredMessage, toStoredSession } from './persist.ts';
 import { Registry } from './registry.ts';
 import { RetainedIndex } from './retain.ts';
+import { RetainedSync } from './retain-sync.ts';
 import { Routing } from './routing.ts';
 import { decodeSession } from './session-codec.ts';
 import { NEVER_EXPIRES, type Session } from './session.ts';
@@ -39,6 +40,7 @@ export class Shard {
   readonly registry: Registry;
   readonly delivery: Delivery;
   readonly retained = new RetainedIndex();
+  readonly retainSync: RetainedSync;
   auth: AuthHook = new AllowAll(); // replaced at start from the configuration (createAuthHook)
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
@@ -55,6 +57,7 @@ export class Shard {
     this.routing = new Routing(this);
     this.registry = new Registry(this);
     this.delivery = new Delivery(this);
+    this.retainSync = new RetainedSync(this);
     this.peers = new Peers(this, init.bellSab, init.rings, init.config.ringCapacity, (r, from) => this.onFrame(r, from));
   }
 
@@ -200,10 +203,15 @@ export class Shard {
     this.store.putSession(toStoredSession(s)).catch((err) => this.log.error({ err, client: s.clientId }, 'store: put session failed'));
   }
 
-  /** A retained PUBLISH from a client of this shard: replica + store (peers get RETAIN_UPDATE). */
-  retainFromClient(msg: Message): void {
-    this.retainReplica(msg);
-    this.store.putRetained(msg.topic, msg.payload.length === 0 ? null : toStoredMessage(msg))
+  /**
+   * A retained PUBLISH from a client of this shard (or a will): ordered through the topic's home
+   * shard (retain-sync.ts). Settles when the set is applied and committed there.
+   */
+  retainFromClient(msg: Message): Promise<void> { return this.retainSync.set(msg); }
+
+  /** Writes a retained set to the store; settles when committed (a failure is logged, not thrown). */
+  storeRetained(msg: Message): Promise<void> {
+    return this.store.putRetained(msg.topic, msg.payload.length === 0 ? null : toStoredMessage(msg))
       .catch((err) => this.log.error({ err, topic: msg.topic }, 'store: put retained failed'));
   }
 
@@ -227,6 +235,7 @@ export class Shard {
   peerRestarted(peer: number, rings: PeerRings): void {
     this.peers.replace(peer, rings, this.config.ringCapacity);
     this.routing.dropShard(peer);
+    this.retainSync.peerRestarted(peer);
     for (const [id, o] of this.registry.owners) {
       // Sessions homed here that the dead shard owned: take them back from the store.
       if (o.shard === peer) { this.registry.owners.delete(id); this.adoptStored(id); }
@@ -248,20 +257,23 @@ export class Shard {
     switch (type) {
       case FrameType.PUBLISH: {
         const flags = r.u8();
-        const expiresAt = r.f64();
-        const topic = r.str();
-        const origin = r.str();
-        const props = r.maybeBytes();
-        const payload = r.bytes();
+        const msg = readMessage(r, flags);
         const n = r.u16();
         let groups: string[] | null = null;
         if (n > 0) { groups = []; for (let i = 0; i < n; i++) groups.push(r.str()); }
-        const msg = new Message(topic, payload, (flags & PubFlag.QOS_MASK) as 0 | 1 | 2, (flags & PubFlag.RETAIN) !== 0, props, expiresAt, origin);
         const now = Date.now();
-        if (msg.expired(now)) return;
+        // An expired retained update still applies: it must not leave an older value in place.
+        if (msg.expired(now) && (flags & PubFlag.RETAIN_UPDATE) === 0) return;
         this.routing.fromPeer(msg, flags, groups, now);
         return;
       }
+      case FrameType.RETAIN_SET: {
+        const shard = r.u8();
+        const token = r.u32();
+        this.retainSync.onSet(shard, token, readMessage(r, r.u8()));
+        return;
+      }
+      case FrameType.RETAIN_DONE: this.retainSync.onDone(r.u32()); return;
       case FrameType.ROUTE: { const add = r.u8() === 1; const shard = r.u8(); this.routing.applyRoute(add, shard, r.str()); return; }
       case FrameType.SHARE: { const shard = r.u8(); const count = r.u32(); this.routing.applyShare(shard, r.str(), count); return; }
       case FrameType.CLAIM: { const shard = r.u8(); const token = r.u32(); const clean = r.u8() === 1; this.registry.handleClaim(r.str(), shard, token, clean); return; }
@@ -295,4 +307,14 @@ export class Shard {
     await new Promise((r) => setTimeout(r, 50));
     await this.store.close();
   }
+}
+
+/** The body shared by PUBLISH and RETAIN_SET frames (after the flags byte). */
+function readMessage(r: ByteReader, flags: number): Message {
+  const expiresAt = r.f64();
+  const topic = r.str();
+  const origin = r.str();
+  const props = r.maybeBytes();
+  const payload = r.bytes();
+  return new Message(topic, payload, (flags & PubFlag.QOS_MASK) as 0 | 1 | 2, (flags & PubFlag.RETAIN) !== 0, props, expiresAt, origin);
 }

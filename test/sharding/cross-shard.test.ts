@@ -191,6 +191,52 @@ forEachConfig(({ version, shards }) => {
     }
   });
 
+  test('[MQTT-3.1.4-2] concurrent CONNECTs with one client id from every shard: exactly one connection remains and works', async () => {
+    const id = uid('race');
+    const n = 8;
+    const conns = await Promise.all(Array.from({ length: n }, () => RawClient.open(h.port, { version })));
+    for (const c of conns) c.sendPacket({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, keepalive: 0, clientId: id } as never);
+    await sleep(2000);
+    const alive = conns.filter((c) => !c.closed);
+    try {
+      const pending = alive.filter((c) => !c.log.some((f) => f.cmd === 'connack'));
+      assert.deepEqual(pending.map((c) => c.history()), [], `${pending.length} of ${n} CONNECTs neither answered nor closed after 2 s (hung)`);
+      assert.equal(alive.length, 1, `connections still open: ${alive.length} of ${n}: ${alive.map((c) => c.history()).join(' | ')}`);
+      const survivor = alive[0]!;
+      assert.ok(survivor.log.some((f) => f.cmd === 'connack' && codeOf(f) === 0), `survivor has no CONNACK 0: ${survivor.history()}`);
+      const topic = uid('race-t');
+      await survivor.subscribe(topic, 1);
+      const p = await connect(h.url, { version });
+      await publish(p, topic, 'to the survivor', { qos: 1 });
+      const m = await survivor.waitFor('publish') as Pub;
+      assert.equal(m.payload.toString(), 'to the survivor');
+      await survivor.ack(m);
+      await end(p);
+    } finally { for (const c of conns) c.destroy(); }
+  });
+
+  test('retained message set concurrently from two shards: every shard then serves the same value', async () => {
+    const topic = uid('xlww');
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = await group(h.url, 2, version);
+      await Promise.all([publish(a!, topic, `A${round}`, { qos: 1, retain: true }), publish(b!, topic, `B${round}`, { qos: 1, retain: true })]);
+      await endAll([a, b]);
+      await sleep(300); // replication settles
+      const readers = await group(h.url, 4, version);
+      try {
+        const values: string[] = [];
+        for (const r of readers) {
+          const col = collect(r);
+          await subscribe(r, topic, { qos: 1 });
+          const [m] = await col.waitFor(1, 3000);
+          values.push(m!.payload.toString());
+        }
+        assert.ok([`A${round}`, `B${round}`].includes(values[0]!), `round ${round}: stale retained value ${values[0]}`);
+        assert.deepEqual(values, values.map(() => values[0]), `round ${round}: shards disagree on the retained value`);
+      } finally { await endAll(readers); }
+    }
+  });
+
   test('retained and will across shards: set on one shard, seen on the others, cleared from another', async () => {
     const topic = uid('xret');
     const willTopic = uid('xwill');
