@@ -38,6 +38,7 @@ export class Connection {
   inboundPending = 0;          // QoS 1/2 received and not yet completed (Receive Maximum)
   disconnectNormal = false;    // DISCONNECT received: no will
   willOnDisconnect = false;    // v5 DISCONNECT 0x04
+  problemInfo = true;          // v5 Request Problem Information: 0 = no Reason String / User Properties on acks [MQTT-3.1.2-29]
   readonly pub = new InboundPublish();
   private parser: ReturnType<typeof mqttPacket.parser> | null = null;
   private parsed: mqttPacket.Packet | null = null;

@@ -226,6 +226,7 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
   conn.session = s;
   sh.adoptSession(s);
   conn.state = ConnState.CONNECTED;
+  conn.problemInfo = req.requestProblemInfo;
   sh.stats.add(sh.id, Stat.CLIENTS_CONNECTED, 1);
   sh.stats.add(sh.id, Stat.CONNECTS_TOTAL, 1);
 
@@ -241,6 +242,10 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
     };
     if (req.assignedId !== null) properties.assignedClientIdentifier = req.assignedId;
     if (req.keepaliveChanged >= 0) properties.serverKeepAlive = req.keepaliveChanged;
+    // Response Information only when asked for [MQTT-3.1.2-28], and only when configured (it may be left out).
+    if (req.requestResponseInfo && sh.config.responseInformation !== '') {
+      properties.responseInformation = sh.config.responseInformation.replaceAll('%c', conn.clientId);
+    }
     if (req.authMethod !== undefined) {
       properties.authenticationMethod = req.authMethod;
       if (req.authData !== undefined) properties.authenticationData = req.authData;

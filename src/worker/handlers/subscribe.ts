@@ -24,6 +24,7 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
   }
   sh.routing.announced = false;
   const granted: number[] = [];
+  let problem: string | undefined; // Reason String for the first refused filter (v5)
   const retainedFor: Subscription[] = [];
   const existed: boolean[] = [];
   for (const req of p.subscriptions) {
@@ -31,13 +32,14 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
     let topicFilter = filter;
     let group: string | null = null;
     const shared = parseSharedSubscription(filter);
-    if (typeof shared === 'string') { granted.push(conn.version === 5 ? Reason.TOPIC_FILTER_INVALID : 0x80); continue; }
+    if (typeof shared === 'string') { granted.push(conn.version === 5 ? Reason.TOPIC_FILTER_INVALID : 0x80); problem ??= `${filter}: ${shared}`; continue; }
     if (shared !== null) {
       topicFilter = shared.filter;
       group = shared.group;
       if (req.nl && conn.version === 5) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'No Local on a shared subscription [MQTT-3.8.3-4]');
     } else if (validateTopicFilter(filter) !== null) {
       granted.push(conn.version === 5 ? Reason.TOPIC_FILTER_INVALID : 0x80);
+      problem ??= `${filter}: ${validateTopicFilter(filter)}`;
       continue;
     }
     const qos = req.qos as 0 | 1 | 2;
@@ -58,7 +60,14 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
   }
   const finish = (): void => {
     if (conn.session !== s) return; // gone or taken over meanwhile
-    conn.sendPacket({ cmd: 'suback', messageId: p.messageId, granted } as mqttPacket.ISubackPacket);
+    // A Reason String only for a client that did not turn problem information off [MQTT-3.1.2-29].
+    let properties: mqttPacket.ISubackPacket['properties'];
+    if (problem !== undefined && conn.version === 5 && conn.problemInfo) {
+      const reasonString = `Topic Filter invalid (${problem})`;
+      // Left out when it would make the SUBACK larger than the client's Maximum Packet Size [MQTT-3.1.2-25].
+      if (conn.clientMaxPacket === 0 || 16 + granted.length + Buffer.byteLength(reasonString) <= conn.clientMaxPacket) properties = { reasonString };
+    }
+    conn.sendPacket({ cmd: 'suback', messageId: p.messageId, granted, properties } as mqttPacket.ISubackPacket);
     sendRetained(conn, retainedFor, existed);
   };
   if (s.persistent) sh.persistSession(s);
@@ -68,7 +77,7 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
   else finish();
 }
 
-/** Retained messages after the SUBACK, per Retain Handling; never for shared subscriptions [MQTT-3.8.4-?]. */
+/** Retained messages after the SUBACK, per Retain Handling; never for shared subscriptions [MQTT-3.1.2-25]. */
 function sendRetained(conn: Connection, subs: Subscription[], existed: boolean[]): void {
   const sh = conn.shard;
   const s = conn.session!;
