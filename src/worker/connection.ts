@@ -5,6 +5,7 @@ import { Reason } from '../shared/protocol/reason-codes.ts';
 import { Stat } from '../shared/stats.ts';
 import { InboundPublish } from './publish-codec.ts';
 import type { Session } from './session.ts';
+import type { OutboundAliases } from './topic-alias.ts';
 import type { Shard } from './shard.ts';
 import { dispatch } from './handlers/index.ts';
 
@@ -35,6 +36,7 @@ export class Connection {
   clientMaxPacket = 0;         // 0 = no limit
   clientTopicAliasMax = 0;
   inboundAliases: Map<number, string> | null = null;
+  outboundAliases: OutboundAliases | null = null; // made on first use when clientTopicAliasMax > 0
   inboundPending = 0;          // QoS 1/2 received and not yet completed (Receive Maximum)
   disconnectNormal = false;    // DISCONNECT received: no will
   willOnDisconnect = false;    // v5 DISCONNECT 0x04

@@ -1,5 +1,6 @@
 import { Stat } from '../shared/stats.ts';
 import type { Message } from './message.ts';
+import { OutboundAliases } from './topic-alias.ts';
 import { encodePublish, packetIdOffset, withPacketId } from './publish-codec.ts';
 import type { Outbound, Session, Subscription } from './session.ts';
 import type { Shard } from './shard.ts';
@@ -71,6 +72,8 @@ export class Delivery {
    */
   deliverTo(s: Session, msg: Message, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null, shared: boolean): void {
     const conn = s.conn;
+    // A client that takes topic aliases gets its own encoding: the alias map is per connection.
+    if (conn !== null && conn.clientTopicAliasMax > 0) shared = false;
     const online = conn !== null && conn.state === ConnState.CONNECTED;
     const sh = this.shard;
     if (qos === 0) {
@@ -145,6 +148,18 @@ export class Delivery {
   private encode(s: Session, msg: Message, qos: number, retain: boolean, dup: boolean, id: number, subIds: number[] | null): Buffer | null {
     const v5 = s.version === 5;
     const expiry = v5 && msg.expiresAt !== 0 ? msg.remainingExpiry(Date.now()) : -1;
+    const conn = s.conn;
+    if (v5 && conn !== null && conn.clientTopicAliasMax > 0) {
+      // Outbound Topic Alias: a known topic goes as alias only; a new one with its name and the
+      // alias it takes, committed only when the packet fits the client's Maximum Packet Size.
+      const aliases = conn.outboundAliases ??= new OutboundAliases(conn.clientTopicAliasMax);
+      const known = aliases.get(msg.topic);
+      const alias = known !== 0 ? known : aliases.candidate();
+      const buf = encodePublish(msg.topic, msg.payload, qos, retain, dup, id, 5, msg.props, expiry, subIds, alias, known === 0);
+      if (conn.clientMaxPacket > 0 && buf.length > conn.clientMaxPacket) return null;
+      aliases.commit(msg.topic, alias);
+      return buf;
+    }
     const buf = encodePublish(msg.topic, msg.payload, qos, retain, dup, id, s.version, v5 ? msg.props : null, expiry, v5 ? subIds : null, 0, true);
     const max = s.conn?.clientMaxPacket ?? 0;
     return max > 0 && buf.length > max ? null : buf;
