@@ -1,7 +1,7 @@
 // Outbound Topic Aliases (broker → client, MQTT 5 3.3.2.3.4) for clients whose CONNECT set a
 // Topic Alias Maximum: the first PUBLISH for a topic carries the name and an alias, later ones an
 // empty name and the alias; least recently used topics give their alias up; never an alias above
-// the client's maximum [MQTT-3.3.2-10]; a PUBLISH too large for the client is not sent and sets
+// the client's maximum [MQTT-3.1.2-26] [MQTT-3.3.2-11]; a PUBLISH too large for the client is not sent and sets
 // no alias; other subscribers of the same fan-out keep the shared encoding. Publishers and
 // subscribers sit on different shards with 4.
 import { test } from 'node:test';
@@ -20,7 +20,7 @@ function resolver(max: number): (p: Pub) => Seen {
     const alias = (p.properties as { topicAlias?: number } | undefined)?.topicAlias;
     const named = p.topic !== '';
     if (alias !== undefined) {
-      assert.ok(alias >= 1 && alias <= max, `[MQTT-3.3.2-10] alias ${alias} outside 1..${max}: ${describeFrame(p)}`);
+      assert.ok(alias >= 1 && alias <= max, `[MQTT-3.3.2-11] alias ${alias} outside 1..${max}: ${describeFrame(p)}`);
       if (named) map.set(alias, p.topic);
     }
     const topic = named ? p.topic : map.get(alias ?? -1);
@@ -41,7 +41,7 @@ forEachConfig(({ shards }) => {
     return c;
   }
 
-  test('first PUBLISH of a topic names it with an alias, later ones send the alias alone; LRU reuse when the 2 aliases are taken', shoalOnly('Mosquitto sends no outbound topic aliases'), async () => {
+  test('[MQTT-3.1.2-26] [MQTT-3.3.2-11] first PUBLISH of a topic names it with an alias, later ones send the alias alone; LRU reuse when the 2 aliases are taken', shoalOnly('Mosquitto sends no outbound topic aliases'), async () => {
     const base = uid('lru');
     const sub = await subscriber({ topicAliasMaximum: 2 }, `${base}/#`);
     const { c: pub } = await RawClient.connect(h.port, { version: 4, clientId: uid('alias-pub') });
@@ -61,7 +61,7 @@ forEachConfig(({ shards }) => {
     } finally { sub.destroy(); pub.destroy(); }
   });
 
-  test('QoS 1 with a Subscription Identifier: alias and identifier together, packet ids per message; the topic again after a reconnect (aliases live per connection)', shoalOnly('Mosquitto sends no outbound topic aliases'), async () => {
+  test('[MQTT-3.3.2-7] QoS 1 with a Subscription Identifier: alias and identifier together, packet ids per message; the topic again after a reconnect (aliases live per connection)', shoalOnly('Mosquitto sends no outbound topic aliases'), async () => {
     const topic = uid('alias-q1');
     const clientId = uid('alias-persist');
     const { c: sub } = await RawClient.connect(h.port, { version, clientId, clean: false, properties: { topicAliasMaximum: 4, sessionExpiryInterval: 60 } as never });
@@ -93,7 +93,7 @@ forEachConfig(({ shards }) => {
     } finally { sub.destroy(); pub.destroy(); }
   });
 
-  test('[MQTT-3.1.2-24] Maximum Packet Size: a PUBLISH too large with its topic is dropped and sets no alias; with the alias alone a larger payload fits', shoalOnly('Mosquitto sends no outbound topic aliases'), async () => {
+  test('[MQTT-3.1.2-24] [MQTT-3.1.2-25] Maximum Packet Size: a PUBLISH too large with its topic is dropped and sets no alias; with the alias alone a larger payload fits', shoalOnly('Mosquitto sends no outbound topic aliases'), async () => {
     const topic = `${uid('alias-max')}/${'t'.repeat(40)}`;
     const max = 40 + topic.length; // fixed header 2 + topic 2+len + props 1+3 + payload
     const sub = await subscriber({ topicAliasMaximum: 3, maximumPacketSize: max }, topic);
@@ -114,7 +114,7 @@ forEachConfig(({ shards }) => {
     } finally { sub.destroy(); pub.destroy(); }
   });
 
-  test('one fan-out to an aliasing v5 client, a plain v5 client and a 3.1.1 client: only the first uses aliases', async () => {
+  test('[MQTT-3.1.2-27] one fan-out to an aliasing v5 client, a plain v5 client and a 3.1.1 client: only the first uses aliases', async () => {
     const topic = uid('alias-mixed');
     const aliasing = await subscriber({ topicAliasMaximum: 5 }, topic);
     const plain = await subscriber({}, topic);
@@ -132,7 +132,7 @@ forEachConfig(({ shards }) => {
         for (const c of [plain, old]) {
           const p = await c.expectPacket('publish') as Pub;
           assert.equal(p.topic, topic);
-          assert.equal((p.properties as { topicAlias?: number } | undefined)?.topicAlias, undefined, `[MQTT-3.3.2-11] ${describeFrame(p)}`);
+          assert.equal((p.properties as { topicAlias?: number } | undefined)?.topicAlias, undefined, `[MQTT-3.1.2-27] ${describeFrame(p)}`);
         }
       }
       if (h.broker.kind === 'shoal') assert.deepEqual(named, [true, false, false]);

@@ -101,6 +101,16 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   return startShoal(opts);
 }
 
+/** Starts the named broker whatever SHOAL_TEST_BROKER says (differential tests need both). */
+export async function startBrokerOf(kind: BrokerKind, opts: BrokerOptions = {}): Promise<Broker> {
+  if (kind === 'shoal') return startShoal(opts);
+  let lastErr: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try { return await startMosquitto(opts); } catch (e) { lastErr = e; }
+  }
+  throw lastErr;
+}
+
 interface Spawned { proc: ChildProcess; tmp?: string; out: { stdout: string; stderr: string } }
 
 function spawnCaptured(cmd: string, args: string[], tmp: string | undefined, cwd: string): Spawned {
