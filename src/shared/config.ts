@@ -19,6 +19,8 @@ export interface BrokerConfig {
   maxQueuedMessages: number;    // per-session queue bound (QoS 1/2 beyond it are dropped and counted)
   maxQueuedQos0: number;        // QoS 0 messages held for a client that cannot take them now
   socketHighWater: number;      // bytes buffered on a socket before we stop writing to it
+  maxClientBacklog: number;     // bytes buffered for a slow client beyond which its QoS 0 is dropped
+  slowClientMs: number;         // a client congested this long no longer holds back publishers
   topicAliasMaximum: number;    // inbound topic aliases we accept (v5)
   maxKeepAlive: number;         // seconds; v5 Server Keep Alive when a client asks for more (0 = no cap)
   connectTimeout: number;       // ms a fresh socket gets to send CONNECT
@@ -44,6 +46,8 @@ export const DEFAULTS: BrokerConfig = {
   maxQueuedMessages: 100_000,
   maxQueuedQos0: 1000,
   socketHighWater: 1024 * 1024,
+  maxClientBacklog: 8 * 1024 * 1024,
+  slowClientMs: 2000,
   topicAliasMaximum: 64,
   maxKeepAlive: 0,
   connectTimeout: 10_000,
@@ -73,6 +77,9 @@ const FLAGS: Record<string, FlagSpec> = {
   '--topic-alias-maximum': { key: 'topicAliasMaximum', kind: 'int', min: 0, max: 65535, help: 'inbound topic aliases per v5 client (default 64)' },
   '--max-keepalive': { key: 'maxKeepAlive', kind: 'int', min: 0, max: 65535, help: 'cap on client keepalive in seconds, told to v5 clients (default 0 = none)' },
   '--connect-timeout': { key: 'connectTimeout', kind: 'int', min: 100, max: 600000, help: 'ms a new connection has to send CONNECT (default 10000)' },
+  '--socket-high-water': { key: 'socketHighWater', kind: 'int', min: 4096, max: 1 << 30, help: 'bytes buffered on a client socket before it counts as congested (default 1048576)' },
+  '--max-client-backlog': { key: 'maxClientBacklog', kind: 'int', min: 65536, max: 1 << 30, help: 'bytes buffered for a slow client before its QoS 0 messages are dropped (default 8388608)' },
+  '--slow-client-ms': { key: 'slowClientMs', kind: 'int', min: 10, max: 3600000, help: 'ms a congested client may hold back publishers before it counts as slow (default 2000)' },
   '--ring-capacity': { key: 'ringCapacity', kind: 'int', min: 65536, max: 1 << 30, help: 'bytes per shard-pair ring, a power of two (default 4194304)' },
   '--auth-users': { key: 'authUsers', kind: 'string', help: 'users file (name:password or name:SCRAM-SHA-256$...): password and SCRAM-SHA-256 auth' },
   '--allow-anonymous': { key: 'allowAnonymous', kind: 'bool', help: 'with --auth-users: also accept clients without a user name' },

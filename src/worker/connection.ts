@@ -50,6 +50,15 @@ export class Connection {
   private flushScheduled = false;
   private pendingPackets: Buffer[] | null = null;
   congested = false;
+  // Flow control (backpressure.ts): when congestion began, who waits for our drain, how many
+  // congested subscribers this connection's socket waits for, and whether we were declared slow.
+  congestedAt = 0;
+  slow = false;
+  waiters: Connection[] | null = null;
+  lastWaiter: Connection | null = null;
+  spillWaiting = false;
+  slowTimer: NodeJS.Timeout | null = null;
+  pausedBy = 0;
 
   constructor(shard: Shard, socket: Socket) {
     this.shard = shard;
@@ -58,12 +67,26 @@ export class Connection {
     this.lastRx = this.connectedAt = Date.now();
     this.framer = new Framer(shard.config.maxPacketSize, (b, o, l) => this.onPacket(b, o, l), (code) => this.onFramerError(code));
     socket.setNoDelay(true);
+    const bp = shard.delivery.bp;
     socket.on('data', (chunk: Buffer) => {
       this.lastRx = Date.now();
       shard.stats.add(shard.id, Stat.BYTES_RECEIVED, chunk.length);
-      this.framer.push(chunk);
+      bp.current = this;
+      try {
+        this.framer.push(chunk);
+      } finally {
+        bp.current = null;
+      }
+      // Something we published went to a congested subscriber: read no more until it drains.
+      if (this.pausedBy > 0 && this.state !== ConnState.CLOSED) this.socket.pause();
     });
-    socket.on('drain', () => { this.congested = false; if (this.session !== null) shard.delivery.pump(this.session); });
+    socket.on('drain', () => {
+      this.congested = false;
+      this.congestedAt = 0;
+      this.slow = false;
+      if (this.session !== null) shard.delivery.pump(this.session);
+      if (!this.congested) bp.release(this);
+    });
     socket.on('error', () => { /* 'close' follows; errors of one socket never reach others */ });
     socket.on('close', () => this.onClose());
     socket.resume();
@@ -105,7 +128,13 @@ export class Connection {
       }
       if ((this.pendingPackets as Buffer[] | null) !== null) return;
     }
-    if (this.state !== ConnState.CLOSED) this.socket.resume();
+    if (this.state !== ConnState.CLOSED && this.pausedBy === 0) this.socket.resume();
+  }
+
+  /** A subscriber this connection waited for drained (backpressure.ts). */
+  unpause(): void {
+    if (this.pausedBy > 0) this.pausedBy--;
+    if (this.pausedBy === 0 && this.pendingPackets === null && this.state !== ConnState.CLOSED) this.socket.resume();
   }
 
   /** Parses a non-PUBLISH packet with mqtt-packet (reference codec). Throws on malformed input. */
@@ -160,6 +189,9 @@ export class Connection {
     let ok: boolean;
     if (out.length === 1) {
       ok = this.socket.write(out[0]!);
+    } else if (this.outBytes <= COALESCE_MAX) {
+      // One copy into one buffer is far cheaper than a stream write (and a writev entry) per packet.
+      ok = this.socket.write(Buffer.concat(out, this.outBytes));
     } else {
       this.socket.cork();
       for (let i = 0; i < out.length; i++) this.socket.write(out[i]!);
@@ -168,7 +200,10 @@ export class Connection {
     }
     this.out = [];
     this.outBytes = 0;
-    if (!ok || this.socket.writableLength >= sh.config.socketHighWater) this.congested = true;
+    if ((!ok || this.socket.writableLength >= sh.config.socketHighWater) && !this.congested) {
+      this.congested = true;
+      this.congestedAt = Date.now();
+    }
   }
 
   /** A protocol violation: v5 gets DISCONNECT with the reason first [MQTT-4.13.1-1]; then close. */
@@ -208,6 +243,8 @@ export class Connection {
     const wasConnected = this.state === ConnState.CONNECTED;
     this.state = ConnState.CLOSED;
     this.pendingPackets = null;
+    this.congested = false;
+    this.shard.delivery.bp.release(this);
     this.shard.connectionClosed(this, wasConnected);
   }
 
@@ -219,3 +256,6 @@ export class Connection {
 }
 
 function flushConnection(c: Connection): void { c.flush(); }
+
+/** A turn's packets up to this many bytes are coalesced into one buffer before the write. */
+const COALESCE_MAX = 256 * 1024;

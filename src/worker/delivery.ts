@@ -5,6 +5,7 @@ import { encodePublish, packetIdOffset, withPacketId } from './publish-codec.ts'
 import type { Outbound, Session, Subscription } from './session.ts';
 import type { Shard } from './shard.ts';
 import { ConnState } from './connection.ts';
+import { Backpressure } from './backpressure.ts';
 
 /**
  * Gets messages to sessions: aggregates overlapping subscriptions, encodes once per variant of
@@ -21,7 +22,12 @@ export class Delivery {
   private readonly idOffsets: number[] = new Array(12).fill(0);
   private readonly collect = (sub: Subscription): void => this.collectSub(sub);
 
-  constructor(shard: Shard) { this.shard = shard; }
+  readonly bp: Backpressure;
+
+  constructor(shard: Shard) {
+    this.shard = shard;
+    this.bp = new Backpressure(shard.config.slowClientMs, shard.config.maxClientBacklog);
+  }
 
   /** Delivers `msg` to every local non-shared subscription matching its topic, once per session. */
   deliverLocal(msg: Message, now: number): void {
@@ -78,7 +84,14 @@ export class Delivery {
     const sh = this.shard;
     if (qos === 0) {
       if (!online) return; // QoS 0 is not queued for offline sessions (as Mosquitto's default)
-      if (!conn.congested && s.queued === 0) {
+      if (s.queued === 0) {
+        // Congested: the message still goes to the socket (its buffer is the queue, in order),
+        // and its source waits for the drain (backpressure.ts). QoS 0 is dropped only past the
+        // backlog bound, for a slow client or from a peer ring.
+        if (conn.congested && !this.bp.admit(conn, Date.now())) {
+          sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
+          return;
+        }
         const buf = shared && subIds === null ? this.template(msg, s.version, 0, retain) : this.encode(s, msg, 0, retain, false, 0, subIds);
         if (buf !== null && (conn.clientMaxPacket === 0 || buf.length <= conn.clientMaxPacket)) this.write(s, buf);
         return;
@@ -109,6 +122,7 @@ export class Delivery {
         return;
       }
     }
+    if (online && conn.congested) this.bp.admit(conn, Date.now());
     if (s.queued >= sh.config.maxQueuedMessages) {
       // Make room by dropping QoS 0 first; a full queue of QoS 1/2 drops the new message.
       if (!s.dropOldestQos0()) {
@@ -192,7 +206,7 @@ export class Delivery {
       s.inflight.set(id, o);
       this.write(s, buf);
       // socket.write's return value is checked at flush; stop early on a large backlog.
-      if (conn.backlog() >= sh.config.socketHighWater) { conn.congested = true; break; }
+      if (conn.backlog() >= sh.config.socketHighWater) { conn.congested = true; conn.congestedAt = now; break; }
     }
   }
 

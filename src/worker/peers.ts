@@ -4,6 +4,7 @@ import { Doorbell, RingReceiver, RingSender, SpscRing } from '../shared/ring/ind
 import { Stat } from '../shared/stats.ts';
 import type { PeerRings } from '../shared/control.ts';
 import type { Shard } from './shard.ts';
+import type { Connection } from './connection.ts';
 
 
 const DRAIN_BUDGET = 4096;
@@ -27,6 +28,9 @@ export class Peers {
   private readonly flushFn = (): void => this.flush();
   private barrierToken = 0;
   private readonly barriers = new Map<number, { left: number; done: () => void; timer: NodeJS.Timeout }>();
+  /** Publishers paused because a ring they wrote to is full (spilling); resumed when it empties. */
+  private ringWaiters: Connection[] = [];
+  private readonly handlers: ((buf: Uint8Array, off: number, len: number) => void)[] = [];
 
   constructor(shard: Shard, bellSab: SharedArrayBuffer, rings: (PeerRings | null)[], capacity: number, onFrame: (r: ByteReader, from: number) => void) {
     this.shard = shard;
@@ -72,7 +76,12 @@ export class Peers {
     if (s === null || s === undefined) return;
     const before = s.spilledTotal;
     s.send(this.w.buf, 0, this.w.pos);
-    if (s.spilledTotal !== before) this.shard.stats.add(this.shard.id, Stat.RING_SPILLED, 1);
+    if (s.spilledTotal !== before) {
+      this.shard.stats.add(this.shard.id, Stat.RING_SPILLED, 1);
+      // The peer is not keeping up: the publisher that caused this waits until the spill is in the ring.
+      const src = this.shard.delivery.bp.current;
+      if (src !== null && !src.spillWaiting) { src.spillWaiting = true; src.pausedBy++; this.ringWaiters.push(src); }
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.flushFn);
@@ -126,6 +135,11 @@ export class Peers {
     if (pending && this.retryTimer === null) {
       this.retryTimer = setTimeout(() => { this.retryTimer = null; this.flush(); }, 1);
     }
+    if (!pending && this.ringWaiters.length > 0) {
+      const w = this.ringWaiters;
+      this.ringWaiters = [];
+      for (let i = 0; i < w.length; i++) { w[i]!.spillWaiting = false; w[i]!.unpause(); }
+    }
   }
 
   private drain(): boolean {
@@ -133,8 +147,8 @@ export class Peers {
     for (let i = 0; i < this.receivers.length; i++) {
       const rx = this.receivers[i];
       if (!rx) continue;
-      const n = rx.drain(DRAIN_BUDGET, (buf, off, len) => this.handle(buf, off, len, i));
-      if (n === DRAIN_BUDGET) more = true;
+      const h = (this.handlers[i] ??= (buf: Uint8Array, off: number, len: number): void => this.handle(buf, off, len, i));
+      if (rx.drain(DRAIN_BUDGET, h) === DRAIN_BUDGET) more = true;
     }
     return more;
   }
