@@ -18,6 +18,9 @@ export interface BrokerConfig {
   receiveMaximum: number;       // inbound QoS 1/2 we accept unacknowledged per client (v5 CONNACK)
   maxQueuedMessages: number;    // per-session queue bound (QoS 1/2 beyond it are dropped and counted)
   maxQueuedQos0: number;        // QoS 0 messages held for a client that cannot take them now
+  maxQueuedBytes: number;       // per-session queue bound in payload + topic bytes (0 = none)
+  maxStoreBytes: number;        // global bound on the store's live data (0 = none), see docs/durability.md
+  storeFull: 'drop' | 'refuse'; // at --max-store-bytes: drop what would be queued, or refuse v5 QoS 1/2 with 0x97
   socketHighWater: number;      // bytes buffered on a socket before we stop writing to it
   maxClientBacklog: number;     // bytes buffered for a slow client beyond which its QoS 0 is dropped
   slowClientMs: number;         // a client congested this long no longer holds back publishers
@@ -45,6 +48,9 @@ export const DEFAULTS: BrokerConfig = {
   receiveMaximum: 1024,
   maxQueuedMessages: 100_000,
   maxQueuedQos0: 1000,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  maxStoreBytes: 0,
+  storeFull: 'refuse',
   socketHighWater: 1024 * 1024,
   maxClientBacklog: 8 * 1024 * 1024,
   slowClientMs: 2000,
@@ -73,6 +79,9 @@ const FLAGS: Record<string, FlagSpec> = {
   '--max-inflight': { key: 'maxInflight', kind: 'int', min: 1, max: 65535, help: 'outbound QoS 1/2 messages in flight per client (default 100)' },
   '--receive-maximum': { key: 'receiveMaximum', kind: 'int', min: 1, max: 65535, help: 'inbound QoS 1/2 messages a client may have unacknowledged (default 1024)' },
   '--max-queued-messages': { key: 'maxQueuedMessages', kind: 'int', min: 1, max: 1e9, help: 'QoS 1/2 messages queued per session (default 100000)' },
+  '--max-queued-bytes': { key: 'maxQueuedBytes', kind: 'int', min: 0, max: 2 ** 48, help: 'payload + topic bytes queued per session (default 67108864; 0 = no limit)' },
+  '--max-store-bytes': { key: 'maxStoreBytes', kind: 'int', min: 0, max: 2 ** 48, help: 'live data in the store before new queued messages are refused (default 0 = no limit)' },
+  '--store-full': { key: 'storeFull', kind: 'enum', values: ['drop', 'refuse'], help: 'at --max-store-bytes: refuse v5 QoS 1/2 publishes with 0x97 (default) or accept and drop what would be queued' },
   '--max-queued-qos0': { key: 'maxQueuedQos0', kind: 'int', min: 0, max: 1e9, help: 'QoS 0 messages held per slow client before dropping (default 1000)' },
   '--topic-alias-maximum': { key: 'topicAliasMaximum', kind: 'int', min: 0, max: 65535, help: 'inbound topic aliases per v5 client (default 64)' },
   '--max-keepalive': { key: 'maxKeepAlive', kind: 'int', min: 0, max: 65535, help: 'cap on client keepalive in seconds, told to v5 clients (default 0 = none)' },

@@ -18,6 +18,8 @@ export const FrameType = {
   BARRIER_ACK: 11,
   RETAIN_SET: 12,  // to the topic's home shard: set (or clear) this retained message, in your order
   RETAIN_DONE: 13, // from the home shard: that set is applied and committed
+  COMMIT_BARRIER: 14,     // answer with COMMIT_BARRIER_ACK once everything before it is applied and committed to the store
+  COMMIT_BARRIER_ACK: 15,
 } as const;
 
 export const PubFlag = {
@@ -87,6 +89,11 @@ export function writeSyncDone(w: ByteWriter, shard: number): void {
 /** Rings are FIFO: the ack proves every frame sent before the barrier has been handled. */
 export function writeBarrier(w: ByteWriter, ack: boolean, shard: number, token: number): void {
   w.u8(ack ? FrameType.BARRIER_ACK : FrameType.BARRIER).u8(shard).u32(token);
+}
+
+/** Like a barrier, but answered only after the target's store writes for the frames before it have committed. */
+export function writeCommitBarrier(w: ByteWriter, ack: boolean, shard: number, token: number): void {
+  w.u8(ack ? FrameType.COMMIT_BARRIER_ACK : FrameType.COMMIT_BARRIER).u8(shard).u32(token);
 }
 
 /** The home shard of a client id (or of a retained topic): FNV-1a over UTF-16 units, mod shard count. Stable across restarts. */

@@ -19,8 +19,13 @@ export const Stat = {
   PROTOCOL_ERRORS: 13,
   PACKETS_RECEIVED: 14,
   PACKETS_SENT: 15,
+  DROPPED_STORE_FULL: 16,   // QoS 1/2 not queued because the store was at --max-store-bytes
+  REFUSED_QUOTA: 17,        // v5 QoS 1/2 publishes answered 0x97 (store full)
+  QUEUED_BYTES: 18,         // payload + topic bytes waiting in session queues
+  STORE_BYTES: 19,          // live bytes in the store (polled; the same value in every row)
+  EXPIRED: 20,              // queued messages removed because their expiry passed
 } as const;
-export const STAT_COUNT = 16;
+export const STAT_COUNT = 21;
 
 export class StatsBlock {
   readonly sab: SharedArrayBuffer;

@@ -59,6 +59,7 @@ export class Connection {
   spillWaiting = false;
   slowTimer: NodeJS.Timeout | null = null;
   pausedBy = 0;
+  held = 0;                    // packets waiting in the commit gate (durability.ts)
 
   constructor(shard: Shard, socket: Socket) {
     this.shard = shard;

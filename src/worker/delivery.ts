@@ -101,7 +101,7 @@ export class Delivery {
         return;
       }
       if (s.qos0Held >= sh.config.maxQueuedQos0) sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
-      s.enqueue({ msg: msg.detach(), qos: 0, retain, subIds, packetId: 0, state: 0 });
+      s.enqueue({ msg: msg.detach(), qos: 0, retain, subIds, packetId: 0, state: 0, seq: 0 });
       sh.stats.add(sh.id, Stat.QUEUED, 1);
       return;
     }
@@ -117,13 +117,20 @@ export class Delivery {
         }
         // Too large for this client: not sent at all [MQTT-3.1.2-25].
         if (buf === null || (conn.clientMaxPacket !== 0 && buf.length > conn.clientMaxPacket)) return;
-        s.inflight.set(id, { msg: msg.detach(), qos, retain, subIds, packetId: id, state: 1 });
-        this.write(s, buf);
+        const o: Outbound = { msg: msg.detach(), qos, retain, subIds, packetId: id, state: 1, seq: 0 };
+        s.inflight.set(id, o);
+        if (s.persistent && sh.durability.enabled) {
+          // Stored with its packet id before a QoS 2 PUBLISH leaves: a restart re-sends the same id.
+          sh.durability.putOutbound(s, o);
+          this.write(s, buf, qos === 2);
+        } else this.write(s, buf);
         return;
       }
     }
     if (online && conn.congested) this.bp.admit(conn, Date.now());
-    if (s.queued >= sh.config.maxQueuedMessages) {
+    const maxBytes = sh.config.maxQueuedBytes;
+    const size = msg.payload.length + msg.topic.length;
+    while (s.queued >= sh.config.maxQueuedMessages || (maxBytes > 0 && s.queued > 0 && s.queuedBytes + size > maxBytes)) {
       // Make room by dropping QoS 0 first; a full queue of QoS 1/2 drops the new message.
       if (!s.dropOldestQos0()) {
         sh.stats.add(sh.id, Stat.DROPPED_QUEUE_FULL, 1);
@@ -132,7 +139,14 @@ export class Delivery {
       sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
       sh.stats.add(sh.id, Stat.QUEUED, -1);
     }
-    s.enqueue({ msg: msg.detach(), qos, retain, subIds, packetId: 0, state: 0 });
+    const stored = s.persistent && sh.durability.enabled;
+    if (stored && sh.durability.storeFull) {
+      sh.stats.add(sh.id, Stat.DROPPED_STORE_FULL, 1);
+      return;
+    }
+    const o: Outbound = { msg: msg.detach(), qos, retain, subIds, packetId: 0, state: 0, seq: 0 };
+    s.enqueue(o);
+    if (stored) sh.durability.putOutbound(s, o);
     sh.stats.add(sh.id, Stat.QUEUED, 1);
   }
 
@@ -142,8 +156,11 @@ export class Delivery {
     return s.version === 5 ? Math.min(c.clientReceiveMax, 65535) : this.shard.config.maxInflight;
   }
 
-  private write(s: Session, buf: Buffer): void {
-    s.conn!.send(buf);
+  /** `wait`: only after the store writes issued so far have committed (the commit gate). */
+  private write(s: Session, buf: Buffer, wait = false): void {
+    const c = s.conn!;
+    if (wait || c.held > 0) this.shard.durability.send(c, buf, wait);
+    else c.send(buf);
     this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, 1);
   }
 
@@ -192,7 +209,11 @@ export class Delivery {
       if (o.qos > 0 && s.inflight.size >= window) break;
       s.shift();
       sh.stats.add(sh.id, Stat.QUEUED, -1);
-      if (o.msg.expired(now)) continue; // [MQTT-3.3.2-5]
+      if (o.msg.expired(now)) { // [MQTT-3.3.2-5]
+        sh.durability.deleteOutbound(s, o);
+        sh.stats.add(sh.id, Stat.EXPIRED, 1);
+        continue;
+      }
       if (o.qos === 0) {
         const buf = this.encode(s, o.msg, 0, o.retain, false, 0, o.subIds);
         if (buf !== null) this.write(s, buf);
@@ -204,7 +225,10 @@ export class Delivery {
       o.packetId = id;
       o.state = 1;
       s.inflight.set(id, o);
-      this.write(s, buf);
+      if (o.seq !== 0) {
+        sh.durability.putOutbound(s, o);
+        this.write(s, buf, o.qos === 2);
+      } else this.write(s, buf);
       // socket.write's return value is checked at flush; stop early on a large backlog.
       if (conn.backlog() >= sh.config.socketHighWater) { conn.congested = true; conn.congestedAt = now; break; }
     }
@@ -215,10 +239,10 @@ export class Delivery {
     const now = Date.now();
     for (const o of s.inflight.values()) {
       if (o.state === 2) {
-        s.conn!.sendPacket({ cmd: 'pubrel', messageId: o.packetId });
+        this.write(s, Buffer.from([0x62, 2, o.packetId >> 8, o.packetId & 0xff]));
         continue;
       }
-      if (o.msg.expired(now) && s.version === 5) { s.inflight.delete(o.packetId); continue; }
+      if (o.msg.expired(now) && s.version === 5) { s.inflight.delete(o.packetId); this.shard.durability.deleteOutbound(s, o); continue; }
       const buf = this.encode(s, o.msg, o.qos, o.retain, true, o.packetId, o.subIds);
       if (buf !== null) this.write(s, buf);
     }
@@ -230,6 +254,7 @@ export class Delivery {
     const o = s.inflight.get(packetId);
     if (o === undefined || o.qos !== expectQos || o.state !== expectState) return false;
     s.inflight.delete(packetId);
+    this.shard.durability.deleteOutbound(s, o);
     this.pump(s);
     return true;
   }
@@ -238,8 +263,10 @@ export class Delivery {
   received(s: Session, packetId: number, failed: boolean): boolean {
     const o = s.inflight.get(packetId);
     if (o === undefined || o.qos !== 2) return false;
-    if (failed) { s.inflight.delete(packetId); this.pump(s); return true; }
+    if (failed) { s.inflight.delete(packetId); this.shard.durability.deleteOutbound(s, o); this.pump(s); return true; }
+    if (o.state === 2) return true;
     o.state = 2;
+    if (o.seq !== 0) this.shard.durability.putOutbound(s, o);
     return true;
   }
 }

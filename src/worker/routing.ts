@@ -167,7 +167,7 @@ export class Routing {
   /** A message published by a client of this shard (or by the broker itself). */
   publish(msg: Message, now: number): void {
     const sh = this.shard;
-    if (msg.retain) void sh.retainFromClient(msg);
+    if (msg.retain) sh.durability.waitFor(sh.retainFromClient(msg));
     this.mask = 0;
     if (sh.count > 1) this.remote.match(msg.topic, this.collectRemote);
     this.pickedGroups.length = 0;
@@ -193,6 +193,7 @@ export class Routing {
       const groups = withGroups ? this.groupTargets[i]! : null;
       if (!deliver && groups === null) continue;
       const flags = base | (deliver ? PubFlag.DELIVER : 0);
+      if (msg.qos !== 0) sh.durability.forwarded(i);
       if (groups === null && shared === flags) {
         sh.peers.resend(i);
         continue;

@@ -4,7 +4,7 @@ import { ByteReader, ByteWriter } from '../shared/bytes.ts';
 import { Message } from './message.ts';
 import { Session, type Outbound, type Subscription } from './session.ts';
 
-const FORMAT = 1;
+const FORMAT = 2; // 2: outbound store sequence numbers (seq per message, nextSeq)
 const w = new ByteWriter(4096);
 const r = new ByteReader();
 
@@ -21,7 +21,7 @@ function readMsg(): Message {
   return new Message(topic, payload, (f & 3) as 0 | 1 | 2, (f & 4) !== 0, props, expiresAt, origin);
 }
 function writeOutbound(o: Outbound): void {
-  w.u8(o.qos | (o.retain ? 4 : 0)).u8(o.state).u16(o.packetId);
+  w.u8(o.qos | (o.retain ? 4 : 0)).u8(o.state).u16(o.packetId).f64(o.seq);
   const ids = o.subIds ?? [];
   w.u16(ids.length);
   for (const id of ids) w.u32(id);
@@ -31,15 +31,16 @@ function readOutbound(): Outbound {
   const f = r.u8();
   const state = r.u8() as 0 | 1 | 2;
   const packetId = r.u16();
+  const seq = r.f64();
   const n = r.u16();
   const subIds: number[] | null = n > 0 ? [] : null;
   for (let i = 0; i < n; i++) subIds!.push(r.u32());
-  return { qos: (f & 3) as 0 | 1 | 2, retain: (f & 4) !== 0, state, packetId, subIds, msg: readMsg() };
+  return { qos: (f & 3) as 0 | 1 | 2, retain: (f & 4) !== 0, state, packetId, subIds, seq, msg: readMsg() };
 }
 
 export function encodeSession(s: Session): Buffer {
   w.reset();
-  w.u8(FORMAT).u8(s.version).u32(s.expiryInterval).u16(s.nextPacketId).f64(s.disconnectedAt);
+  w.u8(FORMAT).u8(s.version).u32(s.expiryInterval).u16(s.nextPacketId).f64(s.nextSeq).f64(s.disconnectedAt);
   w.u32(s.subs.size);
   for (const sub of s.subs.values()) {
     w.str(sub.filter).u8(sub.qos | (sub.noLocal ? 4 : 0) | (sub.retainAsPublished ? 8 : 0) | (sub.retainHandling << 4)).u32(sub.subscriptionId);
@@ -65,6 +66,7 @@ export function decodeSession(clientId: string, buf: Buffer, parseFilter: (filte
   if (format !== FORMAT) throw new Error(`unknown session format ${format}`);
   const s = new Session(clientId, r.u8(), r.u32());
   s.nextPacketId = r.u16() || 1;
+  s.nextSeq = r.f64();
   s.disconnectedAt = r.f64();
   const nsubs = r.u32();
   for (let i = 0; i < nsubs; i++) {

@@ -21,6 +21,7 @@ export interface Outbound {
   subIds: number[] | null;
   packetId: number;
   state: 0 | 1 | 2; // 0 queued, 1 PUBLISH sent (awaiting PUBACK/PUBREC), 2 PUBREL sent (awaiting PUBCOMP)
+  seq: number;      // key of its store record (persistent sessions, durable/fast modes); 0 = not stored
 }
 
 export interface Will {
@@ -34,6 +35,9 @@ export interface Will {
 }
 
 export const NEVER_EXPIRES = 0xffffffff;
+
+/** What a queued message counts against the per-session byte limit. */
+export function outboundBytes(o: Outbound): number { return o.msg.payload.length + o.msg.topic.length; }
 
 /**
  * State of one client id on its owning shard, with or without a live connection. A FIFO
@@ -51,6 +55,8 @@ export class Session {
   readonly inflight = new Map<number, Outbound>(); // insertion order = send order, kept on redelivery
   readonly inboundQos2 = new Set<number>();
   nextPacketId = 1;
+  nextSeq = 1;                         // next outbound store sequence number (durability.ts)
+  queuedBytes = 0;                     // payload + topic bytes in queue (per-session byte limit)
   will: Will | null = null;
   willTimer: NodeJS.Timeout | null = null;
   expiryTimer: NodeJS.Timeout | null = null;
@@ -71,12 +77,13 @@ export class Session {
   get persistent(): boolean { return this.expiryInterval !== 0; }
   get queued(): number { return this.queue.length - this.queueHead; }
 
-  enqueue(o: Outbound): void { this.queue.push(o); if (o.qos === 0) this.qos0Held++; }
+  enqueue(o: Outbound): void { this.queue.push(o); this.queuedBytes += outboundBytes(o); if (o.qos === 0) this.qos0Held++; }
   peek(): Outbound | undefined { return this.queue[this.queueHead]; }
   shift(): Outbound | undefined {
     const o = this.queue[this.queueHead];
     if (o === undefined) return undefined;
     this.queue[this.queueHead++] = undefined as unknown as Outbound;
+    this.queuedBytes -= outboundBytes(o);
     if (o.qos === 0) this.qos0Held--;
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
@@ -88,6 +95,7 @@ export class Session {
   dropOldestQos0(): boolean {
     for (let i = this.queueHead; i < this.queue.length; i++) {
       if (this.queue[i]!.qos === 0) {
+        this.queuedBytes -= outboundBytes(this.queue[i]!);
         this.queue.splice(i, 1);
         this.qos0Held--;
         return true;

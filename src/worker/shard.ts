@@ -9,6 +9,7 @@ import type { Store } from '../shared/store/index.ts';
 import { AllowAll, type AuthHook } from './auth.ts';
 import { Connection, ConnState } from './connection.ts';
 import { Delivery } from './delivery.ts';
+import { Durability } from './durability.ts';
 import { completeConnect } from './handlers/connect.ts';
 import { Message } from './message.ts';
 import { Peers } from './peers.ts';
@@ -39,6 +40,7 @@ export class Shard {
   readonly routing: Routing;
   readonly registry: Registry;
   readonly delivery: Delivery;
+  readonly durability: Durability;
   readonly retained = new RetainedIndex();
   readonly retainSync: RetainedSync;
   auth: AuthHook = new AllowAll(); // replaced at start from the configuration (createAuthHook)
@@ -56,6 +58,7 @@ export class Shard {
     this.store = store;
     this.routing = new Routing(this);
     this.registry = new Registry(this);
+    this.durability = new Durability(this);
     this.delivery = new Delivery(this);
     this.retainSync = new RetainedSync(this);
     this.peers = new Peers(this, init.bellSab, init.rings, init.config.ringCapacity, (r, from) => this.onFrame(r, from));
@@ -72,6 +75,7 @@ export class Shard {
     if (!restart || this.count === 1) this.loadHomedSessions();
     else this.syncPending = this.count - 1; // wait for every peer's ownership list first
     this.peers.start();
+    this.durability.start();
   }
 
   private loadHomedSessions(): void {
@@ -86,11 +90,20 @@ export class Shard {
     const st = this.store.getSession(clientId);
     if (st === undefined) return;
     const s = fromStoredSession(st);
+    this.durability.restore(s);
     const token = this.registry.allocateToken();
     s.token = token;
     this.registry.own(clientId, token);
     this.adoptSession(s);
-    this.sessionOffline(s, st.disconnectedAt || Date.now());
+    const since = st.disconnectedAt || Date.now();
+    const w = s.will;
+    if (w !== null) {
+      // A will still pending when the broker stopped (or crashed under a connected client) goes
+      // out when its delay, counted from the disconnect, has passed [MQTT-3.1.3-9].
+      const delay = s.expiryInterval === NEVER_EXPIRES ? w.delayMs : Math.min(w.delayMs, s.expiryInterval * 1000);
+      s.willTimer = setLongTimeout(() => { s.willTimer = null; this.publishWill(s); }, Math.max(0, since + delay - Date.now()));
+    }
+    this.sessionOffline(s, since);
   }
 
   adoptSocket(socket: Socket): void {
@@ -185,7 +198,7 @@ export class Shard {
     this.sessions.delete(s.clientId);
     this.stats.add(this.id, Stat.QUEUED, -(s.queued));
     this.registry.release(s.clientId, s.token);
-    this.store.deleteSession(s.clientId).catch((err) => this.log.error({ err }, 'store: delete session failed'));
+    this.durability.track(this.store.deleteSession(s.clientId), 'delete session');
   }
 
   publishWill(s: Session): void {
@@ -196,11 +209,13 @@ export class Shard {
     const now = Date.now();
     const msg = new Message(w.topic, w.payload, w.qos, w.retain, w.props, w.expiry >= 0 ? now + w.expiry * 1000 : 0, s.clientId);
     this.routing.publish(msg, now);
+    // Sent: a restart must not send it again.
+    if (s.persistent && s.conn === null && this.sessions.get(s.clientId) === s) this.persistSession(s);
   }
 
   persistSession(s: Session): void {
     if (!s.persistent) return;
-    this.store.putSession(toStoredSession(s)).catch((err) => this.log.error({ err, client: s.clientId }, 'store: put session failed'));
+    this.durability.track(this.store.putSession(toStoredSession(s)), 'put session');
   }
 
   /**
@@ -233,6 +248,7 @@ export class Shard {
 
   /** A peer restarted with fresh rings: forget what it had, tell it what we have. */
   peerRestarted(peer: number, rings: PeerRings): void {
+    this.durability.peerRestarted(peer);
     this.peers.replace(peer, rings, this.config.ringCapacity);
     this.routing.dropShard(peer);
     this.retainSync.peerRestarted(peer);
@@ -283,6 +299,8 @@ export class Shard {
       case FrameType.OWNED: { const shard = r.u8(); const token = r.u32(); this.registry.handleOwned(r.str(), shard, token); return; }
       case FrameType.BARRIER: this.peers.onBarrier(false, r.u8(), r.u32()); return;
       case FrameType.BARRIER_ACK: this.peers.onBarrier(true, r.u8(), r.u32()); return;
+      case FrameType.COMMIT_BARRIER: { const shard = r.u8(); this.durability.onCommitBarrier(shard, r.u32()); return; }
+      case FrameType.COMMIT_BARRIER_ACK: r.u8(); this.durability.onCommitBarrierAck(r.u32()); return;
       case FrameType.SYNC_DONE: {
         r.u8();
         if (this.syncPending > 0 && --this.syncPending === 0) this.loadHomedSessions();
@@ -304,7 +322,9 @@ export class Shard {
       } else c.close();
     }
     this.peers.stop();
+    this.durability.stop();
     await new Promise((r) => setTimeout(r, 50));
+    await this.store.flushed().catch(() => {});
     await this.store.close();
   }
 }

@@ -210,6 +210,14 @@ export class LmdbStore implements Store {
     };
   }
 
+  flushed(): Promise<void> {
+    return this.lastSettled;
+  }
+
+  usedBytes(): number {
+    return this.db ? usedBytes(this.db.getStats()) : 0;
+  }
+
   // ------------------------------------------------------------ plumbing
 
   private live(): Db {
@@ -237,7 +245,10 @@ export class LmdbStore implements Store {
   private settle(p: Promise<unknown>): Promise<void> {
     if (p !== this.lastRaw) {
       this.lastRaw = p;
-      this.lastSettled = p.then(ignore, (err: unknown) => {
+      // Also waits for the previous transaction (without taking on its failure), so the
+      // newest promise settles last and flushed() covers every earlier write.
+      const prev = this.lastSettled;
+      this.lastSettled = p.then(() => prev.catch(ignore), (err: unknown) => {
         throw new StoreError(StoreErrorCode.IO, `store ${this.dataDir}: write failed: ${message(err)}`, { cause: err });
       });
     }

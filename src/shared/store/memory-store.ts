@@ -131,6 +131,14 @@ export class MemoryStore implements Store {
     for (const q of this.outbound.values()) for (const e of q.values()) bytes += messageBytes(e.msg);
     return { retained: this.retained.size, sessions: this.sessions.size, bytes };
   }
+
+  flushed(): Promise<void> {
+    return done;
+  }
+
+  usedBytes(): number {
+    return this.isOpen ? this.stats().bytes : 0;
+  }
 }
 
 function closedError(): StoreError {

@@ -97,6 +97,14 @@ export interface Store {
   loadInboundQos2(clientId: string): number[];
 
   stats(): StoreStats;
+
+  /**
+   * Resolves once every write issued so far has committed (durable: and reached the disk);
+   * rejects when one of them failed. Group commit: one promise per transaction, not per write.
+   */
+  flushed(): Promise<void>;
+  /** Bytes of live data, cheap enough to poll every second (LMDB: pages in use). */
+  usedBytes(): number;
 }
 
 export interface StoreOptions {

@@ -215,7 +215,10 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
     present = true;
   } else {
     s = new Session(conn.clientId, conn.version, req.expiry);
-    if (state !== null) sh.store.deleteSession(conn.clientId).catch(() => {});
+    // A clean start discards what a previous session left in the store (queue, in-flight, QoS 2 ids).
+    if (state !== null || (sh.durability.enabled && sh.store.getSession(conn.clientId) !== undefined)) {
+      sh.durability.track(sh.store.deleteSession(conn.clientId), 'delete session');
+    }
   }
   s.version = conn.version;
   s.expiryInterval = req.expiry;

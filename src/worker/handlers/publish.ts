@@ -8,13 +8,16 @@ import { decodePublish } from '../publish-codec.ts';
 
 const TEST_CRASH_TOPIC = '$SHOAL/test/crash-shard';
 
-function ack(conn: Connection, type: number, packetId: number, reason: number): void {
-  // Hand-encoded: acks are the second-hottest packets. v5 omits a Success reason (2-byte form).
-  if (conn.version === 5 && reason !== 0) {
-    conn.send(Buffer.from([type, 3, packetId >> 8, packetId & 0xff, reason]));
-  } else {
-    conn.send(Buffer.from([type, 2, packetId >> 8, packetId & 0xff]));
-  }
+/**
+ * Hand-encoded: acks are the second-hottest packets. v5 omits a Success reason (2-byte form).
+ * `wait`: the ack confirms store writes, so it goes through the commit gate (durability.ts).
+ */
+function ack(conn: Connection, type: number, packetId: number, reason: number, wait = false): void {
+  const buf = conn.version === 5 && reason !== 0
+    ? Buffer.from([type, 3, packetId >> 8, packetId & 0xff, reason])
+    : Buffer.from([type, 2, packetId >> 8, packetId & 0xff]);
+  if (wait || conn.held > 0) conn.shard.durability.send(conn, buf, wait);
+  else conn.send(buf);
 }
 
 /** Inbound PUBLISH: QoS 0 routed at once, QoS 1 acknowledged with PUBACK, QoS 2 stored until PUBREL. */
@@ -56,6 +59,16 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
     }
   }
 
+  const d = sh.durability;
+  if (p.qos !== 0 && d.storeFull && conn.version === 5 && sh.config.storeFull === 'refuse') {
+    // --max-store-bytes reached: not accepted, the publisher is told why [MQTT-3.4.2.1].
+    sh.stats.add(sh.id, Stat.REFUSED_QUOTA, 1);
+    ack(conn, p.qos === 1 ? 0x40 : 0x50, p.packetId, Reason.QUOTA_EXCEEDED);
+    return;
+  }
+  const writes = d.writes;
+  const forwards = d.forwards;
+
   // $SYS is the broker's own namespace: clients do not publish into it.
   const sys = topic.charCodeAt(0) === 36 /* $ */ && topic.startsWith('$SYS');
   if (!sys) {
@@ -65,11 +78,14 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
     sh.routing.publish(msg, now);
   }
 
-  if (p.qos === 1) ack(conn, 0x40, p.packetId, 0);
-  else if (p.qos === 2) {
+  if (p.qos === 0) return;
+  if (p.qos === 2) {
     s.inboundQos2.add(p.packetId);
-    ack(conn, 0x50, p.packetId, 0);
+    if (s.persistent && d.enabled) d.putInbound(s, p.packetId);
   }
+  // Acknowledged only once what this message changed is committed: the retained set, the
+  // queues and in-flight windows of persistent sessions here and on the shards it went to.
+  ack(conn, p.qos === 1 ? 0x40 : 0x50, p.packetId, 0, d.writes !== writes || d.forwards !== forwards);
 }
 
 export function handlePuback(conn: Connection, packet: mqttPacket.Packet): void {
@@ -84,14 +100,23 @@ export function handlePubrec(conn: Connection, packet: mqttPacket.Packet): void 
   const known = conn.shard.delivery.received(conn.session!, id, failed);
   if (failed) return;
   // PUBREL even for an unknown id, with 0x92 in v5, so the client can finish its state.
-  if (conn.version === 5 && !known) conn.send(Buffer.from([0x62, 3, id >> 8, id & 0xff, Reason.PACKET_IDENTIFIER_NOT_FOUND]));
-  else conn.send(Buffer.from([0x62, 2, id >> 8, id & 0xff]));
+  // After the PUBREC state is stored: a restart then sends PUBREL again, never the PUBLISH.
+  const s = conn.session!;
+  const buf = conn.version === 5 && !known
+    ? Buffer.from([0x62, 3, id >> 8, id & 0xff, Reason.PACKET_IDENTIFIER_NOT_FOUND])
+    : Buffer.from([0x62, 2, id >> 8, id & 0xff]);
+  conn.shard.durability.send(conn, buf, known && s.persistent);
 }
 
 export function handlePubrel(conn: Connection, packet: mqttPacket.Packet): void {
   const id = (packet as mqttPacket.IPubrelPacket).messageId!;
-  const known = conn.session!.inboundQos2.delete(id);
-  ack(conn, 0x70, id, known || conn.version !== 5 ? 0 : Reason.PACKET_IDENTIFIER_NOT_FOUND);
+  const s = conn.session!;
+  const known = s.inboundQos2.delete(id);
+  const d = conn.shard.durability;
+  const stored = known && s.persistent && d.enabled;
+  if (stored) d.deleteInbound(s, id);
+  // PUBCOMP after the id is gone from the store: the client may reuse the id at once.
+  ack(conn, 0x70, id, known || conn.version !== 5 ? 0 : Reason.PACKET_IDENTIFIER_NOT_FOUND, stored);
 }
 
 export function handlePubcomp(conn: Connection, packet: mqttPacket.Packet): void {

@@ -67,7 +67,8 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
       // Left out when it would make the SUBACK larger than the client's Maximum Packet Size [MQTT-3.1.2-25].
       if (conn.clientMaxPacket === 0 || 16 + granted.length + Buffer.byteLength(reasonString) <= conn.clientMaxPacket) properties = { reasonString };
     }
-    conn.sendPacket({ cmd: 'suback', messageId: p.messageId, granted, properties } as mqttPacket.ISubackPacket);
+    // A persistent session's SUBACK follows the commit of its subscriptions (durability.ts).
+    sh.durability.sendPacket(conn, { cmd: 'suback', messageId: p.messageId, granted, properties } as mqttPacket.ISubackPacket, s.persistent);
     sendRetained(conn, retainedFor, existed);
   };
   if (s.persistent) sh.persistSession(s);

@@ -1,0 +1,311 @@
+// What makes an acknowledgement a promise the broker keeps (issue #5, docs/durability.md).
+//
+// - Store writes of the data path: outbound messages of persistent sessions (queued and in
+//   flight, with their packet ids), inbound QoS 2 packet ids awaiting PUBREL. Everything is
+//   keyed by client id and a per-session sequence number, so a takeover or a restart continues
+//   where the last owner stopped. Non-persistent sessions and QoS 0 never touch the store.
+// - The commit gate: a packet whose meaning depends on a write (PUBACK/PUBREC after the
+//   message is stored for every persistent subscriber, PUBCOMP after the inbound id is gone,
+//   a QoS 2 PUBLISH after its packet id is stored, PUBREL after the PUBREC state is stored)
+//   waits in the gate until the writes of its event-loop turn have committed. lmdb-js puts
+//   every write of a turn into one transaction (group commit), so one promise releases a
+//   whole turn of held packets, in order. Later packets for a connection that has packets in
+//   the gate queue behind them, so a connection never sees its packets reordered.
+// - Cross-shard: a QoS 1/2 message forwarded to another shard is stored (if at all) by that
+//   shard. At the end of the turn the gate sends a COMMIT_BARRIER to each shard it forwarded
+//   to; the peer answers once everything before it in the ring is applied and committed.
+//   The held acks of the turn go out when the local commit and all those answers are in.
+// - memory mode: the gate is off and nothing here runs.
+import mqttPacket from 'mqtt-packet';
+import { writeCommitBarrier } from '../shared/frames.ts';
+import { Reason } from '../shared/protocol/reason-codes.ts';
+import { Stat } from '../shared/stats.ts';
+import type { OutboundEntry, OutboundState } from '../shared/store/index.ts';
+import { ConnState, type Connection } from './connection.ts';
+import { Message } from './message.ts';
+import { toStoredMessage } from './persist.ts';
+import type { Outbound, Session } from './session.ts';
+import type { Shard } from './shard.ts';
+
+interface Group {
+  /** conn, buf, conn, buf, ... in the order they were handed to the gate. */
+  items: (Connection | Buffer)[];
+  /** Commits and peer answers still awaited. */
+  left: number;
+  /** Peers whose answer is awaited. */
+  peers: number;
+  failed: boolean;
+}
+
+const STATES: readonly OutboundState[] = ['queued', 'sent', 'pubrel'];
+const POLL_MS = 1000;
+const SWEEP_MS = 10_000;
+const SWEEP_BUDGET = 2000;
+
+export class Durability {
+  /** The store is on disk (durable or fast): the gate and the writes are on. */
+  readonly enabled: boolean;
+  /** Store writes issued so far; a handler compares before/after to know whether it wrote. */
+  writes = 0;
+  /** Peers that got a QoS 1/2 or retained frame in the current turn (Routing.forward). */
+  forwardMask = 0;
+  /** QoS 1/2 or retained frames forwarded so far; compared before/after like `writes`. */
+  forwards = 0;
+  /** The store holds --max-store-bytes or more (polled). */
+  storeFull = false;
+  private readonly shard: Shard;
+  private open: Group | null = null;
+  private readonly waiting: Group[] = [];
+  private readonly barriers = new Map<number, Group>();
+  private token = 0;
+  private sealScheduled = false;
+  private readonly sealFn = (): void => this.seal();
+  private timers: NodeJS.Timeout[] = [];
+  private extra: Promise<void>[] = [];
+
+  constructor(shard: Shard) {
+    this.shard = shard;
+    this.enabled = shard.store.persistence !== 'memory';
+  }
+
+  /**
+   * An ack issued in this turn must also wait for `p` (a retained set's commit at the topic's
+   * home shard, retain-sync.ts). Counts as a forward, so the publisher's ack waits.
+   */
+  waitFor(p: Promise<void>): void {
+    if (!this.enabled) return;
+    this.forwards++;
+    this.extra.push(p);
+  }
+
+  /** Routing forwarded a frame that a publisher's ack must wait for to `peer`. */
+  forwarded(peer: number): void {
+    if (!this.enabled) return;
+    this.forwards++;
+    this.forwardMask |= 1 << peer;
+  }
+
+  // ------------------------------------------------------------ writes
+
+  /** Counts a store write and logs its failure (the gate sees the failure through flushed()). */
+  track(p: Promise<void>, what: string): void {
+    this.writes++;
+    p.catch((err: unknown) => this.shard.log.error({ err }, `store: ${what} failed`));
+  }
+
+  /** Writes (or rewrites) one outbound message of a persistent session; gives it a seq first. */
+  putOutbound(s: Session, o: Outbound): void {
+    if (o.seq === 0) o.seq = s.nextSeq++;
+    const e: OutboundEntry = { packetId: o.packetId, state: STATES[o.state]!, msg: toStoredMessage(o.msg) };
+    // The delivery's QoS and retain flag are what must be re-sent, not the publisher's.
+    e.msg.qos = o.qos;
+    e.msg.retain = o.retain;
+    this.track(this.shard.store.putOutbound(s.clientId, o.seq, e), 'put outbound');
+  }
+
+  deleteOutbound(s: Session, o: Outbound): void {
+    if (o.seq === 0) return;
+    this.track(this.shard.store.deleteOutbound(s.clientId, o.seq), 'delete outbound');
+    o.seq = 0;
+  }
+
+  putInbound(s: Session, packetId: number): void {
+    this.track(this.shard.store.putInboundQos2(s.clientId, packetId), 'put inbound QoS 2 id');
+  }
+
+  deleteInbound(s: Session, packetId: number): void {
+    this.track(this.shard.store.deleteInboundQos2(s.clientId, packetId), 'delete inbound QoS 2 id');
+  }
+
+  /** A persistent session taken from the store: its queue, in-flight messages and inbound QoS 2 ids. */
+  restore(s: Session): void {
+    if (!this.enabled) return;
+    const sh = this.shard;
+    const now = Date.now();
+    let maxSeq = 0;
+    for (const [seq, e] of sh.store.loadOutbound(s.clientId)) {
+      if (seq > maxSeq) maxSeq = seq;
+      const m = e.msg;
+      const msg = new Message(m.topic, m.payload, m.qos, m.retain, m.properties, m.expiresAt, '');
+      const state = STATES.indexOf(e.state) as 0 | 1 | 2;
+      const o: Outbound = { msg, qos: m.qos, retain: m.retain, subIds: null, packetId: e.packetId, state, seq };
+      if (state === 0 && msg.expired(now)) {
+        this.deleteOutbound(s, o);
+        sh.stats.add(sh.id, Stat.EXPIRED, 1);
+        continue;
+      }
+      if (state === 0) { s.enqueue(o); sh.stats.add(sh.id, Stat.QUEUED, 1); }
+      else s.inflight.set(o.packetId, o);
+    }
+    if (maxSeq >= s.nextSeq) s.nextSeq = maxSeq + 1;
+    for (const id of sh.store.loadInboundQos2(s.clientId)) s.inboundQos2.add(id);
+  }
+
+  // ------------------------------------------------------------ the gate
+
+  /**
+   * Sends `buf` on `conn` after the writes issued so far (and the peers' for what this shard
+   * forwarded in this turn) have committed when `wait`; at once otherwise, unless earlier
+   * packets of the connection are still held.
+   */
+  send(conn: Connection, buf: Buffer, wait: boolean): void {
+    if (!this.enabled || (!wait && conn.held === 0)) { conn.send(buf); return; }
+    let g = this.open;
+    if (g === null) {
+      g = this.open = { items: [], left: 0, peers: 0, failed: false };
+      if (!this.sealScheduled) { this.sealScheduled = true; setImmediate(this.sealFn); }
+    }
+    conn.held++;
+    g.items.push(conn, buf);
+  }
+
+  sendPacket(conn: Connection, packet: mqttPacket.Packet, wait: boolean): void {
+    this.send(conn, mqttPacket.generate(packet, { protocolVersion: conn.version as 3 | 4 | 5 }), wait);
+  }
+
+  /** End of the turn: wait for the local commit and one commit barrier per peer forwarded to. */
+  private seal(): void {
+    this.sealScheduled = false;
+    const g = this.open;
+    const mask = this.forwardMask;
+    this.forwardMask = 0;
+    const extra = this.extra;
+    if (extra.length > 0) this.extra = [];
+    if (g === null) return;
+    this.open = null;
+    this.waiting.push(g);
+    const sh = this.shard;
+    g.left = 1 + extra.length;
+    for (const p of extra) p.then(() => this.settle(g, false), () => this.settle(g, true));
+    for (let i = 0; i < sh.count; i++) {
+      if (i === sh.id || (mask & (1 << i)) === 0) continue;
+      const token = this.token = (this.token + 1) >>> 0;
+      this.barriers.set(token, g);
+      g.left++;
+      g.peers |= 1 << i;
+      writeCommitBarrier(sh.peers.writer(), false, sh.id, token);
+      sh.peers.commit(i);
+    }
+    sh.store.flushed().then(() => this.settle(g, false), () => this.settle(g, true));
+  }
+
+  private settle(g: Group, failed: boolean): void {
+    if (failed) g.failed = true;
+    if (--g.left > 0) return;
+    // Groups leave in order: a later commit never overtakes an earlier one's packets.
+    while (this.waiting.length > 0 && this.waiting[0]!.left <= 0) this.release(this.waiting.shift()!);
+  }
+
+  private release(g: Group): void {
+    const items = g.items;
+    for (let i = 0; i < items.length; i += 2) {
+      const conn = items[i] as Connection;
+      conn.held--;
+      if (conn.state === ConnState.CLOSED) continue;
+      if (g.failed) {
+        // Not committed: no acknowledgement. The client resends (QoS 1/2 with a session) or knows it was not accepted.
+        conn.disconnect(Reason.UNSPECIFIED_ERROR, 'store commit failed');
+        continue;
+      }
+      conn.send(items[i + 1] as Buffer);
+    }
+  }
+
+  /** From a peer: answer once what it sent before this barrier is applied (done: frames are FIFO) and committed. */
+  onCommitBarrier(from: number, token: number): void {
+    const sh = this.shard;
+    const answer = (): void => { writeCommitBarrier(sh.peers.writer(), true, sh.id, token); sh.peers.commit(from); };
+    sh.store.flushed().then(answer, answer);
+  }
+
+  onCommitBarrierAck(token: number): void {
+    const g = this.barriers.get(token);
+    if (g === undefined) return;
+    this.barriers.delete(token);
+    this.settle(g, false);
+  }
+
+  /**
+   * A peer died and was restarted: its answers will not come. Its persistent sessions come back
+   * from the store (their home shards re-adopt them), without what it had not committed; the
+   * publishers are not made to pay for a shard's crash with a disconnect, so the acks go out.
+   * (A crash of the whole process is the case the guarantee is about: nothing is acked then.)
+   */
+  peerRestarted(peer: number): void {
+    for (const [token, g] of this.barriers) {
+      if ((g.peers & (1 << peer)) === 0) continue;
+      this.barriers.delete(token);
+      this.settle(g, false);
+    }
+  }
+
+  // ------------------------------------------------------------ background
+
+  /** Store size poll (for --max-store-bytes and $SYS) and the expiry sweep of queued messages. */
+  start(): void {
+    if (this.timers.length > 0) return;
+    const poll = setInterval(() => this.poll(), POLL_MS);
+    poll.unref();
+    const sweep = setInterval(() => this.sweep(), SWEEP_MS);
+    sweep.unref();
+    this.timers.push(poll, sweep);
+    this.poll();
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  private poll(): void {
+    const sh = this.shard;
+    let bytes = 0;
+    try { bytes = sh.store.usedBytes(); } catch { return; }
+    sh.stats.set(sh.id, Stat.STORE_BYTES, bytes);
+    const max = sh.config.maxStoreBytes;
+    this.storeFull = max > 0 && bytes >= max;
+    let queued = 0;
+    for (const s of sh.sessions.values()) queued += s.queuedBytes;
+    sh.stats.set(sh.id, Stat.QUEUED_BYTES, queued);
+  }
+
+  /**
+   * Removes expired messages from the queues of offline sessions (online ones drop them as they
+   * pump). Runs in slices of SWEEP_BUDGET queue entries with a yield between, so a shard with
+   * millions of queued messages never stalls.
+   */
+  private sweep(): void {
+    const sh = this.shard;
+    const sessions = [...sh.sessions.values()].filter((s) => s.conn === null && s.queued > 0);
+    let i = 0;
+    const slice = (): void => {
+      let budget = SWEEP_BUDGET;
+      const now = Date.now();
+      while (i < sessions.length && budget > 0) {
+        const s = sessions[i++]!;
+        if (s.conn !== null || sh.sessions.get(s.clientId) !== s) continue;
+        budget -= s.queued;
+        let kept = 0;
+        const q = s.queue;
+        const head = s.queueHead;
+        let removed = 0;
+        for (let k = head; k < q.length; k++) {
+          const o = q[k]!;
+          if (o.msg.expired(now)) {
+            if (this.enabled) this.deleteOutbound(s, o);
+            s.queuedBytes -= o.msg.payload.length + o.msg.topic.length;
+            if (o.qos === 0) s.qos0Held--;
+            removed++;
+          } else q[head + kept++] = o;
+        }
+        if (removed > 0) {
+          q.length = head + kept;
+          sh.stats.add(sh.id, Stat.QUEUED, -removed);
+          sh.stats.add(sh.id, Stat.EXPIRED, removed);
+        }
+      }
+      if (i < sessions.length) setImmediate(slice);
+    };
+    slice();
+  }
+}
