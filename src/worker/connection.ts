@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
+import { ProtocolError } from '../shared/errors.ts';
 import { Framer } from '../shared/protocol/framer.ts';
 import { Reason } from '../shared/protocol/reason-codes.ts';
 import { Stat } from '../shared/stats.ts';
@@ -152,7 +153,8 @@ export class Connection {
     if (this.parseError !== null || this.parsed === null || left !== 0) {
       const err = this.parseError ?? new Error('incomplete packet');
       this.parser = null; // its internal state is undefined after an error
-      throw err;
+      // What the reference codec cannot decode is a Malformed Packet (v5 DISCONNECT 0x81) [MQTT-4.13.1-1].
+      throw new ProtocolError(Reason.MALFORMED_PACKET, `malformed packet: ${err.message}`);
     }
     return this.parsed;
   }

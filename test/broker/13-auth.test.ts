@@ -94,7 +94,7 @@ for (const shards of [1, 4] as const) {
     for (const version of [4, 5] as const) {
       const bad = version === 5 ? 0x86 : 4;
       const notAuth = version === 5 ? 0x87 : 5;
-      test(`${version === 5 ? 'MQTT 5.0' : 'MQTT 3.1.1'}: user name / password from the users file: accepted, wrong password ${bad}, unknown user ${bad}, anonymous ${notAuth}`, async () => {
+      test(`${version === 5 ? 'MQTT 5.0' : 'MQTT 3.1.1'}: [MQTT-3.1.4-2] [MQTT-3.2.2-6] [MQTT-3.2.2-7] user name / password from the users file: accepted, wrong password ${bad}, unknown user ${bad}, anonymous ${notAuth}`, async () => {
         const cases: Array<[Props, number, string]> = [
           [{ username: 'alice', password: Buffer.from('wonderland') }, 0, 'plain entry'],
           [{ username: 'bob', password: Buffer.from('builder') }, 0, 'SCRAM verifier entry (checked off the event loop)'],
@@ -110,8 +110,11 @@ for (const shards of [1, 4] as const) {
             if (code === 0) {
               const ack = await c.expectPacket('connack');
               assert.equal(codeOf(ack), 0, `${what}: ${describeFrame(ack)}`);
+              // No Authentication Method in CONNECT: none in CONNACK, and no AUTH [MQTT-4.12.0-6].
+              assert.equal(propsOf(ack).authenticationMethod, undefined);
             } else {
-              await closedWith(c, 'connack', code, what); // [MQTT-3.2.2-5] / [MQTT-3.2.2-7]: refusal then close
+              const f = await closedWith(c, 'connack', code, what); // refusal then close
+              assert.equal(f.raw[2]! & 1, 0, 'Session Present 0 with a refusal');
             }
           } finally { c.destroy(); }
         }
@@ -149,7 +152,7 @@ for (const shards of [1, 4] as const) {
       });
     }
 
-    test('[MQTT-4.12.0-2] SCRAM-SHA-256: AUTH 0x18 exchange, CONNACK with the server signature; then publish/subscribe across clients', async () => {
+    test('[MQTT-4.12.0-2] [MQTT-4.12.0-5] SCRAM-SHA-256: AUTH 0x18 exchange, CONNACK with the server signature; then publish/subscribe across clients', async () => {
       const topic = uid('scram');
       const sub = await scramLogin('bob', 'builder');
       const pub = await scramLogin('alice', 'wonderland'); // a plain password entry works for SCRAM too
@@ -162,7 +165,7 @@ for (const shards of [1, 4] as const) {
       } finally { sub.destroy(); pub.destroy(); }
     });
 
-    test('SCRAM-SHA-256 with a wrong password or an unknown user: the exchange runs, then CONNACK 0x87 and close', async () => {
+    test('[MQTT-4.12.0-4] SCRAM-SHA-256 with a wrong password or an unknown user: the exchange runs, then CONNACK 0x87 and close', async () => {
       for (const [user, pw] of [['bob', 'wrong'], ['nobody', 'builder']] as const) {
         const c = await open(5);
         try {
@@ -176,6 +179,29 @@ for (const shards of [1, 4] as const) {
       }
     });
 
+    test('[MQTT-3.1.4-6] packets sent behind a refused CONNECT are not processed (a hook answering later)', async () => {
+      const topic = uid('refused');
+      const watcher = await open(5);
+      connect(watcher, 5, { username: 'alice', password: Buffer.from('wonderland') });
+      await watcher.expectPacket('connack');
+      await watcher.subscribe(topic, 0);
+      const c = await open(4);
+      try {
+        connect(c, 4, { username: 'slowfail', password: Buffer.from('x') });
+        c.sendPacket({ cmd: 'publish', topic, payload: Buffer.from('must not pass'), qos: 0, retain: false, dup: false } as never);
+        await closedWith(c, 'connack', 4, 'refused later');
+        await watcher.expectNothing(300);
+      } finally { c.destroy(); watcher.destroy(); }
+    });
+
+    test('[MQTT-3.15.1-1] AUTH with reserved flags set is malformed: DISCONNECT 0x81 and close', async () => {
+      const c = await scramLogin('bob', 'builder');
+      try {
+        c.send(Buffer.from([0xf1, 0x00]));
+        await closedWith(c, 'disconnect', 0x81, 'AUTH flags 0001');
+      } finally { c.destroy(); }
+    });
+
     test('[MQTT-4.12.0-1] an Authentication Method the hook does not support: CONNACK 0x8C and close', async () => {
       const c = await open(5);
       try {
@@ -184,7 +210,7 @@ for (const shards of [1, 4] as const) {
       } finally { c.destroy(); }
     });
 
-    test('[MQTT-3.1.2-30] a packet other than AUTH/DISCONNECT during the exchange, or AUTH with another method or reason: CONNACK 0x82 and close', async () => {
+    test('[MQTT-3.1.2-30] [MQTT-3.14.0-1] a packet other than AUTH/DISCONNECT during the exchange, or AUTH with another method or reason: CONNACK 0x82 and close', async () => {
       const cases: Array<[string, (c: RawClient) => void]> = [
         ['PINGREQ', (c) => c.sendPacket({ cmd: 'pingreq' } as never)],
         ['SUBSCRIBE', (c) => c.sendPacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 0 }] } as never)],
