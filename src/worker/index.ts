@@ -24,6 +24,9 @@ try {
   process.exit(1);
 }
 
+const migratedFrom = (store as { migratedFrom?: number | null }).migratedFrom;
+if (typeof migratedFrom === 'number') log.warn({ dataDir: init.config.dataDir, from: migratedFrom }, `store migrated from format ${migratedFrom} to the current format`);
+
 const shard = new Shard(init, stats, log, store);
 try {
   shard.auth = await createAuthHook(init.config);

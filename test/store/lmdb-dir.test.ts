@@ -10,6 +10,7 @@ import { open } from 'lmdb';
 import { LmdbStore } from '../../src/shared/store/lmdb-store.ts';
 import { StoreError } from '../../src/shared/store/errors.ts';
 import { META_KEY } from '../../src/shared/store/keys.ts';
+import { STORE_VERSION } from '../../src/shared/store/meta.ts';
 import { tmpDir, removeDir } from './fixtures/tmp.ts';
 import { entry, session } from './fixtures/records.ts';
 
@@ -122,7 +123,7 @@ describe('LMDB data directory', () => {
     const dir = tmpDir('dir');
     await makeStore(dir);
     const db = open(dir, { encoding: 'binary' });
-    await db.put(META_KEY, Buffer.from(JSON.stringify({ format: 'shoal', version: 2, createdAt: Date.now() })));
+    await db.put(META_KEY, Buffer.from(JSON.stringify({ format: 'shoal', version: STORE_VERSION + 1, createdAt: Date.now() })));
     await db.close();
     const err = await refuses(dir, 'STORE_VERSION', { lockMayAppear: true });
     assert.match(err.message, /newer/);

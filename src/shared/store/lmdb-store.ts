@@ -21,7 +21,7 @@ import type { OutboundEntry, Store, StoredMessage, StoredSession, StoreStats } f
 import { decodeMessage, decodeOutbound, decodeSession, encodeMessage, encodeOutbound, encodeSession } from './codec.ts';
 import { StoreError, StoreErrorCode } from './errors.ts';
 import { checkDataDir } from './env-check.ts';
-import { checkMeta, encodeMeta } from './meta.ts';
+import { checkMeta, encodeMeta, encodeMigratedMeta, STORE_VERSION } from './meta.ts';
 import {
   type Key, META_KEY, inboundKey, inboundRange, lastNumber, outboundKey, outboundRange,
   retainedKey, retainedRange, sessionKey, sessionRange,
@@ -40,6 +40,8 @@ export class LmdbStore implements Store {
   readonly dataDir: string;
   private readonly mapSizeBytes: number | undefined;
   private db: Db | null = null;
+  /** The store format this directory had when opened, if it was migrated to the current one. */
+  migratedFrom: number | null = null;
   // lmdb-js returns one promise per transaction; wrapping it once (not once per write)
   // keeps a 1,000-write turn at one extra promise.
   private lastRaw: Promise<unknown> | null = null;
@@ -76,7 +78,7 @@ export class LmdbStore implements Store {
       );
     }
     try {
-      adoptOrCheckMeta(db, this.dataDir);
+      this.migratedFrom = adoptOrCheckMeta(db, this.dataDir);
     } catch (err) {
       await db.close().catch(() => {});
       if (err instanceof StoreError) throw err;
@@ -259,7 +261,8 @@ export class LmdbStore implements Store {
 const EMPTY = Buffer.alloc(0);
 function ignore(): void {}
 
-function adoptOrCheckMeta(db: Db, dir: string): void {
+/** Returns the older format a store was migrated from, or null. */
+function adoptOrCheckMeta(db: Db, dir: string): number | null {
   let raw = db.get(META_KEY);
   if (raw === undefined && isEmpty(db)) {
     // A brand-new environment. Shards open concurrently on first start: noOverwrite lets
@@ -267,7 +270,14 @@ function adoptOrCheckMeta(db: Db, dir: string): void {
     db.putSync(META_KEY, encodeMeta(Date.now()), { noOverwrite: true });
     raw = db.get(META_KEY);
   }
-  checkMeta(raw, dir);
+  const meta = checkMeta(raw, dir);
+  if (meta.version === STORE_VERSION) return null;
+  // Every shard opens the store at start: the first rewrites the marker, the others see it done.
+  db.transactionSync(() => {
+    const cur = db.get(META_KEY);
+    if (cur !== undefined && checkMeta(cur, dir).version < STORE_VERSION) db.putSync(META_KEY, encodeMigratedMeta(meta));
+  });
+  return meta.version;
 }
 
 function isEmpty(db: Db): boolean {

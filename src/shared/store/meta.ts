@@ -3,8 +3,18 @@
 import { StoreError, StoreErrorCode } from './errors.ts';
 
 export const STORE_FORMAT = 'shoal';
-/** Bump when keys or records change in a way this build's readers could misread. */
-export const STORE_VERSION = 1;
+/**
+ * Bump when keys or records change in a way this build's readers could misread, and add the
+ * step to MIGRATIONS. History:
+ *  1  retained messages and persistent sessions (subscriptions, will, expiry).
+ *  2  also queued / in-flight messages of persistent sessions and inbound QoS 2 packet ids,
+ *     restored at start (issue #5). Records of format 1 are read as they are: the step from 1
+ *     only rewrites the marker (a format 1 store holds no queue, so nothing is owed).
+ */
+export const STORE_VERSION = 2;
+
+/** In-place upgrades, by the version they start from; each ends at the next version. */
+export const MIGRATIONS: Readonly<Record<number, string>> = { 1: 'marker only: queues and QoS 2 ids start empty' };
 
 export interface StoreMeta { format: string; version: number; createdAt: number }
 
@@ -32,7 +42,7 @@ export function checkMeta(raw: Uint8Array | undefined, dir: string): StoreMeta {
   }
   const version = 'version' in parsed ? parsed.version : undefined;
   const createdAt = 'createdAt' in parsed ? parsed.createdAt : undefined;
-  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1 || typeof createdAt !== 'number') {
+  if (typeof version !== 'number' || !Number.isInteger(version) || typeof createdAt !== 'number') {
     throw new StoreError(StoreErrorCode.CORRUPT, `data directory ${dir}: the store's meta record is malformed`);
   }
   if (version > STORE_VERSION) {
@@ -41,5 +51,16 @@ export function checkMeta(raw: Uint8Array | undefined, dir: string): StoreMeta {
       `data directory ${dir} was written by a newer Shoal (store format ${version}); this build reads format ${STORE_VERSION}. Upgrade Shoal or use another directory`,
     );
   }
+  if (version < STORE_VERSION && !(version in MIGRATIONS)) {
+    throw new StoreError(
+      StoreErrorCode.VERSION,
+      `data directory ${dir} has store format ${version}, which this Shoal cannot read or migrate (it reads format ${STORE_VERSION} and migrates from ${Object.keys(MIGRATIONS).join(', ')}); use another directory`,
+    );
+  }
   return { format: STORE_FORMAT, version, createdAt };
+}
+
+/** The meta record after migrating from `from` up to STORE_VERSION (one step per version). */
+export function encodeMigratedMeta(meta: StoreMeta): Buffer {
+  return Buffer.from(JSON.stringify({ format: STORE_FORMAT, version: STORE_VERSION, createdAt: meta.createdAt, migratedFrom: meta.version, migratedAt: Date.now() }), 'utf8');
 }
