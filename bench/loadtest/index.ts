@@ -20,6 +20,7 @@ import type { LoadConnectResult, LoadInit, LoadRunResult } from './shard.ts';
 const SPECS: OptionSpec[] = [
   { name: 'conns', kind: 'string', seed: 'conns', arg: 'N', help: 'connections, even: conns/2 publisher→subscriber pairs (default 100)' },
   { name: 'messages', kind: 'string', seed: 'messages', arg: 'N', help: 'messages per publisher (default 100)' },
+  { name: 'fanout', kind: 'string', arg: 'N', help: 'fan-out instead of pairs: N subscribers on bench/#, one publisher sends --messages to bench/fanout (--conns is ignored)' },
   ...COMMON_SPECS,
 ];
 
@@ -45,12 +46,14 @@ async function main(): Promise<void> {
   if (o.flag('help')) { process.stdout.write(`${HELP}\n`); return; }
   if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
   const common = readCommon(o, { payloadSize: 16, keepalive: 0 });
-  const conns = o.int('conns', 100, 2);
-  if (conns % 2 !== 0) throw new UsageError(`--conns must be even (pairs of publisher and subscriber), got ${conns}`);
+  const fanout = o.int('fanout', 0, 0, 1_000_000);
+  const conns = fanout > 0 ? fanout + 1 : o.int('conns', 100, 2);
+  if (fanout === 0 && conns % 2 !== 0) throw new UsageError(`--conns must be even (pairs of publisher and subscriber), got ${conns}`);
   const messages = o.int('messages', 100, 1, 0xffffffff);
-  const pairs = conns / 2;
+  // Pairs mode: one stream per pair. Fan-out: one stream per subscriber, one publisher.
+  const pairs = fanout > 0 ? fanout : conns / 2;
   const threads = Math.min(common.threads, pairs);
-  const params = { ...commonParams(common), conns, messages };
+  const params = { ...commonParams(common), conns, messages, fanout };
 
   const ip = await resolveBroker(common.host, common.source.length > 0);
   const broker = hostPort(ip, common.port);
@@ -62,7 +65,10 @@ async function main(): Promise<void> {
     messages,
     ratePerPublisher: common.rate / pairs,
     connectConcurrency: perThread(100, threads),
+    ...(fanout > 0 ? { fanout: { publisher: false } } : {}),
   }));
+  // The fan-out publisher lives in the thread with the fewest subscribers (the last one).
+  if (fanout > 0) inits[inits.length - 1]!.fanout = { publisher: true };
   const pool = await ShardPool.start(new URL('./shard.ts', import.meta.url), inits);
   try {
     const stopProgress = startProgress(() => {
@@ -107,7 +113,9 @@ async function main(): Promise<void> {
     const rejected = runs.reduce((a, r) => a + r.rejected, 0);
     const lines = commonLines(figures, 'publish→deliver latency', latency.stddevMs());
     emit(report, common.json, [
-      `broker ${broker}, MQTT ${common.protocol}, QoS ${common.qos}, ${pairs} pairs × ${messages} messages of ${common.payloadSize} bytes, ${threads} thread(s)`,
+      fanout > 0
+        ? `broker ${broker}, MQTT ${common.protocol}, QoS ${common.qos}, fan-out: 1 publisher × ${messages} messages of ${common.payloadSize} bytes to ${fanout} subscribers on bench/#, ${threads} thread(s)`
+        : `broker ${broker}, MQTT ${common.protocol}, QoS ${common.qos}, ${pairs} pairs × ${messages} messages of ${common.payloadSize} bytes, ${threads} thread(s)`,
       ...lines.slice(0, 2),
       `messages: ${figures.received}`,
       `messages/sec: ${Math.round(figures.rate)}`,

@@ -21,6 +21,11 @@ export interface LoadInit {
   /** Messages/s for each publisher; 0 = unpaced. */
   ratePerPublisher: number;
   connectConcurrency: number;
+  /**
+   * Fan-out mode (--fanout): `pairs` are then subscriber numbers, all on `bench/#`, and the
+   * thread with `publisher` runs the one publisher sending --messages to `bench/fanout`.
+   */
+  fanout?: { publisher: boolean };
 }
 
 export interface LoadConnectResult {
@@ -41,20 +46,24 @@ export interface LoadRunResult extends StreamCounts {
 }
 
 const FILLER = 'loadtest payload';
+const FANOUT_TOPIC = 'bench/fanout';
+const FANOUT_FILTER = 'bench/#';
 
 export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
   const init = initRaw as LoadInit;
   const subs: (LeanClient | null)[] = [];
   const pubs: (LeanClient | null)[] = [];
+  const fan = init.fanout ?? null;
   const streams = init.pairs.map(() => new StreamSet());
   const latency = new LatencyRecorder();
   const activity = new Activity();
 
   async function connect(): Promise<LoadConnectResult> {
     const c = init.conn;
+    const pubNumbers = fan === null ? init.pairs : fan.publisher ? [0] : [];
     const plans = [
-      ...init.pairs.map((i) => ({ options: clientOptions(c, `sub${i}`, 2 * i), topics: [`loadtest/${i}`] })),
-      ...init.pairs.map((i) => ({ options: clientOptions(c, `pub${i}`, 2 * i + 1), topics: [] })),
+      ...init.pairs.map((i) => ({ options: clientOptions(c, `sub${i}`, 2 * i), topics: [fan === null ? `loadtest/${i}` : FANOUT_FILTER] })),
+      ...pubNumbers.map((i) => ({ options: clientOptions(c, `pub${i}`, 2 * i + 1), topics: [] })),
     ];
     const out = await connectAll(plans, {
       concurrency: init.connectConcurrency,
@@ -64,7 +73,7 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
     });
     const n = init.pairs.length;
     subs.push(...out.clients.slice(0, n));
-    pubs.push(...out.clients.slice(n, 2 * n));
+    pubs.push(...out.clients.slice(n, n + pubNumbers.length));
     subs.forEach((s, k) => { if (s !== null) s.onMessage = makeReceiver(s, streams[k], latency, activity); });
     return { connected: out.connected, failures: out.failures, firstFailure: out.firstFailure };
   }
@@ -73,24 +82,26 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
     const c = init.conn;
     const startMs = nowMs();
     activity.lastMs = startMs;
-    const results: PumpResult[] = await Promise.all(init.pairs.map((i, k) => {
+    const pubNumbers = fan === null ? init.pairs : fan.publisher ? [0] : [];
+    const results: PumpResult[] = await Promise.all(pubNumbers.map((i, k) => {
       const pub = pubs[k];
       if (pub === null) return { sent: 0, stoppedBy: 'closed' as const };
-      const tpl = new PublishTemplate(`loadtest/${i}`, makePayload(c.payloadSize, i, FILLER), c.qos, c.level);
+      const tpl = new PublishTemplate(fan === null ? `loadtest/${i}` : FANOUT_TOPIC, makePayload(c.payloadSize, i, FILLER), c.qos, c.level);
       const pacer = init.ratePerPublisher > 0 ? new Pacer(init.ratePerPublisher) : null;
       return pump(pub, tpl, init.messages, { pacer, timeoutMs: c.timeoutMs, onSent: () => activity.touch() });
     }));
-    const sentBy = results.map((r) => r.sent);
     // Wait for what was sent, not for what should have been: a stalled publisher's unsent
-    // messages are already lost and must not add a timeout.
+    // messages are already lost and must not add a timeout. (Fan-out: the publisher may be in
+    // another thread, so every subscriber waits for all; silence ends the wait.)
+    const sentBy = fan === null ? results.map((r) => r.sent) : init.pairs.map(() => init.messages);
     await waitUntil(
-      () => streams.every((s, k) => s.unique >= sentBy[k] || subs[k] === null || subs[k].closed),
+      () => streams.every((s, k) => s.unique >= sentBy[k]! || subs[k] === null || subs[k].closed),
       activity, c.timeoutMs,
     );
     const counts = sumCounts(streams);
     return {
       ...counts,
-      sent: sentBy.reduce((a, b) => a + b, 0),
+      sent: results.reduce((a, r) => a + r.sent, 0),
       startMs,
       endMs: counts.received > 0 ? activity.lastDeliveryMs : startMs,
       histogram: latency.encode(),

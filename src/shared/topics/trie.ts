@@ -70,9 +70,16 @@ class TrieNode<V> {
   }
 }
 
+/** Topics whose matching nodes are remembered (match cache); beyond this the cache starts afresh. */
+const MATCH_CACHE_MAX = 8192;
+
 export class TopicTrie<V> {
   private root = new TrieNode<V>('', 0, null);
   private count = 0;
+  // Match cache: topic → the nodes whose entries match it, valid until the next add/remove
+  // (publishers repeat topics, so most publishes skip the walk). Emptied on every change.
+  private readonly cache = new Map<string, TrieNode<V>[]>();
+  private collecting: TrieNode<V>[] | null = null;
 
   /** total (filter, key) entries */
   get size(): number {
@@ -81,6 +88,7 @@ export class TopicTrie<V> {
 
   /** Adds or replaces; true when `key` is new for `filter`. */
   add(filter: string, key: string, value: V): boolean {
+    if (this.cache.size !== 0) this.cache.clear();
     const node = this.nodeFor(filter, true)!;
     const at = node.findKey(key);
     if (at >= 0) {
@@ -106,6 +114,7 @@ export class TopicTrie<V> {
 
   /** true when the entry existed; empty nodes are pruned. */
   remove(filter: string, key: string): boolean {
+    if (this.cache.size !== 0) this.cache.clear();
     const node = this.nodeFor(filter, false);
     if (node === null) return false;
     const at = node.findKey(key);
@@ -161,6 +170,7 @@ export class TopicTrie<V> {
   }
 
   clear(): void {
+    this.cache.clear();
     this.root = new TrieNode<V>('', 0, null);
     this.count = 0;
   }
@@ -172,7 +182,26 @@ export class TopicTrie<V> {
    * [MQTT-4.7.2-1].
    */
   match(topic: string, visit: (value: V, key: string, filter: string) => void): void {
-    this.walk(this.root, topic, 0, visit, topic.charCodeAt(0) === DOLLAR);
+    const hit = this.cache.get(topic);
+    if (hit !== undefined) {
+      for (let i = 0; i < hit.length; i++) emit(hit[i]!, visit);
+      return;
+    }
+    const nodes: TrieNode<V>[] = [];
+    this.collecting = nodes;
+    try {
+      this.walk(this.root, topic, 0, visit, topic.charCodeAt(0) === DOLLAR);
+    } finally {
+      this.collecting = null;
+    }
+    if (this.cache.size >= MATCH_CACHE_MAX) this.cache.clear();
+    this.cache.set(topic, nodes);
+  }
+
+  private emit(node: TrieNode<V>, visit: (value: V, key: string, filter: string) => void): void {
+    if (node.keys === null) return;
+    this.collecting!.push(node);
+    emit(node, visit);
   }
 
   // `node` has consumed every level before `start`; start === -1 means no level is left.
@@ -181,12 +210,12 @@ export class TopicTrie<V> {
     visit: (value: V, key: string, filter: string) => void, skipWildcards: boolean,
   ): void {
     if (start < 0) {
-      emit(node, visit);
+      this.emit(node, visit);
       // 'a/#' also matches 'a' itself [MQTT-4.7.1-2 non-normative example]
-      if (node.hashChild !== null) emit(node.hashChild, visit);
+      if (node.hashChild !== null) this.emit(node.hashChild, visit);
       return;
     }
-    if (node.hashChild !== null && !skipWildcards) emit(node.hashChild, visit);
+    if (node.hashChild !== null && !skipWildcards) this.emit(node.hashChild, visit);
 
     const n = topic.length;
     let h = SEED;

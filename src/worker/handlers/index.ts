@@ -10,6 +10,19 @@ import { handlePublish, handlePuback, handlePubrec, handlePubrel, handlePubcomp 
 import { handleSubscribe, handleUnsubscribe } from './subscribe.ts';
 import { handleDisconnect, handlePingreq } from './session-control.ts';
 import { handleAuth, refuseDuringAuth } from './auth.ts';
+import { ACK_FIRST_BYTE, isPingreq, shortAckId } from '../../shared/protocol/ack-fast.ts';
+import type mqttPacket from 'mqtt-packet';
+
+// One reused packet object for the short ack forms: handlers read it and keep nothing of it.
+const shortAck = { cmd: 'puback', messageId: 0, reasonCode: 0 } as mqttPacket.IPubackPacket;
+
+/** The ack in the packet: the short form without mqtt-packet, any other form through it. */
+function ackPacket(conn: Connection, buf: Buffer, off: number, len: number, first: number): mqttPacket.Packet {
+  const id = shortAckId(buf, off, len, first);
+  if (id < 0) return conn.parse(buf, off, len);
+  shortAck.messageId = id;
+  return shortAck;
+}
 
 export function dispatch(conn: Connection, buf: Buffer, off: number, len: number): void {
   const type = buf[off]! >> 4;
@@ -29,13 +42,13 @@ export function dispatch(conn: Connection, buf: Buffer, off: number, len: number
     }
     switch (type) {
       case PacketType.PUBLISH: handlePublish(conn, buf, off, len); return;
-      case PacketType.PUBACK: handlePuback(conn, conn.parse(buf, off, len)); return;
-      case PacketType.PUBREC: handlePubrec(conn, conn.parse(buf, off, len)); return;
-      case PacketType.PUBREL: handlePubrel(conn, conn.parse(buf, off, len)); return;
-      case PacketType.PUBCOMP: handlePubcomp(conn, conn.parse(buf, off, len)); return;
+      case PacketType.PUBACK: handlePuback(conn, ackPacket(conn, buf, off, len, ACK_FIRST_BYTE.PUBACK)); return;
+      case PacketType.PUBREC: handlePubrec(conn, ackPacket(conn, buf, off, len, ACK_FIRST_BYTE.PUBREC)); return;
+      case PacketType.PUBREL: handlePubrel(conn, ackPacket(conn, buf, off, len, ACK_FIRST_BYTE.PUBREL)); return;
+      case PacketType.PUBCOMP: handlePubcomp(conn, ackPacket(conn, buf, off, len, ACK_FIRST_BYTE.PUBCOMP)); return;
       case PacketType.SUBSCRIBE: handleSubscribe(conn, conn.parse(buf, off, len)); return;
       case PacketType.UNSUBSCRIBE: handleUnsubscribe(conn, conn.parse(buf, off, len)); return;
-      case PacketType.PINGREQ: conn.parse(buf, off, len); handlePingreq(conn); return;
+      case PacketType.PINGREQ: if (!isPingreq(buf, off, len)) conn.parse(buf, off, len); handlePingreq(conn); return;
       case PacketType.DISCONNECT: handleDisconnect(conn, conn.parse(buf, off, len)); return;
       case PacketType.AUTH: handleAuth(conn, buf, off, len); return;
       case PacketType.CONNECT:

@@ -1,0 +1,95 @@
+// Micro-bench of the per-message codec functions on the broker's hot path, one row each:
+// framing (split a read chunk into packets), PUBLISH decode, PUBLISH encode (once per
+// fan-out variant), packet-id patch of a shared template (once per QoS 1 subscriber), the
+// ack fast path, and the reference codec (mqtt-packet) doing the same work for comparison.
+//
+//   node bench/micro/codec.ts [--ms N]      (or import { run } and call it)
+import { getHeapStatistics } from 'node:v8';
+import mqttPacket from 'mqtt-packet';
+import { Framer } from '../../src/shared/protocol/framer.ts';
+import { shortAckId } from '../../src/shared/protocol/ack-fast.ts';
+import { InboundPublish, decodePublish, encodePublish, packetIdOffset, withPacketId } from '../../src/worker/publish-codec.ts';
+
+export interface CodecBenchRow { name: string; nsPerOp: number; opsPerSec: number; bytesPerOp: number }
+
+const TOPIC = 'loadtest/17';
+const PAYLOAD = Buffer.from('loadtest payload');
+
+function measure(name: string, ms: number, body: (n: number) => void): CodecBenchRow {
+  body(20_000); // warm up (and let V8 optimise)
+  let n = 50_000;
+  let elapsed = 0;
+  let allocated = 0;
+  let ops = 0;
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    const a0 = getHeapStatistics().total_allocated_bytes;
+    const t0 = performance.now();
+    body(n);
+    elapsed += performance.now() - t0;
+    allocated += getHeapStatistics().total_allocated_bytes - a0;
+    ops += n;
+  }
+  const nsPerOp = (elapsed * 1e6) / ops;
+  void n;
+  return { name, nsPerOp, opsPerSec: 1e9 / nsPerOp, bytesPerOp: allocated / ops };
+}
+
+export function run(opts: { ms?: number; print?: boolean } = {}): CodecBenchRow[] {
+  const ms = opts.ms ?? 600;
+  const rows: CodecBenchRow[] = [];
+  const one = encodePublish(TOPIC, PAYLOAD, 0, false, false, 0, 4, null, -1, null, 0, true);
+  const chunk = Buffer.concat(Array.from({ length: 1000 }, () => one)); // one 64 KiB-ish read
+
+  let sink = 0;
+  const framer = new Framer(1 << 20, (_b, _o, l) => { sink += l; }, () => { throw new Error('framing error'); });
+  rows.push(measure('framing: Framer.push, 1000 PUBLISH per chunk (per packet)', ms, (n) => {
+    for (let i = 0; i < n; i += 1000) framer.push(chunk);
+  }));
+
+  const pub = new InboundPublish();
+  rows.push(measure('PUBLISH decode: decodePublish (topic string, payload view)', ms, (n) => {
+    for (let i = 0; i < n; i++) { decodePublish(one, 0, one.length, 4, pub); sink += pub.payload.length; }
+  }));
+  const ref = mqttPacket.parser({ protocolVersion: 4 });
+  ref.on('packet', (p: mqttPacket.Packet) => { sink += (p as mqttPacket.IPublishPacket).payload.length; });
+  rows.push(measure('PUBLISH decode: mqtt-packet parser (reference)', ms, (n) => {
+    for (let i = 0; i < n; i++) ref.parse(one);
+  }));
+
+  rows.push(measure('PUBLISH encode: encodePublish, QoS 0 v4', ms, (n) => {
+    for (let i = 0; i < n; i++) sink += encodePublish(TOPIC, PAYLOAD, 0, false, false, 0, 4, null, -1, null, 0, true).length;
+  }));
+  const gen = { cmd: 'publish', topic: TOPIC, payload: PAYLOAD, qos: 0, retain: false, dup: false } as mqttPacket.IPublishPacket;
+  rows.push(measure('PUBLISH encode: mqtt-packet generate (reference)', ms, (n) => {
+    for (let i = 0; i < n; i++) sink += mqttPacket.generate(gen).length;
+  }));
+  const tpl = encodePublish(TOPIC, PAYLOAD, 1, false, false, 0, 4, null, -1, null, 0, true);
+  const idOff = packetIdOffset(tpl);
+  rows.push(measure('QoS 1 fan-out: withPacketId on a shared template (per subscriber)', ms, (n) => {
+    for (let i = 0; i < n; i++) sink += withPacketId(tpl, idOff, (i & 0xfffe) + 1, false).length;
+  }));
+
+  const puback = Buffer.from([0x40, 2, 0x12, 0x34]);
+  rows.push(measure('PUBACK decode: shortAckId fast path', ms, (n) => {
+    for (let i = 0; i < n; i++) sink += shortAckId(puback, 0, 4, 0x40);
+  }));
+  const refAck = mqttPacket.parser({ protocolVersion: 4 });
+  refAck.on('packet', (p: mqttPacket.Packet) => { sink += (p as mqttPacket.IPubackPacket).messageId!; });
+  rows.push(measure('PUBACK decode: mqtt-packet parser (reference)', ms, (n) => {
+    for (let i = 0; i < n; i++) refAck.parse(puback);
+  }));
+
+  if (sink === 42) console.log(''); // keep the work observable
+  if (opts.print ?? true) {
+    console.log('| function | ns/op | ops/s | heap bytes/op |');
+    console.log('|---|---:|---:|---:|');
+    for (const r of rows) console.log(`| ${r.name} | ${r.nsPerOp.toFixed(1)} | ${(r.opsPerSec / 1e6).toFixed(2)} M | ${r.bytesPerOp.toFixed(0)} |`);
+  }
+  return rows;
+}
+
+if (import.meta.main) {
+  const i = process.argv.indexOf('--ms');
+  run({ ms: i > 0 ? Number(process.argv[i + 1]) : undefined });
+}
