@@ -236,13 +236,12 @@ export class Delivery {
 
   /** On reconnect to an existing session: resend unacknowledged PUBLISH with DUP and PUBREL [MQTT-4.4.0-1], then the queue. */
   resume(s: Session): void {
-    const now = Date.now();
     for (const o of s.inflight.values()) {
       if (o.state === 2) {
         this.write(s, Buffer.from([0x62, 2, o.packetId >> 8, o.packetId & 0xff]));
         continue;
       }
-      if (o.msg.expired(now) && s.version === 5) { s.inflight.delete(o.packetId); this.shard.durability.deleteOutbound(s, o); continue; }
+      // Sent once already: expiry no longer applies, the flow completes [MQTT-3.3.2-5] [MQTT-4.3.3-7].
       const buf = this.encode(s, o.msg, o.qos, o.retain, true, o.packetId, o.subIds);
       if (buf !== null) this.write(s, buf);
     }

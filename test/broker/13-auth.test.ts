@@ -194,6 +194,17 @@ for (const shards of [1, 4] as const) {
       } finally { c.destroy(); watcher.destroy(); }
     });
 
+    test('[MQTT-3.2.2-19] a refusal\'s Reason String is left out when the CONNACK would exceed the client\'s Maximum Packet Size; the Server Reference fits', async () => {
+      const c = await open(5);
+      try {
+        connect(c, 5, { username: 'moved', password: Buffer.from('x'), properties: { maximumPacketSize: 30 } });
+        const f = await closedWith(c, 'connack', 0x9d, 'moved, small client');
+        assert.ok(f.raw.length <= 30, `${f.raw.length} bytes`);
+        assert.equal(propsOf(f).reasonString, undefined);
+        assert.equal(propsOf(f).serverReference, 'other.example:1883');
+      } finally { c.destroy(); }
+    });
+
     test('[MQTT-3.15.1-1] AUTH with reserved flags set is malformed: DISCONNECT 0x81 and close', async () => {
       const c = await scramLogin('bob', 'builder');
       try {

@@ -8,6 +8,7 @@ import { isReasonValidFor, Reason } from '../../shared/protocol/reason-codes.ts'
 import type { AuthExchange, AuthOutcome, AuthRequest, Maybe } from '../auth.ts';
 import { ConnState, type Connection } from '../connection.ts';
 import { proceedConnect, refuse, type ConnectRequest } from './connect.ts';
+import { sendFitting } from './fit.ts';
 
 interface AuthState {
   method: string;
@@ -93,7 +94,7 @@ function outcome(conn: Connection, st: AuthState, o: AuthOutcome): void {
   const properties: mqttPacket.IDisconnectPacket['properties'] = {};
   if (o.reasonString !== undefined) properties.reasonString = o.reasonString;
   if (o.serverReference !== undefined) properties.serverReference = o.serverReference;
-  conn.sendPacket({ cmd: 'disconnect', reasonCode: reason, properties } as mqttPacket.IDisconnectPacket);
+  sendFitting(conn, { cmd: 'disconnect', reasonCode: reason, properties } as mqttPacket.IDisconnectPacket, ['reasonString', 'serverReference']);
   conn.close();
 }
 
@@ -103,7 +104,7 @@ function sendAuth(conn: Connection, st: AuthState, reasonCode: number, o: AuthOu
   if (o.data !== undefined) properties.authenticationData = o.data;
   // A client that asked for no problem information gets no Reason String on AUTH [MQTT-3.1.2-29].
   if (o.reasonString !== undefined && st.problemInfo) properties.reasonString = o.reasonString;
-  conn.sendPacket({ cmd: 'auth', reasonCode, properties } as mqttPacket.IAuthPacket);
+  sendFitting(conn, { cmd: 'auth', reasonCode, properties } as mqttPacket.IAuthPacket, ['reasonString']);
 }
 
 /**

@@ -8,12 +8,12 @@ import { isValidMqttUtf8Bytes } from '../../shared/protocol/utf8.ts';
 import { Stat } from '../../shared/stats.ts';
 import { validateTopicName } from '../../shared/topics/validate.ts';
 import { ConnState, type Connection } from '../connection.ts';
-import { encodePublishProps } from '../props.ts';
 import { decodeSession } from '../session-codec.ts';
 import { NEVER_EXPIRES, Session, type Will } from '../session.ts';
 import { parseFilter } from './subscribe.ts';
 import type { AuthOutcome, AuthRequest } from '../auth.ts';
 import { beginConnectAuth, settle } from './auth.ts';
+import { sendFitting } from './fit.ts';
 
 /** What CONNECT asked for, kept on the connection until its session arrives. */
 export interface ConnectRequest {
@@ -40,7 +40,7 @@ export function refuse(conn: Connection, reason: number, extra?: AuthOutcome): v
       if (extra.reasonString !== undefined) properties.reasonString = extra.reasonString;
       if (extra.serverReference !== undefined) properties.serverReference = extra.serverReference;
     }
-    conn.sendPacket({ cmd: 'connack', reasonCode: reason, sessionPresent: false, properties } as mqttPacket.IConnackPacket);
+    sendFitting(conn, { cmd: 'connack', reasonCode: reason, sessionPresent: false, properties } as mqttPacket.IConnackPacket, ['reasonString', 'serverReference']);
   } else if (!closesWithoutConnackV3(reason) && reason !== Reason.TOPIC_NAME_INVALID) {
     // 3.1.1 has CONNACK codes only for refusals; a malformed CONNECT is just closed [MQTT-3.1.4-1].
     const rc = connackReturnCodeV3(reason);
@@ -85,6 +85,43 @@ function checkConnectBytes(buf: Buffer, off: number, len: number, version: numbe
   }
   if ((flags & 0x80) !== 0 && !utf8()) return Reason.MALFORMED_PACKET;
   return 0;
+}
+
+/**
+ * The Will Properties of a v5 CONNECT as wire bytes, minus Will Delay Interval and Message Expiry
+ * (the broker applies those itself): the rest goes out with the will exactly as sent, user
+ * properties in their order [MQTT-3.1.3-10]. Call only after mqtt-packet accepted the packet.
+ */
+function rawWillProps(buf: Buffer, off: number, len: number): Buffer | null {
+  const end = off + len;
+  const varint = (at: number): [number, number] => {
+    let n = 0, mul = 1, i = 0;
+    for (; i < 4; i++) { const b = buf[at + i]!; n += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break; }
+    return [n, i + 1];
+  };
+  let pos = off + 1 + varint(off + 1)[1];
+  pos += 2 + buf.readUInt16BE(pos) + 4; // protocol name, level, flags, keepalive
+  const [plen, pbytes] = varint(pos);
+  pos += pbytes + plen;                 // CONNECT properties
+  pos += 2 + buf.readUInt16BE(pos);     // client id
+  const [wlen, wbytes] = varint(pos);
+  pos += wbytes;
+  const wend = Math.min(pos + wlen, end);
+  const keep: Buffer[] = [];
+  while (pos < wend) {
+    const id = buf[pos]!;
+    let size: number;
+    switch (id) {
+      case 0x01: size = 2; break;                                  // Payload Format Indicator
+      case 0x02: case 0x18: size = 5; break;                       // Message Expiry, Will Delay
+      case 0x03: case 0x08: case 0x09: size = 3 + buf.readUInt16BE(pos + 1); break;
+      case 0x26: { const k = buf.readUInt16BE(pos + 1); size = 5 + k + buf.readUInt16BE(pos + 3 + k); break; }
+      default: return null; // not a will property: mqtt-packet would have refused it
+    }
+    if (id !== 0x02 && id !== 0x18) keep.push(buf.subarray(pos, pos + size));
+    pos += size;
+  }
+  return keep.length === 0 ? null : Buffer.concat(keep);
 }
 
 /** Reads protocol name and level from raw bytes: an unknown level gets CONNACK 0x01 / 0x84 [MQTT-3.1.2-2]. */
@@ -163,7 +200,7 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
     if (v5 && wp?.payloadFormatIndicator && !isUtf8(payload)) { refuse(conn, Reason.PAYLOAD_FORMAT_INVALID); return; }
     will = {
       topic: w.topic, payload: Buffer.from(payload), qos: w.qos as 0 | 1 | 2, retain: w.retain === true,
-      props: v5 ? encodePublishProps(wp as Parameters<typeof encodePublishProps>[0]) : null,
+      props: v5 ? rawWillProps(buf, off, len) : null,
       expiry: v5 && wp?.messageExpiryInterval !== undefined ? wp.messageExpiryInterval : -1,
       delayMs: v5 ? (wp?.willDelayInterval ?? 0) * 1000 : 0,
     };

@@ -2,8 +2,31 @@ import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../../shared/errors.ts';
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import { parseSharedSubscription, validateTopicFilter } from '../../shared/topics/validate.ts';
+import { isValidMqttUtf8Bytes } from '../../shared/protocol/utf8.ts';
 import type { Connection } from '../connection.ts';
 import type { Subscription } from '../session.ts';
+
+/**
+ * Topic Filters of a SUBSCRIBE / UNSUBSCRIBE checked as raw bytes (mqtt-packet decodes them with
+ * replacement characters): ill-formed UTF-8 or U+0000 is a Malformed Packet [MQTT-1.5.4-1]
+ * [MQTT-1.5.4-2] [MQTT-3.8.3-1] [MQTT-3.10.3-1]. Call after the packet parsed.
+ */
+export function checkFilterBytes(buf: Buffer, off: number, len: number, version: number, subscribe: boolean): void {
+  const end = off + len;
+  let pos = off + 1;
+  while ((buf[pos]! & 0x80) !== 0) pos++;
+  pos += 1 + 2; // Remaining Length end, packet id
+  if (version === 5) {
+    let n = 0, mul = 1;
+    for (let i = 0; i < 4; i++) { const b = buf[pos++]!; n += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break; }
+    pos += n;
+  }
+  while (pos + 2 <= end) {
+    const n = buf.readUInt16BE(pos);
+    if (!isValidMqttUtf8Bytes(buf, pos + 2, Math.min(pos + 2 + n, end))) throw new ProtocolError(Reason.MALFORMED_PACKET, 'Topic Filter is not valid UTF-8 [MQTT-3.8.3-1]');
+    pos += 2 + n + (subscribe ? 1 : 0);
+  }
+}
 
 export function parseFilter(filter: string): { topicFilter: string; group: string | null } {
   const shared = parseSharedSubscription(filter);
