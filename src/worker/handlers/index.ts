@@ -7,7 +7,7 @@ import { Reason } from '../../shared/protocol/reason-codes.ts';
 import { ConnState, type Connection } from '../connection.ts';
 import { handleConnect } from './connect.ts';
 import { handlePublish, handlePuback, handlePubrec, handlePubrel, handlePubcomp } from './publish.ts';
-import { handleSubscribe, handleUnsubscribe } from './subscribe.ts';
+import { checkFilterBytes, handleSubscribe, handleUnsubscribe } from './subscribe.ts';
 import { handleDisconnect, handlePingreq } from './session-control.ts';
 import { handleAuth, refuseDuringAuth } from './auth.ts';
 import { ACK_FIRST_BYTE, isPingreq, shortAckId } from '../../shared/protocol/ack-fast.ts';
@@ -46,8 +46,18 @@ export function dispatch(conn: Connection, buf: Buffer, off: number, len: number
       case PacketType.PUBREC: handlePubrec(conn, ackPacket(conn, buf, off, len, ACK_FIRST_BYTE.PUBREC)); return;
       case PacketType.PUBREL: handlePubrel(conn, ackPacket(conn, buf, off, len, ACK_FIRST_BYTE.PUBREL)); return;
       case PacketType.PUBCOMP: handlePubcomp(conn, ackPacket(conn, buf, off, len, ACK_FIRST_BYTE.PUBCOMP)); return;
-      case PacketType.SUBSCRIBE: handleSubscribe(conn, conn.parse(buf, off, len)); return;
-      case PacketType.UNSUBSCRIBE: handleUnsubscribe(conn, conn.parse(buf, off, len)); return;
+      case PacketType.SUBSCRIBE: {
+        const p = conn.parse(buf, off, len);
+        checkFilterBytes(buf, off, len, conn.version, true); // raw UTF-8 of the filters [MQTT-3.8.3-1]
+        handleSubscribe(conn, p);
+        return;
+      }
+      case PacketType.UNSUBSCRIBE: {
+        const p = conn.parse(buf, off, len);
+        checkFilterBytes(buf, off, len, conn.version, false);
+        handleUnsubscribe(conn, p);
+        return;
+      }
       case PacketType.PINGREQ: if (!isPingreq(buf, off, len)) conn.parse(buf, off, len); handlePingreq(conn); return;
       case PacketType.DISCONNECT: handleDisconnect(conn, conn.parse(buf, off, len)); return;
       case PacketType.AUTH: handleAuth(conn, buf, off, len); return;
