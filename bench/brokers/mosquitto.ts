@@ -26,12 +26,14 @@ function findMosquitto(): string | null {
  * The generated configuration. Every line but `listener` and `allow_anonymous` (both needed
  * to accept the tools at all) changes a default, for the reason beside it.
  */
-export function mosquittoConfig(port: number): string {
+export function mosquittoConfig(port: number, persistDir: string | null = null): string {
   return [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
     // The other brokers run in memory too; no autosave file, no disk in the measurement.
-    'persistence false',
+    // mosquitto-persist: persistence on, Mosquitto's defaults otherwise (autosave every
+    // 1800 s and at exit: a crash loses what changed since the last save).
+    ...(persistDir === null ? ['persistence false'] : ['persistence true', `persistence_location ${persistDir}/`]),
     // Default 1000. Mosquitto 2 applies it to QoS 0 as well (packets waiting on a slow
     // socket), so a publisher bursting faster than its subscriber reads would see Mosquitto
     // drop messages that Shoal and Aedes deliver. A million is above any queue a bench run
@@ -55,32 +57,38 @@ export function mosquittoConfig(port: number): string {
 
 const ATTEMPTS = 3;
 
-export const mosquitto: BrokerLauncher = {
-  name: 'mosquitto',
-  unavailable: () => (findMosquitto() ? null : 'mosquitto not installed (not on PATH nor in /usr/sbin)'),
-  async start({ startTimeoutMs = 20_000 }) {
-    const binary = findMosquitto();
-    if (!binary) throw new Error('mosquitto not installed');
-    let lastError: unknown;
-    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'mosquitto-bench-'));
-      const port = await freePort();
-      const configFile = path.join(dir, 'mosquitto.conf');
-      writeFileSync(configFile, mosquittoConfig(port));
-      try {
-        const handle: BrokerHandle = await startChildBroker({
-          name: 'mosquitto',
-          command: binary,
-          args: ['-c', configFile],
-          port,
-          startTimeoutMs,
-          cleanup: () => rmSync(dir, { recursive: true, force: true }),
-        });
-        return handle;
-      } catch (err) {
-        lastError = err;
+export const mosquitto = mosquittoLauncher('mosquitto', false);
+export const mosquittoPersist = mosquittoLauncher('mosquitto-persist', true);
+
+function mosquittoLauncher(name: string, persist: boolean): BrokerLauncher {
+  return {
+    name,
+    optIn: persist,
+    unavailable: () => (findMosquitto() ? null : 'mosquitto not installed (not on PATH nor in /usr/sbin)'),
+    async start({ startTimeoutMs = 20_000 }) {
+      const binary = findMosquitto();
+      if (!binary) throw new Error('mosquitto not installed');
+      let lastError: unknown;
+      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+        const dir = mkdtempSync(path.join(os.tmpdir(), 'mosquitto-bench-'));
+        const port = await freePort();
+        const configFile = path.join(dir, 'mosquitto.conf');
+        writeFileSync(configFile, mosquittoConfig(port, persist ? dir : null));
+        try {
+          const handle: BrokerHandle = await startChildBroker({
+            name,
+            command: binary,
+            args: ['-c', configFile],
+            port,
+            startTimeoutMs,
+            cleanup: () => rmSync(dir, { recursive: true, force: true }),
+          });
+          return handle;
+        } catch (err) {
+          lastError = err;
+        }
       }
-    }
-    throw lastError instanceof Error ? lastError : new Error(String(lastError));
-  },
-};
+      throw lastError instanceof Error ? lastError : new Error(String(lastError));
+    },
+  };
+}

@@ -1,4 +1,6 @@
-// Shoal itself, in-memory persistence so the comparison measures the data path, not disk.
+// Shoal itself. `shoal` runs in-memory persistence so the comparison measures the data path,
+// not disk; `shoal-fast` and `shoal-durable` (named in --brokers) run the on-disk modes on a
+// fresh temporary data directory, for the side-by-side of docs/durability.md.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,24 +11,31 @@ import { fromRoot } from './repo-root.ts';
 
 const LISTENING = /listening on mqtt:\/\/127\.0\.0\.1:(\d+)/;
 
-export const shoal: BrokerLauncher = {
-  name: 'shoal',
-  unavailable: () => (existsSync(fromRoot('bin', 'shoal.js')) ? null : 'bin/shoal.js not found'),
-  async start({ shards, startTimeoutMs = 20_000 }) {
-    // A data dir is passed even in memory mode so a stray write can never land in ./data.
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-'));
-    return startChildBroker({
-      name: 'shoal',
-      command: process.execPath,
-      args: [fromRoot('bin', 'shoal.js'), '--host', '127.0.0.1', '--port', '0', '--shards', String(shards),
-        '--persistence', 'memory', '--data-dir', dataDir],
-      cwd: fromRoot(),
-      portFromLine: (line) => {
-        const m = LISTENING.exec(line);
-        return m ? Number(m[1]) : null;
-      },
-      startTimeoutMs,
-      cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
-    });
-  },
-};
+function shoalLauncher(name: string, persistence: 'memory' | 'fast' | 'durable', optIn: boolean): BrokerLauncher {
+  return {
+    name,
+    optIn,
+    unavailable: () => (existsSync(fromRoot('bin', 'shoal.js')) ? null : 'bin/shoal.js not found'),
+    async start({ shards, startTimeoutMs = 20_000 }) {
+      // A data dir is passed even in memory mode so a stray write can never land in ./data.
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-'));
+      return startChildBroker({
+        name,
+        command: process.execPath,
+        args: [fromRoot('bin', 'shoal.js'), '--host', '127.0.0.1', '--port', '0', '--shards', String(shards),
+          '--persistence', persistence, '--data-dir', dataDir],
+        cwd: fromRoot(),
+        portFromLine: (line) => {
+          const m = LISTENING.exec(line);
+          return m ? Number(m[1]) : null;
+        },
+        startTimeoutMs,
+        cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
+      });
+    },
+  };
+}
+
+export const shoal = shoalLauncher('shoal', 'memory', false);
+export const shoalFast = shoalLauncher('shoal-fast', 'fast', true);
+export const shoalDurable = shoalLauncher('shoal-durable', 'durable', true);

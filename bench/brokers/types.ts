@@ -27,6 +27,8 @@ export interface LaunchOptions {
 
 export interface BrokerLauncher {
   readonly name: string;
+  /** Only run when named in --brokers (variants such as Shoal's persistence modes). */
+  readonly optIn?: boolean;
   /** null when the broker can run here, else why it cannot (printed as a skip line) */
   unavailable(): string | null;
   start(options: LaunchOptions): Promise<BrokerHandle>;

@@ -25,7 +25,9 @@ export interface CompareCli {
 export const USAGE = `usage: npm run bench:compare -- --workload loadtest|pingtest|many [options] [-- <tool flags>]
 
   --workload NAME     load tool to run: bench/NAME/index.ts (required)
-  --brokers LIST      comma-separated, from ${launchers.map((l) => l.name).join(',')} (default: all; absent ones are skipped)
+  --brokers LIST      comma-separated, from ${launchers.map((l) => l.name).join(',')}
+                      (default: ${launchers.filter((l) => !l.optIn).map((l) => l.name).join(',')}; absent ones are skipped;
+                      shoal-fast / shoal-durable: Shoal's on-disk modes; mosquitto-persist: persistence on)
   --rounds N          rounds; each runs every broker once, order rotated per round (default 3)
   --shards N          shards for Shoal (default: cores, ${os.availableParallelism()})
   --baseline NAME     broker the ratios are computed for (default: shoal, else the first)
@@ -91,7 +93,7 @@ export function parseCompareArgs(argv: readonly string[]): CompareCli {
     throw new UsageError('the many workload needs a bound: pass e.g. -- --conns 1000 --duration 20');
   }
   const known = launchers.map((l) => l.name);
-  const brokers = values.brokers ? values.brokers.split(',').map((b) => b.trim()).filter(Boolean) : known;
+  const brokers = values.brokers ? values.brokers.split(',').map((b) => b.trim()).filter(Boolean) : launchers.filter((l) => !l.optIn).map((l) => l.name);
   for (const b of brokers) if (!known.includes(b)) throw new UsageError(`unknown broker "${b}" (known: ${known.join(', ')})`);
   if (new Set(brokers).size !== brokers.length || brokers.length === 0) throw new UsageError('--brokers must name each broker once');
   const baseline = values.baseline ?? (brokers.includes('shoal') ? 'shoal' : brokers[0]!);

@@ -33,12 +33,15 @@ export function renderMarkdown(c: Comparison): string {
 
   // Only `many` reports memory per connection; other workloads would show an empty column.
   const perConn = c.summary.some((s) => s.rssPerConnBytes !== null);
+  // Only QoS 1/2 loadtests time publish→PUBACK.
+  const ack = c.summary.some((s) => s.ackP99 !== undefined && s.ackP99 !== null);
   const summaryColumns: Column<BrokerSummary>[] = [
     { title: 'broker', align: 'l', cell: (s) => s.broker },
     { title: 'runs ok', align: 'r', cell: (s) => `${s.okRuns}/${s.runs}` },
     { title: 'rate (msg/s)', align: 'r', cell: (s) => fmtInt(s.rate) },
     { title: 'p50 (ms)', align: 'r', cell: (s) => fmtSig(s.p50) },
     { title: 'p99 (ms)', align: 'r', cell: (s) => fmtSig(s.p99) },
+    ...(ack ? [{ title: 'ack p99 (ms)', align: 'r' as const, cell: (s: BrokerSummary) => fmtSig(s.ackP99 ?? null) }] : []),
     { title: 'connect rate (/s)', align: 'r', cell: (s) => fmtInt(s.connectRate) },
     { title: 'lost (sum)', align: 'r', cell: (s) => String(s.lost) },
     { title: 'broker CPU (s)', align: 'r', cell: (s) => fmtFixed(s.cpuSeconds, 2) },

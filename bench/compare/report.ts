@@ -48,6 +48,7 @@ export function extractFigures(report: ToolReport): RunFigures {
     outOfOrder: num(f.outOfOrder) ?? 0,
     elapsedMs: num(f.elapsedMs),
     rssPerConnBytes: num(f.brokerRssPerConnBytes),
+    ...(isRecord(f.ackLatency) ? { ackP99: num(f.ackLatency.p99) } : {}),
   };
 }
 

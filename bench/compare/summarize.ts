@@ -30,6 +30,7 @@ export function summarize(brokers: readonly string[], runs: readonly RunRecord[]
       cpuSeconds: median(ok.map((r) => r.brokerCpuSeconds)),
       peakRssBytes: median(ok.map((r) => r.brokerPeakRssBytes)),
       rssPerConnBytes: median(ok.map((r) => r.figures?.rssPerConnBytes)),
+      ...(ok.some((r) => r.figures?.ackP99 != null) ? { ackP99: median(ok.map((r) => r.figures?.ackP99)) } : {}),
       lost: mine.reduce((sum, r) => sum + (r.figures?.lost ?? 0), 0),
       failures: describeFailures(mine),
     };

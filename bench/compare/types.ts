@@ -23,6 +23,8 @@ export interface RunFigures {
   elapsedMs: number | null;
   /** `many` only: broker RSS growth per held connection */
   rssPerConnBytes: number | null;
+  /** loadtest at QoS 1/2: p99 publish→PUBACK / PUBREC latency (ms) */
+  ackP99?: number | null;
 }
 
 /** One tool run against one fresh broker. */
@@ -67,6 +69,8 @@ export interface BrokerSummary extends MetricValues {
   lost: number;
   /** "lost 12 in round 2" and the like */
   failures: string[];
+  /** median p99 publish→PUBACK / PUBREC latency (QoS 1/2 loadtest), ms */
+  ackP99?: number | null;
 }
 
 /** baseline vs other; every value > 1 means the baseline did better */

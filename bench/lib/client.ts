@@ -23,6 +23,8 @@ export interface ClientOptions {
   timeoutMs: number;
   /** Label for --dump output; dumping is off when undefined. */
   dumpLabel?: string;
+  /** Connect with a persistent session (clean session 0 / session expiry). */
+  persistent?: boolean;
 }
 
 /** Called for every PUBLISH delivered to this client; the bytes are only valid during the call. */
@@ -44,6 +46,8 @@ const BATCH_BYTES = 16 * 1024;
 export class LeanClient {
   readonly options: ClientOptions;
   onMessage: MessageHandler | null = null;
+  /** Set to time publish→PUBACK (QoS 1) / publish→PUBREC (QoS 2) of this client's publishes, in ms. */
+  onAck: ((ms: number) => void) | null = null;
   /** Called once when the connection ends after CONNACK, however it ends. */
   onClose: (() => void) | null = null;
   connected = false;
@@ -64,6 +68,8 @@ export class LeanClient {
   private readonly dumper: Dumper | null;
   // Allocated on the first QoS>0 publish: 100k idle clients must not cost 64 KiB each.
   private ids: Uint8Array | null = null;
+  private sentAt: Float64Array | null = null;
+  private stampMs = 0;
   private nextId = 1;
   private acks: Buffer = EMPTY;
   private acksLen = 0;
@@ -123,6 +129,7 @@ export class LeanClient {
       socket.once('connect', () => {
         this.send(encodeConnect({
           clientId: o.clientId, level: o.level, keepalive: o.keepalive, username: o.username, password: o.password,
+          persistent: o.persistent,
         }));
       });
       this.connackWaiter = (rc, receiveMaximum) => {
@@ -165,6 +172,7 @@ export class LeanClient {
     if (n <= 0) return 0;
     const out = Buffer.allocUnsafe(n * size);
     const t = nowMs();
+    this.stampMs = t;
     let off = 0;
     for (let i = 0; i < n; i++) off = tpl.writeInto(out, off, seq + i, t, tpl.qos > 0 ? this.takeId() : 0);
     this.send(out);
@@ -179,6 +187,7 @@ export class LeanClient {
     if (this.closed || this.socket === null) return false;
     if (tpl.qos > 0 && this.inflight >= this.window) return false;
     const out = Buffer.allocUnsafe(tpl.bytes.length);
+    if (this.onAck !== null) this.stampMs = nowMs();
     tpl.writeInto(out, 0, seq, timeMs, tpl.qos > 0 ? this.takeId() : 0, publisherId);
     this.send(out);
     return true;
@@ -242,9 +251,15 @@ export class LeanClient {
     let id = this.nextId;
     while (ids[id] !== 0) id = id === 65535 ? 1 : id + 1;
     ids[id] = 1;
+    if (this.onAck !== null) (this.sentAt ??= new Float64Array(65536))[id] = this.stampMs;
     this.inflight++;
     this.nextId = id === 65535 ? 1 : id + 1;
     return id;
+  }
+
+  private timeAck(id: number): void {
+    if (this.onAck === null || this.sentAt === null || this.ids === null || this.ids[id] === 0) return;
+    this.onAck(this.chunkTimeMs - this.sentAt[id]!);
   }
 
   private freeId(id: number): void {
@@ -293,11 +308,13 @@ export class LeanClient {
     switch (type) {
       case PUBACK:
       case PUBCOMP:
+        if (type === PUBACK) this.timeAck(buf.readUInt16BE(body));
         if (remaining > 2 && buf[body + 2] >= 0x80) this.rejected++;
         this.freeId(buf.readUInt16BE(body));
         return;
       case PUBREC: {
         const id = buf.readUInt16BE(body);
+        this.timeAck(id);
         if (remaining > 2 && buf[body + 2] >= 0x80) { this.rejected++; this.freeId(id); } else this.queueAck(PUBREL, id);
         return;
       }

@@ -20,6 +20,8 @@ export interface Figures {
   brokerRssPerConnBytes: number | null;
   /** Beyond the fixed contract: publishes per second. */
   publishRate: number;
+  /** Beyond the fixed contract (loadtest, QoS 1/2): publish→PUBACK / publish→PUBREC latency. */
+  ackLatency?: LatencySummary;
 }
 
 export interface RawCounts {

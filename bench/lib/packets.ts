@@ -27,7 +27,12 @@ export interface ConnectOptions {
   keepalive: number;
   username?: string;
   password?: string;
+  /** Keep the session: clean session 0 (3.1/3.1.1) or a Session Expiry Interval (5). */
+  persistent?: boolean;
 }
+
+/** Session expiry asked for by a persistent v5 client (seconds). */
+export const PERSISTENT_SESSION_EXPIRY = 300;
 
 export function encodeConnect(o: ConnectOptions): Buffer {
   return mqttPacket.generate({
@@ -35,8 +40,9 @@ export function encodeConnect(o: ConnectOptions): Buffer {
     protocolId: o.level === 3 ? 'MQIsdp' : 'MQTT',
     protocolVersion: o.level,
     clientId: o.clientId,
-    clean: true,
+    clean: o.persistent !== true,
     keepalive: o.keepalive,
+    ...(o.persistent === true && o.level === 5 ? { properties: { sessionExpiryInterval: PERSISTENT_SESSION_EXPIRY } } : {}),
     // The seed sets both flags when a user is given, even with an empty password.
     username: o.username,
     password: o.username !== undefined ? Buffer.from(o.password ?? '') : undefined,

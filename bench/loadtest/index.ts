@@ -21,6 +21,7 @@ const SPECS: OptionSpec[] = [
   { name: 'conns', kind: 'string', seed: 'conns', arg: 'N', help: 'connections, even: conns/2 publisher→subscriber pairs (default 100)' },
   { name: 'messages', kind: 'string', seed: 'messages', arg: 'N', help: 'messages per publisher (default 100)' },
   { name: 'fanout', kind: 'string', arg: 'N', help: 'fan-out instead of pairs: N subscribers on bench/#, one publisher sends --messages to bench/fanout (--conns is ignored)' },
+  { name: 'persistent-subs', kind: 'flag', help: 'subscribers keep their sessions (clean session 0, v5 session expiry 300 s): a persistent broker stores every QoS 1/2 delivery' },
   ...COMMON_SPECS,
 ];
 
@@ -53,7 +54,8 @@ async function main(): Promise<void> {
   // Pairs mode: one stream per pair. Fan-out: one stream per subscriber, one publisher.
   const pairs = fanout > 0 ? fanout : conns / 2;
   const threads = Math.min(common.threads, pairs);
-  const params = { ...commonParams(common), conns, messages, fanout };
+  const persistentSubs = o.flag('persistent-subs');
+  const params = { ...commonParams(common), conns, messages, fanout, ...(persistentSubs ? { persistentSubs } : {}) };
 
   const ip = await resolveBroker(common.host, common.source.length > 0);
   const broker = hostPort(ip, common.port);
@@ -66,6 +68,7 @@ async function main(): Promise<void> {
     ratePerPublisher: common.rate / pairs,
     connectConcurrency: perThread(100, threads),
     ...(fanout > 0 ? { fanout: { publisher: false } } : {}),
+    persistentSubs,
   }));
   // The fan-out publisher lives in the thread with the fewest subscribers (the last one).
   if (fanout > 0) inits[inits.length - 1]!.fanout = { publisher: true };
@@ -88,6 +91,8 @@ async function main(): Promise<void> {
     if (firstFailure === null) runs = await pool.all<LoadRunResult>('run');
     const latency = new LatencyRecorder();
     for (const r of runs) latency.addEncoded(r.histogram);
+    const ackLatency = new LatencyRecorder();
+    for (const r of runs) ackLatency.addEncoded(r.ackHistogram);
     const counts = sumCounts(runs);
     const startMs = runs.length > 0 ? Math.min(...runs.map((r) => r.startMs)) : 0;
     const endMs = runs.length > 0 ? Math.max(...runs.map((r) => r.endMs)) : 0;
@@ -98,6 +103,7 @@ async function main(): Promise<void> {
       duplicated: counts.duplicated, outOfOrder: counts.outOfOrder,
       latency: latency.summary(), connectFailures: failures,
     });
+    if (common.qos > 0) figures.ackLatency = ackLatency.summary();
     const error = firstFailure === null ? null : {
       code: firstFailure.code,
       message: `${explainFailure(firstFailure.code, { connections, broker, sourceGiven: common.source.length > 0 })} (${firstFailure.message})`,
@@ -120,6 +126,7 @@ async function main(): Promise<void> {
       `messages: ${figures.received}`,
       `messages/sec: ${Math.round(figures.rate)}`,
       ...lines.slice(2),
+      ...(figures.ackLatency ? [`publish→${common.qos === 1 ? 'PUBACK' : 'PUBREC'} latency p50/p99: ${figures.ackLatency.p50} / ${figures.ackLatency.p99} ms`] : []),
       ...(stalled > 0 ? [`${stalled} publisher(s) stopped early (socket closed or no room for --timeout)`] : []),
       ...(foreign > 0 ? [`${foreign} deliveries without our header ignored`] : []),
       ...(rejected > 0 ? [`${rejected} publishes refused by the broker (v5 reason code)`] : []),

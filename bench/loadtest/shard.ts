@@ -26,6 +26,8 @@ export interface LoadInit {
    * thread with `publisher` runs the one publisher sending --messages to `bench/fanout`.
    */
   fanout?: { publisher: boolean };
+  /** Subscribers keep their sessions (broker persistence then stores every QoS 1/2 delivery). */
+  persistentSubs: boolean;
 }
 
 export interface LoadConnectResult {
@@ -40,6 +42,8 @@ export interface LoadRunResult extends StreamCounts {
   /** Time of the last delivery (or of the start when none). */
   endMs: number;
   histogram: string;
+  /** publish→PUBACK/PUBREC latency (QoS 1/2), encoded like `histogram`. */
+  ackHistogram: string;
   stalled: number;
   foreign: number;
   rejected: number;
@@ -56,13 +60,14 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
   const fan = init.fanout ?? null;
   const streams = init.pairs.map(() => new StreamSet());
   const latency = new LatencyRecorder();
+  const ackLatency = new LatencyRecorder();
   const activity = new Activity();
 
   async function connect(): Promise<LoadConnectResult> {
     const c = init.conn;
     const pubNumbers = fan === null ? init.pairs : fan.publisher ? [0] : [];
     const plans = [
-      ...init.pairs.map((i) => ({ options: clientOptions(c, `sub${i}`, 2 * i), topics: [fan === null ? `loadtest/${i}` : FANOUT_FILTER] })),
+      ...init.pairs.map((i) => ({ options: { ...clientOptions(c, `sub${i}`, 2 * i), persistent: init.persistentSubs }, topics: [fan === null ? `loadtest/${i}` : FANOUT_FILTER] })),
       ...pubNumbers.map((i) => ({ options: clientOptions(c, `pub${i}`, 2 * i + 1), topics: [] })),
     ];
     const out = await connectAll(plans, {
@@ -75,6 +80,7 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
     subs.push(...out.clients.slice(0, n));
     pubs.push(...out.clients.slice(n, n + pubNumbers.length));
     subs.forEach((s, k) => { if (s !== null) s.onMessage = makeReceiver(s, streams[k], latency, activity); });
+    if (c.qos > 0) for (const p of pubs) if (p !== null) p.onAck = (ms) => ackLatency.recordMs(ms);
     return { connected: out.connected, failures: out.failures, firstFailure: out.firstFailure };
   }
 
@@ -105,6 +111,7 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
       startMs,
       endMs: counts.received > 0 ? activity.lastDeliveryMs : startMs,
       histogram: latency.encode(),
+      ackHistogram: ackLatency.encode(),
       stalled: results.filter((r) => r.stoppedBy !== null).length,
       foreign: activity.foreign,
       rejected: pubs.reduce((a, p) => a + (p?.rejected ?? 0), 0),

@@ -24,8 +24,9 @@ export const Stat = {
   QUEUED_BYTES: 18,         // payload + topic bytes waiting in session queues
   STORE_BYTES: 19,          // live bytes in the store (polled; the same value in every row)
   EXPIRED: 20,              // queued messages removed because their expiry passed
+  PERSISTENT_SESSIONS: 21,  // persistent sessions owned by the shard: peers skip the commit barrier when 0
 } as const;
-export const STAT_COUNT = 21;
+export const STAT_COUNT = 22;
 
 export class StatsBlock {
   readonly sab: SharedArrayBuffer;

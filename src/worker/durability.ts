@@ -78,9 +78,25 @@ export class Durability {
     this.extra.push(p);
   }
 
-  /** Routing forwarded a frame that a publisher's ack must wait for to `peer`. */
+  /**
+   * Counts the persistent sessions this shard owns, in the shared stats block, so that peers
+   * know whether a message forwarded here can cause a write at all. A session counts from its
+   * adoption (before its CONNACK or SUBACK), so a publish made after a persistent subscriber's
+   * SUBACK always sees it.
+   */
+  owned(s: Session, yes: boolean): void {
+    const want = yes && s.persistent;
+    if (s.counted === want) return;
+    s.counted = want;
+    this.shard.stats.add(this.shard.id, Stat.PERSISTENT_SESSIONS, want ? 1 : -1);
+  }
+
+  /**
+   * Routing forwarded a QoS 1/2 frame to `peer`: the publisher's ack waits for the peer's
+   * commit, unless the peer owns no persistent session (then it writes nothing for it).
+   */
   forwarded(peer: number): void {
-    if (!this.enabled) return;
+    if (!this.enabled || this.shard.stats.get(peer, Stat.PERSISTENT_SESSIONS) <= 0) return;
     this.forwards++;
     this.forwardMask |= 1 << peer;
   }

@@ -57,6 +57,7 @@ export class Session {
   nextPacketId = 1;
   nextSeq = 1;                         // next outbound store sequence number (durability.ts)
   queuedBytes = 0;                     // payload + topic bytes in queue (per-session byte limit)
+  counted = false;                     // counted in the shard's PERSISTENT_SESSIONS (durability.ts)
   will: Will | null = null;
   willTimer: NodeJS.Timeout | null = null;
   expiryTimer: NodeJS.Timeout | null = null;

@@ -115,6 +115,7 @@ export class Shard {
   /** Makes a session owned by this shard and puts its subscriptions into routing. */
   adoptSession(s: Session): void {
     this.sessions.set(s.clientId, s);
+    this.durability.owned(s, true);
     for (const sub of s.subs.values()) this.routing.add(sub);
   }
 
@@ -155,6 +156,7 @@ export class Shard {
     s.clearTimers();
     for (const sub of s.subs.values()) this.routing.remove(sub);
     this.sessions.delete(s.clientId);
+    this.durability.owned(s, false);
     this.stats.add(this.id, Stat.QUEUED, -(s.queued));
   }
 
@@ -196,6 +198,7 @@ export class Shard {
     s.clearTimers();
     for (const sub of s.subs.values()) this.routing.remove(sub);
     this.sessions.delete(s.clientId);
+    this.durability.owned(s, false);
     this.stats.add(this.id, Stat.QUEUED, -(s.queued));
     this.registry.release(s.clientId, s.token);
     this.durability.track(this.store.deleteSession(s.clientId), 'delete session');

@@ -273,11 +273,15 @@ function adoptOrCheckMeta(db: Db, dir: string): number | null {
   const meta = checkMeta(raw, dir);
   if (meta.version === STORE_VERSION) return null;
   // Every shard opens the store at start: the first rewrites the marker, the others see it done.
+  let migrated = false;
   db.transactionSync(() => {
     const cur = db.get(META_KEY);
-    if (cur !== undefined && checkMeta(cur, dir).version < STORE_VERSION) db.putSync(META_KEY, encodeMigratedMeta(meta));
+    if (cur !== undefined && checkMeta(cur, dir).version < STORE_VERSION) {
+      db.putSync(META_KEY, encodeMigratedMeta(meta));
+      migrated = true;
+    }
   });
-  return meta.version;
+  return migrated ? meta.version : null;
 }
 
 function isEmpty(db: Db): boolean {
