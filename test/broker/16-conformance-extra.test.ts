@@ -36,7 +36,69 @@ forEachConfig(({ version, shards }) => {
     }
   });
 
+  test(`${v5 ? '[MQTT-3.10.4-6] [MQTT-3.11.3-1]' : '[MQTT-3.10.4-6]'} one UNSUBSCRIBE with three filters: one UNSUBACK${v5 ? ', a code per filter in order' : ''}, deliveries stop`, async () => {
+    const base = uid('unsub3');
+    const { c } = await RawClient.connect(h.port, { version, clientId: uid('unsub3') });
+    try {
+      await c.subscribe([{ topic: `${base}/a`, qos: 0 }, { topic: `${base}/c`, qos: 0 }]);
+      c.sendPacket({ cmd: 'unsubscribe', messageId: 77, unsubscriptions: [`${base}/a`, `${base}/b`, `${base}/c`] } as never);
+      const ack = await c.waitFor('unsuback');
+      assert.equal((ack as unknown as { messageId: number }).messageId, 77);
+      if (v5) assert.deepEqual((ack as unknown as { granted: number[] }).granted, [0x00, 0x11, 0x00]);
+      await c.expectNothing(150); // exactly one UNSUBACK
+      c.send(buildPublish({ version, topic: `${base}/a`, payload: 'x' }));
+      c.send(buildPublish({ version, topic: `${base}/c`, payload: 'x' }));
+      await c.expectNothing(300);
+    } finally { c.destroy(); }
+  });
+
+  test(`${v5 ? '[MQTT-3.1.3-8]' : '[MQTT-3.1.3-9]'} a client id the server does not accept (257 bytes): CONNACK ${v5 ? '0x85' : '0x02'}, then close`, async () => {
+    const c = await RawClient.open(h.port, { version });
+    try {
+      c.send(buildConnect({ version, clientId: 'x'.repeat(257), keepalive: 30 }));
+      const frames = await c.expectClose(5000);
+      assert.deepEqual(frames.map((f) => [f.cmd, codeOf(f)]), [['connack', v5 ? 0x85 : 0x02]], frames.map(describeFrame).join('; '));
+    } finally { c.destroy(); }
+  });
+
+  test(`${v5 ? '[MQTT-3.1.3-11] [MQTT-3.1.3-12]' : '[MQTT-3.1.3-10] [MQTT-3.1.3-11]'} a Will Topic or User Name that is not UTF-8: refused${v5 ? ' (CONNACK 0x81)' : ' (closed without CONNACK)'}`, async () => {
+    const bad = Buffer.from([0x77, 0xc3, 0x28]);
+    for (const [what, spec] of [
+      ['Will Topic', { will: { topic: bad, payload: 'x' } }],
+      ['User Name', { username: bad, password: 'p' }],
+    ] as const) {
+      const c = await RawClient.open(h.port, { version });
+      try {
+        c.send(buildConnect({ version, clientId: uid('bad-utf8'), keepalive: 30, ...spec }));
+        const frames = await c.expectClose(5000);
+        if (v5) assert.deepEqual(frames.map((f) => [f.cmd, codeOf(f)]), [['connack', 0x81]], `${what}: ${frames.map(describeFrame).join('; ')}`);
+        else assert.deepEqual(frames, [], `${what}: ${frames.map(describeFrame).join('; ')}`);
+      } finally { c.destroy(); }
+    }
+  });
+
   if (!v5) return;
+
+  test('[MQTT-1.5.7-1] [MQTT-3.3.2-13] a User Property or Response Topic that is not UTF-8: DISCONNECT 0x81, not delivered', async () => {
+    const topic = uid('pair');
+    const { c: watcher } = await RawClient.connect(h.port, { version, clientId: uid('watch') });
+    await watcher.subscribe(topic, 0);
+    const bad = Buffer.from([0xc3, 0x28]);
+    try {
+      for (const [what, props] of [
+        ['User Property key', Buffer.concat([Buffer.from([0x26]), mqttString(bad), mqttString('v')])],
+        ['User Property value', Buffer.concat([Buffer.from([0x26]), mqttString('k'), mqttString(bad)])],
+        ['Response Topic', Buffer.concat([Buffer.from([0x08]), mqttString(bad)])],
+      ] as const) {
+        const { c } = await RawClient.connect(h.port, { version, clientId: uid('pub') });
+        try {
+          c.send(buildPublish({ version, topic, payload: 'x', properties: props }));
+          await closedWith(c, [0x81], what);
+        } finally { c.destroy(); }
+      }
+      await watcher.expectNothing(200);
+    } finally { watcher.destroy(); }
+  });
 
   test('[MQTT-3.1.3-10] the Will keeps its user properties in order (repeated keys included) and its other properties', mosquittoDeviates('not checked against Mosquitto'), async () => {
     const topic = uid('will-props');

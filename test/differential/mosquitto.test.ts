@@ -31,6 +31,16 @@ const cases: Case[] = [
     shoal: ['c < connack 00 01', 'c closed'],
   },
   {
+    name: 'PINGREQ with a non-minimal Remaining Length (0x80 0x00): answered; [MQTT-1.5.5-1] binds the sender only',
+    scenario: async (t) => {
+      await t.open('c', 4);
+      t.send('c', connect(4, 'diff-varint'));
+      t.send('c', Buffer.from([0xc0, 0x80, 0x00]));
+      await t.settle('c');
+    },
+    shoal: ['c < connack 00 00', 'c < pingresp d0 00'],
+  },
+  {
     name: 'v5 PUBLISH QoS 1 that matches no subscriber: PUBACK 0x00 or 0x10 (No matching subscribers) — both allowed (3.4.2.1)',
     scenario: async (t) => {
       await t.open('p', 5);
