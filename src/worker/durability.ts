@@ -62,6 +62,7 @@ export class Durability {
   private readonly sealFn = (): void => this.seal();
   private timers: NodeJS.Timeout[] = [];
   private extra: Promise<void>[] = [];
+  private lastTracked: Promise<void> | null = null;
 
   constructor(shard: Shard) {
     this.shard = shard;
@@ -106,6 +107,9 @@ export class Durability {
   /** Counts a store write and logs its failure (the gate sees the failure through flushed()). */
   track(p: Promise<void>, what: string): void {
     this.writes++;
+    // The store hands out one promise per transaction: one handler per transaction, not per write.
+    if (p === this.lastTracked) return;
+    this.lastTracked = p;
     p.catch((err: unknown) => this.shard.log.error({ err }, `store: ${what} failed`));
   }
 

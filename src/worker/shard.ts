@@ -198,10 +198,12 @@ export class Shard {
     s.clearTimers();
     for (const sub of s.subs.values()) this.routing.remove(sub);
     this.sessions.delete(s.clientId);
+    // Only a session that was persistent while owned here was ever written (counted).
+    const stored = s.counted;
     this.durability.owned(s, false);
     this.stats.add(this.id, Stat.QUEUED, -(s.queued));
     this.registry.release(s.clientId, s.token);
-    this.durability.track(this.store.deleteSession(s.clientId), 'delete session');
+    if (stored) this.durability.track(this.store.deleteSession(s.clientId), 'delete session');
   }
 
   publishWill(s: Session): void {
