@@ -20,6 +20,9 @@ export const FrameType = {
   RETAIN_DONE: 13, // from the home shard: that set is applied and committed
   COMMIT_BARRIER: 14,     // answer with COMMIT_BARRIER_ACK once everything before it is applied and committed to the store
   COMMIT_BARRIER_ACK: 15,
+  DIRECT: 16,      // a delivery for one moving session, forwarded by its old shard (moves.ts)
+  MOVE_READY: 17,  // to the old shard: the session's routes are known everywhere; retire the ghost
+  MOVE_DONE: 18,   // from the old shard: the ghost is gone; nothing more comes through it
 } as const;
 
 export const PubFlag = {
@@ -29,11 +32,12 @@ export const PubFlag = {
   RETAIN_UPDATE: 16,  // update the target's retained replica (sent only by the topic's home shard)
 } as const;
 
+/** `seq` numbers the publishes of the sending shard (with the ring's peer id: a message's identity). */
 export function writePublish(
-  w: ByteWriter, flags: number, expiresAt: number, topic: string, origin: string,
+  w: ByteWriter, flags: number, seq: number, expiresAt: number, topic: string, origin: string,
   props: Buffer | null, payload: Buffer, groups: readonly string[] | null,
 ): void {
-  w.u8(FrameType.PUBLISH).u8(flags).f64(expiresAt).str(topic).str(origin).maybeBytes(props).bytes(payload);
+  w.u8(FrameType.PUBLISH).u8(flags).u32(seq).f64(expiresAt).str(topic).str(origin).maybeBytes(props).bytes(payload);
   const n = groups === null ? 0 : groups.length;
   w.u16(n);
   for (let i = 0; i < n; i++) w.str(groups![i]!);
@@ -69,9 +73,28 @@ export function writeTakeover(w: ByteWriter, prevToken: number, newShard: number
   w.u8(FrameType.TAKEOVER).u32(prevToken).u8(newShard).u32(token).u8(cleanStart ? 1 : 0).str(clientId);
 }
 
-/** `state` is an encoded session (session-codec) or null when there is none. */
-export function writeSession(w: ByteWriter, token: number, clientId: string, state: Buffer | null): void {
-  w.u8(FrameType.SESSION).u32(token).str(clientId).maybeBytes(state);
+/**
+ * `state` is an encoded session (session-codec) or null when there is none. `ghostShard` (255:
+ * none) keeps forwarding the session's deliveries under `ghostToken` until told MOVE_READY.
+ */
+export function writeSession(w: ByteWriter, token: number, clientId: string, state: Buffer | null, ghostShard: number, ghostToken: number): void {
+  w.u8(FrameType.SESSION).u32(token).str(clientId).maybeBytes(state).u8(ghostShard).u32(ghostToken);
+}
+
+/** `src`/`seq` identify the message (dedupe at the new owner); `subIds` as for the delivery. */
+export function writeDirect(
+  w: ByteWriter, token: number, clientId: string, qos: number, retain: boolean, subIds: readonly number[] | null,
+  src: number, seq: number, msgFlags: number, expiresAt: number, topic: string, origin: string, props: Buffer | null, payload: Buffer,
+): void {
+  w.u8(FrameType.DIRECT).u32(token).str(clientId).u8(qos | (retain ? 4 : 0));
+  const n = subIds === null ? 0 : subIds.length;
+  w.u16(n);
+  for (let i = 0; i < n; i++) w.u32(subIds![i]!);
+  w.u8(src & 0xff).u32(seq).u8(msgFlags).f64(expiresAt).str(topic).str(origin).maybeBytes(props).bytes(payload);
+}
+
+export function writeMove(w: ByteWriter, done: boolean, token: number, clientId: string): void {
+  w.u8(done ? FrameType.MOVE_DONE : FrameType.MOVE_READY).u32(token).str(clientId);
 }
 
 export function writeRelease(w: ByteWriter, shard: number, token: number, clientId: string): void {

@@ -77,6 +77,12 @@ export class Delivery {
    * `shared` = the encode-once templates of the current fan-out may be used.
    */
   deliverTo(s: Session, msg: Message, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null, shared: boolean): void {
+    if (s.moving !== null && this.shard.moves.divert(s, msg, qos, retain, subIds)) return;
+    this.deliverNow(s, msg, qos, retain, subIds, shared);
+  }
+
+  /** deliverTo without the session-move check (used by moves.ts itself). */
+  deliverNow(s: Session, msg: Message, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null, shared = false): void {
     const conn = s.conn;
     // A client that takes topic aliases gets its own encoding: the alias map is per connection.
     if (conn !== null && conn.clientTopicAliasMax > 0) shared = false;

@@ -1,3 +1,5 @@
+import type { ByteReader } from '../shared/bytes.ts';
+
 /**
  * An application message as the broker holds it. Created once per inbound PUBLISH and shared
  * by every delivery; never mutated after creation except for the per-fan-out encode cache.
@@ -15,6 +17,9 @@ export class Message {
   origin: string;
   // Encode-once cache for one fan-out: index = (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0).
   encoded: (Buffer | undefined)[] | null = null;
+  /** Identity for de-duplication during a session move: publishing shard (-1: none) and its sequence number. */
+  src = -1;
+  seq = 0;
   encodedAt = 0;
 
   constructor(topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, props: Buffer | null, expiresAt: number, origin: string) {
@@ -38,4 +43,17 @@ export class Message {
     if (this.props !== null && this.props.byteLength < this.props.buffer.byteLength) this.props = Buffer.from(this.props);
     return this;
   }
+}
+
+/**
+ * Reads the message body shared by inter-shard frames and the session codec: expiry, topic,
+ * origin, properties, payload; `flags` carries QoS (bits 0-1) and retain (bit 2).
+ */
+export function readMessageBody(r: ByteReader, flags: number): Message {
+  const expiresAt = r.f64();
+  const topic = r.str();
+  const origin = r.str();
+  const props = r.maybeBytes();
+  const payload = r.bytes();
+  return new Message(topic, payload, (flags & 3) as 0 | 1 | 2, (flags & 4) !== 0, props, expiresAt, origin);
 }

@@ -94,15 +94,15 @@ export class Peers {
   /**
    * Calls `done` once every peer has handled everything this shard sent it so far (e.g. the
    * route update of a new subscription, so SUBACK means "visible broker-wide"). A peer that
-   * does not answer within a second (restarting) does not hold the caller forever.
+   * does not answer within `timeoutMs` (restarting) does not hold the caller forever.
    */
-  barrier(done: () => void): void {
+  barrier(done: () => void, timeoutMs = 1000): void {
     const sh = this.shard;
     let left = 0;
     for (let i = 0; i < sh.count; i++) if (i !== sh.id && this.senders[i]) left++;
     if (left === 0) { done(); return; }
     const token = this.barrierToken = (this.barrierToken + 1) >>> 0;
-    const timer = setTimeout(() => { if (this.barriers.delete(token)) done(); }, 1000);
+    const timer = setTimeout(() => { if (this.barriers.delete(token)) done(); }, timeoutMs);
     timer.unref();
     this.barriers.set(token, { left, done, timer });
     for (let i = 0; i < sh.count; i++) {

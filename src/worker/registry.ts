@@ -2,6 +2,7 @@ import { homeShard, writeClaim, writeOwned, writeRelease, writeSession, writeSyn
 import { Reason } from '../shared/protocol/reason-codes.ts';
 import { ConnState, type Connection } from './connection.ts';
 import { encodeSession } from './session-codec.ts';
+import type { Session } from './session.ts';
 import type { Shard } from './shard.ts';
 
 interface Owner { shard: number; token: number }
@@ -54,10 +55,10 @@ export class Registry {
     else { writeTakeover(sh.peers.writer(), prev.token, newShard, token, clientId, cleanStart); sh.peers.commit(prev.shard); }
   }
 
-  private sendSession(to: number, token: number, clientId: string, state: Buffer | null): void {
+  private sendSession(to: number, token: number, clientId: string, state: Buffer | null, ghost = -1, ghostToken = 0): void {
     const sh = this.shard;
-    if (to === sh.id) this.handleSession(token, clientId, state);
-    else { writeSession(sh.peers.writer(), token, clientId, state); sh.peers.commit(to); }
+    if (to === sh.id) this.handleSession(token, clientId, state, ghost, ghostToken);
+    else { writeSession(sh.peers.writer(), token, clientId, state, ghost < 0 ? 255 : ghost, ghostToken); sh.peers.commit(to); }
   }
 
   /** At the previous owner (the ownership `prevToken`): give the session (if any) to the new owner. */
@@ -65,8 +66,11 @@ export class Registry {
     const sh = this.shard;
     const s = sh.sessions.get(clientId);
     if (s !== undefined && s.token === prevToken) {
-      sh.detachSession(s, Reason.SESSION_TAKEN_OVER, cleanStart);
-      this.sendSession(newShard, token, clientId, cleanStart ? null : encodeSession(s));
+      // Moving to another shard, the session's routes stay here as a ghost that forwards what
+      // is still on its way here, until the new owner's routes are known everywhere (moves.ts).
+      const ghost = !cleanStart && newShard !== sh.id;
+      sh.detachSession(s, Reason.SESSION_TAKEN_OVER, cleanStart, ghost ? newShard : -1, token);
+      this.sendSession(newShard, token, clientId, cleanStart ? null : encodeSession(s), ghost ? sh.id : -1, token);
       return;
     }
     // That CONNECT of ours is still waiting: its session will arrive here; pass it on then.
@@ -79,7 +83,7 @@ export class Registry {
   }
 
   /** At the claiming shard: the session (or none) has arrived. */
-  handleSession(token: number, clientId: string, state: Buffer | null): void {
+  handleSession(token: number, clientId: string, state: Buffer | null, ghost = -1, ghostToken = 0): void {
     const sh = this.shard;
     const conn = this.pending.get(token);
     this.pending.delete(token);
@@ -87,18 +91,26 @@ export class Registry {
     if (to !== undefined) {
       this.redirect.delete(token);
       if (conn !== undefined && conn.state !== ConnState.CLOSED) conn.disconnect(Reason.SESSION_TAKEN_OVER);
-      this.sendSession(to.shard, to.token, clientId, to.cleanStart ? null : state);
+      // The ghost forwards to our token: pass its traffic on to the claim that superseded ours.
+      if (ghost >= 0) sh.moves.relay(token, to.shard, to.token);
+      this.sendSession(to.shard, to.token, clientId, to.cleanStart ? null : state, ghost, ghostToken);
       return;
     }
     // A late hand-over to a claim that already completed with a fresh session (after a shard
     // restart, see handleOwned): the connected session wins; the stale state is dropped.
-    if (conn === undefined && sh.sessions.get(clientId)?.token === token) return;
-    if (conn === undefined || conn.state === ConnState.CLOSED) {
+    let s: Session | undefined;
+    if (conn === undefined && sh.sessions.get(clientId)?.token === token) s = undefined;
+    else if (conn === undefined || conn.state === ConnState.CLOSED) {
       // The client went away while waiting; keep a persistent session it had, offline.
       sh.adoptOffline(clientId, token, state);
-      return;
+      s = sh.sessions.get(clientId);
+    } else {
+      sh.completeConnect(conn, state);
+      if (!conn.cleanStart) s = conn.session ?? undefined;
     }
-    sh.completeConnect(conn, state);
+    if (ghost < 0) return;
+    if (state !== null && s !== undefined && s.token === token) sh.moves.arrive(s, ghost, ghostToken);
+    else sh.moves.abandon(ghost, ghostToken, clientId);
   }
 
   /** The session owned here under `token` ended: tell its home shard. */

@@ -51,7 +51,7 @@ export class RetainedSync {
     sh.retainReplica(msg);
     for (let i = 0; i < sh.count; i++) {
       if (i === sh.id) continue;
-      writePublish(sh.peers.writer(), msg.qos | PubFlag.RETAIN | PubFlag.RETAIN_UPDATE, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, null);
+      writePublish(sh.peers.writer(), msg.qos | PubFlag.RETAIN | PubFlag.RETAIN_UPDATE, 0, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, null);
       sh.peers.commit(i);
     }
     const committed = sh.storeRetained(msg);

@@ -40,6 +40,8 @@ export class Routing {
   private readonly shard: Shard;
   private readonly shardKeys: string[];
   private mask = 0;
+  /** Numbers this shard's publishes (a message's identity with the shard id; see moves.ts). */
+  private seq = 0;
   /** Set when this shard told its peers something new (route or share count); cleared by the reader. */
   announced = false;
   private readonly groupTargets: (string[] | null)[];
@@ -167,6 +169,8 @@ export class Routing {
   /** A message published by a client of this shard (or by the broker itself). */
   publish(msg: Message, now: number): void {
     const sh = this.shard;
+    msg.src = sh.id;
+    msg.seq = this.seq = (this.seq + 1) >>> 0;
     if (msg.retain) sh.durability.waitFor(sh.retainFromClient(msg));
     this.mask = 0;
     if (sh.count > 1) this.remote.match(msg.topic, this.collectRemote);
@@ -198,7 +202,7 @@ export class Routing {
         sh.peers.resend(i);
         continue;
       }
-      writePublish(sh.peers.writer(), flags, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, groups);
+      writePublish(sh.peers.writer(), flags, msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, groups);
       sh.peers.commit(i);
       if (groups === null) shared = flags;
       else { this.groupTargets[i] = null; shared = -1; }
@@ -251,7 +255,7 @@ export class Routing {
         if (g !== undefined && msg.qos > 0) {
           for (let i = 0; i < sh.count; i++) {
             if (i !== sh.id && g.counts[i]! > 0) {
-              writePublish(sh.peers.writer(), msg.qos, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, [key]);
+              writePublish(sh.peers.writer(), msg.qos, msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, [key]);
               sh.peers.commit(i);
               break;
             }

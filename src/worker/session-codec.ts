@@ -1,7 +1,7 @@
 // Binary form of a whole session, for moving it between shards on takeover (no JSON, no
 // structured clone). Version byte first so the format can evolve.
 import { ByteReader, ByteWriter } from '../shared/bytes.ts';
-import { Message } from './message.ts';
+import { readMessageBody, type Message } from './message.ts';
 import { Session, type Outbound, type Subscription } from './session.ts';
 
 const FORMAT = 2; // 2: outbound store sequence numbers (seq per message, nextSeq)
@@ -11,15 +11,7 @@ const r = new ByteReader();
 function writeMsg(msg: Message): void {
   w.u8(msg.qos | (msg.retain ? 4 : 0)).f64(msg.expiresAt).str(msg.topic).str(msg.origin).maybeBytes(msg.props).bytes(msg.payload);
 }
-function readMsg(): Message {
-  const f = r.u8();
-  const expiresAt = r.f64();
-  const topic = r.str();
-  const origin = r.str();
-  const props = r.maybeBytes();
-  const payload = r.bytes();
-  return new Message(topic, payload, (f & 3) as 0 | 1 | 2, (f & 4) !== 0, props, expiresAt, origin);
-}
+function readMsg(): Message { return readMessageBody(r, r.u8()); }
 function writeOutbound(o: Outbound): void {
   w.u8(o.qos | (o.retain ? 4 : 0)).u8(o.state).u16(o.packetId).f64(o.seq);
   const ids = o.subIds ?? [];

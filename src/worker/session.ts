@@ -1,5 +1,6 @@
 import type { Message } from './message.ts';
 import type { Connection } from './connection.ts';
+import type { Move } from './moves.ts';
 
 export interface Subscription {
   session: Session;
@@ -63,6 +64,7 @@ export class Session {
   expiryTimer: NodeJS.Timeout | null = null;
   disconnectedAt = 0;
   token = 0;                           // claim token of the connection that owns it (registry)
+  moving: Move | null = null;          // set while the session moves between shards (moves.ts)
   // Per-publish aggregation of overlapping subscriptions (epoch stamp avoids clearing a set).
   matchEpoch = 0;
   matchQos = 0;

@@ -11,13 +11,14 @@ import { Connection, ConnState } from './connection.ts';
 import { Delivery } from './delivery.ts';
 import { Durability } from './durability.ts';
 import { completeConnect } from './handlers/connect.ts';
-import { Message } from './message.ts';
+import { Message, readMessageBody } from './message.ts';
 import { Peers } from './peers.ts';
 import type { PeerRings, ShardInit } from '../shared/control.ts';
 import { fromStoredMessage, fromStoredSession, toStoredMessage, toStoredSession } from './persist.ts';
 import { Registry } from './registry.ts';
 import { RetainedIndex } from './retain.ts';
 import { RetainedSync } from './retain-sync.ts';
+import { Moves } from './moves.ts';
 import { Routing } from './routing.ts';
 import { decodeSession } from './session-codec.ts';
 import { NEVER_EXPIRES, type Session } from './session.ts';
@@ -43,6 +44,7 @@ export class Shard {
   readonly durability: Durability;
   readonly retained = new RetainedIndex();
   readonly retainSync: RetainedSync;
+  readonly moves: Moves;
   auth: AuthHook = new AllowAll(); // replaced at start from the configuration (createAuthHook)
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
@@ -61,6 +63,7 @@ export class Shard {
     this.durability = new Durability(this);
     this.delivery = new Delivery(this);
     this.retainSync = new RetainedSync(this);
+    this.moves = new Moves(this);
     this.peers = new Peers(this, init.bellSab, init.rings, init.config.ringCapacity, (r, from) => this.onFrame(r, from));
   }
 
@@ -140,7 +143,8 @@ export class Shard {
   }
 
   /** Another connection takes this session: close ours (0x8E), unhook the session, hand it on. */
-  detachSession(s: Session, reason: number, cleanStart: boolean): void {
+  /** `ghostTo` ≥ 0: the session moves to that shard; its routes stay as a forwarding ghost (moves.ts). */
+  detachSession(s: Session, reason: number, cleanStart: boolean, ghostTo = -1, ghostToken = 0): void {
     const c = s.conn;
     if (c !== null) {
       s.conn = null;
@@ -154,7 +158,12 @@ export class Shard {
       if (cleanStart && s.will !== null && s.willTimer !== null) this.publishWill(s);
     }
     s.clearTimers();
-    for (const sub of s.subs.values()) this.routing.remove(sub);
+    if (ghostTo >= 0) {
+      for (const sub of s.subs.values()) if (sub.group !== null) this.routing.remove(sub);
+      this.moves.leave(s, ghostTo, ghostToken);
+    } else {
+      for (const sub of s.subs.values()) this.routing.remove(sub);
+    }
     this.sessions.delete(s.clientId);
     this.durability.owned(s, false);
     this.stats.add(this.id, Stat.QUEUED, -(s.queued));
@@ -257,6 +266,7 @@ export class Shard {
     this.peers.replace(peer, rings, this.config.ringCapacity);
     this.routing.dropShard(peer);
     this.retainSync.peerRestarted(peer);
+    this.moves.peerRestarted(peer);
     for (const [id, o] of this.registry.owners) {
       // Sessions homed here that the dead shard owned: take them back from the store.
       if (o.shard === peer) { this.registry.owners.delete(id); this.adoptStored(id); }
@@ -266,7 +276,7 @@ export class Shard {
       // Memory mode has no shared store: one peer sends the retained replica.
       for (const m of this.retained.entries()) {
         if (m.topic.startsWith('$SYS')) continue;
-        writePublish(this.peers.writer(), m.qos | PubFlag.RETAIN | PubFlag.RETAIN_UPDATE, m.expiresAt, m.topic, m.origin, m.props, m.payload, null);
+        writePublish(this.peers.writer(), m.qos | PubFlag.RETAIN | PubFlag.RETAIN_UPDATE, 0, m.expiresAt, m.topic, m.origin, m.props, m.payload, null);
         this.peers.commit(peer);
       }
     }
@@ -278,7 +288,10 @@ export class Shard {
     switch (type) {
       case FrameType.PUBLISH: {
         const flags = r.u8();
-        const msg = readMessage(r, flags);
+        const seq = r.u32();
+        const msg = readMessageBody(r, flags);
+        msg.src = from;
+        msg.seq = seq;
         const n = r.u16();
         let groups: string[] | null = null;
         if (n > 0) { groups = []; for (let i = 0; i < n; i++) groups.push(r.str()); }
@@ -291,15 +304,25 @@ export class Shard {
       case FrameType.RETAIN_SET: {
         const shard = r.u8();
         const token = r.u32();
-        this.retainSync.onSet(shard, token, readMessage(r, r.u8()));
+        this.retainSync.onSet(shard, token, readMessageBody(r, r.u8()));
         return;
       }
       case FrameType.RETAIN_DONE: this.retainSync.onDone(r.u32()); return;
+      case FrameType.DIRECT: this.moves.onDirect(r); return;
+      case FrameType.MOVE_READY: { const token = r.u32(); this.moves.onReady(token, r.str()); return; }
+      case FrameType.MOVE_DONE: { const token = r.u32(); this.moves.onDone(token, r.str()); return; }
       case FrameType.ROUTE: { const add = r.u8() === 1; const shard = r.u8(); this.routing.applyRoute(add, shard, r.str()); return; }
       case FrameType.SHARE: { const shard = r.u8(); const count = r.u32(); this.routing.applyShare(shard, r.str(), count); return; }
       case FrameType.CLAIM: { const shard = r.u8(); const token = r.u32(); const clean = r.u8() === 1; this.registry.handleClaim(r.str(), shard, token, clean); return; }
       case FrameType.TAKEOVER: { const prev = r.u32(); const shard = r.u8(); const token = r.u32(); const clean = r.u8() === 1; this.registry.handleTakeover(r.str(), prev, shard, token, clean); return; }
-      case FrameType.SESSION: { const token = r.u32(); const id = r.str(); this.registry.handleSession(token, id, r.maybeBytes()); return; }
+      case FrameType.SESSION: {
+        const token = r.u32();
+        const id = r.str();
+        const state = r.maybeBytes();
+        const ghost = r.u8();
+        this.registry.handleSession(token, id, state, ghost === 255 ? -1 : ghost, r.u32());
+        return;
+      }
       case FrameType.RELEASE: { const shard = r.u8(); const token = r.u32(); this.registry.handleRelease(r.str(), shard, token); return; }
       case FrameType.OWNED: { const shard = r.u8(); const token = r.u32(); this.registry.handleOwned(r.str(), shard, token); return; }
       case FrameType.BARRIER: this.peers.onBarrier(false, r.u8(), r.u32()); return;
@@ -332,14 +355,4 @@ export class Shard {
     await this.store.flushed().catch(() => {});
     await this.store.close();
   }
-}
-
-/** The body shared by PUBLISH and RETAIN_SET frames (after the flags byte). */
-function readMessage(r: ByteReader, flags: number): Message {
-  const expiresAt = r.f64();
-  const topic = r.str();
-  const origin = r.str();
-  const props = r.maybeBytes();
-  const payload = r.bytes();
-  return new Message(topic, payload, (flags & PubFlag.QOS_MASK) as 0 | 1 | 2, (flags & PubFlag.RETAIN) !== 0, props, expiresAt, origin);
 }
