@@ -52,6 +52,51 @@ forEachConfig(({ version, shards }) => {
     } finally { c.destroy(); }
   });
 
+  test('[MQTT-3.10.4-3] a QoS 2 delivery started before an UNSUBSCRIBE is completed after it (PUBREC gets PUBREL); later messages are not sent', async () => {
+    const topic = uid('unsub-q2');
+    const { c: sub } = await RawClient.connect(h.port, { version, clientId: uid('unsub-q2') });
+    await sub.subscribe(topic, 2);
+    const { c: pub } = await RawClient.connect(h.port, { version, clientId: uid('pub') });
+    try {
+      pub.send(buildPublish({ version, topic, payload: 'started', qos: 2, id: 1 }));
+      const p = await sub.waitFor('publish') as Pub;
+      sub.sendPacket({ cmd: 'unsubscribe', messageId: 9, unsubscriptions: [topic] } as never);
+      await sub.waitFor('unsuback');
+      sub.sendPacket({ cmd: 'pubrec', messageId: p.messageId } as never);
+      const rel = await sub.waitFor('pubrel');
+      assert.equal((rel as unknown as { messageId: number }).messageId, p.messageId);
+      assert.ok(v5 ? (codeOf(rel) ?? 0) === 0 : true, describeFrame(rel));
+      sub.sendPacket({ cmd: 'pubcomp', messageId: p.messageId } as never);
+      pub.send(buildPublish({ version, topic, payload: 'after', qos: 2, id: 2 }));
+      await sub.expectNothing(300);
+    } finally { sub.destroy(); pub.destroy(); }
+  });
+
+  test('[MQTT-4.8.2-4] a shared-group member cut off during a QoS 2 delivery gets it again (DUP, same id) when it reconnects', async () => {
+    const base = uid('share-q2');
+    const group = `$share/${uid('g')}/${base}`;
+    const clientId = uid('member');
+    const persist = v5 ? { clean: true, properties: { sessionExpiryInterval: 60 } as never } : { clean: false };
+    const { c: m1 } = await RawClient.connect(h.port, { version, clientId, ...persist });
+    await m1.subscribe(group, 2);
+    const { c: pub } = await RawClient.connect(h.port, { version, clientId: uid('pub') });
+    try {
+      pub.send(buildPublish({ version, topic: base, payload: 'once', qos: 2, id: 1 }));
+      const p = await m1.waitFor('publish') as Pub;
+      m1.destroy();
+      await sleep(100);
+      const again = await RawClient.connect(h.port, { version, clientId, clean: false, properties: (v5 ? { sessionExpiryInterval: 60 } : undefined) as never });
+      try {
+        const r = await again.c.waitFor('publish') as Pub;
+        assert.equal(r.payload.toString(), 'once');
+        assert.equal(r.dup, true);
+        assert.equal(r.messageId, p.messageId);
+        await again.c.ack(r);
+        await again.c.expectNothing(200);
+      } finally { again.c.destroy(); }
+    } finally { m1.destroy(); pub.destroy(); }
+  });
+
   test(`${v5 ? '[MQTT-3.1.3-8]' : '[MQTT-3.1.3-9]'} a client id the server does not accept (257 bytes): CONNACK ${v5 ? '0x85' : '0x02'}, then close`, async () => {
     const c = await RawClient.open(h.port, { version });
     try {
