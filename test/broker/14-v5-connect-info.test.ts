@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker, shoalOnly } from '../helpers/matrix.ts';
 import { isMosquitto } from '../helpers/broker.ts';
-import { RawClient, buildPublish, prop, codeOf, describeFrame, type Frame, type Received, type ReceivedPublish } from '../helpers/raw.ts';
+import { RawClient, buildConnect, buildPublish, prop, codeOf, describeFrame, type Frame, type Received, type ReceivedPublish } from '../helpers/raw.ts';
 import { uid } from '../helpers/clients.ts';
 
 type Props = Record<string, unknown>;
@@ -57,6 +57,26 @@ forEachConfig(({ shards }) => {
       const ack = await chatty.c.waitFor('suback');
       assert.match(String(propsOf(ack).reasonString), /Topic Filter invalid/, describeFrame(ack));
     } finally { chatty.c.destroy(); }
+  });
+
+  test('(3.1.2.11) Request Problem / Response Information other than 0 or 1, or a CONNECT property given twice: refused (CONNACK 0x82 or 0x81) and closed', async () => {
+    for (const [what, props] of [
+      ['Request Problem Information 2', prop.byte(0x17, 2)],
+      ['Request Response Information 2', prop.byte(0x19, 2)],
+      ['Session Expiry Interval twice', Buffer.concat([prop.u32(0x11, 10), prop.u32(0x11, 20)])],
+      ['Receive Maximum twice', Buffer.concat([Buffer.from([0x21, 0, 5]), Buffer.from([0x21, 0, 6])])],
+    ] as const) {
+      const c = await RawClient.open(h.port, { version });
+      try {
+        c.send(buildConnect({ version, clientId: uid('props'), keepalive: 30, properties: props }));
+        const frames = await c.expectClose(5000);
+        assert.ok(frames.length <= 1, `${what}: ${frames.map(describeFrame).join('; ')}`);
+        if (frames.length === 1) {
+          assert.equal(frames[0]!.cmd, 'connack', `${what}: ${describeFrame(frames[0]!)}`);
+          assert.ok([0x81, 0x82].includes(codeOf(frames[0]!) ?? 0), `${what}: ${describeFrame(frames[0]!)}`);
+        }
+      } finally { c.destroy(); }
+    }
   });
 
   test('(3.3.2.3.2) Payload Format Indicator 1 with a payload that is not UTF-8: DISCONNECT/PUBACK 0x99, not delivered', async () => {

@@ -76,7 +76,11 @@ function checkConnectBytes(buf: Buffer, off: number, len: number, version: numbe
     pos += 2 + n;
     return ok;
   };
-  if (version === 5 && !skipProps()) return Reason.MALFORMED_PACKET;
+  if (version === 5) {
+    const bad = checkConnectProps(buf, pos, end);
+    if (bad !== 0) return bad;
+    if (!skipProps()) return Reason.MALFORMED_PACKET;
+  }
   if (!utf8()) return Reason.MALFORMED_PACKET;
   if ((flags & 0x04) !== 0) {
     if (version === 5 && !skipProps()) return Reason.MALFORMED_PACKET;
@@ -84,6 +88,38 @@ function checkConnectBytes(buf: Buffer, off: number, len: number, version: numbe
     pos += 2 + buf.readUInt16BE(pos); // will payload is binary
   }
   if ((flags & 0x80) !== 0 && !utf8()) return Reason.MALFORMED_PACKET;
+  return 0;
+}
+
+/**
+ * What mqtt-packet lets through in CONNECT properties (it decodes a byte property as a boolean
+ * and does not report repeats): a property other than User Property given twice, and Request
+ * Problem / Response Information other than 0 or 1, are protocol errors (3.1.2.11).
+ */
+function checkConnectProps(buf: Buffer, pos: number, end: number): number {
+  let n = 0, mul = 1, i = 0;
+  for (; i < 4 && pos + i < end; i++) { const b = buf[pos + i]!; n += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break; }
+  pos += i + 1;
+  const pend = Math.min(pos + n, end);
+  let seen = 0n;
+  while (pos < pend) {
+    const id = buf[pos]!;
+    if (id !== 0x26) {
+      const bit = 1n << BigInt(id);
+      if ((seen & bit) !== 0n) return Reason.PROTOCOL_ERROR;
+      seen |= bit;
+    }
+    switch (id) {
+      case 0x17: case 0x19:
+        if (buf[pos + 1]! > 1) return Reason.PROTOCOL_ERROR;
+        pos += 2; break;
+      case 0x11: case 0x27: pos += 5; break;
+      case 0x21: case 0x22: pos += 3; break;
+      case 0x15: case 0x16: pos += 3 + buf.readUInt16BE(pos + 1); break;
+      case 0x26: { const k = buf.readUInt16BE(pos + 1); pos += 5 + k + buf.readUInt16BE(pos + 3 + k); break; }
+      default: return Reason.MALFORMED_PACKET;
+    }
+  }
   return 0;
 }
 
