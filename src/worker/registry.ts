@@ -26,6 +26,8 @@ export class Registry {
    */
   private readonly redirect = new Map<number, Owner & { cleanStart: boolean }>();
   private nextToken = 1;
+  /** Claims that reached this home shard while it was rebuilding its ownership map after a restart. */
+  private deferred: Array<{ clientId: string; from: number; token: number; cleanStart: boolean }> = [];
 
   constructor(shard: Shard) { this.shard = shard; }
 
@@ -43,6 +45,7 @@ export class Registry {
 
   /** At the home shard. */
   handleClaim(clientId: string, from: number, token: number, cleanStart: boolean): void {
+    if (this.shard.syncing) { this.deferred.push({ clientId, from, token, cleanStart }); return; }
     const prev = this.owners.get(clientId);
     this.owners.set(clientId, { shard: from, token });
     if (prev === undefined) this.sendSession(from, token, clientId, null);
@@ -130,11 +133,17 @@ export class Registry {
   peerRestarted(peer: number): void {
     const sh = this.shard;
     for (const [id, o] of this.owners) if (o.shard === peer) this.owners.delete(id);
+    // Claims we sent to its old rings may never have been read: ask its new incarnation (after
+    // the ownership list below, so it answers them with its map complete). A claim it did
+    // answer before dying is no longer pending here.
+    const again: Connection[] = [];
+    for (const conn of this.pending.values()) if (this.home(conn.clientId) === peer) again.push(conn);
     for (const [id, s] of sh.sessions) {
       if (this.home(id) === peer) { writeOwned(sh.peers.writer(), sh.id, s.token, id); sh.peers.commit(peer); }
     }
     writeSyncDone(sh.peers.writer(), sh.id);
     sh.peers.commit(peer);
+    for (const conn of again) { writeClaim(sh.peers.writer(), sh.id, conn.token, conn.clientId, conn.cleanStart); sh.peers.commit(peer); }
   }
 
   /** At a restarted home shard: a peer owns `clientId`. A newer local claim wins if there is one. */
@@ -145,6 +154,13 @@ export class Registry {
       // Someone connected after the restart and before this news: the older owner hands over.
       this.sendTakeover({ shard: from, token }, clientId, cur.shard, cur.token, false);
     }
+  }
+
+  /** The ownership map is complete again: the claims that waited go through, in arrival order. */
+  flushDeferred(): void {
+    const d = this.deferred;
+    this.deferred = [];
+    for (const c of d) this.handleClaim(c.clientId, c.from, c.token, c.cleanStart);
   }
 
   /** Registers a session that this (home) shard loaded from the store. */

@@ -25,6 +25,8 @@ import { NEVER_EXPIRES, type Session } from './session.ts';
 import { parseFilter } from './handlers/subscribe.ts';
 import { setLongTimeout } from './timers.ts';
 
+const SYNC_TIMEOUT_MS = 5000;
+
 /**
  * Everything one worker thread owns: its connections, the sessions of its clients, its local
  * subscriptions and copy of the route table, its replica of the retained messages, and its ends
@@ -76,9 +78,28 @@ export class Shard {
     }
     this.stats.set(this.id, Stat.RETAINED, this.retained.size);
     if (!restart || this.count === 1) this.loadHomedSessions();
-    else this.syncPending = this.count - 1; // wait for every peer's ownership list first
+    else {
+      // Wait for every peer's ownership list first; claims for ids homed here wait with it
+      // (registry.handleClaim), so a client reconnecting at once still finds its session. A
+      // peer that never answers (itself restarting) does not hold the claims for good.
+      this.syncPending = this.count - 1;
+      setTimeout(() => {
+        if (this.syncPending === 0) return;
+        this.log.warn({ missing: this.syncPending }, 'restart: not every peer sent its ownership list; going on');
+        this.syncDone();
+      }, SYNC_TIMEOUT_MS).unref();
+    }
     this.peers.start();
     this.durability.start();
+  }
+
+  /** True while a restarted shard still waits for its peers' ownership lists. */
+  get syncing(): boolean { return this.syncPending > 0; }
+
+  private syncDone(): void {
+    this.syncPending = 0;
+    this.loadHomedSessions();
+    this.registry.flushDeferred();
   }
 
   private loadHomedSessions(): void {
@@ -331,7 +352,7 @@ export class Shard {
       case FrameType.COMMIT_BARRIER_ACK: r.u8(); this.durability.onCommitBarrierAck(r.u32()); return;
       case FrameType.SYNC_DONE: {
         r.u8();
-        if (this.syncPending > 0 && --this.syncPending === 0) this.loadHomedSessions();
+        if (this.syncPending > 0 && --this.syncPending === 0) this.syncDone();
         return;
       }
       default:
