@@ -33,6 +33,11 @@ export interface BrokerConfig {
   allowAnonymous: boolean;      // with a users file: let clients without a user name in
   authHook: string;             // module exporting an AuthHook factory; '' = none
   responseInformation: string;  // v5 Response Information template ('%c' = client id); '' = not offered
+  maxQos: number;               // highest QoS accepted in PUBLISH / granted in SUBSCRIBE (v5 CONNACK Maximum QoS)
+  retainAvailable: boolean;     // retained messages accepted (v5 CONNACK Retain Available)
+  wildcardSubscriptions: boolean;
+  subscriptionIdentifiers: boolean;
+  sharedSubscriptions: boolean;
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -63,6 +68,11 @@ export const DEFAULTS: BrokerConfig = {
   allowAnonymous: false,
   authHook: '',
   responseInformation: '',
+  maxQos: 2,
+  retainAvailable: true,
+  wildcardSubscriptions: true,
+  subscriptionIdentifiers: true,
+  sharedSubscriptions: true,
 };
 
 interface FlagSpec { key: keyof BrokerConfig; kind: 'int' | 'string' | 'bool' | 'enum'; values?: readonly string[]; min?: number; max?: number; help: string }
@@ -94,6 +104,11 @@ const FLAGS: Record<string, FlagSpec> = {
   '--allow-anonymous': { key: 'allowAnonymous', kind: 'bool', help: 'with --auth-users: also accept clients without a user name' },
   '--auth-hook': { key: 'authHook', kind: 'string', help: 'module exporting createAuthHook(config, base) => AuthHook (see src/worker/auth.ts)' },
   '--response-information': { key: 'responseInformation', kind: 'string', help: 'v5 Response Information for clients that request it; %c = client id (e.g. reply/%c/)' },
+  '--max-qos': { key: 'maxQos', kind: 'int', min: 0, max: 2, help: 'highest QoS accepted and granted (default 2; v5 CONNACK Maximum QoS)' },
+  '--retain-available': { key: 'retainAvailable', kind: 'bool', help: 'retained messages accepted (default true; --retain-available=false refuses them)' },
+  '--wildcard-subscriptions': { key: 'wildcardSubscriptions', kind: 'bool', help: 'wildcard filters allowed (default true; =false refuses them)' },
+  '--subscription-identifiers': { key: 'subscriptionIdentifiers', kind: 'bool', help: 'v5 Subscription Identifiers allowed (default true; =false refuses them)' },
+  '--shared-subscriptions': { key: 'sharedSubscriptions', kind: 'bool', help: '$share/ subscriptions allowed (default true; =false refuses them)' },
   '--test-hooks': { key: 'testHooks', kind: 'bool', help: 'enable test-only hooks ($SHOAL/test/crash-shard); never in production' },
 };
 

@@ -231,6 +231,9 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
   if (packet.will) {
     const w = packet.will;
     if (validateTopicName(w.topic) !== null) { refuse(conn, Reason.TOPIC_NAME_INVALID); return; }
+    // A Will beyond what the server supports is refused [MQTT-3.2.2-12] [MQTT-3.2.2-13].
+    if ((w.qos ?? 0) > sh.config.maxQos) { refuse(conn, Reason.QOS_NOT_SUPPORTED); return; }
+    if (w.retain && !sh.config.retainAvailable) { refuse(conn, Reason.RETAIN_NOT_SUPPORTED); return; }
     const wp = (w.properties ?? {}) as mqttPacket.IConnectPacket['properties'] & { willDelayInterval?: number; messageExpiryInterval?: number; payloadFormatIndicator?: boolean };
     const payload = Buffer.isBuffer(w.payload) ? w.payload : Buffer.from(w.payload);
     if (v5 && wp?.payloadFormatIndicator && !isUtf8(payload)) { refuse(conn, Reason.PAYLOAD_FORMAT_INVALID); return; }
@@ -311,11 +314,12 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
       receiveMaximum: sh.config.receiveMaximum,
       maximumPacketSize: sh.config.maxPacketSize,
       topicAliasMaximum: sh.config.topicAliasMaximum,
-      retainAvailable: true,
-      wildcardSubscriptionAvailable: true,
-      subscriptionIdentifiersAvailable: true,
-      sharedSubscriptionAvailable: true,
+      retainAvailable: sh.config.retainAvailable,
+      wildcardSubscriptionAvailable: sh.config.wildcardSubscriptions,
+      subscriptionIdentifiersAvailable: sh.config.subscriptionIdentifiers,
+      sharedSubscriptionAvailable: sh.config.sharedSubscriptions,
     };
+    if (sh.config.maxQos < 2) properties.maximumQoS = sh.config.maxQos as 0 | 1; // [MQTT-3.2.2-9]
     if (req.assignedId !== null) properties.assignedClientIdentifier = req.assignedId;
     if (req.keepaliveChanged >= 0) properties.serverKeepAlive = req.keepaliveChanged;
     // Response Information only when asked for [MQTT-3.1.2-28], and only when configured (it may be left out).

@@ -47,6 +47,10 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
     return;
   }
 
+  // Beyond what CONNACK allowed (--max-qos, --retain-available=false): DISCONNECT 0x9B / 0x9A (3.2.2.3.4/5).
+  if (p.qos > sh.config.maxQos) throw new ProtocolError(Reason.QOS_NOT_SUPPORTED, `QoS ${p.qos} above the Maximum QoS`);
+  if (p.retain && !sh.config.retainAvailable) throw new ProtocolError(Reason.RETAIN_NOT_SUPPORTED, 'retained messages are not supported');
+
   const s = conn.session!;
   if (p.qos === 2) {
     if (s.inboundQos2.has(p.packetId)) {

@@ -45,6 +45,10 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
   if (conn.version === 5 && subId !== undefined && (typeof subId !== 'number' || subId === 0)) {
     throw new ProtocolError(Reason.PROTOCOL_ERROR, 'subscription identifier 0');
   }
+  const cfg = sh.config;
+  if (subId !== undefined && !cfg.subscriptionIdentifiers) {
+    throw new ProtocolError(Reason.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED, 'Subscription Identifiers are not supported (CONNACK said so)');
+  }
   sh.routing.announced = false;
   const granted: number[] = [];
   let problem: string | undefined; // Reason String for the first refused filter (v5)
@@ -56,6 +60,10 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
     let group: string | null = null;
     const shared = parseSharedSubscription(filter);
     if (typeof shared === 'string') { granted.push(conn.version === 5 ? Reason.TOPIC_FILTER_INVALID : 0x80); problem ??= `${filter}: ${shared}`; continue; }
+    if (shared !== null && !cfg.sharedSubscriptions) {
+      granted.push(conn.version === 5 ? Reason.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED : 0x80);
+      continue;
+    }
     if (shared !== null) {
       topicFilter = shared.filter;
       group = shared.group;
@@ -65,7 +73,12 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
       problem ??= `${filter}: ${validateTopicFilter(filter)}`;
       continue;
     }
-    const qos = req.qos as 0 | 1 | 2;
+    if (!cfg.wildcardSubscriptions && /[+#]/.test(topicFilter)) {
+      granted.push(conn.version === 5 ? Reason.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED : 0x80);
+      continue;
+    }
+    // Requested above --max-qos: granted at the maximum, never refused [MQTT-3.2.2-10].
+    const qos = (req.qos > cfg.maxQos ? cfg.maxQos : req.qos) as 0 | 1 | 2;
     const sub: Subscription = {
       session: s, filter, topicFilter, group, qos,
       noLocal: conn.version === 5 && req.nl === true,
