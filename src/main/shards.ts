@@ -13,6 +13,8 @@ const WORKER_URL = new URL('../worker/index.ts', import.meta.url);
  * Starts the shards, allocates their rings, hands sockets to the least-loaded one, and
  * restarts a shard that dies (with fresh rings; its peers are told to forget it).
  */
+const SHARD_YOUNG_GEN_MB = 8;
+
 export class ShardSupervisor {
   private readonly config: BrokerConfig;
   private readonly stats: StatsBlock;
@@ -56,7 +58,10 @@ export class ShardSupervisor {
       id: i, count: this.count, config: this.config, statsSab: this.stats.sab, bellSab: this.bellSab,
       rings: this.ringsOf(i), restart,
     };
-    const w = new Worker(WORKER_URL, { workerData: init, name: `shoal-shard-${i}` });
+    // A small young generation: a shard allocates short-lived objects per message, and V8
+    // otherwise grows each shard's semi-spaces to 16+ MiB under a flood (RSS that is only
+    // garbage); 8 MiB keeps scavenges short and cheap (docs/performance.md, memory).
+    const w = new Worker(WORKER_URL, { workerData: init, name: `shoal-shard-${i}`, resourceLimits: { maxYoungGenerationSizeMb: SHARD_YOUNG_GEN_MB } });
     this.workers[i] = w;
     return new Promise((resolve, reject) => {
       let ready = false;

@@ -1,6 +1,8 @@
 // Compact binary writer/reader for frames between threads and for session hand-off.
 // One growable writer per thread is reused for every frame, so encoding allocates nothing
 // in steady state; the reader is re-pointed at each frame.
+import { cachedString } from './string-cache.ts';
+
 export class ByteWriter {
   buf: Buffer;
   pos = 0;
@@ -63,7 +65,7 @@ export class ByteReader {
   str(): string {
     const n = this.u32();
     this.need(n);
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    const s = cachedString(this.buf, this.pos, this.pos + n, false);
     this.pos += n;
     return s;
   }

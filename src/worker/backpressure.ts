@@ -15,7 +15,8 @@ import type { Connection } from './connection.ts';
  * back: that would stall every other subscriber behind it) up to `maxClientBacklog` bytes.
  * So memory stays bounded and a consumer that keeps up loses nothing, like Mosquitto's single
  * loop. A consumer congested for longer than `slowClientMs` is slow: nobody waits for it any
- * more, and QoS 0 for it is dropped (counted) while its backlog is past `maxClientBacklog`.
+ * more, and once its backlog is past `maxClientBacklog` its QoS 0 goes to the session queue
+ * bounded by `maxQueuedQos0`, which drops the oldest (counted).
  */
 export class Backpressure {
   /** The connection whose bytes are being handled right now (null outside a socket read). */
@@ -30,7 +31,8 @@ export class Backpressure {
 
   /**
    * A message is about to be written to `sub`, which is congested. True: write it (the source,
-   * if it is a local publisher, now waits for `sub` to drain). False: drop it (QoS 0 only).
+   * if it is a local publisher, now waits for `sub` to drain). False: do not add to the socket's
+   * backlog (QoS 0 then goes to the bounded session queue).
    */
   admit(sub: Connection, now: number): boolean {
     const src = this.current;

@@ -90,14 +90,11 @@ export class Delivery {
     const sh = this.shard;
     if (qos === 0) {
       if (!online) return; // QoS 0 is not queued for offline sessions (as Mosquitto's default)
-      if (s.queued === 0) {
-        // Congested: the message still goes to the socket (its buffer is the queue, in order),
-        // and its source waits for the drain (backpressure.ts). QoS 0 is dropped only past the
-        // backlog bound, for a slow client or from a peer ring.
-        if (conn.congested && !this.bp.admit(conn, Date.now())) {
-          sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
-          return;
-        }
+      // Not congested, or congested and its source now waits for the drain (backpressure.ts):
+      // the message goes to the socket, whose buffer is the queue (in order). A slow client
+      // past the backlog bound (or one fed from a peer ring) gets the bounded session queue
+      // below instead, which drops its oldest QoS 0 first, so the newest still arrive.
+      if (s.queued === 0 && (!conn.congested || this.bp.admit(conn, Date.now()))) {
         const buf = shared && subIds === null ? this.template(msg, s.version, 0, retain) : this.encode(s, msg, 0, retain, false, 0, subIds);
         if (buf !== null && (conn.clientMaxPacket === 0 || buf.length <= conn.clientMaxPacket)) this.write(s, buf);
         return;

@@ -1,6 +1,7 @@
 // Hand-written codec for PUBLISH, the one packet on the hot path. Everything else goes through
 // mqtt-packet. Properties stay as wire bytes: a broker only needs to look at four of them, and
 // passing the rest through untouched is both faster and exactly what MQTT 5 requires.
+import { cachedString } from '../shared/string-cache.ts';
 import { isUtf8 } from 'node:buffer';
 import { ProtocolError } from '../shared/errors.ts';
 import { Reason } from '../shared/protocol/reason-codes.ts';
@@ -76,7 +77,7 @@ export function decodePublish(buf: Buffer, off: number, len: number, version: nu
       if (c >= 0x80 || c === 0) { ascii = false; break; }
     }
     if (ascii) {
-      out.topic = buf.toString('latin1', pos, pos + tlen);
+      out.topic = cachedString(buf, pos, pos + tlen, true);
     } else {
       if (!isUtf8(buf.subarray(pos, pos + tlen))) throw new ProtocolError(Reason.TOPIC_NAME_INVALID, 'topic is not valid UTF-8 [MQTT-1.5.4-1]');
       out.topic = buf.toString('utf8', pos, pos + tlen);
