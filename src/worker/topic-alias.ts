@@ -23,8 +23,8 @@ export class OutboundAliases {
   commit(topic: string, alias: number): void {
     const had = this.byTopic.get(topic);
     if (had === alias) {
-      this.byTopic.delete(topic);
-      this.byTopic.set(topic, alias);
+      // Recency matters only once every alias is taken (then the oldest is reused).
+      if (this.byTopic.size >= this.max) { this.byTopic.delete(topic); this.byTopic.set(topic, alias); }
       return;
     }
     if (this.byTopic.size >= this.max) {
