@@ -28,7 +28,7 @@ const FAILED: AuthOutcome = Object.freeze({ reason: Reason.UNSPECIFIED_ERROR });
  * them when the answer leaves it waiting for the client again.
  */
 export function settle(conn: Connection, v: Maybe<AuthOutcome>, hold: boolean, fn: (o: AuthOutcome) => void): void {
-  if (!(v instanceof Promise)) { fn(v); return; }
+  if (typeof (v as Partial<PromiseLike<AuthOutcome>>).then !== 'function') { fn(v as AuthOutcome); return; }
   if (hold) {
     if (conn.state === ConnState.NEW) conn.state = ConnState.AUTHENTICATING;
     conn.holdPackets();
@@ -44,7 +44,7 @@ export function settle(conn: Connection, v: Maybe<AuthOutcome>, hold: boolean, f
     }
     if (hold && (conn.state === ConnState.AUTHENTICATING || conn.state === ConnState.CONNECTED)) conn.releasePackets();
   };
-  v.then(done, (err: unknown) => {
+  Promise.resolve(v).then(done, (err: unknown) => {
     conn.shard.log.error({ err, client: conn.clientId }, 'auth hook failed');
     done(FAILED);
   });
