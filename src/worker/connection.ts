@@ -4,7 +4,6 @@ import { ProtocolError } from '../shared/errors.ts';
 import { Framer } from '../shared/protocol/framer.ts';
 import { Reason } from '../shared/protocol/reason-codes.ts';
 import { Stat } from '../shared/stats.ts';
-import { InboundPublish } from './publish-codec.ts';
 import type { Session } from './session.ts';
 import type { OutboundAliases } from './topic-alias.ts';
 import type { Shard } from './shard.ts';
@@ -22,7 +21,6 @@ export class Connection {
   readonly shard: Shard;
   readonly socket: Socket;
   readonly framer: Framer;
-  readonly remote: string;
   state: ConnStateValue = ConnState.NEW;
   version = 4;
   clientId = '';
@@ -42,10 +40,6 @@ export class Connection {
   disconnectNormal = false;    // DISCONNECT received: no will
   willOnDisconnect = false;    // v5 DISCONNECT 0x04
   problemInfo = true;          // v5 Request Problem Information: 0 = no Reason String / User Properties on acks [MQTT-3.1.2-29]
-  readonly pub = new InboundPublish();
-  private parser: ReturnType<typeof mqttPacket.parser> | null = null;
-  private parsed: mqttPacket.Packet | null = null;
-  private parseError: Error | null = null;
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
@@ -65,33 +59,43 @@ export class Connection {
   constructor(shard: Shard, socket: Socket) {
     this.shard = shard;
     this.socket = socket;
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.lastRx = this.connectedAt = Date.now();
     this.framer = new Framer(shard.config.maxPacketSize, (b, o, l) => this.onPacket(b, o, l), (code) => this.onFramerError(code));
     socket.setNoDelay(true);
-    const bp = shard.delivery.bp;
-    socket.on('data', (chunk: Buffer) => {
-      this.lastRx = Date.now();
-      shard.stats.add(shard.id, Stat.BYTES_RECEIVED, chunk.length);
-      bp.current = this;
-      try {
-        this.framer.push(chunk);
-      } finally {
-        bp.current = null;
-      }
-      // Something we published went to a congested subscriber: read no more until it drains.
-      if (this.pausedBy > 0 && this.state !== ConnState.CLOSED) this.socket.pause();
-    });
-    socket.on('drain', () => {
-      this.congested = false;
-      this.congestedAt = 0;
-      this.slow = false;
-      if (this.session !== null) shard.delivery.pump(this.session);
-      if (!this.congested) bp.release(this);
-    });
-    socket.on('error', () => { /* 'close' follows; errors of one socket never reach others */ });
-    socket.on('close', () => this.onClose());
+    // Shared listeners (EventEmitter calls them with the socket as `this`) instead of four
+    // closures per connection: idle connections are most of a large broker's memory.
+    (socket as ConnSocket)[kConn] = this;
+    socket.on('data', onSocketData);
+    socket.on('drain', onSocketDrain);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
     socket.resume();
+  }
+
+  /** Peer address for logs (computed when asked: a string per idle connection adds up). */
+  get remote(): string { return `${this.socket.remoteAddress}:${this.socket.remotePort}`; }
+
+  onData(chunk: Buffer): void {
+    const shard = this.shard;
+    this.lastRx = Date.now();
+    shard.stats.add(shard.id, Stat.BYTES_RECEIVED, chunk.length);
+    const bp = shard.delivery.bp;
+    bp.current = this;
+    try {
+      this.framer.push(chunk);
+    } finally {
+      bp.current = null;
+    }
+    // Something we published went to a congested subscriber: read no more until it drains.
+    if (this.pausedBy > 0 && this.state !== ConnState.CLOSED) this.socket.pause();
+  }
+
+  onDrain(): void {
+    this.congested = false;
+    this.congestedAt = 0;
+    this.slow = false;
+    if (this.session !== null) this.shard.delivery.pump(this.session);
+    if (!this.congested) this.shard.delivery.bp.release(this);
   }
 
   private onPacket(buf: Buffer, off: number, len: number): void {
@@ -140,30 +144,10 @@ export class Connection {
   }
 
   /** Parses a non-PUBLISH packet with mqtt-packet (reference codec). Throws on malformed input. */
-  parse(buf: Buffer, off: number, len: number): mqttPacket.Packet {
-    if (this.parser === null) {
-      const p = mqttPacket.parser({ protocolVersion: this.version as 3 | 4 | 5 });
-      p.on('packet', (pkt: mqttPacket.Packet) => { this.parsed = pkt; });
-      p.on('error', (err: Error) => { this.parseError = err; });
-      this.parser = p;
-    }
-    this.parsed = null;
-    this.parseError = null;
-    const left = this.parser.parse(off === 0 && len === buf.length ? buf : buf.subarray(off, off + len));
-    if (this.parseError !== null || this.parsed === null || left !== 0) {
-      const err = this.parseError ?? new Error('incomplete packet');
-      this.parser = null; // its internal state is undefined after an error
-      // What the reference codec cannot decode is a Malformed Packet (v5 DISCONNECT 0x81) [MQTT-4.13.1-1].
-      throw new ProtocolError(Reason.MALFORMED_PACKET, `malformed packet: ${err.message}`);
-    }
-    return this.parsed;
-  }
+  parse(buf: Buffer, off: number, len: number): mqttPacket.Packet { return parseWhole(this.version, buf, off, len); }
 
-  /** The version is known after CONNECT; the parser must decode later packets with it. */
-  setVersion(version: number): void {
-    this.version = version;
-    this.parser = null;
-  }
+  /** The version is known after CONNECT; later packets are decoded with it. */
+  setVersion(version: number): void { this.version = version; }
 
   send(buf: Buffer): void {
     if (this.state === ConnState.CLOSED) return;
@@ -251,7 +235,7 @@ export class Connection {
     this.shard.connectionClosed(this, wasConnected);
   }
 
-  private onClose(): void {
+  onClose(): void {
     this.markClosed();
     this.out = [];
     this.outBytes = 0;
@@ -259,6 +243,42 @@ export class Connection {
 }
 
 function flushConnection(c: Connection): void { c.flush(); }
+
+const kConn = Symbol('shoal.connection');
+type ConnSocket = Socket & { [kConn]: Connection };
+function onSocketData(this: ConnSocket, chunk: Buffer): void { this[kConn].onData(chunk); }
+function onSocketDrain(this: ConnSocket): void { this[kConn].onDrain(); }
+function onSocketError(): void { /* 'close' follows; errors of one socket never reach others */ }
+function onSocketClose(this: ConnSocket): void { this[kConn].onClose(); }
+
+// One mqtt-packet parser per protocol version for the whole thread, not one per connection (an
+// idle connection then holds none): the framer hands over whole packets, so every parse
+// completes synchronously and leaves the parser empty.
+const parsers: (ReturnType<typeof mqttPacket.parser> | null)[] = [null, null, null, null, null, null];
+let parsed: mqttPacket.Packet | null = null;
+let parseError: Error | null = null;
+
+function parseWhole(version: number, buf: Buffer, off: number, len: number): mqttPacket.Packet {
+  let p = parsers[version];
+  if (p === null || p === undefined) {
+    p = mqttPacket.parser({ protocolVersion: version as 3 | 4 | 5 });
+    p.on('packet', (pkt: mqttPacket.Packet) => { parsed = pkt; });
+    p.on('error', (err: Error) => { parseError = err; });
+    parsers[version] = p;
+  }
+  parsed = null;
+  parseError = null;
+  const left = p.parse(off === 0 && len === buf.length ? buf : buf.subarray(off, off + len));
+  const pkt = parsed as mqttPacket.Packet | null;
+  const err = parseError as Error | null;
+  parsed = null;
+  if (err !== null || pkt === null || left !== 0) {
+    parsers[version] = null; // its internal state is undefined after an error
+    // What the reference codec cannot decode is a Malformed Packet (v5 DISCONNECT 0x81) [MQTT-4.13.1-1].
+    throw new ProtocolError(Reason.MALFORMED_PACKET, `malformed packet: ${(err ?? new Error('incomplete packet')).message}`);
+  }
+  return pkt;
+}
 
 /** A turn's packets up to this many bytes are coalesced into one buffer before the write. */
 const COALESCE_MAX = 256 * 1024;

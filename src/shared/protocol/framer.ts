@@ -29,7 +29,9 @@ export class Framer {
   private readonly onError: FramerErrorHandler;
 
   // Partial fixed header, while fewer than its bytes have arrived.
-  private readonly head: Buffer = Buffer.alloc(MAX_HEADER);
+  // Made on first use: most connections never see a header split across reads, and an idle
+  // connection should not hold a buffer of its own.
+  private head: Buffer | null = null;
   private headLen = 0;
   // Partial packet body: `acc` has room for the whole packet, `accLen` bytes filled.
   private acc: Buffer | null = null;
@@ -123,7 +125,7 @@ export class Framer {
   // Feeds header bytes one at a time until the length is known. Returns the chunk position
   // after the header bytes taken, or -1 when nothing more can be done with this chunk.
   private continueHeader(chunk: Buffer): number {
-    const head = this.head;
+    const head = this.head!;
     const end = chunk.length;
     let pos = 0;
     while (pos < end) {
@@ -176,7 +178,7 @@ export class Framer {
   }
 
   private saveHead(chunk: Buffer, pos: number, end: number): void {
-    chunk.copy(this.head, 0, pos, end);
+    chunk.copy((this.head ??= Buffer.allocUnsafe(MAX_HEADER)), 0, pos, end);
     this.headLen = end - pos;
   }
 

@@ -4,7 +4,7 @@ import { Reason } from '../../shared/protocol/reason-codes.ts';
 import { Stat } from '../../shared/stats.ts';
 import type { Connection } from '../connection.ts';
 import { Message } from '../message.ts';
-import { decodePublish } from '../publish-codec.ts';
+import { decodePublish, InboundPublish } from '../publish-codec.ts';
 
 const TEST_CRASH_TOPIC = '$SHOAL/test/crash-shard';
 
@@ -20,10 +20,13 @@ function ack(conn: Connection, type: number, packetId: number, reason: number, w
   else conn.send(buf);
 }
 
+// The decode target, one per thread: a PUBLISH is handled to the end before the next is decoded.
+const inbound = new InboundPublish();
+
 /** Inbound PUBLISH: QoS 0 routed at once, QoS 1 acknowledged with PUBACK, QoS 2 stored until PUBREL. */
 export function handlePublish(conn: Connection, buf: Buffer, off: number, len: number): void {
   const sh = conn.shard;
-  const p = conn.pub;
+  const p = inbound;
   decodePublish(buf, off, len, conn.version, p);
   sh.stats.add(sh.id, Stat.MESSAGES_RECEIVED, 1);
 
