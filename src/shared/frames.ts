@@ -114,9 +114,13 @@ export function writeBarrier(w: ByteWriter, ack: boolean, shard: number, token: 
   w.u8(ack ? FrameType.BARRIER_ACK : FrameType.BARRIER).u8(shard).u32(token);
 }
 
-/** Like a barrier, but answered only after the target's store writes for the frames before it have committed. */
-export function writeCommitBarrier(w: ByteWriter, ack: boolean, shard: number, token: number): void {
-  w.u8(ack ? FrameType.COMMIT_BARRIER_ACK : FrameType.COMMIT_BARRIER).u8(shard).u32(token);
+/**
+ * Like a barrier, but answered only after the target's store writes for the frames before it have
+ * committed. `flag` on a barrier: 1 = a chained one (durability.ts); on an answer: 1 = lost (a
+ * shard the answer depended on crashed before it committed).
+ */
+export function writeCommitBarrier(w: ByteWriter, ack: boolean, shard: number, token: number, flag = 0): void {
+  w.u8(ack ? FrameType.COMMIT_BARRIER_ACK : FrameType.COMMIT_BARRIER).u8(shard).u32(token).u8(flag);
 }
 
 /** The home shard of a client id (or of a retained topic): FNV-1a over UTF-16 units, mod shard count. Stable across restarts. */

@@ -35,7 +35,18 @@ interface Group {
   /** Peers whose answer is awaited. */
   peers: number;
   failed: boolean;
+  /**
+   * A peer this group forwarded to crashed before answering: what it had not committed is gone,
+   * so the acks of the group are not sent; their publishers are disconnected and resend (DUP).
+   */
+  lost: boolean;
 }
+
+/** An awaited COMMIT_BARRIER answer: a group's (publisher acks) or a chained one's (see onCommitBarrier). */
+interface Barrier { peer: number; g: Group | null; done: ((lost: boolean) => void) | null }
+
+/** How long a commit barrier's answer waits for a session move to release what it holds (moves.ts). */
+const HELD_WAIT_MS = 60_000;
 
 const STATES: readonly OutboundState[] = ['queued', 'sent', 'pubrel'];
 const POLL_MS = 1000;
@@ -56,7 +67,7 @@ export class Durability {
   private readonly shard: Shard;
   private open: Group | null = null;
   private readonly waiting: Group[] = [];
-  private readonly barriers = new Map<number, Group>();
+  private readonly barriers = new Map<number, Barrier>();
   private token = 0;
   private sealScheduled = false;
   private readonly sealFn = (): void => this.seal();
@@ -172,7 +183,7 @@ export class Durability {
     if (!this.enabled || (!wait && conn.held === 0)) { conn.send(buf); return; }
     let g = this.open;
     if (g === null) {
-      g = this.open = { items: [], left: 0, peers: 0, failed: false };
+      g = this.open = { items: [], left: 0, peers: 0, failed: false, lost: false };
       if (!this.sealScheduled) { this.sealScheduled = true; setImmediate(this.sealFn); }
     }
     conn.held++;
@@ -199,12 +210,17 @@ export class Durability {
     for (const p of extra) p.then(() => this.settle(g, false), () => this.settle(g, true));
     for (let i = 0; i < sh.count; i++) {
       if (i === sh.id || (mask & (1 << i)) === 0) continue;
-      const token = this.token = (this.token + 1) >>> 0;
-      this.barriers.set(token, g);
       g.left++;
       g.peers |= 1 << i;
-      writeCommitBarrier(sh.peers.writer(), false, sh.id, token);
-      sh.peers.commit(i);
+      this.sendBarrier(i, { peer: i, g, done: null }, 0);
+    }
+    if (sh.moves.active()) {
+      // Session moves in progress: what arriving sessions hold, and what ghosts forwarded, too.
+      g.left++;
+      sh.moves.committed(false, HELD_WAIT_MS).then((lost) => {
+        if (lost) g.lost = true;
+        sh.store.flushed().then(() => this.settle(g, false), () => this.settle(g, true));
+      }, () => this.settle(g, true));
     }
     sh.store.flushed().then(() => this.settle(g, false), () => this.settle(g, true));
   }
@@ -222,41 +238,100 @@ export class Durability {
       const conn = items[i] as Connection;
       conn.held--;
       if (conn.state === ConnState.CLOSED) continue;
+      const buf = items[i + 1] as Buffer;
       if (g.failed) {
         // Not committed: no acknowledgement. The client resends (QoS 1/2 with a session) or knows it was not accepted.
         conn.disconnect(Reason.UNSPECIFIED_ERROR, 'store commit failed');
         continue;
       }
-      conn.send(items[i + 1] as Buffer);
+      if (g.lost && (buf[0] === 0x40 || buf[0] === 0x50)) {
+        this.unacknowledged(conn, buf);
+        continue;
+      }
+      conn.send(buf);
     }
   }
 
-  /** From a peer: answer once what it sent before this barrier is applied (done: frames are FIFO) and committed. */
-  onCommitBarrier(from: number, token: number): void {
-    const sh = this.shard;
-    const answer = (): void => { writeCommitBarrier(sh.peers.writer(), true, sh.id, token); sh.peers.commit(from); };
-    sh.store.flushed().then(answer, answer);
+  /**
+   * An ack (PUBACK / PUBREC) whose message a crashed peer may not have committed: not sent. The
+   * publisher's connection is closed instead, so it resends the message with DUP on its next
+   * connection (an error code would be wrong: the message may well have been delivered). A QoS 2
+   * packet id is forgotten, so that the resend is routed again: subscribers that already had it
+   * may get it twice, but none that was on the crashed shard loses it.
+   */
+  private unacknowledged(conn: Connection, buf: Buffer): void {
+    const s = conn.session;
+    if (buf[0] === 0x50 && s !== null) {
+      const id = buf.readUInt16BE(2);
+      if (s.inboundQos2.delete(id) && s.persistent && this.enabled) this.deleteInbound(s, id);
+    }
+    conn.disconnect(Reason.UNSPECIFIED_ERROR, 'a shard the message went to crashed before storing it; publish it again');
   }
 
-  onCommitBarrierAck(token: number): void {
-    const g = this.barriers.get(token);
-    if (g === undefined) return;
+  private sendBarrier(peer: number, b: Barrier, flag: number): void {
+    const sh = this.shard;
+    const token = this.token = (this.token + 1) >>> 0;
+    this.barriers.set(token, b);
+    writeCommitBarrier(sh.peers.writer(), false, sh.id, token, flag);
+    sh.peers.commit(peer);
+  }
+
+  /**
+   * A COMMIT_BARRIER to `peer` on behalf of one received here (a chain): resolves with its
+   * answer, true when lost (a shard on the way crashed before committing).
+   */
+  chain(peer: number): Promise<boolean> {
+    return new Promise((resolve) => this.sendBarrier(peer, { peer, g: null, done: resolve }, 1));
+  }
+
+  /**
+   * From a peer: answer once what it sent before this barrier is applied (done: frames are FIFO)
+   * and committed, here and wherever a session move took it on from here: messages that arriving
+   * sessions hold are released and written first, and what ghosts forwarded (DIRECT) to a new
+   * owner is committed there (a barrier of our own to it, moves.ts). `chained`: the barrier is
+   * itself such a one; it does not wait for older chains (two shards chaining to each other
+   * would wait for each other for good), only for the chains it starts.
+   */
+  onCommitBarrier(from: number, token: number, chained: boolean): void {
+    const sh = this.shard;
+    const answer = (lost: boolean): void => {
+      writeCommitBarrier(sh.peers.writer(), true, sh.id, token, lost ? 1 : 0);
+      sh.peers.commit(from);
+    };
+    if (!sh.moves.active()) { sh.store.flushed().then(() => answer(false), () => answer(false)); return; }
+    sh.moves.committed(chained, HELD_WAIT_MS).then((lost) => {
+      sh.store.flushed().then(() => answer(lost), () => answer(lost));
+    }, (err: unknown) => { sh.log.error({ err }, 'commit barrier'); answer(true); });
+  }
+
+  onCommitBarrierAck(token: number, lost: boolean): void {
+    const b = this.barriers.get(token);
+    if (b === undefined) return;
     this.barriers.delete(token);
+    this.answered(b, lost);
+  }
+
+  private answered(b: Barrier, lost: boolean): void {
+    if (b.done !== null) { b.done(lost); return; }
+    const g = b.g!;
+    if (lost) g.lost = true;
     this.settle(g, false);
   }
 
   /**
-   * A peer died and was restarted: its answers will not come. Its persistent sessions come back
-   * from the store (their home shards re-adopt them), without what it had not committed; the
-   * publishers are not made to pay for a shard's crash with a disconnect, so the acks go out.
-   * (A crash of the whole process is the case the guarantee is about: nothing is acked then.)
+   * A peer died and was restarted: its answers will not come, and what it had not committed of
+   * the messages forwarded to it is gone (its persistent sessions come back from the store, at
+   * their home shards, without it). The acks that waited for it are not sent (unacknowledged()).
    */
   peerRestarted(peer: number): void {
-    for (const [token, g] of this.barriers) {
-      if ((g.peers & (1 << peer)) === 0) continue;
+    let n = 0;
+    for (const [token, b] of [...this.barriers]) {
+      if (b.peer !== peer) continue;
       this.barriers.delete(token);
-      this.settle(g, false);
+      n++;
+      this.answered(b, true);
     }
+    if (n > 0) this.shard.log.warn({ peer, barriers: n }, 'shard restarted with commit barriers unanswered: their publishers are disconnected unacknowledged, to resend');
   }
 
   // ------------------------------------------------------------ background

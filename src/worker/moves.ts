@@ -1,5 +1,6 @@
 import { writeDirect, writeMove, PubFlag } from '../shared/frames.ts';
 import type { ByteReader } from '../shared/bytes.ts';
+import { Stat } from '../shared/stats.ts';
 import { readMessageBody, type Message } from './message.ts';
 import type { Session } from './session.ts';
 import type { Shard } from './shard.ts';
@@ -31,6 +32,11 @@ export class Move {
    */
   floor: number[] | null = null;
   held: Held[] = [];
+  /**
+   * Ghost side: the ghost counts as a persistent session of this shard (Stat.PERSISTENT_SESSIONS),
+   * so that publishers still send this shard commit barriers while it forwards to the new owner.
+   */
+  counted = false;
 }
 
 /**
@@ -55,8 +61,79 @@ export class Moves {
   private readonly ghosts = new Map<string, Session>();
   /** Claims of this shard that were superseded while a ghost forwarded to them: token → next hop. */
   private readonly relays = new Map<number, { shard: number; token: number }>();
+  /**
+   * Commit barriers (durability.ts) see through moves. Shards this one forwarded QoS 1/2 DIRECT
+   * frames to since its last chained commit barrier to them (a bit each), those chains while
+   * unanswered, the moves arriving here (they hold what their own routes bring) and the commit
+   * barriers waiting for some of those to release what they hold.
+   */
+  private dirty = 0;
+  private readonly chains: (Promise<boolean> | null)[];
+  private pendingChains = 0;
+  private readonly arriving = new Set<Move>();
+  private heldWaiters: { moves: Set<Move>; done: () => void }[] = [];
 
-  constructor(shard: Shard) { this.shard = shard; }
+  constructor(shard: Shard) {
+    this.shard = shard;
+    this.chains = new Array<Promise<boolean> | null>(shard.count).fill(null);
+  }
+
+  /** A commit barrier has more to wait for than this shard's own commit. */
+  active(): boolean { return this.dirty !== 0 || this.pendingChains > 0 || this.arriving.size > 0; }
+
+  /**
+   * For a commit barrier received now: settles once what arrived before it is written or
+   * forwarded, and committed wherever it was forwarded to; true when a shard on the way crashed
+   * first (lost). Held messages are released at their move's MOVE_DONE (they are written then);
+   * DIRECT frames are covered by a COMMIT_BARRIER of our own to their shard (FIFO rings), whose
+   * answer covers their further moves in turn. `chained`: the barrier is such a chain itself; it
+   * waits only for chains it starts, never for older ones (two shards whose sessions move to
+   * each other would otherwise wait for each other).
+   */
+  async committed(chained: boolean, heldWaitMs: number): Promise<boolean> {
+    const holding = new Set<Move>();
+    for (const m of this.arriving) if (m.held.length > 0) holding.add(m);
+    if (holding.size > 0) await this.released(holding, heldWaitMs);
+    const sh = this.shard;
+    const waits: Promise<boolean>[] = [];
+    for (let i = 0; i < sh.count; i++) {
+      if ((this.dirty & (1 << i)) !== 0) {
+        const p = sh.durability.chain(i);
+        if (this.chains[i] === null) this.pendingChains++;
+        this.chains[i] = p;
+        const done = (): void => { if (this.chains[i] === p) { this.chains[i] = null; this.pendingChains--; } };
+        p.then(done, done);
+        waits.push(p);
+      } else if (!chained && this.chains[i] !== null) waits.push(this.chains[i]!);
+    }
+    this.dirty = 0;
+    if (waits.length === 0) return false;
+    return (await Promise.all(waits)).some(Boolean);
+  }
+
+  private released(moves: Set<Move>, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const w = { moves, done: (): void => { clearTimeout(timer); resolve(); } };
+      const timer = setTimeout(() => {
+        this.heldWaiters = this.heldWaiters.filter((x) => x !== w);
+        this.shard.log.warn('commit barrier: a session move did not release what it held in time; answering anyway');
+        resolve();
+      }, timeoutMs);
+      timer.unref();
+      this.heldWaiters.push(w);
+    });
+  }
+
+  /** The move is no longer arriving (what it held is released, or dropped with its session). */
+  private landed(m: Move): void {
+    if (!this.arriving.delete(m) || this.heldWaiters.length === 0) return;
+    const left: { moves: Set<Move>; done: () => void }[] = [];
+    for (const w of this.heldWaiters) {
+      w.moves.delete(m);
+      if (w.moves.size === 0) w.done(); else left.push(w);
+    }
+    this.heldWaiters = left;
+  }
 
   /** X: `s` was handed to `to` under `token`; keep its plain subscriptions routed, forwarding. */
   leave(s: Session, to: number, token: number): void {
@@ -70,6 +147,7 @@ export class Moves {
     m.ready = false;
     s.moving = m;
     this.ghosts.set(s.clientId, s);
+    if (s.persistent && !m.counted) { m.counted = true; this.shard.stats.add(this.shard.id, Stat.PERSISTENT_SESSIONS, 1); }
   }
 
   /** Y: the session arrived from a ghost (at `ghostShard`, forwarding under `ghostToken`). */
@@ -79,6 +157,7 @@ export class Moves {
     m.fromToken = ghostToken;
     m.floor = new Array<number>(this.shard.count).fill(-1);
     s.moving = m;
+    this.arriving.add(m);
     // Routes first: once every peer has applied them, the ghost can stop.
     this.shard.peers.barrier(() => this.send(false, ghostShard, ghostToken, s.clientId), MOVE_BARRIER_MS);
   }
@@ -99,6 +178,8 @@ export class Moves {
     const m = s.moving!;
     if (m.from >= 0) {
       m.held.push({ msg: msg.detach(), qos, retain, subIds });
+      // Written when released: an ack given in this turn waits for that (Durability.seal).
+      if (qos !== 0) this.shard.durability.forwards++;
       return true;
     }
     if (isDuplicate(m, msg)) return true;
@@ -111,6 +192,10 @@ export class Moves {
 
   private forward(to: number, token: number, clientId: string, msg: Message, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null): void {
     const sh = this.shard;
+    if (qos !== 0 && to !== sh.id && sh.durability.enabled) {
+      this.dirty |= 1 << to;
+      sh.durability.forwards++; // an ack given in this turn waits for the new owner's commit
+    }
     writeDirect(sh.peers.writer(), token, clientId, qos, retain, subIds, msg.src, msg.seq,
       msg.qos | (msg.retain ? PubFlag.RETAIN : 0), msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload);
     sh.peers.commit(to);
@@ -168,6 +253,7 @@ export class Moves {
       const m = s.moving;
       m.from = -1;
       for (const h of this.release(m)) sh.delivery.deliverNow(s, h.msg, h.qos, h.retain, h.subIds);
+      this.landed(m);
       // Late copies through our own routes are dropped by the floors until every peer has
       // answered a barrier sent now: whatever a peer sent us before that is then handled.
       sh.peers.barrier(() => { if (s.moving === m && m.to < 0) s.moving = null; }, MOVE_BARRIER_MS);
@@ -179,7 +265,13 @@ export class Moves {
       m.from = -1;
       // What this shard held goes after everything the older ghost forwarded, then live.
       for (const h of this.release(m)) this.forward(m.to, m.toToken, clientId, h.msg, h.qos, h.retain, h.subIds);
+      this.landed(m);
       if (m.ready) sh.peers.barrier(() => this.retire(g), MOVE_BARRIER_MS);
+      return;
+    }
+    // The arriving session was dropped meanwhile (clean start, ended): what it held goes with it.
+    for (const m of this.arriving) {
+      if (m.fromToken === token && m.from >= 0) { m.from = -1; m.held = []; this.landed(m); break; }
     }
   }
 
@@ -201,6 +293,7 @@ export class Moves {
     const to = m.to;
     m.to = -1;
     g.moving = null;
+    if (m.counted) { m.counted = false; this.shard.stats.add(this.shard.id, Stat.PERSISTENT_SESSIONS, -1); }
     if (to >= 0) this.send(true, to, m.toToken, g.clientId);
   }
 
@@ -224,7 +317,9 @@ export class Moves {
       m.from = -1;
       s.moving = null;
       for (const h of this.release(m)) sh.delivery.deliverNow(s, h.msg, h.qos, h.retain, h.subIds);
+      this.landed(m);
     }
+    for (const m of [...this.arriving]) if (m.from === peer) { m.from = -1; m.held = []; this.landed(m); }
     for (const [t, hop] of this.relays) if (hop.shard === peer) this.relays.delete(t);
   }
 }

@@ -283,8 +283,9 @@ export class Shard {
 
   /** A peer restarted with fresh rings: forget what it had, tell it what we have. */
   peerRestarted(peer: number, rings: PeerRings): void {
-    this.durability.peerRestarted(peer);
+    // Answers the dead incarnation still wrote count; only the ones it never gave are lost.
     this.peers.replace(peer, rings, this.config.ringCapacity);
+    this.durability.peerRestarted(peer);
     this.routing.dropShard(peer);
     this.retainSync.peerRestarted(peer);
     this.moves.peerRestarted(peer);
@@ -348,8 +349,8 @@ export class Shard {
       case FrameType.OWNED: { const shard = r.u8(); const token = r.u32(); this.registry.handleOwned(r.str(), shard, token); return; }
       case FrameType.BARRIER: this.peers.onBarrier(false, r.u8(), r.u32()); return;
       case FrameType.BARRIER_ACK: this.peers.onBarrier(true, r.u8(), r.u32()); return;
-      case FrameType.COMMIT_BARRIER: { const shard = r.u8(); this.durability.onCommitBarrier(shard, r.u32()); return; }
-      case FrameType.COMMIT_BARRIER_ACK: r.u8(); this.durability.onCommitBarrierAck(r.u32()); return;
+      case FrameType.COMMIT_BARRIER: { const shard = r.u8(); const token = r.u32(); this.durability.onCommitBarrier(shard, token, r.u8() === 1); return; }
+      case FrameType.COMMIT_BARRIER_ACK: { r.u8(); const token = r.u32(); this.durability.onCommitBarrierAck(token, r.u8() === 1); return; }
       case FrameType.SYNC_DONE: {
         r.u8();
         if (this.syncPending > 0 && --this.syncPending === 0) this.syncDone();

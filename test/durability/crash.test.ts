@@ -6,181 +6,15 @@
 // The retained message and both sessions must be back too. Several kill points.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
 import { startBroker, isMosquitto, type Broker } from '../helpers/broker.ts';
+import { Client, Publisher, Subscriber, until } from '../helpers/durable-clients.ts';
 
 const KILL_POINTS = [40, 300, 1200]; // QoS 1 acks received before the SIGKILL
-const WINDOW = 40;                   // unacknowledged publishes per publisher
 const TOPIC = 'crash/stream';
-
-type Packet = mqttPacket.Packet;
-
-/** A small MQTT client on mqtt-packet that keeps its receiver state where the test can see it. */
-class Client {
-  readonly socket: net.Socket;
-  readonly version: 4 | 5;
-  private readonly parser: ReturnType<typeof mqttPacket.parser>;
-  private readonly waiters: Array<{ cmd: string; resolve: (p: Packet) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
-  onPacket: (p: Packet) => void = () => {};
-  closed = false;
-
-  private constructor(socket: net.Socket, version: 4 | 5) {
-    this.socket = socket;
-    this.version = version;
-    this.parser = mqttPacket.parser({ protocolVersion: version });
-    this.parser.on('packet', (p: Packet) => {
-      const i = this.waiters.findIndex((w) => w.cmd === p.cmd);
-      if (i >= 0) { const [w] = this.waiters.splice(i, 1); clearTimeout(w!.timer); w!.resolve(p); return; }
-      this.onPacket(p);
-    });
-    socket.on('data', (d: Buffer) => this.parser.parse(d));
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) { clearTimeout(w.timer); w.reject(new Error(`closed while waiting for ${w.cmd}`)); }
-    });
-  }
-
-  /** `onPacket` is installed before CONNECT: what the broker resends right after CONNACK may share its TCP segment. */
-  static async connect(port: number, clientId: string, opts: { version?: 4 | 5; clean?: boolean; onPacket?: (c: Client, p: Packet) => void } = {}): Promise<{ c: Client; present: boolean }> {
-    const version = opts.version ?? 4;
-    const socket = await new Promise<net.Socket>((res, rej) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => res(s));
-      s.once('error', rej);
-    });
-    socket.setNoDelay(true);
-    const c = new Client(socket, version);
-    const on = opts.onPacket;
-    if (on) c.onPacket = (p) => on(c, p);
-    const clean = opts.clean ?? true;
-    const connack = c.expect('connack');
-    c.send({
-      cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean, keepalive: 0, clientId,
-      ...(version === 5 && !clean ? { properties: { sessionExpiryInterval: 3600 } } : {}),
-    } as mqttPacket.IConnectPacket);
-    const ack = await connack as mqttPacket.IConnackPacket;
-    const code = ack.reasonCode ?? ack.returnCode ?? 0;
-    if (code !== 0) throw new Error(`CONNACK ${code} for ${clientId}`);
-    return { c, present: ack.sessionPresent };
-  }
-
-  send(p: Packet): void {
-    if (!this.closed) this.socket.write(mqttPacket.generate(p, { protocolVersion: this.version }));
-  }
-
-  expect(cmd: string, ms = 10_000): Promise<Packet> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${cmd}`)), ms);
-      this.waiters.push({ cmd, resolve, reject, timer });
-    });
-  }
-
-  async subscribe(filter: string, qos: 0 | 1 | 2): Promise<void> {
-    const ack = this.expect('suback');
-    this.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos }] } as mqttPacket.ISubscribePacket);
-    const granted = (await ack as mqttPacket.ISubackPacket).granted;
-    assert.equal(granted[0], qos, `SUBACK for ${filter}`);
-  }
-
-  destroy(): void { this.socket.destroy(); }
-}
-
-/**
- * A persistent subscriber's application view: how often each payload was delivered. Its QoS 2
- * receiver state (ids awaiting PUBREL) outlives its connections, as a real client's must.
- */
-class Subscriber {
-  readonly clientId: string;
-  readonly counts = new Map<string, number>();
-  private readonly awaitingRel = new Set<number>();
-  c: Client | null = null;
-
-  constructor(clientId: string) { this.clientId = clientId; }
-
-  async connect(port: number): Promise<boolean> {
-    const { c, present } = await Client.connect(port, this.clientId, { clean: false, onPacket: (c, p) => this.onPacket(c, p) });
-    this.c = c;
-    return present;
-  }
-
-  private onPacket(c: Client, p: Packet): void {
-    if (p.cmd === 'publish') {
-      const id = p.messageId!;
-      const key = p.payload.toString();
-      if (p.qos === 2) {
-        // A PUBLISH whose id awaits PUBREL is the same message again [MQTT-4.3.3-9].
-        if (!this.awaitingRel.has(id)) { this.awaitingRel.add(id); this.count(key); }
-        c.send({ cmd: 'pubrec', messageId: id });
-      } else {
-        this.count(key);
-        if (p.qos === 1) c.send({ cmd: 'puback', messageId: id });
-      }
-    } else if (p.cmd === 'pubrel') {
-      this.awaitingRel.delete(p.messageId!);
-      c.send({ cmd: 'pubcomp', messageId: p.messageId! });
-    }
-  }
-
-  private count(key: string): void { this.counts.set(key, (this.counts.get(key) ?? 0) + 1); }
-}
-
-/** Publishes `prefix-N` with QoS 1 or 2 as fast as a window of WINDOW allows; records what was acknowledged. */
-class Publisher {
-  readonly acked = new Set<string>();
-  private next = 0;
-  private stopped = false;
-  private readonly c: Client;
-  private readonly qos: 1 | 2;
-  private readonly prefix: string;
-  private readonly pending = new Map<number, string>();
-  private nextId = 1;
-
-  constructor(c: Client, qos: 1 | 2, prefix: string) {
-    this.c = c;
-    this.qos = qos;
-    this.prefix = prefix;
-    c.onPacket = (p) => {
-      if (p.cmd === 'puback' || p.cmd === 'pubrec') {
-        const key = this.pending.get(p.messageId!);
-        if (key === undefined) return;
-        const rc = (p as mqttPacket.IPubackPacket).reasonCode ?? 0;
-        if (rc < 0x80) this.acked.add(key);
-        if (p.cmd === 'pubrec' && rc < 0x80) { c.send({ cmd: 'pubrel', messageId: p.messageId! }); return; }
-        this.pending.delete(p.messageId!);
-        this.fill();
-      } else if (p.cmd === 'pubcomp') {
-        this.pending.delete(p.messageId!);
-        this.fill();
-      }
-    };
-  }
-
-  start(): void { this.fill(); }
-  stop(): void { this.stopped = true; }
-
-  private fill(): void {
-    while (!this.stopped && !this.c.closed && this.pending.size < WINDOW) {
-      const id = this.nextId;
-      this.nextId = id === 65535 ? 1 : id + 1;
-      const key = `${this.prefix}-${this.next++}`;
-      this.pending.set(id, key);
-      this.c.send({ cmd: 'publish', topic: TOPIC, payload: Buffer.from(key), qos: this.qos, retain: false, dup: false, messageId: id } as mqttPacket.IPublishPacket);
-    }
-  }
-}
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
 
 describe('crash safety: SIGKILL under a QoS 1 + QoS 2 stream, restart on the same data directory', { skip: isMosquitto ? 'Shoal persistence' : undefined }, () => {
   for (const killAfter of KILL_POINTS) {
@@ -210,8 +44,8 @@ describe('crash safety: SIGKILL under a QoS 1 + QoS 2 stream, restart on the sam
         const { c: c1 } = await Client.connect(b.port, `crash-p1-${killAfter}`, { version: 5 });
         const { c: c2 } = await Client.connect(b.port, `crash-p2-${killAfter}`, { version: 4 });
         clients.push(c1, c2);
-        const p1 = new Publisher(c1, 1, 'q1');
-        const p2 = new Publisher(c2, 2, 'q2');
+        const p1 = new Publisher(c1, 1, 'q1', TOPIC);
+        const p2 = new Publisher(c2, 2, 'q2', TOPIC);
         p1.start();
         p2.start();
         assert.ok(await until(() => p1.acked.size >= killAfter, 30_000), `only ${p1.acked.size} QoS 1 acks before the deadline`);

@@ -280,7 +280,10 @@ describe('shard crash and restart (4 shards, --test-hooks, durable persistence)'
         const victimId = uid('victim');
         const { client: victim } = await connectClient(b.url, { version: 5, clientId: victimId, clean: false, properties: { sessionExpiryInterval: 300 } });
         clients.push(victim);
-        await subscribe(victim, `${base}/#`, { qos: 1 });
+        // Not on the topics published during the crash: a QoS 1 message that went to the crashed
+        // shard for a persistent session is not acknowledged but its publisher disconnected, to
+        // resend (test/durability/shard-crash.test.ts). Traffic among the other shards goes on.
+        await subscribe(victim, `${base}/victim`, { qos: 1 });
         const others = await group(b.url, 3, 5); // the three other shards
         clients.push(...others);
         const closes = others.map(() => 0);
