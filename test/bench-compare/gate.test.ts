@@ -67,5 +67,8 @@ test('bench/gates.json itself parses', async () => {
   const { fromRoot } = await import('../../bench/brokers/repo-root.ts');
   const config = loadGateConfig(fromRoot('bench', 'gates.json'));
   assert.ok(config.gates.length > 0);
-  for (const g of config.gates) assert.ok('aedes' in g.require, `${g.name} compares with aedes`);
+  // Aedes is always installed, so CI without Mosquitto still compares something; a gate that
+  // names only Mosquitto is skipped with a line where it is absent.
+  assert.ok(config.gates.some((g) => 'aedes' in g.require), 'no gate compares with aedes');
+  for (const g of config.gates) assert.ok(Object.keys(g.require).length > 0, `${g.name} compares with nothing`);
 });
