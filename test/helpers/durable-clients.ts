@@ -2,8 +2,12 @@
 // test can see, a persistent subscriber that counts deliveries as an application does (QoS 2
 // duplicates recognised by packet id), and a windowed publisher that records what was acknowledged.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
+import type { Broker } from './broker.ts';
 
 export const WINDOW = 40;                   // unacknowledged publishes per publisher
 
@@ -179,3 +183,18 @@ export async function until(cond: () => boolean, ms: number): Promise<boolean> {
   return true;
 }
 
+
+/**
+ * Runs `fn` with a fresh temporary data directory and a slot for the broker it starts (restarts
+ * replace it); afterwards the broker in the slot is killed and the directory removed.
+ */
+export async function onDataDir(prefix: string, fn: (dir: string, live: { b?: Broker }) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const live: { b?: Broker } = {};
+  try {
+    await fn(dir, live);
+  } finally {
+    if (live.b) await live.b.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

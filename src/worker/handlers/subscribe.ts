@@ -144,7 +144,8 @@ export function handleUnsubscribe(conn: Connection, packet: mqttPacket.Packet): 
     sh.routing.remove(sub);
     granted.push(Reason.SUCCESS);
   }
-  if (conn.version === 5) conn.sendPacket({ cmd: 'unsuback', messageId: p.messageId, granted } as mqttPacket.IUnsubackPacket);
-  else conn.send(Buffer.from([0xb0, 2, p.messageId! >> 8, p.messageId! & 0xff]));
   if (s.persistent) sh.persistSession(s);
+  // A persistent session's UNSUBACK follows the commit: a crash after it cannot bring the subscription back.
+  if (conn.version === 5) sh.durability.sendPacket(conn, { cmd: 'unsuback', messageId: p.messageId, granted } as mqttPacket.IUnsubackPacket, s.persistent);
+  else sh.durability.send(conn, Buffer.from([0xb0, 2, p.messageId! >> 8, p.messageId! & 0xff]), s.persistent);
 }
