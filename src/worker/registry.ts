@@ -73,6 +73,15 @@ export class Registry {
       // is still on its way here, until the new owner's routes are known everywhere (moves.ts).
       const ghost = !cleanStart && newShard !== sh.id;
       sh.detachSession(s, Reason.SESSION_TAKEN_OVER, cleanStart, ghost ? newShard : -1, token);
+      if (cleanStart && newShard !== sh.id && s.persistent && sh.durability.enabled) {
+        // The new owner deletes the stored session (clean start) in its own transaction: only
+        // after ours with this session's last writes has committed, or those could land after
+        // the delete and leave a stale queue behind. No ghost on a clean start, so no DIRECT
+        // frame can overtake the late SESSION.
+        const hand = (): void => this.sendSession(newShard, token, clientId, null);
+        sh.store.flushed().then(hand, hand);
+        return;
+      }
       this.sendSession(newShard, token, clientId, cleanStart ? null : encodeSession(s), ghost ? sh.id : -1, token);
       return;
     }
