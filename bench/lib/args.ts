@@ -129,3 +129,15 @@ export function formatHelp(specs: OptionSpec[]): string {
   const width = Math.min(34, Math.max(...rows.map(([l]) => l.length)) + 2);
   return rows.map(([l, h]) => (l.length + 2 > width ? `  ${l}\n  ${''.padEnd(width)}${h}` : `  ${l.padEnd(width)}${h}`)).join('\n');
 }
+
+/**
+ * A tool's command line: parsed options, or null once --help has been printed. More than
+ * `maxPositionals` positional arguments is a usage error.
+ */
+export function parseToolArgs(argv: string[], specs: OptionSpec[], help: string, maxPositionals = 0): { parsed: ParsedArgs; o: Options } | null {
+  const parsed = parseArgs(argv, specs);
+  const o = new Options(parsed);
+  if (o.flag('help')) { process.stdout.write(`${help}\n`); return null; }
+  if (parsed.positionals.length > maxPositionals) throw new UsageError(`unexpected argument "${parsed.positionals[maxPositionals]}"`);
+  return { parsed, o };
+}

@@ -79,3 +79,21 @@ export function commonLines(f: Figures, latencyLabel: string, stddevMs: number):
 export function ms(v: number): string {
   return v >= 1000 ? `${(v / 1000).toFixed(3)} s` : `${v.toFixed(3)} ms`;
 }
+
+/**
+ * The report of a run: the verdict on its figures and gate, and the error that cut it short
+ * (if any). With an error the verdict's failures are dropped unless `keepFailures` (they
+ * describe a run that did not happen), and the run does not pass.
+ */
+export function makeReport(
+  tool: string, params: Record<string, unknown>, env: EnvInfo, figures: Figures,
+  common: { qos: QoS; allowQos0Loss: boolean; gate: GateTerm[] | null; gateExpr?: string | null },
+  error: Report['error'], keepFailures = false,
+): Report {
+  const v = verdict({ figures, qos: common.qos, allowQos0Loss: common.allowQos0Loss, gate: common.gate });
+  return {
+    tool, version: 1, params, env, figures,
+    gate: v.gate === null ? null : { expr: common.gateExpr ?? '', ...v.gate },
+    pass: v.pass && error === null, failures: error === null || keepFailures ? v.failures : [], error,
+  };
+}

@@ -1,21 +1,20 @@
 // loadtest: one-way throughput. conns/2 pairs; publisher i sends --messages to
 // loadtest/<i> as fast as it can (or --rate), subscriber i receives and checks them.
-import { parseArgs, formatHelp, Options, UsageError, type OptionSpec } from '../lib/args.ts';
+import { parseToolArgs, formatHelp, UsageError, type OptionSpec } from '../lib/args.ts';
 import { COMMON_SPECS, commonParams, readCommon } from '../lib/common-options.ts';
 import { connSettings, perThread, spread } from '../lib/conn-settings.ts';
 import { resolveBroker, hostPort } from '../lib/resolve.ts';
 import { ShardPool } from '../lib/shards.ts';
 import { LatencyRecorder } from '../lib/histogram.ts';
-import { addFailures, computeFigures } from '../lib/figures.ts';
+import { computeFigures } from '../lib/figures.ts';
 import { sumCounts } from '../lib/tracker.ts';
 import { explainFailure } from '../lib/errors.ts';
-import { commonLines, emit, verdict, type Report } from '../lib/report.ts';
+import { commonLines, emit, makeReport } from '../lib/report.ts';
 import { envInfo } from '../lib/sysinfo.ts';
-import { startProgress } from '../lib/progress.ts';
+import { connectAll } from '../lib/connect-phase.ts';
 import { runCli } from '../lib/cli.ts';
-import { nowMs } from '../lib/clock.ts';
 import { CEILING_LOADTEST } from '../lib/ceiling.ts';
-import type { LoadConnectResult, LoadInit, LoadRunResult } from './shard.ts';
+import type { LoadInit, LoadRunResult } from './shard.ts';
 
 const SPECS: OptionSpec[] = [
   { name: 'conns', kind: 'string', seed: 'conns', arg: 'N', help: 'connections, even: conns/2 publisher→subscriber pairs (default 100)' },
@@ -42,10 +41,9 @@ options:
 ${formatHelp(SPECS)}`;
 
 async function main(): Promise<void> {
-  const parsed = parseArgs(process.argv.slice(2), SPECS);
-  const o = new Options(parsed);
-  if (o.flag('help')) { process.stdout.write(`${HELP}\n`); return; }
-  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
+  const args = parseToolArgs(process.argv.slice(2), SPECS, HELP);
+  if (args === null) return;
+  const { o } = args;
   const common = readCommon(o, { payloadSize: 16, keepalive: 0 });
   const fanout = o.int('fanout', 0, 0, 1_000_000);
   const conns = fanout > 0 ? fanout + 1 : o.int('conns', 100, 2);
@@ -74,18 +72,7 @@ async function main(): Promise<void> {
   if (fanout > 0) inits[inits.length - 1]!.fanout = { publisher: true };
   const pool = await ShardPool.start(new URL('./shard.ts', import.meta.url), inits);
   try {
-    const stopProgress = startProgress(() => {
-      const p = pool.totalProgress();
-      return `connecting: ${p.connected}/${conns}${p.failed > 0 ? `, ${p.failed} failed` : ''}`;
-    });
-    const t0 = nowMs();
-    const connected = await pool.all<LoadConnectResult>('connect');
-    const connectMs = nowMs() - t0;
-    stopProgress();
-    const failures: Record<string, number> = {};
-    for (const c of connected) addFailures(failures, c.failures);
-    const connections = connected.reduce((a, c) => a + c.connected, 0);
-    const firstFailure = connected.find((c) => c.firstFailure !== null)?.firstFailure ?? null;
+    const { connectMs, connections, failures, firstFailure } = await connectAll(pool, conns);
 
     let runs: LoadRunResult[] = [];
     if (firstFailure === null) runs = await pool.all<LoadRunResult>('run');
@@ -108,12 +95,7 @@ async function main(): Promise<void> {
       code: firstFailure.code,
       message: `${explainFailure(firstFailure.code, { connections, broker, sourceGiven: common.source.length > 0 })} (${firstFailure.message})`,
     };
-    const v = verdict({ figures, qos: common.qos, allowQos0Loss: common.allowQos0Loss, gate: common.gate });
-    const report: Report = {
-      tool: 'loadtest', version: 1, params, env, figures,
-      gate: v.gate === null ? null : { expr: common.gateExpr ?? '', ...v.gate },
-      pass: v.pass && error === null, failures: error === null ? v.failures : [], error,
-    };
+    const report = makeReport('loadtest', params, env, figures, common, error);
     const stalled = runs.reduce((a, r) => a + r.stalled, 0);
     const foreign = runs.reduce((a, r) => a + r.foreign, 0);
     const rejected = runs.reduce((a, r) => a + r.rejected, 0);

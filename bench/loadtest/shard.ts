@@ -30,11 +30,8 @@ export interface LoadInit {
   persistentSubs: boolean;
 }
 
-export interface LoadConnectResult {
-  connected: number;
-  failures: Record<string, number>;
-  firstFailure: { code: string; message: string } | null;
-}
+import type { ConnectResult as LoadConnectResult } from '../lib/connect-phase.ts';
+export type { LoadConnectResult };
 
 export interface LoadRunResult extends StreamCounts {
   sent: number;

@@ -2,7 +2,7 @@
 // each publishes TOPIC PAYLOAD at once and then every ~--pace s. Unlike the seed it
 // measures: connect rate, connections held, failures by cause, publish rate, latency and
 // loss seen by observers subscribed to TOPIC, broker RSS per connection (--broker-pid).
-import { parseArgs, formatHelp, Options, UsageError, type OptionSpec } from '../lib/args.ts';
+import { parseToolArgs, formatHelp, UsageError, type OptionSpec } from '../lib/args.ts';
 import { COMMON_SPECS, commonParams, readCommon } from '../lib/common-options.ts';
 import { connSettings, perThread } from '../lib/conn-settings.ts';
 import { resolveBroker, hostPort } from '../lib/resolve.ts';
@@ -11,7 +11,7 @@ import { LatencyRecorder } from '../lib/histogram.ts';
 import { addFailures, computeFigures } from '../lib/figures.ts';
 import { sumCounts } from '../lib/tracker.ts';
 import { explainFailure } from '../lib/errors.ts';
-import { commonLines, emit, ms, verdict, type Report } from '../lib/report.ts';
+import { commonLines, emit, ms, makeReport } from '../lib/report.ts';
 import { envInfo, readRss } from '../lib/sysinfo.ts';
 import { startProgress } from '../lib/progress.ts';
 import { FatalError, runCli } from '../lib/cli.ts';
@@ -48,10 +48,9 @@ options:
 ${formatHelp(SPECS)}`;
 
 async function main(): Promise<void> {
-  const parsed = parseArgs(process.argv.slice(2), SPECS);
-  const o = new Options(parsed);
-  if (o.flag('help')) { process.stdout.write(`${HELP}\n`); return; }
-  if (parsed.positionals.length > 2) throw new UsageError(`unexpected argument "${parsed.positionals[2]}"`);
+  const args = parseToolArgs(process.argv.slice(2), SPECS, HELP, 2);
+  if (args === null) return;
+  const { parsed, o } = args;
   const topic = parsed.positionals[0] ?? 'many';
   const payload = parsed.positionals[1] ?? 'hello';
   if (topic === '' || /[+#]/.test(topic)) throw new UsageError(`TOPIC must be a topic name without wildcards, got "${topic}"`);
@@ -135,12 +134,7 @@ async function main(): Promise<void> {
       code: limit.endedBy === 'ALL_FAILED' ? firstFailure?.code ?? 'ALL_FAILED' : limit.endedBy ?? '',
       message: `ramp stopped: ${explainFailure(limit.endedBy === 'ALL_FAILED' ? firstFailure?.code ?? 'ALL_FAILED' : limit.endedBy ?? '', { connections: connectedInRamp, broker, sourceGiven })}`,
     };
-    const v = verdict({ figures, qos: common.qos, allowQos0Loss: common.allowQos0Loss, gate: common.gate });
-    const report: Report = {
-      tool: 'many', version: 1, params, env, figures,
-      gate: v.gate === null ? null : { expr: common.gateExpr ?? '', ...v.gate },
-      pass: v.pass && error === null, failures: v.failures, error,
-    };
+    const report = makeReport('many', params, env, figures, common, error, true);
     const foreign = drains.reduce((a, d) => a + d.foreign, 0);
     const lines = commonLines(figures, 'publish→deliver latency (observers)', latency.stddevMs());
     emit(report, common.json, [

@@ -1,21 +1,20 @@
 // pingtest: round-trip latency under load. --pairs ping/reply pairs bounce one message at a
 // time; --wsubs wildcard subscribers on pingtest/0/# must each see 2×messages.
-import { parseArgs, formatHelp, Options, UsageError, type OptionSpec } from '../lib/args.ts';
+import { parseToolArgs, formatHelp, type OptionSpec } from '../lib/args.ts';
 import { COMMON_SPECS, commonParams, readCommon } from '../lib/common-options.ts';
 import { connSettings, perThread, spread } from '../lib/conn-settings.ts';
 import { resolveBroker, hostPort } from '../lib/resolve.ts';
 import { ShardPool } from '../lib/shards.ts';
 import { LatencyRecorder } from '../lib/histogram.ts';
-import { addFailures, computeFigures } from '../lib/figures.ts';
+import { computeFigures } from '../lib/figures.ts';
 import { sumCounts } from '../lib/tracker.ts';
 import { explainFailure } from '../lib/errors.ts';
-import { commonLines, emit, verdict, type Report } from '../lib/report.ts';
+import { commonLines, emit, makeReport } from '../lib/report.ts';
 import { envInfo } from '../lib/sysinfo.ts';
-import { startProgress } from '../lib/progress.ts';
+import { connectAll } from '../lib/connect-phase.ts';
 import { runCli } from '../lib/cli.ts';
-import { nowMs } from '../lib/clock.ts';
 import { CEILING_PINGTEST } from '../lib/ceiling.ts';
-import type { PingConnectResult, PingInit, PingRunResult } from './shard.ts';
+import type { PingInit, PingRunResult } from './shard.ts';
 
 const SPECS: OptionSpec[] = [
   { name: 'pairs', kind: 'string', seed: 'pairs', arg: 'N', help: 'ping/reply pairs, 2 connections each (default 100)' },
@@ -44,10 +43,9 @@ options:
 ${formatHelp(SPECS)}`;
 
 async function main(): Promise<void> {
-  const parsed = parseArgs(process.argv.slice(2), SPECS);
-  const o = new Options(parsed);
-  if (o.flag('help')) { process.stdout.write(`${HELP}\n`); return; }
-  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
+  const args = parseToolArgs(process.argv.slice(2), SPECS, HELP);
+  if (args === null) return;
+  const { o } = args;
   const common = readCommon(o, { payloadSize: 16, keepalive: 0 });
   const pairs = o.int('pairs', 100, 1);
   const wsubs = o.int('wsubs', 20, 0);
@@ -71,18 +69,7 @@ async function main(): Promise<void> {
   const total = 2 * pairs + wsubs;
   const pool = await ShardPool.start(new URL('./shard.ts', import.meta.url), inits);
   try {
-    const stopProgress = startProgress(() => {
-      const p = pool.totalProgress();
-      return `connecting: ${p.connected}/${total}${p.failed > 0 ? `, ${p.failed} failed` : ''}`;
-    });
-    const t0 = nowMs();
-    const connected = await pool.all<PingConnectResult>('connect');
-    const connectMs = nowMs() - t0;
-    stopProgress();
-    const failures: Record<string, number> = {};
-    for (const c of connected) addFailures(failures, c.failures);
-    const connections = connected.reduce((a, c) => a + c.connected, 0);
-    const firstFailure = connected.find((c) => c.firstFailure !== null)?.firstFailure ?? null;
+    const { connectMs, connections, failures, firstFailure } = await connectAll(pool, total);
 
     let runs: PingRunResult[] = [];
     if (firstFailure === null) runs = await pool.all<PingRunResult>('run');
@@ -107,12 +94,7 @@ async function main(): Promise<void> {
       code: firstFailure.code,
       message: `${explainFailure(firstFailure.code, { connections, broker, sourceGiven: common.source.length > 0 })} (${firstFailure.message})`,
     };
-    const v = verdict({ figures, qos: common.qos, allowQos0Loss: common.allowQos0Loss, gate: common.gate });
-    const report: Report = {
-      tool: 'pingtest', version: 1, params, env, figures,
-      gate: v.gate === null ? null : { expr: common.gateExpr ?? '', ...v.gate },
-      pass: v.pass && error === null, failures: error === null ? v.failures : [], error,
-    };
+    const report = makeReport('pingtest', params, env, figures, common, error);
     const aborted = runs.reduce((a, r) => a + r.aborted, 0);
     const foreign = runs.reduce((a, r) => a + r.foreign, 0);
     const lines = commonLines(figures, 'round-trip latency', latency.stddevMs());

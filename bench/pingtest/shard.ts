@@ -25,11 +25,8 @@ export interface PingInit {
   connectConcurrency: number;
 }
 
-export interface PingConnectResult {
-  connected: number;
-  failures: Record<string, number>;
-  firstFailure: { code: string; message: string } | null;
-}
+import type { ConnectResult as PingConnectResult } from '../lib/connect-phase.ts';
+export type { PingConnectResult };
 
 export interface PingRunResult extends StreamCounts {
   sent: number;
