@@ -62,6 +62,8 @@ export class Durability {
   forwardMask = 0;
   /** QoS 1/2 or retained frames forwarded so far; compared before/after like `writes`. */
   forwards = 0;
+  /** A QoS 1/2 message of this turn went nowhere it would be kept (a restarted peer's sessions are not back yet). */
+  private lostTurn = false;
   /** The store holds --max-store-bytes or more (polled). */
   storeFull = false;
   private readonly shard: Shard;
@@ -101,6 +103,17 @@ export class Durability {
     if (s.counted === want) return;
     s.counted = want;
     this.shard.stats.add(this.shard.id, Stat.PERSISTENT_SESSIONS, want ? 1 : -1);
+  }
+
+  /**
+   * A QoS 1/2 message of this turn matched the routes of a restarted peer whose persistent
+   * sessions are not back yet: nothing keeps it for them, so the turn's acks are withheld (their
+   * publishers are disconnected and resend, as when a peer crashes under a commit barrier).
+   */
+  lostForward(): void {
+    if (!this.enabled) return;
+    this.forwards++;
+    this.lostTurn = true;
   }
 
   /**
@@ -202,7 +215,10 @@ export class Durability {
     this.forwardMask = 0;
     const extra = this.extra;
     if (extra.length > 0) this.extra = [];
+    const lost = this.lostTurn;
+    this.lostTurn = false;
     if (g === null) return;
+    if (lost) g.lost = true;
     this.open = null;
     this.waiting.push(g);
     const sh = this.shard;

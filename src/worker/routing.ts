@@ -47,6 +47,15 @@ export class Routing {
   private readonly groupTargets: (string[] | null)[];
   private readonly pickedGroups: SharedGroup[] = [];
   private readonly collectRemote = (shard: number): void => { this.mask |= 1 << shard; };
+  /**
+   * Routes of restarted peers that owned persistent sessions, kept until the peer says it has
+   * its sessions back (SYNC_DONE from it): until then a QoS 1/2 message that matches one finds
+   * nobody to keep it for those sessions, so its ack is withheld (Durability.lostForward).
+   */
+  private readonly stale = new TopicTrie<number>();
+  private staleMask = 0;
+  private staleHit = false;
+  private readonly collectStale = (): void => { this.staleHit = true; };
   private readonly collectGroup = (g: SharedGroup): void => { this.pickedGroups.push(g); };
 
   constructor(shard: Shard) {
@@ -148,11 +157,23 @@ export class Routing {
     this.maybeDropGroup(g);
   }
 
-  /** A shard restarted: everything it had announced is gone. */
-  dropShard(shard: number): void {
+  /** A shard restarted: everything it had announced is gone (`keep`: kept as stale until it is ready). */
+  dropShard(shard: number, keep = false): void {
     const key = this.shardKeys[shard]!;
-    for (const f of [...this.remote.filters()]) this.remote.remove(f, key);
+    for (const f of [...this.remote.filters()]) {
+      if (this.remote.remove(f, key) && keep) this.stale.add(f, key, shard);
+    }
+    if (keep) this.staleMask |= 1 << shard;
     for (const g of [...this.groups.values()]) { g.counts[shard] = 0; this.maybeDropGroup(g); }
+  }
+
+  /** A restarted shard has its persistent sessions back and their routes announced. */
+  peerReady(shard: number): boolean {
+    if ((this.staleMask & (1 << shard)) === 0) return false;
+    this.staleMask &= ~(1 << shard);
+    const key = this.shardKeys[shard]!;
+    for (const f of [...this.stale.filters()]) this.stale.remove(f, key);
+    return true;
   }
 
   /** Tell a (re)started shard about all of this shard's filters and group memberships. */
@@ -174,6 +195,11 @@ export class Routing {
     if (msg.retain) sh.durability.waitFor(sh.retainFromClient(msg));
     this.mask = 0;
     if (sh.count > 1) this.remote.match(msg.topic, this.collectRemote);
+    if (this.staleMask !== 0 && msg.qos !== 0) {
+      this.staleHit = false;
+      this.stale.match(msg.topic, this.collectStale);
+      if (this.staleHit) sh.durability.lostForward();
+    }
     this.pickedGroups.length = 0;
     this.sharedTrie.match(msg.topic, this.collectGroup);
     let anyGroupRemote = false;

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../shared/config.ts';
-import { FrameType, PubFlag, writePublish } from '../shared/frames.ts';
+import { FrameType, PubFlag, writePublish, writeSyncDone } from '../shared/frames.ts';
 import type { ByteReader } from '../shared/bytes.ts';
 import { Reason } from '../shared/protocol/reason-codes.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
@@ -100,6 +100,13 @@ export class Shard {
     this.syncPending = 0;
     this.loadHomedSessions();
     this.registry.flushDeferred();
+    // Our sessions are back and their routes announced (FIFO: before this): peers stop
+    // withholding acks for messages that matched our old routes.
+    for (let i = 0; i < this.count; i++) {
+      if (i === this.id) continue;
+      writeSyncDone(this.peers.writer(), this.id);
+      this.peers.commit(i);
+    }
   }
 
   private loadHomedSessions(): void {
@@ -286,7 +293,9 @@ export class Shard {
     // Answers the dead incarnation still wrote count; only the ones it never gave are lost.
     this.peers.replace(peer, rings, this.config.ringCapacity);
     this.durability.peerRestarted(peer);
-    this.routing.dropShard(peer);
+    // Its persistent sessions are back only at its SYNC_DONE (those homed there): until then a
+    // QoS 1/2 message for them is not acknowledged (routing.ts, stale routes).
+    this.routing.dropShard(peer, this.durability.enabled && this.stats.get(peer, Stat.PERSISTENT_SESSIONS) > 0);
     this.retainSync.peerRestarted(peer);
     this.moves.peerRestarted(peer);
     for (const [id, o] of this.registry.owners) {
@@ -353,6 +362,8 @@ export class Shard {
       case FrameType.COMMIT_BARRIER_ACK: { r.u8(); const token = r.u32(); this.durability.onCommitBarrierAck(token, r.u8() === 1); return; }
       case FrameType.SYNC_DONE: {
         r.u8();
+        // From a restarted peer: its sessions are back. Otherwise: a peer's ownership list is complete.
+        if (this.routing.peerReady(from)) return;
         if (this.syncPending > 0 && --this.syncPending === 0) this.syncDone();
         return;
       }
