@@ -251,9 +251,7 @@ export class Moves {
     const s = sh.sessions.get(clientId);
     if (s !== undefined && s.moving !== null && s.moving.from >= 0 && s.moving.fromToken === token) {
       const m = s.moving;
-      m.from = -1;
-      for (const h of this.release(m)) sh.delivery.deliverNow(s, h.msg, h.qos, h.retain, h.subIds);
-      this.landed(m);
+      this.deliverHeld(s, m);
       // Late copies through our own routes are dropped by the floors until every peer has
       // answered a barrier sent now: whatever a peer sent us before that is then handled.
       sh.peers.barrier(() => { if (s.moving === m && m.to < 0) s.moving = null; }, MOVE_BARRIER_MS);
@@ -271,8 +269,22 @@ export class Moves {
     }
     // The arriving session was dropped meanwhile (clean start, ended): what it held goes with it.
     for (const m of this.arriving) {
-      if (m.fromToken === token && m.from >= 0) { m.from = -1; m.held = []; this.landed(m); break; }
+      if (m.fromToken === token && m.from >= 0) { this.dropHeld(m); break; }
     }
+  }
+
+  /** The arrival is over: the held messages the ghost did not forward are delivered here. */
+  private deliverHeld(s: Session, m: Move): void {
+    m.from = -1;
+    for (const h of this.release(m)) this.shard.delivery.deliverNow(s, h.msg, h.qos, h.retain, h.subIds);
+    this.landed(m);
+  }
+
+  /** The arrival is over without its session: what it held goes with it. */
+  private dropHeld(m: Move): void {
+    m.from = -1;
+    m.held = [];
+    this.landed(m);
   }
 
   /** The held messages that the ghost did not forward (and have not expired), in arrival order. */
@@ -314,12 +326,10 @@ export class Moves {
     for (const s of sh.sessions.values()) {
       const m = s.moving;
       if (m === null || m.from !== peer) continue;
-      m.from = -1;
       s.moving = null;
-      for (const h of this.release(m)) sh.delivery.deliverNow(s, h.msg, h.qos, h.retain, h.subIds);
-      this.landed(m);
+      this.deliverHeld(s, m);
     }
-    for (const m of [...this.arriving]) if (m.from === peer) { m.from = -1; m.held = []; this.landed(m); }
+    for (const m of [...this.arriving]) if (m.from === peer) this.dropHeld(m);
     for (const [t, hop] of this.relays) if (hop.shard === peer) this.relays.delete(t);
   }
 }

@@ -36,7 +36,7 @@ export class Registry {
   /** Starts a CONNECT's claim; the connection completes when handleSession runs for its token. */
   claim(conn: Connection): void {
     const sh = this.shard;
-    conn.token = this.nextToken = (this.nextToken + 1) >>> 0 || 1;
+    conn.token = this.allocateToken();
     this.pending.set(conn.token, conn);
     const home = this.home(conn.clientId);
     if (home === sh.id) this.handleClaim(conn.clientId, sh.id, conn.token, conn.cleanStart);
@@ -108,17 +108,17 @@ export class Registry {
       this.sendSession(to.shard, to.token, clientId, to.cleanStart ? null : state, ghost, ghostToken);
       return;
     }
-    // A late hand-over to a claim that already completed with a fresh session (after a shard
-    // restart, see handleOwned): the connected session wins; the stale state is dropped.
     let s: Session | undefined;
-    if (conn === undefined && sh.sessions.get(clientId)?.token === token) s = undefined;
-    else if (conn === undefined || conn.state === ConnState.CLOSED) {
+    if (conn !== undefined && conn.state !== ConnState.CLOSED) {
+      sh.completeConnect(conn, state);
+      if (!conn.cleanStart) s = conn.session ?? undefined;
+    } else if (conn === undefined && sh.sessions.get(clientId)?.token === token) {
+      // A late hand-over to a claim that already completed with a fresh session (after a shard
+      // restart, see handleOwned): the connected session wins; the stale state is dropped.
+    } else {
       // The client went away while waiting; keep a persistent session it had, offline.
       sh.adoptOffline(clientId, token, state);
       s = sh.sessions.get(clientId);
-    } else {
-      sh.completeConnect(conn, state);
-      if (!conn.cleanStart) s = conn.session ?? undefined;
     }
     if (ghost < 0) return;
     if (state !== null && s !== undefined && s.token === token) sh.moves.arrive(s, ghost, ghostToken);

@@ -186,12 +186,9 @@ export class Shard {
       if (cleanStart && s.will !== null && s.willTimer !== null) this.publishWill(s);
     }
     s.clearTimers();
-    if (ghostTo >= 0) {
-      for (const sub of s.subs.values()) if (sub.group !== null) this.routing.remove(sub);
-      this.moves.leave(s, ghostTo, ghostToken);
-    } else {
-      for (const sub of s.subs.values()) this.routing.remove(sub);
-    }
+    // A ghost keeps its plain subscriptions routed; shared ones go (another member can take them).
+    for (const sub of s.subs.values()) if (ghostTo < 0 || sub.group !== null) this.routing.remove(sub);
+    if (ghostTo >= 0) this.moves.leave(s, ghostTo, ghostToken);
     this.sessions.delete(s.clientId);
     this.durability.owned(s, false);
     this.stats.add(this.id, Stat.QUEUED, -(s.queued));
