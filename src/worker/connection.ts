@@ -253,8 +253,12 @@ function onSocketClose(this: ConnSocket): void { this[kConn].onClose(); }
 
 // One mqtt-packet parser per protocol version for the whole thread, not one per connection (an
 // idle connection then holds none): the framer hands over whole packets, so every parse
-// completes synchronously and leaves the parser empty.
+// completes synchronously and leaves the parser empty. A parser that decodes a CONNECT takes
+// that CONNECT as its settings (its protocol version included), so each parse first puts back
+// the settings of its version: a v5 CONNECT, decoded by the version-4 parser every new
+// connection starts with, must not make that parser read later 3.1.1 packets as v5 ones.
 const parsers: (ReturnType<typeof mqttPacket.parser> | null)[] = [null, null, null, null, null, null];
+const parserSettings = [3, 4, 5].reduce<{ protocolVersion: number }[]>((a, v) => { a[v] = { protocolVersion: v }; return a; }, []);
 let parsed: mqttPacket.Packet | null = null;
 let parseError: Error | null = null;
 
@@ -266,6 +270,7 @@ function parseWhole(version: number, buf: Buffer, off: number, len: number): mqt
     p.on('error', (err: Error) => { parseError = err; });
     parsers[version] = p;
   }
+  (p as unknown as { settings: object }).settings = parserSettings[version]!;
   parsed = null;
   parseError = null;
   const left = p.parse(off === 0 && len === buf.length ? buf : buf.subarray(off, off + len));
