@@ -14,7 +14,8 @@ export interface AuthRequest {
   clientId: string;
   username: string | undefined;
   password: Buffer | undefined;
-  remote: string;
+  /** Peer address "ip:port" (looked up when read: keep it out of hot paths). */
+  readonly remote: string;
   /** 3, 4 or 5 */
   version: number;
 }

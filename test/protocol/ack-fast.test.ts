@@ -3,23 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
+import { lcg, referenceParse } from '../helpers/reference-codec.ts';
 import { ACK_FIRST_BYTE, isPingreq, shortAckId } from '../../src/shared/protocol/ack-fast.ts';
 
 const CMD: Record<number, string> = { 4: 'puback', 5: 'pubrec', 6: 'pubrel', 7: 'pubcomp' };
 
-function reference(bytes: Buffer, version: 4 | 5): mqttPacket.Packet | Error {
-  const p = mqttPacket.parser({ protocolVersion: version });
-  let out: mqttPacket.Packet | Error = new Error('incomplete');
-  p.on('packet', (pkt: mqttPacket.Packet) => { out = pkt; });
-  p.on('error', (e: Error) => { out = e; });
-  const left = p.parse(bytes);
-  return left === 0 ? out : new Error(`left ${left}`);
-}
 
-function lcg(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; return x >>> 8; };
-}
 
 test('every packet the short-ack path accepts parses the same in mqtt-packet (3.1.1 and 5)', () => {
   const rnd = lcg(42);
@@ -37,7 +26,7 @@ test('every packet the short-ack path accepts parses the same in mqtt-packet (3.
     if (id < 0) continue;
     accepted++;
     for (const v of [4, 5] as const) {
-      const ref = reference(b, v);
+      const ref = referenceParse(b, v);
       assert.ok(!(ref instanceof Error), `${b.toString('hex')} v${v}: fast path accepted, mqtt-packet: ${String(ref)}`);
       const r = ref as mqttPacket.IPubackPacket;
       assert.equal(r.cmd, CMD[type]);
@@ -62,7 +51,7 @@ test('PINGREQ fast path accepts exactly what mqtt-packet parses as a PINGREQ', (
     for (let b = 0; b < 4; b++) {
       const buf = Buffer.from([a, b, 0, 0, 0].slice(0, 2 + b));
       if (!isPingreq(buf, 0, buf.length)) continue;
-      const ref = reference(buf, 4);
+      const ref = referenceParse(buf, 4);
       assert.equal((ref as mqttPacket.Packet).cmd, 'pingreq');
     }
   }
