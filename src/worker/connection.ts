@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../shared/errors.ts';
 import { Framer } from '../shared/protocol/framer.ts';
@@ -8,6 +8,7 @@ import type { Session } from './session.ts';
 import type { OutboundAliases } from './topic-alias.ts';
 import type { Shard } from './shard.ts';
 import { dispatch } from './handlers/index.ts';
+import { Outbox } from './outbox.ts';
 
 // AUTHENTICATING: CONNECT named an Authentication Method and its AUTH exchange is under way (no CONNACK yet).
 export const ConnState = { NEW: 0, CONNECTING: 1, CONNECTED: 2, CLOSED: 3, AUTHENTICATING: 4 } as const;
@@ -40,8 +41,10 @@ export class Connection {
   disconnectNormal = false;    // DISCONNECT received: no will
   willOnDisconnect = false;    // v5 DISCONNECT 0x04
   problemInfo = true;          // v5 Request Problem Information: 0 = no Reason String / User Properties on acks [MQTT-3.1.2-29]
-  private out: Buffer[] = [];
-  private outBytes = 0;
+  /** This turn's output (one write per turn, see outbox.ts). */
+  readonly out = new Outbox();
+  /** A plain TCP socket: a write that completed synchronously holds no reference to its buffer. */
+  private readonly reuseSlabs: boolean;
   private flushScheduled = false;
   private pendingPackets: Buffer[] | null = null;
   congested = false;
@@ -60,6 +63,7 @@ export class Connection {
     this.shard = shard;
     this.socket = socket;
     this.lastRx = this.connectedAt = Date.now();
+    this.reuseSlabs = socket.constructor === Socket;
     this.framer = new Framer(shard.config.maxPacketSize, (b, o, l) => this.onPacket(b, o, l), (code) => this.onFramerError(code));
     // No setNoDelay here: the listener set TCP_NODELAY on the descriptor at accept (it moves
     // with the socket), and another setsockopt() per connection was 2.6% of a CONNECT's CPU.
@@ -152,12 +156,23 @@ export class Connection {
 
   send(buf: Buffer): void {
     if (this.state === ConnState.CLOSED) return;
-    this.out.push(buf);
-    this.outBytes += buf.length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(flushConnection, this);
-    }
+    this.out.append(buf);
+    if (!this.flushScheduled) this.scheduleFlush();
+  }
+
+  /**
+   * Sends a PUBLISH straight from `src[off, off + len)` (a peer shard's ring) with its first
+   * byte set to `b0`: copied into this turn's output, so the source may be reused on return.
+   */
+  sendPatched(src: Uint8Array, off: number, len: number, b0: number): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.out.appendPatched(src, off, len, b0);
+    if (!this.flushScheduled) this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    this.flushScheduled = true;
+    process.nextTick(flushConnection, this);
   }
 
   sendPacket(packet: mqttPacket.Packet): void {
@@ -165,29 +180,16 @@ export class Connection {
   }
 
   /** Bytes queued for this socket and not yet taken by the kernel. */
-  backlog(): number { return this.outBytes + this.socket.writableLength; }
+  backlog(): number { return this.out.bytes + this.socket.writableLength; }
 
   flush(): void {
     this.flushScheduled = false;
     const out = this.out;
-    if (out.length === 0 || this.socket.destroyed) { this.out = []; this.outBytes = 0; return; }
+    if (out.bytes === 0 || this.socket.destroyed) { out.clear(); return; }
     const sh = this.shard;
-    sh.stats.add(sh.id, Stat.BYTES_SENT, this.outBytes);
-    sh.stats.add(sh.id, Stat.PACKETS_SENT, out.length);
-    let ok: boolean;
-    if (out.length === 1) {
-      ok = this.socket.write(out[0]!);
-    } else if (this.outBytes <= COALESCE_MAX) {
-      // One copy into one buffer is far cheaper than a stream write (and a writev entry) per packet.
-      ok = this.socket.write(Buffer.concat(out, this.outBytes));
-    } else {
-      this.socket.cork();
-      for (let i = 0; i < out.length; i++) this.socket.write(out[i]!);
-      this.socket.uncork();
-      ok = this.socket.writableLength < sh.config.socketHighWater;
-    }
-    this.out = [];
-    this.outBytes = 0;
+    sh.stats.add(sh.id, Stat.BYTES_SENT, out.bytes);
+    sh.stats.add(sh.id, Stat.PACKETS_SENT, out.packets);
+    const ok = out.writeTo(this.socket, this.reuseSlabs);
     if ((!ok || this.socket.writableLength >= sh.config.socketHighWater) && !this.congested) {
       this.congested = true;
       this.congestedAt = Date.now();
@@ -238,8 +240,7 @@ export class Connection {
 
   onClose(): void {
     this.markClosed();
-    this.out = [];
-    this.outBytes = 0;
+    this.out.clear();
   }
 }
 
@@ -285,6 +286,3 @@ function parseWhole(version: number, buf: Buffer, off: number, len: number): mqt
   }
   return pkt;
 }
-
-/** A turn's packets up to this many bytes are coalesced into one buffer before the write. */
-const COALESCE_MAX = 256 * 1024;
