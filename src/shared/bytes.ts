@@ -2,6 +2,8 @@
 // One growable writer per thread is reused for every frame, so encoding allocates nothing
 // in steady state; the reader is re-pointed at each frame.
 import { cachedString } from './string-cache.ts';
+import { copyBytes } from './ring/copy.ts';
+import { encodeVarint, varintLength } from './protocol/varint.ts';
 
 export class ByteWriter {
   buf: Buffer;
@@ -42,6 +44,37 @@ export class ByteWriter {
   maybeBytes(b: Uint8Array | null): this {
     if (b === null) return this.u32(0xffffffff);
     return this.bytes(b);
+  }
+  /**
+   * An MQTT v3.1.1 QoS 0 PUBLISH (fixed header byte `b0`, topic, payload; the form v3.1 shares)
+   * with a u32 length prefix, like `bytes` of what encodePublish would return, without the
+   * intermediate buffer. Topic is at most 65,535 UTF-8 bytes (the caller validated it).
+   */
+  mqttPublish(b0: number, topic: string, payload: Uint8Array): this {
+    const pl = payload.length;
+    this.ensure(4 + 5 + 2 + topic.length * 3 + pl);
+    const buf = this.buf;
+    const start = this.pos;
+    // The topic's UTF-8 length decides the header size: guess it is ASCII, move it if not.
+    let vl = varintLength(2 + topic.length + pl);
+    const guessAt = start + 4 + 1 + vl + 2;
+    const tlen = topic.length === 0 ? 0 : buf.write(topic, guessAt, 'utf8');
+    const rem = 2 + tlen + pl;
+    if (varintLength(rem) !== vl) {
+      vl = varintLength(rem);
+      buf.copyWithin(start + 4 + 1 + vl + 2, guessAt, guessAt + tlen);
+    }
+    let p = start + 4;
+    buf[p++] = b0;
+    p += encodeVarint(rem, buf, p);
+    buf[p++] = tlen >>> 8;
+    buf[p++] = tlen & 0xff;
+    p += tlen;
+    copyBytes(buf, p, payload, 0, pl);
+    p += pl;
+    buf.writeUInt32LE(p - start - 4, start);
+    this.pos = p;
+    return this;
   }
 }
 

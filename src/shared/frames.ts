@@ -32,15 +32,21 @@ export const PubFlag = {
   RETAIN_UPDATE: 16,  // update the target's retained replica (sent only by the topic's home shard)
 } as const;
 
-/** `seq` numbers the publishes of the sending shard (with the ring's peer id: a message's identity). */
+/**
+ * `seq` numbers the publishes of the sending shard (with the ring's peer id: a message's identity).
+ * The topic and payload travel as an encoded v3.1.1 QoS 0 PUBLISH (retain flag as published), so
+ * the receiving shard can copy it straight from the ring to subscribers that take that form;
+ * it builds a Message only for the others (src/worker/forwarded.ts reads the frame).
+ */
 export function writePublish(
   w: ByteWriter, flags: number, seq: number, expiresAt: number, topic: string, origin: string,
   props: Buffer | null, payload: Buffer, groups: readonly string[] | null,
 ): void {
-  w.u8(FrameType.PUBLISH).u8(flags).u32(seq).f64(expiresAt).str(topic).str(origin).maybeBytes(props).bytes(payload);
+  w.u8(FrameType.PUBLISH).u8(flags).u32(seq).f64(expiresAt).str(origin).maybeBytes(props);
   const n = groups === null ? 0 : groups.length;
   w.u16(n);
   for (let i = 0; i < n; i++) w.str(groups![i]!);
+  w.mqttPublish((flags & PubFlag.RETAIN) !== 0 ? 0x31 : 0x30, topic, payload);
 }
 
 /** Same body as PUBLISH (without groups), prefixed with who asks and the token to answer. */

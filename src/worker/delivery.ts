@@ -1,5 +1,6 @@
 import { Stat } from '../shared/stats.ts';
 import type { Message } from './message.ts';
+import type { ForwardedPublish } from './forwarded.ts';
 import { OutboundAliases } from './topic-alias.ts';
 import { encodePublish, packetIdOffset, withPacketId } from './publish-codec.ts';
 import type { Outbound, Session, Subscription } from './session.ts';
@@ -16,7 +17,10 @@ export class Delivery {
   private readonly shard: Shard;
   private epoch = 0;
   private readonly matched: Session[] = [];
-  private fanoutMsg: Message | null = null;
+  // What the subscription filter of the current match needs to know about the message.
+  private fanoutOrigin = '';
+  private fanoutQos = 0;
+  private fanoutRetain = false;
   private fanoutNow = 0;
   private readonly templates: (Buffer | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
   private readonly idOffsets: number[] = new Array(12).fill(0);
@@ -31,10 +35,7 @@ export class Delivery {
 
   /** Delivers `msg` to every local non-shared subscription matching its topic, once per session. */
   deliverLocal(msg: Message, now: number): void {
-    this.epoch = (this.epoch + 1) | 0;
-    this.fanoutMsg = msg;
-    this.shard.routing.local.match(msg.topic, this.collect);
-    this.fanoutMsg = null;
+    this.collectFor(msg.topic, msg.origin, msg.qos, msg.retain);
     const matched = this.matched;
     if (matched.length === 0) return;
     this.beginFanout(now);
@@ -47,13 +48,51 @@ export class Delivery {
     matched.length = 0;
   }
 
+  /**
+   * A message forwarded by a peer shard for this shard's local subscribers, read in place from
+   * the ring. A v3.1/3.1.1 subscriber that takes it at QoS 0 now gets the forwarded bytes copied
+   * straight into its output (only the retain flag differs); anyone else (v5, QoS > 0, queued,
+   * congested, moving, held by the commit gate) gets a Message built once, through deliverTo.
+   */
+  deliverForwarded(f: ForwardedPublish, now: number): void {
+    this.collectFor(f.topic, f.origin, f.qos, f.retain);
+    const matched = this.matched;
+    if (matched.length === 0) return;
+    let msg: Message | null = null;
+    let direct = 0;
+    for (let i = 0; i < matched.length; i++) {
+      const s = matched[i]!;
+      matched[i] = undefined as unknown as Session;
+      const c = s.conn;
+      if (s.matchQos === 0 && s.version !== 5 && s.moving === null && c !== null && c.state === ConnState.CONNECTED &&
+          s.queued === 0 && !c.congested && c.held === 0 && (c.clientMaxPacket === 0 || f.wireLen <= c.clientMaxPacket)) {
+        c.sendPatched(f.buf, f.wireOff, f.wireLen, s.matchRetain ? 0x31 : 0x30);
+        direct++;
+      } else {
+        if (msg === null) { msg = f.toMessage(); this.beginFanout(now); }
+        this.deliverTo(s, msg, s.matchQos as 0 | 1 | 2, s.matchRetain, s.matchSubIds, true);
+      }
+      s.matchSubIds = null;
+    }
+    matched.length = 0;
+    if (direct > 0) this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, direct);
+  }
+
+  /** Collects the local sessions matching `topic` into `matched`, once each with its delivery QoS and retain flag. */
+  private collectFor(topic: string, origin: string, qos: number, retain: boolean): void {
+    this.epoch = (this.epoch + 1) | 0;
+    this.fanoutOrigin = origin;
+    this.fanoutQos = qos;
+    this.fanoutRetain = retain;
+    this.shard.routing.local.match(topic, this.collect);
+  }
+
   private collectSub(sub: Subscription): void {
-    const msg = this.fanoutMsg!;
     const s = sub.session;
-    if (sub.noLocal && msg.origin === s.clientId) return; // [MQTT-3.8.3-3]
-    const qos = sub.qos < msg.qos ? sub.qos : msg.qos;
+    if (sub.noLocal && this.fanoutOrigin === s.clientId) return; // [MQTT-3.8.3-3]
+    const qos = sub.qos < this.fanoutQos ? sub.qos : this.fanoutQos;
     // Retain As Published keeps the flag; otherwise normal delivery clears it [MQTT-3.3.1-12/13].
-    const retain = sub.retainAsPublished && msg.retain;
+    const retain = sub.retainAsPublished && this.fanoutRetain;
     if (s.matchEpoch !== this.epoch) {
       s.matchEpoch = this.epoch;
       s.matchQos = qos;

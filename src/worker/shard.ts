@@ -12,6 +12,7 @@ import { Delivery } from './delivery.ts';
 import { Durability } from './durability.ts';
 import { completeConnect } from './handlers/connect.ts';
 import { Message, readMessageBody } from './message.ts';
+import { ForwardedPublish } from './forwarded.ts';
 import { Peers } from './peers.ts';
 import type { PeerRings, ShardInit } from '../shared/control.ts';
 import { fromStoredMessage, fromStoredSession, toStoredMessage, toStoredSession } from './persist.ts';
@@ -47,6 +48,8 @@ export class Shard {
   readonly retained = new RetainedIndex();
   readonly retainSync: RetainedSync;
   readonly moves: Moves;
+  /** The PUBLISH frame being handled (read in place from the ring). */
+  private readonly forwarded = new ForwardedPublish();
   auth: AuthHook = new AllowAll(); // replaced at start from the configuration (createAuthHook)
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
@@ -315,18 +318,16 @@ export class Shard {
     const type = r.u8();
     switch (type) {
       case FrameType.PUBLISH: {
-        const flags = r.u8();
-        const seq = r.u32();
-        const msg = readMessageBody(r, flags);
-        msg.src = from;
-        msg.seq = seq;
-        const n = r.u16();
-        let groups: string[] | null = null;
-        if (n > 0) { groups = []; for (let i = 0; i < n; i++) groups.push(r.str()); }
+        const f = this.forwarded.read(r, from);
         const now = Date.now();
+        const flags = f.flags;
         // An expired retained update still applies: it must not leave an older value in place.
-        if (msg.expired(now) && (flags & PubFlag.RETAIN_UPDATE) === 0) return;
-        this.routing.fromPeer(msg, flags, groups, now);
+        if (f.expiresAt !== 0 && f.expiresAt <= now && (flags & PubFlag.RETAIN_UPDATE) === 0) return;
+        if ((flags & (PubFlag.RETAIN_UPDATE | PubFlag.DELIVER)) === PubFlag.DELIVER && f.groups === null) {
+          this.delivery.deliverForwarded(f, now);
+          return;
+        }
+        this.routing.fromPeer(f.toMessage(), flags, f.groups, now);
         return;
       }
       case FrameType.RETAIN_SET: {
