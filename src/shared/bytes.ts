@@ -5,6 +5,25 @@ import { cachedString } from './string-cache.ts';
 import { copyBytes } from './ring/copy.ts';
 import { encodeVarint, varintLength } from './protocol/varint.ts';
 
+/**
+ * Writes `s` as UTF-8 at `pos` (the caller made room for 3 bytes per unit); returns the bytes
+ * written. Short ASCII strings (topics, client ids) go through a JS loop: the native UTF-8
+ * write costs more than the copy for them.
+ */
+function writeUtf8(buf: Buffer, s: string, pos: number): number {
+  const n = s.length;
+  if (n <= 64) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[pos + i] = c;
+    }
+    if (i === n) return n;
+  }
+  return buf.write(s, pos, 'utf8');
+}
+
 export class ByteWriter {
   buf: Buffer;
   pos = 0;
@@ -27,7 +46,7 @@ export class ByteWriter {
   str(s: string): this {
     // Worst case 3 bytes per UTF-16 unit; write in place, then back-fill the length.
     this.ensure(4 + s.length * 3);
-    const n = this.buf.write(s, this.pos + 4, 'utf8');
+    const n = writeUtf8(this.buf, s, this.pos + 4);
     this.buf.writeUInt32LE(n, this.pos);
     this.pos += 4 + n;
     return this;
@@ -36,7 +55,7 @@ export class ByteWriter {
     const n = end - start;
     this.ensure(4 + n);
     this.buf.writeUInt32LE(n, this.pos);
-    this.buf.set(b.subarray(start, end), this.pos + 4);
+    copyBytes(this.buf, this.pos + 4, b, start, n);
     this.pos += 4 + n;
     return this;
   }
@@ -58,7 +77,7 @@ export class ByteWriter {
     // The topic's UTF-8 length decides the header size: guess it is ASCII, move it if not.
     let vl = varintLength(2 + topic.length + pl);
     const guessAt = start + 4 + 1 + vl + 2;
-    const tlen = topic.length === 0 ? 0 : buf.write(topic, guessAt, 'utf8');
+    const tlen = writeUtf8(buf, topic, guessAt);
     const rem = 2 + tlen + pl;
     if (varintLength(rem) !== vl) {
       vl = varintLength(rem);
