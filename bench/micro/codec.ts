@@ -9,6 +9,10 @@ import mqttPacket from 'mqtt-packet';
 import { Framer } from '../../src/shared/protocol/framer.ts';
 import { shortAckId } from '../../src/shared/protocol/ack-fast.ts';
 import { InboundPublish, decodePublish, encodePublish, packetIdOffset, withPacketId } from '../../src/worker/publish-codec.ts';
+import { ByteReader, ByteWriter } from '../../src/shared/bytes.ts';
+import { PubFlag, writePublish } from '../../src/shared/frames.ts';
+import { ForwardedPublish } from '../../src/worker/forwarded.ts';
+import { Outbox } from '../../src/worker/outbox.ts';
 
 export interface CodecBenchRow { name: string; nsPerOp: number; opsPerSec: number; bytesPerOp: number }
 
@@ -68,6 +72,42 @@ export function run(opts: { ms?: number; print?: boolean } = {}): CodecBenchRow[
   const idOff = packetIdOffset(tpl);
   rows.push(measure('QoS 1 fan-out: withPacketId on a shared template (per subscriber)', ms, (n) => {
     for (let i = 0; i < n; i++) sink += withPacketId(tpl, idOff, (i & 0xfffe) + 1, false).length;
+  }));
+
+  // The hop between shards: frame encode on the publishing shard, read in place on the other,
+  // and what the receiving shard does per subscriber (copy into the output slab) against the
+  // path it replaced (a Message with a payload copy, an encoded PUBLISH, Buffer.concat per turn).
+  const w = new ByteWriter();
+  rows.push(measure('ring frame encode: writePublish (v3.1.1 PUBLISH inside)', ms, (n) => {
+    for (let i = 0; i < n; i++) { writePublish(w.reset(), PubFlag.DELIVER, i, 0, TOPIC, 'client-1', null, PAYLOAD, null); sink += w.pos; }
+  }));
+  writePublish(w.reset(), PubFlag.DELIVER, 1, 0, TOPIC, 'client-1', null, PAYLOAD, null);
+  const frame = Buffer.from(w.buf.subarray(0, w.pos));
+  const rd = new ByteReader();
+  const fwd = new ForwardedPublish();
+  rows.push(measure('ring frame decode: ForwardedPublish.read (payload left in the ring)', ms, (n) => {
+    for (let i = 0; i < n; i++) { rd.at(frame, 0, frame.length).u8(); fwd.read(rd, 1); sink += fwd.wireLen; }
+  }));
+  const out = new Outbox();
+  rows.push(measure('fast path per subscriber: read + Outbox.appendPatched, 1000 per turn', ms, (n) => {
+    for (let i = 0; i < n; i++) {
+      rd.at(frame, 0, frame.length).u8();
+      fwd.read(rd, 1);
+      out.appendPatched(fwd.buf, fwd.wireOff, fwd.wireLen, 0x30);
+      if (out.packets === 1000) { sink += out.bytes; out.clear(); }
+    }
+  }));
+  const parts: Buffer[] = [];
+  let partBytes = 0;
+  rows.push(measure('slow path per subscriber: read + toMessage + encodePublish + concat, 1000 per turn', ms, (n) => {
+    for (let i = 0; i < n; i++) {
+      rd.at(frame, 0, frame.length).u8();
+      const m = fwd.read(rd, 1).toMessage();
+      const b = encodePublish(m.topic, m.payload, 0, false, false, 0, 4, null, -1, null, 0, true);
+      parts.push(b);
+      partBytes += b.length;
+      if (parts.length === 1000) { sink += Buffer.concat(parts, partBytes).length; parts.length = 0; partBytes = 0; }
+    }
   }));
 
   const puback = Buffer.from([0x40, 2, 0x12, 0x34]);
