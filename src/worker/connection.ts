@@ -170,6 +170,13 @@ export class Connection {
     if (!this.flushScheduled) this.scheduleFlush();
   }
 
+  /** As sendPatched, in the MQTT 5 form (outbox.ts `appendAsV5`). */
+  sendPatchedV5(src: Uint8Array, off: number, len: number, payloadOff: number, b0: number): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.out.appendAsV5(src, off, len, payloadOff, b0);
+    if (!this.flushScheduled) this.scheduleFlush();
+  }
+
   private scheduleFlush(): void {
     this.flushScheduled = true;
     process.nextTick(flushConnection, this);

@@ -50,28 +50,40 @@ export class Delivery {
 
   /**
    * A message forwarded by a peer shard for this shard's local subscribers, read in place from
-   * the ring. A v3.1/3.1.1 subscriber that takes it at QoS 0 now gets the forwarded bytes copied
-   * straight into its output (only the retain flag differs); anyone else (v5, QoS > 0, queued,
-   * congested, moving, held by the commit gate) gets a Message built once, through deliverTo.
+   * the ring. A subscriber that takes it at QoS 0 as it is — v3.1/3.1.1, or v5 when the message
+   * has no properties and no expiry and the subscription no identifier and the client no topic
+   * aliases — gets the forwarded bytes copied straight into its output (only the retain flag
+   * differs; v5 adds an empty property list). Anyone else (QoS > 0, queued, congested, moving,
+   * held by the commit gate, too small a packet size) gets a Message built once, via deliverTo.
    */
   deliverForwarded(f: ForwardedPublish, now: number): void {
     this.collectFor(f.topic, f.origin, f.qos, f.retain);
     const matched = this.matched;
     if (matched.length === 0) return;
+    const plainV5 = f.props === null && f.expiresAt === 0;
     let msg: Message | null = null;
     let direct = 0;
     for (let i = 0; i < matched.length; i++) {
       const s = matched[i]!;
       matched[i] = undefined as unknown as Session;
       const c = s.conn;
-      if (s.matchQos === 0 && s.version !== 5 && s.moving === null && c !== null && c.state === ConnState.CONNECTED &&
-          s.queued === 0 && !c.congested && c.held === 0 && (c.clientMaxPacket === 0 || f.wireLen <= c.clientMaxPacket)) {
-        c.sendPatched(f.buf, f.wireOff, f.wireLen, s.matchRetain ? 0x31 : 0x30);
-        direct++;
-      } else {
-        if (msg === null) { msg = f.toMessage(); this.beginFanout(now); }
-        this.deliverTo(s, msg, s.matchQos as 0 | 1 | 2, s.matchRetain, s.matchSubIds, true);
+      if (s.matchQos === 0 && s.moving === null && c !== null && c.state === ConnState.CONNECTED &&
+          s.queued === 0 && !c.congested && c.held === 0) {
+        const b0 = s.matchRetain ? 0x31 : 0x30;
+        if (s.version !== 5) {
+          if (c.clientMaxPacket === 0 || f.wireLen <= c.clientMaxPacket) { c.sendPatched(f.buf, f.wireOff, f.wireLen, b0); direct++; }
+          s.matchSubIds = null;
+          continue;
+        }
+        // The v5 form is one byte longer, or two when that crosses a Remaining Length size.
+        if (plainV5 && s.matchSubIds === null && c.clientTopicAliasMax === 0 && (c.clientMaxPacket === 0 || f.wireLen + 2 <= c.clientMaxPacket)) {
+          c.sendPatchedV5(f.buf, f.wireOff, f.wireLen, f.payloadOff, b0);
+          direct++;
+          continue;
+        }
       }
+      if (msg === null) { msg = f.toMessage(); this.beginFanout(now); }
+      this.deliverTo(s, msg, s.matchQos as 0 | 1 | 2, s.matchRetain, s.matchSubIds, true);
       s.matchSubIds = null;
     }
     matched.length = 0;

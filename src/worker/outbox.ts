@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { copyBytes } from '../shared/ring/copy.ts';
+import { encodeVarint, varintLength } from '../shared/protocol/varint.ts';
 
 /** Size of one output slab; a turn's output larger than this goes out as several slabs in one corked write. */
 export const SLAB_SIZE = 64 * 1024;
@@ -88,6 +89,42 @@ export class Outbox {
     copyBytes(slab, at, src, off, len);
     slab[at] = b0;
     this.pos = at + len;
+  }
+
+  /**
+   * Appends the MQTT 5 form of the v3.1.1 QoS 0 PUBLISH at `src[off, off + len)`: the same
+   * packet with an empty property list (one 0 byte) between topic and payload, which starts at
+   * `payloadOff`. `b0` is the fixed header byte. Returns the bytes appended.
+   */
+  appendAsV5(src: Uint8Array, off: number, len: number, payloadOff: number, b0: number): number {
+    let p = off + 1;
+    while ((src[p]! & 0x80) !== 0) p++;
+    p++;
+    const rem = len - (p - off) + 1;
+    const total = 1 + varintLength(rem) + rem;
+    const topicLen = payloadOff - p;
+    const payloadLen = off + len - payloadOff;
+    this.bytes += total;
+    this.packets++;
+    let dst: Buffer;
+    let at: number;
+    if (total >= DIRECT_MIN) {
+      dst = Buffer.allocUnsafe(total);
+      at = 0;
+      if (this.slab !== null) this.retire(this.slab);
+      (this.parts ??= []).push(dst);
+    } else {
+      dst = this.room(total);
+      at = this.pos;
+      this.pos = at + total;
+    }
+    dst[at++] = b0;
+    at += encodeVarint(rem, dst, at);
+    copyBytes(dst, at, src, p, topicLen);
+    at += topicLen;
+    dst[at++] = 0;
+    copyBytes(dst, at, src, payloadOff, payloadLen);
+    return total;
   }
 
   /**

@@ -69,15 +69,18 @@ describe('forwarded PUBLISH between 2 shards: same bytes as a local delivery', s
       }
       await sleep(200); // routes announced (SUBACK waits for them, this is margin)
       const big = Buffer.alloc(100, 0x42);
-      const sent = [
+      const sent: { payload: string | Buffer; qos: number; retain: boolean; props?: Buffer }[] = [
         { payload: 'plain', qos: 0, retain: false },
         { payload: 'retained', qos: 0, retain: true },
         { payload: 'q1', qos: 1, retain: false },
         { payload: big, qos: 0, retain: false },
         { payload: '', qos: 0, retain: false },
         { payload: 'üñí', qos: 1, retain: true },
+        // v5 subscribers cannot take these as forwarded: a user property, a message expiry.
+        { payload: 'props', qos: 0, retain: false, props: Buffer.from([0x26, 0, 1, 0x6b, 0, 1, 0x76]) },
+        { payload: 'expiry', qos: 0, retain: false, props: Buffer.from([0x02, 0, 0, 0x0e, 0x10]) },
       ];
-      for (const m of sent) pub.send(buildPublish({ version: 5, topic, payload: m.payload, qos: m.qos, retain: m.retain, id: m.qos > 0 ? pub.id() : undefined }));
+      for (const m of sent) pub.send(buildPublish({ version: 5, topic, payload: m.payload, qos: m.qos, retain: m.retain, id: m.qos > 0 ? pub.id() : undefined, properties: m.props }));
       for (const [i, s] of specs.entries()) {
         const n = s.maxPacket ? sent.length - 1 : sent.length; // the 100-byte one is too large
         const [a, b] = await Promise.all([publishes(remote[i]!, n), publishes(local[i]!, n)]);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { Outbox, SLAB_SIZE, pooledSlabs } from '../../src/worker/outbox.ts';
+import { encodePublish } from '../../src/worker/publish-codec.ts';
 
 async function pair(): Promise<{ a: net.Socket; b: net.Socket; close: () => void }> {
   const srv = net.createServer();
@@ -97,3 +98,34 @@ test('clear drops the turn and returns its slabs', () => {
   assert.equal(out.packets, 0);
   assert.equal(pooledSlabs(), pooled + 2);
 });
+
+test('appendAsV5: the v3.1.1 QoS 0 PUBLISH turned into the MQTT 5 one is what encodePublish writes, at every Remaining Length boundary', () => {
+  const out = new Outbox();
+  for (const size of [0, 1, 100, 122, 123, 124, 125, 126, 127, 1000, 16369, 16370, 16371, 16372, 16380, 40000, 2097140, 2097141, 2097142]) {
+    for (const topic of ['t', 'é/ü/x', 'a/b/c/d/e/f/g/h']) {
+      for (const retain of [false, true]) {
+        const payload = Buffer.alloc(size, 0x61);
+        const v4 = encodePublish(topic, payload, 0, retain, false, 0, 4, null, -1, null, 0, true);
+        const framed = Buffer.concat([Buffer.alloc(5, 0xee), v4, Buffer.alloc(3, 0xee)]);
+        const payloadOff = 5 + v4.length - size;
+        const want = encodePublish(topic, payload, 0, retain, false, 0, 5, null, -1, null, 0, true);
+        const n = out.appendAsV5(framed, 5, v4.length, payloadOff, retain ? 0x31 : 0x30);
+        assert.equal(n, want.length, `size ${size} topic ${topic}`);
+        assert.equal(out.bytes, want.length);
+        const got = collect(out);
+        assert.ok(got.equals(want), `size ${size} topic ${topic} retain ${retain}`);
+      }
+    }
+  }
+});
+
+/** The outbox's bytes, by writing them to a fake socket that takes everything at once. */
+function collect(out: Outbox): Buffer {
+  const chunks: Buffer[] = [];
+  const sink = {
+    writableLength: 0, writableHighWaterMark: 16384,
+    write(b: Buffer) { chunks.push(Buffer.from(b)); return true; }, cork() {}, uncork() {},
+  } as unknown as net.Socket;
+  out.writeTo(sink, false);
+  return Buffer.concat(chunks);
+}
