@@ -30,6 +30,7 @@ export const PubFlag = {
   RETAIN: 4,
   DELIVER: 8,         // match the target's local (non-shared) subscriptions
   RETAIN_UPDATE: 16,  // update the target's retained replica (sent only by the topic's home shard)
+  EXPIRES: 32,        // in the frame only (writePublish sets it): an f64 expiry follows; absent = never expires
 } as const;
 
 /**
@@ -42,7 +43,9 @@ export function writePublish(
   w: ByteWriter, flags: number, seq: number, expiresAt: number, topic: string, origin: string,
   props: Buffer | null, payload: Buffer, groups: readonly string[] | null,
 ): void {
-  w.u8(FrameType.PUBLISH).u8(flags).u32(seq).f64(expiresAt).str(origin).maybeBytes(props);
+  if (expiresAt !== 0) w.u8(FrameType.PUBLISH).u8(flags | PubFlag.EXPIRES).u32(seq).f64(expiresAt);
+  else w.u8(FrameType.PUBLISH).u8(flags).u32(seq);
+  w.str(origin).maybeBytes(props);
   const n = groups === null ? 0 : groups.length;
   w.u16(n);
   for (let i = 0; i < n; i++) w.str(groups![i]!);

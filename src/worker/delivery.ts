@@ -18,7 +18,8 @@ export class Delivery {
   private epoch = 0;
   private readonly matched: Session[] = [];
   // What the subscription filter of the current match needs to know about the message.
-  private fanoutOrigin = '';
+  private fanoutOrigin: string | null = '';
+  private fanoutFrame: ForwardedPublish | null = null; // origin from here when fanoutOrigin is null
   private fanoutQos = 0;
   private fanoutRetain = false;
   private fanoutNow = 0;
@@ -57,7 +58,9 @@ export class Delivery {
    * held by the commit gate, too small a packet size) gets a Message built once, via deliverTo.
    */
   deliverForwarded(f: ForwardedPublish, now: number): void {
-    this.collectFor(f.topic, f.origin, f.qos, f.retain);
+    this.fanoutFrame = f;
+    this.collectFor(f.topic, null, f.qos, f.retain);
+    this.fanoutFrame = null;
     const matched = this.matched;
     if (matched.length === 0) return;
     const plainV5 = f.props === null && f.expiresAt === 0;
@@ -91,7 +94,7 @@ export class Delivery {
   }
 
   /** Collects the local sessions matching `topic` into `matched`, once each with its delivery QoS and retain flag. */
-  private collectFor(topic: string, origin: string, qos: number, retain: boolean): void {
+  private collectFor(topic: string, origin: string | null, qos: number, retain: boolean): void {
     this.epoch = (this.epoch + 1) | 0;
     this.fanoutOrigin = origin;
     this.fanoutQos = qos;
@@ -101,7 +104,7 @@ export class Delivery {
 
   private collectSub(sub: Subscription): void {
     const s = sub.session;
-    if (sub.noLocal && this.fanoutOrigin === s.clientId) return; // [MQTT-3.8.3-3]
+    if (sub.noLocal && (this.fanoutOrigin ?? this.fanoutFrame!.origin) === s.clientId) return; // [MQTT-3.8.3-3]
     const qos = sub.qos < this.fanoutQos ? sub.qos : this.fanoutQos;
     // Retain As Published keeps the flag; otherwise normal delivery clears it [MQTT-3.3.1-12/13].
     const retain = sub.retainAsPublished && this.fanoutRetain;

@@ -5,7 +5,7 @@ import { Message } from './message.ts';
 
 /**
  * A PUBLISH frame from a peer shard (frames.ts `writePublish`), read in place: the fields are
- * decoded, the topic and payload stay in the ring as an encoded v3.1.1 QoS 0 PUBLISH
+ * decoded (the origin when asked), the topic and payload stay in the ring as an encoded v3.1.1 QoS 0 PUBLISH
  * (`buf[wireOff, wireOff + wireLen)`). Valid only while the frame handler runs (the ring slot
  * is reused afterwards): `toMessage()` copies what a kept message needs. One per thread.
  */
@@ -14,7 +14,6 @@ export class ForwardedPublish {
   from = -1;
   seq = 0;
   expiresAt = 0;
-  origin = '';
   props: Buffer | null = null;
   groups: string[] | null = null;
   topic = '';
@@ -23,16 +22,32 @@ export class ForwardedPublish {
   wireLen = 0;
   payloadOff = 0;
 
+  /** The publisher's client id, decoded when first asked (only No Local and a built Message need it). */
+  private originStr: string | null = null;
+  private originOff = 0;
+  private originLen = 0;
+
+  get origin(): string {
+    return this.originStr ??= cachedString(this.buf, this.originOff, this.originOff + this.originLen, false);
+  }
+
   get qos(): 0 | 1 | 2 { return (this.flags & PubFlag.QOS_MASK) as 0 | 1 | 2; }
   get retain(): boolean { return (this.flags & PubFlag.RETAIN) !== 0; }
 
   /** Reads the frame after its type byte. */
   read(r: ByteReader, from: number): this {
     this.from = from;
-    this.flags = r.u8();
+    const flags = r.u8();
+    this.flags = flags & ~PubFlag.EXPIRES;
     this.seq = r.u32();
-    this.expiresAt = r.f64();
-    this.origin = r.str();
+    this.expiresAt = (flags & PubFlag.EXPIRES) !== 0 ? r.f64() : 0;
+    const olen = r.u32();
+    if (r.pos + olen > r.end) throw new RangeError(`PUBLISH frame truncated: origin of ${olen} bytes at ${r.pos}, end ${r.end}`);
+    this.buf = r.buf;
+    this.originStr = null;
+    this.originOff = r.pos;
+    this.originLen = olen;
+    r.pos += olen;
     this.props = r.maybeBytes();
     const n = r.u16();
     let groups: string[] | null = null;
@@ -49,7 +64,6 @@ export class ForwardedPublish {
     const tlen = (buf[p]! << 8) | buf[p + 1]!;
     p += 2;
     this.topic = cachedString(buf, p, p + tlen, false);
-    this.buf = buf;
     this.wireOff = off;
     this.wireLen = len;
     this.payloadOff = p + tlen;
