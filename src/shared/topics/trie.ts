@@ -182,6 +182,7 @@ export class TopicTrie<V> {
    * [MQTT-4.7.2-1].
    */
   match(topic: string, visit: (value: V, key: string, filter: string) => void): void {
+    if (this.count === 0) return; // e.g. no shared groups, or no local subscriber on a publisher's shard
     const hit = this.cache.get(topic);
     if (hit !== undefined) {
       for (let i = 0; i < hit.length; i++) emit(hit[i]!, visit);
