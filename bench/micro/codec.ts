@@ -10,8 +10,8 @@ import { Framer } from '../../src/shared/protocol/framer.ts';
 import { shortAckId } from '../../src/shared/protocol/ack-fast.ts';
 import { InboundPublish, decodePublish, encodePublish, packetIdOffset, withPacketId } from '../../src/worker/publish-codec.ts';
 import { ByteReader, ByteWriter } from '../../src/shared/bytes.ts';
-import { PubFlag, writePublish } from '../../src/shared/frames.ts';
-import { ForwardedPublish } from '../../src/worker/forwarded.ts';
+import { PubFlag, writePublish, writePublishWire } from '../../src/shared/frames.ts';
+import { PublishView } from '../../src/worker/publish-view.ts';
 import { Outbox } from '../../src/worker/outbox.ts';
 
 export interface CodecBenchRow { name: string; nsPerOp: number; opsPerSec: number; bytesPerOp: number }
@@ -81,11 +81,14 @@ export function run(opts: { ms?: number; print?: boolean } = {}): CodecBenchRow[
   rows.push(measure('ring frame encode: writePublish (v3.1.1 PUBLISH inside)', ms, (n) => {
     for (let i = 0; i < n; i++) { writePublish(w.reset(), PubFlag.DELIVER, i, 0, TOPIC, 'client-1', null, PAYLOAD, null); sink += w.pos; }
   }));
+  rows.push(measure('ring frame encode: writePublishWire (a v3.1.1 QoS 0 PUBLISH as received)', ms, (n) => {
+    for (let i = 0; i < n; i++) { writePublishWire(w.reset(), PubFlag.DELIVER, i, 0, 'client-1', null, null, one, 0, one.length); sink += w.pos; }
+  }));
   writePublish(w.reset(), PubFlag.DELIVER, 1, 0, TOPIC, 'client-1', null, PAYLOAD, null);
   const frame = Buffer.from(w.buf.subarray(0, w.pos));
   const rd = new ByteReader();
-  const fwd = new ForwardedPublish();
-  rows.push(measure('ring frame decode: ForwardedPublish.read (payload left in the ring)', ms, (n) => {
+  const fwd = new PublishView();
+  rows.push(measure('ring frame decode: PublishView.read (payload left in the ring)', ms, (n) => {
     for (let i = 0; i < n; i++) { rd.at(frame, 0, frame.length).u8(); fwd.read(rd, 1); sink += fwd.wireLen; }
   }));
   const out = new Outbox();

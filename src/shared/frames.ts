@@ -37,11 +37,28 @@ export const PubFlag = {
  * `seq` numbers the publishes of the sending shard (with the ring's peer id: a message's identity).
  * The topic and payload travel as an encoded v3.1.1 QoS 0 PUBLISH (retain flag as published), so
  * the receiving shard can copy it straight from the ring to subscribers that take that form;
- * it builds a Message only for the others (src/worker/forwarded.ts reads the frame).
+ * it builds a Message only for the others (src/worker/publish-view.ts reads the frame).
  */
 export function writePublish(
   w: ByteWriter, flags: number, seq: number, expiresAt: number, topic: string, origin: string,
   props: Buffer | null, payload: Buffer, groups: readonly string[] | null,
+): void {
+  writePublishHead(w, flags, seq, expiresAt, origin, props, groups);
+  w.mqttPublish((flags & PubFlag.RETAIN) !== 0 ? 0x31 : 0x30, topic, payload);
+}
+
+/** writePublish of a message that is already an encoded v3.1.1 QoS 0 PUBLISH: `wire[off, off + len)`. */
+export function writePublishWire(
+  w: ByteWriter, flags: number, seq: number, expiresAt: number, origin: string,
+  props: Buffer | null, groups: readonly string[] | null, wire: Uint8Array, off: number, len: number,
+): void {
+  writePublishHead(w, flags, seq, expiresAt, origin, props, groups);
+  w.bytes(wire, off, off + len);
+}
+
+function writePublishHead(
+  w: ByteWriter, flags: number, seq: number, expiresAt: number, origin: string,
+  props: Buffer | null, groups: readonly string[] | null,
 ): void {
   if (expiresAt !== 0) w.u8(FrameType.PUBLISH).u8(flags | PubFlag.EXPIRES).u32(seq).f64(expiresAt);
   else w.u8(FrameType.PUBLISH).u8(flags).u32(seq);
@@ -49,7 +66,6 @@ export function writePublish(
   const n = groups === null ? 0 : groups.length;
   w.u16(n);
   for (let i = 0; i < n; i++) w.str(groups![i]!);
-  w.mqttPublish((flags & PubFlag.RETAIN) !== 0 ? 0x31 : 0x30, topic, payload);
 }
 
 /** Same body as PUBLISH (without groups), prefixed with who asks and the token to answer. */

@@ -1,6 +1,6 @@
 import { Stat } from '../shared/stats.ts';
 import type { Message } from './message.ts';
-import type { ForwardedPublish } from './forwarded.ts';
+import type { PublishView } from './publish-view.ts';
 import { OutboundAliases } from './topic-alias.ts';
 import { encodePublish, packetIdOffset, withPacketId } from './publish-codec.ts';
 import type { Outbound, Session, Subscription } from './session.ts';
@@ -19,7 +19,7 @@ export class Delivery {
   private readonly matched: Session[] = [];
   // What the subscription filter of the current match needs to know about the message.
   private fanoutOrigin: string | null = '';
-  private fanoutFrame: ForwardedPublish | null = null; // origin from here when fanoutOrigin is null
+  private fanoutFrame: PublishView | null = null; // origin from here when fanoutOrigin is null
   private fanoutQos = 0;
   private fanoutRetain = false;
   private fanoutNow = 0;
@@ -57,7 +57,7 @@ export class Delivery {
    * differs; v5 adds an empty property list). Anyone else (QoS > 0, queued, congested, moving,
    * held by the commit gate, too small a packet size) gets a Message built once, via deliverTo.
    */
-  deliverForwarded(f: ForwardedPublish, now: number): void {
+  deliverView(f: PublishView, now: number): void {
     this.fanoutFrame = f;
     this.collectFor(f.topic, null, f.qos, f.retain);
     this.fanoutFrame = null;

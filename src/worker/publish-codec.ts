@@ -30,7 +30,14 @@ export class InboundPublish {
   payloadFormat = 0;
   hasResponseTopic = false;
   props: Buffer | null = null; // pass-through properties (without alias / expiry)
-  payload: Buffer = Buffer.alloc(0);
+  /** The packet's bytes and where its payload starts (the payload runs to the packet's end). */
+  buf: Buffer = Buffer.alloc(0);
+  payloadOff = 0;
+  end = 0;
+  /** Remaining Length in its shortest form: the packet is byte for byte what encodePublish writes. */
+  canonical = false;
+  /** A view of the payload (made when asked: a QoS 0 message forwarded as bytes needs none). */
+  get payload(): Buffer { return this.buf.subarray(this.payloadOff, this.end); }
 }
 
 function readVarint(buf: Buffer, pos: number, end: number): number {
@@ -65,6 +72,7 @@ export function decodePublish(buf: Buffer, off: number, len: number, version: nu
   let pos = off + 1;
   const rl = readVarint(buf, pos, end);
   pos += rl & 7;
+  out.canonical = (rl & 7) === varintLength((rl - (rl & 7)) / 8);
   if (pos + 2 > end) throw new ProtocolError(Reason.MALFORMED_PACKET, 'PUBLISH too short for a topic');
   const tlen = buf.readUInt16BE(pos);
   pos += 2;
@@ -112,8 +120,10 @@ export function decodePublish(buf: Buffer, off: number, len: number, version: nu
   } else if (tlen === 0) {
     throw new ProtocolError(Reason.PROTOCOL_ERROR, 'empty topic name [MQTT-4.7.3-1]');
   }
-  out.payload = buf.subarray(pos, end);
-  if (out.payloadFormat === 1 && !isUtf8(out.payload)) {
+  out.buf = buf;
+  out.payloadOff = pos;
+  out.end = end;
+  if (out.payloadFormat === 1 && !isUtf8(buf.subarray(pos, end))) {
     throw new ProtocolError(Reason.PAYLOAD_FORMAT_INVALID, 'payload format indicator 1 with a payload that is not UTF-8');
   }
 }

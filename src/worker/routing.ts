@@ -1,7 +1,8 @@
-import { FrameType, PubFlag, writePublish, writeRoute, writeShare } from '../shared/frames.ts';
+import { FrameType, PubFlag, writePublish, writePublishWire, writeRoute, writeShare } from '../shared/frames.ts';
 import { Stat } from '../shared/stats.ts';
 import { TopicTrie } from '../shared/topics/trie.ts';
 import type { Message } from './message.ts';
+import type { PublishView } from './publish-view.ts';
 import type { Subscription } from './session.ts';
 import type { Shard } from './shard.ts';
 import { ConnState } from './connection.ts';
@@ -211,6 +212,32 @@ export class Routing {
     }
     if (sh.count > 1 && (this.mask !== 0 || anyGroupRemote)) this.forward(msg, anyGroupRemote);
     sh.delivery.deliverLocal(msg, now);
+  }
+
+  /**
+   * A QoS 0 message of a client of this shard still as its PUBLISH bytes (publish-view.ts):
+   * forwarded as those bytes and delivered from them, a Message built only if something needs
+   * one. With shared groups it takes the general path.
+   */
+  publishView(v: PublishView, now: number): void {
+    if (this.sharedTrie.size !== 0) { this.publish(v.toMessage(), now); return; }
+    const sh = this.shard;
+    v.seq = this.seq = (this.seq + 1) >>> 0;
+    if (sh.count > 1) {
+      this.mask = 0;
+      this.remote.match(v.topic, this.collectRemote);
+      if (this.mask !== 0) {
+        let written = false;
+        for (let i = 0; i < sh.count; i++) {
+          if (i === sh.id || (this.mask & (1 << i)) === 0) continue;
+          if (written) { sh.peers.resend(i); continue; }
+          writePublishWire(sh.peers.writer(), v.flags | PubFlag.DELIVER, v.seq, v.expiresAt, v.origin, v.props, null, v.buf, v.wireOff, v.wireLen);
+          sh.peers.commit(i);
+          written = true;
+        }
+      }
+    }
+    sh.delivery.deliverView(v, now);
   }
 
   private forward(msg: Message, withGroups: boolean): void {

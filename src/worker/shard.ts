@@ -12,7 +12,7 @@ import { Delivery } from './delivery.ts';
 import { Durability } from './durability.ts';
 import { completeConnect } from './handlers/connect.ts';
 import { Message, readMessageBody } from './message.ts';
-import { ForwardedPublish } from './forwarded.ts';
+import { PublishView } from './publish-view.ts';
 import { Peers } from './peers.ts';
 import type { PeerRings, ShardInit } from '../shared/control.ts';
 import { fromStoredMessage, fromStoredSession, toStoredMessage, toStoredSession } from './persist.ts';
@@ -49,7 +49,7 @@ export class Shard {
   readonly retainSync: RetainedSync;
   readonly moves: Moves;
   /** The PUBLISH frame being handled (read in place from the ring). */
-  private readonly forwarded = new ForwardedPublish();
+  private readonly forwarded = new PublishView();
   auth: AuthHook = new AllowAll(); // replaced at start from the configuration (createAuthHook)
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
@@ -324,7 +324,7 @@ export class Shard {
         // An expired retained update still applies: it must not leave an older value in place.
         if (f.expiresAt !== 0 && f.expiresAt <= now && (flags & PubFlag.RETAIN_UPDATE) === 0) return;
         if ((flags & (PubFlag.RETAIN_UPDATE | PubFlag.DELIVER)) === PubFlag.DELIVER && f.groups === null) {
-          this.delivery.deliverForwarded(f, now);
+          this.delivery.deliverView(f, now);
           return;
         }
         this.routing.fromPeer(f.toMessage(), flags, f.groups, now);

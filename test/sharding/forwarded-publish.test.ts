@@ -1,4 +1,4 @@
-// The forwarded fast path (src/worker/forwarded.ts, Delivery.deliverForwarded): a PUBLISH frame
+// The forwarded fast path (src/worker/publish-view.ts, Delivery.deliverView): a PUBLISH frame
 // between shards carries the v3.1.1 QoS 0 encoding of the message, which the receiving shard
 // copies straight into v3.1/v3.1.1 QoS 0 subscribers' output. Every subscriber here has a twin
 // with the same version and options on the publisher's shard (the local path, which encodes
@@ -45,7 +45,7 @@ async function publishes(c: RawClient, n: number, ms = 5000): Promise<Received[]
 describe('forwarded PUBLISH between 2 shards: same bytes as a local delivery', shoalOnly('shard placement'), () => {
   const h = useBroker({ shards: 2, extraArgs: ['--socket-high-water', '16384'] });
 
-  test('every version and subscription option: QoS downgrade, Retain As Published, No Local, max packet size, retained flag', async () => {
+  for (const pubVersion of [5, 4, 3] as const) test(`publisher ${pubVersion === 5 ? 'v5' : pubVersion === 4 ? 'v3.1.1' : 'v3.1'}: every subscriber version and option: QoS downgrade, Retain As Published, No Local, max packet size, retained flag`, async () => {
     const topic = uid('fwd');
     const clients: RawClient[] = [];
     const open = async (version: Version, maxPacket?: number): Promise<RawClient> => {
@@ -54,7 +54,9 @@ describe('forwarded PUBLISH between 2 shards: same bytes as a local delivery', s
       return c;
     };
     try {
-      const pub = await open(5); // shard 0
+      // A v3.1/3.1.1 publisher's QoS 0 PUBLISH is forwarded and delivered as the bytes it sent
+      // (Routing.publishView); a v5 one's is built from a Message and encoded for the frame.
+      const pub = await open(pubVersion); // shard 0
       const remote: RawClient[] = [];
       const local: RawClient[] = [];
       for (const s of specs) {
@@ -79,8 +81,8 @@ describe('forwarded PUBLISH between 2 shards: same bytes as a local delivery', s
         // v5 subscribers cannot take these as forwarded: a user property, a message expiry.
         { payload: 'props', qos: 0, retain: false, props: Buffer.from([0x26, 0, 1, 0x6b, 0, 1, 0x76]) },
         { payload: 'expiry', qos: 0, retain: false, props: Buffer.from([0x02, 0, 0, 0x0e, 0x10]) },
-      ];
-      for (const m of sent) pub.send(buildPublish({ version: 5, topic, payload: m.payload, qos: m.qos, retain: m.retain, id: m.qos > 0 ? pub.id() : undefined, properties: m.props }));
+      ].filter((m) => pubVersion === 5 || m.props === undefined);
+      for (const m of sent) pub.send(buildPublish({ version: pubVersion, topic, payload: m.payload, qos: m.qos, retain: m.retain, id: m.qos > 0 ? pub.id() : undefined, properties: m.props }));
       for (const [i, s] of specs.entries()) {
         const n = s.maxPacket ? sent.length - 1 : sent.length; // the 100-byte one is too large
         const [a, b] = await Promise.all([publishes(remote[i]!, n), publishes(local[i]!, n)]);
@@ -91,11 +93,33 @@ describe('forwarded PUBLISH between 2 shards: same bytes as a local delivery', s
         assert.deepEqual(qos, sent.filter((m) => !s.maxPacket || m.payload !== big).map((m) => Math.min(m.qos, s.qos)), `${s.name}: QoS`);
         await remote[i]!.expectNothing(50);
       }
-      // A v3.1.1 QoS 0 delivery is the publisher's packet re-encoded: check one byte for byte.
+      // A v3.1.1 QoS 0 delivery is the publisher's packet (re-encoded): check one byte for byte.
       const p = remote[1]!.log.find((f) => f.cmd === 'publish') as Received;
       assert.equal(hex(p.raw), hex(buildPublish({ version: 4, topic, payload: 'plain' })));
     } finally {
       for (const c of clients) c.destroy();
+    }
+  });
+
+  test('a v3.1.1 PUBLISH with a Remaining Length longer than it needs: subscribers on both shards get the shortest form', async () => {
+    const topic = uid('long');
+    const cs: RawClient[] = [];
+    try {
+      for (let i = 0; i < 3; i++) cs.push((await RawClient.connect(h.port, { version: 4, clientId: uid('l') }, { ok: true })).c);
+      const [pub, remote, local] = cs as [RawClient, RawClient, RawClient];
+      await remote.subscribe(topic, 0);
+      await local.subscribe(topic, 0);
+      const canonical = buildPublish({ version: 4, topic, payload: 'padded' });
+      const body = canonical.subarray(2); // Remaining Length < 128: one byte; send it as two
+      pub.send(Buffer.concat([Buffer.from([0x30, 0x80 | body.length, 0x00]), body]));
+      pub.send(canonical);
+      for (const c of [remote, local]) {
+        const got = await publishes(c, 2);
+        assert.equal(hex(got[0]!.raw), hex(canonical));
+        assert.equal(hex(got[1]!.raw), hex(canonical));
+      }
+    } finally {
+      for (const c of cs) c.destroy();
     }
   });
 

@@ -1,14 +1,14 @@
 // The PUBLISH frame between shards carries topic and payload as a v3.1.1 QoS 0 PUBLISH
-// (ByteWriter.mqttPublish), read in place by ForwardedPublish. Differential: the bytes must equal
+// (ByteWriter.mqttPublish), read in place by PublishView. Differential: the bytes must equal
 // encodePublish's (and mqtt-packet's) for every topic and payload size, including non-ASCII
 // topics and Remaining Length boundaries; the frame must round-trip every field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
 import { ByteReader, ByteWriter } from '../../src/shared/bytes.ts';
-import { FrameType, PubFlag, writePublish } from '../../src/shared/frames.ts';
+import { FrameType, PubFlag, writePublish, writePublishWire } from '../../src/shared/frames.ts';
 import { encodePublish } from '../../src/worker/publish-codec.ts';
-import { ForwardedPublish } from '../../src/worker/forwarded.ts';
+import { PublishView } from '../../src/worker/publish-view.ts';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -51,10 +51,10 @@ test('ByteWriter.mqttPublish writes exactly what encodePublish and mqtt-packet w
   }
 });
 
-test('writePublish → ForwardedPublish.read: every field, the wire bytes in place, toMessage copies out of the frame', () => {
+test('writePublish → PublishView.read: every field, the wire bytes in place, toMessage copies out of the frame', () => {
   const r = rng(11);
   const w = new ByteWriter(64);
-  const f = new ForwardedPublish();
+  const f = new PublishView();
   for (let i = 0; i < 300; i++) {
     const topic = randomTopic(r, 30);
     const origin = i % 3 === 0 ? '' : `client-${i}-ü`;
@@ -94,10 +94,31 @@ test('writePublish → ForwardedPublish.read: every field, the wire bytes in pla
   }
 });
 
-test('ForwardedPublish.read refuses a frame whose PUBLISH runs past its end', () => {
+test('PublishView.read refuses a frame whose PUBLISH runs past its end', () => {
   const w = new ByteWriter(64);
   writePublish(w, PubFlag.DELIVER, 1, 0, 't', 'o', null, Buffer.from('payload'), null);
   const rd = new ByteReader().at(w.buf, 0, w.pos - 3);
   rd.u8();
-  assert.throws(() => new ForwardedPublish().read(rd, 0), RangeError);
+  assert.throws(() => new PublishView().read(rd, 0), RangeError);
+});
+
+test('writePublishWire of a PUBLISH as received writes the same frame as writePublish; PublishView.inbound reads it as a view', () => {
+  const a = new ByteWriter(64);
+  const b = new ByteWriter(64);
+  for (const topic of ['t', 'a/b/c', 'é/x']) {
+    for (const size of [0, 10, 200, 20000]) {
+      const payload = Buffer.alloc(size, 0x41);
+      const wire = encodePublish(topic, payload, 0, false, false, 0, 4, null, -1, null, 0, true);
+      const chunk = Buffer.concat([Buffer.alloc(3), wire, Buffer.alloc(2)]);
+      writePublish(a.reset(), PubFlag.DELIVER, 9, 0, topic, 'me', null, payload, null);
+      writePublishWire(b.reset(), PubFlag.DELIVER, 9, 0, 'me', null, null, chunk, 3, wire.length);
+      assert.ok(a.buf.subarray(0, a.pos).equals(b.buf.subarray(0, b.pos)), `${topic} ${size}`);
+      const v = new PublishView().inbound(chunk, 3, wire.length, 3 + wire.length - size, topic, 'me', 1);
+      const m = v.toMessage();
+      assert.equal(m.payload.buffer, chunk.buffer, 'a view of the read chunk (detached by whoever keeps it)');
+      assert.ok(m.payload.equals(payload));
+      assert.equal(m.origin, 'me');
+      assert.equal(m.src, 1);
+    }
+  }
 });

@@ -5,6 +5,7 @@ import { Stat } from '../../shared/stats.ts';
 import type { Connection } from '../connection.ts';
 import { Message } from '../message.ts';
 import { decodePublish, InboundPublish } from '../publish-codec.ts';
+import { PublishView } from '../publish-view.ts';
 
 const TEST_CRASH_TOPIC = '$SHOAL/test/crash-shard';
 
@@ -22,6 +23,7 @@ function ack(conn: Connection, type: number, packetId: number, reason: number, w
 
 // The decode target, one per thread: a PUBLISH is handled to the end before the next is decoded.
 const inbound = new InboundPublish();
+const view = new PublishView();
 
 /** Inbound PUBLISH: QoS 0 routed at once, QoS 1 acknowledged with PUBACK, QoS 2 stored until PUBREL. */
 export function handlePublish(conn: Connection, buf: Buffer, off: number, len: number): void {
@@ -80,9 +82,14 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   const sys = topic.charCodeAt(0) === 36 /* $ */ && topic.startsWith('$SYS');
   if (!sys) {
     const now = Date.now();
-    const expiresAt = p.messageExpiry >= 0 ? now + p.messageExpiry * 1000 : 0;
-    const msg = new Message(topic, p.payload, p.qos, p.retain, p.props, expiresAt, conn.clientId);
-    sh.routing.publish(msg, now);
+    if (p.qos === 0 && !p.retain && conn.version !== 5 && p.canonical) {
+      // The packet as received is the form frames carry and v3.1.1 subscribers take: no Message.
+      sh.routing.publishView(view.inbound(buf, off, len, p.payloadOff, topic, conn.clientId, sh.id), now);
+    } else {
+      const expiresAt = p.messageExpiry >= 0 ? now + p.messageExpiry * 1000 : 0;
+      const msg = new Message(topic, p.payload, p.qos, p.retain, p.props, expiresAt, conn.clientId);
+      sh.routing.publish(msg, now);
+    }
   }
 
   if (p.qos === 0) return;

@@ -4,12 +4,17 @@ import { cachedString } from '../shared/string-cache.ts';
 import { Message } from './message.ts';
 
 /**
- * A PUBLISH frame from a peer shard (frames.ts `writePublish`), read in place: the fields are
- * decoded (the origin when asked), the topic and payload stay in the ring as an encoded v3.1.1 QoS 0 PUBLISH
- * (`buf[wireOff, wireOff + wireLen)`). Valid only while the frame handler runs (the ring slot
- * is reused afterwards): `toMessage()` copies what a kept message needs. One per thread.
+ * A message whose topic and payload are still an encoded v3.1.1 QoS 0 PUBLISH in someone
+ * else's memory (`buf[wireOff, wireOff + wireLen)`, payload from `payloadOff`), so it can be
+ * copied as it is to subscribers that take that form (Delivery.deliverView) and forwarded to
+ * peer shards without re-encoding. Two sources:
+ * - `read`: a PUBLISH frame from a peer shard (frames.ts `writePublish`), fields decoded in
+ *   place (the origin when asked); the bytes are the ring's, reused after the frame handler;
+ * - `inbound`: a v3.1/3.1.1 QoS 0 PUBLISH as a client of this shard sent it; the bytes are the
+ *   socket's read chunk.
+ * Valid only during the synchronous handling: `toMessage()` makes what a kept message needs.
  */
-export class ForwardedPublish {
+export class PublishView {
   flags = 0;
   from = -1;
   seq = 0;
@@ -21,6 +26,8 @@ export class ForwardedPublish {
   wireOff = 0;
   wireLen = 0;
   payloadOff = 0;
+  /** The bytes are a ring slot (a Message copies the payload) rather than a read chunk (a view will do). */
+  private inRing = false;
 
   /** The publisher's client id, decoded when first asked (only No Local and a built Message need it). */
   private originStr: string | null = null;
@@ -44,6 +51,7 @@ export class ForwardedPublish {
     const olen = r.u32();
     if (r.pos + olen > r.end) throw new RangeError(`PUBLISH frame truncated: origin of ${olen} bytes at ${r.pos}, end ${r.end}`);
     this.buf = r.buf;
+    this.inRing = true;
     this.originStr = null;
     this.originOff = r.pos;
     this.originLen = olen;
@@ -70,11 +78,38 @@ export class ForwardedPublish {
     return this;
   }
 
-  /** The message as the rest of the broker holds it (payload copied out of the ring). */
+  /**
+   * A QoS 0 PUBLISH of a v3.1/3.1.1 client at `buf[off, off + len)` (a canonical Remaining
+   * Length, so it is byte for byte the form the frames carry), not retained; `from`: this shard.
+   */
+  inbound(buf: Buffer, off: number, len: number, payloadOff: number, topic: string, origin: string, from: number): this {
+    this.from = from;
+    this.flags = 0;
+    this.seq = 0;
+    this.expiresAt = 0;
+    this.originStr = origin;
+    this.props = null;
+    this.groups = null;
+    this.topic = topic;
+    this.buf = buf;
+    this.inRing = false;
+    this.wireOff = off;
+    this.wireLen = len;
+    this.payloadOff = payloadOff;
+    return this;
+  }
+
+  /**
+   * The message as the rest of the broker holds it: the payload copied out of a ring, or a view
+   * of a read chunk (as for any inbound PUBLISH: whoever keeps the message detaches it).
+   */
   toMessage(): Message {
     const end = this.wireOff + this.wireLen;
-    const payload = Buffer.allocUnsafe(end - this.payloadOff);
-    this.buf.copy(payload, 0, this.payloadOff, end);
+    let payload: Buffer;
+    if (this.inRing) {
+      payload = Buffer.allocUnsafe(end - this.payloadOff);
+      this.buf.copy(payload, 0, this.payloadOff, end);
+    } else payload = this.buf.subarray(this.payloadOff, end);
     const m = new Message(this.topic, payload, this.qos, this.retain, this.props, this.expiresAt, this.origin);
     m.src = this.from;
     m.seq = this.seq;
