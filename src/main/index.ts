@@ -1,11 +1,12 @@
 // Broker entry: parse flags, start the shards, listen, publish $SYS, stop gracefully on signals.
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { parseArgs, usage } from '../shared/config.ts';
 import { ShoalError } from '../shared/errors.ts';
 import { StatsBlock } from '../shared/stats.ts';
-import { listenTcp } from './listeners.ts';
+import { loadTlsMaterial, type TlsMaterial, type Transport } from '../shared/tls.ts';
+import { listen } from './listeners.ts';
 import { ShardSupervisor } from './shards.ts';
 import { SysPublisher } from './sys.ts';
 
@@ -25,28 +26,51 @@ if (parsed.help) {
 const config = parsed.config;
 const log = pino({ level: config.logLevel, base: null }, pino.destination(2));
 
+function fail(err: unknown): string {
+  return `shoal: ${(err as Error).message}${err instanceof ShoalError ? ` (${err.code})` : ''}`;
+}
+
+let tls: TlsMaterial | null;
+try {
+  tls = loadTlsMaterial(config);
+} catch (err) {
+  console.error(fail(err));
+  process.exit(1);
+}
+
 const stats = new StatsBlock(config.shards);
-const shards = new ShardSupervisor(config, stats, log);
+const shards = new ShardSupervisor(config, stats, log, tls);
 try {
   await shards.start();
 } catch (err) {
-  console.error(`shoal: ${(err as Error).message}${err instanceof ShoalError ? ` (${err.code})` : ''}`);
+  console.error(fail(err));
   await shards.stop(1000);
   process.exit(1);
 }
 
-let server;
+// Plain TCP first: the start-up line names it first (tools parse `listening on mqtt://host:port`).
+const wanted: [Transport, number | null, string][] = [
+  ['tcp', config.port, 'mqtt'], ['tls', config.tlsPort, 'mqtts'], ['ws', config.wsPort, 'ws'], ['wss', config.wssPort, 'wss'],
+];
+const servers: Server[] = [];
+const urls: string[] = [];
 try {
-  server = await listenTcp(config.host, config.port, shards);
+  for (const [transport, port, scheme] of wanted) {
+    if (port === null) continue;
+    const server = await listen(transport, config.host, port, shards);
+    servers.push(server);
+    const addr = server.address() as AddressInfo;
+    urls.push(`${scheme}://${addr.address}:${addr.port}${transport === 'ws' || transport === 'wss' ? config.wsPath : ''}`);
+  }
 } catch (err) {
-  console.error(`shoal: ${(err as Error).message}`);
+  console.error(fail(err));
+  for (const s of servers) s.close();
   await shards.stop(1000);
   process.exit(1);
 }
-const addr = server.address() as AddressInfo;
 const sys = new SysPublisher(stats, shards, pkg.version);
 sys.start(config.sysInterval);
-console.log(`shoal ${pkg.version} listening on mqtt://${addr.address}:${addr.port} (${config.shards} shards, persistence ${config.persistence}${config.persistence === 'memory' ? '' : `, data ${config.dataDir}`})`);
+console.log(`shoal ${pkg.version} listening on ${urls.join(', ')} (${config.shards} shards, persistence ${config.persistence}${config.persistence === 'memory' ? '' : `, data ${config.dataDir}`})`);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
@@ -54,7 +78,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info({ signal }, 'shutting down');
   sys.stop();
-  server!.close();
+  for (const s of servers) s.close();
   await shards.stop();
   process.exit(0);
 }

@@ -6,6 +6,7 @@ import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import { Doorbell, SpscRing } from '../shared/ring/index.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { ControlFromShard, ControlToShard, PeerRings, ShardInit } from '../shared/control.ts';
+import type { TlsMaterial, Transport } from '../shared/tls.ts';
 
 const WORKER_URL = new URL('../worker/index.ts', import.meta.url);
 
@@ -17,6 +18,7 @@ const SHARD_YOUNG_GEN_MB = 8;
 
 export class ShardSupervisor {
   private readonly config: BrokerConfig;
+  private readonly tls: TlsMaterial | null;
   private readonly stats: StatsBlock;
   private readonly log: Logger;
   private readonly workers: (Worker | null)[];
@@ -28,8 +30,9 @@ export class ShardSupervisor {
   private stopping = false;
   private readonly isAlive = (i: number): boolean => this.alive[i]!;
 
-  constructor(config: BrokerConfig, stats: StatsBlock, log: Logger) {
+  constructor(config: BrokerConfig, stats: StatsBlock, log: Logger, tls: TlsMaterial | null) {
     this.config = config;
+    this.tls = tls;
     this.stats = stats;
     this.log = log;
     const n = config.shards;
@@ -56,7 +59,7 @@ export class ShardSupervisor {
   private spawn(i: number, restart: boolean): Promise<void> {
     const init: ShardInit = {
       id: i, count: this.count, config: this.config, statsSab: this.stats.sab, bellSab: this.bellSab,
-      rings: this.ringsOf(i), restart,
+      rings: this.ringsOf(i), restart, tls: this.tls,
     };
     // A small young generation: a shard allocates short-lived objects per message, and V8
     // otherwise grows each shard's semi-spaces to 16+ MiB under a flood (RSS that is only
@@ -108,15 +111,16 @@ export class ShardSupervisor {
     setTimeout(() => { if (this.alive[i]) this.restarts[i] = 0; }, 60_000).unref();
   }
 
-  /** Moves a freshly accepted (paused, unread) socket to the least-loaded live shard. */
-  transfer(socket: Socket): void {
+  /** Moves a freshly accepted (paused, unread) socket to the least-loaded live shard, tagged with its transport. */
+  transfer(socket: Socket, transport: Transport): void {
     const i = this.stats.leastLoaded(this.isAlive);
     const w = i < 0 ? null : this.workers[i];
     if (w === null || w === undefined) { socket.destroy(); return; }
     this.stats.addLive(i, 1);
     try {
-      // Node 26 moves the socket's handle to the worker thread (the socket must be unread).
-      w.postMessage(socket, [socket as never]);
+      // Node 26 moves the socket's handle to the worker thread (the socket must be unread), also
+      // from inside a message object.
+      w.postMessage({ type: 'socket', socket, transport } satisfies ControlToShard, [socket as never]);
     } catch (err) {
       this.stats.addLive(i, -1);
       this.log.error({ err }, 'socket transfer failed');

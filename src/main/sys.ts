@@ -71,6 +71,7 @@ export class SysPublisher {
       ['$SYS/broker/bytes/received', String(s.sum(Stat.BYTES_RECEIVED))],
       ['$SYS/broker/bytes/sent', String(s.sum(Stat.BYTES_SENT))],
       ['$SYS/broker/shards', String(this.shards.count)],
+      ['$SYS/broker/connections/handshakes-failed', String(s.sum(Stat.HANDSHAKES_FAILED))],
     ];
   }
 

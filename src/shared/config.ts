@@ -38,6 +38,15 @@ export interface BrokerConfig {
   wildcardSubscriptions: boolean;
   subscriptionIdentifiers: boolean;
   sharedSubscriptions: boolean;
+  // Transports besides plain TCP (docs/transports.md): null = off. TLS and WebSocket are terminated in the shards.
+  tlsPort: number | null;       // MQTT over TLS
+  wsPort: number | null;        // MQTT over WebSocket
+  wssPort: number | null;       // MQTT over WebSocket over TLS
+  tlsCert: string;              // PEM certificate chain file (needed by --tls-port and --wss-port)
+  tlsKey: string;               // PEM private key file
+  tlsCa: string;                // PEM CA file that client certificates must chain to; '' = none
+  tlsClientAuth: boolean;       // require a client certificate signed by --tls-ca
+  wsPath: string;               // the only path a WebSocket upgrade may ask for; '' = any path
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -73,6 +82,14 @@ export const DEFAULTS: BrokerConfig = {
   wildcardSubscriptions: true,
   subscriptionIdentifiers: true,
   sharedSubscriptions: true,
+  tlsPort: null,
+  wsPort: null,
+  wssPort: null,
+  tlsCert: '',
+  tlsKey: '',
+  tlsCa: '',
+  tlsClientAuth: false,
+  wsPath: '',
 };
 
 interface FlagSpec { key: keyof BrokerConfig; kind: 'int' | 'string' | 'bool' | 'enum'; values?: readonly string[]; min?: number; max?: number; help: string }
@@ -109,6 +126,14 @@ const FLAGS: Record<string, FlagSpec> = {
   '--wildcard-subscriptions': { key: 'wildcardSubscriptions', kind: 'bool', help: 'wildcard filters allowed (default true; =false refuses them)' },
   '--subscription-identifiers': { key: 'subscriptionIdentifiers', kind: 'bool', help: 'v5 Subscription Identifiers allowed (default true; =false refuses them)' },
   '--shared-subscriptions': { key: 'sharedSubscriptions', kind: 'bool', help: '$share/ subscriptions allowed (default true; =false refuses them)' },
+  '--tls-port': { key: 'tlsPort', kind: 'int', min: 0, max: 65535, help: 'MQTT over TLS port, e.g. 8883 (default off; needs --tls-cert and --tls-key)' },
+  '--ws-port': { key: 'wsPort', kind: 'int', min: 0, max: 65535, help: 'MQTT over WebSocket port, e.g. 8080 (default off)' },
+  '--wss-port': { key: 'wssPort', kind: 'int', min: 0, max: 65535, help: 'MQTT over WebSocket over TLS port, e.g. 8081 (default off; same certificate as --tls-port)' },
+  '--tls-cert': { key: 'tlsCert', kind: 'string', help: 'PEM file: the server certificate (and its chain) for --tls-port and --wss-port' },
+  '--tls-key': { key: 'tlsKey', kind: 'string', help: 'PEM file: the private key of --tls-cert' },
+  '--tls-ca': { key: 'tlsCa', kind: 'string', help: 'PEM file: CA certificates that client certificates must chain to' },
+  '--tls-client-auth': { key: 'tlsClientAuth', kind: 'bool', help: 'TLS clients must present a certificate signed by --tls-ca (default off)' },
+  '--ws-path': { key: 'wsPath', kind: 'string', help: 'the only HTTP path a WebSocket upgrade may use, e.g. /mqtt (default: any path, like Mosquitto)' },
   '--test-hooks': { key: 'testHooks', kind: 'bool', help: 'enable test-only hooks ($SHOAL/test/crash-shard); never in production' },
 };
 
@@ -165,4 +190,16 @@ export function validate(cfg: BrokerConfig): void {
   if ((cfg.ringCapacity & (cfg.ringCapacity - 1)) !== 0) {
     throw new ShoalError(ErrorCode.CONFIG_INVALID, `--ring-capacity must be a power of two, got ${cfg.ringCapacity}`);
   }
+  const tlsOn = cfg.tlsPort !== null || cfg.wssPort !== null;
+  if (tlsOn && (cfg.tlsCert === '' || cfg.tlsKey === '')) {
+    throw new ShoalError(ErrorCode.CONFIG_INVALID, `${cfg.tlsPort !== null ? '--tls-port' : '--wss-port'} needs --tls-cert and --tls-key`);
+  }
+  if (!tlsOn && (cfg.tlsCert !== '' || cfg.tlsKey !== '' || cfg.tlsCa !== '' || cfg.tlsClientAuth)) {
+    throw new ShoalError(ErrorCode.CONFIG_INVALID, 'TLS flags given without --tls-port or --wss-port');
+  }
+  if (cfg.tlsClientAuth && cfg.tlsCa === '') throw new ShoalError(ErrorCode.CONFIG_INVALID, '--tls-client-auth needs --tls-ca');
+  if (cfg.wsPath !== '' && !cfg.wsPath.startsWith('/')) throw new ShoalError(ErrorCode.CONFIG_INVALID, `--ws-path must start with /, got ${JSON.stringify(cfg.wsPath)}`);
+  if (cfg.wsPath !== '' && cfg.wsPort === null && cfg.wssPort === null) throw new ShoalError(ErrorCode.CONFIG_INVALID, '--ws-path given without --ws-port or --wss-port');
+  const ports = [cfg.port, cfg.tlsPort, cfg.wsPort, cfg.wssPort].filter((p): p is number => p !== null && p !== 0);
+  if (new Set(ports).size !== ports.length) throw new ShoalError(ErrorCode.CONFIG_INVALID, `--port, --tls-port, --ws-port and --wss-port must differ, got ${ports.join(', ')}`);
 }

@@ -1,7 +1,9 @@
 // Messages between main and the shards over the workers' MessagePorts. These are rare control
 // events (start, restart, $SYS every few seconds, shutdown), never per message, so structured
 // clone is fine here; the data path uses the rings.
+import type { Socket } from 'node:net';
 import type { BrokerConfig } from './config.ts';
+import type { TlsMaterial, Transport } from './tls.ts';
 
 /** Ring buffers to and from one other shard (one SharedArrayBuffer each, allocated by main). */
 export interface PeerRings { out: SharedArrayBuffer; in: SharedArrayBuffer }
@@ -14,9 +16,11 @@ export interface ShardInit {
   bellSab: SharedArrayBuffer;
   rings: (PeerRings | null)[];
   restart: boolean;
+  tls: TlsMaterial | null;      // certificate and key when a TLS or WSS listener is configured
 }
 
 export type ControlToShard =
+  | { type: 'socket'; socket: Socket; transport: Transport } // the socket is transferred, not cloned
   | { type: 'sys'; items: [string, string][] }
   | { type: 'peer-restarted'; peer: number; rings: PeerRings }
   | { type: 'shutdown' };

@@ -25,8 +25,9 @@ export const Stat = {
   STORE_BYTES: 19,          // live bytes in the store (polled; the same value in every row)
   EXPIRED: 20,              // queued messages removed because their expiry passed
   PERSISTENT_SESSIONS: 21,  // persistent sessions owned by the shard: peers skip the commit barrier when 0
+  HANDSHAKES_FAILED: 22,    // TLS handshakes / WebSocket upgrades that failed, were refused or timed out
 } as const;
-export const STAT_COUNT = 22;
+export const STAT_COUNT = 23;
 
 export class StatsBlock {
   readonly sab: SharedArrayBuffer;

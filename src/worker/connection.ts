@@ -15,12 +15,33 @@ export const ConnState = { NEW: 0, CONNECTING: 1, CONNECTED: 2, CLOSED: 3, AUTHE
 export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
 
 /**
+ * What a Connection needs of its byte stream: a net.Socket (TCP), a tls.TLSSocket (TLS, the
+ * same API), or a WsSocket (ws-socket.ts) for WebSocket. The transports are set up in
+ * transports.ts; past the handshake a Connection never knows which one it has, except that
+ * output slabs are reused only on a plain net.Socket (TLS and ws may still hold the bytes).
+ */
+export interface ClientSocket {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+  on(event: 'data' | 'drain' | 'error' | 'close', listener: (...args: any[]) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  write(chunk: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+  end(): unknown;
+  destroy(): unknown;
+}
+
+/**
  * One client connection: reads bytes into whole packets, hands them to the dispatcher, and
  * batches everything written in one event-loop turn into a single corked write (writev).
  */
 export class Connection {
   readonly shard: Shard;
-  readonly socket: Socket;
+  readonly socket: ClientSocket;
   readonly framer: Framer;
   state: ConnStateValue = ConnState.NEW;
   version = 4;
@@ -59,7 +80,7 @@ export class Connection {
   pausedBy = 0;
   held = 0;                    // packets waiting in the commit gate (durability.ts)
 
-  constructor(shard: Shard, socket: Socket) {
+  constructor(shard: Shard, socket: ClientSocket) {
     this.shard = shard;
     this.socket = socket;
     this.lastRx = this.connectedAt = Date.now();
@@ -254,7 +275,7 @@ export class Connection {
 function flushConnection(c: Connection): void { c.flush(); }
 
 const kConn = Symbol('shoal.connection');
-type ConnSocket = Socket & { [kConn]: Connection };
+type ConnSocket = ClientSocket & { [kConn]: Connection };
 function onSocketData(this: ConnSocket, chunk: Buffer): void { this[kConn].onData(chunk); }
 function onSocketDrain(this: ConnSocket): void { this[kConn].onDrain(); }
 function onSocketError(): void { /* 'close' follows; errors of one socket never reach others */ }

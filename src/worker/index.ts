@@ -1,5 +1,4 @@
 // Shard entry point: adopts transferred sockets, pumps the rings, obeys main's control messages.
-import type { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { StatsBlock } from '../shared/stats.ts';
@@ -8,6 +7,7 @@ import type { ControlFromShard, ControlToShard, ShardInit } from '../shared/cont
 import { Shard } from './shard.ts';
 import { createAuthHook } from './auth.ts';
 import { startKeepalive } from './keepalive.ts';
+import { Transports } from './transports.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
@@ -37,19 +37,16 @@ try {
 }
 shard.boot(init.restart);
 const keepalive = startKeepalive(shard);
+const transports = new Transports(shard, init.tls);
 
-port.on('message', (msg: unknown) => {
-  // A transferred socket arrives as the message itself.
-  if (msg !== null && typeof msg === 'object' && 'remotePort' in msg) {
-    shard.adoptSocket(msg as Socket);
-    return;
-  }
-  const m = msg as ControlToShard;
+port.on('message', (m: ControlToShard) => {
   switch (m.type) {
+    case 'socket': transports.adopt(m.socket, m.transport); break;
     case 'sys': shard.sysUpdate(m.items); break;
     case 'peer-restarted': shard.peerRestarted(m.peer, m.rings); break;
     case 'shutdown':
       clearInterval(keepalive);
+      transports.shutdown();
       shard.shutdown().then(() => port.postMessage({ type: 'stopped' } satisfies ControlFromShard), (err) => {
         log.error({ err }, 'shutdown failed');
         port.postMessage({ type: 'stopped' } satisfies ControlFromShard);

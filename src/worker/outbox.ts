@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { ClientSocket } from './connection.ts';
 import { copyBytes } from '../shared/ring/copy.ts';
 import { encodeVarint, varintLength } from '../shared/protocol/varint.ts';
 
@@ -132,7 +132,7 @@ export class Outbox {
    * parts) and empties the outbox. `reuse`: the socket is a plain TCP socket whose synchronous
    * completion means it holds no reference to the slabs. Returns socket.write's verdict.
    */
-  writeTo(socket: Socket, reuse: boolean): boolean {
+  writeTo(socket: ClientSocket, reuse: boolean): boolean {
     const slab = this.slab;
     const pos = this.pos;
     const parts = this.parts;

@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../shared/config.ts';
 import { FrameType, PubFlag, writePublish, writeSyncDone } from '../shared/frames.ts';
@@ -7,7 +6,7 @@ import { Reason } from '../shared/protocol/reason-codes.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { Store } from '../shared/store/index.ts';
 import { AllowAll, type AuthHook } from './auth.ts';
-import { Connection, ConnState } from './connection.ts';
+import { Connection, ConnState, type ClientSocket } from './connection.ts';
 import { Delivery } from './delivery.ts';
 import { Durability } from './durability.ts';
 import { completeConnect } from './handlers/connect.ts';
@@ -140,7 +139,7 @@ export class Shard {
     this.sessionOffline(s, since);
   }
 
-  adoptSocket(socket: Socket): void {
+  adoptSocket(socket: ClientSocket): void {
     if (this.shuttingDown) { socket.destroy(); this.stats.addLive(this.id, -1); return; }
     const c = new Connection(this, socket);
     this.connections.add(c);

@@ -41,6 +41,8 @@ export interface Broker {
   host: string;
   port: number;
   url: string;
+  /** Shoal: every listener of the start-up line by scheme (mqtt, mqtts, ws, wss) → its URL. */
+  urls: Record<string, string>;
   pid: number;
   proc: ChildProcess;
   /** SIGTERM, wait for exit (SIGKILL after 10 s); resolves the exit code (null when killed by a signal). */
@@ -141,7 +143,7 @@ function waitExit(proc: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-function makeBroker(kind: BrokerKind, s: Spawned, port: number, ownTmp: string | undefined): Broker {
+function makeBroker(kind: BrokerKind, s: Spawned, port: number, ownTmp: string | undefined, urls: Record<string, string> = {}): Broker {
   const { proc, out } = s;
   const cleanup = () => { if (ownTmp) rmSync(ownTmp, { recursive: true, force: true }); };
   let stopped: Promise<number | null> | undefined;
@@ -150,6 +152,7 @@ function makeBroker(kind: BrokerKind, s: Spawned, port: number, ownTmp: string |
     host: '127.0.0.1',
     port,
     url: `mqtt://127.0.0.1:${port}`,
+    urls,
     pid: proc.pid!,
     proc,
     alive: () => !exited(proc),
@@ -228,7 +231,11 @@ async function startShoal(opts: BrokerOptions): Promise<Broker> {
     if (ownTmp) rmSync(ownTmp, { recursive: true, force: true });
     throw e;
   });
-  return makeBroker('shoal', s, port, ownTmp);
+  // `listening on mqtt://127.0.0.1:P, mqtts://127.0.0.1:P, ws://127.0.0.1:P/path (…)`
+  const urls: Record<string, string> = {};
+  const line = /listening on ([^(]*)\(/.exec(s.out.stdout)?.[1] ?? '';
+  for (const m of line.matchAll(/(\w+):\/\/([^\s,:]+):(\d+)(\/[^\s,]*)?/g)) urls[m[1]!] = `${m[1]}://127.0.0.1:${m[3]}${m[4] ?? ''}`;
+  return makeBroker('shoal', s, port, ownTmp, urls);
 }
 
 async function startMosquitto(opts: BrokerOptions): Promise<Broker> {
