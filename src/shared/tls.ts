@@ -37,7 +37,7 @@ export function loadTlsMaterial(config: BrokerConfig): TlsMaterial | null {
     clientAuth: config.tlsClientAuth,
   };
   try {
-    secureContextOf(m); // parses every PEM and checks that the key matches the certificate
+    tls.createSecureContext(credentialsOf(m)); // parses every PEM and checks that the key matches the certificate
   } catch (err) {
     const e = err as Error & { code?: string };
     throw new ShoalError(ErrorCode.TLS_INVALID, `--tls-cert ${config.tlsCert} / --tls-key ${config.tlsKey}${m.ca === null ? '' : ` / --tls-ca ${config.tlsCa}`}: ${e.message.split('\n')[0]}${e.code ? ` (${e.code})` : ''}`, { cause: err });
@@ -45,6 +45,7 @@ export function loadTlsMaterial(config: BrokerConfig): TlsMaterial | null {
   return m;
 }
 
-export function secureContextOf(m: TlsMaterial): tls.SecureContext {
-  return tls.createSecureContext({ cert: m.cert, key: m.key, ...(m.ca === null ? {} : { ca: m.ca }) });
+/** The options of tls.createSecureContext / tls.createServer for this material. */
+export function credentialsOf(m: TlsMaterial): tls.SecureContextOptions {
+  return { cert: m.cert, key: m.key, ...(m.ca === null ? {} : { ca: m.ca }) };
 }

@@ -4,46 +4,46 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Stat } from '../shared/stats.ts';
-import { secureContextOf, type TlsMaterial, type Transport } from '../shared/tls.ts';
+import { credentialsOf, type TlsMaterial, type Transport } from '../shared/tls.ts';
 import type { Shard } from './shard.ts';
 import { WsSocket, type WsStream } from './ws-socket.ts';
 
 /** Subprotocols we answer, in order of preference (MQTT 5.0 §6.0: "mqtt"; MQTT 3.1 clients offer "mqttv3.1"). */
 const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
 
-/** A socket between its arrival and the end of its TLS handshake and/or WebSocket upgrade. */
-interface Handshake {
-  stream: WsStream;             // the raw socket, or the TLS socket wrapping it
+/** A WebSocket connection between its arrival (or the end of its TLS handshake) and its upgrade. */
+interface Upgrade {
+  stream: WsStream;             // the raw socket (ws) or the TLS socket (wss)
   transport: Transport;
   timer: NodeJS.Timeout;
-  onEnd: (err?: Error) => void; // 'error' / 'close' before the handshake completed
+  onEnd: (err?: Error) => void; // 'error' / 'close' before the upgrade
 }
 
 /**
  * Terminates TLS and WebSocket in the shard (docs/transports.md): main transfers the raw TCP
- * socket tagged with its listener's transport, and here it is wrapped (`tls.TLSSocket`, then
- * for WebSocket a per-shard `http.Server` that only handles upgrades, and `ws` with
- * `noServer`). A Connection is made once the handshake is done, so it sees a byte stream and
- * nothing else; plain TCP goes to it at once, untouched. A handshake that fails, is refused
- * or takes longer than --connect-timeout costs that socket only (closed, counted as
- * HANDSHAKES_FAILED).
+ * socket tagged with its listener's transport, and here it goes into a per-shard `tls.Server`
+ * (TLS; client certificates; --connect-timeout as the handshake timeout) and, for WebSocket,
+ * a per-shard `http.Server` that only handles upgrades, and `ws` with `noServer`. None of
+ * these servers listens: sockets are emitted into them. A Connection is made once the
+ * handshake is done, so it sees a byte stream and nothing else; plain TCP goes to it at once,
+ * untouched. A handshake that fails, is refused or takes longer than --connect-timeout costs
+ * that socket only (closed, counted as HANDSHAKES_FAILED).
  */
 export class Transports {
   private readonly shard: Shard;
-  private readonly tlsOptions: tls.TLSSocketOptions | null;
+  private readonly tls: tls.Server | null = null;
+  private readonly wssTls: tls.Server | null = null;
   private readonly http: http.Server | null = null;
   private readonly wss: WebSocketServer | null = null;
-  private readonly pending = new Map<Duplex, Handshake>();
+  private readonly upgrades = new Map<Duplex, Upgrade>();
 
   constructor(shard: Shard, material: TlsMaterial | null) {
     this.shard = shard;
     const config = shard.config;
-    this.tlsOptions = material === null ? null : {
-      isServer: true,
-      secureContext: secureContextOf(material),
-      requestCert: material.clientAuth,
-      rejectUnauthorized: material.clientAuth,
-    };
+    if (material !== null) {
+      if (config.tlsPort !== null) this.tls = this.tlsServer(material, 'tls', (s) => this.shard.adoptSocket(s));
+      if (config.wssPort !== null) this.wssTls = this.tlsServer(material, 'wss', (s) => this.toHttp(s, 'wss'));
+    }
     if (config.wsPort !== null || config.wssPort !== null) {
       this.wss = new WebSocketServer({
         noServer: true,
@@ -67,39 +67,52 @@ export class Transports {
   /** A socket main transferred to this shard. */
   adopt(raw: Socket, transport: Transport): void {
     // Plain TCP (and anything while shutting down, which adoptSocket refuses) goes straight on.
-    if (transport === 'tcp' || this.shard.shuttingDown) { this.shard.adoptSocket(raw); return; }
-    const secure = transport === 'tls' || transport === 'wss';
-    const stream: WsStream = secure ? new tls.TLSSocket(raw, this.tlsOptions!) : raw;
-    const h: Handshake = {
-      stream,
-      transport,
-      timer: setTimeout(() => this.fail(h, 'handshake timeout'), this.shard.config.connectTimeout),
-      onEnd: (err?: Error) => this.fail(h, err?.message ?? 'closed during the handshake'),
-    };
-    h.timer.unref();
-    this.pending.set(stream, h);
-    stream.on('error', h.onEnd);
-    stream.on('close', h.onEnd);
-    if (!secure) { this.toHttp(h); return; }
-    stream.once('secure', () => {
-      // rejectUnauthorized already refuses a client without a valid certificate; checked again here.
-      if (this.tlsOptions!.requestCert && !(stream as tls.TLSSocket).authorized) { this.fail(h, 'client certificate not authorized'); return; }
-      if (transport === 'tls') { this.done(h); this.shard.adoptSocket(stream as tls.TLSSocket); }
-      else this.toHttp(h);
-    });
+    if (transport === 'tcp' || this.shard.shuttingDown) this.shard.adoptSocket(raw);
+    else if (transport === 'ws') this.toHttp(raw, 'ws');
+    else (transport === 'tls' ? this.tls : this.wssTls)!.emit('connection', raw);
   }
 
-  /** Destroys every socket still in its handshake (shutdown). */
-  shutdown(): void { for (const h of [...this.pending.values()]) this.fail(h, 'shutting down'); }
+  /**
+   * A tls.Server (not listening) for one transport: it runs the handshake, checks client
+   * certificates, and reports every failure (bad bytes, refused certificate, hang-up,
+   * timeout) once as 'tlsClientError', every success once as 'secureConnection'.
+   */
+  private tlsServer(m: TlsMaterial, transport: Transport, onSecure: (s: tls.TLSSocket) => void): tls.Server {
+    const server = tls.createServer({
+      ...credentialsOf(m),
+      requestCert: m.clientAuth,
+      rejectUnauthorized: m.clientAuth,
+      handshakeTimeout: this.shard.config.connectTimeout,
+    });
+    server.on('secureConnection', onSecure);
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, s: tls.TLSSocket) => {
+      s.destroy();
+      this.failed(transport, s, `${err.code ?? err.message}${s.authorizationError ? ` (${String(s.authorizationError)})` : ''}`);
+    });
+    return server;
+  }
 
-  private toHttp(h: Handshake): void {
-    this.http!.emit('connection', h.stream);
-    h.stream.resume();
+  /** Destroys every socket waiting for its WebSocket upgrade (shutdown). */
+  shutdown(): void { for (const u of [...this.upgrades.values()]) this.fail(u, 'shutting down'); }
+
+  private toHttp(stream: WsStream, transport: Transport): void {
+    const u: Upgrade = {
+      stream,
+      transport,
+      timer: setTimeout(() => this.fail(u, 'upgrade timeout'), this.shard.config.connectTimeout),
+      onEnd: (err?: Error) => this.fail(u, err?.message ?? 'closed before the upgrade'),
+    };
+    u.timer.unref();
+    this.upgrades.set(stream, u);
+    stream.on('error', u.onEnd);
+    stream.on('close', u.onEnd);
+    this.http!.emit('connection', stream);
+    stream.resume();
   }
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    const h = this.pending.get(socket);
-    if (h === undefined) { socket.destroy(); return; }
+    const u = this.upgrades.get(socket);
+    if (u === undefined) { socket.destroy(); return; }
     const path = this.shard.config.wsPath;
     if (path !== '' && (req.url ?? '').split('?', 1)[0] !== path) { this.refuse(socket, 404, `WebSocket path is ${path}`); return; }
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
@@ -108,37 +121,41 @@ export class Transports {
       return;
     }
     this.wss!.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      this.done(h);
-      this.shard.adoptSocket(new WsSocket(ws, h.stream));
+      this.upgraded(u);
+      this.shard.adoptSocket(new WsSocket(ws, u.stream));
     });
   }
 
   /** Answers an HTTP error and closes; the socket's 'close' then counts the failed handshake. */
   private refuse(socket: Duplex, status: number, message: string): void {
-    const h = this.pending.get(socket);
-    this.shard.log.debug({ transport: h?.transport, status, message }, 'WebSocket upgrade refused');
+    this.shard.log.debug({ transport: this.upgrades.get(socket)?.transport, status, message }, 'WebSocket upgrade refused');
     if (!socket.writable) { socket.destroy(); return; }
     const body = `${message}\n`;
     socket.once('finish', () => socket.destroy());
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
 
-  private done(h: Handshake): void {
-    this.pending.delete(h.stream);
-    clearTimeout(h.timer);
-    h.stream.off('error', h.onEnd);
-    h.stream.off('close', h.onEnd);
+  private upgraded(u: Upgrade): void {
+    this.upgrades.delete(u.stream);
+    clearTimeout(u.timer);
+    u.stream.off('error', u.onEnd);
+    u.stream.off('close', u.onEnd);
   }
 
-  private fail(h: Handshake, why: string): void {
-    if (this.pending.get(h.stream) !== h) return;
-    this.done(h);
+  private fail(u: Upgrade, why: string): void {
+    if (this.upgrades.get(u.stream) !== u) return;
+    this.upgraded(u);
+    u.stream.on('error', ignore); // a late error of a socket we gave up on
+    u.stream.destroy();
+    this.failed(u.transport, u.stream, why);
+  }
+
+  /** A socket that never became a Connection: counted, and no longer live. */
+  private failed(transport: Transport, s: WsStream, why: string): void {
     const { shard } = this;
-    shard.log.debug({ transport: h.transport, remote: `${h.stream.remoteAddress}:${h.stream.remotePort}`, why }, 'handshake failed');
-    h.stream.on('error', ignore); // a late error of a socket we gave up on
-    h.stream.destroy();
     shard.stats.add(shard.id, Stat.HANDSHAKES_FAILED, 1);
     shard.stats.addLive(shard.id, -1);
+    shard.log.debug({ transport, remote: `${s.remoteAddress}:${s.remotePort}`, why }, 'handshake failed');
   }
 }
 

@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { collect, publish, subscribe, uid, unsubscribe, type MqttClient } from './clients.ts';
 
 export interface TestCerts {
   dir: string;
@@ -56,4 +57,36 @@ export function testCerts(): TestCerts {
 /** Broker flags for a TLS (mqtts), a WebSocket and a WebSocket-over-TLS listener on free ports. */
 export function transportArgs(c: TestCerts, extra: string[] = []): string[] {
   return ['--tls-port', '0', '--ws-port', '0', '--wss-port', '0', '--tls-cert', c.certFile, '--tls-key', c.keyFile, ...extra];
+}
+
+/** A connected client still works: it gets back, through the broker, what it publishes to itself. */
+export async function assertAlive(client: MqttClient, what: string): Promise<void> {
+  const topic = uid('alive');
+  const col = collect(client, (t) => t === topic);
+  try {
+    await subscribe(client, topic, { qos: 1 });
+    await publish(client, topic, what, { qos: 1 });
+    await col.waitFor(1, 5000);
+    await unsubscribe(client, topic);
+  } catch (err) {
+    throw new Error(`${what}: the connected client stopped working: ${(err as Error).message}`);
+  } finally {
+    col.stop();
+  }
+}
+
+/** The value of `$SYS/broker/<name>` once it satisfies `pred` (the broker republishes every --sys-interval). */
+export async function sysValue(client: MqttClient, name: string, pred: (v: string) => boolean = () => true, timeout = 5000): Promise<string> {
+  const topic = `$SYS/broker/${name}`;
+  const col = collect(client, (t) => t === topic);
+  try {
+    await subscribe(client, topic, { qos: 0 });
+    const got = await col.waitFor(1, timeout, (m) => pred(m.payload.toString())).catch((err: Error) => {
+      throw new Error(`${topic}: ${err.message} (last ${col.payloads().at(-1)})`);
+    });
+    return got[0]!.payload.toString();
+  } finally {
+    col.stop();
+    await unsubscribe(client, topic);
+  }
 }
