@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IDisconnectPacket } from 'mqtt-packet';
-import { isMosquitto } from '../helpers/broker.ts';
+import { isMosquitto, startBroker } from '../helpers/broker.ts';
 import { useBroker } from '../helpers/matrix.ts';
 import { connect, connectClient, collect, subscribe, publish, endAll, uid, withTimeout, type MqttClient } from '../helpers/clients.ts';
 import { hasOpenssl, skipWithoutOpenssl, sysValue, testCerts, transportArgs } from '../helpers/tls.ts';
@@ -66,5 +66,21 @@ describe('TCP, TLS, WebSocket and WebSocket-over-TLS clients across 4 shards', {
         prev = next.client;
       }
     } finally { await endAll([...all, pub]); }
+  });
+});
+
+describe('graceful stop with clients on every transport', { skip }, () => {
+  test('SIGTERM: MQTT 5 clients of every transport get DISCONNECT 0x8B, the broker exits 0', async () => {
+    const b = await startBroker({ shards: 2, extraArgs: transportArgs(certs!) });
+    const cs: MqttClient[] = [];
+    try {
+      for (const scheme of SCHEMES) cs.push(await connect(b.urls[scheme]!, { version: 5, ca: certs!.ca }));
+      const reasons = cs.map((c) => new Promise<number | undefined>((res) => c.once('disconnect', (p: IDisconnectPacket) => res(p.reasonCode))));
+      assert.equal(await b.stop(), 0, `exit code\n${b.stderr().slice(-2000)}`);
+      assert.deepEqual(await withTimeout(Promise.all(reasons), 5000, 'DISCONNECT to every client'), [0x8b, 0x8b, 0x8b, 0x8b]);
+    } finally {
+      await endAll(cs);
+      await b.stop();
+    }
   });
 });
