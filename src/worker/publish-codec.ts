@@ -55,6 +55,8 @@ function readVarint(buf: Buffer, pos: number, end: number): number {
   throw new ProtocolError(Reason.MALFORMED_PACKET, 'variable byte integer longer than 4 bytes');
 }
 
+let lastValidTopic = '';
+
 /**
  * Decodes the PUBLISH in buf[off, off+len) into `out`. `version` is 3, 4 or 5.
  * Topic alias resolution is the caller's job (it owns the alias map); `out.topic` is '' when
@@ -90,8 +92,13 @@ export function decodePublish(buf: Buffer, off: number, len: number, version: nu
       if (!isUtf8(buf.subarray(pos, pos + tlen))) throw new ProtocolError(Reason.TOPIC_NAME_INVALID, 'topic is not valid UTF-8 [MQTT-1.5.4-1]');
       out.topic = buf.toString('utf8', pos, pos + tlen);
     }
-    const bad = validateTopicName(out.topic);
-    if (bad !== null) throw new ProtocolError(Reason.TOPIC_NAME_INVALID, `invalid topic name: ${bad}`);
+    // A publisher repeats its topic: the string cache hands back the same instance, and a name
+    // valid once is valid again (validation depends on the characters only).
+    if (out.topic !== lastValidTopic) {
+      const bad = validateTopicName(out.topic);
+      if (bad !== null) throw new ProtocolError(Reason.TOPIC_NAME_INVALID, `invalid topic name: ${bad}`);
+      lastValidTopic = out.topic;
+    }
   } else {
     out.topic = '';
   }
