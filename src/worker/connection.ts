@@ -9,6 +9,7 @@ import type { OutboundAliases } from './topic-alias.ts';
 import type { Shard } from './shard.ts';
 import { dispatch } from './handlers/index.ts';
 import { Outbox } from './outbox.ts';
+import { ReadSlab, userBufferSocket } from './socket-reader.ts';
 
 // AUTHENTICATING: CONNECT named an Authentication Method and its AUTH exchange is under way (no CONNACK yet).
 export const ConnState = { NEW: 0, CONNECTING: 1, CONNECTED: 2, CLOSED: 3, AUTHENTICATING: 4 } as const;
@@ -80,9 +81,11 @@ export class Connection {
   pausedBy = 0;
   held = 0;                    // packets waiting in the commit gate (durability.ts)
 
-  constructor(shard: Shard, socket: ClientSocket) {
+  constructor(shard: Shard, raw: ClientSocket) {
     this.shard = shard;
-    this.socket = socket;
+    // Plain TCP: reads go straight from libuv to onRead (socket-reader.ts). TLS, WebSocket: 'data' events.
+    const direct = userBufferSocket(raw, onSocketRead);
+    const socket: ClientSocket = this.socket = direct ?? raw;
     this.lastRx = this.connectedAt = Date.now();
     this.reuseSlabs = socket.constructor === Socket;
     this.framer = new Framer(shard.config.maxPacketSize, (b, o, l) => this.onPacket(b, o, l), (code) => this.onFramerError(code));
@@ -91,7 +94,7 @@ export class Connection {
     // Shared listeners (EventEmitter calls them with the socket as `this`) instead of four
     // closures per connection: idle connections are most of a large broker's memory.
     (socket as ConnSocket)[kConn] = this;
-    socket.on('data', onSocketData);
+    if (direct === null) socket.on('data', onSocketData);
     socket.on('drain', onSocketDrain);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
@@ -101,14 +104,20 @@ export class Connection {
   /** Peer address for logs (computed when asked: a string per idle connection adds up). */
   get remote(): string { return `${this.socket.remoteAddress}:${this.socket.remotePort}`; }
 
-  onData(chunk: Buffer): void {
+  /** Bytes read into the thread's read buffer: kept in the slab, then framed. */
+  onRead(nread: number, buf: Uint8Array): void {
+    const start = slab.keep(buf, nread);
+    this.onData(slab.buf, start, start + nread);
+  }
+
+  onData(chunk: Buffer, start = 0, end = chunk.length): void {
     const shard = this.shard;
     this.lastRx = Date.now();
-    shard.stats.add(shard.id, Stat.BYTES_RECEIVED, chunk.length);
+    shard.stats.add(shard.id, Stat.BYTES_RECEIVED, end - start);
     const bp = shard.delivery.bp;
     bp.current = this;
     try {
-      this.framer.push(chunk);
+      this.framer.push(chunk, start, end);
     } finally {
       bp.current = null;
     }
@@ -277,6 +286,8 @@ function flushConnection(c: Connection): void { c.flush(); }
 const kConn = Symbol('shoal.connection');
 type ConnSocket = ClientSocket & { [kConn]: Connection };
 function onSocketData(this: ConnSocket, chunk: Buffer): void { this[kConn].onData(chunk); }
+function onSocketRead(this: ConnSocket, nread: number, buf: Uint8Array): void { this[kConn].onRead(nread, buf); }
+const slab = new ReadSlab();
 function onSocketDrain(this: ConnSocket): void { this[kConn].onDrain(); }
 function onSocketError(): void { /* 'close' follows; errors of one socket never reach others */ }
 function onSocketClose(this: ConnSocket): void { this[kConn].onClose(); }

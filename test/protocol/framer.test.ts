@@ -88,6 +88,29 @@ test('framer: random chunking of a long stream (seeded)', () => {
   assert.deepEqual(c.out.packets, list);
 });
 
+test('framer: push(chunk, start, end) frames only that range, at every split (seeded)', () => {
+  let s = 11;
+  const rnd = (n: number) => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) % n;
+  const list: Buffer[] = [];
+  for (let i = 0; i < 200; i++) list.push(pkt(rnd(5) === 0 ? rnd(3000) : rnd(60), i));
+  const stream = Buffer.concat(list);
+  const c = collector();
+  for (let pos = 0; pos < stream.length;) {
+    const n = 1 + rnd(rnd(2) ? 8 : 5000);
+    const part = stream.subarray(pos, pos + n);
+    // The range sits inside a bigger buffer with junk on both sides (as in a read slab).
+    const before = rnd(20), after = rnd(20);
+    const host = Buffer.alloc(before + part.length + after, 0xff);
+    part.copy(host, before);
+    c.chunks.add(host);
+    c.framer.push(host, before, before + part.length);
+    pos += n;
+  }
+  assert.deepEqual(c.out.packets, list);
+  assert.deepEqual(c.out.errors, []);
+  assert.equal(c.framer.buffered, 0);
+});
+
 test('framer: only a packet split across chunks is copied', () => {
   const a = pkt(10, 1), b = pkt(10, 2), d = pkt(10, 3);
   const c = collector();

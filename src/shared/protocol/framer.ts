@@ -74,18 +74,18 @@ export class Framer {
     this.accLen = 0;
   }
 
-  push(chunk: Buffer): void {
+  /** Splits chunk[start, end) (default: all of it). Packets are handed over as views into chunk. */
+  push(chunk: Buffer, start = 0, end = chunk.length): void {
     if (this.stopped) return;
     const gen = this.generation;
-    const end = chunk.length;
-    let pos = 0;
+    let pos = start;
 
     if (this.headLen > 0) {
-      pos = this.continueHeader(chunk);
+      pos = this.continueHeader(chunk, pos, end);
       if (pos < 0) return; // error, or the header is still incomplete
     }
     if (this.acc !== null) {
-      pos = this.continueBody(chunk, pos, gen);
+      pos = this.continueBody(chunk, pos, end, gen);
       if (pos < 0) return;
     }
 
@@ -124,10 +124,8 @@ export class Framer {
 
   // Feeds header bytes one at a time until the length is known. Returns the chunk position
   // after the header bytes taken, or -1 when nothing more can be done with this chunk.
-  private continueHeader(chunk: Buffer): number {
+  private continueHeader(chunk: Buffer, pos: number, end: number): number {
     const head = this.head!;
-    const end = chunk.length;
-    let pos = 0;
     while (pos < end) {
       head[this.headLen++] = chunk[pos++];
       if (this.headLen < 2) continue;
@@ -163,9 +161,9 @@ export class Framer {
   // Copies body bytes into the accumulation buffer; delivers the packet once complete.
   // Returns the chunk position after the packet, or -1 when the chunk is used up or the
   // handler stopped/reset the framer.
-  private continueBody(chunk: Buffer, pos: number, gen: number): number {
+  private continueBody(chunk: Buffer, pos: number, end: number, gen: number): number {
     const acc = this.acc!;
-    const n = Math.min(acc.length - this.accLen, chunk.length - pos);
+    const n = Math.min(acc.length - this.accLen, end - pos);
     chunk.copy(acc, this.accLen, pos, pos + n);
     this.accLen += n;
     pos += n;
