@@ -1,6 +1,7 @@
 // Shoal itself. `shoal` runs in-memory persistence so the comparison measures the data path,
 // not disk; `shoal-fast` and `shoal-durable` (named in --brokers) run the on-disk modes on a
-// fresh temporary data directory, for the side-by-side of docs/durability.md.
+// fresh temporary data directory, for the side-by-side of docs/durability.md; `shoal-reuseport`
+// accepts in the shards (--accept shards).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { fromRoot } from './repo-root.ts';
 
 const LISTENING = /listening on mqtt:\/\/127\.0\.0\.1:(\d+)/;
 
-function shoalLauncher(name: string, persistence: 'memory' | 'fast' | 'durable', optIn: boolean): BrokerLauncher {
+function shoalLauncher(name: string, persistence: 'memory' | 'fast' | 'durable', optIn: boolean, extra: string[] = []): BrokerLauncher {
   return {
     name,
     optIn,
@@ -23,7 +24,7 @@ function shoalLauncher(name: string, persistence: 'memory' | 'fast' | 'durable',
         name,
         command: process.execPath,
         args: [fromRoot('bin', 'shoal.js'), '--host', '127.0.0.1', '--port', '0', '--shards', String(shards),
-          '--persistence', persistence, '--data-dir', dataDir],
+          '--persistence', persistence, '--data-dir', dataDir, ...extra],
         cwd: fromRoot(),
         portFromLine: (line) => {
           const m = LISTENING.exec(line);
@@ -39,3 +40,5 @@ function shoalLauncher(name: string, persistence: 'memory' | 'fast' | 'durable',
 export const shoal = shoalLauncher('shoal', 'memory', false);
 export const shoalFast = shoalLauncher('shoal-fast', 'fast', true);
 export const shoalDurable = shoalLauncher('shoal-durable', 'durable', true);
+/** In memory, every shard accepting on its own SO_REUSEPORT listener (`--accept shards`). */
+export const shoalReuseport = shoalLauncher('shoal-reuseport', 'memory', true, ['--accept', 'shards']);

@@ -1,12 +1,12 @@
 // Broker entry: parse flags, start the shards, listen, publish $SYS, stop gracefully on signals.
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { parseArgs, usage } from '../shared/config.ts';
 import { ShoalError } from '../shared/errors.ts';
 import { StatsBlock } from '../shared/stats.ts';
 import { loadTlsMaterial, type TlsMaterial, type Transport } from '../shared/tls.ts';
-import { listen } from './listeners.ts';
+import { listen, listenInShards, type Listening } from './listeners.ts';
 import { ShardSupervisor } from './shards.ts';
 import { SysPublisher } from './sys.ts';
 
@@ -52,12 +52,14 @@ try {
 const wanted: [Transport, number | null, string][] = [
   ['tcp', config.port, 'mqtt'], ['tls', config.tlsPort, 'mqtts'], ['ws', config.wsPort, 'ws'], ['wss', config.wssPort, 'wss'],
 ];
-const servers: Server[] = [];
+const servers: Listening[] = [];
 const urls: string[] = [];
 try {
   for (const [transport, port, scheme] of wanted) {
     if (port === null) continue;
-    const server = await listen(transport, config.host, port, shards);
+    const server = transport === 'tcp' && config.accept === 'shards'
+      ? await listenInShards(config.host, port, shards)
+      : await listen(transport, config.host, port, shards);
     servers.push(server);
     const addr = server.address() as AddressInfo;
     urls.push(`${scheme}://${addr.address}:${addr.port}${transport === 'ws' || transport === 'wss' ? config.wsPath : ''}`);

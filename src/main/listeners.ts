@@ -3,21 +3,63 @@ import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import type { Transport } from '../shared/tls.ts';
 import type { ShardSupervisor } from './shards.ts';
 
-/**
- * A listener for one transport. `pauseOnConnect` keeps every byte unread in the kernel so the
- * socket can be moved to a shard, which does all reading, and for TLS and WebSocket the
- * handshake too (docs/transports.md): main never touches the data path.
- */
-export function listen(transport: Transport, host: string, port: number, shards: ShardSupervisor): Promise<net.Server> {
-  const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => shards.transfer(socket, transport));
+/** What main/index.ts needs of a listener, whoever accepts. */
+export interface Listening {
+  address(): net.AddressInfo | string | null;
+  close(): unknown;
+}
+
+function listenFailed(transport: Transport, host: string, port: number, code: string, cause?: unknown): ShoalError {
+  return new ShoalError(ErrorCode.LISTEN_FAILED, `cannot listen on ${host}:${port} (${transport}): ${code}`, { cause });
+}
+
+function listenOn(server: net.Server, transport: Transport, host: string, port: number, reusePort: boolean): Promise<net.Server> {
   server.on('error', () => { /* after listen: per-accept errors (EMFILE) are transient */ });
   return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void =>
-      reject(new ShoalError(ErrorCode.LISTEN_FAILED, `cannot listen on ${host}:${port} (${transport}): ${err.code ?? err.message}`, { cause: err }));
+    const onError = (err: NodeJS.ErrnoException): void => reject(listenFailed(transport, host, port, err.code ?? err.message, err));
     server.once('error', onError);
-    server.listen({ host, port, backlog: 65535 }, () => {
+    server.listen({ host, port, backlog: 65535, reusePort }, () => {
       server.off('error', onError);
       resolve(server);
     });
   });
+}
+
+/**
+ * A listener on main for one transport. `pauseOnConnect` keeps every byte unread in the kernel
+ * so the socket can be moved to a shard, which does all reading, and for TLS and WebSocket the
+ * handshake too (docs/transports.md): main never touches the data path.
+ */
+function transferring(transport: Transport, shards: ShardSupervisor): net.Server {
+  return net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => shards.transfer(socket, transport));
+}
+
+export function listen(transport: Transport, host: string, port: number, shards: ShardSupervisor): Promise<net.Server> {
+  return listenOn(transferring(transport, shards), transport, host, port, false);
+}
+
+/**
+ * --accept shards (plain TCP): every shard listens on the port with SO_REUSEPORT and accepts
+ * itself (src/worker/acceptor.ts). SO_REUSEPORT would also let a second broker of the same
+ * user join the port silently, so main first checks the port is free with an ordinary listen.
+ * For port 0 main takes a free port inside the SO_REUSEPORT group so the shards can join it,
+ * and leaves once they have; whatever reached main's listener meanwhile is transferred.
+ */
+export async function listenInShards(host: string, port: number, shards: ShardSupervisor): Promise<Listening> {
+  let reserve: net.Server | null = null;
+  let actual = port;
+  if (port === 0) {
+    reserve = await listenOn(transferring('tcp', shards), 'tcp', host, 0, true);
+    actual = (reserve.address() as net.AddressInfo).port;
+  } else {
+    const probe = await listenOn(net.createServer(), 'tcp', host, port, false);
+    await new Promise((r) => probe.close(r));
+  }
+  try {
+    await shards.listenAll(host, actual, (code) => listenFailed('tcp', host, actual, code));
+  } finally {
+    reserve?.close();
+  }
+  const address: net.AddressInfo = { address: host, family: net.isIPv6(host) ? 'IPv6' : 'IPv4', port: actual };
+  return { address: () => address, close: () => shards.unlistenAll() };
 }

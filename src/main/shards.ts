@@ -28,6 +28,9 @@ export class ShardSupervisor {
   /** ring[i][j]: the ring shard i writes and shard j reads. */
   private readonly ring: (SharedArrayBuffer | null)[][];
   private stopping = false;
+  /** --accept shards: where the shards listen (a restarted shard listens there again). */
+  private listenOn: { host: string; port: number; failed: (code: string) => Error } | null = null;
+  private readonly listenReplies: (((code: string | null) => void) | null)[];
   private readonly isAlive = (i: number): boolean => this.alive[i]!;
 
   constructor(config: BrokerConfig, stats: StatsBlock, log: Logger, tls: TlsMaterial | null) {
@@ -39,6 +42,7 @@ export class ShardSupervisor {
     this.workers = new Array(n).fill(null);
     this.alive = new Array(n).fill(false);
     this.restarts = new Array(n).fill(0);
+    this.listenReplies = new Array(n).fill(null);
     this.bellSab = new SharedArrayBuffer(n * Doorbell.byteLength);
     this.ring = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? null : this.newRing())));
   }
@@ -69,7 +73,16 @@ export class ShardSupervisor {
     return new Promise((resolve, reject) => {
       let ready = false;
       w.on('message', (m: ControlFromShard) => {
-        if (m.type === 'ready') { ready = true; this.alive[i] = true; resolve(); }
+        if (m.type === 'ready') {
+          ready = true;
+          this.alive[i] = true;
+          resolve();
+          if (restart && this.listenOn !== null) this.listenShard(i).catch((err: unknown) => this.log.error({ err, shard: i }, 'restarted shard cannot listen'));
+        } else if (m.type === 'listening' || m.type === 'listen-failed') {
+          const reply = this.listenReplies[i];
+          this.listenReplies[i] = null;
+          reply?.(m.type === 'listening' ? null : m.code);
+        }
         else if (m.type === 'fatal') {
           const err = new ShoalError(m.code, m.message);
           if (!ready) reject(err); else this.log.error({ err, shard: i }, 'shard fatal error');
@@ -112,6 +125,26 @@ export class ShardSupervisor {
   }
 
   /** Moves a freshly accepted (paused, unread) socket to the least-loaded live shard, tagged with its transport. */
+  /** --accept shards: every shard listens on host:port (SO_REUSEPORT); rejects if one cannot. */
+  async listenAll(host: string, port: number, failed: (code: string) => Error): Promise<void> {
+    this.listenOn = { host, port, failed };
+    await Promise.all(this.workers.map((_, i) => this.listenShard(i)));
+  }
+
+  /** The shards stop accepting (main's listeners are closing). */
+  unlistenAll(): void {
+    this.listenOn = null;
+    this.broadcast({ type: 'unlisten' });
+  }
+
+  private listenShard(i: number): Promise<void> {
+    const { host, port, failed } = this.listenOn!;
+    return new Promise((resolve, reject) => {
+      this.listenReplies[i] = (code) => (code === null ? resolve() : reject(failed(code)));
+      this.post(i, { type: 'listen', host, port });
+    });
+  }
+
   transfer(socket: Socket, transport: Transport): void {
     const i = this.stats.leastLoaded(this.isAlive);
     const w = i < 0 ? null : this.workers[i];

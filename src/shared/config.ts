@@ -2,6 +2,8 @@ import os from 'node:os';
 import { ErrorCode, ShoalError } from './errors.ts';
 
 export type Persistence = 'durable' | 'fast' | 'memory';
+/** Who accepts TCP connections: each shard on its own SO_REUSEPORT listener, or main (then transferred). */
+export type AcceptMode = 'shards' | 'main';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 /** Everything a shard needs to know, passed once at start (structured clone is fine here: not the hot path). */
@@ -9,6 +11,7 @@ export interface BrokerConfig {
   host: string;
   port: number;
   shards: number;
+  accept: AcceptMode;
   dataDir: string;
   persistence: Persistence;
   logLevel: LogLevel;
@@ -53,6 +56,10 @@ export const DEFAULTS: BrokerConfig = {
   host: '0.0.0.0',
   port: 1883,
   shards: Math.max(1, os.availableParallelism()),
+  // Main accepts and places each connection on the least-loaded shard. `shards` (SO_REUSEPORT,
+  // the kernel hashes connections over the shards' listeners) costs less per connect but
+  // places by hash (docs/performance.md, "many").
+  accept: 'main',
   dataDir: './data',
   persistence: 'durable',
   logLevel: 'info',
@@ -98,6 +105,7 @@ const FLAGS: Record<string, FlagSpec> = {
   '--host': { key: 'host', kind: 'string', help: 'address to listen on (default 0.0.0.0)' },
   '--port': { key: 'port', kind: 'int', min: 0, max: 65535, help: 'MQTT TCP port (default 1883; 0 = any free port)' },
   '--shards': { key: 'shards', kind: 'int', min: 1, max: 32, help: 'worker threads owning connections (default: number of cores)' },
+  '--accept': { key: 'accept', kind: 'enum', values: ['shards', 'main'], help: 'main: the main thread accepts TCP and hands each socket to the least-loaded shard (default) | shards: every shard accepts on the port itself (SO_REUSEPORT; Linux, FreeBSD), the kernel spreads connections by hash' },
   '--data-dir': { key: 'dataDir', kind: 'string', help: 'LMDB data directory (default ./data)' },
   '--persistence': { key: 'persistence', kind: 'enum', values: ['durable', 'fast', 'memory'], help: 'durable (synced before ack, default) | fast (sync left to the OS) | memory (no files)' },
   '--log-level': { key: 'logLevel', kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level (default info)' },

@@ -23,9 +23,13 @@ export type ControlToShard =
   | { type: 'socket'; socket: Socket; transport: Transport } // the socket is transferred, not cloned
   | { type: 'sys'; items: [string, string][] }
   | { type: 'peer-restarted'; peer: number; rings: PeerRings }
+  | { type: 'listen'; host: string; port: number }
+  | { type: 'unlisten' }
   | { type: 'shutdown' };
 
 export type ControlFromShard =
   | { type: 'ready' }
   | { type: 'fatal'; code: string; message: string }
+  | { type: 'listening' }
+  | { type: 'listen-failed'; code: string }
   | { type: 'stopped' };

@@ -7,6 +7,7 @@ import type { ControlFromShard, ControlToShard, ShardInit } from '../shared/cont
 import { Shard } from './shard.ts';
 import { createAuthHook } from './auth.ts';
 import { startKeepalive } from './keepalive.ts';
+import { Acceptor } from './acceptor.ts';
 import { Transports } from './transports.ts';
 
 const init = workerData as ShardInit;
@@ -38,13 +39,22 @@ try {
 shard.boot(init.restart);
 const keepalive = startKeepalive(shard);
 const transports = new Transports(shard, init.tls);
+const acceptor = new Acceptor(shard);
 
 port.on('message', (m: ControlToShard) => {
   switch (m.type) {
     case 'socket': transports.adopt(m.socket, m.transport); break;
     case 'sys': shard.sysUpdate(m.items); break;
     case 'peer-restarted': shard.peerRestarted(m.peer, m.rings); break;
+    case 'listen':
+      acceptor.listen(m.host, m.port).then(
+        () => port.postMessage({ type: 'listening' } satisfies ControlFromShard),
+        (err: NodeJS.ErrnoException) => port.postMessage({ type: 'listen-failed', code: err.code ?? err.message } satisfies ControlFromShard),
+      );
+      break;
+    case 'unlisten': acceptor.close(); break;
     case 'shutdown':
+      acceptor.close();
       clearInterval(keepalive);
       transports.shutdown();
       shard.shutdown().then(() => port.postMessage({ type: 'stopped' } satisfies ControlFromShard), (err) => {

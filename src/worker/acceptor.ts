@@ -1,0 +1,40 @@
+// Accepting in the shard: every shard listens on the broker's port with SO_REUSEPORT and the
+// kernel spreads new connections over them. A connection then costs no hop through the main
+// thread (no handle transfer, no wake-up of this thread by main): with main accepting, the
+// transfer was a fifth of the broker's CPU per connect (docs/performance.md, "many").
+import net from 'node:net';
+import type { Shard } from './shard.ts';
+
+export class Acceptor {
+  private server: net.Server | null = null;
+  private readonly shard: Shard;
+  private readonly onSocket = (socket: net.Socket): void => {
+    const sh = this.shard;
+    sh.stats.addLive(sh.id, 1);
+    sh.adoptSocket(socket);
+  };
+
+  constructor(shard: Shard) { this.shard = shard; }
+
+  /** Resolves when listening; rejects with the socket error code (EADDRINUSE, EACCES, ...). */
+  listen(host: string, port: number): Promise<void> {
+    const server = net.createServer({ noDelay: true }, this.onSocket);
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => { this.server = null; reject(err); };
+      server.once('error', onError);
+      server.listen({ host, port, reusePort: true, backlog: 65535 } as net.ListenOptions, () => {
+        server.off('error', onError);
+        // After listen, errors are per accept (EMFILE): transient, never fatal for the shard.
+        server.on('error', () => {});
+        resolve();
+      });
+    });
+  }
+
+  /** Stops accepting (shutdown): the kernel sends new connections to the other shards' listeners. */
+  close(): void {
+    this.server?.close();
+    this.server = null;
+  }
+}
