@@ -18,7 +18,8 @@ export class Acceptor {
 
   /** Resolves when listening; rejects with the socket error code (EADDRINUSE, EACCES, ...). */
   listen(host: string, port: number): Promise<void> {
-    const server = net.createServer({ noDelay: true }, this.onSocket);
+    // Paused like a transferred socket: the shard rebuilds it around its handle for reading (socket-reader.ts).
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true }, this.onSocket);
     this.server = server;
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => { this.server = null; reject(err); };
