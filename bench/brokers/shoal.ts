@@ -1,7 +1,7 @@
 // Shoal itself. `shoal` runs in-memory persistence so the comparison measures the data path,
 // not disk; `shoal-fast` and `shoal-durable` (named in --brokers) run the on-disk modes on a
-// fresh temporary data directory, for the side-by-side of docs/durability.md; `shoal-reuseport`
-// accepts in the shards (--accept shards).
+// fresh temporary data directory, for the side-by-side of docs/durability.md; `shoal-main-accept`
+// accepts on the main thread and transfers (--accept main; `shoal` takes the platform default).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,5 +40,5 @@ function shoalLauncher(name: string, persistence: 'memory' | 'fast' | 'durable',
 export const shoal = shoalLauncher('shoal', 'memory', false);
 export const shoalFast = shoalLauncher('shoal-fast', 'fast', true);
 export const shoalDurable = shoalLauncher('shoal-durable', 'durable', true);
-/** In memory, every shard accepting on its own SO_REUSEPORT listener (`--accept shards`). */
-export const shoalReuseport = shoalLauncher('shoal-reuseport', 'memory', true, ['--accept', 'shards']);
+/** In memory, main accepting and transferring each socket (`--accept main`). */
+export const shoalMainAccept = shoalLauncher('shoal-main-accept', 'memory', true, ['--accept', 'main']);

@@ -56,10 +56,9 @@ export const DEFAULTS: BrokerConfig = {
   host: '0.0.0.0',
   port: 1883,
   shards: Math.max(1, os.availableParallelism()),
-  // Main accepts and places each connection on the least-loaded shard. `shards` (SO_REUSEPORT,
-  // the kernel hashes connections over the shards' listeners) costs less per connect but
-  // places by hash (docs/performance.md, "many").
-  accept: 'main',
+  // SO_REUSEPORT: the kernel hashes new connections over the shards' own listeners, no hop
+  // through main (docs/performance.md, "many"); elsewhere main accepts and transfers.
+  accept: os.platform() === 'linux' || os.platform() === 'freebsd' ? 'shards' : 'main',
   dataDir: './data',
   persistence: 'durable',
   logLevel: 'info',
@@ -105,7 +104,7 @@ const FLAGS: Record<string, FlagSpec> = {
   '--host': { key: 'host', kind: 'string', help: 'address to listen on (default 0.0.0.0)' },
   '--port': { key: 'port', kind: 'int', min: 0, max: 65535, help: 'MQTT TCP port (default 1883; 0 = any free port)' },
   '--shards': { key: 'shards', kind: 'int', min: 1, max: 32, help: 'worker threads owning connections (default: number of cores)' },
-  '--accept': { key: 'accept', kind: 'enum', values: ['shards', 'main'], help: 'main: the main thread accepts TCP and hands each socket to the least-loaded shard (default) | shards: every shard accepts on the port itself (SO_REUSEPORT; Linux, FreeBSD), the kernel spreads connections by hash' },
+  '--accept': { key: 'accept', kind: 'enum', values: ['shards', 'main'], help: 'shards: every shard accepts TCP on the port itself, the kernel spreads connections by hash (SO_REUSEPORT; default on Linux and FreeBSD) | main: the main thread accepts and hands each socket to the least-loaded shard (default elsewhere)' },
   '--data-dir': { key: 'dataDir', kind: 'string', help: 'LMDB data directory (default ./data)' },
   '--persistence': { key: 'persistence', kind: 'enum', values: ['durable', 'fast', 'memory'], help: 'durable (synced before ack, default) | fast (sync left to the OS) | memory (no files)' },
   '--log-level': { key: 'logLevel', kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level (default info)' },

@@ -201,6 +201,11 @@ async function startShoal(opts: BrokerOptions): Promise<Broker> {
   if (opts.sysInterval !== undefined) args.push('--sys-interval', String(opts.sysInterval));
   if (opts.maxPacketSize !== undefined) args.push('--max-packet-size', String(opts.maxPacketSize));
   if (opts.testHooks) args.push('--test-hooks');
+  // Main accepts in tests unless a test says otherwise: many tests arrange which shard a client
+  // lands on (least-loaded placement); with --accept shards (the Linux default) the kernel
+  // hashes. SHOAL_TEST_ACCEPT=shards runs the suite the other way (test/sharding/accept-shards
+  // covers that mode in every run).
+  if (!opts.extraArgs?.includes('--accept')) args.push('--accept', process.env.SHOAL_TEST_ACCEPT ?? 'main');
   if (opts.extraArgs) args.push(...opts.extraArgs);
   const s = spawnCaptured(process.execPath, args, ownTmp, REPO_ROOT);
   const port = await new Promise<number>((res, rej) => {
