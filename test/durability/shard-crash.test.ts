@@ -28,7 +28,7 @@ describe('shard thread crash under a QoS 1 + QoS 2 stream forwarded to it (2 sha
       let b: Broker | undefined;
       const clients: Client[] = [];
       try {
-        b = await startBroker({ shards: 2, persistence: 'durable', testHooks: true });
+        b = await startBroker({ shards: 2, persistence: 'durable', testHooks: true, extraArgs: ['--accept', 'main'] });
         // Placement is by fewest live connections (ties: shard 0). Both subscribers and the
         // crashing client on shard 0, the publishers on shard 1.
         const offline = new Subscriber(`sc-off-${crashAfter}`);

@@ -13,39 +13,57 @@ function idHomedAt(home: number, n: number): string {
   for (;;) { const id = uid('homed'); if (homeShard(id, n) === home) return id; }
 }
 
-test('restart: a client reconnecting at once to its session homed on a restarted shard finds it (Session Present 1, subscription kept)',
-  { skip: isMosquitto ? 'needs --test-hooks ($SHOAL/test/crash-shard)' : false }, async () => {
-    const b = await startBroker({ shards: 4, testHooks: true, persistence: 'durable' });
-    const clients: MqttClient[] = [];
-    try {
-      const topic = uid('rr');
-      const id = idHomedAt(0, 4);
-      // The first connection of a quiet broker lands on shard 0: the session's home and owner.
-      const { client: victim } = await connectClient(b.url, { version: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 300 } });
-      clients.push(victim);
-      await subscribe(victim, topic, { qos: 1 });
-      let closed = false;
-      victim.on('close', () => { closed = true; });
-      victim.publish('$SHOAL/test/crash-shard', 'boom', { qos: 0 });
-      await eventually(() => closed, 5000, 'the crashed shard closes its client');
-      // Reconnect as fast as the broker lets us: the first CONNACK must carry the session.
-      let back: Awaited<ReturnType<typeof connectClient>> | undefined;
-      const deadline = Date.now() + 10_000;
-      while (back === undefined) {
-        try { back = await connectClient(b.url, { version: 5, clientId: id, clean: false, timeout: 2000, properties: { sessionExpiryInterval: 0 } }); } catch (e) {
-          if (Date.now() > deadline) throw e;
-          await sleep(10);
-        }
+/**
+ * A persistent session homed on shard 0, owned by shard 0 (`ownerOnHome`) or by shard 1; its
+ * owner crashes; the client reconnects at once and must find its session and subscription.
+ */
+async function reconnectAfterCrash(ownerOnHome: boolean): Promise<void> {
+  const b = await startBroker({ shards: 4, testHooks: true, persistence: 'durable', extraArgs: ['--accept', 'main'] });
+  const clients: MqttClient[] = [];
+  try {
+    const topic = uid('rr');
+    const id = idHomedAt(0, 4);
+    // Placement by fewest connections (ties: lowest shard): the first connection of a quiet
+    // broker lands on shard 0, the session's home; after one other client, on shard 1.
+    if (!ownerOnHome) clients.push(await connect(b.url, { version: 5 }));
+    const { client: victim } = await connectClient(b.url, { version: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 300 } });
+    clients.push(victim);
+    await subscribe(victim, topic, { qos: 1 });
+    let closed = false;
+    victim.on('close', () => { closed = true; });
+    victim.publish('$SHOAL/test/crash-shard', 'boom', { qos: 0 });
+    await eventually(() => closed, 5000, 'the crashed shard closes its client');
+    // Reconnect as fast as the broker lets us: the first CONNACK must carry the session.
+    let back: Awaited<ReturnType<typeof connectClient>> | undefined;
+    const deadline = Date.now() + 10_000;
+    while (back === undefined) {
+      try { back = await connectClient(b.url, { version: 5, clientId: id, clean: false, timeout: 2000, properties: { sessionExpiryInterval: 0 } }); } catch (e) {
+        if (Date.now() > deadline) throw e;
+        await sleep(10);
       }
-      clients.push(back.client);
-      assert.equal(back.connack.sessionPresent, true, 'Session Present on the first reconnect after the restart');
-      const col = collect(back.client);
-      const pub = await connect(b.url, { version: 5 });
-      clients.push(pub);
-      await publish(pub, topic, 'still subscribed', { qos: 1 });
-      await col.waitFor(1, 5000);
-    } finally {
-      for (const c of clients) c.end(true);
-      await b.stop().catch(() => null);
     }
-  });
+    clients.push(back.client);
+    assert.equal(back.connack.sessionPresent, true, 'Session Present on the first reconnect after the restart');
+    const col = collect(back.client);
+    const pub = await connect(b.url, { version: 5 });
+    clients.push(pub);
+    await publish(pub, topic, 'still subscribed', { qos: 1 });
+    await col.waitFor(1, 5000);
+  } finally {
+    for (const c of clients) c.end(true);
+    await b.stop().catch(() => null);
+  }
+}
+
+const skip = isMosquitto ? 'needs --test-hooks ($SHOAL/test/crash-shard)' : false;
+
+test('restart: a client reconnecting at once to its session homed on a restarted shard finds it (Session Present 1, subscription kept)',
+  { skip }, () => reconnectAfterCrash(true));
+
+// Known gap (docs/durability.md, "Known gaps", the withheld acks while a restarted shard
+// reloads): when the crashed shard owned the session but was not its home, the QoS 1 PUBLISH
+// right after the reconnect goes unacknowledged in about half the runs (its publisher is
+// disconnected to resend, which this test's publisher does not). Found at the end of issue
+// #6's second round; the cause is not yet confirmed.
+test('restart: a client reconnecting at once to its session owned by a restarted shard other than its home finds it (Session Present 1, subscription kept)',
+  { skip, todo: 'known gap: owner != home shard crash, publish unacknowledged in about half the runs' }, () => reconnectAfterCrash(false));

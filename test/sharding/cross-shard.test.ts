@@ -273,7 +273,7 @@ forEachConfig(({ version, shards }) => {
 describe('shard crash and restart (4 shards, --test-hooks, durable persistence)', () => {
   test('the crashed shard\'s client is closed, others keep working, the shard comes back, persistent session survives',
     shoalOnly('needs --test-hooks ($SHOAL/test/crash-shard)'), async (t) => {
-      const b = await startBroker({ shards: 4, testHooks: true, persistence: 'durable' });
+      const b = await startBroker({ shards: 4, testHooks: true, persistence: 'durable', extraArgs: ['--accept', 'main'] });
       const clients: MqttClient[] = [];
       try {
         const base = uid('crash');
