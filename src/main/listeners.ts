@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { ErrorCode, ShoalError } from '../shared/errors.ts';
+import { startListening } from '../shared/listen.ts';
 import type { Transport } from '../shared/tls.ts';
 import type { ShardSupervisor } from './shards.ts';
 
@@ -13,16 +14,14 @@ function listenFailed(transport: Transport, host: string, port: number, code: st
   return new ShoalError(ErrorCode.LISTEN_FAILED, `cannot listen on ${host}:${port} (${transport}): ${code}`, { cause });
 }
 
-function listenOn(server: net.Server, transport: Transport, host: string, port: number, reusePort: boolean): Promise<net.Server> {
-  server.on('error', () => { /* after listen: per-accept errors (EMFILE) are transient */ });
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void => reject(listenFailed(transport, host, port, err.code ?? err.message, err));
-    server.once('error', onError);
-    server.listen({ host, port, backlog: 65535, reusePort }, () => {
-      server.off('error', onError);
-      resolve(server);
-    });
-  });
+async function listenOn(server: net.Server, transport: Transport, host: string, port: number, reusePort: boolean): Promise<net.Server> {
+  try {
+    await startListening(server, { host, port, reusePort });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw listenFailed(transport, host, port, e.code ?? e.message, e);
+  }
+  return server;
 }
 
 /**

@@ -10,12 +10,12 @@ import type { TlsMaterial, Transport } from '../shared/tls.ts';
 
 const WORKER_URL = new URL('../worker/index.ts', import.meta.url);
 
+const SHARD_YOUNG_GEN_MB = 8;
+
 /**
  * Starts the shards, allocates their rings, hands sockets to the least-loaded one, and
  * restarts a shard that dies (with fresh rings; its peers are told to forget it).
  */
-const SHARD_YOUNG_GEN_MB = 8;
-
 export class ShardSupervisor {
   private readonly config: BrokerConfig;
   private readonly tls: TlsMaterial | null;
@@ -124,7 +124,6 @@ export class ShardSupervisor {
     setTimeout(() => { if (this.alive[i]) this.restarts[i] = 0; }, 60_000).unref();
   }
 
-  /** Moves a freshly accepted (paused, unread) socket to the least-loaded live shard, tagged with its transport. */
   /** --accept shards: every shard listens on host:port (SO_REUSEPORT); rejects if one cannot. */
   async listenAll(host: string, port: number, failed: (code: string) => Error): Promise<void> {
     this.listenOn = { host, port, failed };
@@ -145,6 +144,7 @@ export class ShardSupervisor {
     });
   }
 
+  /** Moves a freshly accepted (paused, unread) socket to the least-loaded live shard, tagged with its transport. */
   transfer(socket: Socket, transport: Transport): void {
     const i = this.stats.leastLoaded(this.isAlive);
     const w = i < 0 ? null : this.workers[i];

@@ -3,6 +3,7 @@
 // thread (no handle transfer, no wake-up of this thread by main): with main accepting, the
 // transfer was a fifth of the broker's CPU per connect (docs/performance.md, "many").
 import net from 'node:net';
+import { startListening } from '../shared/listen.ts';
 import type { Shard } from './shard.ts';
 
 export class Acceptor {
@@ -16,21 +17,17 @@ export class Acceptor {
 
   constructor(shard: Shard) { this.shard = shard; }
 
-  /** Resolves when listening; rejects with the socket error code (EADDRINUSE, EACCES, ...). */
-  listen(host: string, port: number): Promise<void> {
+  /** Resolves when listening; rejects with the socket error (EADDRINUSE, EACCES, ...). */
+  async listen(host: string, port: number): Promise<void> {
     // Paused like a transferred socket: the shard rebuilds it around its handle for reading (socket-reader.ts).
     const server = net.createServer({ noDelay: true, pauseOnConnect: true }, this.onSocket);
     this.server = server;
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => { this.server = null; reject(err); };
-      server.once('error', onError);
-      server.listen({ host, port, reusePort: true, backlog: 65535 } as net.ListenOptions, () => {
-        server.off('error', onError);
-        // After listen, errors are per accept (EMFILE): transient, never fatal for the shard.
-        server.on('error', () => {});
-        resolve();
-      });
-    });
+    try {
+      await startListening(server, { host, port, reusePort: true });
+    } catch (err) {
+      this.server = null;
+      throw err;
+    }
   }
 
   /** Stops accepting (shutdown): the kernel sends new connections to the other shards' listeners. */

@@ -137,12 +137,7 @@ export class Outbox {
     const pos = this.pos;
     const parts = this.parts;
     const full = this.full;
-    this.slab = null;
-    this.pos = 0;
-    this.parts = null;
-    this.full = null;
-    this.bytes = 0;
-    this.packets = 0;
+    this.reset();
     let ok: boolean;
     if (parts === null) {
       if (slab === null) return true;
@@ -165,6 +160,11 @@ export class Outbox {
   clear(): void {
     if (this.slab !== null) giveSlab(this.slab);
     if (this.full !== null) for (let i = 0; i < this.full.length; i++) giveSlab(this.full[i]!);
+    this.reset();
+  }
+
+  /** Empty, holding no slab (the slabs are the caller's to write or give back). */
+  private reset(): void {
     this.slab = null;
     this.pos = 0;
     this.parts = null;
