@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { aedes } from '../../bench/brokers/aedes.ts';
+import { shoalBase } from '../../bench/brokers/shoal.ts';
+import { repoRoot } from '../../bench/brokers/repo-root.ts';
 import { mosquitto, mosquittoConfig } from '../../bench/brokers/mosquitto.ts';
 import { procCpuSeconds, procPeakRssBytes } from '../../bench/brokers/proc-stats.ts';
 import type { BrokerLauncher } from '../../bench/brokers/types.ts';
@@ -55,4 +57,25 @@ test('a broker that dies on its own says how', { timeout: 20_000 }, async () => 
     await broker.stop();
   }
   assert.equal(broker.died(), null, 'a stop we asked for is not a death');
+});
+
+test('shoal-base: unavailable without SHOAL_BASE_DIR, runs the checkout it names', { timeout: 30_000 }, async () => {
+  const saved = process.env.SHOAL_BASE_DIR;
+  try {
+    delete process.env.SHOAL_BASE_DIR;
+    assert.match(shoalBase.unavailable() ?? '', /SHOAL_BASE_DIR is not set/);
+    process.env.SHOAL_BASE_DIR = '/nonexistent-shoal-checkout';
+    assert.match(shoalBase.unavailable() ?? '', /\/nonexistent-shoal-checkout\/bin\/shoal\.js not found/);
+    process.env.SHOAL_BASE_DIR = repoRoot; // this checkout stands in for "another build"
+    assert.equal(shoalBase.unavailable(), null);
+    const broker = await shoalBase.start({ shards: 1 });
+    try {
+      assert.equal(broker.name, 'shoal-base');
+      assert.ok(await accepts(broker.port));
+    } finally {
+      await broker.stop();
+    }
+  } finally {
+    if (saved === undefined) delete process.env.SHOAL_BASE_DIR; else process.env.SHOAL_BASE_DIR = saved;
+  }
 });
