@@ -89,7 +89,7 @@ forEachConfig(({ version, shards }) => {
     const { w, col } = await watch(topic);
     try {
       const c = await withWill(topic, { keepalive: 1 });
-      // The timing bound (1.5 × keep-alive) is 07-keepalive's subject; here: the will comes.
+      // The timing bound (1.5 × keep-alive) is keepalive.test.ts's subject; here: the will comes.
       const [m] = await col.waitFor(1, 8000);
       assert.equal(m!.payload.toString(), `will of ${topic}`);
       assert.ok(await c.closesWithin(2000), 'connection closed on keep-alive expiry');
