@@ -1,5 +1,5 @@
 // The SCRAM-SHA-256 example hook against RFC 7677's worked example (section 3), and the users
-// file parser. The broker-level exchange over AUTH packets is in test/broker/13-auth.test.ts.
+// file parser. The broker-level exchange over AUTH packets is in test/broker/auth.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseUsers, scramVerifier, UsersFileAuth } from '../../src/worker/auth-users.ts';

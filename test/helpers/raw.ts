@@ -2,8 +2,10 @@
 // framer (fixed header + Remaining Length), decode each with mqtt-packet (the reference codec)
 // and keep the raw bytes of everything received so failures can show them.
 import net from 'node:net';
+import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
 import type { Packet, PacketCmd, IConnectPacket, IConnackPacket } from 'mqtt-packet';
+import { uid } from './clients.ts';
 
 export type Version = 3 | 4 | 5;
 
@@ -75,6 +77,19 @@ export function codeOf(p: Frame): number | undefined {
   return q.reasonCode ?? q.returnCode;
 }
 
+/** Only a DISCONNECT with one of `reasons` may precede the close. */
+export function assertClosedWith(frames: Frame[], reasons: number[], what: string): void {
+  for (const f of frames) {
+    assert.equal(f.cmd, 'disconnect', `${what}: unexpected ${describeFrame(f)}`);
+    assert.ok(reasons.includes(codeOf(f) ?? 0), `${what}: DISCONNECT reason 0x${(codeOf(f) ?? 0).toString(16)}, expected ${reasons.map((r) => '0x' + r.toString(16)).join('/')}`);
+  }
+}
+
+/** The server closes `c` within 5 s, with at most a DISCONNECT carrying one of `reasons` first. */
+export async function closedWith(c: RawClient, reasons: number[], what: string): Promise<void> {
+  assertClosedWith(await c.expectClose(5000), reasons, what);
+}
+
 function decodeOne(raw: Buffer, version: Version): Frame {
   const parser = mqttPacket.parser({ protocolVersion: version === 3 ? 4 : version });
   let out: Packet | undefined;
@@ -91,6 +106,17 @@ function decodeOne(raw: Buffer, version: Version): Frame {
 }
 
 export interface RawOpenOptions { version?: Version; host?: string; timeout?: number }
+
+/**
+ * `raw(props?, clientId?)` for the tests sharing one broker: a raw client of `version` connected
+ * with these CONNECT properties, its CONNACK as a received frame.
+ */
+export function rawConnector(h: { readonly port: number }, version: Version, prefix: string) {
+  return async (props: Record<string, unknown> = {}, clientId = uid(prefix)): Promise<{ c: RawClient; connack: Received }> => {
+    const r = await RawClient.connect(h.port, { version, clientId, properties: props as never });
+    return { c: r.c, connack: r.connack as unknown as Received };
+  };
+}
 
 export class RawClient {
   readonly socket: net.Socket;

@@ -1,7 +1,8 @@
-// PUBLISH with QoS 0, 1 and 2 in both directions, with the full acknowledgement flows on the
-// wire (raw clients), exactly-once delivery of an inbound QoS 2 message resent with DUP, and
-// the delivered QoS being min(subscription QoS, publish QoS). With 4 shards, publisher and
-// subscriber connect one after the other and so sit on different shards.
+// PUBLISH with QoS 0, 1 and 2 in both directions: acknowledgement flows, exactly once, delivered QoS.
+// The full acknowledgement flows on the wire (raw clients), exactly-once delivery of an inbound
+// QoS 2 message resent with DUP, and the delivered QoS being min(subscription QoS, publish QoS).
+// With 4 shards, publisher and subscriber connect one after the other and so sit on different
+// shards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker } from '../helpers/matrix.ts';

@@ -1,4 +1,5 @@
-// Persistence across broker restarts (Shoal's --persistence modes, same --data-dir):
+// Persistence across broker restarts: sessions, queued and retained messages survive (--persistence).
+// Same --data-dir each time:
 //  - fast: after a graceful stop (SIGTERM) the next broker has the persistent sessions, their
 //    subscriptions and queued QoS 1/2 messages, and the retained messages;
 //  - durable: the same after SIGKILL right after the PUBACK/PUBCOMP ("a message acknowledged

@@ -1,6 +1,7 @@
-// A subscriber that stops reading (raw socket paused: its TCP window fills) while a publisher
-// floods its topic. The broker must keep serving everyone else with bounded latency, keep
-// delivering the flood to a subscriber that does read, and stay alive with bounded memory.
+// A subscriber that stops reading does not stall the broker.
+// Its raw socket is paused (its TCP window fills) while a publisher floods its topic. The broker
+// must keep serving everyone else with bounded latency, keep delivering the flood to a subscriber
+// that does read, and stay alive with bounded memory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

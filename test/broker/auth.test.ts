@@ -1,9 +1,9 @@
-// Authentication through the auth hook: user name / password from a users file (3.1.1 return
-// codes 4/5, v5 reason codes 0x86/0x87), MQTT 5 enhanced authentication with the SCRAM-SHA-256
-// example hook (AUTH 0x18 exchange, CONNACK with the method and the server's final message,
-// re-authentication with AUTH 0x19), failures (0x87, 0x8C, protocol errors during the exchange),
-// and what a custom hook module may do (Server Reference with 0x9C/0x9D, answering later).
-// Shoal only (the flags are Shoal's); 1 and 4 shards.
+// Authentication: the users file, MQTT 5 enhanced authentication (SCRAM-SHA-256) and hook modules.
+// User name / password from a users file (3.1.1 return codes 4/5, v5 reason codes 0x86/0x87),
+// MQTT 5 enhanced authentication with the SCRAM-SHA-256 example hook (AUTH 0x18 exchange, CONNACK
+// with the method and the server's final message, re-authentication with AUTH 0x19), failures
+// (0x87, 0x8C, protocol errors during the exchange), and what a custom hook module may do (Server
+// Reference with 0x9C/0x9D, answering later). Shoal only (the flags are Shoal's); 1 and 4 shards.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';

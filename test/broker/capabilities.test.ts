@@ -1,5 +1,5 @@
-// Capabilities a deployment can turn down, announced in the v5 CONNACK and enforced for every
-// version: --max-qos 1, --retain-available=false, --wildcard-subscriptions=false,
+// Capabilities a deployment turns down: announced in the v5 CONNACK, enforced for every version.
+// --max-qos 1, --retain-available=false, --wildcard-subscriptions=false,
 // --subscription-identifiers=false, --shared-subscriptions=false. 1 and 4 shards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,7 @@
-// CONNECT / CONNACK: validation of the first packet, client identifiers, flags, protocol
-// names and levels (3.1 'MQIsdp' level 3, 3.1.1, 5.0), second CONNECT, graceful shutdown.
+// CONNECT / CONNACK: what the first packet must be and what the broker answers; graceful shutdown.
+// Validation of the first packet, client identifiers (empty, 23 characters, too long), flags,
+// will and user name fields (also not UTF-8), protocol names and levels (3.1 'MQIsdp' level 3,
+// 3.1.1, 5.0), second CONNECT; SIGTERM closing every connection.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker, versionName } from '../helpers/matrix.ts';
@@ -39,6 +41,7 @@ function assertOnlyErrorDisconnect(frames: Frame[], what: string, allowed?: numb
 
 forEachConfig(({ version, shards }) => {
   const h = useBroker({ shards });
+  const v5 = version === 5;
 
   test('[MQTT-3.2.0-1] [MQTT-3.2.2-1] clean CONNECT gets CONNACK 0x00 with Session Present 0', async () => {
     const { c, connack } = await RawClient.connect(h.port, { version, clientId: uid('ok'), clean: true });
@@ -197,6 +200,31 @@ forEachConfig(({ version, shards }) => {
     const { c, connack } = await RawClient.connect(h.port, { version, clientId: id });
     assert.equal(codeOf(connack as Frame), 0);
     c.disconnect();
+  });
+
+  test(`${v5 ? '[MQTT-3.1.3-8]' : '[MQTT-3.1.3-9]'} a client id the server does not accept (257 bytes): CONNACK ${v5 ? '0x85' : '0x02'}, then close`, async () => {
+    const c = await RawClient.open(h.port, { version });
+    try {
+      c.send(buildConnect({ version, clientId: 'x'.repeat(257), keepalive: 30 }));
+      const frames = await c.expectClose(5000);
+      assert.deepEqual(frames.map((f) => [f.cmd, codeOf(f)]), [['connack', v5 ? 0x85 : 0x02]], frames.map(describeFrame).join('; '));
+    } finally { c.destroy(); }
+  });
+
+  test(`${v5 ? '[MQTT-3.1.3-11] [MQTT-3.1.3-12]' : '[MQTT-3.1.3-10] [MQTT-3.1.3-11]'} a Will Topic or User Name that is not UTF-8: refused${v5 ? ' (CONNACK 0x81)' : ' (closed without CONNACK)'}`, async () => {
+    const bad = Buffer.from([0x77, 0xc3, 0x28]);
+    for (const [what, spec] of [
+      ['Will Topic', { will: { topic: bad, payload: 'x' } }],
+      ['User Name', { username: bad, password: 'p' }],
+    ] as const) {
+      const c = await RawClient.open(h.port, { version });
+      try {
+        c.send(buildConnect({ version, clientId: uid('bad-utf8'), keepalive: 30, ...spec }));
+        const frames = await c.expectClose(5000);
+        if (v5) assert.deepEqual(frames.map((f) => [f.cmd, codeOf(f)]), [['connack', 0x81]], `${what}: ${frames.map(describeFrame).join('; ')}`);
+        else assert.deepEqual(frames, [], `${what}: ${frames.map(describeFrame).join('; ')}`);
+      } finally { c.destroy(); }
+    }
   });
 
   test('user name and password are accepted by default (anonymous broker)', async () => {

@@ -1,11 +1,12 @@
-// Will messages: published when the connection ends without a (normal) DISCONNECT: socket
-// dropped, keep-alive expiry, protocol error; not after DISCONNECT; v5 DISCONNECT 0x04 sends
-// it; Will Retain and Will QoS honoured; v5 Will Delay Interval. The watcher and the client
-// with the will are separate connections (different shards with 4).
+// Will messages: published when a connection ends without a normal DISCONNECT, not otherwise.
+// Socket dropped, keep-alive expiry, protocol error (also a malformed DISCONNECT); not after
+// DISCONNECT; v5 DISCONNECT 0x04 sends it; Will Retain and Will QoS honoured; v5 Will Delay
+// Interval; v5 Will properties kept (user properties in order). The watcher and the client with
+// the will are separate connections (different shards with 4).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker, mosquittoDeviates } from '../helpers/matrix.ts';
-import { RawClient, buildConnect, describeFrame } from '../helpers/raw.ts';
+import { RawClient, buildConnect, prop, publishProperties, describeFrame, closedWith, type ReceivedPublish as Pub } from '../helpers/raw.ts';
 import { connect, collect, subscribe, publish, end, uid, sleep, type Collector, type MqttClient } from '../helpers/clients.ts';
 
 /** v5 property bytes: Will Delay Interval (0x18, four-byte integer). */
@@ -89,7 +90,7 @@ forEachConfig(({ version, shards }) => {
     const { w, col } = await watch(topic);
     try {
       const c = await withWill(topic, { keepalive: 1 });
-      // The timing bound (1.5 × keep-alive) is 07-keepalive's subject; here: the will comes.
+      // The timing bound (1.5 × keep-alive) is keepalive.test.ts's subject; here: the will comes.
       const [m] = await col.waitFor(1, 8000);
       assert.equal(m!.payload.toString(), `will of ${topic}`);
       assert.ok(await c.closesWithin(2000), 'connection closed on keep-alive expiry');
@@ -192,6 +193,40 @@ forEachConfig(({ version, shards }) => {
         const [m] = await col.waitFor(1, 4000);
         assert.equal(m!.payload.toString(), `will of ${topic}`);
       } finally { await end(w); }
+    });
+
+    test('[MQTT-3.1.3-10] the Will keeps its user properties in order (repeated keys included) and its other properties', mosquittoDeviates('not checked against Mosquitto'), async () => {
+      const topic = uid('will-props');
+      const { c: watcher } = await RawClient.connect(h.port, { version, clientId: uid('watch') });
+      await watcher.subscribe(topic, 0);
+      const c = await RawClient.open(h.port, { version });
+      // a=1, b=2, a=3 (the same key apart): a broker decoding them into an object regroups them.
+      const willProps = Buffer.concat([prop.u32(0x18, 0), prop.pair(0x26, 'a', '1'), prop.str(0x03, 'text/plain'), prop.pair(0x26, 'b', '2'), prop.u32(0x02, 60), prop.pair(0x26, 'a', '3')]);
+      c.send(buildConnect({ version, clientId: uid('dying'), keepalive: 30, will: { topic, payload: 'gone', properties: willProps } }));
+      await c.expectPacket('connack');
+      c.destroy();
+      try {
+        const p = await watcher.waitFor('publish') as Pub;
+        const props = publishProperties(p.raw).filter(([id]) => id === 0x26 || id === 0x03);
+        assert.deepEqual(props, [[0x26, ['a', '1']], [0x03, 'text/plain'], [0x26, ['b', '2']], [0x26, ['a', '3']]], describeFrame(p));
+        const expiry = publishProperties(p.raw).find(([id]) => id === 0x02)?.[1] as number;
+        assert.ok(expiry > 55 && expiry <= 60, `Will Message Expiry carried as the remaining interval: ${expiry}`);
+        assert.equal(publishProperties(p.raw).some(([id]) => id === 0x18), false, 'no Will Delay Interval in a PUBLISH');
+      } finally { watcher.destroy(); }
+    });
+
+    test('[MQTT-3.14.1-1] a DISCONNECT with reserved flags set is malformed: DISCONNECT 0x81 and close, the will is published', async () => {
+      const topic = uid('dflags');
+      const { c: watcher } = await RawClient.connect(h.port, { version, clientId: uid('watch') });
+      await watcher.subscribe(topic, 0);
+      const c = await RawClient.open(h.port, { version });
+      try {
+        c.sendPacket({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 30, clientId: uid('dflags'), will: { topic, payload: Buffer.from('w'), qos: 0, retain: false } } as never);
+        await c.expectPacket('connack');
+        c.send(Buffer.from([0xe1, 0x00]));
+        await closedWith(c, [0x81], 'DISCONNECT flags 0001');
+        assert.equal((await watcher.waitFor('publish') as Pub).payload.toString(), 'w', 'not a normal disconnection: the will goes out');
+      } finally { c.destroy(); watcher.destroy(); }
     });
   }
 });

@@ -1,16 +1,19 @@
-// SUBSCRIBE / UNSUBSCRIBE: wildcard matching (+, #, 'a/#' matching 'a'), '$' topics and
-// leading wildcards, SUBACK codes (granted QoS, invalid filters), unsubscribe, overlapping
-// subscriptions, re-subscription, v5 No Local and Subscription Identifiers.
+// SUBSCRIBE / UNSUBSCRIBE: which filters are granted, what they match, how deliveries start and stop.
+// Wildcard matching (+, #, 'a/#' matching 'a'), '$' topics and leading wildcards, SUBACK codes
+// (granted QoS, invalid filters, filters that are not UTF-8), UNSUBSCRIBE of one or several
+// filters and of a delivery in flight, overlapping subscriptions, re-subscription, v5 No Local and
+// Subscription Identifiers. Shared subscriptions: shared-subscriptions.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker } from '../helpers/matrix.ts';
 import { isMosquitto } from '../helpers/broker.ts';
-import { RawClient, buildSubscribe, buildPublish, codeOf, describeFrame, hex, type Received, type ReceivedPublish as Pub } from '../helpers/raw.ts';
+import { RawClient, buildSubscribe, buildPublish, frame, mqttString, codeOf, describeFrame, hex, closedWith, type Received, type ReceivedPublish as Pub } from '../helpers/raw.ts';
 import { connect, collect, subscribe, unsubscribe, publish, end, endAll, uid, sleep, type MqttClient } from '../helpers/clients.ts';
 
 forEachConfig(({ version, shards }) => {
   // $SYS is published every second so '$' topic matching can be observed.
   const h = useBroker({ shards, sysInterval: 1 });
+  const v5 = version === 5;
 
   test('[MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-3.9.3-1] SUBACK echoes the packet id with one code per filter, in order', async () => {
     const { c } = await RawClient.connect(h.port, { version, clientId: uid('sa') });
@@ -276,5 +279,55 @@ forEachConfig(({ version, shards }) => {
       await sleep(300);
       assert.equal(col.messages.length, 1);
     } finally { await endAll([c, pub]); }
+  });
+
+  test('[MQTT-3.8.3-1] [MQTT-3.10.3-1] [MQTT-1.5.4-1] a SUBSCRIBE or UNSUBSCRIBE filter that is not UTF-8 closes the connection (v5: DISCONNECT 0x81)', async () => {
+    const bad = Buffer.from([0x61, 0x2f, 0xc3, 0x28]); // "a/" + ill-formed sequence
+    for (const [what, bytes] of [
+      ['SUBSCRIBE', buildSubscribe({ version, id: 3, filters: [{ topic: bad, options: 0 }] })],
+      ['UNSUBSCRIBE', frame(0xa2, Buffer.concat([Buffer.from([0, 4]), v5 ? Buffer.from([0]) : Buffer.alloc(0), mqttString(bad)]))],
+    ] as const) {
+      const { c } = await RawClient.connect(h.port, { version, clientId: uid('badfilter') });
+      try {
+        c.send(bytes);
+        await closedWith(c, [0x81], what);
+      } finally { c.destroy(); }
+    }
+  });
+
+  test(`${v5 ? '[MQTT-3.10.4-6] [MQTT-3.11.3-1]' : '[MQTT-3.10.4-6]'} one UNSUBSCRIBE with three filters: one UNSUBACK${v5 ? ', a code per filter in order' : ''}, deliveries stop`, async () => {
+    const base = uid('unsub3');
+    const { c } = await RawClient.connect(h.port, { version, clientId: uid('unsub3') });
+    try {
+      await c.subscribe([{ topic: `${base}/a`, qos: 0 }, { topic: `${base}/c`, qos: 0 }]);
+      c.sendPacket({ cmd: 'unsubscribe', messageId: 77, unsubscriptions: [`${base}/a`, `${base}/b`, `${base}/c`] } as never);
+      const ack = await c.waitFor('unsuback');
+      assert.equal((ack as unknown as { messageId: number }).messageId, 77);
+      if (v5) assert.deepEqual((ack as unknown as { granted: number[] }).granted, [0x00, 0x11, 0x00]);
+      await c.expectNothing(150); // exactly one UNSUBACK
+      c.send(buildPublish({ version, topic: `${base}/a`, payload: 'x' }));
+      c.send(buildPublish({ version, topic: `${base}/c`, payload: 'x' }));
+      await c.expectNothing(300);
+    } finally { c.destroy(); }
+  });
+
+  test('[MQTT-3.10.4-3] a QoS 2 delivery started before an UNSUBSCRIBE is completed after it (PUBREC gets PUBREL); later messages are not sent', async () => {
+    const topic = uid('unsub-q2');
+    const { c: sub } = await RawClient.connect(h.port, { version, clientId: uid('unsub-q2') });
+    await sub.subscribe(topic, 2);
+    const { c: pub } = await RawClient.connect(h.port, { version, clientId: uid('pub') });
+    try {
+      pub.send(buildPublish({ version, topic, payload: 'started', qos: 2, id: 1 }));
+      const p = await sub.waitFor('publish') as Pub;
+      sub.sendPacket({ cmd: 'unsubscribe', messageId: 9, unsubscriptions: [topic] } as never);
+      await sub.waitFor('unsuback');
+      sub.sendPacket({ cmd: 'pubrec', messageId: p.messageId } as never);
+      const rel = await sub.waitFor('pubrel');
+      assert.equal((rel as unknown as { messageId: number }).messageId, p.messageId);
+      assert.ok(v5 ? (codeOf(rel) ?? 0) === 0 : true, describeFrame(rel));
+      sub.sendPacket({ cmd: 'pubcomp', messageId: p.messageId } as never);
+      pub.send(buildPublish({ version, topic, payload: 'after', qos: 2, id: 2 }));
+      await sub.expectNothing(300);
+    } finally { sub.destroy(); pub.destroy(); }
   });
 });

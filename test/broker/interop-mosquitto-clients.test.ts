@@ -1,5 +1,5 @@
-// Interoperability with the Mosquitto command-line clients (mosquitto_pub, mosquitto_sub): an
-// independent C implementation of the client side. Skipped with a reason when not installed.
+// Interoperability with the Mosquitto command-line clients (mosquitto_pub, mosquitto_sub).
+// An independent C implementation of the client side. Skipped with a reason when not installed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker, mosquittoAvailable } from '../helpers/matrix.ts';

@@ -1,15 +1,17 @@
-// Outbound Topic Aliases (broker → client, MQTT 5 3.3.2.3.4) for clients whose CONNECT set a
-// Topic Alias Maximum: the first PUBLISH for a topic carries the name and an alias, later ones an
-// empty name and the alias; least recently used topics give their alias up; never an alias above
-// the client's maximum [MQTT-3.1.2-26] [MQTT-3.3.2-11]; a PUBLISH too large for the client is not sent and sets
-// no alias; other subscribers of the same fan-out keep the shared encoding. Publishers and
-// subscribers sit on different shards with 4.
+// MQTT 5 Topic Aliases in both directions: those the broker sends and those a client sets.
+// Outbound (broker → client, 3.3.2.3.4) for clients whose CONNECT set a Topic Alias Maximum: the
+// first PUBLISH for a topic carries the name and an alias, later ones an empty name and the alias;
+// least recently used topics give their alias up; never an alias above the client's maximum
+// [MQTT-3.1.2-26] [MQTT-3.3.2-11], none without one; a PUBLISH too large for the client is not
+// sent and sets no alias; other subscribers of the same fan-out keep the shared encoding.
+// Inbound: set, used, remapped, and the errors (alias 0, above the maximum, never set).
+// Publishers and subscribers sit on different shards with 4.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { forEachConfig, useBroker, shoalOnly } from '../helpers/matrix.ts';
-import { RawClient, buildPublish, describeFrame, hex, type ReceivedPublish as Pub } from '../helpers/raw.ts';
-import { uid, withTimeout } from '../helpers/clients.ts';
+import { RawClient, buildPublish, prop, publishProperties, describeFrame, hex, assertClosedWith, rawConnector, type ReceivedPublish as Pub } from '../helpers/raw.ts';
+import { connect, collect, subscribe, publish, end, uid, withTimeout } from '../helpers/clients.ts';
 
 interface Seen { topic: string; alias: number | undefined; named: boolean; raw: Buffer; payload: string }
 
@@ -32,6 +34,7 @@ function resolver(max: number): (p: Pub) => Seen {
 forEachConfig(({ shards }) => {
   const version = 5 as const;
   const h = useBroker({ shards });
+  const raw = rawConnector(h, version, 'v5');
 
   async function subscriber(props: Record<string, unknown>, filter: string, qos = 0, subProps?: Record<string, unknown>): Promise<RawClient> {
     const { c } = await RawClient.connect(h.port, { version, clientId: uid('alias-sub'), properties: props as never });
@@ -155,5 +158,57 @@ forEachConfig(({ shards }) => {
       pub.destroy();
     } finally { client.end(true); }
   });
-}, { versions: [5] });
 
+  test('[MQTT-3.3.2-11] no Topic Alias is sent to a client whose CONNECT had no Topic Alias Maximum', async () => {
+    const topic = uid('noalias');
+    const { c } = await raw();
+    await c.subscribe(topic, 0);
+    const p = await connect(h.url, { version });
+    try {
+      for (let i = 0; i < 5; i++) await publish(p, topic, `m${i}`, { qos: 0 });
+      for (let i = 0; i < 5; i++) {
+        const m = await c.expectPacket('publish') as Pub;
+        assert.equal(m.topic, topic, `topic name present on every PUBLISH: ${describeFrame(m)}`);
+        assert.ok(!publishProperties(m.raw).some(([id]) => id === 0x23), `Topic Alias sent: [${hex(m.raw)}]`);
+      }
+    } finally { c.disconnect(); await end(p); }
+  });
+
+  // Aliases the client sets (client → broker): the server's Topic Alias Maximum applies.
+  test('[MQTT-3.3.2-12] Topic Alias from the client: set with a topic, then used with an empty topic, then remapped', async () => {
+    const base = uid('alias');
+    const w = await connect(h.url, { version });
+    const { c } = await raw();
+    try {
+      const col = collect(w);
+      await subscribe(w, `${base}/#`, { qos: 1 });
+      c.send(buildPublish({ version, topic: `${base}/one`, payload: 'a', qos: 1, id: 1, properties: prop.u16(0x23, 1) }));
+      c.send(buildPublish({ version, topic: '', payload: 'b', qos: 1, id: 2, properties: prop.u16(0x23, 1) }));
+      c.send(buildPublish({ version, topic: `${base}/two`, payload: 'c', qos: 1, id: 3, properties: prop.u16(0x23, 1) }));
+      c.send(buildPublish({ version, topic: '', payload: 'd', qos: 1, id: 4, properties: prop.u16(0x23, 1) }));
+      for (let i = 0; i < 4; i++) await c.waitFor('puback');
+      await col.waitFor(4, 3000);
+      assert.deepEqual(col.messages.map((m) => `${m.topic}=${m.payload}`), [`${base}/one=a`, `${base}/one=b`, `${base}/two=c`, `${base}/two=d`]);
+      assert.ok(!c.closed);
+    } finally { c.disconnect(); await end(w); }
+  });
+
+  test('[MQTT-3.3.2-8] Topic Alias 0 is an error: DISCONNECT (0x94 Topic Alias invalid, 0x82 or 0x81) and close', async () => {
+    const { c } = await raw();
+    c.send(buildPublish({ version, topic: uid('a0'), payload: 'x', properties: prop.u16(0x23, 0) }));
+    assertClosedWith(await c.expectClose(5000), [0x94, 0x82, 0x81], 'alias 0');
+  });
+
+  test('[MQTT-3.3.2-9] Topic Alias above the server\'s Topic Alias Maximum: DISCONNECT 0x94 and close', async () => {
+    const { c, connack } = await raw();
+    const max = ((connack as unknown as { properties?: { topicAliasMaximum?: number } }).properties?.topicAliasMaximum) ?? 0;
+    c.send(buildPublish({ version, topic: uid('amax'), payload: 'x', properties: prop.u16(0x23, max + 1) }));
+    assertClosedWith(await c.expectClose(5000), [0x94], `alias ${max + 1} > Topic Alias Maximum ${max}`);
+  });
+
+  test('empty topic with an alias never set is a protocol error (DISCONNECT 0x82) and is not routed', async () => {
+    const { c } = await raw();
+    c.send(buildPublish({ version, topic: '', payload: 'x', properties: prop.u16(0x23, 1) }));
+    assertClosedWith(await c.expectClose(5000), [0x82, 0x94], 'unknown alias');
+  });
+}, { versions: [5] });

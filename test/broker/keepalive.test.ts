@@ -1,12 +1,16 @@
-// Keep alive: a silent client is closed once 1.5 × Keep Alive passes without a control packet,
-// not before Keep Alive; PINGREQ → PINGRESP; any control packet keeps the connection up;
-// Keep Alive 0 turns the mechanism off. The tests of one block run concurrently (each has its
-// own connections) to keep the wall time down.
-import { test } from 'node:test';
+// Keep Alive: silent clients closed after 1.5 × Keep Alive, PINGREQ, and v5 Server Keep Alive.
+// A silent client is closed once 1.5 × Keep Alive passes without a control packet, not before
+// Keep Alive; PINGREQ → PINGRESP; any control packet keeps the connection up; Keep Alive 0 turns
+// the mechanism off. The tests of one block run concurrently (each has its own connections) to
+// keep the wall time down. Last, --max-keepalive and the v5 Server Keep Alive.
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker, mosquittoDeviates } from '../helpers/matrix.ts';
+import { isMosquitto } from '../helpers/broker.ts';
 import { RawClient, buildPublish, codeOf, describeFrame, hex, type Frame } from '../helpers/raw.ts';
 import { uid, sleep } from '../helpers/clients.ts';
+
+const propsOf = (p: Frame): Record<string, unknown> => ((p as { properties?: Record<string, unknown> }).properties ?? {});
 
 forEachConfig(({ version, shards }) => {
   const h = useBroker({ shards });
@@ -98,3 +102,33 @@ forEachConfig(({ version, shards }) => {
     } finally { c.disconnect(); }
   });
 }, { concurrency: true });
+
+// MQTT 5 Server Keep Alive: the broker caps the client's Keep Alive at --max-keepalive, tells it
+// so in the CONNACK and enforces the cap.
+describe('Server Keep Alive (--max-keepalive 1)', { skip: isMosquitto ? 'Shoal only: --max-keepalive' : undefined }, () => {
+  const h = useBroker({ shards: 2, extraArgs: ['--max-keepalive', '1'] });
+
+  test('(3.2.2.3.14) a keepalive above the maximum (or 0) is replaced by Server Keep Alive, which the broker enforces (DISCONNECT 0x8D)', async () => {
+    for (const keepalive of [60, 0]) {
+      const { c, connack } = await RawClient.connect(h.port, { version: 5, clientId: uid('ka'), keepalive });
+      try {
+        assert.equal(propsOf(connack as unknown as Frame).serverKeepAlive, 1, describeFrame(connack as unknown as Frame));
+        const t0 = Date.now();
+        const frames = await c.expectClose(4000);
+        assert.ok(Date.now() - t0 >= 1000, 'not before 1.5 × the Server Keep Alive');
+        assert.deepEqual(frames.map((f) => [f.cmd, codeOf(f)]), [['disconnect', 0x8d]]);
+      } finally { c.destroy(); }
+    }
+  });
+
+  test('[MQTT-3.2.2-22] a keepalive within the maximum: no Server Keep Alive, the client keepalive applies; 3.1.1 clients are never told (and keep their own)', async () => {
+    const { c, connack } = await RawClient.connect(h.port, { version: 5, clientId: uid('ka'), keepalive: 1 });
+    c.destroy();
+    assert.equal(propsOf(connack as unknown as Frame).serverKeepAlive, undefined);
+    const old = await RawClient.connect(h.port, { version: 4, clientId: uid('ka4'), keepalive: 60 });
+    try {
+      assert.equal(old.connack.raw.length, 4, 'plain 3.1.1 CONNACK');
+      await old.c.expectNothing(1800); // its own 60 s keepalive applies
+    } finally { old.c.destroy(); }
+  });
+});

@@ -1,8 +1,9 @@
-// Malformed and forbidden input, byte by byte: each case opens its own connection, sends the
-// bad bytes, and expects the server to close that connection (v5: optionally after a DISCONNECT
-// with an error reason). After each case a fresh client pair must still work and a bystander
-// subscriber connected for the whole block must still receive: one bad connection never harms
-// the broker or other clients. The broker runs with --max-packet-size 1024.
+// Malformed and forbidden input, byte by byte: the connection is closed, nobody else is harmed.
+// Each case opens its own connection, sends the bad bytes, and expects the server to close that
+// connection (v5: optionally after a DISCONNECT with an error reason). After each case a fresh
+// client pair must still work and a bystander subscriber connected for the whole block must still
+// receive: one bad connection never harms the broker or other clients. The broker runs with
+// --max-packet-size 1024.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker, mosquittoDeviates } from '../helpers/matrix.ts';

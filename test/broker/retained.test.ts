@@ -1,7 +1,8 @@
-// Retained messages: stored, replaced, cleared by an empty payload, sent on subscribe with
-// RETAIN=1, normal deliveries with RETAIN=0 (3.1.1; v5 Retain As Published), QoS min'd,
-// re-sent on re-subscribe, v5 Retain Handling. With 4 shards the publisher, the clearer and
-// the subscriber are separate connections made one after another, so on different shards.
+// Retained messages: stored, replaced, cleared, and sent to new subscribers.
+// Stored, replaced, cleared by an empty payload, sent on subscribe with RETAIN=1, normal
+// deliveries with RETAIN=0 (3.1.1; v5 Retain As Published), QoS min'd, re-sent on re-subscribe,
+// v5 Retain Handling. With 4 shards the publisher, the clearer and the subscriber are separate
+// connections made one after another, so on different shards. Expiry: message-expiry.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker } from '../helpers/matrix.ts';

@@ -1,12 +1,13 @@
-// Sessions: clean session / clean start, persistent subscriptions, QoS 1/2 queued while
-// offline, Session Present, takeover by the same client id (old connection closed, v5 reason
-// 0x8E), redelivery of in-flight messages with DUP on reconnect. With 4 shards every new
-// connection for an id goes to a shard other than the live one holding it (fewest connections),
-// so every takeover and resumption below crosses shards.
+// Sessions: clean and persistent sessions, Session Present, takeover, redelivery on reconnect.
+// Clean session / clean start, persistent subscriptions, QoS 1/2 queued while offline, Session
+// Present, takeover by the same client id (old connection closed, v5 reason 0x8E), redelivery of
+// in-flight messages with DUP on reconnect (and none after a refusing PUBACK), v5 Session Expiry.
+// With 4 shards every new connection for an id goes to a shard other than the live one holding it
+// (fewest connections), so every takeover and resumption below crosses shards.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker, mosquittoDeviates } from '../helpers/matrix.ts';
-import { RawClient, buildAck, codeOf, describeFrame, type Received, type Version, type ReceivedPublish as Pub } from '../helpers/raw.ts';
+import { RawClient, buildAck, buildPublish, codeOf, describeFrame, type Received, type Version, type ReceivedPublish as Pub } from '../helpers/raw.ts';
 import { connect, publish, uid, sleep, type MqttClient } from '../helpers/clients.ts';
 import type { IConnectPacket } from 'mqtt-packet';
 
@@ -223,6 +224,38 @@ forEachConfig(({ version, shards }) => {
       try {
         assert.equal(b.connack.sessionPresent, false);
       } finally { b.c.disconnect(); await discard(id); }
+    });
+
+    test('(3.14.2.2.2) DISCONNECT setting Session Expiry after CONNECT had 0 is a protocol error; the session is not kept', async () => {
+      const id = uid('sexp');
+      const { c } = await RawClient.connect(h.port, { version, clientId: id, clean: true });
+      await c.subscribe(uid('sexp-t'), 1);
+      c.sendPacket({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 60 } });
+      await c.expectClose(3000);
+      const back = await RawClient.connect(h.port, { version, clientId: id, clean: false, properties: { sessionExpiryInterval: 0 } });
+      try {
+        assert.equal(back.connack.sessionPresent, false, 'session kept although Session Expiry was 0 at CONNECT');
+      } finally { back.c.disconnect(); }
+    });
+
+    test('[MQTT-4.4.0-2] a PUBACK with a reason code of 0x80 or more ends the flow: nothing re-sent after reconnecting', async () => {
+      const topic = uid('nack');
+      const clientId = uid('nack');
+      const { c: sub } = await RawClient.connect(h.port, { version, clientId, properties: { sessionExpiryInterval: 60 } as never });
+      await sub.subscribe(topic, 1);
+      const { c: pub } = await RawClient.connect(h.port, { version, clientId: uid('pub') });
+      try {
+        pub.send(buildPublish({ version, topic, payload: 'refused', qos: 1, id: 1 }));
+        const p = await sub.waitFor('publish') as Pub;
+        sub.sendPacket({ cmd: 'puback', messageId: p.messageId, reasonCode: 0x80 } as never);
+        await sleep(100);
+        sub.destroy();
+        await sleep(100);
+        const again = await RawClient.connect(h.port, { version, clientId, clean: false, properties: { sessionExpiryInterval: 60 } as never });
+        try {
+          await again.c.expectNothing(400);
+        } finally { again.c.destroy(); }
+      } finally { pub.destroy(); }
     });
   }
 

@@ -1,8 +1,8 @@
-// $SYS: the broker publishes its counters every --sys-interval seconds (retained, QoS 0), summed
-// over all shards. Names follow Mosquitto's $SYS tree (the de-facto convention, also in the
-// MQTT community "SYS topics" list) plus the seed broker's $SYS/broker/messages/per-sec.
-// With 4 shards, the clients of a test connect one after another and sit on different shards,
-// so a broker reporting only one shard's counters falls short of the expected deltas.
+// $SYS: the broker's counters, summed over all shards, published every --sys-interval seconds.
+// Retained, QoS 0. Names follow Mosquitto's $SYS tree (the de-facto convention, also in the MQTT
+// community "SYS topics" list) plus the seed broker's $SYS/broker/messages/per-sec. With 4 shards,
+// the clients of a test connect one after another and sit on different shards, so a broker
+// reporting only one shard's counters falls short of the expected deltas.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachConfig, useBroker, shoalOnly } from '../helpers/matrix.ts';

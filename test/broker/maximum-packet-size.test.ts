@@ -1,0 +1,48 @@
+// The client's Maximum Packet Size (MQTT 5): nothing larger is sent to it.
+// A PUBLISH too large for the client is dropped, not sent, and a SUBACK leaves its Reason String
+// out to fit. 1 and 4 shards. (CONNACK: auth.test.ts; topic aliases of a dropped PUBLISH:
+// topic-alias.test.ts.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { forEachConfig, useBroker, mosquittoDeviates } from '../helpers/matrix.ts';
+import { RawClient, rawConnector, type ReceivedPublish as Pub } from '../helpers/raw.ts';
+import { connect, publish, end, uid } from '../helpers/clients.ts';
+
+forEachConfig(({ shards }) => {
+  const version = 5 as const;
+  const h = useBroker({ shards });
+  const raw = rawConnector(h, version, 'v5');
+
+  test('[MQTT-3.1.2-24] [MQTT-3.1.2-25] client Maximum Packet Size: a larger message is not sent (dropped), the connection stays', async () => {
+    const topic = uid('cmax');
+    const { c } = await raw({ maximumPacketSize: 200 });
+    await c.subscribe(topic, 1);
+    const p = await connect(h.url, { version });
+    try {
+      await publish(p, topic, 'small-1', { qos: 1 });
+      await publish(p, topic, Buffer.alloc(500, 0x41), { qos: 1 });
+      await publish(p, topic, 'small-2', { qos: 1 });
+      const got: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const m = await c.expectPacket('publish') as Pub;
+        assert.ok(m.raw.length <= 200, `packet of ${m.raw.length} bytes sent to a client with Maximum Packet Size 200`);
+        got.push(m.payload.toString());
+        await c.ack(m);
+      }
+      assert.deepEqual(got, ['small-1', 'small-2']);
+      await c.expectNothing(300);
+      assert.ok(!c.closed);
+    } finally { c.disconnect(); await end(p); }
+  });
+
+  test('[MQTT-3.9.2-1] a SUBACK Reason String is left out when it would exceed the client\'s Maximum Packet Size', mosquittoDeviates('Mosquitto disconnects on an invalid filter'), async () => {
+    const { c } = await RawClient.connect(h.port, { version, clientId: uid('tiny'), properties: { maximumPacketSize: 24 } as never });
+    try {
+      c.sendPacket({ cmd: 'subscribe', messageId: 4, subscriptions: [{ topic: 'a/#/b', qos: 0 }] } as never);
+      const ack = await c.waitFor('suback');
+      assert.ok(ack.raw.length <= 24, `${ack.raw.length} bytes`);
+      assert.equal((ack as unknown as { properties?: { reasonString?: string } }).properties?.reasonString, undefined);
+      assert.deepEqual((ack as unknown as { granted: number[] }).granted, [0x8f]);
+    } finally { c.destroy(); }
+  });
+}, { versions: [5] });
