@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import { startListening } from '../shared/listen.ts';
+import type { ListenerConfig } from '../shared/config.ts';
 import type { Transport } from '../shared/tls.ts';
 import type { ShardSupervisor } from './shards.ts';
 
@@ -29,12 +30,13 @@ async function listenOn(server: net.Server, transport: Transport, host: string, 
  * so the socket can be moved to a shard, which does all reading, and for TLS and WebSocket the
  * handshake too (docs/transports.md): main never touches the data path.
  */
-function transferring(transport: Transport, shards: ShardSupervisor): net.Server {
-  return net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => shards.transfer(socket, transport));
+function transferring(listener: number, shards: ShardSupervisor): net.Server {
+  return net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => shards.transfer(socket, listener));
 }
 
-export function listen(transport: Transport, host: string, port: number, shards: ShardSupervisor): Promise<net.Server> {
-  return listenOn(transferring(transport, shards), transport, host, port, false);
+/** Listener number `index` of listenersOf(config), accepted by main. */
+export function listen(l: ListenerConfig, index: number, shards: ShardSupervisor): Promise<net.Server> {
+  return listenOn(transferring(index, shards), l.transport, l.host, l.port, false);
 }
 
 /**
@@ -44,11 +46,11 @@ export function listen(transport: Transport, host: string, port: number, shards:
  * For port 0 main takes a free port inside the SO_REUSEPORT group so the shards can join it,
  * and leaves once they have; whatever reached main's listener meanwhile is transferred.
  */
-export async function listenInShards(host: string, port: number, shards: ShardSupervisor): Promise<Listening> {
+export async function listenInShards(host: string, port: number, index: number, shards: ShardSupervisor): Promise<Listening> {
   let reserve: net.Server | null = null;
   let actual = port;
   if (port === 0) {
-    reserve = await listenOn(transferring('tcp', shards), 'tcp', host, 0, true);
+    reserve = await listenOn(transferring(index, shards), 'tcp', host, 0, true);
     actual = (reserve.address() as net.AddressInfo).port;
   } else {
     const probe = await listenOn(net.createServer(), 'tcp', host, port, false);
