@@ -8,9 +8,8 @@ import type { ShardListener } from '../shared/control.ts';
 import { ShoalError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { StatsBlock } from '../shared/stats.ts';
-import { loadTlsMaterial, readTlsMaterial, type TlsMaterial } from '../shared/tls.ts';
 import { within } from './deadline.ts';
-import { listen, listenInShards, type Listening } from './listeners.ts';
+import { listen, listenInShards, shardListenersOf, type Listening } from './listeners.ts';
 import { ShardSupervisor } from './shards.ts';
 import { startLine, urlOf } from './start-line.ts';
 import { SysPublisher } from './sys.ts';
@@ -46,25 +45,16 @@ function fail(err: unknown): string {
   return `shoal: ${(err as Error).message}${err instanceof ShoalError ? ` (${err.code})` : ''}`;
 }
 
-let tls: TlsMaterial | null;
 let shardListeners: ShardListener[];
-// TLS errors name a file listener's files by its place in the list (listeners[0].cert), the others by flag.
-const firstFromFile = listeners.length - config.listeners.length;
-const fileNames = (i: number) => (i < firstFromFile ? undefined : { cert: `listeners[${i - firstFromFile}].cert`, key: `listeners[${i - firstFromFile}].key`, ca: `listeners[${i - firstFromFile}].ca` });
 try {
-  tls = loadTlsMaterial(config);
-  shardListeners = listeners.map((l, i) => ({
-    transport: l.transport,
-    path: l.path,
-    tls: l.transport === 'tls' || l.transport === 'wss' ? readTlsMaterial(l, fileNames(i)) : null,
-  }));
+  shardListeners = shardListenersOf(listeners, config.listeners.length);
 } catch (err) {
   console.error(fail(err));
   process.exit(1);
 }
 
 const stats = new StatsBlock(config.shards);
-const shards = new ShardSupervisor(config, stats, log, tls, shardListeners);
+const shards = new ShardSupervisor(config, stats, log, shardListeners);
 try {
   await within(shards.start(), config.startTimeout, `the shards to start (each opens the store${config.persistence === 'memory' ? '' : ` in ${config.dataDir}`})`);
 } catch (err) {

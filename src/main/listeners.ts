@@ -2,7 +2,8 @@ import net from 'node:net';
 import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import { startListening } from '../shared/listen.ts';
 import type { ListenerConfig } from '../shared/config.ts';
-import type { Transport } from '../shared/tls.ts';
+import type { ShardListener } from '../shared/control.ts';
+import { readTlsMaterial, type Transport } from '../shared/tls.ts';
 import type { ShardSupervisor } from './shards.ts';
 
 /** What main/index.ts needs of a listener, whoever accepts. */
@@ -63,4 +64,19 @@ export async function listenInShards(host: string, port: number, index: number, 
   }
   const address: net.AddressInfo = { address: host, family: net.isIPv6(host) ? 'IPv6' : 'IPv4', port: actual };
   return { address: () => address, close: () => shards.unlistenAll() };
+}
+
+/**
+ * What the shards need of each listener, TLS files read and checked here (a bad one is one
+ * line and exit 1, not a crash in a shard). The last `fromFile` came from the config file's
+ * listeners: list, and errors name their files by place (listeners[0].cert), the others by flag.
+ */
+export function shardListenersOf(listeners: readonly ListenerConfig[], fromFile: number): ShardListener[] {
+  const first = listeners.length - fromFile;
+  return listeners.map((l, i) => {
+    const at = `listeners[${i - first}]`;
+    const names = i < first ? undefined : { cert: `${at}.cert`, key: `${at}.key`, ca: `${at}.ca` };
+    const tls = l.transport === 'tls' || l.transport === 'wss' ? readTlsMaterial(l, names) : null;
+    return { transport: l.transport, tls, path: l.path };
+  });
 }

@@ -6,7 +6,6 @@ import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import { Doorbell, SpscRing } from '../shared/ring/index.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { ControlFromShard, ControlToShard, PeerRings, ShardInit, ShardListener } from '../shared/control.ts';
-import type { TlsMaterial } from '../shared/tls.ts';
 
 const WORKER_URL = new URL('../worker/index.ts', import.meta.url);
 
@@ -18,7 +17,6 @@ const SHARD_YOUNG_GEN_MB = 8;
  */
 export class ShardSupervisor {
   private readonly config: BrokerConfig;
-  private readonly tls: TlsMaterial | null;
   private readonly listeners: ShardListener[];
   private readonly stats: StatsBlock;
   private readonly log: Logger;
@@ -34,9 +32,8 @@ export class ShardSupervisor {
   private readonly listenReplies: (((code: string | null) => void) | null)[];
   private readonly isAlive = (i: number): boolean => this.alive[i]!;
 
-  constructor(config: BrokerConfig, stats: StatsBlock, log: Logger, tls: TlsMaterial | null, listeners: ShardListener[]) {
+  constructor(config: BrokerConfig, stats: StatsBlock, log: Logger, listeners: ShardListener[]) {
     this.config = config;
-    this.tls = tls;
     this.listeners = listeners;
     this.stats = stats;
     this.log = log;
@@ -65,7 +62,7 @@ export class ShardSupervisor {
   private spawn(i: number, restart: boolean): Promise<void> {
     const init: ShardInit = {
       id: i, count: this.count, config: this.config, statsSab: this.stats.sab, bellSab: this.bellSab,
-      rings: this.ringsOf(i), restart, tls: this.tls, listeners: this.listeners,
+      rings: this.ringsOf(i), restart, listeners: this.listeners,
     };
     // A small young generation: a shard allocates short-lived objects per message, and V8
     // otherwise grows each shard's semi-spaces to 16+ MiB under a flood (RSS that is only

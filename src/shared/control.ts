@@ -23,7 +23,6 @@ export interface ShardInit {
   bellSab: SharedArrayBuffer;
   rings: (PeerRings | null)[];
   restart: boolean;
-  tls: TlsMaterial | null;      // certificate and key when a TLS or WSS listener is configured
   listeners: ShardListener[];   // by index, as in listenersOf(config)
 }
 

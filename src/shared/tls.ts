@@ -2,7 +2,6 @@
 // not a crash in a shard), then handed to every shard, which builds its own secure context.
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import type { BrokerConfig } from './config.ts';
 import { ErrorCode, ShoalError } from './errors.ts';
 
 /** The transport a listener speaks; a socket handed to a shard is tagged with it. */
@@ -30,12 +29,6 @@ function readPem(flag: string, path: string): string {
 /** The files of one TLS listener and the names errors call them by (--tls-cert, listeners[2].cert). */
 export interface TlsFiles { cert: string; key: string; ca: string; clientAuth: boolean }
 const FLAG_NAMES = { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' };
-
-/** Reads --tls-cert/--tls-key/--tls-ca when a TLS listener is configured; null otherwise. Throws TLS_INVALID. */
-export function loadTlsMaterial(config: BrokerConfig): TlsMaterial | null {
-  if (config.tlsPort === null && config.wssPort === null) return null;
-  return readTlsMaterial({ cert: config.tlsCert, key: config.tlsKey, ca: config.tlsCa, clientAuth: config.tlsClientAuth });
-}
 
 /** Reads and checks one listener's PEM files. Throws TLS_INVALID naming the file by `names`. */
 export function readTlsMaterial(files: TlsFiles, names: { cert: string; key: string; ca: string } = FLAG_NAMES): TlsMaterial {

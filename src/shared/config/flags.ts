@@ -23,29 +23,30 @@ const PARSE_OPTIONS: ParseArgsOptionsConfig = Object.fromEntries([
 export function readFlags(argv: readonly string[]): FlagsRead {
   const { tokens } = parseArgs({ args: [...argv], options: PARSE_OPTIONS, strict: false, allowPositionals: true, tokens: true });
   const out: FlagsRead = { help: false, version: false, printConfig: false, config: null, layer: new Map() };
+  // The first problem is the one reported, but reading goes on: a later --help still answers.
   let problem: ConfigError | null = null;
+  const refuse = (e: ConfigError): void => { problem ??= e; };
   for (const t of tokens) {
-    if (problem !== null) break;
-    if (t.kind === 'positional') { problem = new ConfigError(t.value, 'unexpected argument (flags are --name value or --name=value; see --help)'); continue; }
+    if (t.kind === 'positional') { refuse(new ConfigError(t.value, 'unexpected argument (flags are --name value or --name=value; see --help)')); continue; }
     if (t.kind !== 'option') continue;
     const flag = `--${t.name}`;
     if (t.name === 'help' || t.name === 'version' || t.name === 'print-config') {
-      if (t.value !== undefined) { problem = new ConfigError(flag, 'takes no value'); continue; }
+      if (t.value !== undefined) { refuse(new ConfigError(flag, 'takes no value')); continue; }
       if (t.name === 'help') out.help = true; else if (t.name === 'version') out.version = true; else out.printConfig = true;
       continue;
     }
     if (t.name === 'config') {
-      if (t.value === undefined) problem = new ConfigError(flag, 'needs a value');
+      if (t.value === undefined) refuse(new ConfigError(flag, 'needs a value'));
       else out.config = t.value;
       continue;
     }
     const spec = byName.get(t.name);
-    if (spec === undefined) { problem = new ConfigError(t.rawName, 'unknown flag (see --help)'); continue; }
-    if (spec.type !== 'bool' && t.value === undefined) { problem = new ConfigError(flag, 'needs a value'); continue; }
+    if (spec === undefined) { refuse(new ConfigError(t.rawName, 'unknown flag (see --help)')); continue; }
+    if (spec.type !== 'bool' && t.value === undefined) { refuse(new ConfigError(flag, 'needs a value')); continue; }
     try {
       out.layer.set(spec.key, { value: coerce(spec, t.value ?? true, flag), source: flag });
     } catch (err) {
-      problem = err as ConfigError;
+      refuse(err as ConfigError);
     }
   }
   // --help and --version answer whatever else the line holds.

@@ -48,14 +48,14 @@ export function helpText(): string {
 }
 
 /** The effective configuration as a config file would hold it, with where each value came from. */
-export function printConfig(loaded: Loaded): string {
+export function printConfig(loaded: Loaded, options: readonly OptionSpec[] = OPTIONS): string {
   const { config, sources } = loaded;
   const out = [
     '# Effective configuration (flags > environment > config file > defaults).',
     `# Config file: ${loaded.file ?? 'none'}`,
   ];
   for (const group of GROUPS) {
-    const rows = OPTIONS.filter((o) => o.group === group);
+    const rows = options.filter((o) => o.group === group);
     if (rows.length === 0) continue;
     out.push('', `# ${group}`);
     for (const o of rows) {
