@@ -146,12 +146,14 @@ describe('help and version', { skip }, () => {
     const r = run(['--help']);
     assert.equal(r.code, 0);
     assert.equal(run(['-h']).stdout, r.stdout);
+    const joined = r.stdout.replace(/\n {39}/g, ' '); // continuation lines of wrapped help
     const groups = [...r.stdout.matchAll(/^(\S[^:\n]*):$/gm)].map((m) => m[1]);
     assert.deepEqual(groups, ['General', 'Listeners', 'TLS and WebSocket', 'Shards and storage', 'Limits and flow control', 'MQTT 5 capabilities', 'Authentication', 'Logging and $SYS', 'Testing']);
-    assert.match(r.stdout, /^ {2}--max-inflight N +outbound QoS 1\/2 messages in flight per client \(default: 100\)$/m);
-    assert.match(r.stdout, /^ {2}--retain-available\[=BOOL\] .*\(default: true\)$/m);
+    assert.match(joined, /^ {2}--max-inflight N +outbound QoS 1\/2 messages in flight per client \(default: 100\)$/m);
+    assert.match(joined, /^ {2}--retain-available\[=BOOL\] .*\(default: true\)$/m);
     for (const flag of ['--config FILE', '--print-config', '--version', '--log-format pretty|json']) assert.match(r.stdout, new RegExp(`^ {2}${flag.replace('|', '\\|')}`, 'm'));
     assert.equal(r.stdout.match(/^ {2}--port /gm)?.length, 1);
+    assert.ok(r.stdout.split('\n').every((l) => l.length <= 100 || !l.includes(' ', 40)), 'help wraps at 100 columns');
   });
 
   test('--help and --version answer even beside a bad flag', () => {

@@ -6,8 +6,10 @@ import type { Loaded } from './load.ts';
 
 const MASK = '********';
 const WIDTH = 36;
+const COLUMNS = 100;
 
 function argOf(o: OptionSpec): string {
+  if (o.arg !== undefined) return ` ${o.arg}`;
   switch (o.type) {
     case 'bool': return '[=BOOL]';
     case 'enum': return ` ${o.values!.join('|')}`;
@@ -22,8 +24,17 @@ function defaultOf(o: OptionSpec): string {
   return v === null ? 'off' : v === '' ? 'none' : String(v);
 }
 
+/** `  --flag ARG   help`, the help wrapped at COLUMNS under its own column. */
 function line(left: string, help: string): string {
-  return left.length < WIDTH ? `  ${left.padEnd(WIDTH)} ${help}` : `  ${left}\n  ${''.padEnd(WIDTH)} ${help}`;
+  const indent = ''.padEnd(WIDTH + 3);
+  const rows: string[] = [];
+  let row = '';
+  for (const word of help.split(' ')) {
+    if (row !== '' && indent.length + row.length + 1 + word.length > COLUMNS) { rows.push(row); row = word; } else row = row === '' ? word : `${row} ${word}`;
+  }
+  rows.push(row);
+  const head = left.length < WIDTH ? `  ${left.padEnd(WIDTH)} ` : `  ${left}\n${indent}`;
+  return head + rows.join(`\n${indent}`);
 }
 
 export function helpText(): string {
