@@ -16,6 +16,7 @@ export const GROUPS = [
   'MQTT 5 capabilities',
   'Authentication',
   'Logging and $SYS',
+  'Admin HTTP',
   'Testing',
 ] as const;
 export type Group = (typeof GROUPS)[number];
