@@ -59,6 +59,15 @@ describe('configuration sources', { skip }, () => {
     assert.match(r.stdout, new RegExp(`^# Config file: ${f.replaceAll('.', '\\.')}$`, 'm'));
   });
 
+  test('--print-config\'s output is a config file that gives the same configuration back', () => {
+    const f = file('max-qos: 1\nws-port: 0\nlisteners:\n  - {transport: tcp, host: 127.0.0.1, port: 0}\n  - {transport: ws, port: 0, path: /x}\n');
+    const first = run(['--config', f, '--max-inflight', '5', '--print-config']);
+    assert.equal(first.code, 0, first.stderr);
+    const again = run(['--config', file(first.stdout), '--print-config']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(parse(again.stdout), parse(first.stdout));
+  });
+
   test('SHOAL_CONFIG names the file; --config wins over it', () => {
     const a = file('max-qos: 1\n');
     const b = file('max-qos: 0\n');
