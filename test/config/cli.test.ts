@@ -107,6 +107,7 @@ describe('refusals: one line naming the source, exit code 2', { skip }, () => {
     assert.equal(refused(['--max-inflihgt', '5']), 'shoal: --max-inflihgt: unknown flag (see --help)');
     assert.equal(refused(['--port']), 'shoal: --port: needs a value');
     assert.match(refused(['--port', '1', 'extra']), /^shoal: extra: unexpected argument/);
+    assert.equal(refused(['--retain-available', 'false']), 'shoal: false: unexpected argument (a boolean flag takes its value after "=": --retain-available=false)');
     assert.equal(refused(['--port', 'x', '--bogus']), 'shoal: --port: must be an integer from 0 to 65535, got "x"', 'the first problem');
     assert.equal(refused(['--print-config=yes']), 'shoal: --print-config: takes no value');
   });

@@ -26,8 +26,16 @@ export function readFlags(argv: readonly string[]): FlagsRead {
   // The first problem is the one reported, but reading goes on: a later --help still answers.
   let problem: ConfigError | null = null;
   const refuse = (e: ConfigError): void => { problem ??= e; };
+  let lastBool: string | null = null; // `--allow-anonymous false` means `--allow-anonymous=false`, and is told so
   for (const t of tokens) {
-    if (t.kind === 'positional') { refuse(new ConfigError(t.value, 'unexpected argument (flags are --name value or --name=value; see --help)')); continue; }
+    const afterBool = lastBool;
+    lastBool = null;
+    if (t.kind === 'positional') {
+      refuse(new ConfigError(t.value, afterBool === null
+        ? 'unexpected argument (flags are --name value or --name=value; see --help)'
+        : `unexpected argument (a boolean flag takes its value after "=": ${afterBool}=${t.value})`));
+      continue;
+    }
     if (t.kind !== 'option') continue;
     const flag = `--${t.name}`;
     if (t.name === 'help' || t.name === 'version' || t.name === 'print-config') {
@@ -43,6 +51,7 @@ export function readFlags(argv: readonly string[]): FlagsRead {
     const spec = byName.get(t.name);
     if (spec === undefined) { refuse(new ConfigError(t.rawName, 'unknown flag (see --help)')); continue; }
     if (spec.type !== 'bool' && t.value === undefined) { refuse(new ConfigError(flag, 'needs a value')); continue; }
+    if (spec.type === 'bool' && t.value === undefined) lastBool = flag;
     try {
       out.layer.set(spec.key, { value: coerce(spec, t.value ?? true, flag), source: flag });
     } catch (err) {
