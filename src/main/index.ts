@@ -1,68 +1,81 @@
-// Broker entry: parse flags, start the shards, listen, publish $SYS, stop gracefully on signals.
+// Broker entry: read the configuration, start the shards, listen, publish $SYS, stop gracefully on signals.
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import pino from 'pino';
-import { parseArgs, usage } from '../shared/config.ts';
+import { listenersOf } from '../shared/config/listeners.ts';
+import { loadCli, type Cli } from '../shared/config/load.ts';
+import { helpText, printConfig } from '../shared/config/print.ts';
+import type { ShardListener } from '../shared/control.ts';
 import { ShoalError } from '../shared/errors.ts';
+import { createLogger } from '../shared/log.ts';
 import { StatsBlock } from '../shared/stats.ts';
-import { loadTlsMaterial, type TlsMaterial, type Transport } from '../shared/tls.ts';
-import { listen, listenInShards, type Listening } from './listeners.ts';
+import { within } from './deadline.ts';
+import { listen, listenInShards, shardListenersOf, type Listening } from './listeners.ts';
 import { ShardSupervisor } from './shards.ts';
+import { startLine, urlOf } from './start-line.ts';
 import { SysPublisher } from './sys.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-let parsed;
+// Exit codes: 2 for anything wrong with the configuration (with its source), 1 for a start
+// that failed (files, ports, shards), 0 for a clean stop.
+let cli: Cli;
 try {
-  parsed = parseArgs(process.argv.slice(2));
+  cli = loadCli(process.argv.slice(2), process.env);
 } catch (err) {
   console.error(`shoal: ${(err as Error).message}`);
   process.exit(2);
 }
-if (parsed.help) {
-  console.log(usage());
+if (cli.action === 'help') {
+  console.log(helpText());
   process.exit(0);
 }
-const config = parsed.config;
-const log = pino({ level: config.logLevel, base: null }, pino.destination(2));
+if (cli.action === 'version') {
+  console.log(`shoal ${pkg.version}`);
+  process.exit(0);
+}
+if (cli.action === 'print-config') {
+  console.log(printConfig(cli));
+  process.exit(0);
+}
+const config = cli.config;
+const listeners = listenersOf(config);
+const log = await createLogger(config, null);
 
 function fail(err: unknown): string {
   return `shoal: ${(err as Error).message}${err instanceof ShoalError ? ` (${err.code})` : ''}`;
 }
 
-let tls: TlsMaterial | null;
+let shardListeners: ShardListener[];
 try {
-  tls = loadTlsMaterial(config);
+  shardListeners = shardListenersOf(listeners, config.listeners.length);
 } catch (err) {
   console.error(fail(err));
   process.exit(1);
 }
 
 const stats = new StatsBlock(config.shards);
-const shards = new ShardSupervisor(config, stats, log, tls);
+const shards = new ShardSupervisor(config, stats, log, shardListeners);
 try {
-  await shards.start();
+  await within(shards.start(), config.startTimeout, `the shards to start (each opens the store${config.persistence === 'memory' ? '' : ` in ${config.dataDir}`})`);
 } catch (err) {
   console.error(fail(err));
   await shards.stop(1000);
   process.exit(1);
 }
 
-// Plain TCP first: the start-up line names it first (tools parse `listening on mqtt://host:port`).
-const wanted: [Transport, number | null, string][] = [
-  ['tcp', config.port, 'mqtt'], ['tls', config.tlsPort, 'mqtts'], ['ws', config.wsPort, 'ws'], ['wss', config.wssPort, 'wss'],
-];
 const servers: Listening[] = [];
 const urls: string[] = [];
 try {
-  for (const [transport, port, scheme] of wanted) {
-    if (port === null) continue;
-    const server = transport === 'tcp' && config.accept === 'shards'
-      ? await listenInShards(config.host, port, shards)
-      : await listen(transport, config.host, port, shards);
+  // --accept shards: the first TCP listener is the shards' (SO_REUSEPORT); main accepts for the others.
+  const inShards = config.accept === 'shards' ? listeners.findIndex((l) => l.transport === 'tcp') : -1;
+  for (const [i, l] of listeners.entries()) {
+    const server = await within(
+      i === inShards ? listenInShards(l.host, l.port, i, shards) : listen(l, i, shards),
+      config.startTimeout, `the ${l.transport} listener on ${l.host}:${l.port}`,
+    );
     servers.push(server);
     const addr = server.address() as AddressInfo;
-    urls.push(`${scheme}://${addr.address}:${addr.port}${transport === 'ws' || transport === 'wss' ? config.wsPath : ''}`);
+    urls.push(urlOf(l, addr.address, addr.port));
   }
 } catch (err) {
   console.error(fail(err));
@@ -72,7 +85,6 @@ try {
 }
 const sys = new SysPublisher(stats, shards, pkg.version);
 sys.start(config.sysInterval);
-console.log(`shoal ${pkg.version} listening on ${urls.join(', ')} (${config.shards} shards, persistence ${config.persistence}${config.persistence === 'memory' ? '' : `, data ${config.dataDir}`})`);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
@@ -84,5 +96,7 @@ async function shutdown(signal: string): Promise<void> {
   await shards.stop();
   process.exit(0);
 }
+// Before the start line: whoever reads it may signal at once.
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+console.log(startLine(pkg.version, urls, config));

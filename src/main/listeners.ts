@@ -1,7 +1,9 @@
 import net from 'node:net';
 import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import { startListening } from '../shared/listen.ts';
-import type { Transport } from '../shared/tls.ts';
+import type { ListenerConfig } from '../shared/config.ts';
+import type { ShardListener } from '../shared/control.ts';
+import { readTlsMaterial, type Transport } from '../shared/tls.ts';
 import type { ShardSupervisor } from './shards.ts';
 
 /** What main/index.ts needs of a listener, whoever accepts. */
@@ -29,12 +31,13 @@ async function listenOn(server: net.Server, transport: Transport, host: string, 
  * so the socket can be moved to a shard, which does all reading, and for TLS and WebSocket the
  * handshake too (docs/transports.md): main never touches the data path.
  */
-function transferring(transport: Transport, shards: ShardSupervisor): net.Server {
-  return net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => shards.transfer(socket, transport));
+function transferring(listener: number, shards: ShardSupervisor): net.Server {
+  return net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => shards.transfer(socket, listener));
 }
 
-export function listen(transport: Transport, host: string, port: number, shards: ShardSupervisor): Promise<net.Server> {
-  return listenOn(transferring(transport, shards), transport, host, port, false);
+/** Listener number `index` of listenersOf(config), accepted by main. */
+export function listen(l: ListenerConfig, index: number, shards: ShardSupervisor): Promise<net.Server> {
+  return listenOn(transferring(index, shards), l.transport, l.host, l.port, false);
 }
 
 /**
@@ -44,11 +47,11 @@ export function listen(transport: Transport, host: string, port: number, shards:
  * For port 0 main takes a free port inside the SO_REUSEPORT group so the shards can join it,
  * and leaves once they have; whatever reached main's listener meanwhile is transferred.
  */
-export async function listenInShards(host: string, port: number, shards: ShardSupervisor): Promise<Listening> {
+export async function listenInShards(host: string, port: number, index: number, shards: ShardSupervisor): Promise<Listening> {
   let reserve: net.Server | null = null;
   let actual = port;
   if (port === 0) {
-    reserve = await listenOn(transferring('tcp', shards), 'tcp', host, 0, true);
+    reserve = await listenOn(transferring(index, shards), 'tcp', host, 0, true);
     actual = (reserve.address() as net.AddressInfo).port;
   } else {
     const probe = await listenOn(net.createServer(), 'tcp', host, port, false);
@@ -61,4 +64,19 @@ export async function listenInShards(host: string, port: number, shards: ShardSu
   }
   const address: net.AddressInfo = { address: host, family: net.isIPv6(host) ? 'IPv6' : 'IPv4', port: actual };
   return { address: () => address, close: () => shards.unlistenAll() };
+}
+
+/**
+ * What the shards need of each listener, TLS files read and checked here (a bad one is one
+ * line and exit 1, not a crash in a shard). The last `fromFile` came from the config file's
+ * listeners: list, and errors name their files by place (listeners[0].cert), the others by flag.
+ */
+export function shardListenersOf(listeners: readonly ListenerConfig[], fromFile: number): ShardListener[] {
+  const first = listeners.length - fromFile;
+  return listeners.map((l, i) => {
+    const at = `listeners[${i - first}]`;
+    const names = i < first ? undefined : { cert: `${at}.cert`, key: `${at}.key`, ca: `${at}.ca` };
+    const tls = l.transport === 'tls' || l.transport === 'wss' ? readTlsMaterial(l, names) : null;
+    return { transport: l.transport, tls, path: l.path };
+  });
 }

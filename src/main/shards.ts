@@ -5,8 +5,7 @@ import type { BrokerConfig } from '../shared/config.ts';
 import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import { Doorbell, SpscRing } from '../shared/ring/index.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
-import type { ControlFromShard, ControlToShard, PeerRings, ShardInit } from '../shared/control.ts';
-import type { TlsMaterial, Transport } from '../shared/tls.ts';
+import type { ControlFromShard, ControlToShard, PeerRings, ShardInit, ShardListener } from '../shared/control.ts';
 
 const WORKER_URL = new URL('../worker/index.ts', import.meta.url);
 
@@ -18,7 +17,7 @@ const SHARD_YOUNG_GEN_MB = 8;
  */
 export class ShardSupervisor {
   private readonly config: BrokerConfig;
-  private readonly tls: TlsMaterial | null;
+  private readonly listeners: ShardListener[];
   private readonly stats: StatsBlock;
   private readonly log: Logger;
   private readonly workers: (Worker | null)[];
@@ -33,9 +32,9 @@ export class ShardSupervisor {
   private readonly listenReplies: (((code: string | null) => void) | null)[];
   private readonly isAlive = (i: number): boolean => this.alive[i]!;
 
-  constructor(config: BrokerConfig, stats: StatsBlock, log: Logger, tls: TlsMaterial | null) {
+  constructor(config: BrokerConfig, stats: StatsBlock, log: Logger, listeners: ShardListener[]) {
     this.config = config;
-    this.tls = tls;
+    this.listeners = listeners;
     this.stats = stats;
     this.log = log;
     const n = config.shards;
@@ -63,7 +62,7 @@ export class ShardSupervisor {
   private spawn(i: number, restart: boolean): Promise<void> {
     const init: ShardInit = {
       id: i, count: this.count, config: this.config, statsSab: this.stats.sab, bellSab: this.bellSab,
-      rings: this.ringsOf(i), restart, tls: this.tls,
+      rings: this.ringsOf(i), restart, listeners: this.listeners,
     };
     // A small young generation: a shard allocates short-lived objects per message, and V8
     // otherwise grows each shard's semi-spaces to 16+ MiB under a flood (RSS that is only
@@ -144,8 +143,8 @@ export class ShardSupervisor {
     });
   }
 
-  /** Moves a freshly accepted (paused, unread) socket to the least-loaded live shard, tagged with its transport. */
-  transfer(socket: Socket, transport: Transport): void {
+  /** Moves a freshly accepted (paused, unread) socket to the least-loaded live shard, tagged with its listener. */
+  transfer(socket: Socket, listener: number): void {
     const i = this.stats.leastLoaded(this.isAlive);
     const w = i < 0 ? null : this.workers[i];
     if (w === null || w === undefined) { socket.destroy(); return; }
@@ -153,7 +152,7 @@ export class ShardSupervisor {
     try {
       // Node 26 moves the socket's handle to the worker thread (the socket must be unread), also
       // from inside a message object.
-      w.postMessage({ type: 'socket', socket, transport } satisfies ControlToShard, [socket as never]);
+      w.postMessage({ type: 'socket', socket, transport: this.listeners[listener]!.transport, listener } satisfies ControlToShard, [socket as never]);
     } catch (err) {
       this.stats.addLive(i, -1);
       this.log.error({ err }, 'socket transfer failed');

@@ -8,6 +8,13 @@ import type { TlsMaterial, Transport } from './tls.ts';
 /** Ring buffers to and from one other shard (one SharedArrayBuffer each, allocated by main). */
 export interface PeerRings { out: SharedArrayBuffer; in: SharedArrayBuffer }
 
+/** What a shard needs of one listener; main tags each socket it transfers with the listener's index. */
+export interface ShardListener {
+  transport: Transport;
+  tls: TlsMaterial | null;      // tls and wss: this listener's certificate, key and client-certificate rules
+  path: string;                 // ws and wss: the only upgrade path ('' = any)
+}
+
 export interface ShardInit {
   id: number;
   count: number;
@@ -16,11 +23,11 @@ export interface ShardInit {
   bellSab: SharedArrayBuffer;
   rings: (PeerRings | null)[];
   restart: boolean;
-  tls: TlsMaterial | null;      // certificate and key when a TLS or WSS listener is configured
+  listeners: ShardListener[];   // by index, as in listenersOf(config)
 }
 
 export type ControlToShard =
-  | { type: 'socket'; socket: Socket; transport: Transport } // the socket is transferred, not cloned
+  | { type: 'socket'; socket: Socket; transport: Transport; listener: number } // the socket is transferred, not cloned
   | { type: 'sys'; items: [string, string][] }
   | { type: 'peer-restarted'; peer: number; rings: PeerRings }
   | { type: 'listen'; host: string; port: number }

@@ -2,7 +2,6 @@
 // not a crash in a shard), then handed to every shard, which builds its own secure context.
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import type { BrokerConfig } from './config.ts';
 import { ErrorCode, ShoalError } from './errors.ts';
 
 /** The transport a listener speaks; a socket handed to a shard is tagged with it. */
@@ -27,20 +26,23 @@ function readPem(flag: string, path: string): string {
   return text;
 }
 
-/** Reads --tls-cert/--tls-key/--tls-ca when a TLS listener is configured; null otherwise. Throws TLS_INVALID. */
-export function loadTlsMaterial(config: BrokerConfig): TlsMaterial | null {
-  if (config.tlsPort === null && config.wssPort === null) return null;
+/** The files of one TLS listener and the names errors call them by (--tls-cert, listeners[2].cert). */
+export interface TlsFiles { cert: string; key: string; ca: string; clientAuth: boolean }
+const FLAG_NAMES = { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' };
+
+/** Reads and checks one listener's PEM files. Throws TLS_INVALID naming the file by `names`. */
+export function readTlsMaterial(files: TlsFiles, names: { cert: string; key: string; ca: string } = FLAG_NAMES): TlsMaterial {
   const m: TlsMaterial = {
-    cert: readPem('--tls-cert', config.tlsCert),
-    key: readPem('--tls-key', config.tlsKey),
-    ca: config.tlsCa === '' ? null : readPem('--tls-ca', config.tlsCa),
-    clientAuth: config.tlsClientAuth,
+    cert: readPem(names.cert, files.cert),
+    key: readPem(names.key, files.key),
+    ca: files.ca === '' ? null : readPem(names.ca, files.ca),
+    clientAuth: files.clientAuth,
   };
   try {
     tls.createSecureContext(credentialsOf(m)); // parses every PEM and checks that the key matches the certificate
   } catch (err) {
     const e = err as Error & { code?: string };
-    throw new ShoalError(ErrorCode.TLS_INVALID, `--tls-cert ${config.tlsCert} / --tls-key ${config.tlsKey}${m.ca === null ? '' : ` / --tls-ca ${config.tlsCa}`}: ${e.message.split('\n')[0]}${e.code ? ` (${e.code})` : ''}`, { cause: err });
+    throw new ShoalError(ErrorCode.TLS_INVALID, `${names.cert} ${files.cert} / ${names.key} ${files.key}${m.ca === null ? '' : ` / ${names.ca} ${files.ca}`}: ${e.message.split('\n')[0]}${e.code ? ` (${e.code})` : ''}`, { cause: err });
   }
   return m;
 }

@@ -1,6 +1,6 @@
 // Shard entry point: adopts transferred sockets, pumps the rings, obeys main's control messages.
 import { parentPort, workerData } from 'node:worker_threads';
-import pino from 'pino';
+import { createLogger } from '../shared/log.ts';
 import { StatsBlock } from '../shared/stats.ts';
 import { createStore } from '../shared/store/index.ts';
 import type { ControlFromShard, ControlToShard, ShardInit } from '../shared/control.ts';
@@ -12,7 +12,7 @@ import { Transports } from './transports.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
-const log = pino({ level: init.config.logLevel, base: { shard: init.id } }, pino.destination(2));
+const log = await createLogger(init.config, { shard: init.id });
 const stats = new StatsBlock(init.count, init.statsSab);
 stats.resetRow(init.id, []);
 
@@ -38,12 +38,12 @@ try {
 }
 shard.boot(init.restart);
 const keepalive = startKeepalive(shard);
-const transports = new Transports(shard, init.tls);
+const transports = new Transports(shard, init.listeners);
 const acceptor = new Acceptor(shard);
 
 port.on('message', (m: ControlToShard) => {
   switch (m.type) {
-    case 'socket': transports.adopt(m.socket, m.transport); break;
+    case 'socket': transports.adopt(m.socket, m.listener); break;
     case 'sys': shard.sysUpdate(m.items); break;
     case 'peer-restarted': shard.peerRestarted(m.peer, m.rings); break;
     case 'listen':

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Stat } from '../shared/stats.ts';
+import type { ShardListener } from '../shared/control.ts';
 import { credentialsOf, type TlsMaterial, type Transport } from '../shared/tls.ts';
 import type { Shard } from './shard.ts';
 import { WsSocket, type WsStream } from './ws-socket.ts';
@@ -15,13 +16,14 @@ const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
 interface Upgrade {
   stream: WsStream;             // the raw socket (ws) or the TLS socket (wss)
   transport: Transport;
+  path: string;                 // the listener's only upgrade path ('' = any)
   timer: NodeJS.Timeout;
   onEnd: (err?: Error) => void; // 'error' / 'close' before the upgrade
 }
 
 /**
  * Terminates TLS and WebSocket in the shard (docs/transports.md): main transfers the raw TCP
- * socket tagged with its listener's transport, and here it goes into a per-shard `tls.Server`
+ * socket tagged with its listener's index, and here it goes into that listener's `tls.Server`
  * (TLS; client certificates; --connect-timeout as the handshake timeout) and, for WebSocket,
  * a per-shard `http.Server` that only handles upgrades, and `ws` with `noServer`. None of
  * these servers listens: sockets are emitted into them. A Connection is made once the
@@ -31,20 +33,24 @@ interface Upgrade {
  */
 export class Transports {
   private readonly shard: Shard;
-  private readonly tls: tls.Server | null = null;
-  private readonly wssTls: tls.Server | null = null;
+  private readonly listeners: readonly ShardListener[];
+  /** By listener index: the TLS server of a tls or wss listener. */
+  private readonly tlsServers: (tls.Server | null)[];
   private readonly http: http.Server | null = null;
   private readonly wss: WebSocketServer | null = null;
   private readonly upgrades = new Map<Duplex, Upgrade>();
 
-  constructor(shard: Shard, material: TlsMaterial | null) {
+  constructor(shard: Shard, listeners: readonly ShardListener[]) {
     this.shard = shard;
     const config = shard.config;
-    if (material !== null) {
-      if (config.tlsPort !== null) this.tls = this.tlsServer(material, 'tls', (s) => this.shard.adoptSocket(s));
-      if (config.wssPort !== null) this.wssTls = this.tlsServer(material, 'wss', (s) => this.toHttp(s, 'wss'));
-    }
-    if (config.wsPort !== null || config.wssPort !== null) {
+    this.listeners = listeners;
+    this.tlsServers = listeners.map((l) => {
+      if (l.tls === null) return null;
+      return l.transport === 'wss'
+        ? this.tlsServer(l.tls, 'wss', (s) => this.toHttp(s, 'wss', l.path))
+        : this.tlsServer(l.tls, 'tls', (s) => this.shard.adoptSocket(s));
+    });
+    if (listeners.some((l) => l.transport === 'ws' || l.transport === 'wss')) {
       this.wss = new WebSocketServer({
         noServer: true,
         clientTracking: false,
@@ -64,12 +70,13 @@ export class Transports {
     }
   }
 
-  /** A socket main transferred to this shard. */
-  adopt(raw: Socket, transport: Transport): void {
+  /** A socket main transferred to this shard from listener number `listener`. */
+  adopt(raw: Socket, listener: number): void {
+    const l = this.listeners[listener]!;
     // Plain TCP (and anything while shutting down, which adoptSocket refuses) goes straight on.
-    if (transport === 'tcp' || this.shard.shuttingDown) this.shard.adoptSocket(raw);
-    else if (transport === 'ws') this.toHttp(raw, 'ws');
-    else (transport === 'tls' ? this.tls : this.wssTls)!.emit('connection', raw);
+    if (l.transport === 'tcp' || this.shard.shuttingDown) this.shard.adoptSocket(raw);
+    else if (l.transport === 'ws') this.toHttp(raw, 'ws', l.path);
+    else this.tlsServers[listener]!.emit('connection', raw);
   }
 
   /**
@@ -95,10 +102,11 @@ export class Transports {
   /** Destroys every socket waiting for its WebSocket upgrade (shutdown). */
   shutdown(): void { for (const u of [...this.upgrades.values()]) this.fail(u, 'shutting down'); }
 
-  private toHttp(stream: WsStream, transport: Transport): void {
+  private toHttp(stream: WsStream, transport: Transport, path: string): void {
     const u: Upgrade = {
       stream,
       transport,
+      path,
       timer: setTimeout(() => this.fail(u, 'upgrade timeout'), this.shard.config.connectTimeout),
       onEnd: (err?: Error) => this.fail(u, err?.message ?? 'closed before the upgrade'),
     };
@@ -113,7 +121,7 @@ export class Transports {
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const u = this.upgrades.get(socket);
     if (u === undefined) { socket.destroy(); return; }
-    const path = this.shard.config.wsPath;
+    const { path } = u;
     if (path !== '' && (req.url ?? '').split('?', 1)[0] !== path) { this.refuse(socket, 404, `WebSocket path is ${path}`); return; }
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     if (!SUBPROTOCOLS.some((p) => offered.includes(p))) {

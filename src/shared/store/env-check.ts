@@ -44,7 +44,7 @@ export async function checkDataDir(dir: string): Promise<void> {
   } catch (err) {
     if (errno(err) !== 'ENOENT') throw ioError(`cannot stat data directory ${dir}`, err);
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
     } catch (e) {
       throw ioError(`cannot create data directory ${dir}`, e);
     }
@@ -151,6 +151,29 @@ function access(p: string, label: string): void {
     fs.accessSync(p, fs.constants.R_OK | fs.constants.W_OK);
   } catch (err) {
     throw ioError(`${label} is not readable and writable by this process`, err);
+  }
+}
+
+/**
+ * mkdir -p one level at a time. Node's own `mkdirSync(dir, { recursive: true })` never returns
+ * for a path under /proc (mkdir answers ENOENT for a parent that stat says exists, and Node
+ * retries the parent forever), so a --data-dir such as /proc/nope hung the shard at start.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let p = path.resolve(dir);
+  while (!fs.existsSync(p)) {
+    missing.push(p);
+    const parent = path.dirname(p);
+    if (parent === p) break;
+    p = parent;
+  }
+  for (let i = missing.length - 1; i >= 0; i--) {
+    try {
+      fs.mkdirSync(missing[i]!);
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw err; // another shard made it first
+    }
   }
 }
 

@@ -62,6 +62,9 @@ export class LmdbStore implements Store {
       // it after the plain writes of the same turn, so a putSession right after it would be
       // deleted by it.
       strictAsyncOrder: true,
+      // lmdb-js guesses from the path: a last name with a dot (mktemp's /tmp/tmp.AbC123,
+      // /var/lib/shoal.d) would be taken as the data file itself and fail with EISDIR.
+      noSubdir: false,
       ...(this.persistence === 'durable' ? { overlappingSync: false } : { noSync: true, noMetaSync: true }),
       ...(this.mapSizeBytes ? { mapSize: this.mapSizeBytes } : {}),
     };

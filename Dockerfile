@@ -1,0 +1,26 @@
+# Shoal in a container: `docker build -t shoal . && docker run -p 1883:1883 -v shoal-data:/var/lib/shoal shoal`
+# Settings: /etc/shoal/shoal.yaml (mount your own over it), or SHOAL_<FLAG> environment variables,
+# or flags after the image name (`docker run shoal --max-inflight 50`).
+
+# Build stage: the runtime dependencies from the lockfile (dev tools, tests and benches stay out).
+FROM node:26-bookworm-slim AS build
+WORKDIR /opt/shoal
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# Run stage: the broker's sources (TypeScript runs as is: no build step) and its dependencies.
+FROM node:26-bookworm-slim
+WORKDIR /opt/shoal
+COPY --from=build /opt/shoal/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY src ./src
+COPY deploy/healthcheck.mjs ./deploy/healthcheck.mjs
+COPY deploy/shoal.yaml /etc/shoal/shoal.yaml
+RUN install -d -o node -g node /var/lib/shoal
+ENV SHOAL_CONFIG=/etc/shoal/shoal.yaml
+VOLUME /var/lib/shoal
+EXPOSE 1883
+USER node
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["node", "deploy/healthcheck.mjs"]
+ENTRYPOINT ["node", "bin/shoal.js"]
