@@ -44,7 +44,8 @@ the probe's round trip. Stalled and slow subscribers' counts (messages and bytes
 and from /proc/net/tcp the bytes piled up unread on our side and unsent on the broker's)
 are reported; their QoS 0 loss is expected, not a failure. --stalled 0 --slow 0 is the
 baseline; --with-baseline runs it first on the same broker and reports the cost in %.
-Runs in one thread (--threads is accepted and ignored). Exit 0 pass, 1 loss for a
+--qos defaults to 1 and --payload-size to 1024 here (the issue's scenario). Runs in one
+thread (--threads is accepted and ignored). Exit 0 pass, 1 loss for a
 healthy subscriber or --gate failed, 2 usage or connection error.
 
 options:
