@@ -35,6 +35,8 @@ export interface ReaderReport {
   bytesRead: number;
   /** Bytes read after the subscription was acknowledged (a stalled reader: 0 or one chunk). */
   bytesAfterSuback: number;
+  /** From the SUBACK (when stalling or pacing began) to this report, ms. */
+  readingMs: number;
   /** Kernel queues of the connection at the end (Linux), null when unavailable. */
   queues: TcpQueues | null;
   closed: boolean;
@@ -103,6 +105,7 @@ export class ControlledReader {
       received: this.received,
       bytesRead,
       bytesAfterSuback: bytesRead - this.subackBytes,
+      readingMs: this.startMs > 0 ? Math.round((nowMs() - this.startMs) * 1000) / 1000 : 0,
       queues: s !== null && s.localPort !== undefined ? tcpQueues(s.localPort, brokerPort) : null,
       closed: this.closed,
     };
