@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { launchers } from '../brokers/index.ts';
 import { fromRoot } from '../brokers/repo-root.ts';
 
-export const WORKLOADS = ['loadtest', 'pingtest', 'many'] as const;
+export const WORKLOADS = ['loadtest', 'pingtest', 'many', 'isolation'] as const;
 
 export interface CompareCli {
   workload: string;

@@ -10,7 +10,7 @@ export interface ToolRun {
   stderr: string;
 }
 
-export function runTool(tool: 'loadtest' | 'pingtest' | 'many', args: string[], timeoutMs = 30_000): Promise<ToolRun> {
+export function runTool(tool: 'loadtest' | 'pingtest' | 'many' | 'isolation', args: string[], timeoutMs = 30_000): Promise<ToolRun> {
   const script = fileURLToPath(new URL(`../../bench/${tool}/index.ts`, import.meta.url));
   return new Promise((resolve) => {
     execFile(process.execPath, [script, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {

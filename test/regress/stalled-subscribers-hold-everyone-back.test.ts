@@ -1,0 +1,56 @@
+// Regression (issue #12, "two subscribers that never read hold everyone back"): a small,
+// fast version of the bench:isolation scenario on the real broker. With two subscribers on
+// `#` that subscribe and then never read (QoS 0 and QoS 1), a healthy subscriber's rate must
+// stay within a factor of its rate without them (the goal is under 10% lost; the factor
+// leaves room for a loaded machine), and the probe pair must never miss its 2 s deadline.
+// The same for subscribers that read, but slower than the publisher writes.
+// One shard: every client then shares the publisher's shard, where a congested subscriber
+// holds the publisher back (across shards only a full ring does, so with more shards the
+// outcome would depend on where the kernel or main placed each client).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useBroker } from '../helpers/matrix.ts';
+import { parseReport, runTool } from '../bench/run-tool.ts';
+
+/** A healthy subscriber keeps at least this share of its rate without the stalled/slow ones. */
+const FACTOR = 0.5;
+
+interface Isolation {
+  healthyRate: number;
+  costPercent: number | null;
+  baseline: { healthyRate: number } | null;
+  probe: { sent: number; missedDeadline: number };
+}
+
+const h = useBroker({ shards: 1 });
+
+let warm = false;
+
+async function isolation(extra: string[]): Promise<{ iso: Isolation; lost: number }> {
+  // A cold broker (JIT) would make the baseline look slow and the cost look small.
+  if (!warm) {
+    const run = await runTool('isolation', ['--host', '127.0.0.1', '--port', String(h.port), '--json', '--messages', '20000', '--stalled', '0'], 60_000);
+    assert.equal(run.code, 0, run.stderr);
+    warm = true;
+  }
+  const run = await runTool('isolation', ['--host', '127.0.0.1', '--port', String(h.port), '--json', '--messages', '20000', '--with-baseline', ...extra], 110_000);
+  assert.equal(run.code, 0, run.stderr);
+  const r = parseReport(run.stdout);
+  return { iso: (r.figures as unknown as { isolation: Isolation }).isolation, lost: r.figures.lost };
+}
+
+test('two subscribers that never read hold everyone back: a healthy subscriber keeps its rate', { todo: 'issue #12: two subscribers that never read hold everyone back' }, async (t) => {
+  const { iso, lost } = await isolation(['--stalled', '2', '--slow', '0']);
+  t.diagnostic(`healthy ${Math.round(iso.healthyRate)} msg/s with 2 stalled, ${Math.round(iso.baseline!.healthyRate)} without (cost ${iso.costPercent}%), probe missed ${iso.probe.missedDeadline} of ${iso.probe.sent}`);
+  assert.equal(lost, 0);
+  assert.ok(iso.healthyRate >= FACTOR * iso.baseline!.healthyRate, `cost ${iso.costPercent}%`);
+  assert.equal(iso.probe.missedDeadline, 0);
+});
+
+test('slow readers on # hold everyone back: a healthy subscriber keeps its rate', { todo: 'issue #12: subscribers that read slowly pace everyone on their topics' }, async (t) => {
+  const { iso, lost } = await isolation(['--stalled', '0', '--slow', '2', '--slow-rate', '2000']);
+  t.diagnostic(`healthy ${Math.round(iso.healthyRate)} msg/s with 2 slow readers, ${Math.round(iso.baseline!.healthyRate)} without (cost ${iso.costPercent}%), probe missed ${iso.probe.missedDeadline} of ${iso.probe.sent}`);
+  assert.equal(lost, 0);
+  assert.ok(iso.healthyRate >= FACTOR * iso.baseline!.healthyRate, `cost ${iso.costPercent}%`);
+  assert.equal(iso.probe.missedDeadline, 0);
+});
