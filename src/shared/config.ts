@@ -50,6 +50,10 @@ export interface BrokerConfig {
   tlsCa: string;                // PEM CA file that client certificates must chain to; '' = none
   tlsClientAuth: boolean;       // require a client certificate signed by --tls-ca
   wsPath: string;               // the only path a WebSocket upgrade may ask for; '' = any path
+  // Admin HTTP (docs/operations.md), served by main: null = off.
+  httpPort: number | null;      // /health, /ready, /metrics, /api/v1/...
+  httpHost: string;
+  httpToken: string;            // bearer token for everything but /health; '' = none
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -96,6 +100,10 @@ export const DEFAULTS: BrokerConfig = {
   tlsCa: '',
   tlsClientAuth: false,
   wsPath: '',
+  httpPort: null,
+  httpHost: '127.0.0.1',
+  // SHOAL_HTTP_TOKEN keeps the token out of `ps` (a flag would show it); a flag still wins.
+  httpToken: process.env.SHOAL_HTTP_TOKEN ?? '',
 };
 
 interface FlagSpec { key: keyof BrokerConfig; kind: 'int' | 'string' | 'bool' | 'enum'; values?: readonly string[]; min?: number; max?: number; help: string }
@@ -141,6 +149,9 @@ const FLAGS: Record<string, FlagSpec> = {
   '--tls-ca': { key: 'tlsCa', kind: 'string', help: 'PEM file: CA certificates that client certificates must chain to' },
   '--tls-client-auth': { key: 'tlsClientAuth', kind: 'bool', help: 'TLS clients must present a certificate signed by --tls-ca (default off)' },
   '--ws-path': { key: 'wsPath', kind: 'string', help: 'the only HTTP path a WebSocket upgrade may use, e.g. /mqtt (default: any path, like Mosquitto)' },
+  '--http-port': { key: 'httpPort', kind: 'int', min: 0, max: 65535, help: 'admin HTTP port: /health, /ready, /metrics, REST API (default off; 0 = any free port)' },
+  '--http-host': { key: 'httpHost', kind: 'string', help: 'address of the admin HTTP port (default 127.0.0.1)' },
+  '--http-token': { key: 'httpToken', kind: 'string', help: 'bearer token the admin port requires, except on /health (or SHOAL_HTTP_TOKEN; default none)' },
   '--test-hooks': { key: 'testHooks', kind: 'bool', help: 'enable test-only hooks ($SHOAL/test/crash-shard); never in production' },
 };
 
