@@ -9,6 +9,7 @@ import { loadTlsMaterial, type TlsMaterial, type Transport } from '../shared/tls
 import { listen, listenInShards, type Listening } from './listeners.ts';
 import { ShardSupervisor } from './shards.ts';
 import { SysPublisher } from './sys.ts';
+import { startAdminPort } from './admin/index.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -40,6 +41,8 @@ try {
 
 const stats = new StatsBlock(config.shards);
 const shards = new ShardSupervisor(config, stats, log, tls);
+// Before the shards start, so /ready can say "starting" (docs/operations.md).
+const admin = await startAdminPort(config, { stats, shards, version: pkg.version, log }).catch((err: unknown) => { console.error(fail(err)); process.exit(1); });
 try {
   await shards.start();
 } catch (err) {
@@ -72,16 +75,20 @@ try {
 }
 const sys = new SysPublisher(stats, shards, pkg.version);
 sys.start(config.sysInterval);
+admin?.listening();
+if (admin) urls.push(admin.url);
 console.log(`shoal ${pkg.version} listening on ${urls.join(', ')} (${config.shards} shards, persistence ${config.persistence}${config.persistence === 'memory' ? '' : `, data ${config.dataDir}`})`);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
+  admin?.stopping();
   log.info({ signal }, 'shutting down');
   sys.stop();
   for (const s of servers) s.close();
   await shards.stop();
+  await admin?.close();
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));
