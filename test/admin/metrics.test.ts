@@ -2,6 +2,7 @@
 // parser; values checked against real MQTT traffic (MQTT.js).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { collect, connect, endAll, eventually, publish, subscribe, uid, type MqttClient } from '../helpers/clients.ts';
 import { scrape, startAdminBroker } from './helpers.ts';
 import type { PromData } from 'prom2javascript';
@@ -35,6 +36,18 @@ describe('admin /metrics', () => {
     // Main's own process figures come from prom-client's default collectors.
     assert.ok(m.value('process_resident_memory_bytes') > 0);
     assert.ok(m.families.nodejs_eventloop_lag_p99_seconds);
+  });
+
+  test('the Grafana dashboard (docs/grafana/shoal.json) uses only metrics that /metrics serves', async () => {
+    interface Panel { targets?: { expr: string }[]; panels?: Panel[] }
+    const dash = JSON.parse(readFileSync(new URL('../../docs/grafana/shoal.json', import.meta.url), 'utf8')) as { panels: Panel[] };
+    const exprs: string[] = [];
+    const walk = (ps: Panel[]): void => { for (const p of ps) { exprs.push(...(p.targets ?? []).map((t) => t.expr)); walk(p.panels ?? []); } };
+    walk(dash.panels);
+    assert.ok(exprs.length >= 20, `${exprs.length} queries`);
+    const m = await scrape(b.admin);
+    const used = new Set(exprs.flatMap((e) => e.match(/\b(shoal|nodejs|process)_[a-z0-9_]+/g) ?? []));
+    for (const name of used) assert.ok(m.families[name], `the dashboard queries ${name}, which /metrics does not serve`);
   });
 
   test('event-loop delay and utilisation of every shard, sampled each second', async () => {
