@@ -14,7 +14,7 @@ export function startScraper(url: string, everyMs = 1000): Scraper {
   const s = { ok: 0, failed: 0 };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 }); // one connection, as Prometheus keeps
   const once = (): void => {
-    const req = http.get(url, { agent, timeout: everyMs }, (res) => {
+    const req = http.get(url, { agent, timeout: Math.max(everyMs, 1000) }, (res) => {
       res.resume();
       res.on('end', () => { if (res.statusCode === 200) s.ok++; else s.failed++; });
     });

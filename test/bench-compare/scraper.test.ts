@@ -18,13 +18,14 @@ test('the scraper GETs the URL every interval over one kept-alive connection, co
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const ok = startScraper(`${base}/metrics`, 100);
-  const bad = startScraper(`${base}/other`, 100);
-  await new Promise((r) => setTimeout(r, 550));
+  const ok = startScraper(`${base}/metrics`, 150);
+  const bad = startScraper(`${base}/other`, 150);
+  for (let waited = 0; (ok.ok < 3 || bad.failed < 3) && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
   ok.stop();
   bad.stop();
+  await new Promise((r) => setTimeout(r, 300)); // a scrape in flight at stop() may still land
   const seen = hits;
-  await new Promise((r) => setTimeout(r, 250));
+  await new Promise((r) => setTimeout(r, 400));
   server.close();
   assert.ok(ok.ok >= 3 && ok.failed === 0, `ok ${ok.ok} failed ${ok.failed}`);
   assert.ok(bad.failed >= 3 && bad.ok === 0, `ok ${bad.ok} failed ${bad.failed}`);
