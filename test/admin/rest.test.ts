@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { connect, endAll, eventually, publish, uid, type MqttClient } from '../helpers/clients.ts';
 import type { Broker } from '../helpers/broker.ts';
 import { request, startAdminBroker } from './helpers.ts';
@@ -105,5 +106,18 @@ describe('admin REST API answered by main', () => {
     assert.equal(head.status, 200);
     assert.equal(head.text, '');
     assert.equal((await request(`${b.admin}/api/v1/mqtt/stat/online?x=1`)).status, 200);
+  });
+
+  test('a request target that is no URL gets 400 JSON, and the port keeps serving', async () => {
+    const { port } = new URL(b.admin);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(Number(port), '127.0.0.1', () => s.end('GET //[x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      s.setEncoding('utf8').on('data', (d: string) => { text += d; }).on('end', () => resolve(text)).on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /"code":"SHOAL_HTTP_BAD_REQUEST"/);
+    assert.equal((await request(`${b.admin}/health`)).status, 200);
+    assert.ok(b.alive());
   });
 });

@@ -54,12 +54,22 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   }
 
   const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
-    void serve(req, res);
+    serve(req, res).catch((err: unknown) => {
+      opts.log.error({ err }, 'admin request failed');
+      res.destroy();
+    });
   });
   server.maxConnections = MAX_CONNECTIONS;
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://admin');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://admin');
+    } catch {
+      // e.g. a request target of "//[": no route has such a path, and main must not throw for it.
+      sendError(res, 400, ErrorCode.HTTP_BAD_REQUEST, 'malformed request target');
+      return;
+    }
     const methods = byPath.get(url.pathname);
     const method = req.method === 'HEAD' ? 'GET' : req.method ?? '';
     const route = methods?.get(method);
