@@ -19,6 +19,9 @@ COPY deploy/healthcheck.mjs ./deploy/healthcheck.mjs
 COPY deploy/shoal.yaml /etc/shoal/shoal.yaml
 RUN install -d -o node -g node /var/lib/shoal
 ENV SHOAL_CONFIG=/etc/shoal/shoal.yaml
+# The admin port (/health, /ready, /metrics) on the container's loopback: the health check uses
+# it. To reach it from outside, set SHOAL_HTTP_HOST=0.0.0.0 and SHOAL_HTTP_TOKEN, and publish 9090.
+ENV SHOAL_HTTP_PORT=9090
 VOLUME /var/lib/shoal
 EXPOSE 1883
 USER node

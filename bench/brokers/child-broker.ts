@@ -12,6 +12,8 @@ export interface ChildBrokerSpec {
   command: string;
   args: string[];
   cwd?: string;
+  /** the child's environment (default: this process's) */
+  env?: NodeJS.ProcessEnv;
   /** reads the port from an output line (brokers that bind port 0 and print it) */
   portFromLine?: (line: string) => number | null;
   /** the port chosen in advance; readiness is then a successful TCP connect */
@@ -52,7 +54,7 @@ function telling(output: string): string {
 }
 
 export async function startChildBroker(spec: ChildBrokerSpec): Promise<BrokerHandle> {
-  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let tail = '';
   let exited: string | null = null;

@@ -2,6 +2,7 @@
 // not disk; `shoal-fast` and `shoal-durable` (named in --brokers) run the on-disk modes on a
 // fresh temporary data directory, for the side-by-side of docs/durability.md; `shoal-main-accept`
 // accepts on the main thread and transfers (--accept main; `shoal` takes the platform default);
+// `shoal-scraped` is `shoal` with the admin port on and /metrics scraped every second;
 // `shoal-base` runs another checkout of Shoal (SHOAL_BASE_DIR, with its own node_modules), so two
 // builds are measured in one run, rounds alternating, as a before/after of a change.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,12 +11,24 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import type { BrokerLauncher } from './types.ts';
 import { startChildBroker } from './child-broker.ts';
-import { fromRoot } from './repo-root.ts';
+import { repoRoot } from './repo-root.ts';
+import { startScraper } from './scraper.ts';
 
 const LISTENING = /listening on mqtt:\/\/127\.0\.0\.1:(\d+)/;
+const ADMIN = /listening on .*(http:\/\/127\.0\.0\.1:\d+)/;
 
-function shoalLauncher(name: string, persistence: 'memory' | 'fast' | 'durable', optIn: boolean, extra: string[] = [],
-  root: () => string | null = fromRoot): BrokerLauncher {
+interface Variant {
+  persistence: 'memory' | 'fast' | 'durable';
+  optIn: boolean;
+  extra?: string[];
+  /** > 0: admin port on and /metrics fetched this often during the run */
+  scrapeMs?: number;
+  /** the checkout to run; null = not configured (unavailable) */
+  root?: () => string | null;
+}
+
+function shoalLauncher(name: string, v: Variant): BrokerLauncher {
+  const { persistence, optIn, extra = [], scrapeMs = 0, root = () => repoRoot } = v;
   return {
     name,
     optIn,
@@ -28,27 +41,37 @@ function shoalLauncher(name: string, persistence: 'memory' | 'fast' | 'durable',
       const dir = root() as string;
       // A data dir is passed even in memory mode so a stray write can never land in ./data.
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-'));
-      return startChildBroker({
+      let admin = '';
+      const handle = await startChildBroker({
         name,
         command: process.execPath,
         args: [path.join(dir, 'bin', 'shoal.js'), '--host', '127.0.0.1', '--port', '0', '--shards', String(shards),
-          '--persistence', persistence, '--data-dir', dataDir, ...extra],
+          '--persistence', persistence, '--data-dir', dataDir, ...extra, ...(scrapeMs > 0 ? ['--http-port', '0'] : [])],
         cwd: dir,
+        // The broker refuses SHOAL_* variables it does not know; this one is the launcher's.
+        env: { ...process.env, SHOAL_BASE_DIR: undefined },
         portFromLine: (line) => {
           const m = LISTENING.exec(line);
+          if (m) admin = ADMIN.exec(line)?.[1] ?? '';
           return m ? Number(m[1]) : null;
         },
         startTimeoutMs,
         cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
       });
+      if (scrapeMs === 0) return handle;
+      if (admin === '') { await handle.stop(); throw new Error(`${name}: no admin URL in the start line`); }
+      const scraper = startScraper(`${admin}/metrics`, scrapeMs);
+      return { ...handle, stop: () => { scraper.stop(); return handle.stop(); } };
     },
   };
 }
 
-export const shoal = shoalLauncher('shoal', 'memory', false);
-export const shoalFast = shoalLauncher('shoal-fast', 'fast', true);
-export const shoalDurable = shoalLauncher('shoal-durable', 'durable', true);
+export const shoal = shoalLauncher('shoal', { persistence: 'memory', optIn: false });
+export const shoalFast = shoalLauncher('shoal-fast', { persistence: 'fast', optIn: true });
+export const shoalDurable = shoalLauncher('shoal-durable', { persistence: 'durable', optIn: true });
 /** In memory, main accepting and transferring each socket (`--accept main`). */
-export const shoalMainAccept = shoalLauncher('shoal-main-accept', 'memory', true, ['--accept', 'main']);
+export const shoalMainAccept = shoalLauncher('shoal-main-accept', { persistence: 'memory', optIn: true, extra: ['--accept', 'main'] });
+/** In memory, admin port on, /metrics scraped every second during the run: the scrape cost. */
+export const shoalScraped = shoalLauncher('shoal-scraped', { persistence: 'memory', optIn: true, scrapeMs: 1000 });
 /** Another build of Shoal (SHOAL_BASE_DIR), in memory like `shoal`: the "before" of an A/B. */
-export const shoalBase = shoalLauncher('shoal-base', 'memory', true, [], () => process.env.SHOAL_BASE_DIR ?? null);
+export const shoalBase = shoalLauncher('shoal-base', { persistence: 'memory', optIn: true, root: () => process.env.SHOAL_BASE_DIR ?? null });

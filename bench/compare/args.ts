@@ -27,7 +27,8 @@ export const USAGE = `usage: npm run bench:compare -- --workload loadtest|pingte
   --workload NAME     load tool to run: bench/NAME/index.ts (required)
   --brokers LIST      comma-separated, from ${launchers.map((l) => l.name).join(',')}
                       (default: ${launchers.filter((l) => !l.optIn).map((l) => l.name).join(',')}; absent ones are skipped;
-                      shoal-fast / shoal-durable: Shoal's on-disk modes; shoal-main-accept: --accept main; mosquitto-persist: persistence on;
+                      shoal-fast / shoal-durable: Shoal's on-disk modes; shoal-main-accept: --accept main; shoal-scraped: admin port on, /metrics
+                      scraped every second; mosquitto-persist: persistence on;
                       shoal-base: the checkout in SHOAL_BASE_DIR, for a before/after of a change)
   --rounds N          rounds; each runs every broker once, order rotated per round (default 3)
   --shards N          shards for Shoal (default: cores, ${os.availableParallelism()})

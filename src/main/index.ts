@@ -13,6 +13,7 @@ import { listen, listenInShards, shardListenersOf, type Listening } from './list
 import { ShardSupervisor } from './shards.ts';
 import { startLine, urlOf } from './start-line.ts';
 import { SysPublisher } from './sys.ts';
+import { startAdminPort } from './admin/index.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -55,6 +56,8 @@ try {
 
 const stats = new StatsBlock(config.shards);
 const shards = new ShardSupervisor(config, stats, log, shardListeners);
+// Before the shards start, so /ready can say "starting" (docs/operations.md).
+const admin = await startAdminPort(config, { stats, shards, version: pkg.version, log }).catch((err: unknown) => { console.error(fail(err)); process.exit(1); });
 try {
   await within(shards.start(), config.startTimeout, `the shards to start (each opens the store${config.persistence === 'memory' ? '' : ` in ${config.dataDir}`})`);
 } catch (err) {
@@ -85,15 +88,19 @@ try {
 }
 const sys = new SysPublisher(stats, shards, pkg.version);
 sys.start(config.sysInterval);
+admin?.listening();
+if (admin) urls.push(admin.url);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
+  admin?.stopping();
   log.info({ signal }, 'shutting down');
   sys.stop();
   for (const s of servers) s.close();
   await shards.stop();
+  await admin?.close();
   process.exit(0);
 }
 // Before the start line: whoever reads it may signal at once.

@@ -48,6 +48,12 @@ export class ShardSupervisor {
 
   get count(): number { return this.config.shards; }
 
+  /** Shard i is running (false while it starts or restarts). */
+  isUp(i: number): boolean { return this.alive[i]!; }
+
+  /** The ring shard `from` writes and `to` reads (null when from === to); a restart replaces it. */
+  ringBuffer(from: number, to: number): SharedArrayBuffer | null { return this.ring[from]![to]!; }
+
   private newRing(): SharedArrayBuffer { return new SharedArrayBuffer(SpscRing.byteLength(this.config.ringCapacity)); }
 
   private ringsOf(i: number): (PeerRings | null)[] {

@@ -68,6 +68,10 @@ export interface BrokerConfig {
   tlsClientAuth: boolean;       // require a client certificate signed by --tls-ca
   wsPath: string;               // the only path a WebSocket upgrade may ask for; '' = any path
   listeners: ListenerConfig[];  // more listeners, from the config file (src/shared/config/listeners.ts)
+  // Admin HTTP (docs/operations.md), served by main: null = off.
+  httpPort: number | null;      // /health, /ready, /metrics, /api/v1/...
+  httpHost: string;
+  httpToken: string;            // bearer token for everything but /health; '' = none
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -118,4 +122,7 @@ export const DEFAULTS: BrokerConfig = {
   tlsClientAuth: false,
   wsPath: '',
   listeners: [],
+  httpPort: null,
+  httpHost: '127.0.0.1',
+  httpToken: '',
 };

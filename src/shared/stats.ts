@@ -26,22 +26,50 @@ export const Stat = {
   EXPIRED: 20,              // queued messages removed because their expiry passed
   PERSISTENT_SESSIONS: 21,  // persistent sessions owned by the shard: peers skip the commit barrier when 0
   HANDSHAKES_FAILED: 22,    // TLS handshakes / WebSocket upgrades that failed, were refused or timed out
+  INFLIGHT: 23,             // outbound QoS 1/2 messages sent and not yet acknowledged
+  // Event-loop figures of the last sampling interval (src/worker/loop-stats.ts, only with the
+  // admin port on): delay percentiles in seconds, utilisation as a ratio 0..1.
+  LOOP_DELAY_P50: 24,
+  LOOP_DELAY_P99: 25,
+  LOOP_DELAY_MAX: 26,
+  LOOP_UTILISATION: 27,
+  // CONNECTED_BY_KIND .. +11: connections past CONNACK by transport and protocol version,
+  // slot CONNECTED_BY_KIND + connectedKind(transport, version) (see below).
+  CONNECTED_BY_KIND: 28,
 } as const;
-export const STAT_COUNT = 23;
+export const STAT_COUNT = 40;
+
+/** Transports and protocol versions in the order of the CONNECTED_BY_KIND slots. */
+export const KIND_TRANSPORTS = ['tcp', 'tls', 'ws', 'wss'] as const;
+export const KIND_VERSIONS = [3, 4, 5] as const;
+/** Offset from Stat.CONNECTED_BY_KIND for a transport index (KIND_TRANSPORTS) and MQTT protocol level 3..5. */
+export function connectedKind(transport: number, protocolVersion: number): number {
+  return transport * KIND_VERSIONS.length + (protocolVersion - 3);
+}
+
+/** Counters kept per ordered shard pair (from, to), e.g. frames that found that pair's ring full. */
+export const PairStat = {
+  RING_SPILLED: 0,
+} as const;
+export const PAIR_STAT_COUNT = 1;
 
 export class StatsBlock {
   readonly sab: SharedArrayBuffer;
   readonly shards: number;
   private readonly live: Int32Array;
   private readonly values: Float64Array;
+  private readonly pairs: Float64Array;
 
   constructor(shards: number, sab?: SharedArrayBuffer) {
     this.shards = shards;
-    // Int32 live counts first, padded to 8-byte alignment, then a Float64 row per shard.
+    // Int32 live counts first, padded to 8-byte alignment, then a Float64 row per shard, then
+    // the per-pair counters (shards x shards x PAIR_STAT_COUNT, written by the `from` shard).
     const liveBytes = Math.ceil((shards * 4) / 8) * 8;
-    this.sab = sab ?? new SharedArrayBuffer(liveBytes + shards * STAT_COUNT * 8);
+    const rowBytes = shards * STAT_COUNT * 8;
+    this.sab = sab ?? new SharedArrayBuffer(liveBytes + rowBytes + shards * shards * PAIR_STAT_COUNT * 8);
     this.live = new Int32Array(this.sab, 0, shards);
     this.values = new Float64Array(this.sab, liveBytes, shards * STAT_COUNT);
+    this.pairs = new Float64Array(this.sab, liveBytes + rowBytes, shards * shards * PAIR_STAT_COUNT);
   }
 
   liveConnections(shard: number): number { return Atomics.load(this.live, shard); }
@@ -73,6 +101,9 @@ export class StatsBlock {
     for (let i = 0; i < this.shards; i++) m = Math.max(m, this.values[i * STAT_COUNT + stat]!);
     return m;
   }
+  addPair(from: number, to: number, stat: number, delta: number): void { this.pairs[(from * this.shards + to) * PAIR_STAT_COUNT + stat]! += delta; }
+  getPair(from: number, to: number, stat: number): number { return this.pairs[(from * this.shards + to) * PAIR_STAT_COUNT + stat]!; }
+
   /** A restarted shard starts from zero for its gauges; counters it had are kept in `carry`. */
   resetRow(shard: number, keep: readonly number[]): void {
     for (let s = 0; s < STAT_COUNT; s++) if (!keep.includes(s)) this.values[shard * STAT_COUNT + s] = 0;

@@ -9,6 +9,7 @@ import { createAuthHook } from './auth.ts';
 import { startKeepalive } from './keepalive.ts';
 import { Acceptor } from './acceptor.ts';
 import { Transports } from './transports.ts';
+import { startLoopStats } from './loop-stats.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
@@ -40,6 +41,7 @@ shard.boot(init.restart);
 const keepalive = startKeepalive(shard);
 const transports = new Transports(shard, init.listeners);
 const acceptor = new Acceptor(shard);
+if (init.config.httpPort !== null) startLoopStats(stats, init.id); // for /metrics on the admin port
 
 port.on('message', (m: ControlToShard) => {
   switch (m.type) {

@@ -81,9 +81,11 @@ describe('Dockerfile', { skip }, () => {
     assert.ok(!existsSync(join(cwd, 'node_modules', 'mqtt')), 'no test-only packages');
     assert.ok(!existsSync(join(cwd, 'node_modules', 'typescript')), 'no dev tools');
 
-    // The container's environment, but on a free port and with the volume where this test put it.
+    // The container's environment, but on free ports and with the volume where this test put it.
+    assert.equal(env.SHOAL_HTTP_PORT, '9090', 'the image turns the admin port on: the health check asks /health');
     const port = await freePort();
-    const childEnv = { PATH: process.env.PATH ?? '', ...env, SHOAL_PORT: String(port), SHOAL_HOST: '127.0.0.1', SHOAL_SHARDS: '1', SHOAL_DATA_DIR: join(fsRoot, 'var/lib/shoal') };
+    const httpPort = await freePort();
+    const childEnv = { PATH: process.env.PATH ?? '', ...env, SHOAL_PORT: String(port), SHOAL_HTTP_PORT: String(httpPort), SHOAL_HOST: '127.0.0.1', SHOAL_SHARDS: '1', SHOAL_DATA_DIR: join(fsRoot, 'var/lib/shoal') };
     const [cmd, ...args] = execForm(steps(runStage, 'ENTRYPOINT')[0]!.args);
     assert.equal(cmd, 'node');
     const broker = spawn(process.execPath, args, { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -96,7 +98,7 @@ describe('Dockerfile', { skip }, () => {
         broker.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; if (/listening on/.test(out)) { clearTimeout(t); res(); } });
         broker.once('exit', (code) => { clearTimeout(t); rej(new Error(`exited ${code}\n${out}\n${err}`)); });
       });
-      assert.match(out, new RegExp(`listening on mqtt://127\\.0\\.0\\.1:${port} \\(1 shard, persistence durable, data ${fsRoot.replaceAll('.', '\\.')}/var/lib/shoal\\)`));
+      assert.match(out, new RegExp(`listening on mqtt://127\\.0\\.0\\.1:${port}, http://127\\.0\\.0\\.1:${httpPort} \\(1 shard, persistence durable, data ${fsRoot.replaceAll('.', '\\.')}/var/lib/shoal\\)`));
       assert.ok(existsSync(join(fsRoot, 'var/lib/shoal/data.mdb')), 'data in the volume');
       const hc = execForm(steps(runStage, 'HEALTHCHECK')[0]!.args);
       const check = () => spawnSync(process.execPath, hc.slice(1), { cwd, env: childEnv, encoding: 'utf8', timeout: 10_000 });
@@ -107,7 +109,7 @@ describe('Dockerfile', { skip }, () => {
       assert.equal(code, 0, err);
       const sick = check();
       assert.equal(sick.status, 1);
-      assert.match(sick.stderr, /^unhealthy: mqtt:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+      assert.match(sick.stderr, /^unhealthy: http:\/\/127\.0\.0\.1:\d+\/health: ECONNREFUSED/);
     } finally {
       broker.kill('SIGKILL');
     }

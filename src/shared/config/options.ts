@@ -90,6 +90,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'log-format', key: 'logFormat', type: 'enum', values: ['pretty', 'json'], group: 'Logging and $SYS', defaultText: 'pretty on a terminal, json otherwise', help: 'pretty: one readable line an event | json: one JSON object a line (pino)' },
   { name: 'sys-interval', key: 'sysInterval', arg: 'S', type: 'int', min: 0, max: 86400, group: 'Logging and $SYS', help: 'seconds between $SYS updates (0 = off)' },
 
+  { name: 'http-port', key: 'httpPort', type: 'port', group: 'Admin HTTP', help: 'admin HTTP port: /health, /ready, /metrics, REST API (0 = any free port; docs/operations.md)' },
+  { name: 'http-host', key: 'httpHost', arg: 'ADDR', type: 'string', group: 'Admin HTTP', help: 'address of the admin HTTP port' },
+  { name: 'http-token', key: 'httpToken', arg: 'TOKEN', type: 'string', secret: true, group: 'Admin HTTP', help: 'bearer token the admin port requires except on /health (SHOAL_HTTP_TOKEN keeps it out of ps)' },
   { name: 'test-hooks', key: 'testHooks', type: 'bool', group: 'Testing', help: 'enable test-only hooks ($SHOAL/test/crash-shard); never in production' },
 ];
 

@@ -1,0 +1,66 @@
+// The admin port as main starts it: health, readiness, /metrics and the REST API, each given
+// only what it reads (docs/operations.md).
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../../shared/config.ts';
+import type { StatsBlock } from '../../shared/stats.ts';
+import { bearerAuth } from './auth.ts';
+import { configView } from './config-view.ts';
+import { Readiness, type ShardsUp } from './health.ts';
+import { createMetrics } from './metrics.ts';
+import { sendJson } from './respond.ts';
+import { Rest } from './rest.ts';
+import type { RingSource } from './rings.ts';
+import { startHttp, type Route } from './server.ts';
+
+export interface AdminSources {
+  stats: StatsBlock;
+  shards: ShardsUp & RingSource;
+  version: string;
+  log: Logger;
+}
+
+export interface AdminPort {
+  readonly url: string;
+  /** Every MQTT listener is bound: /ready may answer 200 from now on. */
+  listening(): void;
+  /** Shutdown has begun: /ready answers 503 until the process exits. */
+  stopping(): void;
+  close(): Promise<void>;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (net.isIPv4(host) && host.startsWith('127.'));
+}
+
+/** Null when --http-port is not given (the admin port costs nothing then). */
+export async function startAdminPort(config: BrokerConfig, src: AdminSources): Promise<AdminPort | null> {
+  if (config.httpPort === null) return null;
+  const readiness = new Readiness(src.shards);
+  const metrics = createMetrics({ stats: src.stats, shards: src.shards, ringCapacity: config.ringCapacity, version: src.version });
+  const rest = new Rest({ stats: src.stats, version: src.version, shards: src.shards.count, config: configView(config) });
+  const started = Date.now();
+  const routes: Route[] = [
+    { method: 'GET', path: '/health', open: true, handler: (_req, res) => sendJson(res, 200, { status: 'ok', uptime_seconds: Math.floor((Date.now() - started) / 1000) }) },
+    { method: 'GET', path: '/ready', handler: (_req, res) => { const r = readiness.check(); sendJson(res, r.ready ? 200 : 503, r); } },
+    {
+      method: 'GET', path: '/metrics', handler: async (_req, res) => {
+        const body = await metrics.text();
+        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      },
+    },
+    ...rest.routes(),
+  ];
+  const http = await startHttp({ host: config.httpHost, port: config.httpPort, authorize: bearerAuth(config.httpToken), routes, log: src.log });
+  if (config.httpToken === '' && !isLoopback(config.httpHost)) {
+    src.log.warn({ host: config.httpHost }, 'admin HTTP port reachable from other hosts without a token: set --http-token or SHOAL_HTTP_TOKEN');
+  }
+  src.log.info({ url: http.url }, 'admin HTTP listening');
+  return {
+    url: http.url,
+    listening: () => readiness.listening(),
+    stopping: () => readiness.stopping(),
+    close: async () => { rest.close(); await http.close(); },
+  };
+}

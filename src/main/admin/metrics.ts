@@ -1,0 +1,147 @@
+// /metrics: Prometheus text format through prom-client, on a registry of its own. Every value is
+// read at scrape time from the shared stats block and the rings' indices, so a scrape costs the
+// shards nothing: they keep writing their rows as they always do.
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { connectedKind, KIND_TRANSPORTS, KIND_VERSIONS, PairStat, Stat, type StatsBlock } from '../../shared/stats.ts';
+import type { ShardsUp } from './health.ts';
+import { RingGauges, type RingSource } from './rings.ts';
+
+export interface MetricsSources {
+  stats: StatsBlock;
+  shards: ShardsUp & RingSource;
+  ringCapacity: number;
+  version: string;
+}
+
+type Labels = Record<string, string | number>;
+type Emit = (labels: Labels, value: number) => void;
+type Read = (emit: Emit) => void;
+
+/**
+ * A metric whose values are read when scraped. Labels are rebuilt every time, so a series
+ * never outlives what it describes.
+ */
+function sampled(registry: Registry, kind: 'gauge' | 'counter', name: string, help: string, labelNames: string[], read: Read): void {
+  if (kind === 'gauge') {
+    new Gauge({
+      name, help, labelNames, registers: [registry],
+      collect() { this.reset(); read((l, v) => this.set(l, v)); },
+    });
+  } else {
+    new Counter({
+      name, help, labelNames, registers: [registry],
+      collect() { this.reset(); read((l, v) => this.inc(l, v)); },
+    });
+  }
+}
+
+export interface Metrics {
+  readonly contentType: string;
+  text(): Promise<string>;
+}
+
+export function createMetrics(src: MetricsSources): Metrics {
+  const { stats, shards } = src;
+  const registry = new Registry();
+  const n = shards.count;
+  const rings = new RingGauges(shards, src.ringCapacity);
+
+  // One series per shard, from a function of the shard or from one stat slot.
+  const perShardFn = (kind: 'gauge' | 'counter', name: string, help: string, read: (shard: number) => number): void =>
+    sampled(registry, kind, name, help, ['shard'], (emit) => { for (let i = 0; i < n; i++) emit({ shard: i }, read(i)); });
+  const perShard = (kind: 'gauge' | 'counter', name: string, help: string, stat: number): void =>
+    perShardFn(kind, name, help, (i) => stats.get(i, stat));
+  // One series per shard and value of `label`, each from its own slot.
+  const perShardBy = (kind: 'gauge' | 'counter', name: string, help: string, label: string, slots: [string, number][]): void =>
+    sampled(registry, kind, name, help, ['shard', label], (emit) => {
+      for (let i = 0; i < n; i++) for (const [value, stat] of slots) emit({ shard: i, [label]: value }, stats.get(i, stat));
+    });
+  // Slots the shards do not fill yet (the worker's counting lands separately): such a family is
+  // left out until some shard has written one of its slots, rather than reported as zeros that
+  // contradict the families the shards do count.
+  const written = (slots: (shard: number) => Iterable<number>): boolean => {
+    for (let i = 0; i < n; i++) for (const v of slots(i)) if (v !== 0) return true;
+    return false;
+  };
+  const single = (name: string, help: string, read: () => number): void =>
+    sampled(registry, 'gauge', name, help, [], (emit) => emit({}, read()));
+
+  function* byKindSlots(i: number): Iterable<number> {
+    for (let k = 0; k < KIND_TRANSPORTS.length * KIND_VERSIONS.length; k++) yield stats.get(i, Stat.CONNECTED_BY_KIND + k);
+  }
+  function* pairSpillSlots(i: number): Iterable<number> {
+    for (let t = 0; t < n; t++) if (t !== i) yield stats.getPair(i, t, PairStat.RING_SPILLED);
+  }
+
+  sampled(registry, 'gauge', 'shoal_build_info', 'Shoal version (always 1)', ['version'], (emit) => emit({ version: src.version }, 1));
+  single('shoal_shards', 'Shard (worker thread) count', () => n);
+  perShardFn('gauge', 'shoal_shard_up', 'Whether the shard is running (0 while it starts or restarts)', (i) => (shards.isUp(i) ? 1 : 0));
+
+  // Connections
+  perShard('gauge', 'shoal_connections', 'Client connections past CONNACK', Stat.CLIENTS_CONNECTED);
+  perShardFn('gauge', 'shoal_sockets', 'Sockets the shard holds, including those not yet past CONNACK', (i) => stats.liveConnections(i));
+  sampled(registry, 'gauge', 'shoal_connections_by_transport', 'Client connections past CONNACK by transport and MQTT protocol level (3 = 3.1, 4 = 3.1.1, 5 = 5.0)',
+    ['shard', 'transport', 'protocol_version'], (emit) => {
+      if (!written(byKindSlots)) return;
+      for (let i = 0; i < n; i++) {
+        for (let t = 0; t < KIND_TRANSPORTS.length; t++) {
+          for (const v of KIND_VERSIONS) emit({ shard: i, transport: KIND_TRANSPORTS[t]!, protocol_version: v }, stats.get(i, Stat.CONNECTED_BY_KIND + connectedKind(t, v)));
+        }
+      }
+    });
+  perShard('counter', 'shoal_connects_total', 'Connections accepted with CONNACK 0x00', Stat.CONNECTS_TOTAL);
+  perShard('counter', 'shoal_handshake_failures_total', 'TLS handshakes and WebSocket upgrades that failed, were refused or timed out', Stat.HANDSHAKES_FAILED);
+  perShard('counter', 'shoal_protocol_errors_total', 'Connections closed for a protocol error', Stat.PROTOCOL_ERRORS);
+
+  // Traffic
+  perShard('counter', 'shoal_messages_received_total', 'PUBLISH packets received from clients', Stat.MESSAGES_RECEIVED);
+  perShard('counter', 'shoal_messages_sent_total', 'PUBLISH packets sent to clients', Stat.MESSAGES_SENT);
+  perShard('counter', 'shoal_packets_received_total', 'MQTT packets received from clients', Stat.PACKETS_RECEIVED);
+  perShard('counter', 'shoal_packets_sent_total', 'MQTT packets sent to clients', Stat.PACKETS_SENT);
+  perShard('counter', 'shoal_received_bytes_total', 'Bytes received from clients', Stat.BYTES_RECEIVED);
+  perShard('counter', 'shoal_sent_bytes_total', 'Bytes sent to clients', Stat.BYTES_SENT);
+  perShardBy('counter', 'shoal_messages_dropped_total', 'Messages not delivered, by cause', 'cause', [
+    ['slow_client_qos0', Stat.DROPPED_QOS0], ['queue_full', Stat.DROPPED_QUEUE_FULL], ['store_full', Stat.DROPPED_STORE_FULL],
+  ]);
+  perShard('counter', 'shoal_messages_expired_total', 'Queued messages removed when their Message Expiry Interval passed', Stat.EXPIRED);
+  perShardBy('counter', 'shoal_publishes_refused_total', 'QoS 1/2 publishes refused, by reason', 'reason', [['quota_exceeded', Stat.REFUSED_QUOTA]]);
+
+  // State
+  perShard('gauge', 'shoal_queued_messages', 'Messages waiting in session queues', Stat.QUEUED);
+  perShard('gauge', 'shoal_queued_bytes', 'Payload and topic bytes waiting in session queues', Stat.QUEUED_BYTES);
+  sampled(registry, 'gauge', 'shoal_inflight_messages', 'Outbound QoS 1/2 messages not yet acknowledged', ['shard'], (emit) => {
+    if (!written((i) => [stats.get(i, Stat.INFLIGHT)])) return;
+    for (let i = 0; i < n; i++) emit({ shard: i }, stats.get(i, Stat.INFLIGHT));
+  });
+  perShard('gauge', 'shoal_subscriptions', 'Subscriptions held (online and offline sessions)', Stat.SUBSCRIPTIONS);
+  perShard('gauge', 'shoal_sessions_offline', 'Persistent sessions without a connection', Stat.SESSIONS_OFFLINE);
+  perShard('gauge', 'shoal_sessions_persistent', 'Persistent sessions owned by the shard', Stat.PERSISTENT_SESSIONS);
+  // Every shard keeps a replica of the retained set and polls the same store: the largest row is the broker's figure.
+  single('shoal_retained_messages', 'Retained messages', () => stats.max(Stat.RETAINED));
+  single('shoal_store_bytes', 'Live bytes in the store', () => stats.max(Stat.STORE_BYTES));
+
+  // Rings between shards
+  single('shoal_ring_capacity_bytes', 'Capacity of each shard-pair ring', () => rings.capacity);
+  sampled(registry, 'gauge', 'shoal_ring_used_bytes', 'Bytes written and not yet read in the ring from one shard to another', ['from', 'to'], (emit) => {
+    for (let f = 0; f < n; f++) for (let t = 0; t < n; t++) if (f !== t) emit({ from: f, to: t }, rings.usedBytes(f, t));
+  });
+  perShard('counter', 'shoal_ring_spills_total', 'Frames the shard sent that found a ring full and waited in its spill queue', Stat.RING_SPILLED);
+  sampled(registry, 'counter', 'shoal_ring_pair_spills_total', 'Frames that found the ring from one shard to another full', ['from', 'to'], (emit) => {
+    if (!written(pairSpillSlots)) return;
+    for (let f = 0; f < n; f++) for (let t = 0; t < n; t++) if (f !== t) emit({ from: f, to: t }, stats.getPair(f, t, PairStat.RING_SPILLED));
+  });
+
+  // Event loops of the shards (src/worker/loop-stats.ts); main's own are nodejs_eventloop_* below.
+  perShard('gauge', 'shoal_event_loop_delay_p50_seconds', 'Median event-loop delay of the shard over the last second', Stat.LOOP_DELAY_P50);
+  perShard('gauge', 'shoal_event_loop_delay_p99_seconds', '99th percentile event-loop delay of the shard over the last second', Stat.LOOP_DELAY_P99);
+  perShard('gauge', 'shoal_event_loop_delay_max_seconds', 'Largest event-loop delay of the shard over the last second', Stat.LOOP_DELAY_MAX);
+  perShard('gauge', 'shoal_event_loop_utilization_ratio', 'Share of the last second the shard\'s event loop was busy (0..1)', Stat.LOOP_UTILISATION);
+
+  // The process (CPU, memory of all threads) and main's event loop and heap. Of main's loop-delay
+  // gauges, those an empty sampling interval makes meaningless go: prom-client writes its mean and
+  // standard deviation as "Nan" then, and its minimum as 9.2e9 seconds.
+  collectDefaultMetrics({ register: registry });
+  for (const name of ['nodejs_eventloop_lag_min_seconds', 'nodejs_eventloop_lag_mean_seconds', 'nodejs_eventloop_lag_stddev_seconds']) registry.removeSingleMetric(name);
+
+  return { contentType: registry.contentType, text: () => registry.metrics() };
+}

@@ -1,0 +1,110 @@
+// The admin HTTP server: a fixed route table, bearer auth on every route not marked open,
+// JSON errors with stable codes. It runs on main and never touches the MQTT data path.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { ErrorCode, ShoalError } from '../../shared/errors.ts';
+import { startListening } from '../../shared/listen.ts';
+import type { Authorizer } from './auth.ts';
+import { sendError } from './respond.ts';
+
+export type Method = 'GET' | 'POST' | 'DELETE';
+export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+
+export interface Route {
+  method: Method;
+  path: string;
+  /** Served without the token (only /health: a liveness probe must not need a secret). */
+  open?: boolean;
+  handler: Handler;
+}
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  authorize: Authorizer;
+  routes: readonly Route[];
+  log: Logger;
+}
+
+export interface HttpServer {
+  /** e.g. http://127.0.0.1:9090 (IPv6 hosts in brackets). */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+// An operator's tools, not the world: a small connection cap and short timeouts keep a flood
+// or a stalled client from costing main more than a few sockets.
+const MAX_CONNECTIONS = 128;
+const HEADERS_TIMEOUT_MS = 5000;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+const UNAUTHORIZED = { 'www-authenticate': 'Bearer realm="shoal"' };
+
+export function urlOf(host: string, port: number): string {
+  return `http://${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+}
+
+export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
+  const byPath = new Map<string, Map<string, Route>>();
+  for (const r of opts.routes) {
+    let m = byPath.get(r.path);
+    if (m === undefined) byPath.set(r.path, (m = new Map()));
+    m.set(r.method, r);
+  }
+
+  const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
+    serve(req, res).catch((err: unknown) => {
+      opts.log.error({ err }, 'admin request failed');
+      res.destroy();
+    });
+  });
+  server.maxConnections = MAX_CONNECTIONS;
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://admin');
+    } catch {
+      // e.g. a request target of "//[": no route has such a path, and main must not throw for it.
+      sendError(res, 400, ErrorCode.HTTP_BAD_REQUEST, 'malformed request target');
+      return;
+    }
+    const methods = byPath.get(url.pathname);
+    const method = req.method === 'HEAD' ? 'GET' : req.method ?? '';
+    const route = methods?.get(method);
+    // Without the token nothing but open routes answers, not even which paths exist.
+    if (route?.open !== true && !opts.authorize(req.headers.authorization)) {
+      sendError(res, 401, ErrorCode.HTTP_UNAUTHORIZED, 'this endpoint needs "Authorization: Bearer <token>" (--http-token)', UNAUTHORIZED);
+      return;
+    }
+    if (methods === undefined) { sendError(res, 404, ErrorCode.HTTP_NOT_FOUND, `no endpoint ${url.pathname}`); return; }
+    if (route === undefined) {
+      const allow = [...methods.keys()].join(', ');
+      sendError(res, 405, ErrorCode.HTTP_METHOD_NOT_ALLOWED, `${url.pathname} takes ${allow}, not ${req.method}`, { allow });
+      return;
+    }
+    try {
+      await route.handler(req, res, url);
+    } catch (err) {
+      opts.log.error({ err, path: url.pathname }, 'admin request failed');
+      if (!res.headersSent) sendError(res, 500, ErrorCode.HTTP_INTERNAL, 'internal error (see the broker log)');
+      else res.destroy();
+    }
+  }
+
+  try {
+    await startListening(server, { host: opts.host, port: opts.port, backlog: 511 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ShoalError(ErrorCode.LISTEN_FAILED, `cannot listen on ${opts.host}:${opts.port} (admin http): ${e.code ?? e.message}`, { cause: err });
+  }
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: urlOf(opts.host, port),
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
