@@ -19,9 +19,9 @@
 // only by a rule that itself starts with '$' (so `topic read #` does not open $SYS).
 //
 // What is prepared when: the file's sections are compiled once per load (a topic trie per
-// section); a client's pattern rules are substituted once at connect (forClient), so there is
-// no string building per message; DecisionCache keeps per-(client, topic) READ answers for the
-// fan-out path, bounded in size.
+// section, a shared trie of pattern skeletons); a client's pattern rules are substituted once
+// at connect (forClient), so there is no string building per message; DecisionCache keeps
+// per-(client, topic) READ answers for the fan-out path, bounded in size.
 import { TopicTrie, topicMatches } from '../topics/trie.ts';
 import { parseSharedSubscription } from '../topics/validate.ts';
 import { Access, loadAclFile, parseAclFile, type AclFileData, type AclRule } from './acl-file.ts';
@@ -67,18 +67,59 @@ const collect = (bits: number): void => {
 
 interface PatternRule { filter: string; access: number; usesC: boolean; usesU: boolean }
 
+/**
+ * The `pattern` rules, compiled once per load. Each is also added to a shared trie as its
+ * skeleton, every level holding %c or %u turned into '+': a skeleton matches a superset of
+ * the topics the client's substituted rule matches (a substituted level stays one level, as
+ * names with '/' get no pattern using them), so a check walks the shared trie (whose
+ * topic → nodes cache all clients share) and compares only the candidates it yields with
+ * the client's own filters, instead of every pattern. Patterns whose first level holds a
+ * placeholder are always candidates: a client id starting with '$' would reach '$' topics
+ * that a '+' first level never matches.
+ */
+class Patterns {
+  readonly rules: PatternRule[];
+  readonly skeletons = new TopicTrie<number>();
+  readonly firstLevelPlaceholder: number[] = [];
+  readonly usesC: boolean;
+  readonly usesU: boolean;
+
+  constructor(rules: readonly AclRule[]) {
+    this.rules = rules.map((r) => ({ filter: r.filter, access: r.access, usesC: r.filter.includes('%c'), usesU: r.filter.includes('%u') }));
+    this.usesC = this.rules.some((p) => p.usesC);
+    this.usesU = this.rules.some((p) => p.usesU);
+    this.rules.forEach((r, i) => {
+      const levels = r.filter.split('/');
+      if (/%[cu]/.test(levels[0]!)) this.firstLevelPlaceholder.push(i);
+      else this.skeletons.add(levels.map((l) => (/%[cu]/.test(l) ? '+' : l)).join('/'), String(i), i);
+    });
+  }
+}
+
+// Scratch for the synchronous skeleton walk (JS is single-threaded): no closure per check.
+let walkFilters: readonly (string | null)[] = [];
+let walkAccess: readonly number[] = [];
+let walkTopic = '';
+let walkBits = 0;
+const visitPattern = (i: number): void => {
+  if (walkBits === -1) return;
+  const f = walkFilters[i];
+  if (f === null || f === undefined || !topicMatches(f, walkTopic)) return;
+  walkBits = walkAccess[i] === 0 ? -1 : walkBits | walkAccess[i]!;
+};
+
 /** The ACL file compiled: sections once per load; clients prepared by forClient(). */
 export class Acl {
   private readonly anonymous: Section;
   private readonly users = new Map<string, Section>();
-  private readonly patterns: PatternRule[];
+  private readonly patterns: Patterns;
   private readonly cacheSize: number;
   readonly warnings: readonly string[];
 
   constructor(data: AclFileData, opts: { decisionCacheSize?: number } = {}) {
     this.anonymous = new Section(data.anonymous);
     for (const [user, rules] of data.users) this.users.set(user, new Section(rules));
-    this.patterns = data.patterns.map((r) => ({ filter: r.filter, access: r.access, usesC: r.filter.includes('%c'), usesU: r.filter.includes('%u') }));
+    this.patterns = new Patterns(data.patterns);
     this.cacheSize = opts.decisionCacheSize ?? DEFAULT_DECISION_CACHE;
     this.warnings = data.warnings;
   }
@@ -89,26 +130,16 @@ export class Acl {
   /** The client's rules, prepared once (at CONNECT; again after a reload). */
   forClient(clientId: string, username: string | undefined): ClientAcl {
     const section = username === undefined ? this.anonymous : (this.users.get(username) ?? null);
+    const p = this.patterns;
     let poisoned = false;
-    const denies: string[] = [];
-    const grants: string[] = [];
-    const grantBits: number[] = [];
-    if (this.patterns.length > 0) {
-      const usesC = this.patterns.some((p) => p.usesC);
-      const usesU = this.patterns.some((p) => p.usesU);
+    let filters: (string | null)[] = [];
+    if (p.rules.length > 0) {
       poisoned = /[+#]/.test(clientId) || (username !== undefined && /[+#]/.test(username))
-        || (usesC && clientId.includes('/')) || (usesU && username !== undefined && username.includes('/'));
-      if (!poisoned) {
-        for (const p of this.patterns) {
-          // an empty user name fills no level: such a client gets no %u rule (Mosquitto 2.1 does the same)
-          if (p.usesU && (username === undefined || username === '')) continue;
-          const filter = substitute(p.filter, clientId, username ?? '');
-          if (p.access === Access.DENY) denies.push(filter);
-          else { grants.push(filter); grantBits.push(p.access); }
-        }
-      }
+        || (p.usesC && clientId.includes('/')) || (p.usesU && username !== undefined && username.includes('/'));
+      // an empty user name fills no level: such a client gets no %u rule (Mosquitto 2.1 does the same)
+      if (!poisoned) filters = p.rules.map((r) => (r.usesU && (username === undefined || username === '') ? null : substitute(r.filter, clientId, username ?? '')));
     }
-    return new ClientAcl(section, poisoned, denies, grants, grantBits, this.cacheSize);
+    return new ClientAcl(section, poisoned ? null : p, filters, this.cacheSize);
   }
 }
 
@@ -120,19 +151,19 @@ function substitute(filter: string, clientId: string, username: string): string 
 /** One client's view of the ACL: what checks run per PUBLISH, per delivery and per SUBSCRIBE. */
 export class ClientAcl {
   private readonly section: Section | null;
-  private readonly poisoned: boolean;
-  private readonly patternDenies: string[];
-  private readonly patternGrants: string[];
-  private readonly patternBits: number[];
+  /** null when the client gets no pattern rule (none loaded, or its id / user name is refused them) */
+  private readonly patterns: Patterns | null;
+  /** the client's substituted pattern filters by rule index; null where a rule does not apply */
+  private readonly filters: (string | null)[];
+  private readonly access: number[];
   private readonly cacheSize: number;
   private cache: DecisionCache | null = null;
 
-  constructor(section: Section | null, poisoned: boolean, denies: string[], grants: string[], bits: number[], cacheSize: number) {
+  constructor(section: Section | null, patterns: Patterns | null, filters: (string | null)[], cacheSize: number) {
     this.section = section;
-    this.poisoned = poisoned;
-    this.patternDenies = denies;
-    this.patternGrants = grants;
-    this.patternBits = bits;
+    this.patterns = patterns !== null && patterns.rules.length > 0 ? patterns : null;
+    this.filters = filters;
+    this.access = patterns?.rules.map((r) => r.access) ?? [];
     this.cacheSize = cacheSize;
   }
 
@@ -166,14 +197,16 @@ export class ClientAcl {
       if (bits === -1) return false;
       if ((bits & access) !== 0) return true;
     }
-    if (this.poisoned) return false;
-    const denies = this.patternDenies;
-    for (let i = 0; i < denies.length; i++) if (topicMatches(denies[i]!, topic)) return false;
-    const grants = this.patternGrants;
-    for (let i = 0; i < grants.length; i++) {
-      if ((this.patternBits[i]! & access) !== 0 && topicMatches(grants[i]!, topic)) return true;
-    }
-    return false;
+    const p = this.patterns;
+    if (p === null) return false;
+    walkFilters = this.filters;
+    walkAccess = this.access;
+    walkTopic = topic;
+    walkBits = 0;
+    p.skeletons.match(topic, visitPattern);
+    const first = p.firstLevelPlaceholder;
+    for (let i = 0; i < first.length; i++) visitPattern(first[i]!);
+    return walkBits !== -1 && (walkBits & access) !== 0;
   }
 
   /**
@@ -189,16 +222,18 @@ export class ClientAcl {
     if (f[0]!.startsWith('$share')) return 'deny'; // step 1 refuses every such topic
     const ud = this.section?.denies ?? NONE;
     const ug = this.section?.reads ?? NONE;
-    const pd = this.poisoned ? NONE : this.patternDenies.map((s) => s.split('/'));
+    const pd: string[][] = [];
     const pg: string[][] = [];
-    if (!this.poisoned) {
-      for (let i = 0; i < this.patternGrants.length; i++) {
-        if ((this.patternBits[i]! & Access.READ) !== 0) pg.push(this.patternGrants[i]!.split('/'));
-      }
+    const poisoned = this.patterns === null;
+    for (let i = 0; i < this.filters.length; i++) {
+      const pf = this.filters[i];
+      if (pf === null || pf === undefined) continue;
+      if (this.access[i] === Access.DENY) pd.push(pf.split('/'));
+      else if ((this.access[i]! & Access.READ) !== 0) pg.push(pf.split('/'));
     }
     const overlaps = (rules: readonly string[][]): boolean => rules.some((r) => meet(f, r) !== null);
     const covers = (rules: readonly string[][], x: readonly string[]): boolean => rules.some((r) => contains(r, x));
-    if (!overlaps(ud) && (covers(ug, f) || (!this.poisoned && !overlaps(pd) && covers(pg, f)))) return 'grant';
+    if (!overlaps(ud) && (covers(ug, f) || (!poisoned && !overlaps(pd) && covers(pg, f)))) return 'grant';
     for (const g of ug) {
       const part = meet(f, g);
       if (part !== null && !covers(ud, part)) return 'partial';
