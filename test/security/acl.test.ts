@@ -241,3 +241,21 @@ test('SUBSCRIBE verdict agrees with canRead over every topic of a small universe
   assert.equal(checked, 3000);
   assert.ok(tally.grant > 100 && tally.deny > 100 && tally.partial > 100, JSON.stringify(tally)); // all three verdicts exercised
 });
+
+test('pattern rules share one compiled trie across clients: interleaved checks of different clients stay per client', () => {
+  const acl = Acl.parse('pattern read devices/%c/cmd\npattern deny devices/%c/cmd/off\npattern readwrite %c/#\npattern read t/pre-%u/x\n');
+  const c1 = acl.forClient('c1', 'u1');
+  const c2 = acl.forClient('c2', 'u2');
+  const dollar = acl.forClient('$x', 'u3');
+  for (let i = 0; i < 3; i++) {
+    assert.equal(c1.canRead('devices/c1/cmd'), true);
+    assert.equal(c2.canRead('devices/c1/cmd'), false);
+    assert.equal(c2.canRead('devices/c2/cmd'), true);
+    assert.equal(c1.canRead('devices/c1/cmd/off'), false);
+    assert.equal(c1.canPublish('c1/any/thing'), true, 'a placeholder in the first level');
+    assert.equal(c2.canPublish('c1/any/thing'), false);
+    assert.equal(dollar.canRead('$x/y'), true, "an id starting with '$' reaches its own '$' levels, as in Mosquitto 2.0");
+    assert.equal(c1.canRead('t/pre-u1/x'), true);
+    assert.equal(c1.canRead('t/pre-u2/x'), false);
+  }
+});
