@@ -38,8 +38,13 @@ See docs/security.md for more information.
 type Mode = 'update' | 'create' | 'delete' | 'upgrade';
 interface Args { mode: Mode; batch: boolean; file: string; user?: string; password?: string; hash: HashOptions }
 
-/** strerror(3)-style text for a Node file-system error. */
+// libuv's texts are glibc's strerror(3) in lower case, but for these
+const STRERROR: Record<string, string> = { EISDIR: 'Is a directory' };
+
+/** strerror(3)-style text for a Node file-system error (what mosquitto_passwd prints). */
 function strerror(err: unknown): string {
+  const known = STRERROR[(err as NodeJS.ErrnoException).code ?? ''];
+  if (known !== undefined) return known;
   const errno = (err as NodeJS.ErrnoException).errno;
   const msg = typeof errno === 'number' ? getSystemErrorMessage(errno) : (err as Error).message;
   return msg.charAt(0).toUpperCase() + msg.slice(1);

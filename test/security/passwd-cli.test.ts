@@ -62,6 +62,8 @@ test('shoal passwd gives mosquitto_passwd\'s exit codes and error lines for the 
       { args: ['-c', f('p1'), 'u'], input: '' },
       { args: ['-c', f('p2'), 'u'], input: 'x\ny\n' },
       { args: ['-c', f('p3'), 'u'], input: 'x\n\n' },
+      { args: ['-c', f('p4'), 'u'], input: 'same\nsame\n' },
+      { args: ['-c', '-b', t.dir, 'u', 'p'] },
     ];
     for (const c of cases) {
       const a = shoal(c.args, c.input ?? '');
