@@ -77,3 +77,17 @@ test('beyond maxQueue outstanding checks, verify() is refused at once with SHOAL
   } finally { await pool.close(); }
   await assert.rejects(pool.verify('x', Buffer.from('x')), (e: { code?: string }) => e.code === ErrorCode.HASH_POOL_BUSY);
 });
+
+test('checkLogin: right password, wrong one, unknown user (checked against the decoy on the pool), no password', async () => {
+  const { checkLogin } = await import('../../src/shared/auth/login.ts');
+  const { parsePasswordFile } = await import('../../src/shared/auth/password-file.ts');
+  const file = parsePasswordFile(`alice:${users[0]!.secret}\nbob:${users[1]!.secret}\n`);
+  const pool = new HashPool({ threads: 1 });
+  try {
+    assert.equal(await checkLogin(file, pool, 'alice', Buffer.from('pw-0')), true);
+    assert.equal(await checkLogin(file, pool, 'alice', Buffer.from('pw-1')), false);
+    assert.equal(await checkLogin(file, pool, 'bob', Buffer.from('pw-1')), true);
+    assert.equal(await checkLogin(file, pool, 'mallory', Buffer.from('decoy')), false, 'not even the decoy\'s own password');
+    assert.equal(await checkLogin(file, pool, 'alice', undefined), false);
+  } finally { await pool.close(); }
+});
