@@ -6,4 +6,9 @@ if (major < 26 || (major === 26 && minor < 10)) {
   console.error(`shoal: needs Node.js >= 26.10 (found ${process.versions.node}); run it through npm (npm start), which uses the Node 26 from devDependencies`);
   process.exit(1);
 }
+// `shoal passwd ...` manages a password file (src/cli/passwd.ts); it must not start the broker.
+if (process.argv[2] === 'passwd') {
+  const { main } = await import('../src/cli/passwd.ts');
+  await main(process.argv.slice(3));
+}
 await import('../src/main/index.ts');

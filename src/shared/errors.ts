@@ -17,6 +17,14 @@ export const ErrorCode = {
   HTTP_BAD_REQUEST: 'SHOAL_HTTP_BAD_REQUEST',
   HTTP_SHARDS_UNAVAILABLE: 'SHOAL_HTTP_SHARDS_UNAVAILABLE',
   HTTP_INTERNAL: 'SHOAL_HTTP_INTERNAL',
+  /** a password file line that is not `name:<hash>` in a known format (names file and line) */
+  PASSWORD_FILE_INVALID: 'SHOAL_PASSWORD_FILE_INVALID',
+  /** a plain-text password in a password file loaded without allowPlaintext (names file and line) */
+  PASSWORD_PLAINTEXT: 'SHOAL_PASSWORD_PLAINTEXT',
+  /** an ACL file line that is not Mosquitto `acl_file` syntax (names file and line) */
+  ACL_FILE_INVALID: 'SHOAL_ACL_FILE_INVALID',
+  /** the password hashing pool's queue is full: the CONNECT path answers "server busy" */
+  HASH_POOL_BUSY: 'SHOAL_HASH_POOL_BUSY',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
