@@ -6,9 +6,6 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './run.ts';
 
-/** Declared for code that is about to use them (issue #13: the password-hashing pool). */
-const ABOUT_TO_BE_USED = ['piscina'];
-
 function packagesImportedBy(dir: string): Set<string> {
   const found = new Set<string>();
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
@@ -27,8 +24,7 @@ function packagesImportedBy(dir: string): Set<string> {
 test('runtime dependencies are exactly what src/ imports; test and bench packages are devDependencies', () => {
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
   const imported = packagesImportedBy(join(REPO_ROOT, 'src'));
-  const notYet = (d: string): boolean => !ABOUT_TO_BE_USED.includes(d);
-  assert.deepEqual(Object.keys(pkg.dependencies).filter(notYet).sort(), [...imported].filter(notYet).sort());
+  assert.deepEqual(Object.keys(pkg.dependencies).sort(), [...imported].sort());
   for (const d of ['mqtt', 'hdr-histogram-js']) assert.ok(d in pkg.devDependencies, `${d} is a devDependency`);
   for (const v of [...Object.values(pkg.dependencies), ...Object.values(pkg.devDependencies)]) assert.match(v, /^\d+\.\d+\.\d+$/, 'exact versions');
 });
