@@ -9,11 +9,9 @@ import type { OutboundAliases } from './topic-alias.ts';
 import type { Shard } from './shard.ts';
 import { dispatch } from './handlers/index.ts';
 import { Outbox } from './outbox.ts';
+import { ConnState, type ConnStateValue } from './conn-state.ts';
 import { ReadSlab, userBufferSocket } from './socket-reader.ts';
 
-// AUTHENTICATING: CONNECT named an Authentication Method and its AUTH exchange is under way (no CONNACK yet).
-export const ConnState = { NEW: 0, CONNECTING: 1, CONNECTED: 2, CLOSED: 3, AUTHENTICATING: 4 } as const;
-export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
 
 /**
  * What a Connection needs of its byte stream: a net.Socket (TCP), a tls.TLSSocket (TLS, the

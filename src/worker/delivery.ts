@@ -5,7 +5,7 @@ import { OutboundAliases } from './topic-alias.ts';
 import { encodePublish, packetIdOffset, withPacketId } from './publish-codec.ts';
 import type { Outbound, Session, Subscription } from './session.ts';
 import type { Shard } from './shard.ts';
-import { ConnState } from './connection.ts';
+import { ConnState } from './conn-state.ts';
 import { Backpressure } from './backpressure.ts';
 
 /**

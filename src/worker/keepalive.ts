@@ -1,5 +1,5 @@
 import { Reason } from '../shared/protocol/reason-codes.ts';
-import { ConnState } from './connection.ts';
+import { ConnState } from './conn-state.ts';
 import type { Shard } from './shard.ts';
 
 /**

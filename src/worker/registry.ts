@@ -1,6 +1,7 @@
 import { homeShard, writeClaim, writeOwned, writeRelease, writeSession, writeSyncDone, writeTakeover } from '../shared/frames.ts';
 import { Reason } from '../shared/protocol/reason-codes.ts';
-import { ConnState, type Connection } from './connection.ts';
+import { ConnState } from './conn-state.ts';
+import type { Connection } from './connection.ts';
 import { encodeSession } from './session-codec.ts';
 import type { Session } from './session.ts';
 import type { Shard } from './shard.ts';

@@ -5,7 +5,7 @@ import type { Message } from './message.ts';
 import type { PublishView } from './publish-view.ts';
 import type { Subscription } from './session.ts';
 import type { Shard } from './shard.ts';
-import { ConnState } from './connection.ts';
+import { ConnState } from './conn-state.ts';
 
 /** A shared subscription group ($share/group/filter) as one shard sees it. */
 export class SharedGroup {

@@ -1,6 +1,7 @@
 import type { Message } from './message.ts';
 import type { Connection } from './connection.ts';
 import type { Move } from './moves.ts';
+import type { LongTimeout } from './timers.ts';
 
 export interface Subscription {
   session: Session;
@@ -60,8 +61,8 @@ export class Session {
   queuedBytes = 0;                     // payload + topic bytes in queue (per-session byte limit)
   counted = false;                     // counted in the shard's PERSISTENT_SESSIONS (durability.ts)
   will: Will | null = null;
-  willTimer: NodeJS.Timeout | null = null;
-  expiryTimer: NodeJS.Timeout | null = null;
+  willTimer: LongTimeout | null = null;
+  expiryTimer: LongTimeout | null = null;
   disconnectedAt = 0;
   token = 0;                           // claim token of the connection that owns it (registry)
   moving: Move | null = null;          // set while the session moves between shards (moves.ts)
@@ -117,7 +118,7 @@ export class Session {
   }
 
   clearTimers(): void {
-    if (this.willTimer !== null) { clearTimeout(this.willTimer); this.willTimer = null; }
-    if (this.expiryTimer !== null) { clearTimeout(this.expiryTimer); this.expiryTimer = null; }
+    if (this.willTimer !== null) { this.willTimer.clear(); this.willTimer = null; }
+    if (this.expiryTimer !== null) { this.expiryTimer.clear(); this.expiryTimer = null; }
   }
 }

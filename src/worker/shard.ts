@@ -6,10 +6,11 @@ import { Reason } from '../shared/protocol/reason-codes.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { Store } from '../shared/store/index.ts';
 import { AllowAll, type AuthHook } from './auth.ts';
-import { Connection, ConnState, type ClientSocket } from './connection.ts';
+import { Connection, type ClientSocket } from './connection.ts';
+import { ConnState } from './conn-state.ts';
 import { Delivery } from './delivery.ts';
 import { Durability } from './durability.ts';
-import { completeConnect } from './handlers/connect.ts';
+import { completeConnect } from './handlers/connack.ts';
 import { Message, readMessageBody } from './message.ts';
 import { PublishView } from './publish-view.ts';
 import { Peers } from './peers.ts';
@@ -246,7 +247,7 @@ export class Shard {
     const w = s.will;
     if (w === null) return;
     s.will = null;
-    if (s.willTimer !== null) { clearTimeout(s.willTimer); s.willTimer = null; }
+    if (s.willTimer !== null) { s.willTimer.clear(); s.willTimer = null; }
     const now = Date.now();
     const msg = new Message(w.topic, w.payload, w.qos, w.retain, w.props, w.expiry >= 0 ? now + w.expiry * 1000 : 0, s.clientId);
     this.routing.publish(msg, now);

@@ -6,8 +6,9 @@ import { ProtocolError } from '../../shared/errors.ts';
 import { PacketType } from '../../shared/protocol/constants.ts';
 import { isReasonValidFor, Reason } from '../../shared/protocol/reason-codes.ts';
 import type { AuthExchange, AuthOutcome, AuthRequest, Maybe } from '../auth.ts';
-import { ConnState, type Connection } from '../connection.ts';
-import { proceedConnect, refuse, type ConnectRequest } from './connect.ts';
+import { ConnState } from '../conn-state.ts';
+import type { Connection } from '../connection.ts';
+import { proceedConnect, refuse, type ConnectRequest } from './connack.ts';
 import { sendFitting } from './fit.ts';
 
 interface AuthState {

@@ -4,7 +4,8 @@
 import { ProtocolError } from '../../shared/errors.ts';
 import { PacketType } from '../../shared/protocol/constants.ts';
 import { Reason } from '../../shared/protocol/reason-codes.ts';
-import { ConnState, type Connection } from '../connection.ts';
+import { ConnState } from '../conn-state.ts';
+import type { Connection } from '../connection.ts';
 import { handleConnect } from './connect.ts';
 import { handlePublish, handlePuback, handlePubrec, handlePubrel, handlePubcomp } from './publish.ts';
 import { checkFilterBytes, handleSubscribe, handleUnsubscribe } from './subscribe.ts';
