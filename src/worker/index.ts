@@ -5,10 +5,10 @@ import { StatsBlock } from '../shared/stats.ts';
 import { createStore } from '../shared/store/index.ts';
 import type { ControlFromShard, ControlToShard, ShardInit } from '../shared/control.ts';
 import { Shard } from './shard.ts';
-import { createAuthHook } from './auth.ts';
-import { startKeepalive } from './keepalive.ts';
-import { Acceptor } from './acceptor.ts';
-import { Transports } from './transports.ts';
+import { createAuthHook } from './auth/hook.ts';
+import { startKeepalive } from './net/keepalive.ts';
+import { Acceptor } from './net/acceptor.ts';
+import { Transports } from './net/transports.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;

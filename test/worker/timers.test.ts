@@ -1,9 +1,9 @@
-// setLongTimeout (src/worker/timers.ts): delays beyond setTimeout's 2^31-1 ms limit (session
+// setLongTimeout (src/worker/session/timers.ts): delays beyond setTimeout's 2^31-1 ms limit (session
 // expiry, will delay) are chained; clearing must stop the chain at any link, or a cleared expiry
 // timer of a session would later end a new live session of the same client id.
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { setLongTimeout } from '../../src/worker/timers.ts';
+import { setLongTimeout } from '../../src/worker/session/timers.ts';
 
 const MAX = 0x7fffffff;
 

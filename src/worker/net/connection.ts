@@ -1,0 +1,325 @@
+import { Socket } from 'node:net';
+import mqttPacket from 'mqtt-packet';
+import { ProtocolError } from '../../shared/errors.ts';
+import { Framer } from '../../shared/protocol/framer.ts';
+import { Reason } from '../../shared/protocol/reason-codes.ts';
+import { Stat } from '../../shared/stats.ts';
+import type { Session } from '../session/session.ts';
+import type { OutboundAliases } from '../protocol/topic-alias.ts';
+import type { Shard } from '../shard.ts';
+import { dispatch } from '../protocol/handlers/index.ts';
+import { Outbox } from './outbox.ts';
+import { ConnState, type ConnStateValue } from './conn-state.ts';
+import { ReadSlab, userBufferSocket } from './socket-reader.ts';
+
+
+/**
+ * What a Connection needs of its byte stream: a net.Socket (TCP), a tls.TLSSocket (TLS, the
+ * same API), or a WsSocket (ws-socket.ts) for WebSocket. The transports are set up in
+ * transports.ts; past the handshake a Connection never knows which one it has, except that
+ * output slabs are reused only on a plain net.Socket (TLS and ws may still hold the bytes).
+ */
+export interface ClientSocket {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+  on(event: 'data' | 'drain' | 'error' | 'close', listener: (...args: any[]) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  write(chunk: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+  end(): unknown;
+  destroy(): unknown;
+}
+
+/**
+ * One client connection: reads bytes into whole packets, hands them to the dispatcher, and
+ * batches everything written in one event-loop turn into a single corked write (writev).
+ */
+export class Connection {
+  readonly shard: Shard;
+  readonly socket: ClientSocket;
+  readonly framer: Framer;
+  state: ConnStateValue = ConnState.NEW;
+  version = 4;
+  clientId = '';
+  session: Session | null = null;
+  token = 0;
+  cleanStart = true;
+  keepaliveMs = 0;
+  lastRx: number;
+  connectedAt: number;
+  // v5 limits the client set in CONNECT
+  clientReceiveMax = 65535;
+  clientMaxPacket = 0;         // 0 = no limit
+  clientTopicAliasMax = 0;
+  inboundAliases: Map<number, string> | null = null;
+  outboundAliases: OutboundAliases | null = null; // made on first use when clientTopicAliasMax > 0
+  inboundPending = 0;          // QoS 1/2 received and not yet completed (Receive Maximum)
+  disconnectNormal = false;    // DISCONNECT received: no will
+  willOnDisconnect = false;    // v5 DISCONNECT 0x04
+  problemInfo = true;          // v5 Request Problem Information: 0 = no Reason String / User Properties on acks [MQTT-3.1.2-29]
+  /** This turn's output (one write per turn, see outbox.ts). */
+  readonly out = new Outbox();
+  /** A plain TCP socket: a write that completed synchronously holds no reference to its buffer. */
+  private readonly reuseSlabs: boolean;
+  private flushScheduled = false;
+  private pendingPackets: Buffer[] | null = null;
+  congested = false;
+  // Flow control (backpressure.ts): when congestion began, who waits for our drain, how many
+  // congested subscribers this connection's socket waits for, and whether we were declared slow.
+  congestedAt = 0;
+  slow = false;
+  waiters: Connection[] | null = null;
+  lastWaiter: Connection | null = null;
+  spillWaiting = false;
+  slowTimer: NodeJS.Timeout | null = null;
+  pausedBy = 0;
+  held = 0;                    // packets waiting in the commit gate (durability.ts)
+
+  constructor(shard: Shard, raw: ClientSocket) {
+    this.shard = shard;
+    // Plain TCP: reads go straight from libuv to onRead (socket-reader.ts). TLS, WebSocket: 'data' events.
+    const direct = userBufferSocket(raw, onSocketRead);
+    const socket: ClientSocket = this.socket = direct ?? raw;
+    this.lastRx = this.connectedAt = Date.now();
+    this.reuseSlabs = socket.constructor === Socket;
+    this.framer = new Framer(shard.config.maxPacketSize, (b, o, l) => this.onPacket(b, o, l), (code) => this.onFramerError(code));
+    // No setNoDelay here: the listener set TCP_NODELAY on the descriptor at accept (it moves
+    // with the socket), and another setsockopt() per connection was 2.6% of a CONNECT's CPU.
+    // Shared listeners (EventEmitter calls them with the socket as `this`) instead of four
+    // closures per connection: idle connections are most of a large broker's memory.
+    (socket as ConnSocket)[kConn] = this;
+    if (direct === null) socket.on('data', onSocketData);
+    socket.on('drain', onSocketDrain);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.resume();
+  }
+
+  /** Peer address for logs (computed when asked: a string per idle connection adds up). */
+  get remote(): string { return `${this.socket.remoteAddress}:${this.socket.remotePort}`; }
+
+  /** Bytes read into the thread's read buffer: kept in the slab, then framed. */
+  onRead(nread: number, buf: Uint8Array): void {
+    const start = slab.keep(buf, nread);
+    this.onData(slab.buf, start, start + nread);
+  }
+
+  onData(chunk: Buffer, start = 0, end = chunk.length): void {
+    const shard = this.shard;
+    this.lastRx = Date.now();
+    shard.stats.add(shard.id, Stat.BYTES_RECEIVED, end - start);
+    const bp = shard.delivery.bp;
+    bp.current = this;
+    try {
+      this.framer.push(chunk, start, end);
+    } finally {
+      bp.current = null;
+    }
+    // Something we published went to a congested subscriber: read no more until it drains.
+    if (this.pausedBy > 0 && this.state !== ConnState.CLOSED) this.socket.pause();
+  }
+
+  onDrain(): void {
+    this.congested = false;
+    this.congestedAt = 0;
+    this.slow = false;
+    if (this.session !== null) this.shard.delivery.pump(this.session);
+    if (!this.congested) this.shard.delivery.bp.release(this);
+  }
+
+  private onPacket(buf: Buffer, off: number, len: number): void {
+    if (this.state === ConnState.CLOSED) return;
+    if (this.pendingPackets !== null) {
+      // Packets pipelined behind CONNECT wait until the session is ready.
+      this.pendingPackets.push(Buffer.from(buf.subarray(off, off + len)));
+      return;
+    }
+    this.shard.stats.add(this.shard.id, Stat.PACKETS_RECEIVED, 1);
+    dispatch(this, buf, off, len);
+  }
+
+  private onFramerError(code: string): void {
+    const reason = code === 'PACKET_TOO_LARGE' ? Reason.PACKET_TOO_LARGE : Reason.MALFORMED_PACKET;
+    this.protocolError(reason, `framing: ${code}`);
+  }
+
+  /** Hold further packets (and stop reading) while the CONNECT waits for its session. */
+  holdPackets(): void {
+    if (this.pendingPackets === null) this.pendingPackets = []; // already holding (an auth hook's wait): keep them
+    this.socket.pause();
+  }
+
+  releasePackets(): void {
+    const pending = this.pendingPackets;
+    this.pendingPackets = null;
+    if (pending !== null) {
+      for (let i = 0; i < pending.length; i++) {
+        if (this.state === ConnState.CLOSED) return;
+        // A released packet made us hold again (an auth hook answering later): the rest wait, in order.
+        const held = this.pendingPackets as Buffer[] | null; // dispatch may have set it
+        if (held !== null) { held.unshift(...pending.slice(i)); return; }
+        const p = pending[i]!;
+        dispatch(this, p, 0, p.length);
+      }
+      if ((this.pendingPackets as Buffer[] | null) !== null) return;
+    }
+    if (this.state !== ConnState.CLOSED && this.pausedBy === 0) this.socket.resume();
+  }
+
+  /** A subscriber this connection waited for drained (backpressure.ts). */
+  unpause(): void {
+    if (this.pausedBy > 0) this.pausedBy--;
+    if (this.pausedBy === 0 && this.pendingPackets === null && this.state !== ConnState.CLOSED) this.socket.resume();
+  }
+
+  /** Parses a non-PUBLISH packet with mqtt-packet (reference codec). Throws on malformed input. */
+  parse(buf: Buffer, off: number, len: number): mqttPacket.Packet { return parseWhole(this.version, buf, off, len); }
+
+  /** The version is known after CONNECT; later packets are decoded with it. */
+  setVersion(version: number): void { this.version = version; }
+
+  send(buf: Buffer): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.out.append(buf);
+    if (!this.flushScheduled) this.scheduleFlush();
+  }
+
+  /**
+   * Sends a PUBLISH straight from `src[off, off + len)` (a peer shard's ring) with its first
+   * byte set to `b0`: copied into this turn's output, so the source may be reused on return.
+   */
+  sendPatched(src: Uint8Array, off: number, len: number, b0: number): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.out.appendPatched(src, off, len, b0);
+    if (!this.flushScheduled) this.scheduleFlush();
+  }
+
+  /** As sendPatched, in the MQTT 5 form (outbox.ts `appendAsV5`). */
+  sendPatchedV5(src: Uint8Array, off: number, len: number, payloadOff: number, b0: number): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.out.appendAsV5(src, off, len, payloadOff, b0);
+    if (!this.flushScheduled) this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    this.flushScheduled = true;
+    process.nextTick(flushConnection, this);
+  }
+
+  sendPacket(packet: mqttPacket.Packet): void {
+    this.send(mqttPacket.generate(packet, { protocolVersion: this.version as 3 | 4 | 5 }));
+  }
+
+  /** Bytes queued for this socket and not yet taken by the kernel. */
+  backlog(): number { return this.out.bytes + this.socket.writableLength; }
+
+  flush(): void {
+    this.flushScheduled = false;
+    const out = this.out;
+    if (out.bytes === 0 || this.socket.destroyed) { out.clear(); return; }
+    const sh = this.shard;
+    sh.stats.add(sh.id, Stat.BYTES_SENT, out.bytes);
+    sh.stats.add(sh.id, Stat.PACKETS_SENT, out.packets);
+    const ok = out.writeTo(this.socket, this.reuseSlabs);
+    if ((!ok || this.socket.writableLength >= sh.config.socketHighWater) && !this.congested) {
+      this.congested = true;
+      this.congestedAt = Date.now();
+    }
+  }
+
+  /** A protocol violation: v5 gets DISCONNECT with the reason first [MQTT-4.13.1-1]; then close. */
+  protocolError(reason: number, message: string): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.shard.stats.add(this.shard.id, Stat.PROTOCOL_ERRORS, 1);
+    this.shard.log.debug({ client: this.clientId, remote: this.remote, reason, message }, 'protocol error');
+    if (this.state === ConnState.NEW) {
+      this.close();
+      return;
+    }
+    this.disconnect(reason, message);
+  }
+
+  /** Server-initiated DISCONNECT (v5 only: 3.1.1 has no server DISCONNECT) then close. */
+  disconnect(reason: number, reasonString?: string): void {
+    if (this.state === ConnState.CLOSED) return;
+    if (this.version === 5 && this.state === ConnState.CONNECTED) {
+      const properties = reasonString !== undefined && this.clientMaxPacket === 0 ? { reasonString } : undefined;
+      this.sendPacket({ cmd: 'disconnect', reasonCode: reason, properties } as mqttPacket.IDisconnectPacket);
+    }
+    this.close();
+  }
+
+  /** Flush what is queued, then end the socket; the 'close' event does the cleanup. */
+  close(): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.flush();
+    this.socket.end();
+    // A peer that never reads must not keep the socket (and its memory) alive.
+    setTimeout(() => { if (!this.socket.destroyed) this.socket.destroy(); }, 2000).unref();
+    this.markClosed();
+  }
+
+  private markClosed(): void {
+    if (this.state === ConnState.CLOSED) return;
+    const wasConnected = this.state === ConnState.CONNECTED;
+    this.state = ConnState.CLOSED;
+    this.pendingPackets = null;
+    this.congested = false;
+    this.shard.delivery.bp.release(this);
+    this.shard.connectionClosed(this, wasConnected);
+  }
+
+  onClose(): void {
+    this.markClosed();
+    this.out.clear();
+  }
+}
+
+function flushConnection(c: Connection): void { c.flush(); }
+
+const kConn = Symbol('shoal.connection');
+type ConnSocket = ClientSocket & { [kConn]: Connection };
+function onSocketData(this: ConnSocket, chunk: Buffer): void { this[kConn].onData(chunk); }
+function onSocketRead(this: ConnSocket, nread: number, buf: Uint8Array): void { this[kConn].onRead(nread, buf); }
+const slab = new ReadSlab();
+function onSocketDrain(this: ConnSocket): void { this[kConn].onDrain(); }
+function onSocketError(): void { /* 'close' follows; errors of one socket never reach others */ }
+function onSocketClose(this: ConnSocket): void { this[kConn].onClose(); }
+
+// One mqtt-packet parser per protocol version for the whole thread, not one per connection (an
+// idle connection then holds none): the framer hands over whole packets, so every parse
+// completes synchronously and leaves the parser empty. A parser that decodes a CONNECT takes
+// that CONNECT as its settings (its protocol version included), so each parse first puts back
+// the settings of its version: a v5 CONNECT, decoded by the version-4 parser every new
+// connection starts with, must not make that parser read later 3.1.1 packets as v5 ones.
+const parsers: (ReturnType<typeof mqttPacket.parser> | null)[] = [null, null, null, null, null, null];
+const parserSettings = [3, 4, 5].reduce<{ protocolVersion: number }[]>((a, v) => { a[v] = { protocolVersion: v }; return a; }, []);
+let parsed: mqttPacket.Packet | null = null;
+let parseError: Error | null = null;
+
+function parseWhole(version: number, buf: Buffer, off: number, len: number): mqttPacket.Packet {
+  let p = parsers[version];
+  if (p === null || p === undefined) {
+    p = mqttPacket.parser({ protocolVersion: version as 3 | 4 | 5 });
+    p.on('packet', (pkt: mqttPacket.Packet) => { parsed = pkt; });
+    p.on('error', (err: Error) => { parseError = err; });
+    parsers[version] = p;
+  }
+  (p as unknown as { settings: object }).settings = parserSettings[version]!;
+  parsed = null;
+  parseError = null;
+  const left = p.parse(off === 0 && len === buf.length ? buf : buf.subarray(off, off + len));
+  const pkt = parsed as mqttPacket.Packet | null;
+  const err = parseError as Error | null;
+  parsed = null;
+  if (err !== null || pkt === null || left !== 0) {
+    parsers[version] = null; // its internal state is undefined after an error
+    // What the reference codec cannot decode is a Malformed Packet (v5 DISCONNECT 0x81) [MQTT-4.13.1-1].
+    throw new ProtocolError(Reason.MALFORMED_PACKET, `malformed packet: ${(err ?? new Error('incomplete packet')).message}`);
+  }
+  return pkt;
+}
