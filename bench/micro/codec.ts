@@ -10,7 +10,7 @@ import { Framer } from '../../src/shared/protocol/framer.ts';
 import { shortAckId } from '../../src/shared/protocol/ack-fast.ts';
 import { InboundPublish, decodePublish, encodePublish, packetIdOffset, withPacketId } from '../../src/worker/protocol/publish-codec.ts';
 import { ByteReader, ByteWriter } from '../../src/shared/bytes.ts';
-import { PubFlag, writePublish, writePublishWire } from '../../src/worker/peers/frames.ts';
+import { PubFlag, writePublish, writePublishWire } from '../../src/worker/protocol/publish-view.ts';
 import { PublishView } from '../../src/worker/protocol/publish-view.ts';
 import { Outbox } from '../../src/worker/net/outbox.ts';
 

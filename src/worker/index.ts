@@ -37,9 +37,9 @@ try {
   process.exit(1);
 }
 shard.boot(init.restart);
-const keepalive = startKeepalive(shard);
-const transports = new Transports(shard, init.tls);
-const acceptor = new Acceptor(shard);
+const keepalive = startKeepalive(shard.connections, init.config.connectTimeout);
+const transports = new Transports(shard, shard, init.tls);
+const acceptor = new Acceptor(shard, shard);
 
 port.on('message', (m: ControlToShard) => {
   switch (m.type) {

@@ -24,9 +24,25 @@ import type { OutboundEntry, OutboundState } from '../../shared/store/index.ts';
 import { ConnState } from '../net/conn-state.ts';
 import type { Connection } from '../net/connection.ts';
 import { Message } from '../session/message.ts';
+import { AckType } from '../protocol/acks.ts';
 import { toStoredMessage } from './persist.ts';
 import type { Outbound, Session } from '../session/session.ts';
-import type { Shard } from '../shard.ts';
+import type { Store } from '../../shared/store/index.ts';
+import type { ShardContext } from '../context.ts';
+import type { PeerLink } from '../peers/peers.ts';
+import type { DeliveryStore } from '../routing/delivery.ts';
+import type { ForwardGate } from '../routing/routing.ts';
+import type { MoveGate } from '../session/moves.ts';
+
+/** What the gate asks of session moves (moves.ts): they may hold or forward what a barrier covers. */
+export interface MoveBarriers {
+  /** A commit barrier has more to wait for than this shard's own commit. */
+  active(): boolean;
+  /** Settles once what arrived before now is written or forwarded and committed; true when lost. */
+  committed(chained: boolean, heldWaitMs: number): Promise<boolean>;
+}
+
+const NO_MOVES: MoveBarriers = { active: () => false, committed: () => Promise.resolve(false) };
 
 interface Group {
   /** conn, buf, conn, buf, ... in the order they were handed to the gate. */
@@ -54,7 +70,7 @@ const POLL_MS = 1000;
 const SWEEP_MS = 10_000;
 const SWEEP_BUDGET = 2000;
 
-export class Durability {
+export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   /** The store is on disk (durable or fast): the gate and the writes are on. */
   readonly enabled: boolean;
   /** Store writes issued so far; a handler compares before/after to know whether it wrote. */
@@ -67,7 +83,13 @@ export class Durability {
   private lostTurn = false;
   /** The store holds --max-store-bytes or more (polled). */
   storeFull = false;
-  private readonly shard: Shard;
+  private readonly shard: ShardContext;
+  private readonly store: Store;
+  private readonly peers: PeerLink;
+  /** The sessions this shard owns (the store size poll and the expiry sweep walk them). */
+  private readonly sessions: ReadonlyMap<string, Session>;
+  /** Set by the wiring (moves.ts needs Durability too). */
+  moves: MoveBarriers = NO_MOVES;
   private open: Group | null = null;
   private readonly waiting: Group[] = [];
   private readonly barriers = new Map<number, Barrier>();
@@ -78,10 +100,22 @@ export class Durability {
   private extra: Promise<void>[] = [];
   private lastTracked: Promise<void> | null = null;
 
-  constructor(shard: Shard) {
+  constructor(shard: ShardContext, store: Store, peers: PeerLink, sessions: ReadonlyMap<string, Session>) {
     this.shard = shard;
-    this.enabled = shard.store.persistence !== 'memory';
+    this.store = store;
+    this.peers = peers;
+    this.sessions = sessions;
+    this.enabled = store.persistence !== 'memory';
   }
+
+  /**
+   * A mark of the writes and forwards issued so far: a handler takes one before routing a message
+   * and asks `changedSince` after, to know whether its ack must wait for the gate.
+   */
+  countForward(): void { this.forwards++; }
+
+  mark(): number { return this.writes + this.forwards; }
+  changedSince(mark: number): boolean { return this.writes + this.forwards !== mark; }
 
   /**
    * An ack issued in this turn must also wait for `p` (a retained set's commit at the topic's
@@ -145,21 +179,21 @@ export class Durability {
     // The delivery's QoS and retain flag are what must be re-sent, not the publisher's.
     e.msg.qos = o.qos;
     e.msg.retain = o.retain;
-    this.track(this.shard.store.putOutbound(s.clientId, o.seq, e), 'put outbound');
+    this.track(this.store.putOutbound(s.clientId, o.seq, e), 'put outbound');
   }
 
   deleteOutbound(s: Session, o: Outbound): void {
     if (o.seq === 0) return;
-    this.track(this.shard.store.deleteOutbound(s.clientId, o.seq), 'delete outbound');
+    this.track(this.store.deleteOutbound(s.clientId, o.seq), 'delete outbound');
     o.seq = 0;
   }
 
   putInbound(s: Session, packetId: number): void {
-    this.track(this.shard.store.putInboundQos2(s.clientId, packetId), 'put inbound QoS 2 id');
+    this.track(this.store.putInboundQos2(s.clientId, packetId), 'put inbound QoS 2 id');
   }
 
   deleteInbound(s: Session, packetId: number): void {
-    this.track(this.shard.store.deleteInboundQos2(s.clientId, packetId), 'delete inbound QoS 2 id');
+    this.track(this.store.deleteInboundQos2(s.clientId, packetId), 'delete inbound QoS 2 id');
   }
 
   /** A persistent session taken from the store: its queue, in-flight messages and inbound QoS 2 ids. */
@@ -168,7 +202,7 @@ export class Durability {
     const sh = this.shard;
     const now = Date.now();
     let maxSeq = 0;
-    for (const [seq, e] of sh.store.loadOutbound(s.clientId)) {
+    for (const [seq, e] of this.store.loadOutbound(s.clientId)) {
       if (seq > maxSeq) maxSeq = seq;
       const m = e.msg;
       const msg = new Message(m.topic, m.payload, m.qos, m.retain, m.properties, m.expiresAt, '');
@@ -183,7 +217,7 @@ export class Durability {
       else s.inflight.set(o.packetId, o);
     }
     if (maxSeq >= s.nextSeq) s.nextSeq = maxSeq + 1;
-    for (const id of sh.store.loadInboundQos2(s.clientId)) s.inboundQos2.add(id);
+    for (const id of this.store.loadInboundQos2(s.clientId)) s.inboundQos2.add(id);
   }
 
   // ------------------------------------------------------------ the gate
@@ -231,15 +265,15 @@ export class Durability {
       g.peers |= 1 << i;
       this.sendBarrier(i, { peer: i, g, done: null }, 0);
     }
-    if (sh.moves.active()) {
+    if (this.moves.active()) {
       // Session moves in progress: what arriving sessions hold, and what ghosts forwarded, too.
       g.left++;
-      sh.moves.committed(false, HELD_WAIT_MS).then((lost) => {
+      this.moves.committed(false, HELD_WAIT_MS).then((lost) => {
         if (lost) g.lost = true;
-        sh.store.flushed().then(() => this.settle(g, false), () => this.settle(g, true));
+        this.store.flushed().then(() => this.settle(g, false), () => this.settle(g, true));
       }, () => this.settle(g, true));
     }
-    sh.store.flushed().then(() => this.settle(g, false), () => this.settle(g, true));
+    this.store.flushed().then(() => this.settle(g, false), () => this.settle(g, true));
   }
 
   private settle(g: Group, failed: boolean): void {
@@ -261,7 +295,7 @@ export class Durability {
         conn.disconnect(Reason.UNSPECIFIED_ERROR, 'store commit failed');
         continue;
       }
-      if (g.lost && (buf[0] === 0x40 || buf[0] === 0x50)) {
+      if (g.lost && (buf[0] === AckType.PUBACK || buf[0] === AckType.PUBREC)) {
         this.unacknowledged(conn, buf);
         continue;
       }
@@ -278,7 +312,7 @@ export class Durability {
    */
   private unacknowledged(conn: Connection, buf: Buffer): void {
     const s = conn.session;
-    if (buf[0] === 0x50 && s !== null) {
+    if (buf[0] === AckType.PUBREC && s !== null) {
       const id = buf.readUInt16BE(2);
       if (s.inboundQos2.delete(id) && s.persistent && this.enabled) this.deleteInbound(s, id);
     }
@@ -289,8 +323,8 @@ export class Durability {
     const sh = this.shard;
     const token = this.token = (this.token + 1) >>> 0;
     this.barriers.set(token, b);
-    writeCommitBarrier(sh.peers.writer(), false, sh.id, token, flag);
-    sh.peers.commit(peer);
+    writeCommitBarrier(this.peers.writer(), false, sh.id, token, flag);
+    this.peers.commit(peer);
   }
 
   /**
@@ -312,12 +346,12 @@ export class Durability {
   onCommitBarrier(from: number, token: number, chained: boolean): void {
     const sh = this.shard;
     const answer = (lost: boolean): void => {
-      writeCommitBarrier(sh.peers.writer(), true, sh.id, token, lost ? 1 : 0);
-      sh.peers.commit(from);
+      writeCommitBarrier(this.peers.writer(), true, sh.id, token, lost ? 1 : 0);
+      this.peers.commit(from);
     };
-    if (!sh.moves.active()) { sh.store.flushed().then(() => answer(false), () => answer(false)); return; }
-    sh.moves.committed(chained, HELD_WAIT_MS).then((lost) => {
-      sh.store.flushed().then(() => answer(lost), () => answer(lost));
+    if (!this.moves.active()) { this.store.flushed().then(() => answer(false), () => answer(false)); return; }
+    this.moves.committed(chained, HELD_WAIT_MS).then((lost) => {
+      this.store.flushed().then(() => answer(lost), () => answer(lost));
     }, (err: unknown) => { sh.log.error({ err }, 'commit barrier'); answer(true); });
   }
 
@@ -372,12 +406,12 @@ export class Durability {
   private poll(): void {
     const sh = this.shard;
     let bytes = 0;
-    try { bytes = sh.store.usedBytes(); } catch { return; }
+    try { bytes = this.store.usedBytes(); } catch { return; }
     sh.stats.set(sh.id, Stat.STORE_BYTES, bytes);
     const max = sh.config.maxStoreBytes;
     this.storeFull = max > 0 && bytes >= max;
     let queued = 0;
-    for (const s of sh.sessions.values()) queued += s.queuedBytes;
+    for (const s of this.sessions.values()) queued += s.queuedBytes;
     sh.stats.set(sh.id, Stat.QUEUED_BYTES, queued);
   }
 
@@ -388,14 +422,14 @@ export class Durability {
    */
   private sweep(): void {
     const sh = this.shard;
-    const sessions = [...sh.sessions.values()].filter((s) => s.conn === null && s.queued > 0);
+    const sessions = [...this.sessions.values()].filter((s) => s.conn === null && s.queued > 0);
     let i = 0;
     const slice = (): void => {
       let budget = SWEEP_BUDGET;
       const now = Date.now();
       while (i < sessions.length && budget > 0) {
         const s = sessions[i++]!;
-        if (s.conn !== null || sh.sessions.get(s.clientId) !== s) continue;
+        if (s.conn !== null || this.sessions.get(s.clientId) !== s) continue;
         budget -= s.queued;
         let kept = 0;
         const q = s.queue;

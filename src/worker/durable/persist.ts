@@ -1,8 +1,9 @@
 // Mapping between in-memory sessions/messages and the store's records.
 import type { StoredMessage, StoredSession } from '../../shared/store/index.ts';
 import { Message } from '../session/message.ts';
-import { Session, type Subscription } from '../session/session.ts';
-import { parseFilter } from '../protocol/handlers/subscribe.ts';
+import { Session } from '../session/session.ts';
+import { type Subscription } from '../session/subscription.ts';
+import { parseFilter } from '../session/subscription.ts';
 
 export function toStoredMessage(m: Message): StoredMessage {
   return { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, properties: m.props, expiresAt: m.expiresAt };

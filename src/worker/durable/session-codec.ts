@@ -2,7 +2,8 @@
 // structured clone). Version byte first so the format can evolve.
 import { ByteReader, ByteWriter } from '../../shared/bytes.ts';
 import { readMessageBody, type Message } from '../session/message.ts';
-import { Session, type Outbound, type Subscription } from '../session/session.ts';
+import { Session, type Outbound } from '../session/session.ts';
+import { type Subscription } from '../session/subscription.ts';
 
 const FORMAT = 2; // 2: outbound store sequence numbers (seq per message, nextSeq)
 const w = new ByteWriter(4096);

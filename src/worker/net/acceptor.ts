@@ -4,18 +4,20 @@
 // transfer was a fifth of the broker's CPU per connect (docs/performance.md, "many").
 import net from 'node:net';
 import { startListening } from '../../shared/listen.ts';
-import type { Shard } from '../shard.ts';
+import type { ShardContext } from '../context.ts';
+import type { SocketSink } from './transports.ts';
 
 export class Acceptor {
   private server: net.Server | null = null;
-  private readonly shard: Shard;
+  private readonly shard: ShardContext;
+  private readonly sink: SocketSink;
   private readonly onSocket = (socket: net.Socket): void => {
     const sh = this.shard;
     sh.stats.addLive(sh.id, 1);
-    sh.adoptSocket(socket);
+    this.sink.adoptSocket(socket);
   };
 
-  constructor(shard: Shard) { this.shard = shard; }
+  constructor(shard: ShardContext, sink: SocketSink) { this.shard = shard; this.sink = sink; }
 
   /** Resolves when listening; rejects with the socket error (EADDRINUSE, EACCES, ...). */
   async listen(host: string, port: number): Promise<void> {

@@ -6,7 +6,7 @@ import { Reason } from '../../shared/protocol/reason-codes.ts';
 import { Stat } from '../../shared/stats.ts';
 import type { Session } from '../session/session.ts';
 import type { OutboundAliases } from '../protocol/topic-alias.ts';
-import type { Shard } from '../shard.ts';
+import type { ShardParts } from '../parts.ts';
 import { dispatch } from '../protocol/handlers/index.ts';
 import { Outbox } from './outbox.ts';
 import { ConnState, type ConnStateValue } from './conn-state.ts';
@@ -39,7 +39,7 @@ export interface ClientSocket {
  * batches everything written in one event-loop turn into a single corked write (writev).
  */
 export class Connection {
-  readonly shard: Shard;
+  readonly shard: ShardParts;
   readonly socket: ClientSocket;
   readonly framer: Framer;
   state: ConnStateValue = ConnState.NEW;
@@ -79,7 +79,7 @@ export class Connection {
   pausedBy = 0;
   held = 0;                    // packets waiting in the commit gate (durability.ts)
 
-  constructor(shard: Shard, raw: ClientSocket) {
+  constructor(shard: ShardParts, raw: ClientSocket) {
     this.shard = shard;
     // Plain TCP: reads go straight from libuv to onRead (socket-reader.ts). TLS, WebSocket: 'data' events.
     const direct = userBufferSocket(raw, onSocketRead);
@@ -112,7 +112,7 @@ export class Connection {
     const shard = this.shard;
     this.lastRx = Date.now();
     shard.stats.add(shard.id, Stat.BYTES_RECEIVED, end - start);
-    const bp = shard.delivery.bp;
+    const bp = shard.bp;
     bp.current = this;
     try {
       this.framer.push(chunk, start, end);
@@ -128,7 +128,7 @@ export class Connection {
     this.congestedAt = 0;
     this.slow = false;
     if (this.session !== null) this.shard.delivery.pump(this.session);
-    if (!this.congested) this.shard.delivery.bp.release(this);
+    if (!this.congested) this.shard.bp.release(this);
   }
 
   private onPacket(buf: Buffer, off: number, len: number): void {
@@ -269,7 +269,7 @@ export class Connection {
     this.state = ConnState.CLOSED;
     this.pendingPackets = null;
     this.congested = false;
-    this.shard.delivery.bp.release(this);
+    this.shard.bp.release(this);
     this.shard.connectionClosed(this, wasConnected);
   }
 

@@ -5,7 +5,14 @@ import tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Stat } from '../../shared/stats.ts';
 import { credentialsOf, type TlsMaterial, type Transport } from '../../shared/tls.ts';
-import type { Shard } from '../shard.ts';
+import type { ShardContext } from '../context.ts';
+import type { ClientSocket } from './connection.ts';
+
+/** Where a socket goes once its transport is set up (the shard makes it a Connection). */
+export interface SocketSink {
+  adoptSocket(socket: ClientSocket): void;
+  readonly shuttingDown: boolean;
+}
 import { WsSocket, type WsStream } from './ws-socket.ts';
 
 /** Subprotocols we answer, in order of preference (MQTT 5.0 §6.0: "mqtt"; MQTT 3.1 clients offer "mqttv3.1"). */
@@ -30,18 +37,20 @@ interface Upgrade {
  * that socket only (closed, counted as HANDSHAKES_FAILED).
  */
 export class Transports {
-  private readonly shard: Shard;
+  private readonly shard: ShardContext;
+  private readonly sink: SocketSink;
   private readonly tls: tls.Server | null = null;
   private readonly wssTls: tls.Server | null = null;
   private readonly http: http.Server | null = null;
   private readonly wss: WebSocketServer | null = null;
   private readonly upgrades = new Map<Duplex, Upgrade>();
 
-  constructor(shard: Shard, material: TlsMaterial | null) {
+  constructor(shard: ShardContext, sink: SocketSink, material: TlsMaterial | null) {
     this.shard = shard;
+    this.sink = sink;
     const config = shard.config;
     if (material !== null) {
-      if (config.tlsPort !== null) this.tls = this.tlsServer(material, 'tls', (s) => this.shard.adoptSocket(s));
+      if (config.tlsPort !== null) this.tls = this.tlsServer(material, 'tls', (s) => this.sink.adoptSocket(s));
       if (config.wssPort !== null) this.wssTls = this.tlsServer(material, 'wss', (s) => this.toHttp(s, 'wss'));
     }
     if (config.wsPort !== null || config.wssPort !== null) {
@@ -67,7 +76,7 @@ export class Transports {
   /** A socket main transferred to this shard. */
   adopt(raw: Socket, transport: Transport): void {
     // Plain TCP (and anything while shutting down, which adoptSocket refuses) goes straight on.
-    if (transport === 'tcp' || this.shard.shuttingDown) this.shard.adoptSocket(raw);
+    if (transport === 'tcp' || this.sink.shuttingDown) this.sink.adoptSocket(raw);
     else if (transport === 'ws') this.toHttp(raw, 'ws');
     else (transport === 'tls' ? this.tls : this.wssTls)!.emit('connection', raw);
   }
@@ -122,7 +131,7 @@ export class Transports {
     }
     this.wss!.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       this.upgraded(u);
-      this.shard.adoptSocket(new WsSocket(ws, u.stream));
+      this.sink.adoptSocket(new WsSocket(ws, u.stream));
     });
   }
 

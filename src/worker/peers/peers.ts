@@ -3,19 +3,36 @@ import { writeBarrier } from './frames.ts';
 import { Doorbell, RingReceiver, RingSender, SpscRing } from '../../shared/ring/index.ts';
 import { Stat } from '../../shared/stats.ts';
 import type { PeerRings } from '../../shared/control.ts';
-import type { Shard } from '../shard.ts';
+import type { ShardContext } from '../context.ts';
+import type { Backpressure } from '../net/backpressure.ts';
 import type { Connection } from '../net/connection.ts';
 
 
 const DRAIN_BUDGET = 4096;
+
+/** What the parts of a shard use to talk to the other shards (Peers; a fake in unit tests). */
+export interface PeerLink {
+  /** The writer for the next frame (reset). */
+  writer(): ByteWriter;
+  /** Sends the frame in the writer to `peer`. */
+  commit(peer: number): void;
+  /** Sends the frame still in the writer to one more peer. */
+  resend(peer: number): void;
+  /** Sends the frame in the writer to every other shard. */
+  broadcast(): void;
+  /** Calls `done` once every peer has handled everything sent to it so far. */
+  barrier(done: () => void, timeoutMs?: number): void;
+}
 
 /**
  * This shard's ends of the rings: one sender per other shard, one receiver per other shard, and
  * its own doorbell. Frames are encoded into one reused writer and copied into the ring; the
  * doorbells of the shards written to are rung once per event-loop turn, not per frame.
  */
-export class Peers {
-  private readonly shard: Shard;
+export class Peers implements PeerLink {
+  private readonly shard: ShardContext;
+  /** Who is publishing right now (a spill pauses that publisher). */
+  private readonly bp: Pick<Backpressure, 'current'>;
   private readonly w = new ByteWriter();
   private readonly r = new ByteReader();
   private readonly senders: (RingSender | null)[];
@@ -32,8 +49,9 @@ export class Peers {
   private ringWaiters: Connection[] = [];
   private readonly handlers: ((buf: Uint8Array, off: number, len: number) => void)[] = [];
 
-  constructor(shard: Shard, bellSab: SharedArrayBuffer, rings: (PeerRings | null)[], capacity: number, onFrame: (r: ByteReader, from: number) => void) {
+  constructor(shard: ShardContext, bp: Pick<Backpressure, 'current'>, bellSab: SharedArrayBuffer, rings: (PeerRings | null)[], capacity: number, onFrame: (r: ByteReader, from: number) => void) {
     this.shard = shard;
+    this.bp = bp;
     this.onFrame = onFrame;
     this.bells = Array.from({ length: shard.count }, (_, i) => new Doorbell(bellSab, i * Doorbell.byteLength));
     this.own = this.bells[shard.id]!;
@@ -79,7 +97,7 @@ export class Peers {
     if (s.spilledTotal !== before) {
       this.shard.stats.add(this.shard.id, Stat.RING_SPILLED, 1);
       // The peer is not keeping up: the publisher that caused this waits until the spill is in the ring.
-      const src = this.shard.delivery.bp.current;
+      const src = this.bp.current;
       if (src !== null && !src.spillWaiting) { src.spillWaiting = true; src.pausedBy++; this.ringWaiters.push(src); }
     }
     if (!this.flushScheduled) {
@@ -90,6 +108,12 @@ export class Peers {
 
   /** Sends the frame still in the writer to one more peer (encode once per fan-out). */
   resend(peer: number): void { this.commit(peer); }
+
+  /** Sends the frame in the writer to every other shard (encoded once). */
+  broadcast(): void {
+    const sh = this.shard;
+    for (let i = 0; i < sh.count; i++) if (i !== sh.id) this.commit(i);
+  }
 
   /**
    * Calls `done` once every peer has handled everything this shard sent it so far (e.g. the

@@ -1,14 +1,59 @@
-import type { ByteReader } from '../../shared/bytes.ts';
-import { PubFlag } from '../peers/frames.ts';
+// The PUBLISH frame between shards, encoders and in-place decoder side by side (other frame
+// families: peers/frames.ts), and the view a QoS 0 PUBLISH of a local client is forwarded from.
+import type { ByteReader, ByteWriter } from '../../shared/bytes.ts';
+import { FrameType } from '../peers/frames.ts';
 import { cachedString } from '../../shared/string-cache.ts';
 import { Message } from '../session/message.ts';
+
+export const PubFlag = {
+  QOS_MASK: 3,
+  RETAIN: 4,
+  DELIVER: 8,         // match the target's local (non-shared) subscriptions
+  RETAIN_UPDATE: 16,  // update the target's retained replica (sent only by the topic's home shard)
+  EXPIRES: 32,        // in the frame only (writePublish sets it): an f64 expiry follows; absent = never expires
+} as const;
+
+/**
+ * `seq` numbers the publishes of the sending shard (with the ring's peer id: a message's identity).
+ * The topic and payload travel as an encoded v3.1.1 QoS 0 PUBLISH (retain flag as published), so
+ * the receiving shard can copy it straight from the ring to subscribers that take that form;
+ * it builds a Message only for the others (PublishView.read below reads the frame).
+ */
+export function writePublish(
+  w: ByteWriter, flags: number, seq: number, expiresAt: number, topic: string, origin: string,
+  props: Buffer | null, payload: Buffer, groups: readonly string[] | null,
+): void {
+  writePublishHead(w, flags, seq, expiresAt, origin, props, groups);
+  w.mqttPublish((flags & PubFlag.RETAIN) !== 0 ? 0x31 : 0x30, topic, payload);
+}
+
+/** writePublish of a message that is already an encoded v3.1.1 QoS 0 PUBLISH: `wire[off, off + len)`. */
+export function writePublishWire(
+  w: ByteWriter, flags: number, seq: number, expiresAt: number, origin: string,
+  props: Buffer | null, groups: readonly string[] | null, wire: Uint8Array, off: number, len: number,
+): void {
+  writePublishHead(w, flags, seq, expiresAt, origin, props, groups);
+  w.bytes(wire, off, off + len);
+}
+
+function writePublishHead(
+  w: ByteWriter, flags: number, seq: number, expiresAt: number, origin: string,
+  props: Buffer | null, groups: readonly string[] | null,
+): void {
+  if (expiresAt !== 0) w.u8(FrameType.PUBLISH).u8(flags | PubFlag.EXPIRES).u32(seq).f64(expiresAt);
+  else w.u8(FrameType.PUBLISH).u8(flags).u32(seq);
+  w.str(origin).maybeBytes(props);
+  const n = groups === null ? 0 : groups.length;
+  w.u16(n);
+  for (let i = 0; i < n; i++) w.str(groups![i]!);
+}
 
 /**
  * A message whose topic and payload are still an encoded v3.1.1 QoS 0 PUBLISH in someone
  * else's memory (`buf[wireOff, wireOff + wireLen)`, payload from `payloadOff`), so it can be
  * copied as it is to subscribers that take that form (Delivery.deliverView) and forwarded to
  * peer shards without re-encoding. Two sources:
- * - `read`: a PUBLISH frame from a peer shard (frames.ts `writePublish`), fields decoded in
+ * - `read`: a PUBLISH frame from a peer shard (`writePublish` above), fields decoded in
  *   place (the origin when asked); the bytes are the ring's, reused after the frame handler;
  * - `inbound`: a v3.1/3.1.1 QoS 0 PUBLISH as a client of this shard sent it; the bytes are the
  *   socket's read chunk.

@@ -3,10 +3,27 @@ import type { Message } from '../session/message.ts';
 import type { PublishView } from '../protocol/publish-view.ts';
 import { OutboundAliases } from '../protocol/topic-alias.ts';
 import { encodePublish, packetIdOffset, withPacketId } from '../protocol/publish-codec.ts';
-import type { Outbound, Session, Subscription } from '../session/session.ts';
-import type { Shard } from '../shard.ts';
+import type { Outbound, Session } from '../session/session.ts';
+import type { Subscription } from '../session/subscription.ts';
+import type { TopicTrie } from '../../shared/topics/trie.ts';
+import type { ShardContext } from '../context.ts';
 import { ConnState } from '../net/conn-state.ts';
-import { Backpressure } from '../net/backpressure.ts';
+import type { Backpressure } from '../net/backpressure.ts';
+import { sendGated, type CommitGate } from '../durable/gate.ts';
+import { AckType, encodeAck } from '../protocol/acks.ts';
+
+/** What delivery asks of durability: store writes of persistent sessions' messages, and the gate. */
+export interface DeliveryStore extends CommitGate {
+  readonly enabled: boolean;
+  readonly storeFull: boolean;
+  putOutbound(s: Session, o: Outbound): void;
+  deleteOutbound(s: Session, o: Outbound): void;
+}
+
+/** A session on the move takes its deliveries elsewhere (moves.ts): true when it took this one. */
+export interface Diverter {
+  divert(s: Session, msg: Message, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null): boolean;
+}
 
 /**
  * Gets messages to sessions: aggregates overlapping subscriptions, encodes once per variant of
@@ -14,7 +31,11 @@ import { Backpressure } from '../net/backpressure.ts';
  * and queues what cannot go now.
  */
 export class Delivery {
-  private readonly shard: Shard;
+  private readonly shard: ShardContext;
+  private readonly local: TopicTrie<Subscription>;
+  private readonly durability: DeliveryStore;
+  /** Set by the wiring (moves.ts needs Delivery too). */
+  moves: Diverter = NO_MOVES;
   private epoch = 0;
   private readonly matched: Session[] = [];
   // What the subscription filter of the current match needs to know about the message.
@@ -29,9 +50,12 @@ export class Delivery {
 
   readonly bp: Backpressure;
 
-  constructor(shard: Shard) {
+  /** `local`: this shard's subscriptions, as Routing keeps them. */
+  constructor(shard: ShardContext, local: TopicTrie<Subscription>, durability: DeliveryStore, bp: Backpressure) {
     this.shard = shard;
-    this.bp = new Backpressure(shard.config.slowClientMs, shard.config.maxClientBacklog);
+    this.local = local;
+    this.durability = durability;
+    this.bp = bp;
   }
 
   /** Delivers `msg` to every local non-shared subscription matching its topic, once per session. */
@@ -99,7 +123,7 @@ export class Delivery {
     this.fanoutOrigin = origin;
     this.fanoutQos = qos;
     this.fanoutRetain = retain;
-    this.shard.routing.local.match(topic, this.collect);
+    this.local.match(topic, this.collect);
   }
 
   private collectSub(sub: Subscription): void {
@@ -131,7 +155,7 @@ export class Delivery {
    * `shared` = the encode-once templates of the current fan-out may be used.
    */
   deliverTo(s: Session, msg: Message, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null, shared: boolean): void {
-    if (s.moving !== null && this.shard.moves.divert(s, msg, qos, retain, subIds)) return;
+    if (s.moving !== null && this.moves.divert(s, msg, qos, retain, subIds)) return;
     this.deliverNow(s, msg, qos, retain, subIds, shared);
   }
 
@@ -176,9 +200,9 @@ export class Delivery {
         if (buf === null || (conn.clientMaxPacket !== 0 && buf.length > conn.clientMaxPacket)) return;
         const o: Outbound = { msg: msg.detach(), qos, retain, subIds, packetId: id, state: 1, seq: 0 };
         s.inflight.set(id, o);
-        if (s.persistent && sh.durability.enabled) {
+        if (s.persistent && this.durability.enabled) {
           // Stored with its packet id before a QoS 2 PUBLISH leaves: a restart re-sends the same id.
-          sh.durability.putOutbound(s, o);
+          this.durability.putOutbound(s, o);
           this.write(s, buf, qos === 2);
         } else this.write(s, buf);
         return;
@@ -196,14 +220,14 @@ export class Delivery {
       sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
       sh.stats.add(sh.id, Stat.QUEUED, -1);
     }
-    const stored = s.persistent && sh.durability.enabled;
-    if (stored && sh.durability.storeFull) {
+    const stored = s.persistent && this.durability.enabled;
+    if (stored && this.durability.storeFull) {
       sh.stats.add(sh.id, Stat.DROPPED_STORE_FULL, 1);
       return;
     }
     const o: Outbound = { msg: msg.detach(), qos, retain, subIds, packetId: 0, state: 0, seq: 0 };
     s.enqueue(o);
-    if (stored) sh.durability.putOutbound(s, o);
+    if (stored) this.durability.putOutbound(s, o);
     sh.stats.add(sh.id, Stat.QUEUED, 1);
   }
 
@@ -216,8 +240,7 @@ export class Delivery {
   /** `wait`: only after the store writes issued so far have committed (the commit gate). */
   private write(s: Session, buf: Buffer, wait = false): void {
     const c = s.conn!;
-    if (wait || c.held > 0) this.shard.durability.send(c, buf, wait);
-    else c.send(buf);
+    sendGated(this.durability, c, buf, wait);
     this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, 1);
   }
 
@@ -267,7 +290,7 @@ export class Delivery {
       s.shift();
       sh.stats.add(sh.id, Stat.QUEUED, -1);
       if (o.msg.expired(now)) { // [MQTT-3.3.2-5]
-        sh.durability.deleteOutbound(s, o);
+        this.durability.deleteOutbound(s, o);
         sh.stats.add(sh.id, Stat.EXPIRED, 1);
         continue;
       }
@@ -283,7 +306,7 @@ export class Delivery {
       o.state = 1;
       s.inflight.set(id, o);
       if (o.seq !== 0) {
-        sh.durability.putOutbound(s, o);
+        this.durability.putOutbound(s, o);
         this.write(s, buf, o.qos === 2);
       } else this.write(s, buf);
       // socket.write's return value is checked at flush; stop early on a large backlog.
@@ -295,7 +318,7 @@ export class Delivery {
   resume(s: Session): void {
     for (const o of s.inflight.values()) {
       if (o.state === 2) {
-        this.write(s, Buffer.from([0x62, 2, o.packetId >> 8, o.packetId & 0xff]));
+        this.write(s, encodeAck(AckType.PUBREL, o.packetId, 0, s.version));
         continue;
       }
       // Sent once already: expiry no longer applies, the flow completes [MQTT-3.3.2-5] [MQTT-4.3.3-7].
@@ -310,7 +333,7 @@ export class Delivery {
     const o = s.inflight.get(packetId);
     if (o === undefined || o.qos !== expectQos || o.state !== expectState) return false;
     s.inflight.delete(packetId);
-    this.shard.durability.deleteOutbound(s, o);
+    this.durability.deleteOutbound(s, o);
     this.pump(s);
     return true;
   }
@@ -319,10 +342,12 @@ export class Delivery {
   received(s: Session, packetId: number, failed: boolean): boolean {
     const o = s.inflight.get(packetId);
     if (o === undefined || o.qos !== 2) return false;
-    if (failed) { s.inflight.delete(packetId); this.shard.durability.deleteOutbound(s, o); this.pump(s); return true; }
+    if (failed) { s.inflight.delete(packetId); this.durability.deleteOutbound(s, o); this.pump(s); return true; }
     if (o.state === 2) return true;
     o.state = 2;
-    if (o.seq !== 0) this.shard.durability.putOutbound(s, o);
+    if (o.seq !== 0) this.durability.putOutbound(s, o);
     return true;
   }
 }
+
+const NO_MOVES: Diverter = { divert: () => false };

@@ -1,6 +1,13 @@
-import { homeShard, PubFlag, writePublish, writeRetainDone, writeRetainSet } from '../peers/frames.ts';
+import { homeShard } from '../peers/frames.ts';
+import { PubFlag, writePublish } from '../protocol/publish-view.ts';
+import { writeRetainDone, writeRetainSet } from './frames.ts';
+import { Stat } from '../../shared/stats.ts';
+import type { Store } from '../../shared/store/index.ts';
+import type { ShardContext } from '../context.ts';
+import { fromStoredMessage, toStoredMessage } from '../durable/persist.ts';
+import type { PeerLink } from '../peers/peers.ts';
 import type { Message } from '../session/message.ts';
-import type { Shard } from '../shard.ts';
+import type { RetainedIndex } from './retain.ts';
 
 interface PendingSet { msg: Message; home: number; resolve: (() => void) | null }
 
@@ -15,11 +22,33 @@ interface PendingSet { msg: Message; home: number; resolve: (() => void) | null 
  * concurrent set from elsewhere may then show briefly until the home's order arrives.
  */
 export class RetainedSync {
-  private readonly shard: Shard;
+  private readonly shard: ShardContext;
+  private readonly peers: PeerLink;
+  private readonly store: Store;
+  /** This shard's replica of the retained messages. */
+  readonly retained: RetainedIndex;
   private readonly pending = new Map<number, PendingSet>();
   private nextToken = 0;
 
-  constructor(shard: Shard) { this.shard = shard; }
+  constructor(shard: ShardContext, peers: PeerLink, retained: RetainedIndex, store: Store) {
+    this.shard = shard;
+    this.peers = peers;
+    this.retained = retained;
+    this.store = store;
+  }
+
+  /** Applies a set or clear to this shard's replica. */
+  replica(msg: Message): void {
+    // An empty retained payload clears the topic and is not itself stored [MQTT-3.3.1-10/11].
+    this.retained.set(msg.topic, msg.payload.length === 0 ? null : msg.detach());
+    this.shard.stats.set(this.shard.id, Stat.RETAINED, this.retained.size);
+  }
+
+  /** Writes a retained set to the store; settles when committed (a failure is logged, not thrown). */
+  private stored(msg: Message): Promise<void> {
+    return this.store.putRetained(msg.topic, msg.payload.length === 0 ? null : toStoredMessage(msg))
+      .catch((err) => this.shard.log.error({ err, topic: msg.topic }, 'store: put retained failed'));
+  }
 
   /**
    * A retained PUBLISH (or will) published on this shard. The promise settles once the home
@@ -29,7 +58,7 @@ export class RetainedSync {
     const sh = this.shard;
     const home = homeShard(msg.topic, sh.count);
     if (home === sh.id) return this.apply(msg, -1);
-    sh.retainReplica(msg);
+    this.replica(msg);
     const token = this.nextToken = (this.nextToken + 1) >>> 0 || 1;
     const p: PendingSet = { msg, home, resolve: null };
     this.pending.set(token, p);
@@ -41,24 +70,23 @@ export class RetainedSync {
   private send(token: number, p: PendingSet): void {
     const sh = this.shard;
     const m = p.msg;
-    writeRetainSet(sh.peers.writer(), sh.id, token, m.qos | PubFlag.RETAIN, m.expiresAt, m.topic, m.origin, m.props, m.payload);
-    sh.peers.commit(p.home);
+    writeRetainSet(this.peers.writer(), sh.id, token, m.qos | PubFlag.RETAIN, m.expiresAt, m.topic, m.origin, m.props, m.payload);
+    this.peers.commit(p.home);
   }
 
   /** At the home shard: apply, tell every other shard, commit, then answer the asker (if any). */
   private apply(msg: Message, from: number, token = 0): Promise<void> {
     const sh = this.shard;
-    sh.retainReplica(msg);
-    for (let i = 0; i < sh.count; i++) {
-      if (i === sh.id) continue;
-      writePublish(sh.peers.writer(), msg.qos | PubFlag.RETAIN | PubFlag.RETAIN_UPDATE, 0, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, null);
-      sh.peers.commit(i);
+    this.replica(msg);
+    if (sh.count > 1) {
+      writePublish(this.peers.writer(), msg.qos | PubFlag.RETAIN | PubFlag.RETAIN_UPDATE, 0, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, null);
+      this.peers.broadcast();
     }
-    const committed = sh.storeRetained(msg);
+    const committed = this.stored(msg);
     if (from < 0) return committed;
     return committed.then(() => {
-      writeRetainDone(sh.peers.writer(), token);
-      sh.peers.commit(from);
+      writeRetainDone(this.peers.writer(), token);
+      this.peers.commit(from);
     });
   }
 
@@ -75,5 +103,25 @@ export class RetainedSync {
   /** The home of some pending sets restarted with fresh rings: ask again. */
   peerRestarted(peer: number): void {
     for (const [token, p] of this.pending) if (p.home === peer) this.send(token, p);
+  }
+
+  /** A peer restarted: in memory mode, which has no shared store, one peer sends it the replica. */
+  sendReplica(peer: number): void {
+    if (this.store.persistence === 'memory' && (peer + 1) % this.shard.count === this.shard.id) {
+      for (const m of this.retained.entries()) {
+        if (m.topic.startsWith('$SYS')) continue;
+        writePublish(this.peers.writer(), m.qos | PubFlag.RETAIN | PubFlag.RETAIN_UPDATE, 0, m.expiresAt, m.topic, m.origin, m.props, m.payload, null);
+        this.peers.commit(peer);
+      }
+    }
+  }
+
+  /** Loads the retained messages from the store (at start). */
+  load(now: number): void {
+    for (const m of this.store.loadRetained()) {
+      if (m.expiresAt !== 0 && m.expiresAt <= now) continue;
+      this.retained.set(m.topic, fromStoredMessage(m));
+    }
+    this.shard.stats.set(this.shard.id, Stat.RETAINED, this.retained.size);
   }
 }

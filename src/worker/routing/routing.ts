@@ -1,11 +1,28 @@
-import { FrameType, PubFlag, writePublish, writePublishWire, writeRoute, writeShare } from '../peers/frames.ts';
+import { PubFlag, writePublish, writePublishWire } from '../protocol/publish-view.ts';
+import { writeRoute, writeShare } from './frames.ts';
 import { Stat } from '../../shared/stats.ts';
 import { TopicTrie } from '../../shared/topics/trie.ts';
 import type { Message } from '../session/message.ts';
 import type { PublishView } from '../protocol/publish-view.ts';
-import type { Subscription } from '../session/session.ts';
-import type { Shard } from '../shard.ts';
+import type { Subscription } from '../session/subscription.ts';
+import type { ShardContext } from '../context.ts';
+import type { PeerLink } from '../peers/peers.ts';
 import { ConnState } from '../net/conn-state.ts';
+import type { Delivery } from './delivery.ts';
+import type { RetainedSync } from './retain-sync.ts';
+
+/**
+ * What routing tells the commit gate (durability.ts) about a publish, so that its publisher's
+ * ack waits for what the message changed elsewhere.
+ */
+export interface ForwardGate {
+  /** The ack also waits for `p` (a retained set's commit at the topic's home shard). */
+  waitFor(p: Promise<void>): void;
+  /** A QoS 1/2 frame went to `peer`. */
+  forwarded(peer: number): void;
+  /** A QoS 1/2 message matched routes of a restarted peer whose sessions are not back yet. */
+  lostForward(): void;
+}
 
 /** A shared subscription group ($share/group/filter) as one shard sees it. */
 export class SharedGroup {
@@ -34,11 +51,15 @@ export function shareKey(group: string, filter: string): string { return group +
  * tables once and forwards one frame per interested shard, whatever its subscriber count.
  */
 export class Routing {
-  readonly local = new TopicTrie<Subscription>();
+  readonly local: TopicTrie<Subscription>;
   readonly remote = new TopicTrie<number>();
   readonly sharedTrie = new TopicTrie<SharedGroup>();
   readonly groups = new Map<string, SharedGroup>();
-  private readonly shard: Shard;
+  private readonly shard: ShardContext;
+  private readonly peers: PeerLink;
+  private readonly delivery: Pick<Delivery, 'deliverLocal' | 'deliverView' | 'deliverTo'>;
+  private readonly gate: ForwardGate;
+  private readonly retain: Pick<RetainedSync, 'set' | 'replica'>;
   private readonly shardKeys: string[];
   private mask = 0;
   /** Numbers this shard's publishes (a message's identity with the shard id; see moves.ts). */
@@ -59,8 +80,15 @@ export class Routing {
   private readonly collectStale = (): void => { this.staleHit = true; };
   private readonly collectGroup = (g: SharedGroup): void => { this.pickedGroups.push(g); };
 
-  constructor(shard: Shard) {
+  /** `local`: this shard's subscriptions (Delivery matches the same trie). */
+  constructor(shard: ShardContext, peers: PeerLink, local: TopicTrie<Subscription>, delivery: Pick<Delivery, 'deliverLocal' | 'deliverView' | 'deliverTo'>,
+    gate: ForwardGate, retain: Pick<RetainedSync, 'set' | 'replica'>) {
     this.shard = shard;
+    this.peers = peers;
+    this.local = local;
+    this.delivery = delivery;
+    this.gate = gate;
+    this.retain = retain;
     this.shardKeys = Array.from({ length: shard.count }, (_, i) => String(i));
     this.groupTargets = new Array(shard.count).fill(null);
   }
@@ -120,11 +148,9 @@ export class Routing {
     if (g.counts[sh.id] === g.members.length) return;
     g.counts[sh.id] = g.members.length;
     this.announced = true;
-    for (let i = 0; i < sh.count; i++) {
-      if (i === sh.id) continue;
-      writeShare(sh.peers.writer(), sh.id, g.key, g.members.length);
-      sh.peers.commit(i);
-    }
+    if (sh.count === 1) return;
+    writeShare(this.peers.writer(), sh.id, g.key, g.members.length);
+    this.peers.broadcast();
   }
 
   private maybeDropGroup(g: SharedGroup): void {
@@ -137,11 +163,9 @@ export class Routing {
   private broadcastRoute(add: boolean, filter: string): void {
     const sh = this.shard;
     this.announced = true;
-    for (let i = 0; i < sh.count; i++) {
-      if (i === sh.id) continue;
-      writeRoute(sh.peers.writer(), add, sh.id, filter);
-      sh.peers.commit(i);
-    }
+    if (sh.count === 1) return;
+    writeRoute(this.peers.writer(), add, sh.id, filter);
+    this.peers.broadcast();
   }
 
   // ---- updates from other shards ----
@@ -180,9 +204,9 @@ export class Routing {
   /** Tell a (re)started shard about all of this shard's filters and group memberships. */
   syncTo(target: number): void {
     const sh = this.shard;
-    for (const f of this.local.filters()) { writeRoute(sh.peers.writer(), true, sh.id, f); sh.peers.commit(target); }
+    for (const f of this.local.filters()) { writeRoute(this.peers.writer(), true, sh.id, f); this.peers.commit(target); }
     for (const g of this.groups.values()) {
-      if (g.members.length > 0) { writeShare(sh.peers.writer(), sh.id, g.key, g.members.length); sh.peers.commit(target); }
+      if (g.members.length > 0) { writeShare(this.peers.writer(), sh.id, g.key, g.members.length); this.peers.commit(target); }
     }
   }
 
@@ -193,13 +217,13 @@ export class Routing {
     const sh = this.shard;
     msg.src = sh.id;
     msg.seq = this.seq = (this.seq + 1) >>> 0;
-    if (msg.retain) sh.durability.waitFor(sh.retainFromClient(msg));
+    if (msg.retain) this.gate.waitFor(this.retain.set(msg));
     this.mask = 0;
     if (sh.count > 1) this.remote.match(msg.topic, this.collectRemote);
     if (this.staleMask !== 0 && msg.qos !== 0) {
       this.staleHit = false;
       this.stale.match(msg.topic, this.collectStale);
-      if (this.staleHit) sh.durability.lostForward();
+      if (this.staleHit) this.gate.lostForward();
     }
     this.pickedGroups.length = 0;
     this.sharedTrie.match(msg.topic, this.collectGroup);
@@ -211,7 +235,7 @@ export class Routing {
       else if (target >= 0) { (this.groupTargets[target] ??= []).push(g.key); anyGroupRemote = true; }
     }
     if (sh.count > 1 && (this.mask !== 0 || anyGroupRemote)) this.forward(msg, anyGroupRemote);
-    sh.delivery.deliverLocal(msg, now);
+    this.delivery.deliverLocal(msg, now);
   }
 
   /**
@@ -230,14 +254,14 @@ export class Routing {
         let written = false;
         for (let i = 0; i < sh.count; i++) {
           if (i === sh.id || (this.mask & (1 << i)) === 0) continue;
-          if (written) { sh.peers.resend(i); continue; }
-          writePublishWire(sh.peers.writer(), v.flags | PubFlag.DELIVER, v.seq, v.expiresAt, v.origin, v.props, null, v.buf, v.wireOff, v.wireLen);
-          sh.peers.commit(i);
+          if (written) { this.peers.resend(i); continue; }
+          writePublishWire(this.peers.writer(), v.flags | PubFlag.DELIVER, v.seq, v.expiresAt, v.origin, v.props, null, v.buf, v.wireOff, v.wireLen);
+          this.peers.commit(i);
           written = true;
         }
       }
     }
-    sh.delivery.deliverView(v, now);
+    this.delivery.deliverView(v, now);
   }
 
   private forward(msg: Message, withGroups: boolean): void {
@@ -250,13 +274,13 @@ export class Routing {
       const groups = withGroups ? this.groupTargets[i]! : null;
       if (!deliver && groups === null) continue;
       const flags = base | (deliver ? PubFlag.DELIVER : 0);
-      if (msg.qos !== 0) sh.durability.forwarded(i);
+      if (msg.qos !== 0) this.gate.forwarded(i);
       if (groups === null && shared === flags) {
-        sh.peers.resend(i);
+        this.peers.resend(i);
         continue;
       }
-      writePublish(sh.peers.writer(), flags, msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, groups);
-      sh.peers.commit(i);
+      writePublish(this.peers.writer(), flags, msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, groups);
+      this.peers.commit(i);
       if (groups === null) shared = flags;
       else { this.groupTargets[i] = null; shared = -1; }
     }
@@ -292,14 +316,14 @@ export class Routing {
     const qos = pick.qos < msg.qos ? pick.qos : msg.qos;
     const ids = pick.subscriptionId !== 0 && pick.session.version === 5 ? [pick.subscriptionId] : null;
     void now;
-    this.shard.delivery.deliverTo(pick.session, msg, qos, pick.retainAsPublished && msg.retain, ids, false);
+    this.delivery.deliverTo(pick.session, msg, qos, pick.retainAsPublished && msg.retain, ids, false);
     return true;
   }
 
   /** A message forwarded by another shard. */
   fromPeer(msg: Message, flags: number, groups: string[] | null, now: number): void {
     const sh = this.shard;
-    if ((flags & PubFlag.RETAIN_UPDATE) !== 0) sh.retainReplica(msg);
+    if ((flags & PubFlag.RETAIN_UPDATE) !== 0) this.retain.replica(msg);
     if (groups !== null) {
       for (const key of groups) {
         const g = this.groups.get(key);
@@ -308,16 +332,15 @@ export class Routing {
         if (g !== undefined && msg.qos > 0) {
           for (let i = 0; i < sh.count; i++) {
             if (i !== sh.id && g.counts[i]! > 0) {
-              writePublish(sh.peers.writer(), msg.qos, msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, [key]);
-              sh.peers.commit(i);
+              writePublish(this.peers.writer(), msg.qos, msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, [key]);
+              this.peers.commit(i);
               break;
             }
           }
         }
       }
     }
-    if ((flags & PubFlag.DELIVER) !== 0) sh.delivery.deliverLocal(msg, now);
+    if ((flags & PubFlag.DELIVER) !== 0) this.delivery.deliverLocal(msg, now);
   }
 }
 
-void FrameType;

@@ -1,9 +1,21 @@
-import { writeDirect, writeMove, PubFlag } from '../peers/frames.ts';
-import type { ByteReader } from '../../shared/bytes.ts';
+import { PubFlag } from '../protocol/publish-view.ts';
+import { writeDirect, writeMove, type MoveReceiver } from './frames.ts';
 import { Stat } from '../../shared/stats.ts';
-import { readMessageBody, type Message } from './message.ts';
+import type { Message } from './message.ts';
 import type { Session } from './session.ts';
-import type { Shard } from '../shard.ts';
+import type { ShardContext } from '../context.ts';
+import type { PeerLink } from '../peers/peers.ts';
+import type { Delivery } from '../routing/delivery.ts';
+import type { Routing } from '../routing/routing.ts';
+
+/** What moves ask of the commit gate (durability.ts). */
+export interface MoveGate {
+  readonly enabled: boolean;
+  /** A QoS 1/2 delivery of this turn is written (or committed) elsewhere later: the turn's acks wait. */
+  countForward(): void;
+  /** A COMMIT_BARRIER to `peer`; resolves with its answer, true when lost. */
+  chain(peer: number): Promise<boolean>;
+}
 
 interface Held { msg: Message; qos: 0 | 1 | 2; retain: boolean; subIds: number[] | null }
 
@@ -55,8 +67,14 @@ export class Move {
  *    messages can still be on their way to Y through its own routes; they are dropped by the
  *    floors until a last barrier proves none is left.
  */
-export class Moves {
-  private readonly shard: Shard;
+export class Moves implements MoveReceiver {
+  private readonly shard: ShardContext;
+  private readonly peers: PeerLink;
+  /** The sessions this shard owns. */
+  private readonly sessions: ReadonlyMap<string, Session>;
+  private readonly delivery: Pick<Delivery, 'deliverNow'>;
+  private readonly routing: Pick<Routing, 'remove'>;
+  private readonly gate: MoveGate;
   /** Ghosts on this shard by client id. */
   private readonly ghosts = new Map<string, Session>();
   /** Claims of this shard that were superseded while a ghost forwarded to them: token → next hop. */
@@ -73,8 +91,14 @@ export class Moves {
   private readonly arriving = new Set<Move>();
   private heldWaiters: { moves: Set<Move>; done: () => void }[] = [];
 
-  constructor(shard: Shard) {
+  constructor(shard: ShardContext, peers: PeerLink, sessions: ReadonlyMap<string, Session>, delivery: Pick<Delivery, 'deliverNow'>,
+    routing: Pick<Routing, 'remove'>, gate: MoveGate) {
     this.shard = shard;
+    this.peers = peers;
+    this.sessions = sessions;
+    this.delivery = delivery;
+    this.routing = routing;
+    this.gate = gate;
     this.chains = new Array<Promise<boolean> | null>(shard.count).fill(null);
   }
 
@@ -98,7 +122,7 @@ export class Moves {
     const waits: Promise<boolean>[] = [];
     for (let i = 0; i < sh.count; i++) {
       if ((this.dirty & (1 << i)) !== 0) {
-        const p = sh.durability.chain(i);
+        const p = this.gate.chain(i);
         if (this.chains[i] === null) this.pendingChains++;
         this.chains[i] = p;
         const done = (): void => { if (this.chains[i] === p) { this.chains[i] = null; this.pendingChains--; } };
@@ -159,7 +183,7 @@ export class Moves {
     s.moving = m;
     this.arriving.add(m);
     // Routes first: once every peer has applied them, the ghost can stop.
-    this.shard.peers.barrier(() => this.send(false, ghostShard, ghostToken, s.clientId), MOVE_BARRIER_MS);
+    this.peers.barrier(() => this.send(false, ghostShard, ghostToken, s.clientId), MOVE_BARRIER_MS);
   }
 
   /** A state with a ghost was dropped (clean start): let the ghost go at once. */
@@ -179,7 +203,7 @@ export class Moves {
     if (m.from >= 0) {
       m.held.push({ msg: msg.detach(), qos, retain, subIds });
       // Written when released: an ack given in this turn waits for that (Durability.seal).
-      if (qos !== 0) this.shard.durability.forwards++;
+      if (qos !== 0) this.gate.countForward();
       return true;
     }
     if (isDuplicate(m, msg)) return true;
@@ -192,34 +216,21 @@ export class Moves {
 
   private forward(to: number, token: number, clientId: string, msg: Message, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null): void {
     const sh = this.shard;
-    if (qos !== 0 && to !== sh.id && sh.durability.enabled) {
+    if (qos !== 0 && to !== sh.id && this.gate.enabled) {
       this.dirty |= 1 << to;
-      sh.durability.forwards++; // an ack given in this turn waits for the new owner's commit
+      this.gate.countForward(); // an ack given in this turn waits for the new owner's commit
     }
-    writeDirect(sh.peers.writer(), token, clientId, qos, retain, subIds, msg.src, msg.seq,
+    writeDirect(this.peers.writer(), token, clientId, qos, retain, subIds, msg.src, msg.seq,
       msg.qos | (msg.retain ? PubFlag.RETAIN : 0), msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload);
-    sh.peers.commit(to);
+    this.peers.commit(to);
   }
 
-  onDirect(r: ByteReader): void {
-    const token = r.u32();
-    const clientId = r.str();
-    const f = r.u8();
-    const n = r.u16();
-    let subIds: number[] | null = null;
-    if (n > 0) { subIds = []; for (let i = 0; i < n; i++) subIds.push(r.u32()); }
-    const src = r.u8();
-    const seq = r.u32();
-    const msg = readMessageBody(r, r.u8());
-    msg.src = src === 255 ? -1 : src;
-    msg.seq = seq;
-    const qos = (f & 3) as 0 | 1 | 2;
-    const retain = (f & 4) !== 0;
-    const sh = this.shard;
-    const s = sh.sessions.get(clientId);
+  /** DIRECT from a ghost: deliver to the arriving session, or pass it on to where it went. */
+  onDirect(token: number, clientId: string, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null, msg: Message): void {
+    const s = this.sessions.get(clientId);
     if (s !== undefined && s.token === token && s.moving !== null && s.moving.from >= 0) {
       raiseFloor(s.moving, msg);
-      if (!msg.expired(Date.now())) sh.delivery.deliverNow(s, msg, qos, retain, subIds);
+      if (!msg.expired(Date.now())) this.delivery.deliverNow(s, msg, qos, retain, subIds);
       return;
     }
     const g = this.ghosts.get(clientId);
@@ -240,7 +251,7 @@ export class Moves {
     if (g === undefined || g.moving!.toToken !== token) return;
     g.moving!.ready = true;
     // A ghost that still receives from an older ghost waits for that one's MOVE_DONE.
-    if (g.moving!.from < 0) this.shard.peers.barrier(() => this.retire(g), MOVE_BARRIER_MS);
+    if (g.moving!.from < 0) this.peers.barrier(() => this.retire(g), MOVE_BARRIER_MS);
   }
 
   /** Y: the ghost is gone; release what was held. */
@@ -248,13 +259,13 @@ export class Moves {
     const hop = this.relays.get(token);
     if (hop !== undefined) { this.relays.delete(token); this.send(true, hop.shard, hop.token, clientId); return; }
     const sh = this.shard;
-    const s = sh.sessions.get(clientId);
+    const s = this.sessions.get(clientId);
     if (s !== undefined && s.moving !== null && s.moving.from >= 0 && s.moving.fromToken === token) {
       const m = s.moving;
       this.deliverHeld(s, m);
       // Late copies through our own routes are dropped by the floors until every peer has
       // answered a barrier sent now: whatever a peer sent us before that is then handled.
-      sh.peers.barrier(() => { if (s.moving === m && m.to < 0) s.moving = null; }, MOVE_BARRIER_MS);
+      this.peers.barrier(() => { if (s.moving === m && m.to < 0) s.moving = null; }, MOVE_BARRIER_MS);
       return;
     }
     const g = this.ghosts.get(clientId);
@@ -264,7 +275,7 @@ export class Moves {
       // What this shard held goes after everything the older ghost forwarded, then live.
       for (const h of this.release(m)) this.forward(m.to, m.toToken, clientId, h.msg, h.qos, h.retain, h.subIds);
       this.landed(m);
-      if (m.ready) sh.peers.barrier(() => this.retire(g), MOVE_BARRIER_MS);
+      if (m.ready) this.peers.barrier(() => this.retire(g), MOVE_BARRIER_MS);
       return;
     }
     // The arriving session was dropped meanwhile (clean start, ended): what it held goes with it.
@@ -276,7 +287,7 @@ export class Moves {
   /** The arrival is over: the held messages the ghost did not forward are delivered here. */
   private deliverHeld(s: Session, m: Move): void {
     m.from = -1;
-    for (const h of this.release(m)) this.shard.delivery.deliverNow(s, h.msg, h.qos, h.retain, h.subIds);
+    for (const h of this.release(m)) this.delivery.deliverNow(s, h.msg, h.qos, h.retain, h.subIds);
     this.landed(m);
   }
 
@@ -301,7 +312,7 @@ export class Moves {
     if (m === null) return;
     if (this.ghosts.get(g.clientId) === g) this.ghosts.delete(g.clientId);
     // routing.remove leaves alone a subscription that a newer session of the same id replaced.
-    for (const sub of g.subs.values()) if (sub.group === null) this.shard.routing.remove(sub);
+    for (const sub of g.subs.values()) if (sub.group === null) this.routing.remove(sub);
     const to = m.to;
     m.to = -1;
     g.moving = null;
@@ -315,15 +326,15 @@ export class Moves {
       if (done) this.onDone(token, clientId); else this.onReady(token, clientId);
       return;
     }
-    writeMove(sh.peers.writer(), done, token, clientId);
-    sh.peers.commit(to);
+    writeMove(this.peers.writer(), done, token, clientId);
+    this.peers.commit(to);
   }
 
   /** A peer restarted: ghosts forwarding to it and arrivals waiting on it are over. */
   peerRestarted(peer: number): void {
     for (const g of [...this.ghosts.values()]) if (g.moving!.to === peer) this.retire(g);
     const sh = this.shard;
-    for (const s of sh.sessions.values()) {
+    for (const s of this.sessions.values()) {
       const m = s.moving;
       if (m === null || m.from !== peer) continue;
       s.moving = null;

@@ -2,18 +2,7 @@ import type { Message } from './message.ts';
 import type { Connection } from '../net/connection.ts';
 import type { Move } from './moves.ts';
 import type { LongTimeout } from './timers.ts';
-
-export interface Subscription {
-  session: Session;
-  filter: string;        // as subscribed, including a $share/group/ prefix
-  topicFilter: string;   // the part that is matched against topics
-  group: string | null;  // shared subscription group
-  qos: 0 | 1 | 2;
-  noLocal: boolean;
-  retainAsPublished: boolean;
-  retainHandling: 0 | 1 | 2;
-  subscriptionId: number; // 0 = none
-}
+import type { Subscription } from './subscription.ts';
 
 /** A message waiting for, or in, its QoS 1/2 flow with one client. */
 export interface Outbound {

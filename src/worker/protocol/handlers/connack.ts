@@ -9,7 +9,7 @@ import { ConnState } from '../../net/conn-state.ts';
 import type { Connection } from '../../net/connection.ts';
 import { decodeSession } from '../../durable/session-codec.ts';
 import { Session, type Will } from '../../session/session.ts';
-import { parseFilter } from './subscribe.ts';
+import { parseFilter } from '../../session/subscription.ts';
 import { sendFitting } from './fit.ts';
 
 /** What CONNECT asked for, kept on the connection until its session arrives. */
@@ -51,7 +51,17 @@ export function proceedConnect(conn: Connection, req: ConnectRequest): void {
   requests.set(conn, req);
   conn.state = ConnState.CONNECTING;
   conn.holdPackets();
-  conn.shard.registry.claim(conn);
+  conn.shard.registry.claim(conn, claimed);
+}
+
+/** The claim's answer: a bug in completing it costs one connection, not the frame loop. */
+function claimed(conn: Connection, state: Buffer | null): void {
+  try {
+    completeConnect(conn, state);
+  } catch (err) {
+    conn.shard.log.error({ err, client: conn.clientId }, 'completing CONNECT failed');
+    conn.close();
+  }
 }
 
 /** The session for a claimed CONNECT has arrived (or there is none): finish with CONNACK. */
@@ -78,7 +88,7 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
   s.conn = conn;
   s.disconnectedAt = 0;
   conn.session = s;
-  sh.adoptSession(s);
+  sh.lifecycle.adopt(s);
   conn.state = ConnState.CONNECTED;
   conn.problemInfo = req.requestProblemInfo;
   sh.stats.add(sh.id, Stat.CLIENTS_CONNECTED, 1);
@@ -109,7 +119,7 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
   } else {
     conn.send(Buffer.from([0x20, 0x02, present ? 1 : 0, 0]));
   }
-  if (s.persistent) sh.persistSession(s);
+  if (s.persistent) sh.lifecycle.persist(s);
   conn.releasePackets();
   sh.delivery.resume(s);
 }

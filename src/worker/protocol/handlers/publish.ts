@@ -6,19 +6,14 @@ import type { Connection } from '../../net/connection.ts';
 import { Message } from '../../session/message.ts';
 import { decodePublish, InboundPublish } from '../publish-codec.ts';
 import { PublishView } from '../publish-view.ts';
+import { AckType, encodeAck } from '../acks.ts';
+import { sendGated } from '../../durable/gate.ts';
 
 const TEST_CRASH_TOPIC = '$SHOAL/test/crash-shard';
 
-/**
- * Hand-encoded: acks are the second-hottest packets. v5 omits a Success reason (2-byte form).
- * `wait`: the ack confirms store writes, so it goes through the commit gate (durability.ts).
- */
+/** `wait`: the ack confirms store writes, so it goes through the commit gate (durability.ts). */
 function ack(conn: Connection, type: number, packetId: number, reason: number, wait = false): void {
-  const buf = conn.version === 5 && reason !== 0
-    ? Buffer.from([type, 3, packetId >> 8, packetId & 0xff, reason])
-    : Buffer.from([type, 2, packetId >> 8, packetId & 0xff]);
-  if (wait || conn.held > 0) conn.shard.durability.send(conn, buf, wait);
-  else conn.send(buf);
+  sendGated(conn.shard.durability, conn, encodeAck(type, packetId, reason, conn.version), wait);
 }
 
 // The decode target, one per thread: a PUBLISH is handled to the end before the next is decoded.
@@ -60,7 +55,7 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   if (p.qos === 2) {
     if (s.inboundQos2.has(p.packetId)) {
       // Resent before PUBREL: already routed once, so only acknowledge again [MQTT-4.3.3-10].
-      ack(conn, 0x50, p.packetId, 0);
+      ack(conn, AckType.PUBREC, p.packetId, 0);
       return;
     }
     if (s.inboundQos2.size >= sh.config.receiveMaximum && conn.version === 5) {
@@ -72,11 +67,10 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   if (p.qos !== 0 && d.storeFull && conn.version === 5 && sh.config.storeFull === 'refuse') {
     // --max-store-bytes reached: not accepted, the publisher is told why [MQTT-3.4.2.1].
     sh.stats.add(sh.id, Stat.REFUSED_QUOTA, 1);
-    ack(conn, p.qos === 1 ? 0x40 : 0x50, p.packetId, Reason.QUOTA_EXCEEDED);
+    ack(conn, p.qos === 1 ? AckType.PUBACK : AckType.PUBREC, p.packetId, Reason.QUOTA_EXCEEDED);
     return;
   }
-  const writes = d.writes;
-  const forwards = d.forwards;
+  const mark = d.mark();
 
   // $SYS is the broker's own namespace: clients do not publish into it.
   const sys = topic.charCodeAt(0) === 36 /* $ */ && topic.startsWith('$SYS');
@@ -99,7 +93,7 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   }
   // Acknowledged only once what this message changed is committed: the retained set, the
   // queues and in-flight windows of persistent sessions here and on the shards it went to.
-  ack(conn, p.qos === 1 ? 0x40 : 0x50, p.packetId, 0, d.writes !== writes || d.forwards !== forwards);
+  ack(conn, p.qos === 1 ? AckType.PUBACK : AckType.PUBREC, p.packetId, 0, d.changedSince(mark));
 }
 
 export function handlePuback(conn: Connection, packet: mqttPacket.Packet): void {
@@ -116,9 +110,7 @@ export function handlePubrec(conn: Connection, packet: mqttPacket.Packet): void 
   // PUBREL even for an unknown id, with 0x92 in v5, so the client can finish its state.
   // After the PUBREC state is stored: a restart then sends PUBREL again, never the PUBLISH.
   const s = conn.session!;
-  const buf = conn.version === 5 && !known
-    ? Buffer.from([0x62, 3, id >> 8, id & 0xff, Reason.PACKET_IDENTIFIER_NOT_FOUND])
-    : Buffer.from([0x62, 2, id >> 8, id & 0xff]);
+  const buf = encodeAck(AckType.PUBREL, id, known ? 0 : Reason.PACKET_IDENTIFIER_NOT_FOUND, conn.version);
   conn.shard.durability.send(conn, buf, known && s.persistent);
 }
 
@@ -130,7 +122,7 @@ export function handlePubrel(conn: Connection, packet: mqttPacket.Packet): void 
   const stored = known && s.persistent && d.enabled;
   if (stored) d.deleteInbound(s, id);
   // PUBCOMP after the id is gone from the store: the client may reuse the id at once.
-  ack(conn, 0x70, id, known || conn.version !== 5 ? 0 : Reason.PACKET_IDENTIFIER_NOT_FOUND, stored);
+  ack(conn, AckType.PUBCOMP, id, known || conn.version !== 5 ? 0 : Reason.PACKET_IDENTIFIER_NOT_FOUND, stored);
 }
 
 export function handlePubcomp(conn: Connection, packet: mqttPacket.Packet): void {

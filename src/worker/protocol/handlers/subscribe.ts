@@ -4,7 +4,8 @@ import { Reason } from '../../../shared/protocol/reason-codes.ts';
 import { parseSharedSubscription, validateTopicFilter } from '../../../shared/topics/validate.ts';
 import { isValidMqttUtf8Bytes } from '../../../shared/protocol/utf8.ts';
 import type { Connection } from '../../net/connection.ts';
-import type { Subscription } from '../../session/session.ts';
+import { AckType, encodeAck } from '../acks.ts';
+import type { Subscription } from '../../session/subscription.ts';
 
 /**
  * Topic Filters of a SUBSCRIBE / UNSUBSCRIBE checked as raw bytes (mqtt-packet decodes them with
@@ -26,12 +27,6 @@ export function checkFilterBytes(buf: Buffer, off: number, len: number, version:
     if (!isValidMqttUtf8Bytes(buf, pos + 2, Math.min(pos + 2 + n, end))) throw new ProtocolError(Reason.MALFORMED_PACKET, 'Topic Filter is not valid UTF-8 [MQTT-3.8.3-1]');
     pos += 2 + n + (subscribe ? 1 : 0);
   }
-}
-
-export function parseFilter(filter: string): { topicFilter: string; group: string | null } {
-  const shared = parseSharedSubscription(filter);
-  if (shared !== null && typeof shared === 'object') return { topicFilter: shared.filter, group: shared.group };
-  return { topicFilter: filter, group: null };
 }
 
 /** SUBSCRIBE: one reason code per filter, then retained messages per Retain Handling [MQTT-3.8.4]. */
@@ -107,7 +102,7 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
     sh.durability.sendPacket(conn, { cmd: 'suback', messageId: p.messageId, granted, properties } as mqttPacket.ISubackPacket, s.persistent);
     sendRetained(conn, retainedFor, existed);
   };
-  if (s.persistent) sh.persistSession(s);
+  if (s.persistent) sh.lifecycle.persist(s);
   // A new filter must be known to every shard before SUBACK, or a message published right
   // after it on another shard could miss this subscriber.
   if (sh.routing.announced && sh.count > 1) sh.peers.barrier(finish);
@@ -144,8 +139,8 @@ export function handleUnsubscribe(conn: Connection, packet: mqttPacket.Packet): 
     sh.routing.remove(sub);
     granted.push(Reason.SUCCESS);
   }
-  if (s.persistent) sh.persistSession(s);
+  if (s.persistent) sh.lifecycle.persist(s);
   // A persistent session's UNSUBACK follows the commit: a crash after it cannot bring the subscription back.
   if (conn.version === 5) sh.durability.sendPacket(conn, { cmd: 'unsuback', messageId: p.messageId, granted } as mqttPacket.IUnsubackPacket, s.persistent);
-  else sh.durability.send(conn, Buffer.from([0xb0, 2, p.messageId! >> 8, p.messageId! & 0xff]), s.persistent);
+  else sh.durability.send(conn, encodeAck(AckType.UNSUBACK, p.messageId!, 0, conn.version), s.persistent);
 }
