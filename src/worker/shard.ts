@@ -13,6 +13,7 @@ import type { PeerRings, ShardInit } from '../shared/control.ts';
 import { AllowAll, type AuthHook } from './auth/hook.ts';
 import type { ShardContext } from './context.ts';
 import { Durability } from './durable/durability.ts';
+import { StoreUpkeep } from './durable/upkeep.ts';
 import { Backpressure } from './net/backpressure.ts';
 import { ConnState } from './net/conn-state.ts';
 import { Connection, type ClientSocket } from './net/connection.ts';
@@ -45,6 +46,7 @@ export class Shard implements ShardParts, SocketSink {
   readonly registry: Registry;
   readonly delivery: Delivery;
   readonly durability: Durability;
+  private readonly upkeep: StoreUpkeep;
   readonly retained = new RetainedIndex();
   readonly retainSync: RetainedSync;
   readonly moves: Moves;
@@ -66,7 +68,8 @@ export class Shard implements ShardParts, SocketSink {
     this.bp = new Backpressure(init.config.slowClientMs, init.config.maxClientBacklog);
     const frames: FrameHandler[] = [];
     this.peers = new Peers(ctx, this.bp, init.bellSab, init.rings, init.config.ringCapacity, (r, from) => frames[r.u8()]!(r, from));
-    this.durability = new Durability(ctx, store, this.peers, this.sessions);
+    this.durability = new Durability(ctx, store, this.peers);
+    this.upkeep = new StoreUpkeep(ctx, store, this.sessions, this.durability);
     this.delivery = new Delivery(ctx, local, this.durability, this.bp);
     this.retainSync = new RetainedSync(ctx, this.peers, this.retained, store);
     this.routing = new Routing(ctx, this.peers, local, this.delivery, this.durability, this.retainSync);
@@ -84,7 +87,7 @@ export class Shard implements ShardParts, SocketSink {
     this.retainSync.load(Date.now());
     this.registry.start(restart);
     this.peers.start();
-    this.durability.start();
+    this.upkeep.start();
   }
 
   adoptSocket(socket: ClientSocket): void {
@@ -141,7 +144,7 @@ export class Shard implements ShardParts, SocketSink {
       } else c.close();
     }
     this.peers.stop();
-    this.durability.stop();
+    this.upkeep.stop();
     await new Promise((r) => setTimeout(r, 50));
     await this.store.flushed().catch(() => {});
     await this.store.close();

@@ -8,7 +8,6 @@ import { Stat } from '../../src/shared/stats.ts';
 import { Durability } from '../../src/worker/durable/durability.ts';
 import { FrameType, readCommitBarrier } from '../../src/worker/peers/frames.ts';
 import { Message } from '../../src/worker/session/message.ts';
-import type { Session } from '../../src/worker/session/session.ts';
 import { context, FakePeers, fakeConn, GatedStore, session, tick } from './parts/fakes.ts';
 
 async function build(count = 2) {
@@ -16,9 +15,8 @@ async function build(count = 2) {
   const store = new GatedStore();
   await store.open();
   const peers = new FakePeers(ctx);
-  const sessions = new Map<string, Session>();
-  const d = new Durability(ctx, store, peers, sessions);
-  return { ctx, store, peers, sessions, d };
+  const d = new Durability(ctx, store, peers);
+  return { ctx, store, peers, d };
 }
 
 const PUBACK = (id: number): Buffer => Buffer.from([0x40, 2, 0, id]);
@@ -30,13 +28,13 @@ test('a gated ack waits for the turn\'s commit; later packets of that connection
   const c = fakeConn('p');
   d.send(c, PUBACK(1), true);
   d.send(c, PUBACK(2), false);
-  assert.deepEqual([c.sent.length, c.held], [0, 2]);
+  assert.deepEqual([c.sent.length, c.gated], [0, 2]);
   await settle();
   assert.equal(c.sent.length, 0, 'not before the commit');
   store.commit();
   await settle();
   assert.deepEqual(c.sent.map((b) => b[3]), [1, 2]);
-  assert.equal(c.held, 0);
+  assert.equal(c.gated, 0);
   d.send(c, PUBACK(3), false);
   assert.deepEqual(c.sent.map((b) => b[3]), [1, 2, 3], 'nothing held: at once');
 });

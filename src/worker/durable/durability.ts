@@ -9,12 +9,12 @@
 //   a QoS 2 PUBLISH after its packet id is stored, PUBREL after the PUBREC state is stored)
 //   waits in the gate until the writes of its event-loop turn have committed. lmdb-js puts
 //   every write of a turn into one transaction (group commit), so one promise releases a
-//   whole turn of held packets, in order. Later packets for a connection that has packets in
+//   whole turn of gated packets, in order. Later packets for a connection that has packets in
 //   the gate queue behind them, so a connection never sees its packets reordered.
 // - Cross-shard: a QoS 1/2 message forwarded to another shard is stored (if at all) by that
 //   shard. At the end of the turn the gate sends a COMMIT_BARRIER to each shard it forwarded
 //   to; the peer answers once everything before it in the ring is applied and committed.
-//   The held acks of the turn go out when the local commit and all those answers are in.
+//   The gated acks of the turn go out when the local commit and all those answers are in.
 // - memory mode: the gate is off and nothing here runs.
 import mqttPacket from 'mqtt-packet';
 import { writeCommitBarrier } from '../peers/frames.ts';
@@ -34,12 +34,12 @@ import type { DeliveryStore } from '../routing/delivery.ts';
 import type { ForwardGate } from '../routing/routing.ts';
 import type { MoveGate } from '../session/moves.ts';
 
-/** What the gate asks of session moves (moves.ts): they may hold or forward what a barrier covers. */
+/** What the gate asks of session moves (moves.ts): they may park or forward what a barrier covers. */
 export interface MoveBarriers {
   /** A commit barrier has more to wait for than this shard's own commit. */
   active(): boolean;
   /** Settles once what arrived before now is written or forwarded and committed; true when lost. */
-  committed(chained: boolean, heldWaitMs: number): Promise<boolean>;
+  committed(chained: boolean, parkedWaitMs: number): Promise<boolean>;
 }
 
 const NO_MOVES: MoveBarriers = { active: () => false, committed: () => Promise.resolve(false) };
@@ -62,13 +62,10 @@ interface Group {
 /** An awaited COMMIT_BARRIER answer: a group's (publisher acks) or a chained one's (see onCommitBarrier). */
 interface Barrier { peer: number; g: Group | null; done: ((lost: boolean) => void) | null }
 
-/** How long a commit barrier's answer waits for a session move to release what it holds (moves.ts). */
-const HELD_WAIT_MS = 60_000;
+/** How long a commit barrier's answer waits for a session move to release what it parked (moves.ts). */
+const PARKED_WAIT_MS = 60_000;
 
 const STATES: readonly OutboundState[] = ['queued', 'sent', 'pubrel'];
-const POLL_MS = 1000;
-const SWEEP_MS = 10_000;
-const SWEEP_BUDGET = 2000;
 
 export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   /** The store is on disk (durable or fast): the gate and the writes are on. */
@@ -81,13 +78,11 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   forwards = 0;
   /** A QoS 1/2 message of this turn went nowhere it would be kept (a restarted peer's sessions are not back yet). */
   private lostTurn = false;
-  /** The store holds --max-store-bytes or more (polled). */
+  /** The store holds --max-store-bytes or more (polled, upkeep.ts). */
   storeFull = false;
   private readonly shard: ShardContext;
   private readonly store: Store;
   private readonly peers: PeerLink;
-  /** The sessions this shard owns (the store size poll and the expiry sweep walk them). */
-  private readonly sessions: ReadonlyMap<string, Session>;
   /** Set by the wiring (moves.ts needs Durability too). */
   moves: MoveBarriers = NO_MOVES;
   private open: Group | null = null;
@@ -96,15 +91,13 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   private token = 0;
   private sealScheduled = false;
   private readonly sealFn = (): void => this.seal();
-  private timers: NodeJS.Timeout[] = [];
   private extra: Promise<void>[] = [];
   private lastTracked: Promise<void> | null = null;
 
-  constructor(shard: ShardContext, store: Store, peers: PeerLink, sessions: ReadonlyMap<string, Session>) {
+  constructor(shard: ShardContext, store: Store, peers: PeerLink) {
     this.shard = shard;
     this.store = store;
     this.peers = peers;
-    this.sessions = sessions;
     this.enabled = store.persistence !== 'memory';
   }
 
@@ -225,16 +218,16 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   /**
    * Sends `buf` on `conn` after the writes issued so far (and the peers' for what this shard
    * forwarded in this turn) have committed when `wait`; at once otherwise, unless earlier
-   * packets of the connection are still held.
+   * packets of the connection are still in the gate.
    */
   send(conn: Connection, buf: Buffer, wait: boolean): void {
-    if (!this.enabled || (!wait && conn.held === 0)) { conn.send(buf); return; }
+    if (!this.enabled || (!wait && conn.gated === 0)) { conn.send(buf); return; }
     let g = this.open;
     if (g === null) {
       g = this.open = { items: [], left: 0, peers: 0, failed: false, lost: false };
       if (!this.sealScheduled) { this.sealScheduled = true; setImmediate(this.sealFn); }
     }
-    conn.held++;
+    conn.gated++;
     g.items.push(conn, buf);
   }
 
@@ -266,9 +259,9 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
       this.sendBarrier(i, { peer: i, g, done: null }, 0);
     }
     if (this.moves.active()) {
-      // Session moves in progress: what arriving sessions hold, and what ghosts forwarded, too.
+      // Session moves in progress: what arriving sessions parked, and what ghosts forwarded, too.
       g.left++;
-      this.moves.committed(false, HELD_WAIT_MS).then((lost) => {
+      this.moves.committed(false, PARKED_WAIT_MS).then((lost) => {
         if (lost) g.lost = true;
         this.store.flushed().then(() => this.settle(g, false), () => this.settle(g, true));
       }, () => this.settle(g, true));
@@ -287,7 +280,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     const items = g.items;
     for (let i = 0; i < items.length; i += 2) {
       const conn = items[i] as Connection;
-      conn.held--;
+      conn.gated--;
       if (conn.state === ConnState.CLOSED) continue;
       const buf = items[i + 1] as Buffer;
       if (g.failed) {
@@ -338,7 +331,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   /**
    * From a peer: answer once what it sent before this barrier is applied (done: frames are FIFO)
    * and committed, here and wherever a session move took it on from here: messages that arriving
-   * sessions hold are released and written first, and what ghosts forwarded (DIRECT) to a new
+   * sessions parked are released and written first, and what ghosts forwarded (DIRECT) to a new
    * owner is committed there (a barrier of our own to it, moves.ts). `chained`: the barrier is
    * itself such a one; it does not wait for older chains (two shards chaining to each other
    * would wait for each other for good), only for the chains it starts.
@@ -350,7 +343,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
       this.peers.commit(from);
     };
     if (!this.moves.active()) { this.store.flushed().then(() => answer(false), () => answer(false)); return; }
-    this.moves.committed(chained, HELD_WAIT_MS).then((lost) => {
+    this.moves.committed(chained, PARKED_WAIT_MS).then((lost) => {
       this.store.flushed().then(() => answer(lost), () => answer(lost));
     }, (err: unknown) => { sh.log.error({ err }, 'commit barrier'); answer(true); });
   }
@@ -383,75 +376,5 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
       this.answered(b, true);
     }
     if (n > 0) this.shard.log.warn({ peer, barriers: n }, 'shard restarted with commit barriers unanswered: their publishers are disconnected unacknowledged, to resend');
-  }
-
-  // ------------------------------------------------------------ background
-
-  /** Store size poll (for --max-store-bytes and $SYS) and the expiry sweep of queued messages. */
-  start(): void {
-    if (this.timers.length > 0) return;
-    const poll = setInterval(() => this.poll(), POLL_MS);
-    poll.unref();
-    const sweep = setInterval(() => this.sweep(), SWEEP_MS);
-    sweep.unref();
-    this.timers.push(poll, sweep);
-    this.poll();
-  }
-
-  stop(): void {
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
-  }
-
-  private poll(): void {
-    const sh = this.shard;
-    let bytes = 0;
-    try { bytes = this.store.usedBytes(); } catch { return; }
-    sh.stats.set(sh.id, Stat.STORE_BYTES, bytes);
-    const max = sh.config.maxStoreBytes;
-    this.storeFull = max > 0 && bytes >= max;
-    let queued = 0;
-    for (const s of this.sessions.values()) queued += s.queuedBytes;
-    sh.stats.set(sh.id, Stat.QUEUED_BYTES, queued);
-  }
-
-  /**
-   * Removes expired messages from the queues of offline sessions (online ones drop them as they
-   * pump). Runs in slices of SWEEP_BUDGET queue entries with a yield between, so a shard with
-   * millions of queued messages never stalls.
-   */
-  private sweep(): void {
-    const sh = this.shard;
-    const sessions = [...this.sessions.values()].filter((s) => s.conn === null && s.queued > 0);
-    let i = 0;
-    const slice = (): void => {
-      let budget = SWEEP_BUDGET;
-      const now = Date.now();
-      while (i < sessions.length && budget > 0) {
-        const s = sessions[i++]!;
-        if (s.conn !== null || this.sessions.get(s.clientId) !== s) continue;
-        budget -= s.queued;
-        let kept = 0;
-        const q = s.queue;
-        const head = s.queueHead;
-        let removed = 0;
-        for (let k = head; k < q.length; k++) {
-          const o = q[k]!;
-          if (o.msg.expired(now)) {
-            if (this.enabled) this.deleteOutbound(s, o);
-            s.queuedBytes -= o.msg.payload.length + o.msg.topic.length;
-            if (o.qos === 0) s.qos0Held--;
-            removed++;
-          } else q[head + kept++] = o;
-        }
-        if (removed > 0) {
-          q.length = head + kept;
-          sh.stats.add(sh.id, Stat.QUEUED, -removed);
-          sh.stats.add(sh.id, Stat.EXPIRED, removed);
-        }
-      }
-      if (i < sessions.length) setImmediate(slice);
-    };
-    slice();
   }
 }

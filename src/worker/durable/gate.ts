@@ -14,6 +14,6 @@ export interface CommitGate {
  * connection are still in the gate (then it queues behind them, so nothing is reordered).
  */
 export function sendGated(gate: CommitGate, conn: Connection, buf: Buffer, wait: boolean): void {
-  if (wait || conn.held > 0) gate.send(conn, buf, wait);
+  if (wait || conn.gated > 0) gate.send(conn, buf, wait);
   else conn.send(buf);
 }

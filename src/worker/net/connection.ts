@@ -1,6 +1,5 @@
 import { Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
-import { ProtocolError } from '../../shared/errors.ts';
 import { Framer } from '../../shared/protocol/framer.ts';
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import { Stat } from '../../shared/stats.ts';
@@ -11,6 +10,7 @@ import { dispatch } from '../protocol/handlers/index.ts';
 import { Outbox } from './outbox.ts';
 import { ConnState, type ConnStateValue } from './conn-state.ts';
 import { ReadSlab, userBufferSocket } from './socket-reader.ts';
+import { parseWhole } from '../protocol/parse.ts';
 
 
 /**
@@ -37,39 +37,51 @@ export interface ClientSocket {
 /**
  * One client connection: reads bytes into whole packets, hands them to the dispatcher, and
  * batches everything written in one event-loop turn into a single corked write (writev).
+ *
+ * Its state, by concern: the net side (socket, framing, this turn's output), the protocol
+ * state of the client (what CONNECT set up), the client's own v5 limits, flow control
+ * (backpressure.ts) and the commit gate's count (durability.ts). The fields stay on the object
+ * itself, not in sub-objects: delivery reads several of them per message and subscriber.
  */
 export class Connection {
+  // ---- net: the socket and its bytes
   readonly shard: ShardParts;
   readonly socket: ClientSocket;
   readonly framer: Framer;
-  state: ConnStateValue = ConnState.NEW;
-  version = 4;
-  clientId = '';
-  session: Session | null = null;
-  token = 0;
-  cleanStart = true;
-  keepaliveMs = 0;
-  lastRx: number;
-  connectedAt: number;
-  // v5 limits the client set in CONNECT
-  clientReceiveMax = 65535;
-  clientMaxPacket = 0;         // 0 = no limit
-  clientTopicAliasMax = 0;
-  inboundAliases: Map<number, string> | null = null;
-  outboundAliases: OutboundAliases | null = null; // made on first use when clientTopicAliasMax > 0
-  inboundPending = 0;          // QoS 1/2 received and not yet completed (Receive Maximum)
-  disconnectNormal = false;    // DISCONNECT received: no will
-  willOnDisconnect = false;    // v5 DISCONNECT 0x04
-  problemInfo = true;          // v5 Request Problem Information: 0 = no Reason String / User Properties on acks [MQTT-3.1.2-29]
   /** This turn's output (one write per turn, see outbox.ts). */
   readonly out = new Outbox();
   /** A plain TCP socket: a write that completed synchronously holds no reference to its buffer. */
   private readonly reuseSlabs: boolean;
   private flushScheduled = false;
-  private pendingPackets: Buffer[] | null = null;
+  /** Packets that arrived while the CONNECT waits for its session or an auth hook (deferPackets). */
+  private deferred: Buffer[] | null = null;
+  lastRx: number;
+  connectedAt: number;
+
+  // ---- protocol state of the client
+  state: ConnStateValue = ConnState.NEW;
+  version = 4;
+  clientId = '';
+  session: Session | null = null;
+  token = 0;                   // claim token of this connection's ownership (registry.ts)
+  cleanStart = true;
+  keepaliveMs = 0;
+  inboundAliases: Map<number, string> | null = null;
+  inboundPending = 0;          // QoS 1/2 received and not yet completed (Receive Maximum)
+  disconnectNormal = false;    // DISCONNECT received: no will
+  willOnDisconnect = false;    // v5 DISCONNECT 0x04
+  problemInfo = true;          // v5 Request Problem Information: 0 = no Reason String / User Properties on acks [MQTT-3.1.2-29]
+
+  // ---- client limits: what a v5 client set in CONNECT for what it receives
+  clientReceiveMax = 65535;
+  clientMaxPacket = 0;         // 0 = no limit
+  clientTopicAliasMax = 0;
+  outboundAliases: OutboundAliases | null = null; // made on first use when clientTopicAliasMax > 0
+
+  // ---- flow control (backpressure.ts): whether the socket is congested and since when, who
+  // waits for its drain, how many congested subscribers this connection's socket waits for
+  // (pausedBy), and whether it was declared slow
   congested = false;
-  // Flow control (backpressure.ts): when congestion began, who waits for our drain, how many
-  // congested subscribers this connection's socket waits for, and whether we were declared slow.
   congestedAt = 0;
   slow = false;
   waiters: Connection[] | null = null;
@@ -77,7 +89,9 @@ export class Connection {
   spillWaiting = false;
   slowTimer: NodeJS.Timeout | null = null;
   pausedBy = 0;
-  held = 0;                    // packets waiting in the commit gate (durability.ts)
+
+  // ---- commit gate (durability.ts)
+  gated = 0;                   // packets of this connection waiting in the gate
 
   constructor(shard: ShardParts, raw: ClientSocket) {
     this.shard = shard;
@@ -133,9 +147,9 @@ export class Connection {
 
   private onPacket(buf: Buffer, off: number, len: number): void {
     if (this.state === ConnState.CLOSED) return;
-    if (this.pendingPackets !== null) {
+    if (this.deferred !== null) {
       // Packets pipelined behind CONNECT wait until the session is ready.
-      this.pendingPackets.push(Buffer.from(buf.subarray(off, off + len)));
+      this.deferred.push(Buffer.from(buf.subarray(off, off + len)));
       return;
     }
     this.shard.stats.add(this.shard.id, Stat.PACKETS_RECEIVED, 1);
@@ -147,25 +161,25 @@ export class Connection {
     this.protocolError(reason, `framing: ${code}`);
   }
 
-  /** Hold further packets (and stop reading) while the CONNECT waits for its session. */
-  holdPackets(): void {
-    if (this.pendingPackets === null) this.pendingPackets = []; // already holding (an auth hook's wait): keep them
+  /** Defers further packets (and stops reading) while the CONNECT waits for its session (or an auth hook's answer). */
+  deferPackets(): void {
+    if (this.deferred === null) this.deferred = []; // already deferring (an auth hook's wait): keep them
     this.socket.pause();
   }
 
-  releasePackets(): void {
-    const pending = this.pendingPackets;
-    this.pendingPackets = null;
+  resumePackets(): void {
+    const pending = this.deferred;
+    this.deferred = null;
     if (pending !== null) {
       for (let i = 0; i < pending.length; i++) {
         if (this.state === ConnState.CLOSED) return;
-        // A released packet made us hold again (an auth hook answering later): the rest wait, in order.
-        const held = this.pendingPackets as Buffer[] | null; // dispatch may have set it
-        if (held !== null) { held.unshift(...pending.slice(i)); return; }
+        // A resumed packet made us defer again (an auth hook answering later): the rest wait, in order.
+        const again = this.deferred as Buffer[] | null; // dispatch may have set it
+        if (again !== null) { again.unshift(...pending.slice(i)); return; }
         const p = pending[i]!;
         dispatch(this, p, 0, p.length);
       }
-      if ((this.pendingPackets as Buffer[] | null) !== null) return;
+      if ((this.deferred as Buffer[] | null) !== null) return;
     }
     if (this.state !== ConnState.CLOSED && this.pausedBy === 0) this.socket.resume();
   }
@@ -173,7 +187,7 @@ export class Connection {
   /** A subscriber this connection waited for drained (backpressure.ts). */
   unpause(): void {
     if (this.pausedBy > 0) this.pausedBy--;
-    if (this.pausedBy === 0 && this.pendingPackets === null && this.state !== ConnState.CLOSED) this.socket.resume();
+    if (this.pausedBy === 0 && this.deferred === null && this.state !== ConnState.CLOSED) this.socket.resume();
   }
 
   /** Parses a non-PUBLISH packet with mqtt-packet (reference codec). Throws on malformed input. */
@@ -267,7 +281,7 @@ export class Connection {
     if (this.state === ConnState.CLOSED) return;
     const wasConnected = this.state === ConnState.CONNECTED;
     this.state = ConnState.CLOSED;
-    this.pendingPackets = null;
+    this.deferred = null;
     this.congested = false;
     this.shard.bp.release(this);
     this.shard.connectionClosed(this, wasConnected);
@@ -289,37 +303,3 @@ const slab = new ReadSlab();
 function onSocketDrain(this: ConnSocket): void { this[kConn].onDrain(); }
 function onSocketError(): void { /* 'close' follows; errors of one socket never reach others */ }
 function onSocketClose(this: ConnSocket): void { this[kConn].onClose(); }
-
-// One mqtt-packet parser per protocol version for the whole thread, not one per connection (an
-// idle connection then holds none): the framer hands over whole packets, so every parse
-// completes synchronously and leaves the parser empty. A parser that decodes a CONNECT takes
-// that CONNECT as its settings (its protocol version included), so each parse first puts back
-// the settings of its version: a v5 CONNECT, decoded by the version-4 parser every new
-// connection starts with, must not make that parser read later 3.1.1 packets as v5 ones.
-const parsers: (ReturnType<typeof mqttPacket.parser> | null)[] = [null, null, null, null, null, null];
-const parserSettings = [3, 4, 5].reduce<{ protocolVersion: number }[]>((a, v) => { a[v] = { protocolVersion: v }; return a; }, []);
-let parsed: mqttPacket.Packet | null = null;
-let parseError: Error | null = null;
-
-function parseWhole(version: number, buf: Buffer, off: number, len: number): mqttPacket.Packet {
-  let p = parsers[version];
-  if (p === null || p === undefined) {
-    p = mqttPacket.parser({ protocolVersion: version as 3 | 4 | 5 });
-    p.on('packet', (pkt: mqttPacket.Packet) => { parsed = pkt; });
-    p.on('error', (err: Error) => { parseError = err; });
-    parsers[version] = p;
-  }
-  (p as unknown as { settings: object }).settings = parserSettings[version]!;
-  parsed = null;
-  parseError = null;
-  const left = p.parse(off === 0 && len === buf.length ? buf : buf.subarray(off, off + len));
-  const pkt = parsed as mqttPacket.Packet | null;
-  const err = parseError as Error | null;
-  parsed = null;
-  if (err !== null || pkt === null || left !== 0) {
-    parsers[version] = null; // its internal state is undefined after an error
-    // What the reference codec cannot decode is a Malformed Packet (v5 DISCONNECT 0x81) [MQTT-4.13.1-1].
-    throw new ProtocolError(Reason.MALFORMED_PACKET, `malformed packet: ${(err ?? new Error('incomplete packet')).message}`);
-  }
-  return pkt;
-}

@@ -95,7 +95,7 @@ export class Delivery {
       matched[i] = undefined as unknown as Session;
       const c = s.conn;
       if (s.matchQos === 0 && s.moving === null && c !== null && c.state === ConnState.CONNECTED &&
-          s.queued === 0 && !c.congested && c.held === 0) {
+          s.queued === 0 && !c.congested && c.gated === 0) {
         const b0 = s.matchRetain ? 0x31 : 0x30;
         if (s.version !== 5) {
           if (c.clientMaxPacket === 0 || f.wireLen <= c.clientMaxPacket) { c.sendPatched(f.buf, f.wireOff, f.wireLen, b0); direct++; }

@@ -17,7 +17,7 @@ export interface MoveGate {
   chain(peer: number): Promise<boolean>;
 }
 
-interface Held { msg: Message; qos: 0 | 1 | 2; retain: boolean; subIds: number[] | null }
+interface Parked { msg: Message; qos: 0 | 1 | 2; retain: boolean; subIds: number[] | null }
 
 /** A move waits for every peer however busy: a barrier that gave up early could lose messages. */
 const MOVE_BARRIER_MS = 30_000;
@@ -26,7 +26,7 @@ const MOVE_BARRIER_MS = 30_000;
  * The state of a session moving between shards (takeover across shards). On the old shard the
  * session stays in the routing tables as a *ghost* that forwards each delivery to the new shard
  * (DIRECT); on the new shard it is *arriving*: deliveries that come through its own fresh routes
- * are held, forwarded ones are delivered at once.
+ * are parked, forwarded ones are delivered at once.
  */
 export class Move {
   /** Ghost side: the shard and claim token deliveries go to (-1: not a ghost). */
@@ -43,7 +43,7 @@ export class Move {
    * routes with a sequence number at or below the floor was already delivered: a duplicate.
    */
   floor: number[] | null = null;
-  held: Held[] = [];
+  parked: Parked[] = [];
   /**
    * Ghost side: the ghost counts as a persistent session of this shard (Stat.PERSISTENT_SESSIONS),
    * so that publishers still send this shard commit barriers while it forwards to the new owner.
@@ -61,9 +61,9 @@ export class Move {
  * 3. X runs a barrier of its own: when every peer has answered, everything sent to X before
  *    the peers knew Y's routes has reached the ghost and been forwarded. X drops the ghost's
  *    routes and sends MOVE_DONE to Y (FIFO: after the last DIRECT).
- * 4. Y delivers forwarded messages at once and holds what its own routes bring; at MOVE_DONE it
- *    releases the held ones above the floors. Per publisher, the forwarded ones are a prefix of
- *    its stream and the held ones a suffix, so publish order is kept. Copies of forwarded
+ * 4. Y delivers forwarded messages at once and parks what its own routes bring; at MOVE_DONE it
+ *    releases the parked ones above the floors. Per publisher, the forwarded ones are a prefix of
+ *    its stream and the parked ones a suffix, so publish order is kept. Copies of forwarded
  *    messages can still be on their way to Y through its own routes; they are dropped by the
  *    floors until a last barrier proves none is left.
  */
@@ -82,14 +82,14 @@ export class Moves implements MoveReceiver {
   /**
    * Commit barriers (durability.ts) see through moves. Shards this one forwarded QoS 1/2 DIRECT
    * frames to since its last chained commit barrier to them (a bit each), those chains while
-   * unanswered, the moves arriving here (they hold what their own routes bring) and the commit
-   * barriers waiting for some of those to release what they hold.
+   * unanswered, the moves arriving here (they park what their own routes bring) and the commit
+   * barriers waiting for some of those to release what they parked.
    */
   private dirty = 0;
   private readonly chains: (Promise<boolean> | null)[];
   private pendingChains = 0;
   private readonly arriving = new Set<Move>();
-  private heldWaiters: { moves: Set<Move>; done: () => void }[] = [];
+  private parkedWaiters: { moves: Set<Move>; done: () => void }[] = [];
 
   constructor(shard: ShardContext, peers: PeerLink, sessions: ReadonlyMap<string, Session>, delivery: Pick<Delivery, 'deliverNow'>,
     routing: Pick<Routing, 'remove'>, gate: MoveGate) {
@@ -108,16 +108,16 @@ export class Moves implements MoveReceiver {
   /**
    * For a commit barrier received now: settles once what arrived before it is written or
    * forwarded, and committed wherever it was forwarded to; true when a shard on the way crashed
-   * first (lost). Held messages are released at their move's MOVE_DONE (they are written then);
+   * first (lost). Parked messages are released at their move's MOVE_DONE (they are written then);
    * DIRECT frames are covered by a COMMIT_BARRIER of our own to their shard (FIFO rings), whose
    * answer covers their further moves in turn. `chained`: the barrier is such a chain itself; it
    * waits only for chains it starts, never for older ones (two shards whose sessions move to
    * each other would otherwise wait for each other).
    */
-  async committed(chained: boolean, heldWaitMs: number): Promise<boolean> {
-    const holding = new Set<Move>();
-    for (const m of this.arriving) if (m.held.length > 0) holding.add(m);
-    if (holding.size > 0) await this.released(holding, heldWaitMs);
+  async committed(chained: boolean, parkedWaitMs: number): Promise<boolean> {
+    const parking = new Set<Move>();
+    for (const m of this.arriving) if (m.parked.length > 0) parking.add(m);
+    if (parking.size > 0) await this.released(parking, parkedWaitMs);
     const sh = this.shard;
     const waits: Promise<boolean>[] = [];
     for (let i = 0; i < sh.count; i++) {
@@ -139,24 +139,24 @@ export class Moves implements MoveReceiver {
     return new Promise((resolve) => {
       const w = { moves, done: (): void => { clearTimeout(timer); resolve(); } };
       const timer = setTimeout(() => {
-        this.heldWaiters = this.heldWaiters.filter((x) => x !== w);
-        this.shard.log.warn('commit barrier: a session move did not release what it held in time; answering anyway');
+        this.parkedWaiters = this.parkedWaiters.filter((x) => x !== w);
+        this.shard.log.warn('commit barrier: a session move did not release what it parked in time; answering anyway');
         resolve();
       }, timeoutMs);
       timer.unref();
-      this.heldWaiters.push(w);
+      this.parkedWaiters.push(w);
     });
   }
 
-  /** The move is no longer arriving (what it held is released, or dropped with its session). */
+  /** The move is no longer arriving (what it parked is released, or dropped with its session). */
   private landed(m: Move): void {
-    if (!this.arriving.delete(m) || this.heldWaiters.length === 0) return;
+    if (!this.arriving.delete(m) || this.parkedWaiters.length === 0) return;
     const left: { moves: Set<Move>; done: () => void }[] = [];
-    for (const w of this.heldWaiters) {
+    for (const w of this.parkedWaiters) {
       w.moves.delete(m);
       if (w.moves.size === 0) w.done(); else left.push(w);
     }
-    this.heldWaiters = left;
+    this.parkedWaiters = left;
   }
 
   /** X: `s` was handed to `to` under `token`; keep its plain subscriptions routed, forwarding. */
@@ -164,7 +164,7 @@ export class Moves implements MoveReceiver {
     const old = this.ghosts.get(s.clientId);
     if (old !== undefined) this.retire(old); // a second move before the first finished (rare)
     // Still arriving itself: what the older ghost forwards is passed on as it comes (it is the
-    // oldest), and what this shard holds follows at that ghost's MOVE_DONE (see onDone).
+    // oldest), and what this shard parked follows at that ghost's MOVE_DONE (see onDone).
     const m = s.moving ?? new Move();
     m.to = to;
     m.toToken = token;
@@ -196,12 +196,12 @@ export class Moves implements MoveReceiver {
 
   /**
    * Delivery hook (Delivery.deliverTo calls it when `s.moving` is set): true when the message
-   * was held, forwarded or dropped as a duplicate instead of delivered here.
+   * was parked, forwarded or dropped as a duplicate instead of delivered here.
    */
   divert(s: Session, msg: Message, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null): boolean {
     const m = s.moving!;
     if (m.from >= 0) {
-      m.held.push({ msg: msg.detach(), qos, retain, subIds });
+      m.parked.push({ msg: msg.detach(), qos, retain, subIds });
       // Written when released: an ack given in this turn waits for that (Durability.seal).
       if (qos !== 0) this.gate.countForward();
       return true;
@@ -254,7 +254,7 @@ export class Moves implements MoveReceiver {
     if (g.moving!.from < 0) this.peers.barrier(() => this.retire(g), MOVE_BARRIER_MS);
   }
 
-  /** Y: the ghost is gone; release what was held. */
+  /** Y: the ghost is gone; release what was parked. */
   onDone(token: number, clientId: string): void {
     const hop = this.relays.get(token);
     if (hop !== undefined) { this.relays.delete(token); this.send(true, hop.shard, hop.token, clientId); return; }
@@ -262,7 +262,7 @@ export class Moves implements MoveReceiver {
     const s = this.sessions.get(clientId);
     if (s !== undefined && s.moving !== null && s.moving.from >= 0 && s.moving.fromToken === token) {
       const m = s.moving;
-      this.deliverHeld(s, m);
+      this.deliverParked(s, m);
       // Late copies through our own routes are dropped by the floors until every peer has
       // answered a barrier sent now: whatever a peer sent us before that is then handled.
       this.peers.barrier(() => { if (s.moving === m && m.to < 0) s.moving = null; }, MOVE_BARRIER_MS);
@@ -272,38 +272,38 @@ export class Moves implements MoveReceiver {
     if (g !== undefined && g.moving!.from >= 0 && g.moving!.fromToken === token) {
       const m = g.moving!;
       m.from = -1;
-      // What this shard held goes after everything the older ghost forwarded, then live.
+      // What this shard parked goes after everything the older ghost forwarded, then live.
       for (const h of this.release(m)) this.forward(m.to, m.toToken, clientId, h.msg, h.qos, h.retain, h.subIds);
       this.landed(m);
       if (m.ready) this.peers.barrier(() => this.retire(g), MOVE_BARRIER_MS);
       return;
     }
-    // The arriving session was dropped meanwhile (clean start, ended): what it held goes with it.
+    // The arriving session was dropped meanwhile (clean start, ended): what it parked goes with it.
     for (const m of this.arriving) {
-      if (m.fromToken === token && m.from >= 0) { this.dropHeld(m); break; }
+      if (m.fromToken === token && m.from >= 0) { this.dropParked(m); break; }
     }
   }
 
-  /** The arrival is over: the held messages the ghost did not forward are delivered here. */
-  private deliverHeld(s: Session, m: Move): void {
+  /** The arrival is over: the parked messages the ghost did not forward are delivered here. */
+  private deliverParked(s: Session, m: Move): void {
     m.from = -1;
     for (const h of this.release(m)) this.delivery.deliverNow(s, h.msg, h.qos, h.retain, h.subIds);
     this.landed(m);
   }
 
-  /** The arrival is over without its session: what it held goes with it. */
-  private dropHeld(m: Move): void {
+  /** The arrival is over without its session: what it parked goes with it. */
+  private dropParked(m: Move): void {
     m.from = -1;
-    m.held = [];
+    m.parked = [];
     this.landed(m);
   }
 
-  /** The held messages that the ghost did not forward (and have not expired), in arrival order. */
-  private release(m: Move): Held[] {
-    const held = m.held;
-    m.held = [];
+  /** The parked messages that the ghost did not forward (and have not expired), in arrival order. */
+  private release(m: Move): Parked[] {
+    const parked = m.parked;
+    m.parked = [];
     const now = Date.now();
-    return held.filter((h) => !isDuplicate(m, h.msg) && !h.msg.expired(now));
+    return parked.filter((h) => !isDuplicate(m, h.msg) && !h.msg.expired(now));
   }
 
   /** The ghost's routes go; the new owner hears MOVE_DONE after every DIRECT. */
@@ -338,9 +338,9 @@ export class Moves implements MoveReceiver {
       const m = s.moving;
       if (m === null || m.from !== peer) continue;
       s.moving = null;
-      this.deliverHeld(s, m);
+      this.deliverParked(s, m);
     }
-    for (const m of [...this.arriving]) if (m.from === peer) this.dropHeld(m);
+    for (const m of [...this.arriving]) if (m.from === peer) this.dropParked(m);
     for (const [t, hop] of this.relays) if (hop.shard === peer) this.relays.delete(t);
   }
 }

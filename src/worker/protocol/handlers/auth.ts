@@ -25,14 +25,14 @@ const FAILED: AuthOutcome = Object.freeze({ reason: Reason.UNSPECIFIED_ERROR });
 
 /**
  * Runs `fn` on a hook's answer: now when it is a value, later when it is a promise. With
- * `hold`, the connection holds further packets (and stops reading) meanwhile, and releases
+ * `defer`, the connection defers further packets (and stops reading) meanwhile, and resumes
  * them when the answer leaves it waiting for the client again.
  */
-export function settle(conn: Connection, v: Maybe<AuthOutcome>, hold: boolean, fn: (o: AuthOutcome) => void): void {
+export function settle(conn: Connection, v: Maybe<AuthOutcome>, defer: boolean, fn: (o: AuthOutcome) => void): void {
   if (typeof (v as Partial<PromiseLike<AuthOutcome>>).then !== 'function') { fn(v as AuthOutcome); return; }
-  if (hold) {
+  if (defer) {
     if (conn.state === ConnState.NEW) conn.state = ConnState.AUTHENTICATING;
-    conn.holdPackets();
+    conn.deferPackets();
   }
   const done = (o: AuthOutcome): void => {
     if (conn.state === ConnState.CLOSED) return;
@@ -43,7 +43,7 @@ export function settle(conn: Connection, v: Maybe<AuthOutcome>, hold: boolean, f
       conn.close();
       return;
     }
-    if (hold && (conn.state === ConnState.AUTHENTICATING || conn.state === ConnState.CONNECTED)) conn.releasePackets();
+    if (defer && (conn.state === ConnState.AUTHENTICATING || conn.state === ConnState.CONNECTED)) conn.resumePackets();
   };
   Promise.resolve(v).then(done, (err: unknown) => {
     conn.shard.log.error({ err, client: conn.clientId }, 'auth hook failed');

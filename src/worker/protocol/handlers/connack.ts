@@ -50,7 +50,7 @@ export function refuse(conn: Connection, reason: number, extra?: AuthOutcome): v
 export function proceedConnect(conn: Connection, req: ConnectRequest): void {
   requests.set(conn, req);
   conn.state = ConnState.CONNECTING;
-  conn.holdPackets();
+  conn.deferPackets();
   conn.shard.registry.claim(conn, claimed);
 }
 
@@ -120,6 +120,6 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
     conn.send(Buffer.from([0x20, 0x02, present ? 1 : 0, 0]));
   }
   if (s.persistent) sh.lifecycle.persist(s);
-  conn.releasePackets();
+  conn.resumePackets();
   sh.delivery.resume(s);
 }

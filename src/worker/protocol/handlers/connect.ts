@@ -7,6 +7,7 @@ import { Reason } from '../../../shared/protocol/reason-codes.ts';
 import { isValidMqttUtf8Bytes } from '../../../shared/protocol/utf8.ts';
 import { decodeConnectFast } from '../../../shared/protocol/connect-fast.ts';
 import { validateTopicName } from '../../../shared/topics/validate.ts';
+import type { BrokerConfig } from '../../../shared/config.ts';
 import type { Connection } from '../../net/connection.ts';
 import { NEVER_EXPIRES, type Will } from '../../session/session.ts';
 import type { AuthOutcome, AuthRequest } from '../../auth/hook.ts';
@@ -142,6 +143,23 @@ function checkProtocol(conn: Connection, buf: Buffer, off: number, len: number):
   return false;
 }
 
+/** CONNECT's will, or the reason it is refused. */
+function readWill(w: NonNullable<mqttPacket.IConnectPacket['will']>, config: BrokerConfig, v5: boolean, buf: Buffer, off: number, len: number): Will | number {
+  if (validateTopicName(w.topic) !== null) return Reason.TOPIC_NAME_INVALID;
+  // A Will beyond what the server supports is refused [MQTT-3.2.2-12] [MQTT-3.2.2-13].
+  if ((w.qos ?? 0) > config.maxQos) return Reason.QOS_NOT_SUPPORTED;
+  if (w.retain && !config.retainAvailable) return Reason.RETAIN_NOT_SUPPORTED;
+  const wp = (w.properties ?? {}) as mqttPacket.IConnectPacket['properties'] & { willDelayInterval?: number; messageExpiryInterval?: number; payloadFormatIndicator?: boolean };
+  const payload = Buffer.isBuffer(w.payload) ? w.payload : Buffer.from(w.payload);
+  if (v5 && wp?.payloadFormatIndicator && !isUtf8(payload)) return Reason.PAYLOAD_FORMAT_INVALID;
+  return {
+    topic: w.topic, payload: Buffer.from(payload), qos: w.qos as 0 | 1 | 2, retain: w.retain === true,
+    props: v5 ? rawWillProps(buf, off, len) : null,
+    expiry: v5 && wp?.messageExpiryInterval !== undefined ? wp.messageExpiryInterval : -1,
+    delayMs: v5 ? (wp?.willDelayInterval ?? 0) * 1000 : 0,
+  };
+}
+
 export function handleConnect(conn: Connection, buf: Buffer, off: number, len: number): void {
   const sh = conn.shard;
   if (!checkProtocol(conn, buf, off, len)) { conn.close(); return; }
@@ -193,20 +211,9 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
 
   let will: Will | null = null;
   if (packet.will) {
-    const w = packet.will;
-    if (validateTopicName(w.topic) !== null) { refuse(conn, Reason.TOPIC_NAME_INVALID); return; }
-    // A Will beyond what the server supports is refused [MQTT-3.2.2-12] [MQTT-3.2.2-13].
-    if ((w.qos ?? 0) > sh.config.maxQos) { refuse(conn, Reason.QOS_NOT_SUPPORTED); return; }
-    if (w.retain && !sh.config.retainAvailable) { refuse(conn, Reason.RETAIN_NOT_SUPPORTED); return; }
-    const wp = (w.properties ?? {}) as mqttPacket.IConnectPacket['properties'] & { willDelayInterval?: number; messageExpiryInterval?: number; payloadFormatIndicator?: boolean };
-    const payload = Buffer.isBuffer(w.payload) ? w.payload : Buffer.from(w.payload);
-    if (v5 && wp?.payloadFormatIndicator && !isUtf8(payload)) { refuse(conn, Reason.PAYLOAD_FORMAT_INVALID); return; }
-    will = {
-      topic: w.topic, payload: Buffer.from(payload), qos: w.qos as 0 | 1 | 2, retain: w.retain === true,
-      props: v5 ? rawWillProps(buf, off, len) : null,
-      expiry: v5 && wp?.messageExpiryInterval !== undefined ? wp.messageExpiryInterval : -1,
-      delayMs: v5 ? (wp?.willDelayInterval ?? 0) * 1000 : 0,
-    };
+    const w = readWill(packet.will, sh.config, v5, buf, off, len);
+    if (typeof w === 'number') { refuse(conn, w); return; }
+    will = w;
   }
 
   let keepalive = packet.keepalive ?? 0;
