@@ -1,3 +1,6 @@
+// The auth room: hook.ts (the interface and how a shard builds its hook) and users.ts (the
+// --auth-users file with SCRAM-SHA-256).
+//
 // The authentication hook: one object per shard, asked at CONNECT (user name / password, or an
 // MQTT 5 Authentication Method with its exchange of AUTH packets) and at re-authentication.
 // The broker owns the packets and reason codes; a hook only decides. Every decision may be

@@ -1,3 +1,8 @@
+// The durable room: what the store keeps of the data path and when an acknowledgement may go.
+// durability.ts (writes and the commit gate, below), gate.ts (the one send-or-wait decision),
+// upkeep.ts (size poll, expiry sweep), persist.ts and session-codec.ts (stored and handed-over
+// forms of sessions and messages).
+//
 // What makes an acknowledgement a promise the broker keeps (issue #5, docs/durability.md).
 //
 // - Store writes of the data path: outbound messages of persistent sessions (queued and in

@@ -1,3 +1,9 @@
+// The net room: sockets to whole packets and back. Accepting (acceptor.ts: SO_REUSEPORT in the
+// shard; transports.ts: TLS and WebSocket handshakes, ws-socket.ts), reading (socket-reader.ts:
+// onread into one buffer per thread), the connection itself (framing, one corked write per turn
+// through outbox.ts, close paths), flow control between publishers and congested subscribers
+// (backpressure.ts) and the keepalive sweep. It knows packets only as bytes: their meaning is
+// the protocol room's.
 import { Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { Framer } from '../../shared/protocol/framer.ts';

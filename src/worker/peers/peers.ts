@@ -1,3 +1,6 @@
+// The peers room: this shard's ends of the rings to the other shards (peers.ts: one reused
+// writer, a doorbell rung once per turn, barriers), the frame numbers and the barrier frames
+// (frames.ts), and the table from frame type to decoder and receiving part (dispatch.ts).
 import { ByteReader, ByteWriter } from '../../shared/bytes.ts';
 import { writeBarrier } from './frames.ts';
 import { Doorbell, RingReceiver, RingSender, SpscRing } from '../../shared/ring/index.ts';

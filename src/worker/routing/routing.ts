@@ -1,3 +1,8 @@
+// The routing room: where a message goes and how it gets there. routing.ts (this shard's
+// subscriptions, the replicated route table, shared groups, forwarding one frame per interested
+// shard), delivery.ts (to the sessions on this shard: encode once, flow control, queues),
+// retain.ts and retain-sync.ts (the retained replica and its one order per topic), frames.ts
+// (this room's frames between shards).
 import { PubFlag, writePublish, writePublishWire } from '../protocol/publish-view.ts';
 import { writeRoute, writeShare } from './frames.ts';
 import { Stat } from '../../shared/stats.ts';

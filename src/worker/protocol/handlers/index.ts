@@ -1,3 +1,8 @@
+// The protocol room: what packets mean. handlers/ has one file per packet family behind this
+// dispatcher; beside it the hand-written codecs of the hot packets (publish-codec.ts, acks.ts),
+// mqtt-packet for the rest (parse.ts), the PUBLISH as bytes (publish-view.ts, also the PUBLISH
+// frame between shards) and outbound topic aliases.
+//
 // Thin dispatcher: picks the handler by packet type and owns the mapping from errors to the
 // specification's answer (reason code + close). Handlers throw ProtocolError; nothing a client
 // sends can throw past this function.
