@@ -5,7 +5,7 @@ import { StatsBlock } from '../shared/stats.ts';
 import { createStore } from '../shared/store/index.ts';
 import type { ControlFromShard, ControlToShard, ShardInit } from '../shared/control.ts';
 import { Shard } from './shard.ts';
-import { createAuthHook } from './auth/hook.ts';
+import { createAuthHook } from './auth/create.ts';
 import { startKeepalive } from './net/keepalive.ts';
 import { Acceptor } from './net/acceptor.ts';
 import { Transports } from './net/transports.ts';

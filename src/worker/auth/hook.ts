@@ -1,17 +1,12 @@
-// The auth room: hook.ts (the interface and how a shard builds its hook) and users.ts (the
-// --auth-users file with SCRAM-SHA-256).
+// The auth room: hook.ts (the interface), create.ts (how a shard builds its hook from the
+// configuration) and users.ts (the --auth-users file with SCRAM-SHA-256).
 //
 // The authentication hook: one object per shard, asked at CONNECT (user name / password, or an
 // MQTT 5 Authentication Method with its exchange of AUTH packets) and at re-authentication.
 // The broker owns the packets and reason codes; a hook only decides. Every decision may be
 // returned directly or as a promise (a hook that hashes or asks a service must not block the
-// shard: the connection holds its packets meanwhile).
-import { pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
-import type { BrokerConfig } from '../../shared/config.ts';
-import { ErrorCode, ShoalError } from '../../shared/errors.ts';
+// shard: the connection defers its packets meanwhile).
 import { Reason } from '../../shared/protocol/reason-codes.ts';
-import { UsersFileAuth } from './users.ts';
 
 export interface AuthRequest {
   clientId: string;
@@ -66,28 +61,4 @@ export class AllowAll implements AuthHook {
   begin(_method: string, _req: AuthRequest, _reauth: boolean): AuthExchange {
     return { step: () => ({ reason: Reason.BAD_AUTHENTICATION_METHOD }) };
   }
-}
-
-/**
- * A module given with `--auth-hook PATH` exports (default or `createAuthHook`) a function
- * `(config, base) => AuthHook`, where `base` is the hook the other flags configured (a users
- * file, or allow-all): a custom hook can wrap it.
- */
-export type AuthHookFactory = (config: BrokerConfig, base: AuthHook) => Maybe<AuthHook>;
-
-/** Builds the shard's hook from the configuration (runs once per shard at start). */
-export async function createAuthHook(config: BrokerConfig): Promise<AuthHook> {
-  let hook: AuthHook = config.authUsers !== '' ? UsersFileAuth.fromFile(config.authUsers, config.allowAnonymous) : new AllowAll();
-  if (config.authHook !== '') {
-    let mod: Record<string, unknown>;
-    try {
-      mod = await import(pathToFileURL(resolve(config.authHook)).href) as Record<string, unknown>;
-    } catch (err) {
-      throw new ShoalError(ErrorCode.CONFIG_INVALID, `--auth-hook ${config.authHook}: ${(err as Error).message}`, { cause: err });
-    }
-    const factory = (mod.createAuthHook ?? mod.default) as AuthHookFactory | undefined;
-    if (typeof factory !== 'function') throw new ShoalError(ErrorCode.CONFIG_INVALID, `--auth-hook ${config.authHook} exports no createAuthHook or default function`);
-    hook = await factory(config, hook);
-  }
-  return hook;
 }

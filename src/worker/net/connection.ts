@@ -14,31 +14,11 @@ import type { OutboundAliases } from '../protocol/topic-alias.ts';
 import type { ShardParts } from '../parts.ts';
 import { dispatch } from '../protocol/handlers/index.ts';
 import { Outbox } from './outbox.ts';
+import type { ClientSocket } from './client-socket.ts';
 import { ConnState, type ConnStateValue } from './conn-state.ts';
 import { ReadSlab, userBufferSocket } from './socket-reader.ts';
 import { parseWhole } from '../protocol/parse.ts';
 
-
-/**
- * What a Connection needs of its byte stream: a net.Socket (TCP), a tls.TLSSocket (TLS, the
- * same API), or a WsSocket (ws-socket.ts) for WebSocket. The transports are set up in
- * transports.ts; past the handshake a Connection never knows which one it has, except that
- * output slabs are reused only on a plain net.Socket (TLS and ws may still hold the bytes).
- */
-export interface ClientSocket {
-  readonly remoteAddress?: string | undefined;
-  readonly remotePort?: number | undefined;
-  readonly writableLength: number;
-  readonly destroyed: boolean;
-  on(event: 'data' | 'drain' | 'error' | 'close', listener: (...args: any[]) => void): unknown;
-  pause(): unknown;
-  resume(): unknown;
-  write(chunk: Buffer): boolean;
-  cork(): void;
-  uncork(): void;
-  end(): unknown;
-  destroy(): unknown;
-}
 
 /**
  * One client connection: reads bytes into whole packets, hands them to the dispatcher, and

@@ -1,4 +1,4 @@
-import type { ClientSocket } from './connection.ts';
+import type { ClientSocket } from './client-socket.ts';
 import { copyBytes } from '../../shared/ring/copy.ts';
 import { encodeVarint, varintLength } from '../../shared/protocol/varint.ts';
 

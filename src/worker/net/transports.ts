@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { Stat } from '../../shared/stats.ts';
 import { credentialsOf, type TlsMaterial, type Transport } from '../../shared/tls.ts';
 import type { ShardContext } from '../context.ts';
-import type { ClientSocket } from './connection.ts';
+import type { ClientSocket } from './client-socket.ts';
 
 /** Where a socket goes once its transport is set up (the shard makes it a Connection). */
 export interface SocketSink {

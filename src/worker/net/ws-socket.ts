@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
-import type { ClientSocket } from './connection.ts';
+import type { ClientSocket } from './client-socket.ts';
 
 /** The stream under a WebSocket: a net.Socket (ws) or a tls.TLSSocket (wss). */
 export type WsStream = Duplex & { remoteAddress?: string | undefined; remotePort?: number | undefined };
