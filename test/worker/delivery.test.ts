@@ -19,7 +19,7 @@ function build(config = {}) {
     enabled: false, storeFull: false, puts: [] as number[], deletes: 0,
     putOutbound(_s: Session, o: Outbound) { this.puts.push(o.packetId); },
     deleteOutbound() { this.deletes++; },
-    send(conn: FakeConn, buf: Buffer) { conn.send(buf); },
+    enqueue(conn: FakeConn, buf: Buffer) { conn.send(buf); },
   };
   const delivery = new Delivery(ctx, local, store as never, new Backpressure(2000, 1 << 20));
   const add = (s: Session, filter: string, qos: 0 | 1 | 2, extra: Partial<Subscription> = {}): void => {

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stat } from '../../src/shared/stats.ts';
 import { Durability } from '../../src/worker/durable/durability.ts';
+import { sendGated } from '../../src/worker/durable/gate.ts';
 import { FrameType, readCommitBarrier } from '../../src/worker/peers/frames.ts';
 import { Message } from '../../src/worker/session/message.ts';
 import { context, FakePeers, fakeConn, GatedStore, session, tick } from './parts/fakes.ts';
@@ -22,12 +23,12 @@ async function build(count = 2) {
 const PUBACK = (id: number): Buffer => Buffer.from([0x40, 2, 0, id]);
 const settle = async (): Promise<void> => { for (let i = 0; i < 3; i++) await tick(); };
 
-test('a gated ack waits for the turn\'s commit; later packets of that connection queue behind it', async () => {
+test('a gated ack waits for the turn\'s commit; later packets of that connection queue behind it, and without packets in the gate they go at once', async () => {
   const { d, store } = await build(1);
   assert.equal(d.enabled, true);
   const c = fakeConn('p');
-  d.send(c, PUBACK(1), true);
-  d.send(c, PUBACK(2), false);
+  sendGated(d, c, PUBACK(1), true);
+  sendGated(d, c, PUBACK(2), false);
   assert.deepEqual([c.sent.length, c.gated], [0, 2]);
   await settle();
   assert.equal(c.sent.length, 0, 'not before the commit');
@@ -35,7 +36,7 @@ test('a gated ack waits for the turn\'s commit; later packets of that connection
   await settle();
   assert.deepEqual(c.sent.map((b) => b[3]), [1, 2]);
   assert.equal(c.gated, 0);
-  d.send(c, PUBACK(3), false);
+  sendGated(d, c, PUBACK(3), false);
   assert.deepEqual(c.sent.map((b) => b[3]), [1, 2, 3], 'nothing held: at once');
 });
 
@@ -47,7 +48,7 @@ test('an ack for a message forwarded to a peer with persistent sessions waits fo
   d.forwarded(2);
   assert.equal(d.changedSince(mark), true);
   const c = fakeConn('p');
-  d.send(c, PUBACK(7), true);
+  sendGated(d, c, PUBACK(7), true);
   await settle();
   const frames = peers.take();
   assert.deepEqual(frames.map((f) => [f.peer, f.type]), [[1, FrameType.COMMIT_BARRIER]]);
@@ -66,7 +67,7 @@ test('a peer that restarts before answering: the ack is not sent, the publisher 
   ctx.stats.add(1, Stat.PERSISTENT_SESSIONS, 1);
   d.forwarded(1);
   const c = fakeConn('p');
-  d.send(c, PUBACK(9), true);
+  sendGated(d, c, PUBACK(9), true);
   await settle();
   store.commit();
   d.peerRestarted(1);

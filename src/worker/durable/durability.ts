@@ -21,7 +21,6 @@
 //   to; the peer answers once everything before it in the ring is applied and committed.
 //   The gated acks of the turn go out when the local commit and all those answers are in.
 // - memory mode: the gate is off and nothing here runs.
-import mqttPacket from 'mqtt-packet';
 import { writeCommitBarrier } from '../peers/frames.ts';
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import { Stat } from '../../shared/stats.ts';
@@ -221,12 +220,12 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   // ------------------------------------------------------------ the gate
 
   /**
-   * Sends `buf` on `conn` after the writes issued so far (and the peers' for what this shard
-   * forwarded in this turn) have committed when `wait`; at once otherwise, unless earlier
-   * packets of the connection are still in the gate.
+   * Puts `buf` into the gate: it goes out on `conn` after the writes issued so far (and the
+   * peers' for what this shard forwarded in this turn) have committed. Callers go through
+   * sendGated (gate.ts), which decides whether a packet needs the gate at all.
    */
-  send(conn: Connection, buf: Buffer, wait: boolean): void {
-    if (!this.enabled || (!wait && conn.gated === 0)) { conn.send(buf); return; }
+  enqueue(conn: Connection, buf: Buffer): void {
+    if (!this.enabled) { conn.send(buf); return; }
     let g = this.open;
     if (g === null) {
       g = this.open = { items: [], left: 0, peers: 0, failed: false, lost: false };
@@ -236,9 +235,6 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     g.items.push(conn, buf);
   }
 
-  sendPacket(conn: Connection, packet: mqttPacket.Packet, wait: boolean): void {
-    this.send(conn, mqttPacket.generate(packet, { protocolVersion: conn.version as 3 | 4 | 5 }), wait);
-  }
 
   /** End of the turn: wait for the local commit and one commit barrier per peer forwarded to. */
   private seal(): void {

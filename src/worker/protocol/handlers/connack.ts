@@ -11,6 +11,7 @@ import { decodeSession } from '../../durable/session-codec.ts';
 import { Session, type Will } from '../../session/session.ts';
 import { parseFilter } from '../../session/subscription.ts';
 import { sendFitting } from './fit.ts';
+import { encodeConnackV3 } from '../acks.ts';
 
 /** What CONNECT asked for, kept on the connection until its session arrives. */
 export interface ConnectRequest {
@@ -41,7 +42,7 @@ export function refuse(conn: Connection, reason: number, extra?: AuthOutcome): v
   } else if (!closesWithoutConnackV3(reason) && reason !== Reason.TOPIC_NAME_INVALID) {
     // 3.1.1 has CONNACK codes only for refusals; a malformed CONNECT is just closed [MQTT-3.1.4-1].
     const rc = connackReturnCodeV3(reason);
-    if (rc !== 0) conn.send(Buffer.from([0x20, 0x02, 0x00, rc]));
+    if (rc !== 0) conn.send(encodeConnackV3(false, rc));
   }
   conn.close();
 }
@@ -117,7 +118,7 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
     }
     conn.sendPacket({ cmd: 'connack', reasonCode: 0, sessionPresent: present, properties } as mqttPacket.IConnackPacket);
   } else {
-    conn.send(Buffer.from([0x20, 0x02, present ? 1 : 0, 0]));
+    conn.send(encodeConnackV3(present, 0));
   }
   if (s.persistent) sh.lifecycle.persist(s);
   conn.resumePackets();

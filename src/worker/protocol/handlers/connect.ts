@@ -160,17 +160,22 @@ function readWill(w: NonNullable<mqttPacket.IConnectPacket['will']>, config: Bro
   };
 }
 
+/** CONNECT through the fast decoder or mqtt-packet; null when it was malformed and refused. */
+function decodeConnect(conn: Connection, buf: Buffer, off: number, len: number): mqttPacket.IConnectPacket | null {
+  try {
+    return (decodeConnectFast(buf, off, len) ?? conn.parse(buf, off, len)) as mqttPacket.IConnectPacket;
+  } catch (err) {
+    // A malformed CONNECT: v5 may be told why before the close [MQTT-3.1.4-1].
+    if (buf[off + 8] === 5 || buf[off + 10] === 5) { conn.version = 5; refuse(conn, Reason.MALFORMED_PACKET); return null; }
+    throw err;
+  }
+}
+
 export function handleConnect(conn: Connection, buf: Buffer, off: number, len: number): void {
   const sh = conn.shard;
   if (!checkProtocol(conn, buf, off, len)) { conn.close(); return; }
-  let packet: mqttPacket.IConnectPacket;
-  try {
-    packet = (decodeConnectFast(buf, off, len) ?? conn.parse(buf, off, len)) as mqttPacket.IConnectPacket;
-  } catch (err) {
-    // A malformed CONNECT: v5 may be told why before the close [MQTT-3.1.4-1].
-    if (buf[off + 8] === 5 || buf[off + 10] === 5) { conn.version = 5; refuse(conn, Reason.MALFORMED_PACKET); return; }
-    throw err;
-  }
+  const packet = decodeConnect(conn, buf, off, len);
+  if (packet === null) return;
   const version = packet.protocolVersion ?? 4;
   conn.setVersion(version);
   const v5 = version === 5;

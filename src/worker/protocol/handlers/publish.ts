@@ -111,7 +111,7 @@ export function handlePubrec(conn: Connection, packet: mqttPacket.Packet): void 
   // After the PUBREC state is stored: a restart then sends PUBREL again, never the PUBLISH.
   const s = conn.session!;
   const buf = encodeAck(AckType.PUBREL, id, known ? 0 : Reason.PACKET_IDENTIFIER_NOT_FOUND, conn.version);
-  conn.shard.durability.send(conn, buf, known && s.persistent);
+  sendGated(conn.shard.durability, conn, buf, known && s.persistent);
 }
 
 export function handlePubrel(conn: Connection, packet: mqttPacket.Packet): void {

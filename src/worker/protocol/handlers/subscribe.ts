@@ -5,6 +5,7 @@ import { parseSharedSubscription, validateTopicFilter } from '../../../shared/to
 import { isValidMqttUtf8Bytes } from '../../../shared/protocol/utf8.ts';
 import type { Connection } from '../../net/connection.ts';
 import { AckType, encodeAck } from '../acks.ts';
+import { sendGated, sendPacketGated } from '../../durable/gate.ts';
 import type { Subscription } from '../../session/subscription.ts';
 
 /**
@@ -99,7 +100,7 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
       if (conn.clientMaxPacket === 0 || 16 + granted.length + Buffer.byteLength(reasonString) <= conn.clientMaxPacket) properties = { reasonString };
     }
     // A persistent session's SUBACK follows the commit of its subscriptions (durability.ts).
-    sh.durability.sendPacket(conn, { cmd: 'suback', messageId: p.messageId, granted, properties } as mqttPacket.ISubackPacket, s.persistent);
+    sendPacketGated(sh.durability, conn, { cmd: 'suback', messageId: p.messageId, granted, properties } as mqttPacket.ISubackPacket, s.persistent);
     sendRetained(conn, retainedFor, existed);
   };
   if (s.persistent) sh.lifecycle.persist(s);
@@ -141,6 +142,6 @@ export function handleUnsubscribe(conn: Connection, packet: mqttPacket.Packet): 
   }
   if (s.persistent) sh.lifecycle.persist(s);
   // A persistent session's UNSUBACK follows the commit: a crash after it cannot bring the subscription back.
-  if (conn.version === 5) sh.durability.sendPacket(conn, { cmd: 'unsuback', messageId: p.messageId, granted } as mqttPacket.IUnsubackPacket, s.persistent);
-  else sh.durability.send(conn, encodeAck(AckType.UNSUBACK, p.messageId!, 0, conn.version), s.persistent);
+  if (conn.version === 5) sendPacketGated(sh.durability, conn, { cmd: 'unsuback', messageId: p.messageId, granted } as mqttPacket.IUnsubackPacket, s.persistent);
+  else sendGated(sh.durability, conn, encodeAck(AckType.UNSUBACK, p.messageId!, 0, conn.version), s.persistent);
 }
