@@ -49,6 +49,7 @@ export function fakeConn(clientId: string, version = 4): FakeConn {
     clientId, version, state: ConnState.CONNECTED as number, gated: 0, congested: false, congestedAt: 0, slow: false,
     clientReceiveMax: 65535, clientMaxPacket: 0, clientTopicAliasMax: 0, outboundAliases: null,
     session: null, cleanStart: true, token: 0, sent: [] as Buffer[], disconnected: [] as number[],
+    disconnectNormal: false, willOnDisconnect: false,
     send(buf: Buffer): void { this.sent.push(Buffer.from(buf)); },
     backlog(): number { return 0; },
     disconnect(reason: number): void { this.disconnected.push(reason); this.state = ConnState.CLOSED; },
