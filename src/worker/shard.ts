@@ -17,9 +17,10 @@ import { StoreUpkeep } from './durable/upkeep.ts';
 import { Backpressure } from './net/backpressure.ts';
 import { ConnState } from './net/conn-state.ts';
 import type { ClientSocket } from './net/client-socket.ts';
-import { Connection } from './net/connection.ts';
+import { Connection, useDispatcher } from './net/connection.ts';
 import type { SocketSink } from './net/transports.ts';
 import type { ShardParts } from './parts.ts';
+import { dispatch } from './protocol/handlers/index.ts';
 import { fillFrameTable, type FrameHandler } from './peers/dispatch.ts';
 import { Peers } from './peers/peers.ts';
 import { Delivery } from './routing/delivery.ts';
@@ -32,6 +33,9 @@ import { Moves } from './session/moves.ts';
 import { Registry } from './session/registry.ts';
 import type { Session } from './session/session.ts';
 import type { Subscription } from './session/subscription.ts';
+
+// Connections know packets as bytes; what they mean is the protocol room's.
+useDispatcher(dispatch);
 
 /** One worker thread: its connections and the parts that serve them. */
 export class Shard implements ShardParts, SocketSink {

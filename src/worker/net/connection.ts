@@ -12,13 +12,20 @@ import { Stat } from '../../shared/stats.ts';
 import type { Session } from '../session/session.ts';
 import type { OutboundAliases } from '../protocol/topic-alias.ts';
 import type { ShardParts } from '../parts.ts';
-import { dispatch } from '../protocol/handlers/index.ts';
 import { Outbox } from './outbox.ts';
 import type { ClientSocket } from './client-socket.ts';
 import { ConnState, type ConnStateValue } from './conn-state.ts';
 import { ReadSlab, userBufferSocket } from './socket-reader.ts';
 import { parseWhole } from '../protocol/parse.ts';
 
+
+/** What a whole packet from a client goes to (the protocol room's dispatcher, set by the wiring). */
+export type PacketDispatch = (conn: Connection, buf: Buffer, off: number, len: number) => void;
+
+let dispatch: PacketDispatch = () => { throw new Error('no packet dispatcher set (useDispatcher)'); };
+
+/** Sets the dispatcher every connection of this thread hands its packets to (once, at start). */
+export function useDispatcher(d: PacketDispatch): void { dispatch = d; }
 
 /**
  * One client connection: reads bytes into whole packets, hands them to the dispatcher, and

@@ -3,6 +3,7 @@ import { writeDirect, writeMove, type MoveReceiver } from './frames.ts';
 import { Stat } from '../../shared/stats.ts';
 import type { Message } from './message.ts';
 import type { Session } from './session.ts';
+import { Move, type Parked } from './move.ts';
 import type { ShardContext } from '../context.ts';
 import type { PeerLink } from '../peers/peers.ts';
 import type { Delivery } from '../routing/delivery.ts';
@@ -17,39 +18,8 @@ export interface MoveGate {
   chain(peer: number): Promise<boolean>;
 }
 
-interface Parked { msg: Message; qos: 0 | 1 | 2; retain: boolean; subIds: number[] | null }
-
 /** A move waits for every peer however busy: a barrier that gave up early could lose messages. */
 const MOVE_BARRIER_MS = 30_000;
-
-/**
- * The state of a session moving between shards (takeover across shards). On the old shard the
- * session stays in the routing tables as a *ghost* that forwards each delivery to the new shard
- * (DIRECT); on the new shard it is *arriving*: deliveries that come through its own fresh routes
- * are parked, forwarded ones are delivered at once.
- */
-export class Move {
-  /** Ghost side: the shard and claim token deliveries go to (-1: not a ghost). */
-  to = -1;
-  toToken = 0;
-  /** Ghost side: the new owner has said MOVE_READY. */
-  ready = false;
-  /** Arriving side: the ghost's shard and the token it forwards under (-1: not (or no longer) arriving). */
-  from = -1;
-  fromToken = 0;
-  /**
-   * Per publishing shard, the highest sequence number forwarded by the ghost. A publisher's
-   * messages reach the ghost as a prefix of its stream, so a copy that comes through our own
-   * routes with a sequence number at or below the floor was already delivered: a duplicate.
-   */
-  floor: number[] | null = null;
-  parked: Parked[] = [];
-  /**
-   * Ghost side: the ghost counts as a persistent session of this shard (Stat.PERSISTENT_SESSIONS),
-   * so that publishers still send this shard commit barriers while it forwards to the new owner.
-   */
-  counted = false;
-}
 
 /**
  * Lossless session moves. Without them, messages already on their way to the old shard, or

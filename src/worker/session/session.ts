@@ -1,6 +1,6 @@
 import type { Message } from './message.ts';
 import type { Connection } from '../net/connection.ts';
-import type { Move } from './moves.ts';
+import type { Move } from './move.ts';
 import type { LongTimeout } from './timers.ts';
 import type { Subscription } from './subscription.ts';
 
