@@ -8,11 +8,11 @@ import { getHeapStatistics } from 'node:v8';
 import mqttPacket from 'mqtt-packet';
 import { Framer } from '../../src/shared/protocol/framer.ts';
 import { shortAckId } from '../../src/shared/protocol/ack-fast.ts';
-import { InboundPublish, decodePublish, encodePublish, packetIdOffset, withPacketId } from '../../src/worker/publish-codec.ts';
+import { InboundPublish, decodePublish, encodePublish, packetIdOffset, withPacketId } from '../../src/worker/protocol/publish-codec.ts';
 import { ByteReader, ByteWriter } from '../../src/shared/bytes.ts';
-import { PubFlag, writePublish, writePublishWire } from '../../src/shared/frames.ts';
-import { PublishView } from '../../src/worker/publish-view.ts';
-import { Outbox } from '../../src/worker/outbox.ts';
+import { PubFlag, writePublish, writePublishWire } from '../../src/worker/protocol/publish-view.ts';
+import { PublishView } from '../../src/worker/protocol/publish-view.ts';
+import { Outbox } from '../../src/worker/net/outbox.ts';
 
 export interface CodecBenchRow { name: string; nsPerOp: number; opsPerSec: number; bytesPerOp: number }
 

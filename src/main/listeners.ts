@@ -42,7 +42,7 @@ export function listen(l: ListenerConfig, index: number, shards: ShardSupervisor
 
 /**
  * --accept shards (plain TCP): every shard listens on the port with SO_REUSEPORT and accepts
- * itself (src/worker/acceptor.ts). SO_REUSEPORT would also let a second broker of the same
+ * itself (src/worker/net/acceptor.ts). SO_REUSEPORT would also let a second broker of the same
  * user join the port silently, so main first checks the port is free with an ordinary listen.
  * For port 0 main takes a free port inside the SO_REUSEPORT group so the shards can join it,
  * and leaves once they have; whatever reached main's listener meanwhile is transferred.

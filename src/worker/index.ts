@@ -5,10 +5,10 @@ import { StatsBlock } from '../shared/stats.ts';
 import { createStore } from '../shared/store/index.ts';
 import type { ControlFromShard, ControlToShard, ShardInit } from '../shared/control.ts';
 import { Shard } from './shard.ts';
-import { createAuthHook } from './auth.ts';
-import { startKeepalive } from './keepalive.ts';
-import { Acceptor } from './acceptor.ts';
-import { Transports } from './transports.ts';
+import { createAuthHook } from './auth/create.ts';
+import { startKeepalive } from './net/keepalive.ts';
+import { Acceptor } from './net/acceptor.ts';
+import { Transports } from './net/transports.ts';
 import { startLoopStats } from './loop-stats.ts';
 
 const init = workerData as ShardInit;
@@ -38,9 +38,9 @@ try {
   process.exit(1);
 }
 shard.boot(init.restart);
-const keepalive = startKeepalive(shard);
-const transports = new Transports(shard, init.listeners);
-const acceptor = new Acceptor(shard);
+const keepalive = startKeepalive(shard.connections, init.config.connectTimeout);
+const transports = new Transports(shard, shard, init.listeners);
+const acceptor = new Acceptor(shard, shard);
 if (init.config.httpPort !== null) startLoopStats(stats, init.id); // for /metrics on the admin port
 
 port.on('message', (m: ControlToShard) => {

@@ -2,7 +2,7 @@
 // file parser. The broker-level exchange over AUTH packets is in test/broker/auth.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseUsers, scramVerifier, UsersFileAuth } from '../../src/worker/auth-users.ts';
+import { parseUsers, scramVerifier, UsersFileAuth } from '../../src/worker/auth/users.ts';
 import { Reason } from '../../src/shared/protocol/reason-codes.ts';
 
 const req = { clientId: 'c', username: undefined, password: undefined, remote: '127.0.0.1:1', version: 5 };

@@ -15,7 +15,7 @@ import { isMosquitto } from '../helpers/broker.ts';
 import { useBroker } from '../helpers/matrix.ts';
 import { RawClient, codeOf, describeFrame, type Frame, type Received, type ReceivedPublish } from '../helpers/raw.ts';
 import { uid, withTimeout } from '../helpers/clients.ts';
-import { scramVerifier } from '../../src/worker/auth-users.ts';
+import { scramVerifier } from '../../src/worker/auth/users.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'shoal-auth-'));
 const usersFile = join(dir, 'users');

@@ -1,11 +1,11 @@
-// Regression: a shard reads every socket into one buffer (src/worker/socket-reader.ts). Bytes
+// Regression: a shard reads every socket into one buffer (src/worker/net/socket-reader.ts). Bytes
 // that outlive the read — a retained message, a QoS 1 message queued for an offline persistent
 // session (v5: with its Correlation Data property), a will — must come out intact after a lot of
 // other traffic went through the same reads, with payloads of every size (small ones share a
 // slab, big ones get their own).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReadSlab } from '../../src/worker/socket-reader.ts';
+import { ReadSlab } from '../../src/worker/net/socket-reader.ts';
 import { forEachConfig, useBroker } from '../helpers/matrix.ts';
 import { RawClient, buildAck, buildConnect, type ReceivedPublish } from '../helpers/raw.ts';
 import { collect, connect, end, endAll, publish, subscribe, uid, type ProtocolVersion } from '../helpers/clients.ts';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, isMosquitto } from '../helpers/broker.ts';
 import { connect, connectClient, collect, subscribe, publish, uid, sleep, eventually, type MqttClient } from '../helpers/clients.ts';
-import { homeShard } from '../../src/shared/frames.ts';
+import { homeShard } from '../../src/worker/peers/frames.ts';
 
 /** A client id whose home is shard `home` of `n`. */
 function idHomedAt(home: number, n: number): string {

@@ -11,7 +11,7 @@ import { ErrorCode } from '../../src/shared/errors.ts';
 import {
   DECOY_SECRET, decodeSecret, encodeHash, hashPassword, loadPasswordFile, parsePasswordFile, verifyPassword, verifySecret,
 } from '../../src/shared/auth/password-file.ts';
-import { scramVerifier } from '../../src/worker/auth-users.ts';
+import { scramVerifier } from '../../src/worker/auth/users.ts';
 
 const hasPasswd = spawnSync('sh', ['-c', 'command -v mosquitto_passwd']).status === 0;
 const skip = hasPasswd ? false : 'mosquitto_passwd is not installed';

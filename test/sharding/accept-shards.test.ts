@@ -1,5 +1,5 @@
 // --accept shards: every shard listens on the broker's port with SO_REUSEPORT and accepts
-// itself (src/worker/acceptor.ts). Clients on different shards talk to each other, the port
+// itself (src/worker/net/acceptor.ts). Clients on different shards talk to each other, the port
 // stays exclusive to one broker, a restarted shard listens again, and shutdown is clean.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

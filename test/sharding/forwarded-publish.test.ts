@@ -1,4 +1,4 @@
-// The forwarded fast path (src/worker/publish-view.ts, Delivery.deliverView): a PUBLISH frame
+// The forwarded fast path (src/worker/protocol/publish-view.ts, Delivery.deliverView): a PUBLISH frame
 // between shards carries the v3.1.1 QoS 0 encoding of the message, which the receiving shard
 // copies straight into v3.1/v3.1.1 QoS 0 subscribers' output. Every subscriber here has a twin
 // with the same version and options on the publisher's shard (the local path, which encodes

@@ -6,9 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
 import { ByteReader, ByteWriter } from '../../src/shared/bytes.ts';
-import { FrameType, PubFlag, writePublish, writePublishWire } from '../../src/shared/frames.ts';
-import { encodePublish } from '../../src/worker/publish-codec.ts';
-import { PublishView } from '../../src/worker/publish-view.ts';
+import { FrameType } from '../../src/worker/peers/frames.ts';
+import { PubFlag, writePublish, writePublishWire } from '../../src/worker/protocol/publish-view.ts';
+import { encodePublish } from '../../src/worker/protocol/publish-codec.ts';
+import { PublishView } from '../../src/worker/protocol/publish-view.ts';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

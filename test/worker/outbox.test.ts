@@ -1,12 +1,12 @@
-// Outbox (src/worker/outbox.ts): a connection's output of one turn goes into pooled slabs and out
+// Outbox (src/worker/net/outbox.ts): a connection's output of one turn goes into pooled slabs and out
 // in one write. A slab is reused only when the socket took every byte synchronously; while the
 // socket is congested its slabs stay with it and must never be overwritten.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { Outbox, SLAB_SIZE, pooledSlabs } from '../../src/worker/outbox.ts';
-import { encodePublish } from '../../src/worker/publish-codec.ts';
+import { Outbox, SLAB_SIZE, pooledSlabs } from '../../src/worker/net/outbox.ts';
+import { encodePublish } from '../../src/worker/protocol/publish-codec.ts';
 
 async function pair(): Promise<{ a: net.Socket; b: net.Socket; close: () => void }> {
   const srv = net.createServer();

@@ -2,7 +2,7 @@
 // an invalid name must be refused every time, whatever was decoded before it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePublish, encodePublish, InboundPublish } from '../../src/worker/publish-codec.ts';
+import { decodePublish, encodePublish, InboundPublish } from '../../src/worker/protocol/publish-codec.ts';
 import { ProtocolError } from '../../src/shared/errors.ts';
 
 test('decodePublish: a valid topic repeated passes, an invalid one is refused every time in between', () => {

@@ -84,7 +84,7 @@ export const OPTIONS: readonly OptionSpec[] = [
 
   { name: 'auth-users', key: 'authUsers', arg: 'FILE', type: 'string', group: 'Authentication', help: 'users file (name:password or name:SCRAM-SHA-256$...): password and SCRAM-SHA-256 auth' },
   { name: 'allow-anonymous', key: 'allowAnonymous', type: 'bool', group: 'Authentication', help: 'with --auth-users: also accept clients without a user name' },
-  { name: 'auth-hook', key: 'authHook', arg: 'MODULE', type: 'string', group: 'Authentication', help: 'module exporting createAuthHook(config, base) => AuthHook (see src/worker/auth.ts)' },
+  { name: 'auth-hook', key: 'authHook', arg: 'MODULE', type: 'string', group: 'Authentication', help: 'module exporting createAuthHook(config, base) => AuthHook (see src/worker/auth/hook.ts)' },
 
   { name: 'log-level', key: 'logLevel', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], group: 'Logging and $SYS', help: 'log level (logs go to stderr)' },
   { name: 'log-format', key: 'logFormat', type: 'enum', values: ['pretty', 'json'], group: 'Logging and $SYS', defaultText: 'pretty on a terminal, json otherwise', help: 'pretty: one readable line an event | json: one JSON object a line (pino)' },

@@ -1,0 +1,25 @@
+// The commit gate as the data path sees it (the gate itself: durability.ts). Every packet whose
+// meaning depends on store writes goes out through sendGated, so the decision "now, or after the
+// commit" is made in this one place.
+import mqttPacket from 'mqtt-packet';
+import type { Connection } from '../net/connection.ts';
+
+/** What senders ask of the commit gate. */
+export interface CommitGate {
+  /** Puts `buf` into the gate: out on `conn` once this turn's writes (and the peers' for its forwards) have committed. */
+  enqueue(conn: Connection, buf: Buffer): void;
+}
+
+/**
+ * Sends `buf` at once, unless it must wait for the commit (`wait`) or earlier packets of the
+ * connection are still in the gate (then it queues behind them, so nothing is reordered).
+ */
+export function sendGated(gate: CommitGate, conn: Connection, buf: Buffer, wait: boolean): void {
+  if (wait || conn.gated > 0) gate.enqueue(conn, buf);
+  else conn.send(buf);
+}
+
+/** sendGated for a packet that mqtt-packet encodes (SUBACK, UNSUBACK). */
+export function sendPacketGated(gate: CommitGate, conn: Connection, packet: mqttPacket.Packet, wait: boolean): void {
+  sendGated(gate, conn, mqttPacket.generate(packet, { protocolVersion: conn.version as 3 | 4 | 5 }), wait);
+}

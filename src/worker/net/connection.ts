@@ -1,0 +1,298 @@
+// The net room: sockets to whole packets and back. Accepting (acceptor.ts: SO_REUSEPORT in the
+// shard; transports.ts: TLS and WebSocket handshakes, ws-socket.ts), reading (socket-reader.ts:
+// onread into one buffer per thread), the connection itself (framing, one corked write per turn
+// through outbox.ts, close paths), flow control between publishers and congested subscribers
+// (backpressure.ts) and the keepalive sweep. It knows packets only as bytes: their meaning is
+// the protocol room's.
+import { Socket } from 'node:net';
+import mqttPacket from 'mqtt-packet';
+import { Framer } from '../../shared/protocol/framer.ts';
+import { Reason } from '../../shared/protocol/reason-codes.ts';
+import { Stat } from '../../shared/stats.ts';
+import type { Session } from '../session/session.ts';
+import type { OutboundAliases } from '../protocol/topic-alias.ts';
+import type { ShardParts } from '../parts.ts';
+import { Outbox } from './outbox.ts';
+import type { ClientSocket } from './client-socket.ts';
+import { ConnState, type ConnStateValue } from './conn-state.ts';
+import { ReadSlab, userBufferSocket } from './socket-reader.ts';
+import { parseWhole } from '../protocol/parse.ts';
+
+
+/** What a whole packet from a client goes to (the protocol room's dispatcher, set by the wiring). */
+export type PacketDispatch = (conn: Connection, buf: Buffer, off: number, len: number) => void;
+
+let dispatch: PacketDispatch = () => { throw new Error('no packet dispatcher set (useDispatcher)'); };
+
+/** Sets the dispatcher every connection of this thread hands its packets to (once, at start). */
+export function useDispatcher(d: PacketDispatch): void { dispatch = d; }
+
+/**
+ * One client connection: reads bytes into whole packets, hands them to the dispatcher, and
+ * batches everything written in one event-loop turn into a single corked write (writev).
+ *
+ * Its state, by concern: the net side (socket, framing, this turn's output), the protocol
+ * state of the client (what CONNECT set up), the client's own v5 limits, flow control
+ * (backpressure.ts) and the commit gate's count (durability.ts). The fields stay on the object
+ * itself, not in sub-objects: delivery reads several of them per message and subscriber.
+ */
+export class Connection {
+  // ---- net: the socket and its bytes
+  readonly shard: ShardParts;
+  readonly socket: ClientSocket;
+  readonly framer: Framer;
+  /** This turn's output (one write per turn, see outbox.ts). */
+  readonly out = new Outbox();
+  /** A plain TCP socket: a write that completed synchronously holds no reference to its buffer. */
+  private readonly reuseSlabs: boolean;
+  private flushScheduled = false;
+  /** Packets that arrived while the CONNECT waits for its session or an auth hook (deferPackets). */
+  private deferred: Buffer[] | null = null;
+  lastRx: number;
+  connectedAt: number;
+
+  // ---- protocol state of the client
+  state: ConnStateValue = ConnState.NEW;
+  version = 4;
+  clientId = '';
+  session: Session | null = null;
+  token = 0;                   // claim token of this connection's ownership (registry.ts)
+  cleanStart = true;
+  keepaliveMs = 0;
+  inboundAliases: Map<number, string> | null = null;
+  inboundPending = 0;          // QoS 1/2 received and not yet completed (Receive Maximum)
+  disconnectNormal = false;    // DISCONNECT received: no will
+  willOnDisconnect = false;    // v5 DISCONNECT 0x04
+  problemInfo = true;          // v5 Request Problem Information: 0 = no Reason String / User Properties on acks [MQTT-3.1.2-29]
+
+  // ---- client limits: what a v5 client set in CONNECT for what it receives
+  clientReceiveMax = 65535;
+  clientMaxPacket = 0;         // 0 = no limit
+  clientTopicAliasMax = 0;
+  outboundAliases: OutboundAliases | null = null; // made on first use when clientTopicAliasMax > 0
+
+  // ---- flow control (backpressure.ts): whether the socket is congested and since when, who
+  // waits for its drain, how many congested subscribers this connection's socket waits for
+  // (pausedBy), and whether it was declared slow
+  congested = false;
+  congestedAt = 0;
+  slow = false;
+  waiters: Connection[] | null = null;
+  lastWaiter: Connection | null = null;
+  spillWaiting = false;
+  slowTimer: NodeJS.Timeout | null = null;
+  pausedBy = 0;
+
+  // ---- commit gate (durability.ts)
+  gated = 0;                   // packets of this connection waiting in the gate
+
+  constructor(shard: ShardParts, raw: ClientSocket) {
+    this.shard = shard;
+    // Plain TCP: reads go straight from libuv to onRead (socket-reader.ts). TLS, WebSocket: 'data' events.
+    const direct = userBufferSocket(raw, onSocketRead);
+    const socket: ClientSocket = this.socket = direct ?? raw;
+    this.lastRx = this.connectedAt = Date.now();
+    this.reuseSlabs = socket.constructor === Socket;
+    this.framer = new Framer(shard.config.maxPacketSize, (b, o, l) => this.onPacket(b, o, l), (code) => this.onFramerError(code));
+    // No setNoDelay here: the listener set TCP_NODELAY on the descriptor at accept (it moves
+    // with the socket), and another setsockopt() per connection was 2.6% of a CONNECT's CPU.
+    // Shared listeners (EventEmitter calls them with the socket as `this`) instead of four
+    // closures per connection: idle connections are most of a large broker's memory.
+    (socket as ConnSocket)[kConn] = this;
+    if (direct === null) socket.on('data', onSocketData);
+    socket.on('drain', onSocketDrain);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.resume();
+  }
+
+  /** Peer address for logs (computed when asked: a string per idle connection adds up). */
+  get remote(): string { return `${this.socket.remoteAddress}:${this.socket.remotePort}`; }
+
+  /** Bytes read into the thread's read buffer: kept in the slab, then framed. */
+  onRead(nread: number, buf: Uint8Array): void {
+    const start = slab.keep(buf, nread);
+    this.onData(slab.buf, start, start + nread);
+  }
+
+  onData(chunk: Buffer, start = 0, end = chunk.length): void {
+    const shard = this.shard;
+    this.lastRx = Date.now();
+    shard.stats.add(shard.id, Stat.BYTES_RECEIVED, end - start);
+    const bp = shard.bp;
+    bp.current = this;
+    try {
+      this.framer.push(chunk, start, end);
+    } finally {
+      bp.current = null;
+    }
+    // Something we published went to a congested subscriber: read no more until it drains.
+    if (this.pausedBy > 0 && this.state !== ConnState.CLOSED) this.socket.pause();
+  }
+
+  onDrain(): void {
+    this.congested = false;
+    this.congestedAt = 0;
+    this.slow = false;
+    if (this.session !== null) this.shard.delivery.pump(this.session);
+    if (!this.congested) this.shard.bp.release(this);
+  }
+
+  private onPacket(buf: Buffer, off: number, len: number): void {
+    if (this.state === ConnState.CLOSED) return;
+    if (this.deferred !== null) {
+      // Packets pipelined behind CONNECT wait until the session is ready.
+      this.deferred.push(Buffer.from(buf.subarray(off, off + len)));
+      return;
+    }
+    this.shard.stats.add(this.shard.id, Stat.PACKETS_RECEIVED, 1);
+    dispatch(this, buf, off, len);
+  }
+
+  private onFramerError(code: string): void {
+    const reason = code === 'PACKET_TOO_LARGE' ? Reason.PACKET_TOO_LARGE : Reason.MALFORMED_PACKET;
+    this.protocolError(reason, `framing: ${code}`);
+  }
+
+  /** Defers further packets (and stops reading) while the CONNECT waits for its session (or an auth hook's answer). */
+  deferPackets(): void {
+    if (this.deferred === null) this.deferred = []; // already deferring (an auth hook's wait): keep them
+    this.socket.pause();
+  }
+
+  resumePackets(): void {
+    const pending = this.deferred;
+    this.deferred = null;
+    if (pending !== null) {
+      for (let i = 0; i < pending.length; i++) {
+        if (this.state === ConnState.CLOSED) return;
+        // A resumed packet made us defer again (an auth hook answering later): the rest wait, in order.
+        const again = this.deferred as Buffer[] | null; // dispatch may have set it
+        if (again !== null) { again.unshift(...pending.slice(i)); return; }
+        const p = pending[i]!;
+        dispatch(this, p, 0, p.length);
+      }
+      if ((this.deferred as Buffer[] | null) !== null) return;
+    }
+    if (this.state !== ConnState.CLOSED && this.pausedBy === 0) this.socket.resume();
+  }
+
+  /** A subscriber this connection waited for drained (backpressure.ts). */
+  unpause(): void {
+    if (this.pausedBy > 0) this.pausedBy--;
+    if (this.pausedBy === 0 && this.deferred === null && this.state !== ConnState.CLOSED) this.socket.resume();
+  }
+
+  /** Parses a non-PUBLISH packet with mqtt-packet (reference codec). Throws on malformed input. */
+  parse(buf: Buffer, off: number, len: number): mqttPacket.Packet { return parseWhole(this.version, buf, off, len); }
+
+  /** The version is known after CONNECT; later packets are decoded with it. */
+  setVersion(version: number): void { this.version = version; }
+
+  send(buf: Buffer): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.out.append(buf);
+    if (!this.flushScheduled) this.scheduleFlush();
+  }
+
+  /**
+   * Sends a PUBLISH straight from `src[off, off + len)` (a peer shard's ring) with its first
+   * byte set to `b0`: copied into this turn's output, so the source may be reused on return.
+   */
+  sendPatched(src: Uint8Array, off: number, len: number, b0: number): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.out.appendPatched(src, off, len, b0);
+    if (!this.flushScheduled) this.scheduleFlush();
+  }
+
+  /** As sendPatched, in the MQTT 5 form (outbox.ts `appendAsV5`). */
+  sendPatchedV5(src: Uint8Array, off: number, len: number, payloadOff: number, b0: number): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.out.appendAsV5(src, off, len, payloadOff, b0);
+    if (!this.flushScheduled) this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    this.flushScheduled = true;
+    process.nextTick(flushConnection, this);
+  }
+
+  sendPacket(packet: mqttPacket.Packet): void {
+    this.send(mqttPacket.generate(packet, { protocolVersion: this.version as 3 | 4 | 5 }));
+  }
+
+  /** Bytes queued for this socket and not yet taken by the kernel. */
+  backlog(): number { return this.out.bytes + this.socket.writableLength; }
+
+  flush(): void {
+    this.flushScheduled = false;
+    const out = this.out;
+    if (out.bytes === 0 || this.socket.destroyed) { out.clear(); return; }
+    const sh = this.shard;
+    sh.stats.add(sh.id, Stat.BYTES_SENT, out.bytes);
+    sh.stats.add(sh.id, Stat.PACKETS_SENT, out.packets);
+    const ok = out.writeTo(this.socket, this.reuseSlabs);
+    if ((!ok || this.socket.writableLength >= sh.config.socketHighWater) && !this.congested) {
+      this.congested = true;
+      this.congestedAt = Date.now();
+    }
+  }
+
+  /** A protocol violation: v5 gets DISCONNECT with the reason first [MQTT-4.13.1-1]; then close. */
+  protocolError(reason: number, message: string): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.shard.stats.add(this.shard.id, Stat.PROTOCOL_ERRORS, 1);
+    this.shard.log.debug({ client: this.clientId, remote: this.remote, reason, message }, 'protocol error');
+    if (this.state === ConnState.NEW) {
+      this.close();
+      return;
+    }
+    this.disconnect(reason, message);
+  }
+
+  /** Server-initiated DISCONNECT (v5 only: 3.1.1 has no server DISCONNECT) then close. */
+  disconnect(reason: number, reasonString?: string): void {
+    if (this.state === ConnState.CLOSED) return;
+    if (this.version === 5 && this.state === ConnState.CONNECTED) {
+      const properties = reasonString !== undefined && this.clientMaxPacket === 0 ? { reasonString } : undefined;
+      this.sendPacket({ cmd: 'disconnect', reasonCode: reason, properties } as mqttPacket.IDisconnectPacket);
+    }
+    this.close();
+  }
+
+  /** Flush what is queued, then end the socket; the 'close' event does the cleanup. */
+  close(): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.flush();
+    this.socket.end();
+    // A peer that never reads must not keep the socket (and its memory) alive.
+    setTimeout(() => { if (!this.socket.destroyed) this.socket.destroy(); }, 2000).unref();
+    this.markClosed();
+  }
+
+  private markClosed(): void {
+    if (this.state === ConnState.CLOSED) return;
+    const wasConnected = this.state === ConnState.CONNECTED;
+    this.state = ConnState.CLOSED;
+    this.deferred = null;
+    this.congested = false;
+    this.shard.bp.release(this);
+    this.shard.connectionClosed(this, wasConnected);
+  }
+
+  onClose(): void {
+    this.markClosed();
+    this.out.clear();
+  }
+}
+
+function flushConnection(c: Connection): void { c.flush(); }
+
+const kConn = Symbol('shoal.connection');
+type ConnSocket = ClientSocket & { [kConn]: Connection };
+function onSocketData(this: ConnSocket, chunk: Buffer): void { this[kConn].onData(chunk); }
+function onSocketRead(this: ConnSocket, nread: number, buf: Uint8Array): void { this[kConn].onRead(nread, buf); }
+const slab = new ReadSlab();
+function onSocketDrain(this: ConnSocket): void { this[kConn].onDrain(); }
+function onSocketError(): void { /* 'close' follows; errors of one socket never reach others */ }
+function onSocketClose(this: ConnSocket): void { this[kConn].onClose(); }

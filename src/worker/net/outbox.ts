@@ -1,0 +1,175 @@
+import type { ClientSocket } from './client-socket.ts';
+import { copyBytes } from '../../shared/ring/copy.ts';
+import { encodeVarint, varintLength } from '../../shared/protocol/varint.ts';
+
+/** Size of one output slab; a turn's output larger than this goes out as several slabs in one corked write. */
+export const SLAB_SIZE = 64 * 1024;
+/** Packets at least this large are written as they are (no copy into a slab). */
+const DIRECT_MIN = SLAB_SIZE / 2;
+/** Free slabs kept per thread (reused by whichever connection writes next). */
+const POOL_MAX = 64;
+const pool: Buffer[] = [];
+
+function takeSlab(): Buffer { return pool.pop() ?? Buffer.allocUnsafeSlow(SLAB_SIZE); }
+function giveSlab(b: Buffer): void { if (pool.length < POOL_MAX) pool.push(b); }
+
+/** Free slabs in this thread's pool (tests). */
+export function pooledSlabs(): number { return pool.length; }
+
+/**
+ * One connection's output of the current event-loop turn: packets are copied (or encoded) into a
+ * slab taken from a per-thread pool, and the turn ends with one socket write. A slab whose write
+ * completed synchronously (the socket took every byte: `writableLength === 0` afterwards) is not
+ * referenced by the socket any more and goes back to the pool; otherwise the socket keeps it and
+ * the next turn takes another. An idle connection holds no slab.
+ */
+export class Outbox {
+  /** Bytes and packets appended this turn. */
+  bytes = 0;
+  packets = 0;
+  private slab: Buffer | null = null;
+  private pos = 0;
+  /** Earlier parts of this turn's output, in order: filled slabs (views) and large packets. */
+  private parts: Buffer[] | null = null;
+  /** Whole slabs among `parts` (returned to the pool with the current one). */
+  private full: Buffer[] | null = null;
+
+  /** Room for `n` bytes (n ≤ SLAB_SIZE) at `this.pos` of the returned slab. */
+  private room(n: number): Buffer {
+    const slab = this.slab;
+    if (slab !== null && this.pos + n <= SLAB_SIZE) return slab;
+    if (slab !== null) this.retire(slab);
+    const next = takeSlab();
+    this.slab = next;
+    this.pos = 0;
+    return next;
+  }
+
+  /** The current slab's bytes become an earlier part; the next bytes go to a new slab. */
+  private retire(slab: Buffer): void {
+    if (this.pos > 0) {
+      (this.parts ??= []).push(slab.subarray(0, this.pos));
+      (this.full ??= []).push(slab);
+    } else giveSlab(slab);
+    this.slab = null;
+    this.pos = 0;
+  }
+
+  append(buf: Buffer): void {
+    const n = buf.length;
+    this.bytes += n;
+    this.packets++;
+    if (n >= DIRECT_MIN) {
+      if (this.slab !== null) this.retire(this.slab);
+      (this.parts ??= []).push(buf);
+      return;
+    }
+    const slab = this.room(n);
+    copyBytes(slab, this.pos, buf, 0, n);
+    this.pos += n;
+  }
+
+  /**
+   * Appends a packet copied from `src[off, off + len)` with its first byte replaced by `b0`
+   * (a PUBLISH forwarded by another shard, whose fixed header differs only in flags).
+   */
+  appendPatched(src: Uint8Array, off: number, len: number, b0: number): void {
+    this.bytes += len;
+    this.packets++;
+    if (len >= DIRECT_MIN) {
+      const copy = Buffer.allocUnsafe(len);
+      copyBytes(copy, 0, src, off, len);
+      copy[0] = b0;
+      if (this.slab !== null) this.retire(this.slab);
+      (this.parts ??= []).push(copy);
+      return;
+    }
+    const slab = this.room(len);
+    const at = this.pos;
+    copyBytes(slab, at, src, off, len);
+    slab[at] = b0;
+    this.pos = at + len;
+  }
+
+  /**
+   * Appends the MQTT 5 form of the v3.1.1 QoS 0 PUBLISH at `src[off, off + len)`: the same
+   * packet with an empty property list (one 0 byte) between topic and payload, which starts at
+   * `payloadOff`. `b0` is the fixed header byte. Returns the bytes appended.
+   */
+  appendAsV5(src: Uint8Array, off: number, len: number, payloadOff: number, b0: number): number {
+    let p = off + 1;
+    while ((src[p]! & 0x80) !== 0) p++;
+    p++;
+    const rem = len - (p - off) + 1;
+    const total = 1 + varintLength(rem) + rem;
+    const topicLen = payloadOff - p;
+    const payloadLen = off + len - payloadOff;
+    this.bytes += total;
+    this.packets++;
+    let dst: Buffer;
+    let at: number;
+    if (total >= DIRECT_MIN) {
+      dst = Buffer.allocUnsafe(total);
+      at = 0;
+      if (this.slab !== null) this.retire(this.slab);
+      (this.parts ??= []).push(dst);
+    } else {
+      dst = this.room(total);
+      at = this.pos;
+      this.pos = at + total;
+    }
+    dst[at++] = b0;
+    at += encodeVarint(rem, dst, at);
+    copyBytes(dst, at, src, p, topicLen);
+    at += topicLen;
+    dst[at++] = 0;
+    copyBytes(dst, at, src, payloadOff, payloadLen);
+    return total;
+  }
+
+  /**
+   * Writes the turn's output to `socket` (one write, or one corked batch when it spans several
+   * parts) and empties the outbox. `reuse`: the socket is a plain TCP socket whose synchronous
+   * completion means it holds no reference to the slabs. Returns socket.write's verdict.
+   */
+  writeTo(socket: ClientSocket, reuse: boolean): boolean {
+    const slab = this.slab;
+    const pos = this.pos;
+    const parts = this.parts;
+    const full = this.full;
+    this.reset();
+    let ok: boolean;
+    if (parts === null) {
+      if (slab === null) return true;
+      ok = socket.write(slab.subarray(0, pos));
+    } else {
+      socket.cork();
+      for (let i = 0; i < parts.length; i++) socket.write(parts[i]!);
+      if (slab !== null && pos > 0) socket.write(slab.subarray(0, pos));
+      socket.uncork();
+      ok = true; // a large turn: the caller's high-water check on writableLength decides
+    }
+    if (reuse && socket.writableLength === 0) {
+      if (slab !== null) giveSlab(slab);
+      if (full !== null) for (let i = 0; i < full.length; i++) giveSlab(full[i]!);
+    }
+    return ok;
+  }
+
+  /** Drops the turn's output unwritten (the socket is gone). */
+  clear(): void {
+    if (this.slab !== null) giveSlab(this.slab);
+    if (this.full !== null) for (let i = 0; i < this.full.length; i++) giveSlab(this.full[i]!);
+    this.reset();
+  }
+
+  /** Empty, holding no slab (the slabs are the caller's to write or give back). */
+  private reset(): void {
+    this.slab = null;
+    this.pos = 0;
+    this.parts = null;
+    this.full = null;
+    this.bytes = 0;
+    this.packets = 0;
+  }
+}

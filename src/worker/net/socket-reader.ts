@@ -1,0 +1,62 @@
+// Socket reads without the Readable stream machinery.
+//
+// A socket transferred from the main thread is rebuilt around its libuv handle with Node's
+// `onread` option: libuv reads every socket of this thread into one buffer and calls back
+// synchronously, so a read costs no ArrayBuffer, no Buffer object, no Readable push, 'data'
+// emit or nextTick. The bytes are then copied into a slab (below) before anything parses them,
+// so a view a handler keeps (payload, will, correlation data, a partial packet) is never
+// overwritten: slab bytes are written once. pause()/resume() still stop and start reading
+// (net.Socket does that for onread sockets), and end of stream, errors and 'close' behave as
+// for any socket.
+
+import net, { type Socket } from 'node:net';
+import { copyBytes } from '../../shared/ring/copy.ts';
+
+/** One read at most this many bytes (libuv's usual suggestion). */
+const READ_SIZE = 64 * 1024;
+/** Bytes read are copied into slabs of this size; a view kept by a handler pins its slab. */
+const SLAB_SIZE = 64 * 1024;
+
+/** Called with the socket as `this` (the object the caller tagged), the bytes in buf[0, nread). */
+export type ReadCallback<T = Socket> = (this: T, nread: number, buf: Uint8Array) => void;
+
+let readBuffer: Buffer | null = null;
+
+/**
+ * The same connection as `raw`, with reads delivered to `callback` (called with the socket as
+ * `this`). Reading starts at the first resume(). Returns null unless `raw` is a plain
+ * net.Socket (not TLS, not WebSocket) with a live handle never read from; the caller then keeps
+ * `raw` and its 'data' events.
+ */
+export function userBufferSocket<T>(raw: object, callback: ReadCallback<T>): Socket | null {
+  if (raw.constructor !== net.Socket) return null;
+  const r = raw as Socket & { _handle?: object | null };
+  const handle = r._handle;
+  if (handle === null || handle === undefined || r.destroyed || r.connecting || r.bytesRead > 0) return null;
+  r._handle = null; // `raw` never read a byte (it arrived paused) and is dropped unclosed: the handle is the new socket's
+  const opts = {
+    handle,
+    allowHalfOpen: r.allowHalfOpen,
+    pauseOnCreate: true,
+    onread: { buffer: (readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE)), callback },
+  };
+  return new net.Socket(opts as unknown as net.SocketConstructorOpts);
+}
+
+/** Write-once storage for bytes read: each read is copied to the next free bytes. */
+export class ReadSlab {
+  buf: Buffer = Buffer.allocUnsafeSlow(0);
+  private pos = 0;
+
+  /** Copies src[0, n) into the slab; returns its offset in `this.buf` (which may be a new slab). */
+  keep(src: Uint8Array, n: number): number {
+    let pos = this.pos;
+    if (this.buf.length - pos < n) {
+      this.buf = Buffer.allocUnsafeSlow(n > SLAB_SIZE ? n : SLAB_SIZE);
+      pos = 0;
+    }
+    copyBytes(this.buf, pos, src, 0, n);
+    this.pos = pos + n;
+    return pos;
+  }
+}

@@ -1,0 +1,81 @@
+// Frames between shards: compact binary records written into the SPSC rings. One ByteWriter
+// per thread is reused, so encoding a frame allocates nothing. Layout: [u8 type][fields...].
+// Strings are u32-length-prefixed UTF-8 (see bytes.ts). Every frame family has its encoders and
+// decoders side by side, in the room that owns it; the numbers are all here, so none collide:
+// - PUBLISH: protocol/publish-view.ts (read in place by PublishView, the hot path)
+// - ROUTE, SHARE, RETAIN_SET, RETAIN_DONE: routing/frames.ts
+// - CLAIM, TAKEOVER, SESSION, RELEASE, OWNED, DIRECT, MOVE_READY, MOVE_DONE: session/frames.ts
+// - BARRIER, BARRIER_ACK, COMMIT_BARRIER, COMMIT_BARRIER_ACK, SYNC_DONE: here
+// A decoder reads the fields after the type byte and hands them to its receiver's method (no
+// object per frame); peers/dispatch.ts maps each type to its decoder and receiver.
+import type { ByteReader, ByteWriter } from '../../shared/bytes.ts';
+
+export const FrameType = {
+  PUBLISH: 1,   // an application message for the target shard's subscribers
+  ROUTE: 2,     // a shard gained its first / lost its last subscriber for a filter
+  SHARE: 3,     // a shard's member count of a shared subscription group
+  CLAIM: 4,     // to the home shard: a connection on shard S wants client id X
+  TAKEOVER: 5,  // from the home shard to the previous owner: hand X's session to S
+  SESSION: 6,   // the session state (or none) for a claim; completes the CONNECT
+  RELEASE: 7,   // to the home shard: X's session ended on its owner
+  OWNED: 8,     // to a restarted home shard: I own X (rebuilds its ownership map)
+  SYNC_DONE: 9, // to a restarted shard: all my routes, shares and ownerships were sent
+  BARRIER: 10,  // answer with BARRIER_ACK once everything before it is applied
+  BARRIER_ACK: 11,
+  RETAIN_SET: 12,  // to the topic's home shard: set (or clear) this retained message, in your order
+  RETAIN_DONE: 13, // from the home shard: that set is applied and committed
+  COMMIT_BARRIER: 14,     // answer with COMMIT_BARRIER_ACK once everything before it is applied and committed to the store
+  COMMIT_BARRIER_ACK: 15,
+  DIRECT: 16,      // a delivery for one moving session, forwarded by its old shard (moves.ts)
+  MOVE_READY: 17,  // to the old shard: the session's routes are known everywhere; retire the ghost
+  MOVE_DONE: 18,   // from the old shard: the ghost is gone; nothing more comes through it
+} as const;
+
+/** Rings are FIFO: the ack proves every frame sent before the barrier has been handled. */
+export function writeBarrier(w: ByteWriter, ack: boolean, shard: number, token: number): void {
+  w.u8(ack ? FrameType.BARRIER_ACK : FrameType.BARRIER).u8(shard).u32(token);
+}
+
+export function readBarrier(r: ByteReader, ack: boolean, to: { onBarrier(ack: boolean, from: number, token: number): void }): void {
+  const shard = r.u8();
+  to.onBarrier(ack, shard, r.u32());
+}
+
+/**
+ * Like a barrier, but answered only after the target's store writes for the frames before it have
+ * committed. `flag` on a barrier: 1 = a chained one (durability.ts); on an answer: 1 = lost (a
+ * shard the answer depended on crashed before it committed).
+ */
+export function writeCommitBarrier(w: ByteWriter, ack: boolean, shard: number, token: number, flag = 0): void {
+  w.u8(ack ? FrameType.COMMIT_BARRIER_ACK : FrameType.COMMIT_BARRIER).u8(shard).u32(token).u8(flag);
+}
+
+export interface CommitBarrierReceiver {
+  onCommitBarrier(from: number, token: number, chained: boolean): void;
+  onCommitBarrierAck(token: number, lost: boolean): void;
+}
+
+export function readCommitBarrier(r: ByteReader, ack: boolean, to: CommitBarrierReceiver): void {
+  const shard = r.u8();
+  const token = r.u32();
+  const flag = r.u8() === 1;
+  if (ack) to.onCommitBarrierAck(token, flag);
+  else to.onCommitBarrier(shard, token, flag);
+}
+
+export function writeSyncDone(w: ByteWriter, shard: number): void {
+  w.u8(FrameType.SYNC_DONE).u8(shard);
+}
+
+/** The sender's id is in the frame; receivers use the ring's (`from`), which is the same. */
+export function readSyncDone(r: ByteReader): number { return r.u8(); }
+
+/** The home shard of a client id (or of a retained topic): FNV-1a over UTF-16 units, mod shard count. Stable across restarts. */
+export function homeShard(clientId: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < clientId.length; i++) {
+    h ^= clientId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}

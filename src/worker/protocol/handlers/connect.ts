@@ -1,0 +1,268 @@
+import { isUtf8 } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import type mqttPacket from 'mqtt-packet';
+import { ProtocolError } from '../../../shared/errors.ts';
+import { MAX_CLIENT_ID_LENGTH } from '../../../shared/protocol/constants.ts';
+import { Reason } from '../../../shared/protocol/reason-codes.ts';
+import { isValidMqttUtf8Bytes } from '../../../shared/protocol/utf8.ts';
+import { decodeConnectFast } from '../../../shared/protocol/connect-fast.ts';
+import { validateTopicName } from '../../../shared/topics/validate.ts';
+import type { BrokerConfig } from '../../../shared/config.ts';
+import type { Connection } from '../../net/connection.ts';
+import { NEVER_EXPIRES, type Will } from '../../session/session.ts';
+import type { AuthOutcome, AuthRequest } from '../../auth/hook.ts';
+import { beginConnectAuth, settle } from './auth.ts';
+import { proceedConnect, refuse, type ConnectRequest } from './connack.ts';
+
+/**
+ * Checks what mqtt-packet does not: the UTF-8 strings of CONNECT as raw bytes (it decodes with
+ * replacement characters) [MQTT-1.5.4-1..2], and Will QoS 3 [MQTT-3.1.2-14]. Returns 0 or a reason.
+ */
+function checkConnectBytes(buf: Buffer, off: number, len: number, version: number): number {
+  const end = off + len;
+  let pos = off + 1;
+  while ((buf[pos]! & 0x80) !== 0) pos++;
+  pos++;
+  pos += 2 + buf.readUInt16BE(pos); // protocol name (checked before)
+  pos += 1; // level
+  const flags = buf[pos]!;
+  pos += 3; // flags + keepalive
+  if (((flags >> 3) & 3) === 3) return Reason.MALFORMED_PACKET;
+  const skipProps = (): boolean => {
+    let n = 0, mul = 1, i = 0;
+    for (; i < 4 && pos + i < end; i++) { const b = buf[pos + i]!; n += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break; }
+    pos += i + 1 + n;
+    return pos <= end;
+  };
+  const utf8 = (): boolean => {
+    if (pos + 2 > end) return false;
+    const n = buf.readUInt16BE(pos);
+    const ok = pos + 2 + n <= end && isValidMqttUtf8Bytes(buf, pos + 2, pos + 2 + n);
+    pos += 2 + n;
+    return ok;
+  };
+  if (version === 5) {
+    const bad = checkConnectProps(buf, pos, end);
+    if (bad !== 0) return bad;
+    if (!skipProps()) return Reason.MALFORMED_PACKET;
+  }
+  if (!utf8()) return Reason.MALFORMED_PACKET;
+  if ((flags & 0x04) !== 0) {
+    if (version === 5 && !skipProps()) return Reason.MALFORMED_PACKET;
+    if (!utf8()) return Reason.MALFORMED_PACKET;
+    pos += 2 + buf.readUInt16BE(pos); // will payload is binary
+  }
+  if ((flags & 0x80) !== 0 && !utf8()) return Reason.MALFORMED_PACKET;
+  return 0;
+}
+
+/**
+ * What mqtt-packet lets through in CONNECT properties (it decodes a byte property as a boolean
+ * and does not report repeats): a property other than User Property given twice, and Request
+ * Problem / Response Information other than 0 or 1, are protocol errors (3.1.2.11).
+ */
+function checkConnectProps(buf: Buffer, pos: number, end: number): number {
+  let n = 0, mul = 1, i = 0;
+  for (; i < 4 && pos + i < end; i++) { const b = buf[pos + i]!; n += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break; }
+  pos += i + 1;
+  const pend = Math.min(pos + n, end);
+  let seen = 0n;
+  while (pos < pend) {
+    const id = buf[pos]!;
+    if (id !== 0x26) {
+      const bit = 1n << BigInt(id);
+      if ((seen & bit) !== 0n) return Reason.PROTOCOL_ERROR;
+      seen |= bit;
+    }
+    switch (id) {
+      case 0x17: case 0x19:
+        if (buf[pos + 1]! > 1) return Reason.PROTOCOL_ERROR;
+        pos += 2; break;
+      case 0x11: case 0x27: pos += 5; break;
+      case 0x21: case 0x22: pos += 3; break;
+      case 0x15: case 0x16: pos += 3 + buf.readUInt16BE(pos + 1); break;
+      case 0x26: { const k = buf.readUInt16BE(pos + 1); pos += 5 + k + buf.readUInt16BE(pos + 3 + k); break; }
+      default: return Reason.MALFORMED_PACKET;
+    }
+  }
+  return 0;
+}
+
+/**
+ * The Will Properties of a v5 CONNECT as wire bytes, minus Will Delay Interval and Message Expiry
+ * (the broker applies those itself): the rest goes out with the will exactly as sent, user
+ * properties in their order [MQTT-3.1.3-10]. Call only after mqtt-packet accepted the packet.
+ */
+function rawWillProps(buf: Buffer, off: number, len: number): Buffer | null {
+  const end = off + len;
+  const varint = (at: number): [number, number] => {
+    let n = 0, mul = 1, i = 0;
+    for (; i < 4; i++) { const b = buf[at + i]!; n += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break; }
+    return [n, i + 1];
+  };
+  let pos = off + 1 + varint(off + 1)[1];
+  pos += 2 + buf.readUInt16BE(pos) + 4; // protocol name, level, flags, keepalive
+  const [plen, pbytes] = varint(pos);
+  pos += pbytes + plen;                 // CONNECT properties
+  pos += 2 + buf.readUInt16BE(pos);     // client id
+  const [wlen, wbytes] = varint(pos);
+  pos += wbytes;
+  const wend = Math.min(pos + wlen, end);
+  const keep: Buffer[] = [];
+  while (pos < wend) {
+    const id = buf[pos]!;
+    let size: number;
+    switch (id) {
+      case 0x01: size = 2; break;                                  // Payload Format Indicator
+      case 0x02: case 0x18: size = 5; break;                       // Message Expiry, Will Delay
+      case 0x03: case 0x08: case 0x09: size = 3 + buf.readUInt16BE(pos + 1); break;
+      case 0x26: { const k = buf.readUInt16BE(pos + 1); size = 5 + k + buf.readUInt16BE(pos + 3 + k); break; }
+      default: return null; // not a will property: mqtt-packet would have refused it
+    }
+    if (id !== 0x02 && id !== 0x18) keep.push(buf.subarray(pos, pos + size));
+    pos += size;
+  }
+  return keep.length === 0 ? null : Buffer.concat(keep);
+}
+
+/** Reads protocol name and level from raw bytes: an unknown level gets CONNACK 0x01 / 0x84 [MQTT-3.1.2-2]. */
+function checkProtocol(conn: Connection, buf: Buffer, off: number, len: number): boolean {
+  const end = off + len;
+  let pos = off + 1;
+  while (pos < end && (buf[pos]! & 0x80) !== 0) pos++;
+  pos++;
+  if (pos + 2 > end) return false;
+  const nlen = buf.readUInt16BE(pos);
+  if (pos + 2 + nlen + 1 > end) return false;
+  const name = buf.toString('latin1', pos + 2, pos + 2 + nlen);
+  const level = buf[pos + 2 + nlen]!;
+  if (name !== 'MQTT' && name !== 'MQIsdp') return false; // not MQTT: close without CONNACK [MQTT-3.1.2-1]
+  if ((name === 'MQTT' && (level === 4 || level === 5)) || (name === 'MQIsdp' && level === 3)) return true;
+  conn.version = level === 5 ? 5 : 4;
+  refuse(conn, Reason.UNSUPPORTED_PROTOCOL_VERSION);
+  return false;
+}
+
+/** CONNECT's will, or the reason it is refused. */
+function readWill(w: NonNullable<mqttPacket.IConnectPacket['will']>, config: BrokerConfig, v5: boolean, buf: Buffer, off: number, len: number): Will | number {
+  if (validateTopicName(w.topic) !== null) return Reason.TOPIC_NAME_INVALID;
+  // A Will beyond what the server supports is refused [MQTT-3.2.2-12] [MQTT-3.2.2-13].
+  if ((w.qos ?? 0) > config.maxQos) return Reason.QOS_NOT_SUPPORTED;
+  if (w.retain && !config.retainAvailable) return Reason.RETAIN_NOT_SUPPORTED;
+  const wp = (w.properties ?? {}) as mqttPacket.IConnectPacket['properties'] & { willDelayInterval?: number; messageExpiryInterval?: number; payloadFormatIndicator?: boolean };
+  const payload = Buffer.isBuffer(w.payload) ? w.payload : Buffer.from(w.payload);
+  if (v5 && wp?.payloadFormatIndicator && !isUtf8(payload)) return Reason.PAYLOAD_FORMAT_INVALID;
+  return {
+    topic: w.topic, payload: Buffer.from(payload), qos: w.qos as 0 | 1 | 2, retain: w.retain === true,
+    props: v5 ? rawWillProps(buf, off, len) : null,
+    expiry: v5 && wp?.messageExpiryInterval !== undefined ? wp.messageExpiryInterval : -1,
+    delayMs: v5 ? (wp?.willDelayInterval ?? 0) * 1000 : 0,
+  };
+}
+
+/** CONNECT through the fast decoder or mqtt-packet; null when it was malformed and refused. */
+function decodeConnect(conn: Connection, buf: Buffer, off: number, len: number): mqttPacket.IConnectPacket | null {
+  try {
+    return (decodeConnectFast(buf, off, len) ?? conn.parse(buf, off, len)) as mqttPacket.IConnectPacket;
+  } catch (err) {
+    // A malformed CONNECT: v5 may be told why before the close [MQTT-3.1.4-1].
+    if (buf[off + 8] === 5 || buf[off + 10] === 5) { conn.version = 5; refuse(conn, Reason.MALFORMED_PACKET); return null; }
+    throw err;
+  }
+}
+
+export function handleConnect(conn: Connection, buf: Buffer, off: number, len: number): void {
+  const sh = conn.shard;
+  if (!checkProtocol(conn, buf, off, len)) { conn.close(); return; }
+  const packet = decodeConnect(conn, buf, off, len);
+  if (packet === null) return;
+  const version = packet.protocolVersion ?? 4;
+  conn.setVersion(version);
+  const v5 = version === 5;
+  const bad = checkConnectBytes(buf, off, len, version);
+  if (bad !== 0) { refuse(conn, bad); return; }
+  const props = packet.properties ?? {};
+
+  // Password without user name is a protocol violation in 3.1.1 [MQTT-3.1.2-22].
+  if (version === 4 && packet.password !== undefined && packet.username === undefined) { conn.close(); return; }
+
+  let clientId = packet.clientId ?? '';
+  let assignedId: string | null = null;
+  if (clientId.length === 0) {
+    // 3.1.1 allows an empty id only with a clean session [MQTT-3.1.3-7/8]; 3.1 never; v5 assigns one.
+    if (version === 3 || (version === 4 && !packet.clean)) { refuse(conn, Reason.CLIENT_IDENTIFIER_NOT_VALID); return; }
+    clientId = 'shoal-' + randomBytes(12).toString('hex');
+    if (v5) assignedId = clientId;
+  } else if (clientId.length > MAX_CLIENT_ID_LENGTH) {
+    refuse(conn, Reason.CLIENT_IDENTIFIER_NOT_VALID);
+    return;
+  }
+
+  let authMethod: string | undefined;
+  if (v5) {
+    if (props.receiveMaximum === 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'receive maximum 0 [MQTT-3.1.2.11.3]');
+    if (props.maximumPacketSize === 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'maximum packet size 0');
+    // Authentication Data without a method is a protocol error (3.1.2.11.10).
+    if (props.authenticationData !== undefined && props.authenticationMethod === undefined) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'authentication data without a method');
+    authMethod = props.authenticationMethod;
+    if (authMethod !== undefined && !sh.auth.supportsMethod(authMethod)) {
+      refuse(conn, Reason.BAD_AUTHENTICATION_METHOD); // [MQTT-4.12.0-1]
+      return;
+    }
+    conn.clientReceiveMax = props.receiveMaximum ?? 65535;
+    conn.clientMaxPacket = props.maximumPacketSize ?? 0;
+    conn.clientTopicAliasMax = props.topicAliasMaximum ?? 0;
+  }
+
+  let will: Will | null = null;
+  if (packet.will) {
+    const w = readWill(packet.will, sh.config, v5, buf, off, len);
+    if (typeof w === 'number') { refuse(conn, w); return; }
+    will = w;
+  }
+
+  let keepalive = packet.keepalive ?? 0;
+  let keepaliveChanged = -1;
+  if (sh.config.maxKeepAlive > 0 && v5 && (keepalive === 0 || keepalive > sh.config.maxKeepAlive)) {
+    keepalive = keepaliveChanged = sh.config.maxKeepAlive;
+  }
+  conn.keepaliveMs = keepalive * 1000;
+  conn.clientId = clientId;
+  conn.cleanStart = packet.clean !== false;
+  const expiry = v5 ? (props.sessionExpiryInterval ?? 0) : conn.cleanStart ? 0 : NEVER_EXPIRES;
+  const req: ConnectRequest = {
+    expiry, will, assignedId, keepaliveChanged,
+    requestProblemInfo: props.requestProblemInformation !== false,
+    requestResponseInfo: v5 && props.requestResponseInformation === true,
+    authMethod, authData: undefined,
+  };
+  const areq: AuthRequest = new ConnectAuthRequest(conn, clientId, packet.username, packet.password, version);
+  if (authMethod !== undefined) {
+    beginConnectAuth(conn, req, authMethod, areq, props.authenticationData);
+    return;
+  }
+  settle(conn, sh.auth.check(areq), true, (o) => {
+    if (o.reason === Reason.SUCCESS) proceedConnect(conn, req);
+    else refuse(conn, o.reason === Reason.CONTINUE_AUTHENTICATION ? Reason.NOT_AUTHORIZED : o.reason, o);
+  });
+}
+
+/**
+ * The AuthRequest of a CONNECT. The peer address is looked up only if a hook reads it: it is
+ * a getpeername() syscall, a third of the CPU of an allowed CONNECT with the default hook.
+ */
+class ConnectAuthRequest implements AuthRequest {
+  readonly clientId: string;
+  readonly username: string | undefined;
+  readonly password: Buffer | undefined;
+  readonly version: number;
+  private readonly conn: Connection;
+  constructor(conn: Connection, clientId: string, username: string | undefined, password: Buffer | undefined, version: number) {
+    this.conn = conn;
+    this.clientId = clientId;
+    this.username = username;
+    this.password = password;
+    this.version = version;
+  }
+  get remote(): string { return this.conn.remote; }
+}

@@ -1,0 +1,351 @@
+// The routing room: where a message goes and how it gets there. routing.ts (this shard's
+// subscriptions, the replicated route table, shared groups, forwarding one frame per interested
+// shard), delivery.ts (to the sessions on this shard: encode once, flow control, queues),
+// retain.ts and retain-sync.ts (the retained replica and its one order per topic), frames.ts
+// (this room's frames between shards).
+import { PubFlag, writePublish, writePublishWire } from '../protocol/publish-view.ts';
+import { writeRoute, writeShare } from './frames.ts';
+import { Stat } from '../../shared/stats.ts';
+import { TopicTrie } from '../../shared/topics/trie.ts';
+import type { Message } from '../session/message.ts';
+import type { PublishView } from '../protocol/publish-view.ts';
+import type { Subscription } from '../session/subscription.ts';
+import type { ShardContext } from '../context.ts';
+import type { PeerLink } from '../peers/peers.ts';
+import { ConnState } from '../net/conn-state.ts';
+import type { Delivery } from './delivery.ts';
+import type { RetainedSync } from './retain-sync.ts';
+
+/**
+ * What routing tells the commit gate (durability.ts) about a publish, so that its publisher's
+ * ack waits for what the message changed elsewhere.
+ */
+export interface ForwardGate {
+  /** The ack also waits for `p` (a retained set's commit at the topic's home shard). */
+  waitFor(p: Promise<void>): void;
+  /** A QoS 1/2 frame went to `peer`. */
+  forwarded(peer: number): void;
+  /** A QoS 1/2 message matched routes of a restarted peer whose sessions are not back yet. */
+  lostForward(): void;
+}
+
+/** A shared subscription group ($share/group/filter) as one shard sees it. */
+export class SharedGroup {
+  readonly key: string;
+  readonly group: string;
+  readonly filter: string;
+  readonly members: Subscription[] = [];
+  readonly counts: Int32Array;       // member count per shard (own entry kept equal to members.length)
+  next = 0;                          // round robin over the weighted shard choice
+  nextMember = 0;
+  constructor(key: string, group: string, filter: string, shards: number) {
+    this.key = key;
+    this.group = group;
+    this.filter = filter;
+    this.counts = new Int32Array(shards);
+  }
+  total(): number { let t = 0; for (let i = 0; i < this.counts.length; i++) t += this.counts[i]!; return t; }
+}
+
+export function shareKey(group: string, filter: string): string { return group + '\u0000' + filter; }
+
+/**
+ * Where messages go. `local` holds this shard's subscriptions (key: client id); `remote` is the
+ * replicated route table (key: shard index) saying which other shards have at least one
+ * subscriber per filter; shared groups keep per-shard member counts. A publish walks the
+ * tables once and forwards one frame per interested shard, whatever its subscriber count.
+ */
+export class Routing {
+  readonly local: TopicTrie<Subscription>;
+  readonly remote = new TopicTrie<number>();
+  readonly sharedTrie = new TopicTrie<SharedGroup>();
+  readonly groups = new Map<string, SharedGroup>();
+  private readonly shard: ShardContext;
+  private readonly peers: PeerLink;
+  private readonly delivery: Pick<Delivery, 'deliverLocal' | 'deliverView' | 'deliverTo'>;
+  private readonly gate: ForwardGate;
+  private readonly retain: Pick<RetainedSync, 'set' | 'replica'>;
+  private readonly shardKeys: string[];
+  private mask = 0;
+  /** Numbers this shard's publishes (a message's identity with the shard id; see moves.ts). */
+  private seq = 0;
+  /** Set when this shard told its peers something new (route or share count); cleared by the reader. */
+  announced = false;
+  private readonly groupTargets: (string[] | null)[];
+  private readonly pickedGroups: SharedGroup[] = [];
+  private readonly collectRemote = (shard: number): void => { this.mask |= 1 << shard; };
+  /**
+   * Routes of restarted peers that owned persistent sessions, kept until the peer says it has
+   * its sessions back (SYNC_DONE from it): until then a QoS 1/2 message that matches one finds
+   * nobody to keep it for those sessions, so its ack is withheld (Durability.lostForward).
+   */
+  private readonly stale = new TopicTrie<number>();
+  private staleMask = 0;
+  private staleHit = false;
+  private readonly collectStale = (): void => { this.staleHit = true; };
+  private readonly collectGroup = (g: SharedGroup): void => { this.pickedGroups.push(g); };
+
+  /** `local`: this shard's subscriptions (Delivery matches the same trie). */
+  constructor(shard: ShardContext, peers: PeerLink, local: TopicTrie<Subscription>, delivery: Pick<Delivery, 'deliverLocal' | 'deliverView' | 'deliverTo'>,
+    gate: ForwardGate, retain: Pick<RetainedSync, 'set' | 'replica'>) {
+    this.shard = shard;
+    this.peers = peers;
+    this.local = local;
+    this.delivery = delivery;
+    this.gate = gate;
+    this.retain = retain;
+    this.shardKeys = Array.from({ length: shard.count }, (_, i) => String(i));
+    this.groupTargets = new Array(shard.count).fill(null);
+  }
+
+  // ---- subscriptions of this shard's sessions ----
+
+  add(sub: Subscription): void {
+    const sh = this.shard;
+    if (sub.group !== null) {
+      const g = this.groupFor(sub.group, sub.topicFilter);
+      const i = g.members.findIndex((m) => m.session === sub.session);
+      if (i >= 0) g.members[i] = sub; else g.members.push(sub);
+      this.setOwnCount(g);
+    } else {
+      const first = !this.local.hasFilter(sub.topicFilter);
+      const added = this.local.add(sub.topicFilter, sub.session.clientId, sub);
+      if (added) sh.stats.add(sh.id, Stat.SUBSCRIPTIONS, 1);
+      if (first) this.broadcastRoute(true, sub.topicFilter);
+      return;
+    }
+    sh.stats.add(sh.id, Stat.SUBSCRIPTIONS, 1);
+  }
+
+  remove(sub: Subscription): void {
+    const sh = this.shard;
+    if (sub.group !== null) {
+      const g = this.groups.get(shareKey(sub.group, sub.topicFilter));
+      if (g === undefined) return;
+      const i = g.members.findIndex((m) => m.session === sub.session);
+      if (i < 0) return;
+      g.members.splice(i, 1);
+      sh.stats.add(sh.id, Stat.SUBSCRIPTIONS, -1);
+      this.setOwnCount(g);
+      this.maybeDropGroup(g);
+      return;
+    }
+    const cur = this.local.get(sub.topicFilter, sub.session.clientId);
+    if (cur !== sub) return; // replaced by a newer subscription object, or gone
+    this.local.remove(sub.topicFilter, sub.session.clientId);
+    sh.stats.add(sh.id, Stat.SUBSCRIPTIONS, -1);
+    if (!this.local.hasFilter(sub.topicFilter)) this.broadcastRoute(false, sub.topicFilter);
+  }
+
+  private groupFor(group: string, filter: string): SharedGroup {
+    const key = shareKey(group, filter);
+    let g = this.groups.get(key);
+    if (g === undefined) {
+      g = new SharedGroup(key, group, filter, this.shard.count);
+      this.groups.set(key, g);
+      this.sharedTrie.add(filter, key, g);
+    }
+    return g;
+  }
+
+  private setOwnCount(g: SharedGroup): void {
+    const sh = this.shard;
+    if (g.counts[sh.id] === g.members.length) return;
+    g.counts[sh.id] = g.members.length;
+    this.announced = true;
+    if (sh.count === 1) return;
+    writeShare(this.peers.writer(), sh.id, g.key, g.members.length);
+    this.peers.broadcast();
+  }
+
+  private maybeDropGroup(g: SharedGroup): void {
+    if (g.members.length === 0 && g.total() === 0) {
+      this.groups.delete(g.key);
+      this.sharedTrie.remove(g.filter, g.key);
+    }
+  }
+
+  private broadcastRoute(add: boolean, filter: string): void {
+    const sh = this.shard;
+    this.announced = true;
+    if (sh.count === 1) return;
+    writeRoute(this.peers.writer(), add, sh.id, filter);
+    this.peers.broadcast();
+  }
+
+  // ---- updates from other shards ----
+
+  applyRoute(add: boolean, shard: number, filter: string): void {
+    if (add) this.remote.add(filter, this.shardKeys[shard]!, shard);
+    else this.remote.remove(filter, this.shardKeys[shard]!);
+  }
+
+  applyShare(shard: number, key: string, count: number): void {
+    const sep = key.indexOf('\u0000');
+    const g = this.groupFor(key.slice(0, sep), key.slice(sep + 1));
+    g.counts[shard] = count;
+    this.maybeDropGroup(g);
+  }
+
+  /** A shard restarted: everything it had announced is gone (`keep`: kept as stale until it is ready). */
+  dropShard(shard: number, keep = false): void {
+    const key = this.shardKeys[shard]!;
+    for (const f of [...this.remote.filters()]) {
+      if (this.remote.remove(f, key) && keep) this.stale.add(f, key, shard);
+    }
+    if (keep) this.staleMask |= 1 << shard;
+    for (const g of [...this.groups.values()]) { g.counts[shard] = 0; this.maybeDropGroup(g); }
+  }
+
+  /** A restarted shard has its persistent sessions back and their routes announced. */
+  peerReady(shard: number): boolean {
+    if ((this.staleMask & (1 << shard)) === 0) return false;
+    this.staleMask &= ~(1 << shard);
+    const key = this.shardKeys[shard]!;
+    for (const f of [...this.stale.filters()]) this.stale.remove(f, key);
+    return true;
+  }
+
+  /** Tell a (re)started shard about all of this shard's filters and group memberships. */
+  syncTo(target: number): void {
+    const sh = this.shard;
+    for (const f of this.local.filters()) { writeRoute(this.peers.writer(), true, sh.id, f); this.peers.commit(target); }
+    for (const g of this.groups.values()) {
+      if (g.members.length > 0) { writeShare(this.peers.writer(), sh.id, g.key, g.members.length); this.peers.commit(target); }
+    }
+  }
+
+  // ---- publishing ----
+
+  /** A message published by a client of this shard (or by the broker itself). */
+  publish(msg: Message, now: number): void {
+    const sh = this.shard;
+    msg.src = sh.id;
+    msg.seq = this.seq = (this.seq + 1) >>> 0;
+    if (msg.retain) this.gate.waitFor(this.retain.set(msg));
+    this.mask = 0;
+    if (sh.count > 1) this.remote.match(msg.topic, this.collectRemote);
+    if (this.staleMask !== 0 && msg.qos !== 0) {
+      this.staleHit = false;
+      this.stale.match(msg.topic, this.collectStale);
+      if (this.staleHit) this.gate.lostForward();
+    }
+    this.pickedGroups.length = 0;
+    this.sharedTrie.match(msg.topic, this.collectGroup);
+    let anyGroupRemote = false;
+    for (let i = 0; i < this.pickedGroups.length; i++) {
+      const g = this.pickedGroups[i]!;
+      const target = this.pickShard(g);
+      if (target === sh.id) this.deliverShared(g, msg, now);
+      else if (target >= 0) { (this.groupTargets[target] ??= []).push(g.key); anyGroupRemote = true; }
+    }
+    if (sh.count > 1 && (this.mask !== 0 || anyGroupRemote)) this.forward(msg, anyGroupRemote);
+    this.delivery.deliverLocal(msg, now);
+  }
+
+  /**
+   * A QoS 0 message of a client of this shard still as its PUBLISH bytes (publish-view.ts):
+   * forwarded as those bytes and delivered from them, a Message built only if something needs
+   * one. With shared groups it takes the general path.
+   */
+  publishView(v: PublishView, now: number): void {
+    if (this.sharedTrie.size !== 0) { this.publish(v.toMessage(), now); return; }
+    const sh = this.shard;
+    v.seq = this.seq = (this.seq + 1) >>> 0;
+    if (sh.count > 1) {
+      this.mask = 0;
+      this.remote.match(v.topic, this.collectRemote);
+      if (this.mask !== 0) {
+        let written = false;
+        for (let i = 0; i < sh.count; i++) {
+          if (i === sh.id || (this.mask & (1 << i)) === 0) continue;
+          if (written) { this.peers.resend(i); continue; }
+          writePublishWire(this.peers.writer(), v.flags | PubFlag.DELIVER, v.seq, v.expiresAt, v.origin, v.props, null, v.buf, v.wireOff, v.wireLen);
+          this.peers.commit(i);
+          written = true;
+        }
+      }
+    }
+    this.delivery.deliverView(v, now);
+  }
+
+  private forward(msg: Message, withGroups: boolean): void {
+    const sh = this.shard;
+    const base = msg.qos | (msg.retain ? PubFlag.RETAIN : 0);
+    let shared: number = -1; // offset/len of a frame reusable for every plain target
+    for (let i = 0; i < sh.count; i++) {
+      if (i === sh.id) continue;
+      const deliver = (this.mask & (1 << i)) !== 0;
+      const groups = withGroups ? this.groupTargets[i]! : null;
+      if (!deliver && groups === null) continue;
+      const flags = base | (deliver ? PubFlag.DELIVER : 0);
+      if (msg.qos !== 0) this.gate.forwarded(i);
+      if (groups === null && shared === flags) {
+        this.peers.resend(i);
+        continue;
+      }
+      writePublish(this.peers.writer(), flags, msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, groups);
+      this.peers.commit(i);
+      if (groups === null) shared = flags;
+      else { this.groupTargets[i] = null; shared = -1; }
+    }
+  }
+
+  /** Weighted choice of the shard that delivers to a shared group; -1 when the group has no members. */
+  private pickShard(g: SharedGroup): number {
+    const total = g.total();
+    if (total === 0) return -1;
+    let r = g.next++ % total;
+    for (let i = 0; i < g.counts.length; i++) {
+      r -= g.counts[i]!;
+      if (r < 0) return i;
+    }
+    return -1;
+  }
+
+  /** One member of a shared group gets the message: online members first, round robin. */
+  deliverShared(g: SharedGroup, msg: Message, now: number): boolean {
+    const n = g.members.length;
+    if (n === 0) return false;
+    let pick: Subscription | null = null;
+    for (let k = 0; k < n; k++) {
+      const m = g.members[(g.nextMember + k) % n]!;
+      const c = m.session.conn;
+      if (c !== null && c.state === ConnState.CONNECTED && !c.congested) { pick = m; g.nextMember = (g.nextMember + k + 1) % n; break; }
+    }
+    if (pick === null) {
+      // Nobody online can take it now: queue with a persistent member rather than lose QoS 1/2.
+      if (msg.qos === 0) return false;
+      pick = g.members[g.nextMember++ % n]!;
+    }
+    const qos = pick.qos < msg.qos ? pick.qos : msg.qos;
+    const ids = pick.subscriptionId !== 0 && pick.session.version === 5 ? [pick.subscriptionId] : null;
+    void now;
+    this.delivery.deliverTo(pick.session, msg, qos, pick.retainAsPublished && msg.retain, ids, false);
+    return true;
+  }
+
+  /** A message forwarded by another shard. */
+  fromPeer(msg: Message, flags: number, groups: string[] | null, now: number): void {
+    const sh = this.shard;
+    if ((flags & PubFlag.RETAIN_UPDATE) !== 0) this.retain.replica(msg);
+    if (groups !== null) {
+      for (const key of groups) {
+        const g = this.groups.get(key);
+        if (g !== undefined && this.deliverShared(g, msg, now)) continue;
+        // The member left meanwhile: hand it to another shard that still has members.
+        if (g !== undefined && msg.qos > 0) {
+          for (let i = 0; i < sh.count; i++) {
+            if (i !== sh.id && g.counts[i]! > 0) {
+              writePublish(this.peers.writer(), msg.qos, msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, [key]);
+              this.peers.commit(i);
+              break;
+            }
+          }
+        }
+      }
+    }
+    if ((flags & PubFlag.DELIVER) !== 0) this.delivery.deliverLocal(msg, now);
+  }
+}
+

@@ -1,0 +1,113 @@
+import type { Message } from './message.ts';
+import type { Connection } from '../net/connection.ts';
+import type { Move } from './move.ts';
+import type { LongTimeout } from './timers.ts';
+import type { Subscription } from './subscription.ts';
+
+/** A message waiting for, or in, its QoS 1/2 flow with one client. */
+export interface Outbound {
+  msg: Message;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  subIds: number[] | null;
+  packetId: number;
+  state: 0 | 1 | 2; // 0 queued, 1 PUBLISH sent (awaiting PUBACK/PUBREC), 2 PUBREL sent (awaiting PUBCOMP)
+  seq: number;      // key of its store record (persistent sessions, durable/fast modes); 0 = not stored
+}
+
+export interface Will {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  props: Buffer | null;    // publish properties to carry (v5 will properties minus will delay)
+  expiry: number;          // message expiry interval seconds, -1 = none
+  delayMs: number;
+}
+
+export const NEVER_EXPIRES = 0xffffffff;
+
+/** What a queued message counts against the per-session byte limit. */
+export function outboundBytes(o: Outbound): number { return o.msg.payload.length + o.msg.topic.length; }
+
+/**
+ * State of one client id on its owning shard, with or without a live connection. A FIFO
+ * array with a moving head is the queue: no per-message node allocation, compacted in bulk.
+ */
+export class Session {
+  readonly clientId: string;
+  version: number;
+  expiryInterval: number;             // seconds; 0 = ends with the connection; NEVER_EXPIRES
+  conn: Connection | null = null;
+  readonly subs = new Map<string, Subscription>();
+  queue: Outbound[] = [];
+  queueHead = 0;
+  qos0Held = 0;                        // QoS 0 entries currently in queue
+  readonly inflight = new Map<number, Outbound>(); // insertion order = send order, kept on redelivery
+  readonly inboundQos2 = new Set<number>();
+  nextPacketId = 1;
+  nextSeq = 1;                         // next outbound store sequence number (durability.ts)
+  queuedBytes = 0;                     // payload + topic bytes in queue (per-session byte limit)
+  counted = false;                     // counted in the shard's PERSISTENT_SESSIONS (durability.ts)
+  will: Will | null = null;
+  willTimer: LongTimeout | null = null;
+  expiryTimer: LongTimeout | null = null;
+  disconnectedAt = 0;
+  token = 0;                           // claim token of the connection that owns it (registry)
+  moving: Move | null = null;          // set while the session moves between shards (moves.ts)
+  // Per-publish aggregation of overlapping subscriptions (epoch stamp avoids clearing a set).
+  matchEpoch = 0;
+  matchQos = 0;
+  matchRetain = false;
+  matchSubIds: number[] | null = null;
+
+  constructor(clientId: string, version: number, expiryInterval: number) {
+    this.clientId = clientId;
+    this.version = version;
+    this.expiryInterval = expiryInterval;
+  }
+
+  get persistent(): boolean { return this.expiryInterval !== 0; }
+  get queued(): number { return this.queue.length - this.queueHead; }
+
+  enqueue(o: Outbound): void { this.queue.push(o); this.queuedBytes += outboundBytes(o); if (o.qos === 0) this.qos0Held++; }
+  peek(): Outbound | undefined { return this.queue[this.queueHead]; }
+  shift(): Outbound | undefined {
+    const o = this.queue[this.queueHead];
+    if (o === undefined) return undefined;
+    this.queue[this.queueHead++] = undefined as unknown as Outbound;
+    this.queuedBytes -= outboundBytes(o);
+    if (o.qos === 0) this.qos0Held--;
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    return o;
+  }
+  /** Drops the oldest queued QoS 0 message to make room; false when there is none. */
+  dropOldestQos0(): boolean {
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      if (this.queue[i]!.qos === 0) {
+        this.queuedBytes -= outboundBytes(this.queue[i]!);
+        this.queue.splice(i, 1);
+        this.qos0Held--;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Next free packet id, skipping ids still in flight [MQTT-2.2.1-3]. 0 when all 65535 are in use. */
+  allocatePacketId(): number {
+    if (this.inflight.size >= 65535) return 0;
+    let id = this.nextPacketId;
+    while (this.inflight.has(id)) id = id === 65535 ? 1 : id + 1;
+    this.nextPacketId = id === 65535 ? 1 : id + 1;
+    return id;
+  }
+
+  clearTimers(): void {
+    if (this.willTimer !== null) { this.willTimer.clear(); this.willTimer = null; }
+    if (this.expiryTimer !== null) { this.expiryTimer.clear(); this.expiryTimer = null; }
+  }
+}
