@@ -14,6 +14,7 @@ import { ShardSupervisor } from './shards.ts';
 import { startLine, urlOf } from './start-line.ts';
 import { SysPublisher } from './sys.ts';
 import { startAdminPort } from './admin/index.ts';
+import { BrokerControl, ControlChannel } from './control/index.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -57,7 +58,8 @@ try {
 const stats = new StatsBlock(config.shards);
 const shards = new ShardSupervisor(config, stats, log, shardListeners);
 // Before the shards start, so /ready can say "starting" (docs/operations.md).
-const admin = await startAdminPort(config, { stats, shards, version: pkg.version, log }).catch((err: unknown) => { console.error(fail(err)); process.exit(1); });
+const control = new BrokerControl(new ControlChannel(shards));
+const admin = await startAdminPort(config, { stats, shards, version: pkg.version, log, control }).catch((err: unknown) => { console.error(fail(err)); process.exit(1); });
 try {
   await within(shards.start(), config.startTimeout, `the shards to start (each opens the store${config.persistence === 'memory' ? '' : ` in ${config.dataDir}`})`);
 } catch (err) {

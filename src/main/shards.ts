@@ -31,6 +31,8 @@ export class ShardSupervisor {
   private listenOn: { host: string; port: number; failed: (code: string) => Error } | null = null;
   private readonly listenReplies: (((code: string | null) => void) | null)[];
   private readonly isAlive = (i: number): boolean => this.alive[i]!;
+  /** Answers to the admin port's questions (src/main/control); null when the shard exited. */
+  private answers: (shard: number, a: Extract<ControlFromShard, { type: 'answer' }> | null) => void = () => {};
 
   constructor(config: BrokerConfig, stats: StatsBlock, log: Logger, listeners: ShardListener[]) {
     this.config = config;
@@ -88,6 +90,7 @@ export class ShardSupervisor {
           this.listenReplies[i] = null;
           reply?.(m.type === 'listening' ? null : m.code);
         }
+        else if (m.type === 'answer') this.answers(i, m);
         else if (m.type === 'fatal') {
           const err = new ShoalError(m.code, m.message);
           if (!ready) reject(err); else this.log.error({ err, shard: i }, 'shard fatal error');
@@ -105,6 +108,7 @@ export class ShardSupervisor {
     if (this.workers[i] !== w) return;
     this.alive[i] = false;
     this.workers[i] = null;
+    this.answers(i, null);
     if (this.stopping || !restartable) return;
     this.log.warn({ shard: i, code }, 'shard exited; restarting it');
     // Its connections died with it; the connection gauge starts again from zero.
@@ -165,6 +169,8 @@ export class ShardSupervisor {
       socket.destroy();
     }
   }
+
+  onAnswer(listener: (shard: number, a: Extract<ControlFromShard, { type: 'answer' }> | null) => void): void { this.answers = listener; }
 
   post(i: number, msg: ControlToShard): void {
     if (this.alive[i]) this.workers[i]?.postMessage(msg);

@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import type { BrokerConfig } from './config.ts';
 import type { TlsMaterial, Transport } from './tls.ts';
+import type { AdminQuery } from './admin-query.ts';
 
 /** Ring buffers to and from one other shard (one SharedArrayBuffer each, allocated by main). */
 export interface PeerRings { out: SharedArrayBuffer; in: SharedArrayBuffer }
@@ -32,11 +33,14 @@ export type ControlToShard =
   | { type: 'peer-restarted'; peer: number; rings: PeerRings }
   | { type: 'listen'; host: string; port: number }
   | { type: 'unlisten' }
-  | { type: 'shutdown' };
+  | { type: 'shutdown' }
+  | { type: 'query'; seq: number; query: AdminQuery };      // the admin port's question (src/main/control)
 
 export type ControlFromShard =
   | { type: 'ready' }
   | { type: 'fatal'; code: string; message: string }
   | { type: 'listening' }
   | { type: 'listen-failed'; code: string }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  | { type: 'answer'; seq: number; ok: true; value: unknown }
+  | { type: 'answer'; seq: number; ok: false; error: string };

@@ -10,6 +10,8 @@ import { startKeepalive } from './net/keepalive.ts';
 import { Acceptor } from './net/acceptor.ts';
 import { Transports } from './net/transports.ts';
 import { startLoopStats } from './loop-stats.ts';
+import { BannedIds } from './control/banned.ts';
+import { ControlRoom } from './control/index.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
@@ -30,8 +32,10 @@ const migratedFrom = (store as { migratedFrom?: number | null }).migratedFrom;
 if (typeof migratedFrom === 'number') log.warn({ dataDir: init.config.dataDir, from: migratedFrom }, `store migrated from format ${migratedFrom} to the current format`);
 
 const shard = new Shard(init, stats, log, store);
+const banned = new BannedIds(store);
+banned.load();
 try {
-  shard.auth = await createAuthHook(init.config);
+  shard.auth = banned.wrap(await createAuthHook(init.config));
 } catch (err) {
   const e = err as { code?: string; message?: string };
   port.postMessage({ type: 'fatal', code: e.code ?? 'SHOAL_CONFIG_INVALID', message: e.message ?? String(err) } satisfies ControlFromShard);
@@ -42,6 +46,10 @@ const keepalive = startKeepalive(shard.connections, init.config.connectTimeout);
 const transports = new Transports(shard, shard, init.listeners);
 const acceptor = new Acceptor(shard, shard);
 if (init.config.httpPort !== null) startLoopStats(stats, init.id); // for /metrics on the admin port
+const control = new ControlRoom({
+  id: shard.id, stats, sessions: shard.sessions, connections: shard.connections, routing: shard.routing, retained: shard.retained,
+  retainSync: shard.retainSync, lifecycle: shard.lifecycle, durability: shard.durability, banned,
+});
 
 port.on('message', (m: ControlToShard) => {
   switch (m.type) {
@@ -55,6 +63,14 @@ port.on('message', (m: ControlToShard) => {
       );
       break;
     case 'unlisten': acceptor.close(); break;
+    case 'query': {
+      const seq = m.seq;
+      control.answer(m.query).then(
+        (value) => port.postMessage({ type: 'answer', seq, ok: true, value } satisfies ControlFromShard),
+        (err: unknown) => port.postMessage({ type: 'answer', seq, ok: false, error: (err as Error).message ?? String(err) } satisfies ControlFromShard),
+      );
+      break;
+    }
     case 'shutdown':
       acceptor.close();
       clearInterval(keepalive);

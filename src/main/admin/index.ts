@@ -10,6 +10,8 @@ import { Readiness, type ShardsUp } from './health.ts';
 import { createMetrics } from './metrics.ts';
 import { sendJson } from './respond.ts';
 import { Rest } from './rest.ts';
+import { apiRoutes } from './api.ts';
+import type { BrokerControl } from '../control/index.ts';
 import type { RingSource } from './rings.ts';
 import { startHttp, type Route } from './server.ts';
 
@@ -18,6 +20,8 @@ export interface AdminSources {
   shards: ShardsUp & RingSource;
   version: string;
   log: Logger;
+  /** The shards as a whole, over the control channel (src/main/control). */
+  control: BrokerControl;
 }
 
 export interface AdminPort {
@@ -51,6 +55,7 @@ export async function startAdminPort(config: BrokerConfig, src: AdminSources): P
       },
     },
     ...rest.routes(),
+    ...apiRoutes(src.control),
   ];
   const http = await startHttp({ host: config.httpHost, port: config.httpPort, authorize: bearerAuth(config.httpToken), routes, log: src.log });
   if (config.httpToken === '' && !isLoopback(config.httpHost)) {

@@ -9,10 +9,11 @@ import type { Authorizer } from './auth.ts';
 import { sendError } from './respond.ts';
 
 export type Method = 'GET' | 'POST' | 'DELETE';
-export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: Record<string, string>) => void | Promise<void>;
 
 export interface Route {
   method: Method;
+  /** A fixed path, or one with `{name}` segments (each one percent-decoded path segment: a topic's '/' comes as %2F). */
   path: string;
   /** Served without the token (only /health: a liveness probe must not need a secret). */
   open?: boolean;
@@ -47,10 +48,34 @@ export function urlOf(host: string, port: number): string {
 
 export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   const byPath = new Map<string, Map<string, Route>>();
+  const patterns: { segments: string[]; methods: Map<string, Route> }[] = [];
   for (const r of opts.routes) {
     let m = byPath.get(r.path);
-    if (m === undefined) byPath.set(r.path, (m = new Map()));
+    if (m === undefined) {
+      byPath.set(r.path, (m = new Map()));
+      if (r.path.includes('{')) patterns.push({ segments: r.path.split('/'), methods: m });
+    }
     m.set(r.method, r);
+  }
+  /** The route's methods and the path's `{name}` values; undefined for no such path. */
+  function lookup(pathname: string): { methods: Map<string, Route>; params: Record<string, string> } | undefined {
+    const fixed = byPath.get(pathname);
+    if (fixed !== undefined && !pathname.includes('{')) return { methods: fixed, params: {} };
+    const parts = pathname.split('/');
+    for (const p of patterns) {
+      if (p.segments.length !== parts.length) continue;
+      const params: Record<string, string> = {};
+      let ok = true;
+      for (let i = 0; i < parts.length && ok; i++) {
+        const want = p.segments[i]!;
+        if (want.startsWith('{')) {
+          try { params[want.slice(1, -1)] = decodeURIComponent(parts[i]!); } catch { ok = false; }
+          if (parts[i] === '') ok = false;
+        } else ok = want === parts[i];
+      }
+      if (ok) return { methods: p.methods, params };
+    }
+    return undefined;
   }
 
   const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
@@ -70,7 +95,8 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
       sendError(res, 400, ErrorCode.HTTP_BAD_REQUEST, 'malformed request target');
       return;
     }
-    const methods = byPath.get(url.pathname);
+    const found = lookup(url.pathname);
+    const methods = found?.methods;
     const method = req.method === 'HEAD' ? 'GET' : req.method ?? '';
     const route = methods?.get(method);
     // Without the token nothing but open routes answers, not even which paths exist.
@@ -85,7 +111,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
       return;
     }
     try {
-      await route.handler(req, res, url);
+      await route.handler(req, res, url, found!.params);
     } catch (err) {
       opts.log.error({ err, path: url.pathname }, 'admin request failed');
       if (!res.headersSent) sendError(res, 500, ErrorCode.HTTP_INTERNAL, 'internal error (see the broker log)');

@@ -27,6 +27,7 @@ function name(s: string): KeyPart[] {
 export const retainedKey = (topic: string): Key => ['r', ...name(topic)];
 export const sessionKey = (clientId: string): Key => ['s', ...name(clientId)];
 export const outboundKey = (clientId: string, seq: number): Key => ['o', ...name(clientId), seq];
+export const bannedKey = (clientId: string): Key => ['b', ...name(clientId)];
 export const inboundKey = (clientId: string, packetId: number): Key => ['q', ...name(clientId), packetId];
 
 export interface Range { start: Key; end: Key }
@@ -34,6 +35,7 @@ export interface Range { start: Key; end: Key }
 const prefixRange = (prefix: Key): Range => ({ start: prefix, end: [...prefix, MAX] });
 
 export const retainedRange = (): Range => prefixRange(['r']);
+export const bannedRange = (): Range => prefixRange(['b']);
 export const sessionRange = (): Range => prefixRange(['s']);
 export const outboundRange = (clientId: string): Range => prefixRange(['o', ...name(clientId)]);
 export const inboundRange = (clientId: string): Range => prefixRange(['q', ...name(clientId)]);

@@ -23,7 +23,7 @@ import { StoreError, StoreErrorCode } from './errors.ts';
 import { checkDataDir } from './env-check.ts';
 import { checkMeta, encodeMeta, encodeMigratedMeta, STORE_VERSION } from './meta.ts';
 import {
-  type Key, META_KEY, inboundKey, inboundRange, lastNumber, outboundKey, outboundRange,
+  type Key, META_KEY, bannedKey, bannedRange, inboundKey, inboundRange, lastNumber, outboundKey, outboundRange,
   retainedKey, retainedRange, sessionKey, sessionRange,
 } from './keys.ts';
 
@@ -201,6 +201,19 @@ export class LmdbStore implements Store {
   loadInboundQos2(clientId: string): number[] {
     const ids: number[] = [];
     for (const key of this.live().getKeys(inboundRange(clientId))) ids.push(lastNumber(key));
+    return ids;
+  }
+
+  // ------------------------------------------------------------ banned client ids
+
+  putBanned(clientId: string, banned: boolean): Promise<void> {
+    // The value holds the id: a long one is hashed in its key (keys.ts).
+    return banned ? this.put(bannedKey(clientId), () => Buffer.from(clientId, 'utf8')) : this.remove(bannedKey(clientId));
+  }
+
+  loadBanned(): string[] {
+    const ids: string[] = [];
+    for (const { value } of this.live().getRange(bannedRange())) ids.push(Buffer.from(value as Uint8Array).toString('utf8'));
     return ids;
   }
 

@@ -20,6 +20,7 @@ export class MemoryStore implements Store {
   private readonly sessions = new Map<string, StoredSession>();
   private readonly outbound = new Map<string, Map<number, OutboundEntry>>();
   private readonly inbound = new Map<string, Set<number>>();
+  private readonly banned = new Set<string>();
 
   // Refusing use outside open()..close() like the LMDB store does keeps tests in memory
   // mode honest about the broker's start and stop order. The data outlives close(), as on disk.
@@ -122,6 +123,17 @@ export class MemoryStore implements Store {
   loadInboundQos2(clientId: string): number[] {
     this.live();
     return [...(this.inbound.get(clientId) ?? [])].sort((a, b) => a - b);
+  }
+
+  putBanned(clientId: string, banned: boolean): Promise<void> {
+    if (!this.isOpen) return Promise.reject(closedError());
+    if (banned) this.banned.add(clientId); else this.banned.delete(clientId);
+    return done;
+  }
+
+  loadBanned(): string[] {
+    this.live();
+    return [...this.banned];
   }
 
   stats(): StoreStats {

@@ -96,6 +96,11 @@ export interface Store {
   /** Ascending packet id. */
   loadInboundQos2(clientId: string): number[];
 
+  // Client ids refused at CONNECT (the admin port's blacklist).
+  /** Adds (true) or removes (false) a banned client id. */
+  putBanned(clientId: string, banned: boolean): Promise<void>;
+  loadBanned(): string[];
+
   stats(): StoreStats;
 
   /**

@@ -1,0 +1,75 @@
+// What main's control seam asks a shard, and what a shard answers: small JSON-shaped values over
+// the workers' MessagePorts (control, never the data path). The shard side is
+// src/worker/control/, main's side src/main/control/.
+
+/** A connected client or an offline persistent session, with comqtt's field names. */
+export interface ClientInfo {
+  id: string;
+  ip: string;
+  online: boolean;
+  username: string;
+  topic_filters: string[];
+  protocol_version: number;
+  session_clean: boolean;
+  will_topic_name: string;
+  will_payload: string;
+  will_retain: boolean;
+  inflight_count: number;
+  queued_count: number;
+  connected_at: string;          // ISO time (comqtt sends Go's time.Time); '' offline
+  bytes_received: number;
+  bytes_sent: number;
+  keepalive: number;
+  shard: number;
+}
+
+export interface SubscriptionInfo {
+  client_id: string;
+  topic: string;
+  qos: number;
+  no_local: boolean;
+  retain_as_published: boolean;
+  identifier?: number;
+}
+
+export interface RetainedInfo {
+  topic: string;
+  qos: number;
+  size: number;
+  payload: string;               // utf8, at most RETAINED_PAYLOAD_CAP bytes
+}
+
+export const RETAINED_PAYLOAD_CAP = 4096;
+
+/** A page of matching items from one shard: the first `limit` (in id order) and how many matched in all. */
+export interface Slice<T> { items: T[]; total: number }
+
+export type AdminQuery =
+  | { op: 'client'; id: string }
+  | { op: 'clients'; match: string; limit: number }
+  | { op: 'subscriptions'; match: string; client: string; limit: number }
+  | { op: 'filters' }
+  | { op: 'retained'; match: string; limit: number }
+  | { op: 'clear-retained'; topic: string }
+  | { op: 'kick'; id: string; reason: number }
+  | { op: 'unsubscribe'; id: string; filter: string }
+  | { op: 'publish'; topic: string; payload: string; qos: 0 | 1 | 2; retain: boolean }
+  | { op: 'ban'; id: string; write: boolean }
+  | { op: 'unban'; id: string; write: boolean }
+  | { op: 'banned' };
+
+/** The answer to each op (by `op`). */
+export interface AdminAnswers {
+  client: ClientInfo | null;
+  clients: Slice<ClientInfo>;
+  subscriptions: Slice<SubscriptionInfo>;
+  filters: string[];
+  retained: Slice<RetainedInfo>;
+  'clear-retained': boolean;
+  kick: boolean;
+  unsubscribe: 'ok' | 'no-client' | 'no-subscription';
+  publish: true;
+  ban: boolean;
+  unban: boolean;
+  banned: string[];
+}
