@@ -11,6 +11,8 @@ import { createMetrics } from './metrics.ts';
 import { sendJson } from './respond.ts';
 import { Rest } from './rest.ts';
 import { apiRoutes } from './api.ts';
+import { dashboardRoutes } from './dashboard/index.ts';
+import { Sampler } from './dashboard/sampler.ts';
 import type { BrokerControl } from '../control/index.ts';
 import type { RingSource } from './rings.ts';
 import { startHttp, type Route } from './server.ts';
@@ -43,6 +45,7 @@ export async function startAdminPort(config: BrokerConfig, src: AdminSources): P
   const readiness = new Readiness(src.shards);
   const metrics = createMetrics({ stats: src.stats, shards: src.shards, ringCapacity: config.ringCapacity, version: src.version });
   const rest = new Rest({ stats: src.stats, version: src.version, shards: src.shards.count, config: configView(config) });
+  const sampler = new Sampler(src.stats, src.shards);
   const started = Date.now();
   const routes: Route[] = [
     { method: 'GET', path: '/health', open: true, handler: (_req, res) => sendJson(res, 200, { status: 'ok', uptime_seconds: Math.floor((Date.now() - started) / 1000) }) },
@@ -56,6 +59,7 @@ export async function startAdminPort(config: BrokerConfig, src: AdminSources): P
     },
     ...rest.routes(),
     ...apiRoutes(src.control),
+    ...dashboardRoutes(sampler),
   ];
   const http = await startHttp({ host: config.httpHost, port: config.httpPort, authorize: bearerAuth(config.httpToken), routes, log: src.log });
   if (config.httpToken === '' && !isLoopback(config.httpHost)) {
@@ -66,6 +70,6 @@ export async function startAdminPort(config: BrokerConfig, src: AdminSources): P
     url: http.url,
     listening: () => readiness.listening(),
     stopping: () => readiness.stopping(),
-    close: async () => { rest.close(); await http.close(); },
+    close: async () => { rest.close(); sampler.close(); await http.close(); },
   };
 }

@@ -42,6 +42,20 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 const UNAUTHORIZED = { 'www-authenticate': 'Bearer realm="shoal"' };
 
+const TOKEN_COOKIE = 'shoal_token';
+
+/** The token cookie as an Authorization value (undefined without one). */
+function cookieToken(cookie: string | undefined): string | undefined {
+  if (cookie === undefined) return undefined;
+  for (const part of cookie.split(';')) {
+    const [k, v] = part.trim().split('=', 2);
+    if (k === TOKEN_COOKIE && v !== undefined) {
+      try { return `Bearer ${decodeURIComponent(v)}`; } catch { return undefined; }
+    }
+  }
+  return undefined;
+}
+
 export function urlOf(host: string, port: number): string {
   return `http://${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
 }
@@ -99,8 +113,16 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     const methods = found?.methods;
     const method = req.method === 'HEAD' ? 'GET' : req.method ?? '';
     const route = methods?.get(method);
+    // A browser cannot send a bearer token when it opens a page: /?token=T checks it once and
+    // keeps it in a same-site, script-invisible cookie that later requests of the page carry.
+    const login = url.pathname === '/' ? url.searchParams.get('token') : null;
+    if (login !== null && opts.authorize(`Bearer ${login}`)) {
+      res.writeHead(303, { location: '/', 'set-cookie': `${TOKEN_COOKIE}=${encodeURIComponent(login)}; HttpOnly; SameSite=Strict; Path=/`, 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
     // Without the token nothing but open routes answers, not even which paths exist.
-    if (route?.open !== true && !opts.authorize(req.headers.authorization)) {
+    if (route?.open !== true && !opts.authorize(req.headers.authorization) && !opts.authorize(cookieToken(req.headers.cookie))) {
       sendError(res, 401, ErrorCode.HTTP_UNAUTHORIZED, 'this endpoint needs "Authorization: Bearer <token>" (--http-token)', UNAUTHORIZED);
       return;
     }
