@@ -36,8 +36,34 @@ export const Stat = {
   // CONNECTED_BY_KIND .. +11: connections past CONNACK by transport and protocol version,
   // slot CONNECTED_BY_KIND + connectedKind(transport, version) (see below).
   CONNECTED_BY_KIND: 28,
+  // PUBLISH packets by QoS: RECEIVED_BY_QOS + qos (from clients), SENT_BY_QOS + qos (to clients).
+  RECEIVED_BY_QOS: 40,
+  SENT_BY_QOS: 43,
+  // Store commit latency (one group commit: a turn's writes), a histogram: COMMIT_BUCKETS slots
+  // of counts by upper bound (COMMIT_BOUNDS_S, the last one +Inf), then the sum in seconds and the count.
+  COMMIT_LATENCY: 46,
 } as const;
-export const STAT_COUNT = 40;
+
+/** Upper bounds (seconds) of the commit-latency buckets; one more slot counts those above the last. */
+export const COMMIT_BOUNDS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] as const;
+export const COMMIT_BUCKETS = COMMIT_BOUNDS_S.length + 1;
+export const COMMIT_SUM = Stat.COMMIT_LATENCY + COMMIT_BUCKETS;
+export const COMMIT_COUNT = COMMIT_SUM + 1;
+export const STAT_COUNT = COMMIT_COUNT + 1;
+
+/** Counts one store commit of `seconds` into the shard's histogram slots (three Float64 adds). */
+export function observeCommit(stats: StatsBlock, shard: number, seconds: number): void {
+  let b = 0;
+  while (b < COMMIT_BOUNDS_S.length && seconds > COMMIT_BOUNDS_S[b]!) b++;
+  stats.add(shard, Stat.COMMIT_LATENCY + b, 1);
+  stats.add(shard, COMMIT_SUM, seconds);
+  stats.add(shard, COMMIT_COUNT, 1);
+}
+
+/** The transport index (KIND_TRANSPORTS) of a transport name. */
+export function transportIndex(transport: string): number {
+  return (KIND_TRANSPORTS as readonly string[]).indexOf(transport);
+}
 
 /** Transports and protocol versions in the order of the CONNECTED_BY_KIND slots. */
 export const KIND_TRANSPORTS = ['tcp', 'tls', 'ws', 'wss'] as const;

@@ -12,6 +12,7 @@ import { Transports } from './net/transports.ts';
 import { startLoopStats } from './loop-stats.ts';
 import { BannedIds } from './control/banned.ts';
 import { ControlRoom } from './control/index.ts';
+import { startSessionGauges } from './control/gauges.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
@@ -45,7 +46,10 @@ shard.boot(init.restart);
 const keepalive = startKeepalive(shard.connections, init.config.connectTimeout);
 const transports = new Transports(shard, shard, init.listeners);
 const acceptor = new Acceptor(shard, shard);
-if (init.config.httpPort !== null) startLoopStats(stats, init.id); // for /metrics on the admin port
+if (init.config.httpPort !== null) { // for /metrics on the admin port
+  startLoopStats(stats, init.id);
+  startSessionGauges(stats, init.id, shard.sessions);
+}
 const control = new ControlRoom({
   id: shard.id, stats, sessions: shard.sessions, connections: shard.connections, routing: shard.routing, retained: shard.retained,
   retainSync: shard.retainSync, lifecycle: shard.lifecycle, durability: shard.durability, banned,

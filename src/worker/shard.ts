@@ -33,6 +33,7 @@ import { Moves } from './session/moves.ts';
 import { Registry } from './session/registry.ts';
 import type { Session } from './session/session.ts';
 import type { Subscription } from './session/subscription.ts';
+import { countConnected } from './control/kinds.ts';
 
 // Connections know packets as bytes; what they mean is the protocol room's.
 useDispatcher(dispatch);
@@ -104,7 +105,10 @@ export class Shard implements ShardParts, SocketSink {
   connectionClosed(conn: Connection, wasConnected: boolean): void {
     this.connections.delete(conn);
     this.stats.addLive(this.id, -1);
-    if (wasConnected) this.stats.add(this.id, Stat.CLIENTS_CONNECTED, -1);
+    if (wasConnected) {
+      this.stats.add(this.id, Stat.CLIENTS_CONNECTED, -1);
+      countConnected(this.stats, this.id, conn.socket, conn.version, -1);
+    }
     const s = conn.session;
     if (s === null || s.conn !== conn) return;
     conn.session = null;

@@ -1,12 +1,12 @@
 // What /metrics reads, with the real shared structures in one process: the stats block as
 // shards write it and shard-pair rings with frames in them (a running broker drains its rings
-// too fast to catch them non-empty, and the slots the worker does not fill yet stay zero there).
+// too fast to catch them non-empty).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getMetricsFromIterator, type PromData, type PromMetrics } from 'prom2javascript';
 import { createMetrics } from '../../src/main/admin/metrics.ts';
 import { SpscRing } from '../../src/shared/ring/index.ts';
-import { connectedKind, KIND_TRANSPORTS, PairStat, Stat, StatsBlock } from '../../src/shared/stats.ts';
+import { connectedKind, KIND_TRANSPORTS, observeCommit, PairStat, Stat, StatsBlock } from '../../src/shared/stats.ts';
 
 const N = 3;
 const CAP = 1 << 16;
@@ -62,12 +62,15 @@ test('per-shard slots become per-shard series; shard_up follows the supervisor',
   assert.equal(one(m, 'shoal_build_info', { version: '9.9.9' }), 1);
 });
 
-test('families the worker does not fill yet appear once a shard writes one of their slots', async () => {
+test('connections by transport and version, in-flight messages, spills per pair and the commit histogram come from their slots', async () => {
   const { stats, read } = setup();
   let m = await read();
   for (const name of ['shoal_connections_by_transport', 'shoal_inflight_messages', 'shoal_ring_pair_spills_total']) {
-    assert.equal(series(m, name).length, 0, `${name} shown before any shard counted it`);
+    assert.ok(series(m, name).every((d) => d.value === 0), `${name} is 0 before any shard counted`);
   }
+  observeCommit(stats, 1, 0.003);
+  observeCommit(stats, 1, 0.0004);
+  observeCommit(stats, 1, 7);
   stats.add(1, Stat.CONNECTED_BY_KIND + connectedKind(KIND_TRANSPORTS.indexOf('wss'), 5), 2);
   stats.add(0, Stat.INFLIGHT, 7);
   stats.addPair(2, 0, PairStat.RING_SPILLED, 4);
@@ -79,4 +82,14 @@ test('families the worker does not fill yet appear once a shard writes one of th
   assert.equal(series(m, 'shoal_ring_pair_spills_total').length, N * (N - 1));
   assert.equal(one(m, 'shoal_ring_pair_spills_total', { from: '2', to: '0' }), 4);
   assert.equal(one(m, 'shoal_ring_pair_spills_total', { from: '0', to: '2' }), 0);
+  // Cumulative buckets, as Prometheus wants them, with the sum and count (parsed as a histogram).
+  const h = series(m, 'shoal_store_commit_seconds') as unknown as { labels: Record<string, string>; buckets: Record<string, number>; count: number; sum: number }[];
+  const s1 = h.find((d) => d.labels.shard === '1')!;
+  assert.equal(s1.buckets['0.0005'], 1);
+  assert.equal(s1.buckets['0.005'], 2);
+  assert.equal(s1.buckets['1'], 2);
+  assert.equal(s1.buckets['+Inf'], 3);
+  assert.equal(s1.count, 3);
+  assert.ok(Math.abs(s1.sum - 7.0034) < 1e-9);
+  assert.equal(h.find((d) => d.labels.shard === '0')!.count, 0);
 });

@@ -121,3 +121,35 @@ describe('admin /metrics', () => {
     }
   });
 });
+
+test('shards count connections by transport and version, publishes by QoS, in-flight messages and store commits', async () => {
+  const b = await startAdminBroker({ shards: 2, persistence: 'durable', sysInterval: 0 });
+  const clients: MqttClient[] = [];
+  try {
+    const v4 = await connect(b.url, { version: 4 });
+    const v5 = await connect(b.url, { version: 5 });
+    const v3 = await connect(b.url, { version: 3 });
+    // A persistent subscriber that never acknowledges keeps its QoS 1 deliveries in flight.
+    const stuck = await connect(b.url, { version: 5, clientId: uid('stuck'), clean: false, properties: { sessionExpiryInterval: 60 }, manualConnect: false } as never);
+    clients.push(v4, v5, v3, stuck);
+    const topic = `kinds/${uid()}`;
+    await subscribe(stuck, topic, { qos: 1 });
+    (stuck as unknown as { handleMessage: unknown }).handleMessage = () => {}; // no PUBACK from here on
+    for (let k = 0; k < 3; k++) await publish(v4, topic, 'q1', { qos: 1 });
+    await publish(v5, topic, 'q0', { qos: 0 });
+    await eventually(async () => {
+      const m = await scrape(b.admin);
+      const kind = (t: string, v: string): number => m.value('shoal_connections_by_transport', { transport: t, protocol_version: v });
+      const inflight = m.sum('shoal_inflight_messages');
+      const commits = ((m.families.shoal_store_commit_seconds?.data ?? []) as unknown as { count: number }[]).reduce((s, d) => s + d.count, 0);
+      return kind('tcp', '4') === 1 && kind('tcp', '5') === 2 && kind('tcp', '3') === 1 && kind('ws', '5') === 0
+        && m.value('shoal_publish_received_total', { qos: '1' }) === 3 && m.value('shoal_publish_received_total', { qos: '0' }) === 1
+        && m.value('shoal_publish_sent_total', { qos: '1' }) >= 3 && inflight >= 3 && commits > 0;
+    }, 8000, 'connections by kind, publishes by QoS, in-flight and commits counted');
+    await endAll([v3]);
+    await eventually(async () => (await scrape(b.admin)).value('shoal_connections_by_transport', { transport: 'tcp', protocol_version: '3' }) === 0, 5000, 'a closed connection counted out');
+  } finally {
+    await endAll(clients);
+    await b.stop();
+  }
+});

@@ -2,7 +2,8 @@
 // read at scrape time from the shared stats block and the rings' indices, so a scrape costs the
 // shards nothing: they keep writing their rows as they always do.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { connectedKind, KIND_TRANSPORTS, KIND_VERSIONS, PairStat, Stat, type StatsBlock } from '../../shared/stats.ts';
+import { COMMIT_BOUNDS_S, connectedKind, KIND_TRANSPORTS, KIND_VERSIONS, PairStat, Stat, type StatsBlock } from '../../shared/stats.ts';
+import { registerShardHistogram } from './histogram.ts';
 import type { ShardsUp } from './health.ts';
 import { RingGauges, type RingSource } from './rings.ts';
 
@@ -56,22 +57,8 @@ export function createMetrics(src: MetricsSources): Metrics {
     sampled(registry, kind, name, help, ['shard', label], (emit) => {
       for (let i = 0; i < n; i++) for (const [value, stat] of slots) emit({ shard: i, [label]: value }, stats.get(i, stat));
     });
-  // Slots the shards do not fill yet (the worker's counting lands separately): such a family is
-  // left out until some shard has written one of its slots, rather than reported as zeros that
-  // contradict the families the shards do count.
-  const written = (slots: (shard: number) => Iterable<number>): boolean => {
-    for (let i = 0; i < n; i++) for (const v of slots(i)) if (v !== 0) return true;
-    return false;
-  };
   const single = (name: string, help: string, read: () => number): void =>
     sampled(registry, 'gauge', name, help, [], (emit) => emit({}, read()));
-
-  function* byKindSlots(i: number): Iterable<number> {
-    for (let k = 0; k < KIND_TRANSPORTS.length * KIND_VERSIONS.length; k++) yield stats.get(i, Stat.CONNECTED_BY_KIND + k);
-  }
-  function* pairSpillSlots(i: number): Iterable<number> {
-    for (let t = 0; t < n; t++) if (t !== i) yield stats.getPair(i, t, PairStat.RING_SPILLED);
-  }
 
   sampled(registry, 'gauge', 'shoal_build_info', 'Shoal version (always 1)', ['version'], (emit) => emit({ version: src.version }, 1));
   single('shoal_shards', 'Shard (worker thread) count', () => n);
@@ -82,7 +69,6 @@ export function createMetrics(src: MetricsSources): Metrics {
   perShardFn('gauge', 'shoal_sockets', 'Sockets the shard holds, including those not yet past CONNACK', (i) => stats.liveConnections(i));
   sampled(registry, 'gauge', 'shoal_connections_by_transport', 'Client connections past CONNACK by transport and MQTT protocol level (3 = 3.1, 4 = 3.1.1, 5 = 5.0)',
     ['shard', 'transport', 'protocol_version'], (emit) => {
-      if (!written(byKindSlots)) return;
       for (let i = 0; i < n; i++) {
         for (let t = 0; t < KIND_TRANSPORTS.length; t++) {
           for (const v of KIND_VERSIONS) emit({ shard: i, transport: KIND_TRANSPORTS[t]!, protocol_version: v }, stats.get(i, Stat.CONNECTED_BY_KIND + connectedKind(t, v)));
@@ -100,6 +86,9 @@ export function createMetrics(src: MetricsSources): Metrics {
   perShard('counter', 'shoal_packets_sent_total', 'MQTT packets sent to clients', Stat.PACKETS_SENT);
   perShard('counter', 'shoal_received_bytes_total', 'Bytes received from clients', Stat.BYTES_RECEIVED);
   perShard('counter', 'shoal_sent_bytes_total', 'Bytes sent to clients', Stat.BYTES_SENT);
+  const byQos = (base: number): [string, number][] => [0, 1, 2].map((q) => [String(q), base + q]);
+  perShardBy('counter', 'shoal_publish_received_total', 'PUBLISH packets received from clients, by QoS', 'qos', byQos(Stat.RECEIVED_BY_QOS));
+  perShardBy('counter', 'shoal_publish_sent_total', 'PUBLISH packets sent to clients, by QoS', 'qos', byQos(Stat.SENT_BY_QOS));
   perShardBy('counter', 'shoal_messages_dropped_total', 'Messages not delivered, by cause', 'cause', [
     ['slow_client_qos0', Stat.DROPPED_QOS0], ['queue_full', Stat.DROPPED_QUEUE_FULL], ['store_full', Stat.DROPPED_STORE_FULL],
   ]);
@@ -110,7 +99,6 @@ export function createMetrics(src: MetricsSources): Metrics {
   perShard('gauge', 'shoal_queued_messages', 'Messages waiting in session queues', Stat.QUEUED);
   perShard('gauge', 'shoal_queued_bytes', 'Payload and topic bytes waiting in session queues', Stat.QUEUED_BYTES);
   sampled(registry, 'gauge', 'shoal_inflight_messages', 'Outbound QoS 1/2 messages not yet acknowledged', ['shard'], (emit) => {
-    if (!written((i) => [stats.get(i, Stat.INFLIGHT)])) return;
     for (let i = 0; i < n; i++) emit({ shard: i }, stats.get(i, Stat.INFLIGHT));
   });
   perShard('gauge', 'shoal_subscriptions', 'Subscriptions held (online and offline sessions)', Stat.SUBSCRIPTIONS);
@@ -119,6 +107,10 @@ export function createMetrics(src: MetricsSources): Metrics {
   // Every shard keeps a replica of the retained set and polls the same store: the largest row is the broker's figure.
   single('shoal_retained_messages', 'Retained messages', () => stats.max(Stat.RETAINED));
   single('shoal_store_bytes', 'Live bytes in the store', () => stats.max(Stat.STORE_BYTES));
+  registerShardHistogram(registry, stats, n, {
+    name: 'shoal_store_commit_seconds', help: 'Store group commits (one event-loop turn\'s writes) by how long they took to commit',
+    bounds: COMMIT_BOUNDS_S, firstSlot: Stat.COMMIT_LATENCY,
+  });
 
   // Rings between shards
   single('shoal_ring_capacity_bytes', 'Capacity of each shard-pair ring', () => rings.capacity);
@@ -127,7 +119,6 @@ export function createMetrics(src: MetricsSources): Metrics {
   });
   perShard('counter', 'shoal_ring_spills_total', 'Frames the shard sent that found a ring full and waited in its spill queue', Stat.RING_SPILLED);
   sampled(registry, 'counter', 'shoal_ring_pair_spills_total', 'Frames that found the ring from one shard to another full', ['from', 'to'], (emit) => {
-    if (!written(pairSpillSlots)) return;
     for (let f = 0; f < n; f++) for (let t = 0; t < n; t++) if (f !== t) emit({ from: f, to: t }, stats.getPair(f, t, PairStat.RING_SPILLED));
   });
 

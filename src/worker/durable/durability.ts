@@ -23,7 +23,7 @@
 // - memory mode: the gate is off and nothing here runs.
 import { writeCommitBarrier } from '../peers/frames.ts';
 import { Reason } from '../../shared/protocol/reason-codes.ts';
-import { Stat } from '../../shared/stats.ts';
+import { observeCommit, Stat } from '../../shared/stats.ts';
 import type { OutboundEntry, OutboundState } from '../../shared/store/index.ts';
 import { ConnState } from '../net/conn-state.ts';
 import type { Connection } from '../net/connection.ts';
@@ -267,7 +267,12 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
         this.store.flushed().then(() => this.settle(g, false), () => this.settle(g, true));
       }, () => this.settle(g, true));
     }
-    this.store.flushed().then(() => this.settle(g, false), () => this.settle(g, true));
+    const t0 = performance.now();
+    this.store.flushed().then(() => {
+      // One group commit's latency (the histogram on /metrics): a turn's cost, not a message's.
+      observeCommit(sh.stats, sh.id, (performance.now() - t0) / 1000);
+      this.settle(g, false);
+    }, () => this.settle(g, true));
   }
 
   private settle(g: Group, failed: boolean): void {

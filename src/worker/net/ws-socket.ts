@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import type { ClientSocket } from './client-socket.ts';
@@ -18,11 +19,14 @@ export class WsSocket extends EventEmitter implements ClientSocket {
   private readonly stream: WsStream;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
+  /** wss (WebSocket over TLS), for the per-transport connection count. */
+  readonly encrypted: boolean;
 
   constructor(ws: WebSocket, stream: WsStream) {
     super();
     this.ws = ws;
     this.stream = stream;
+    this.encrypted = stream instanceof TLSSocket;
     this.remoteAddress = stream.remoteAddress;
     this.remotePort = stream.remotePort;
     ws.on('message', (data: Buffer, isBinary: boolean) => {

@@ -4,7 +4,7 @@
 import { ByteReader, ByteWriter } from '../../shared/bytes.ts';
 import { writeBarrier } from './frames.ts';
 import { Doorbell, RingReceiver, RingSender, SpscRing } from '../../shared/ring/index.ts';
-import { Stat } from '../../shared/stats.ts';
+import { PairStat, Stat } from '../../shared/stats.ts';
 import type { PeerRings } from '../../shared/control.ts';
 import type { ShardContext } from '../context.ts';
 import type { Backpressure } from '../net/backpressure.ts';
@@ -99,6 +99,7 @@ export class Peers implements PeerLink {
     s.send(this.w.buf, 0, this.w.pos);
     if (s.spilledTotal !== before) {
       this.shard.stats.add(this.shard.id, Stat.RING_SPILLED, 1);
+      this.shard.stats.addPair(this.shard.id, peer, PairStat.RING_SPILLED, 1);
       // The peer is not keeping up: the publisher that caused this waits until the spill is in the ring.
       const src = this.bp.current;
       if (src !== null && !src.spillWaiting) { src.spillWaiting = true; src.pausedBy++; this.ringWaiters.push(src); }

@@ -114,7 +114,11 @@ export class Delivery {
       s.matchSubIds = null;
     }
     matched.length = 0;
-    if (direct > 0) this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, direct);
+    if (direct > 0) {
+      // Sent from the frame as it came: QoS 0 (publish-view.ts carries only those).
+      this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, direct);
+      this.shard.stats.add(this.shard.id, Stat.SENT_BY_QOS, direct);
+    }
   }
 
   /** Collects the local sessions matching `topic` into `matched`, once each with its delivery QoS and retain flag. */
@@ -242,6 +246,8 @@ export class Delivery {
     const c = s.conn!;
     sendGated(this.durability, c, buf, wait);
     this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, 1);
+    // By QoS from the fixed header (bits 1-2); a PUBREL written here counts as no PUBLISH's.
+    if ((buf[0]! & 0xf0) === 0x30) this.shard.stats.add(this.shard.id, Stat.SENT_BY_QOS + ((buf[0]! >> 1) & 3), 1);
   }
 
   private template(msg: Message, version: number, qos: number, retain: boolean): Buffer | null {

@@ -12,6 +12,7 @@ import { Session, type Will } from '../../session/session.ts';
 import { parseFilter } from '../../session/subscription.ts';
 import { sendFitting } from './fit.ts';
 import { encodeConnackV3 } from '../acks.ts';
+import { countConnected } from '../../control/kinds.ts';
 
 /** What CONNECT asked for, kept on the connection until its session arrives. */
 export interface ConnectRequest {
@@ -94,6 +95,7 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
   conn.problemInfo = req.requestProblemInfo;
   sh.stats.add(sh.id, Stat.CLIENTS_CONNECTED, 1);
   sh.stats.add(sh.id, Stat.CONNECTS_TOTAL, 1);
+  countConnected(sh.stats, sh.id, conn.socket, conn.version, 1);
 
   if (conn.version === 5) {
     const properties: mqttPacket.IConnackPacket['properties'] = {

@@ -26,6 +26,7 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   const p = inbound;
   decodePublish(buf, off, len, conn.version, p);
   sh.stats.add(sh.id, Stat.MESSAGES_RECEIVED, 1);
+  sh.stats.add(sh.id, Stat.RECEIVED_BY_QOS + p.qos, 1);
 
   // Topic aliases [MQTT-3.3.2-7..12]: an alias with a topic sets it; an alias alone uses it.
   let topic = p.topic;
