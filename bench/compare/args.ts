@@ -20,6 +20,8 @@ export interface CompareCli {
   timeoutMs: number;
   warmup: boolean;
   help: boolean;
+  /** --plot FILE.svg: rates and CPU per broker with the spread over rounds */
+  plot: string | null;
 }
 
 export const USAGE = `usage: npm run bench:compare -- --workload loadtest|pingtest|many [options] [-- <tool flags>]
@@ -38,6 +40,7 @@ export const USAGE = `usage: npm run bench:compare -- --workload loadtest|pingte
   --tool PATH         run this script instead of bench/NAME/index.ts (stubs, experiments)
   --json              print the whole comparison as one JSON object instead of Markdown
   --out FILE          also write the Markdown table to FILE
+  --plot FILE.svg     also draw rate and broker CPU per broker, every round and their spread
   -h, --help          this text
 
 The tool is always given --host 127.0.0.1 --port <broker port> ... --json; many also gets
@@ -73,6 +76,7 @@ export function parseCompareArgs(argv: readonly string[]): CompareCli {
         tool: { type: 'string' },
         json: { type: 'boolean', default: false },
         out: { type: 'string' },
+        plot: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -80,7 +84,7 @@ export function parseCompareArgs(argv: readonly string[]): CompareCli {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   const base = {
-    json: values.json, out: values.out ?? null, toolArgs, warmup: values.warmup, help: values.help,
+    json: values.json, out: values.out ?? null, plot: values.plot ?? null, toolArgs, warmup: values.warmup, help: values.help,
   };
   if (values.help) {
     return { ...base, workload: '', brokers: [], rounds: 0, shards: 0, baseline: '', toolPath: '', timeoutMs: 0 };

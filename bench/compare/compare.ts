@@ -20,7 +20,12 @@ export interface CompareOptions {
   warmup: boolean;
   timeoutMs: number;
   onRun?: (record: RunRecord, total: number) => void;
+  /** About every SAMPLE_MS while a run goes on: how far it is (the tool's own output comes only at its end). */
+  onTick?: (slot: Slot, total: number, live: LiveRun) => void;
 }
+
+/** A run in progress, as the sampler sees the broker. */
+export interface LiveRun { elapsedMs: number; cpuSeconds: number | null; rssBytes: number | null }
 
 const SAMPLE_MS = 250;
 
@@ -30,7 +35,7 @@ function argsFor(o: CompareOptions, handle: BrokerHandle): string[] {
   return [...o.toolArgs, '--broker-pid', String(handle.pid)];
 }
 
-async function measure(slot: Slot, handle: BrokerHandle, o: CompareOptions): Promise<RunRecord> {
+async function measure(slot: Slot, handle: BrokerHandle, o: CompareOptions, total: number): Promise<RunRecord> {
   const args = argsFor(o, handle);
   if (o.warmup) await runTool(o.toolPath, handle.port, args, o.timeoutMs);
   const cpuBefore = handle.cpuSeconds();
@@ -38,9 +43,11 @@ async function measure(slot: Slot, handle: BrokerHandle, o: CompareOptions): Pro
   // much CPU and memory it had reached by then is part of the story.
   let cpuAfter = cpuBefore;
   let peakRss = handle.peakRssBytes();
+  const t0 = performance.now();
   const sample = (): void => {
     cpuAfter = handle.cpuSeconds() ?? cpuAfter;
     peakRss = handle.peakRssBytes() ?? peakRss;
+    o.onTick?.(slot, total, { elapsedMs: performance.now() - t0, cpuSeconds: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null, rssBytes: peakRss });
   };
   const sampler = setInterval(sample, SAMPLE_MS);
   const run: ToolRun = await runTool(o.toolPath, handle.port, args, o.timeoutMs).finally(() => clearInterval(sampler));
@@ -63,7 +70,7 @@ async function measure(slot: Slot, handle: BrokerHandle, o: CompareOptions): Pro
   };
 }
 
-async function runSlot(slot: Slot, launcher: BrokerLauncher, o: CompareOptions): Promise<RunRecord> {
+async function runSlot(slot: Slot, launcher: BrokerLauncher, o: CompareOptions, total: number): Promise<RunRecord> {
   const started = performance.now();
   let handle: BrokerHandle;
   try {
@@ -76,7 +83,7 @@ async function runSlot(slot: Slot, launcher: BrokerLauncher, o: CompareOptions):
     };
   }
   try {
-    return await measure(slot, handle, o);
+    return await measure(slot, handle, o, total);
   } finally {
     await handle.stop();
   }
@@ -96,7 +103,7 @@ export async function runComparison(o: CompareOptions): Promise<Comparison> {
   // Strictly one broker at a time: an idle broker next to the measured one would still
   // hold memory and wake up for timers.
   for (const slot of slots) {
-    const record = await runSlot(slot, usable.find((l) => l.name === slot.broker)!, o);
+    const record = await runSlot(slot, usable.find((l) => l.name === slot.broker)!, o, slots.length);
     runs.push(record);
     o.onRun?.(record, slots.length);
   }

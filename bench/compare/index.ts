@@ -5,7 +5,8 @@ import type { BrokerLauncher } from '../brokers/types.ts';
 import { parseCompareArgs, USAGE, UsageError, type CompareCli } from './args.ts';
 import { runComparison } from './compare.ts';
 import { renderMarkdown } from './markdown.ts';
-import { progressLine } from './progress.ts';
+import { liveLine, progressLine } from './progress.ts';
+import { renderPlot } from './plot.ts';
 
 let cli: CompareCli;
 try {
@@ -29,6 +30,7 @@ for (const l of launchers) {
   const reason = l.unavailable();
   if (reason) console.error(`bench:compare: skipping ${l.name}: ${reason}`);
 }
+const live = liveLine(process.stderr.isTTY === true, (s) => process.stderr.write(s));
 const perRound = launchers.filter((l) => !l.unavailable()).length;
 const comparison = await runComparison({
   workload: cli.workload,
@@ -40,10 +42,12 @@ const comparison = await runComparison({
   baseline: cli.baseline,
   warmup: cli.warmup,
   timeoutMs: cli.timeoutMs,
-  onRun: (record, total) => console.error(progressLine(record, total, perRound)),
+  onRun: (record, total) => { live.clear(); console.error(progressLine(record, total, perRound)); },
+  onTick: (slot, total, r) => live.tick((slot.round - 1) * perRound + slot.position, total, slot.round, slot.broker, r.elapsedMs, r.cpuSeconds, r.rssBytes),
 });
 
 const markdown = renderMarkdown(comparison);
 if (cli.out) writeFileSync(cli.out, markdown);
+if (cli.plot) writeFileSync(cli.plot, renderPlot(comparison));
 console.log(cli.json ? JSON.stringify(comparison, null, 2) : markdown);
 process.exitCode = comparison.runs.every((r) => r.ok) && comparison.runs.length > 0 ? 0 : 1;

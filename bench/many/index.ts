@@ -19,6 +19,8 @@ import { nowMs } from '../lib/clock.ts';
 import { HEADER_SIZE } from '../lib/payload.ts';
 import { CEILING_MANY } from '../lib/ceiling.ts';
 import type { DrainResult, ManyInit, ObserveResult, RampResult, StopResult } from './shard.ts';
+import { writeFileSync } from 'node:fs';
+import { renderManyPlot, type ManySample } from './plot.ts';
 
 const SPECS: OptionSpec[] = [
   { name: 'clients', kind: 'string', aliases: ['conns'], seed: 'conns', arg: 'N', help: 'clients to start; 0 = without end (default 10)' },
@@ -26,6 +28,7 @@ const SPECS: OptionSpec[] = [
   { name: 'pace', kind: 'string', seed: 'pace', arg: 'SECONDS', help: "mean seconds between one client's publishes, uniform in ±25% (default 60)" },
   { name: 'duration', kind: 'string', arg: 'SECONDS', help: 'run that long from the first connect, then report and exit (default: until Ctrl-C, which also reports)' },
   { name: 'broker-pid', kind: 'string', arg: 'PID', help: 'read the broker\'s VmRSS before and after the ramp to report bytes per connection' },
+  { name: 'plot', kind: 'string', arg: 'FILE.svg', help: 'also draw connections held and broker RSS (with --broker-pid) over time into FILE.svg' },
   { name: 'observers', kind: 'string', arg: 'N', help: 'extra clients subscribed to TOPIC that time and check every publish (default 1)' },
   ...COMMON_SPECS,
 ];
@@ -100,8 +103,22 @@ async function main(): Promise<void> {
       const secs = (nowMs() - t0) / 1000;
       return `${rampEndMs === null ? 'ramping' : 'holding'}: ${p.connected}${clients > 0 ? `/${clients}` : ''} held, ${p.failed} failed, ${secs.toFixed(0)} s`;
     });
+    // --plot: one sample a second of what the ramp holds and what the broker's memory does.
+    const plotFile = o.has('plot') ? o.string('plot', '') : '';
+    const samples: ManySample[] = [];
+    const takeSample = (): void => {
+      const p = pool.totalProgress();
+      samples.push({ s: (nowMs() - t0) / 1000, held: p.connected, failed: p.failed, rssBytes: brokerPid === null ? null : readRss(brokerPid) });
+    };
+    const plotTimer = plotFile === '' ? null : setInterval(takeSample, 1000);
+    if (plotTimer !== null) takeSample();
     await untilStop(durationS, ramp);
     stopProgress();
+    if (plotTimer !== null) {
+      clearInterval(plotTimer);
+      takeSample();
+      writeFileSync(plotFile, renderManyPlot(`bench:many ${clients} clients every ${waitMs} ms against ${broker}`, samples));
+    }
     const stopped = await pool.all<StopResult>('stop');
     const ramps = await ramp;
     if (rampEndMs === null) rampEndMs = nowMs();
