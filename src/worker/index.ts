@@ -51,7 +51,7 @@ if (init.config.httpPort !== null) { // for /metrics on the admin port
   startSessionGauges(stats, init.id, shard.sessions);
 }
 const control = new ControlRoom({
-  id: shard.id, stats, sessions: shard.sessions, connections: shard.connections, routing: shard.routing, retained: shard.retained,
+  id: shard.id, stats, sessions: shard.sessions, routing: shard.routing, retained: shard.retained,
   retainSync: shard.retainSync, lifecycle: shard.lifecycle, durability: shard.durability, banned,
 });
 

@@ -1,22 +1,14 @@
 // The seam for REST requests that need the shards' answers (clients, subscriptions, kick,
 // blacklist, publish): main asks every shard through a narrow interface, each with a deadline,
 // and answers with what came back. A busy or dead shard makes the answer partial and says so,
-// never a hang. The shard side (the control-channel message and its handler) comes with the
-// worker redesign; this file fixes what main expects of it.
+// never a hang. The questions are src/shared/admin-query.ts; main's end of the channel is
+// src/main/control/channel.ts, the shards' src/worker/control/.
 import type { ServerResponse } from 'node:http';
 import { ErrorCode } from '../../shared/errors.ts';
 import { sendError, sendJson } from './respond.ts';
 
-/** What the admin port may ask one shard. */
-export type ShardQuery =
-  | { op: 'client'; id: string }
-  | { op: 'clients'; match: string; limit: number }
-  | { op: 'subscriptions'; match: string; limit: number }
-  | { op: 'kick'; id: string; reason: number }
-  | { op: 'unsubscribe'; id: string; filter: string };
-
 /** How main reaches the shards (the supervisor implements it over the control channel). */
-export interface ShardAsker<Q = ShardQuery, A = unknown> {
+export interface ShardAsker<Q, A = unknown> {
   readonly count: number;
   isUp(shard: number): boolean;
   /** Resolves with the shard's answer; the signal aborts when the deadline passes. */

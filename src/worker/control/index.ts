@@ -4,7 +4,6 @@
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import type { StatsBlock } from '../../shared/stats.ts';
 import { ConnState } from '../net/conn-state.ts';
-import type { Connection } from '../net/connection.ts';
 import { Message } from '../session/message.ts';
 import type { Session } from '../session/session.ts';
 import type { Subscription } from '../session/subscription.ts';
@@ -18,7 +17,6 @@ export interface ControlParts extends GateParts {
   readonly id: number;
   readonly stats: StatsBlock;
   readonly sessions: ReadonlyMap<string, Session>;
-  readonly connections: ReadonlySet<Connection>;
   readonly routing: { publish(msg: Message, now: number): void; remove(sub: Subscription): void };
   readonly retained: { entries(): Iterable<Message>; get(topic: string): Message | null };
   readonly retainSync: { set(msg: Message): Promise<void> };
