@@ -14,6 +14,7 @@ import { ShardSupervisor } from './shards.ts';
 import { startLine, urlOf } from './start-line.ts';
 import { SysPublisher } from './sys.ts';
 import { startAdminPort } from './admin/index.ts';
+import { reloadOnSighup } from './reload.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -106,4 +107,5 @@ async function shutdown(signal: string): Promise<void> {
 // Before the start line: whoever reads it may signal at once.
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+reloadOnSighup({ config, listeners, shards, log });
 console.log(startLine(pkg.version, urls, config));

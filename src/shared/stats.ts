@@ -2,6 +2,8 @@
 // pick a shard and to publish $SYS. Plain Float64 stores (single writer, aligned) are enough
 // for monitoring figures; the live-connection count that placement depends on is an Int32
 // updated with Atomics because two threads write it (main +1 on hand-off, shard -1 on close).
+import { ADDRESS_TABLE_BYTES, AddressTable } from './address-table.ts';
+
 export const Stat = {
   CLIENTS_CONNECTED: 0,     // connections past CONNACK
   MESSAGES_RECEIVED: 1,     // PUBLISH packets from clients
@@ -36,8 +38,22 @@ export const Stat = {
   // CONNECTED_BY_KIND .. +11: connections past CONNACK by transport and protocol version,
   // slot CONNECTED_BY_KIND + connectedKind(transport, version) (see below).
   CONNECTED_BY_KIND: 28,
+  // Security (docs/security.md): refusals and denials, each counted where it happens.
+  AUTH_FAILED: 40,          // CONNECTs refused for a bad user name or password
+  ACL_DENIED_PUBLISH: 41,   // PUBLISH refused by the ACL (v5 QoS 1/2: 0x87; else dropped)
+  ACL_DENIED_SUBSCRIBE: 42, // SUBSCRIBE filters refused by the ACL (0x87 / 0x80)
+  ACL_DENIED_DELIVERY: 43,  // messages not delivered to a subscriber the ACL does not let read them
+  ACL_DENIED_WILL: 44,      // wills not published: the client may not write their topic
+  LIMIT_CONNECTIONS: 45,    // CONNECTs refused at --max-connections
+  LIMIT_CONNECTIONS_PER_IP: 46, // sockets closed at --max-connections-per-ip
+  LIMIT_CONNECT_RATE: 47,   // sockets closed at --connect-rate
+  LIMIT_PUBLISH_RATE: 48,   // times a client's reads paused at --max-publish-rate / --max-publish-bytes
+  LIMIT_TOPIC: 49,          // topics or filters refused at --max-topic-levels / --max-topic-length
+  LIMIT_SUBSCRIPTIONS: 50,  // filters refused at --max-subscriptions-per-client
+  LIMIT_RETAINED: 51,       // retained sets refused at --max-retained-messages / --max-retained-bytes
+  LIMIT_CLIENT_ID: 52,      // CONNECTs refused by --client-id-prefixes (0x85)
 } as const;
-export const STAT_COUNT = 40;
+export const STAT_COUNT = 53;
 
 /** Transports and protocol versions in the order of the CONNECTED_BY_KIND slots. */
 export const KIND_TRANSPORTS = ['tcp', 'tls', 'ws', 'wss'] as const;
@@ -56,6 +72,8 @@ export const PAIR_STAT_COUNT = 1;
 export class StatsBlock {
   readonly sab: SharedArrayBuffer;
   readonly shards: number;
+  /** per client address counters shared by the shards (address-table.ts), after the pair counters */
+  readonly addresses: AddressTable;
   private readonly live: Int32Array;
   private readonly values: Float64Array;
   private readonly pairs: Float64Array;
@@ -66,10 +84,12 @@ export class StatsBlock {
     // the per-pair counters (shards x shards x PAIR_STAT_COUNT, written by the `from` shard).
     const liveBytes = Math.ceil((shards * 4) / 8) * 8;
     const rowBytes = shards * STAT_COUNT * 8;
-    this.sab = sab ?? new SharedArrayBuffer(liveBytes + rowBytes + shards * shards * PAIR_STAT_COUNT * 8);
+    const pairBytes = shards * shards * PAIR_STAT_COUNT * 8;
+    this.sab = sab ?? new SharedArrayBuffer(liveBytes + rowBytes + pairBytes + ADDRESS_TABLE_BYTES);
     this.live = new Int32Array(this.sab, 0, shards);
     this.values = new Float64Array(this.sab, liveBytes, shards * STAT_COUNT);
     this.pairs = new Float64Array(this.sab, liveBytes + rowBytes, shards * shards * PAIR_STAT_COUNT);
+    this.addresses = new AddressTable(this.sab, liveBytes + rowBytes + pairBytes);
   }
 
   liveConnections(shard: number): number { return Atomics.load(this.live, shard); }
