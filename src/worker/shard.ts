@@ -13,7 +13,7 @@ import { TopicTrie } from '../shared/topics/trie.ts';
 import type { PeerRings, ShardInit } from '../shared/control.ts';
 import type { AccessHook } from './auth/access.ts';
 import { AllowAll, type AuthHook } from './auth/hook.ts';
-import { ConnectLimits } from './auth/limits.ts';
+import { ConnectLimits, REFUSED } from './auth/limits.ts';
 import type { ShardContext } from './context.ts';
 import { Durability } from './durable/durability.ts';
 import { StoreUpkeep } from './durable/upkeep.ts';
@@ -103,8 +103,10 @@ export class Shard implements ShardParts, SocketSink {
 
   adoptSocket(socket: ClientSocket): void {
     // Shutting down, or past --connect-rate / --max-connections-per-ip: closed before CONNECT is read.
-    if (this.shuttingDown || !this.limits.admit(socket)) { socket.destroy(); this.stats.addLive(this.id, -1); return; }
+    const slot = this.shuttingDown ? REFUSED : this.limits.admit(socket);
+    if (slot === REFUSED) { socket.destroy(); this.stats.addLive(this.id, -1); return; }
     const c = new Connection(this, socket);
+    this.limits.opened(c, slot);
     this.connections.add(c);
   }
 
@@ -122,7 +124,7 @@ export class Shard implements ShardParts, SocketSink {
 
   connectionClosed(conn: Connection, wasConnected: boolean): void {
     this.connections.delete(conn);
-    this.limits.closed(conn.socket);
+    this.limits.closed(conn);
     this.stats.addLive(this.id, -1);
     if (wasConnected) {
       this.stats.add(this.id, Stat.CLIENTS_CONNECTED, -1);

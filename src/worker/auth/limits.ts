@@ -7,14 +7,21 @@ import type { ShardContext } from '../context.ts';
 import type { ClientSocket } from '../net/client-socket.ts';
 import { Stat } from '../../shared/stats.ts';
 
-/** What the publish limiter needs of a connection (net/connection.ts): its pause count. */
+/**
+ * What the publish limiter needs of a connection (net/connection.ts): deferring its packets
+ * stops reading and keeps, in order, what is already read (the rest of a chunk), exactly as
+ * while a CONNECT waits for its session.
+ */
 export interface Pausable {
-  pausedBy: number;
-  unpause(): void;
+  deferPackets(): void;
+  resumePackets(): void;
   readonly clientId: string;
 }
 
 interface Window { sec: number; msgs: number; bytes: number; paused: boolean }
+
+/** admit()'s answer for a socket to close at once. */
+export const REFUSED = -2;
 
 /** Log a limit at most once per this many ms per limit, so a flood does not flood the log. */
 const LOG_EVERY_MS = 5000;
@@ -24,7 +31,7 @@ export class ConnectLimits {
   private readonly perIp: number;
   private readonly rate: number;
   readonly publishLimited: boolean;
-  private readonly slots = new WeakMap<ClientSocket, number>();
+  private readonly slots = new WeakMap<object, number>();
   private readonly windows = new WeakMap<Pausable, Window>();
   private readonly lastLog = new Map<string, number>();
 
@@ -35,41 +42,44 @@ export class ConnectLimits {
     this.publishLimited = ctx.config.maxPublishRate > 0 || ctx.config.maxPublishBytes > 0;
   }
 
-  /** A new socket: false when its address is past --connect-rate or --max-connections-per-ip (close it at once). */
-  admit(socket: ClientSocket): boolean {
-    if (this.perIp === 0 && this.rate === 0) return true;
+  /**
+   * A new socket: REFUSED when its address is past --connect-rate or --max-connections-per-ip
+   * (close it at once), else the address's table entry to hand to opened() (or -1).
+   */
+  admit(socket: ClientSocket): number {
+    if (this.perIp === 0 && this.rate === 0) return -1;
     const addr = socket.remoteAddress ?? '';
     const table = this.ctx.stats.addresses;
     const slot = table.slot(addr);
-    if (slot < 0) return true;
+    if (slot < 0) return -1;
     if (this.rate > 0 && table.opened(slot, Math.floor(Date.now() / 1000)) > this.rate) {
       this.hit(Stat.LIMIT_CONNECT_RATE, 'connect-rate', { remote: addr, limit: this.rate }, 'connection refused: --connect-rate reached for this address');
-      return false;
+      return REFUSED;
     }
-    if (this.perIp > 0) {
-      if (table.addLive(slot, 1) > this.perIp) {
-        table.addLive(slot, -1);
-        this.hit(Stat.LIMIT_CONNECTIONS_PER_IP, 'connections-per-ip', { remote: addr, limit: this.perIp }, 'connection refused: --max-connections-per-ip reached for this address');
-        return false;
-      }
-      this.slots.set(socket, slot);
+    if (this.perIp === 0) return -1;
+    if (table.addLive(slot, 1) > this.perIp) {
+      table.addLive(slot, -1);
+      this.hit(Stat.LIMIT_CONNECTIONS_PER_IP, 'connections-per-ip', { remote: addr, limit: this.perIp }, 'connection refused: --max-connections-per-ip reached for this address');
+      return REFUSED;
     }
-    return true;
+    return slot;
   }
 
-  /** A socket admitted by admit() closed. */
-  closed(socket: ClientSocket): void {
+  /** The connection made of an admitted socket, with admit()'s answer: its place is given back at close. */
+  opened(conn: object, slot: number): void { if (slot >= 0) this.slots.set(conn, slot); }
+
+  /** A connection closed. */
+  closed(conn: object): void {
     if (this.perIp === 0) return;
-    const slot = this.slots.get(socket);
+    const slot = this.slots.get(conn);
     if (slot === undefined) return;
-    this.slots.delete(socket);
+    this.slots.delete(conn);
     this.ctx.stats.addresses.addLive(slot, -1);
   }
 
   /**
    * A PUBLISH of `bytes` from `conn` (only called when publishLimited): past this second's
-   * allowance its reads pause (pausedBy, which the connection honours after this read) until
-   * the next second starts.
+   * allowance the packets after it wait, and its socket is not read, until the next second.
    */
   published(conn: Pausable, bytes: number): void {
     const now = Date.now();
@@ -82,9 +92,9 @@ export class ConnectLimits {
     const cfg = this.ctx.config;
     if (w.paused || !((cfg.maxPublishRate > 0 && w.msgs >= cfg.maxPublishRate) || (cfg.maxPublishBytes > 0 && w.bytes >= cfg.maxPublishBytes))) return;
     w.paused = true;
-    conn.pausedBy++;
+    conn.deferPackets();
     this.hit(Stat.LIMIT_PUBLISH_RATE, 'publish-rate', { client: conn.clientId, messages: w.msgs, bytes: w.bytes }, 'client paused: --max-publish-rate / --max-publish-bytes reached this second');
-    setTimeout(() => { w.paused = false; conn.unpause(); }, (sec + 1) * 1000 - now).unref();
+    setTimeout(() => { w.paused = false; conn.resumePackets(); }, (sec + 1) * 1000 - now).unref();
   }
 
   /** Counts a limit's hit and logs it at info, at most once per LOG_EVERY_MS per limit. */

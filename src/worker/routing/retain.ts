@@ -15,8 +15,10 @@ class Node {
 export class RetainedIndex {
   private readonly root = new Node();
   size = 0;
-  /** payload + topic bytes of the retained messages (for --max-retained-bytes) */
-  bytes = 0;
+  /** Clients' retained messages (not the broker's own $SYS values): for --max-retained-messages / -bytes. */
+  clientCount = 0;
+  /** payload + topic bytes of those */
+  clientBytes = 0;
 
   set(topic: string, msg: Message | null): void {
     const levels = topic.split('/');
@@ -33,7 +35,10 @@ export class RetainedIndex {
       path.push(node);
     }
     const delta = (msg !== null ? 1 : 0) - (node.msg !== null ? 1 : 0);
-    this.bytes += retainedBytes(msg) - retainedBytes(node.msg);
+    if (topic.charCodeAt(0) !== 36 /* $ */) {
+      this.clientBytes += retainedBytes(msg) - retainedBytes(node.msg);
+      this.clientCount += delta;
+    }
     node.msg = msg;
     if (delta === 0) return;
     this.size += delta;

@@ -48,10 +48,10 @@ export function topicWithinLimits(cfg: BrokerConfig, topic: string): boolean {
 export function retainWithinLimits(cfg: BrokerConfig, retained: RetainedIndex, topic: string, payloadBytes: number): boolean {
   if (payloadBytes === 0) return true; // a clear only frees
   const old = retained.get(topic);
-  if (cfg.maxRetainedMessages > 0 && old === null && retained.size >= cfg.maxRetainedMessages) return false;
+  if (cfg.maxRetainedMessages > 0 && old === null && retained.clientCount >= cfg.maxRetainedMessages) return false;
   if (cfg.maxRetainedBytes > 0) {
     const was = old === null ? 0 : old.payload.length + Buffer.byteLength(old.topic);
-    if (retained.bytes - was + payloadBytes + Buffer.byteLength(topic) > cfg.maxRetainedBytes) return false;
+    if (retained.clientBytes - was + payloadBytes + Buffer.byteLength(topic) > cfg.maxRetainedBytes) return false;
   }
   return true;
 }
