@@ -55,6 +55,7 @@ export interface BrokerConfig {
   passwordFile: string;         // Mosquitto password file ($7$, $6$, SCRAM lines); '' = none (docs/security.md)
   aclFile: string;              // Mosquitto acl_file; '' = none (with one: denied by default)
   allowPlaintextPasswords: boolean; // accept name:password lines in the password file
+  hashThreads: number;          // password hashing threads per shard (0 = on the shard's event loop)
   // Limits (docs/security.md): 0 = no limit
   maxConnections: number;       // clients past CONNECT, all shards together
   maxConnectionsPerIp: number;  // sockets per client address on one shard
@@ -126,6 +127,7 @@ export const DEFAULTS: BrokerConfig = {
   passwordFile: '',
   aclFile: '',
   allowPlaintextPasswords: false,
+  hashThreads: 1,
   maxConnections: 0,
   maxConnectionsPerIp: 0,
   connectRate: 0,

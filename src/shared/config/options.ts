@@ -98,6 +98,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'allow-anonymous', key: 'allowAnonymous', type: 'bool', group: 'Authentication', help: 'with --auth-users or --password-file: also accept clients without a user name' },
   { name: 'password-file', key: 'passwordFile', arg: 'FILE', type: 'string', group: 'Authentication', help: "Mosquitto password file (mosquitto_passwd's $7$ / $6$ lines, SCRAM lines); supersedes --auth-users; SIGHUP reloads it" },
   { name: 'allow-plaintext-passwords', key: 'allowPlaintextPasswords', type: 'bool', group: 'Authentication', help: 'accept name:password lines in plain text in --password-file' },
+  { name: 'hash-threads', key: 'hashThreads', type: 'int', min: 0, max: 16, group: 'Authentication', help: "threads per shard checking --password-file passwords (0: on the shard's own event loop, which stalls it; only to measure the difference)" },
   { name: 'acl-file', key: 'aclFile', arg: 'FILE', type: 'string', group: 'Authentication', help: "Mosquitto acl_file (user / topic / pattern rules); with one, access is denied by default; SIGHUP reloads it" },
   { name: 'client-id-prefixes', key: 'clientIdPrefixes', arg: 'A,B', type: 'string', group: 'Authentication', help: 'client ids must start with one of these prefixes; others get CONNACK 0x85 / 3.1.1 code 2 (empty: any)' },
   { name: 'auth-hook', key: 'authHook', arg: 'MODULE', type: 'string', group: 'Authentication', help: 'module exporting createAuthHook(config, base) => AuthHook (see src/worker/auth/hook.ts)' },

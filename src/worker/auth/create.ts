@@ -41,9 +41,9 @@ export async function createSecurity(config: BrokerConfig, ctx: PasswordAuthCont
   if (config.passwordFile !== '') {
     const file = loadPasswordFile(config.passwordFile, { allowPlaintext: config.allowPlaintextPasswords });
     for (const w of file.warnings) ctx.log.warn(w);
-    // One small pool per shard (one thread each): a CONNECT's check never leaves its shard's
-    // process-local queue, and N shards hash on N threads (docs/security.md, "hashing pool").
-    sec.pool = new HashPool({ threads: 1, allowPlaintext: config.allowPlaintextPasswords });
+    // One small pool per shard (--hash-threads, 1 by default): a check needs no round trip
+    // through main, and N shards hash on N threads (docs/security.md, "hashing pool").
+    sec.pool = new HashPool({ threads: config.hashThreads, allowPlaintext: config.allowPlaintextPasswords });
     sec.auth = sec.passwords = new PasswordFileAuth(ctx, file, sec.pool, config.allowAnonymous);
   } else if (config.authUsers !== '') {
     sec.auth = UsersFileAuth.fromFile(config.authUsers, config.allowAnonymous);
