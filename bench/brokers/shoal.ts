@@ -82,13 +82,14 @@ export const shoalBase = shoalLauncher('shoal-base', { persistence: 'memory', op
 
 /**
  * A 100-rule acl_file: the loadtest's clients are anonymous, so the anonymous section holds the
- * two rules that grant its topics among 88 that match nothing it sends, and 10 patterns (which
- * every check also walks).
+ * rules that grant its topics among 87 that match nothing it sends, and 10 patterns (which
+ * every check also walks). `bench/secret/#` denied makes the fan-out mode's `bench/#`
+ * subscriptions *partial*, so --fanout runs measure the cached delivery check too.
  */
 export function loadtestAcl(): string {
   const lines = ['# 100 rules: bench:compare shoal-acl'];
-  for (let i = 0; i < 88; i++) lines.push(`topic ${['read', 'write', 'readwrite', 'deny'][i % 4]} other/${i}/+/x`);
-  lines.push('topic readwrite loadtest/#', 'topic readwrite bench/#');
+  for (let i = 0; i < 87; i++) lines.push(`topic ${['read', 'write', 'readwrite', 'deny'][i % 4]} other/${i}/+/x`);
+  lines.push('topic readwrite loadtest/#', 'topic readwrite bench/#', 'topic deny bench/secret/#');
   for (let i = 0; i < 10; i++) lines.push(`pattern readwrite devices/%c/${i}/#`);
   return lines.join('\n') + '\n';
 }

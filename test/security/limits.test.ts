@@ -217,4 +217,13 @@ describe('--persistent-client-expiration and --max-retained-bytes', { skip }, ()
     assert.equal(late.connack.sessionPresent, false, 'gone after it');
     await end(late.client);
   });
+
+  test('a v5 session asking never to expire is bounded too, and CONNACK says so', async () => {
+    const v5 = await connectClient(b.url, { version: 5, clean: false, properties: { sessionExpiryInterval: 0xffffffff } });
+    assert.equal(v5.connack.properties?.sessionExpiryInterval, 2);
+    await end(v5.client);
+    const own = await connectClient(b.url, { version: 5, clean: false, properties: { sessionExpiryInterval: 60 } });
+    assert.equal(own.connack.properties?.sessionExpiryInterval, undefined, 'a finite expiry is the client\'s own');
+    await end(own.client);
+  });
 });

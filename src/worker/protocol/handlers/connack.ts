@@ -27,6 +27,7 @@ export interface ConnectRequest {
   authMethod: string | undefined;  // v5 Authentication Method (enhanced authentication)
   authData: Buffer | undefined;    // the hook's final Authentication Data, sent in CONNACK
   username: string | undefined;    // for the access hook's guard and the connect log line
+  expiryChanged: boolean;          // --persistent-client-expiration bounded it: v5 CONNACK says so
 }
 const requests = new WeakMap<Connection, ConnectRequest>();
 
@@ -125,6 +126,7 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
     if (sh.config.maxQos < 2) properties.maximumQoS = sh.config.maxQos as 0 | 1; // [MQTT-3.2.2-9]
     if (req.assignedId !== null) properties.assignedClientIdentifier = req.assignedId;
     if (req.keepaliveChanged >= 0) properties.serverKeepAlive = req.keepaliveChanged;
+    if (req.expiryChanged) properties.sessionExpiryInterval = req.expiry; // [MQTT-3.2.2.3.2]
     // Response Information only when asked for [MQTT-3.1.2-28], and only when configured (it may be left out).
     if (req.requestResponseInfo && sh.config.responseInformation !== '') {
       properties.responseInformation = sh.config.responseInformation.replaceAll('%c', conn.clientId);

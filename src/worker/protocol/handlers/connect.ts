@@ -234,13 +234,15 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
   conn.keepaliveMs = keepalive * 1000;
   conn.clientId = clientId;
   conn.cleanStart = packet.clean !== false;
-  // --persistent-client-expiration: Mosquitto's bound on 3.1.1 sessions that would never expire.
-  const expiry = v5 ? (props.sessionExpiryInterval ?? 0) : conn.cleanStart ? 0 : sh.config.persistentClientExpiration > 0 ? sh.config.persistentClientExpiration : NEVER_EXPIRES;
+  // --persistent-client-expiration: Mosquitto's bound on sessions that would never expire
+  // (3.1.1 clean session 0, v5 Session Expiry Interval 0xFFFFFFFF).
+  const asked = v5 ? (props.sessionExpiryInterval ?? 0) : conn.cleanStart ? 0 : NEVER_EXPIRES;
+  const expiry = asked === NEVER_EXPIRES && sh.config.persistentClientExpiration > 0 ? sh.config.persistentClientExpiration : asked;
   const req: ConnectRequest = {
     expiry, will, assignedId, keepaliveChanged,
     requestProblemInfo: props.requestProblemInformation !== false,
     requestResponseInfo: v5 && props.requestResponseInformation === true,
-    authMethod, authData: undefined, username: packet.username,
+    authMethod, authData: undefined, username: packet.username, expiryChanged: expiry !== asked,
   };
   const areq: AuthRequest = new ConnectAuthRequest(conn, clientId, packet.username, packet.password, version);
   if (authMethod !== undefined) {
