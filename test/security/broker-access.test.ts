@@ -21,11 +21,14 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const PASSWD = join(dir, 'passwd');
 const ACL = join(dir, 'acl');
 if (!skip) {
-  // The real tool writes the file Shoal reads ($7$, PBKDF2-SHA512).
-  for (const [i, [user, pw]] of [['alice', 'alice-pw'], ['bob', 'bob-pw'], ['admin', 'admin-pw'], ['carol', 'carol-pw']].entries()) {
+  // The real tool writes the file Shoal reads ($7$, PBKDF2-SHA512); `shoal passwd` adds carol
+  // to the same file (one file from both tools).
+  for (const [i, [user, pw]] of [['alice', 'alice-pw'], ['bob', 'bob-pw'], ['admin', 'admin-pw']].entries()) {
     const r = spawnSync('mosquitto_passwd', [...(i === 0 ? ['-c'] : []), '-b', PASSWD, user!, pw!], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
   }
+  const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'shoal.js'), 'passwd', '-b', PASSWD, 'carol', 'carol-pw'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
   writeFileSync(ACL, `# anonymous clients: nothing
 user alice
 topic readwrite alice/#
@@ -66,9 +69,11 @@ forEachConfig(({ version, shards }) => {
   const b = useBroker({ shards, sysInterval: 1, extraArgs: ['--password-file', PASSWD, '--acl-file', ACL] });
   const as = (user: string, extra: Record<string, unknown> = {}) => connect(b.url, { version, username: user, password: `${user}-pw`, ...extra });
 
-  test('a password mosquitto_passwd wrote logs in; a wrong one, an unknown user and no user are refused', { skip }, async () => {
-    const ok = await run('mosquitto_pub', ['-p', String(b.port), ...mosq(version), '-u', 'alice', '-P', 'alice-pw', '-t', 'alice/x', '-m', 'hi', '-q', '1']);
-    assert.equal(ok.code, 0, ok.stderr);
+  test('passwords mosquitto_passwd and shoal passwd wrote log in; a wrong one, an unknown user and no user are refused', { skip }, async () => {
+    for (const user of ['alice', 'carol']) {
+      const ok = await run('mosquitto_pub', ['-p', String(b.port), ...mosq(version), '-u', user, '-P', `${user}-pw`, '-t', `${user}/x`, '-m', 'hi', '-q', '1']);
+      assert.equal(ok.code, 0, `${user}: ${ok.stderr}`);
+    }
     for (const args of [['-u', 'alice', '-P', 'nope'], ['-u', 'mallory', '-P', 'x'], []]) {
       const r = await run('mosquitto_pub', ['-p', String(b.port), ...mosq(version), ...args, '-t', 'alice/x', '-m', 'hi']);
       assert.notEqual(r.code, 0, `${args.join(' ')}: ${r.stderr}`);

@@ -1,5 +1,9 @@
 // Every limit flag hit for real: the answer the client gets, the $SYS counter, the log line.
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeHash, hashPassword } from '../../src/shared/auth/password-file.ts';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { isMosquitto } from '../helpers/broker.ts';
@@ -225,5 +229,45 @@ describe('--persistent-client-expiration and --max-retained-bytes', { skip }, ()
     const own = await connectClient(b.url, { version: 5, clean: false, properties: { sessionExpiryInterval: 60 } });
     assert.equal(own.connack.properties?.sessionExpiryInterval, undefined, 'a finite expiry is the client\'s own');
     await end(own.client);
+  });
+});
+
+describe('failed logins and the log lines', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-logins-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const pw = join(dir, 'passwd');
+  writeFileSync(pw, `u:${encodeHash(hashPassword('right'))}\n`);
+  const b = useBroker({ shards: 2, sysInterval: 1, extraArgs: ['--password-file', pw] });
+
+  test('failures in a row from one address wait longer each time (100, 200, 400 ms), are logged and counted', async () => {
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const t0 = Date.now();
+      await assert.rejects(connectClient(b.url, { version: 5, username: 'u', password: 'wrong', clientId: `bad${i}` }), (err) => refusal(err) === 0x86);
+      waits.push(Date.now() - t0);
+    }
+    assert.ok(waits[1]! >= 90 && waits[2]! >= 190 && waits[3]! >= 390, waits.join(','));
+    const log = b.broker.stderr();
+    assert.match(log, /"client":"bad3","user":"u","remote":"127\.0\.0\.1:\d+","delayMs":400,"msg":"login failed: bad user name or password"/);
+    // a success from the address starts it from zero
+    const ok = await connect(b.url, { username: 'u', password: 'right', clientId: 'good' });
+    await end(ok);
+    const t0 = Date.now();
+    await assert.rejects(connectClient(b.url, { version: 4, username: 'u', password: 'wrong' }), (err) => refusal(err) === 4);
+    assert.ok(Date.now() - t0 < 90, `first failure after a success answered at once (${Date.now() - t0} ms)`);
+    const c = await connect(b.url, { username: 'u', password: 'right', clientId: uid('sys') });
+    const got = collect(c, (t) => t === '$SYS/broker/security/auth-failed');
+    await subscribe(c, '$SYS/broker/security/auth-failed');
+    await eventually(() => Number(got.messages.at(-1)?.payload.toString() ?? 0) >= 5, 5000, 'auth-failed counted');
+    await end(c);
+  });
+
+  test('connect, disconnect and refused connect are info lines with client, user, address, version, transport, shard', async () => {
+    const c = await connect(b.url, { version: 5, username: 'u', password: 'right', clientId: 'logged' });
+    await end(c);
+    await eventually(() => /"client":"logged","reason":"client DISCONNECT","msg":"client disconnected"/.test(b.broker.stderr()), 3000, 'disconnect line');
+    const log = b.broker.stderr();
+    assert.match(log, /"level":30,[^\n]*"shard":\d[^\n]*"client":"logged","user":"u","remote":"127\.0\.0\.1:\d+","protocolVersion":5,"transport":"tcp"[^\n]*"msg":"client connected"/);
+    assert.match(log, /"client":"bad0"[^\n]*"reason":"0x86","why":"BAD_USER_NAME_OR_PASSWORD","msg":"connect refused"/);
   });
 });
