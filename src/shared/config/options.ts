@@ -83,7 +83,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'max-subscriptions-per-client', key: 'maxSubscriptionsPerClient', type: 'int', min: 0, max: 1e9, group: 'Limits and flow control', help: 'subscriptions a session may hold; beyond: SUBACK 0x97 / 0x80 for the filter (0 = no limit)' },
   { name: 'max-retained-messages', key: 'maxRetainedMessages', type: 'int', min: 0, max: 1e9, group: 'Limits and flow control', help: 'retained messages in the broker; beyond: not retained, v5 QoS 1/2 answered 0x97 (0 = no limit)' },
   { name: 'max-retained-bytes', key: 'maxRetainedBytes', arg: 'B', type: 'int', min: 0, max: 2 ** 48, group: 'Limits and flow control', help: 'payload + topic bytes of retained messages; beyond: not retained, v5 QoS 1/2 answered 0x97 (0 = no limit)' },
-  { name: 'persistent-client-expiration', key: 'persistentClientExpiration', arg: 'DURATION', type: 'duration', group: 'Limits and flow control', help: 'how long a 3.1.1 persistent session lives offline: 1h, 2d, 1w, 1m, 1y as in Mosquitto (0 = forever)' },
+  { name: 'persistent-client-expiration', key: 'persistentClientExpiration', arg: 'DURATION', type: 'duration', group: 'Limits and flow control', help: 'how long a session that would never expire (3.1.1 clean session 0) lives offline: 1h, 2d, 1w, 1m, 1y as in Mosquitto (0 = forever)' },
   { name: 'max-keepalive', key: 'maxKeepAlive', arg: 'S', type: 'int', min: 0, max: 65535, group: 'Limits and flow control', help: 'cap on client keepalive in seconds, told to v5 clients (0 = none)' },
 
   { name: 'max-qos', key: 'maxQos', type: 'int', min: 0, max: 2, group: 'MQTT 5 capabilities', help: 'highest QoS accepted and granted (v5 CONNACK Maximum QoS)' },
