@@ -45,7 +45,7 @@ const LONG = 'abcdefghij'.repeat(4) + 'k'; // 41 bytes
 const refusal = (err: unknown): number | undefined => (err as { code?: number }).code;
 
 describe('--max-connections', { skip }, () => {
-  const b = useBroker({ shards: 2, sysInterval: 1, extraArgs: ['--max-connections', '2'] });
+  const b = useBroker({ shards: 2, sysInterval: 1, extraArgs: ['--max-connections', '2', '--http-port', '0'] });
   test('beyond it CONNECT is refused: v5 0x97, 3.1.1 code 3; counted and logged', async () => {
     const a = await connect(b.url);
     const c = await connect(b.url);
@@ -58,6 +58,10 @@ describe('--max-connections', { skip }, () => {
     } finally { await endAll([a, c]); }
     await sleep(100);
     assert.ok(await counter(b.url, 'limit/connections', 2) >= 2);
+    // and in /metrics, summed over the shards
+    const text = await (await fetch(`${b.broker.urls.http}/metrics`)).text();
+    const hits = [...text.matchAll(/^shoal_limit_hits_total\{shard="\d+",limit="max_connections"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    assert.ok(hits >= 2, text.split('\n').filter((l) => l.includes('limit_hits')).join('\n'));
   });
 });
 
