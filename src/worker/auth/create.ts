@@ -45,6 +45,7 @@ export async function createSecurity(config: BrokerConfig, ctx: PasswordAuthCont
     // through main, and N shards hash on N threads (docs/security.md, "hashing pool").
     sec.pool = new HashPool({ threads: config.hashThreads, allowPlaintext: config.allowPlaintextPasswords });
     sec.auth = sec.passwords = new PasswordFileAuth(ctx, file, sec.pool, config.allowAnonymous);
+    if (config.authUsers !== '' && ctx.id === 0) ctx.log.warn(`--auth-users ${config.authUsers} is not used: --password-file supersedes it`);
   } else if (config.authUsers !== '') {
     sec.auth = UsersFileAuth.fromFile(config.authUsers, config.allowAnonymous);
   }
