@@ -148,7 +148,7 @@ function sendRetained(conn: Connection, subs: Subscription[], existed: boolean[]
     const guard = sub.guard;
     sh.retained.match(sub.topicFilter, (msg) => {
       if (msg.expired(now)) return;
-      if (guard !== null && !guard.canDeliver(msg.topic)) { sh.stats.add(sh.id, Stat.ACL_DENIED_DELIVERY, 1); return; } // [the ACL's READ]
+      if (guard !== null && !guard.canDeliver(msg.topic)) { sh.stats.add(sh.id, Stat.ACL_DENIED_DELIVERY, 1); return; } // the ACL: may the client read it?
       const qos = sub.qos < msg.qos ? sub.qos : msg.qos;
       sh.delivery.deliverTo(s, msg, qos as 0 | 1 | 2, true, sub.subscriptionId !== 0 && conn.version === 5 ? [sub.subscriptionId] : null, false);
     });
