@@ -4,8 +4,10 @@
 // accepts on the main thread and transfers (--accept main; `shoal` takes the platform default);
 // `shoal-scraped` is `shoal` with the admin port on and /metrics scraped every second;
 // `shoal-base` runs another checkout of Shoal (SHOAL_BASE_DIR, with its own node_modules), so two
-// builds are measured in one run, rounds alternating, as a before/after of a change.
-import { mkdtempSync, rmSync } from 'node:fs';
+// builds are measured in one run, rounds alternating, as a before/after of a change;
+// `shoal-acl` is `shoal` with a 100-rule Mosquitto acl_file that grants the loadtest's topics
+// (the ACL's cost: docs/security.md).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -25,10 +27,12 @@ interface Variant {
   scrapeMs?: number;
   /** the checkout to run; null = not configured (unavailable) */
   root?: () => string | null;
+  /** files written into the data directory before the start, and the flags naming them */
+  files?: (dataDir: string) => string[];
 }
 
 function shoalLauncher(name: string, v: Variant): BrokerLauncher {
-  const { persistence, optIn, extra = [], scrapeMs = 0, root = () => repoRoot } = v;
+  const { persistence, optIn, extra = [], scrapeMs = 0, root = () => repoRoot, files = () => [] } = v;
   return {
     name,
     optIn,
@@ -46,7 +50,7 @@ function shoalLauncher(name: string, v: Variant): BrokerLauncher {
         name,
         command: process.execPath,
         args: [path.join(dir, 'bin', 'shoal.js'), '--host', '127.0.0.1', '--port', '0', '--shards', String(shards),
-          '--persistence', persistence, '--data-dir', dataDir, ...extra, ...(scrapeMs > 0 ? ['--http-port', '0'] : [])],
+          '--persistence', persistence, '--data-dir', dataDir, ...extra, ...files(dataDir), ...(scrapeMs > 0 ? ['--http-port', '0'] : [])],
         cwd: dir,
         // The broker refuses SHOAL_* variables it does not know; this one is the launcher's.
         env: { ...process.env, SHOAL_BASE_DIR: undefined },
@@ -75,3 +79,23 @@ export const shoalMainAccept = shoalLauncher('shoal-main-accept', { persistence:
 export const shoalScraped = shoalLauncher('shoal-scraped', { persistence: 'memory', optIn: true, scrapeMs: 1000 });
 /** Another build of Shoal (SHOAL_BASE_DIR), in memory like `shoal`: the "before" of an A/B. */
 export const shoalBase = shoalLauncher('shoal-base', { persistence: 'memory', optIn: true, root: () => process.env.SHOAL_BASE_DIR ?? null });
+
+/**
+ * A 100-rule acl_file: the loadtest's clients are anonymous, so the anonymous section holds the
+ * rules that grant its topics among 87 that match nothing it sends, and 10 patterns (which
+ * every check also walks). `bench/secret/#` denied makes the fan-out mode's `bench/#`
+ * subscriptions *partial*, so --fanout runs measure the cached delivery check too.
+ */
+export function loadtestAcl(): string {
+  const lines = ['# 100 rules: bench:compare shoal-acl'];
+  for (let i = 0; i < 87; i++) lines.push(`topic ${['read', 'write', 'readwrite', 'deny'][i % 4]} other/${i}/+/x`);
+  lines.push('topic readwrite loadtest/#', 'topic readwrite bench/#', 'topic deny bench/secret/#');
+  for (let i = 0; i < 10; i++) lines.push(`pattern readwrite devices/%c/${i}/#`);
+  return lines.join('\n') + '\n';
+}
+
+/** In memory, with a 100-rule ACL file granting the loadtest's topics: ACL on vs `shoal` off. */
+export const shoalAcl = shoalLauncher('shoal-acl', {
+  persistence: 'memory', optIn: true,
+  files: (dataDir) => { const f = path.join(dataDir, 'acl'); writeFileSync(f, loadtestAcl()); return ['--acl-file', f]; },
+});

@@ -31,7 +31,8 @@ export const USAGE = `usage: npm run bench:compare -- --workload loadtest|pingte
                       (default: ${launchers.filter((l) => !l.optIn).map((l) => l.name).join(',')}; absent ones are skipped;
                       shoal-fast / shoal-durable: Shoal's on-disk modes; shoal-main-accept: --accept main; shoal-scraped: admin port on, /metrics
                       scraped every second; mosquitto-persist: persistence on;
-                      shoal-base: the checkout in SHOAL_BASE_DIR, for a before/after of a change)
+                      shoal-base: the checkout in SHOAL_BASE_DIR, for a before/after of a change;
+                      shoal-acl: a 100-rule --acl-file granting the loadtest's topics)
   --rounds N          rounds; each runs every broker once, order rotated per round (default 3)
   --shards N          shards for Shoal (default: cores, ${os.availableParallelism()})
   --baseline NAME     broker the ratios are computed for (default: shoal, else the first)

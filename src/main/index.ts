@@ -15,6 +15,7 @@ import { startLine, urlOf } from './start-line.ts';
 import { SysPublisher } from './sys.ts';
 import { startAdminPort } from './admin/index.ts';
 import { BrokerControl, ControlChannel } from './control/index.ts';
+import { reloadOnSighup } from './reload.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -108,4 +109,5 @@ async function shutdown(signal: string): Promise<void> {
 // Before the start line: whoever reads it may signal at once.
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+reloadOnSighup({ config, listeners, shards, log });
 console.log(startLine(pkg.version, urls, config));

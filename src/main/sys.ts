@@ -1,6 +1,23 @@
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { ShardSupervisor } from './shards.ts';
 
+/** Shoal's security counters under $SYS/broker/security/ (docs/security.md). */
+export const SECURITY_SYS: readonly [string, number][] = [
+  ['$SYS/broker/security/auth-failed', Stat.AUTH_FAILED],
+  ['$SYS/broker/security/acl-denied/publish', Stat.ACL_DENIED_PUBLISH],
+  ['$SYS/broker/security/acl-denied/subscribe', Stat.ACL_DENIED_SUBSCRIBE],
+  ['$SYS/broker/security/acl-denied/delivery', Stat.ACL_DENIED_DELIVERY],
+  ['$SYS/broker/security/acl-denied/will', Stat.ACL_DENIED_WILL],
+  ['$SYS/broker/security/limit/connections', Stat.LIMIT_CONNECTIONS],
+  ['$SYS/broker/security/limit/connections-per-ip', Stat.LIMIT_CONNECTIONS_PER_IP],
+  ['$SYS/broker/security/limit/connect-rate', Stat.LIMIT_CONNECT_RATE],
+  ['$SYS/broker/security/limit/publish-rate', Stat.LIMIT_PUBLISH_RATE],
+  ['$SYS/broker/security/limit/topic', Stat.LIMIT_TOPIC],
+  ['$SYS/broker/security/limit/subscriptions', Stat.LIMIT_SUBSCRIPTIONS],
+  ['$SYS/broker/security/limit/retained', Stat.LIMIT_RETAINED],
+  ['$SYS/broker/security/limit/client-id', Stat.LIMIT_CLIENT_ID],
+];
+
 /**
  * $SYS topics, summed over all shards from the shared stats block and sent to every shard
  * (each delivers to its own subscribers and keeps them as retained values).
@@ -72,6 +89,7 @@ export class SysPublisher {
       ['$SYS/broker/bytes/sent', String(s.sum(Stat.BYTES_SENT))],
       ['$SYS/broker/shards', String(this.shards.count)],
       ['$SYS/broker/connections/handshakes-failed', String(s.sum(Stat.HANDSHAKES_FAILED))],
+      ...SECURITY_SYS.map(([topic, stat]): [string, string] => [topic, String(s.sum(stat))]),
     ];
   }
 

@@ -52,6 +52,23 @@ export interface BrokerConfig {
   authUsers: string;            // users file (name:password or SCRAM-SHA-256 verifier); '' = no users file
   allowAnonymous: boolean;      // with a users file: let clients without a user name in
   authHook: string;             // module exporting an AuthHook factory; '' = none
+  passwordFile: string;         // Mosquitto password file ($7$, $6$, SCRAM lines); '' = none (docs/security.md)
+  aclFile: string;              // Mosquitto acl_file; '' = none (with one: denied by default)
+  allowPlaintextPasswords: boolean; // accept name:password lines in the password file
+  hashThreads: number;          // password hashing threads per shard (0 = on the shard's event loop)
+  // Limits (docs/security.md): 0 = no limit
+  maxConnections: number;       // clients past CONNECT, all shards together
+  maxConnectionsPerIp: number;  // sockets per client address on one shard
+  connectRate: number;          // new sockets per second per client address (beyond: closed before CONNECT is read)
+  maxPublishRate: number;       // PUBLISH packets per second per client (beyond: its reads pause)
+  maxPublishBytes: number;      // PUBLISH bytes per second per client (beyond: its reads pause)
+  maxTopicLevels: number;       // levels of a topic name or filter
+  maxTopicLength: number;       // bytes of a topic name or filter
+  maxSubscriptionsPerClient: number;
+  maxRetainedMessages: number;  // retained messages in the broker
+  maxRetainedBytes: number;     // payload + topic bytes of the retained messages
+  clientIdPrefixes: string;     // comma-separated: client ids must start with one ('' = any)
+  persistentClientExpiration: number; // seconds a 3.1.1 persistent session lives offline (0 = forever)
   responseInformation: string;  // v5 Response Information template ('%c' = client id); '' = not offered
   maxQos: number;               // highest QoS accepted in PUBLISH / granted in SUBSCRIBE (v5 CONNACK Maximum QoS)
   retainAvailable: boolean;     // retained messages accepted (v5 CONNACK Retain Available)
@@ -107,6 +124,22 @@ export const DEFAULTS: BrokerConfig = {
   authUsers: '',
   allowAnonymous: false,
   authHook: '',
+  passwordFile: '',
+  aclFile: '',
+  allowPlaintextPasswords: false,
+  hashThreads: 1,
+  maxConnections: 0,
+  maxConnectionsPerIp: 0,
+  connectRate: 0,
+  maxPublishRate: 0,
+  maxPublishBytes: 0,
+  maxTopicLevels: 0,
+  maxTopicLength: 0,
+  maxSubscriptionsPerClient: 0,
+  maxRetainedMessages: 0,
+  maxRetainedBytes: 0,
+  clientIdPrefixes: '',
+  persistentClientExpiration: 0,
   responseInformation: '',
   maxQos: 2,
   retainAvailable: true,

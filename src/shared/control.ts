@@ -33,6 +33,10 @@ export type ControlToShard =
   | { type: 'peer-restarted'; peer: number; rings: PeerRings }
   | { type: 'listen'; host: string; port: number }
   | { type: 'unlisten' }
+  // SIGHUP: the password and ACL files' texts main read and parsed (null: not configured, or
+  // the new file failed and the old one stays), and the listeners with fresh TLS material
+  // (null: unchanged). Nothing here drops a connection.
+  | { type: 'reload'; passwordText: string | null; aclText: string | null; listeners: ShardListener[] | null }
   | { type: 'shutdown' }
   | { type: 'query'; seq: number; query: AdminQuery };      // the admin port's question (src/main/control)
 

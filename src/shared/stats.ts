@@ -2,6 +2,8 @@
 // pick a shard and to publish $SYS. Plain Float64 stores (single writer, aligned) are enough
 // for monitoring figures; the live-connection count that placement depends on is an Int32
 // updated with Atomics because two threads write it (main +1 on hand-off, shard -1 on close).
+import { ADDRESS_TABLE_BYTES, AddressTable } from './address-table.ts';
+
 export const Stat = {
   CLIENTS_CONNECTED: 0,     // connections past CONNACK
   MESSAGES_RECEIVED: 1,     // PUBLISH packets from clients
@@ -39,9 +41,23 @@ export const Stat = {
   // PUBLISH packets by QoS: RECEIVED_BY_QOS + qos (from clients), SENT_BY_QOS + qos (to clients).
   RECEIVED_BY_QOS: 40,
   SENT_BY_QOS: 43,
+  // Security (docs/security.md): refusals and denials, each counted where it happens.
+  AUTH_FAILED: 46,          // CONNECTs refused for a bad user name or password
+  ACL_DENIED_PUBLISH: 47,   // PUBLISH refused by the ACL (v5 QoS 1/2: 0x87; else dropped)
+  ACL_DENIED_SUBSCRIBE: 48, // SUBSCRIBE filters refused by the ACL (0x87 / 0x80)
+  ACL_DENIED_DELIVERY: 49,  // messages not delivered to a subscriber the ACL does not let read them
+  ACL_DENIED_WILL: 50,      // wills not published: the client may not write their topic
+  LIMIT_CONNECTIONS: 51,    // CONNECTs refused at --max-connections
+  LIMIT_CONNECTIONS_PER_IP: 52, // sockets closed at --max-connections-per-ip
+  LIMIT_CONNECT_RATE: 53,   // sockets closed at --connect-rate
+  LIMIT_PUBLISH_RATE: 54,   // times a client's reads paused at --max-publish-rate / --max-publish-bytes
+  LIMIT_TOPIC: 55,          // topics or filters refused at --max-topic-levels / --max-topic-length
+  LIMIT_SUBSCRIPTIONS: 56,  // filters refused at --max-subscriptions-per-client
+  LIMIT_RETAINED: 57,       // retained sets refused at --max-retained-messages / --max-retained-bytes
+  LIMIT_CLIENT_ID: 58,      // CONNECTs refused by --client-id-prefixes (0x85)
   // Store commit latency (one group commit: a turn's writes), a histogram: COMMIT_BUCKETS slots
   // of counts by upper bound (COMMIT_BOUNDS_S, the last one +Inf), then the sum in seconds and the count.
-  COMMIT_LATENCY: 46,
+  COMMIT_LATENCY: 59,
 } as const;
 
 /** Upper bounds (seconds) of the commit-latency buckets; one more slot counts those above the last. */
@@ -82,6 +98,8 @@ export const PAIR_STAT_COUNT = 1;
 export class StatsBlock {
   readonly sab: SharedArrayBuffer;
   readonly shards: number;
+  /** per client address counters shared by the shards (address-table.ts), after the pair counters */
+  readonly addresses: AddressTable;
   private readonly live: Int32Array;
   private readonly values: Float64Array;
   private readonly pairs: Float64Array;
@@ -92,10 +110,12 @@ export class StatsBlock {
     // the per-pair counters (shards x shards x PAIR_STAT_COUNT, written by the `from` shard).
     const liveBytes = Math.ceil((shards * 4) / 8) * 8;
     const rowBytes = shards * STAT_COUNT * 8;
-    this.sab = sab ?? new SharedArrayBuffer(liveBytes + rowBytes + shards * shards * PAIR_STAT_COUNT * 8);
+    const pairBytes = shards * shards * PAIR_STAT_COUNT * 8;
+    this.sab = sab ?? new SharedArrayBuffer(liveBytes + rowBytes + pairBytes + ADDRESS_TABLE_BYTES);
     this.live = new Int32Array(this.sab, 0, shards);
     this.values = new Float64Array(this.sab, liveBytes, shards * STAT_COUNT);
     this.pairs = new Float64Array(this.sab, liveBytes + rowBytes, shards * shards * PAIR_STAT_COUNT);
+    this.addresses = new AddressTable(this.sab, liveBytes + rowBytes + pairBytes);
   }
 
   liveConnections(shard: number): number { return Atomics.load(this.live, shard); }

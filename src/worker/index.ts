@@ -5,7 +5,7 @@ import { StatsBlock } from '../shared/stats.ts';
 import { createStore } from '../shared/store/index.ts';
 import type { ControlFromShard, ControlToShard, ShardInit } from '../shared/control.ts';
 import { Shard } from './shard.ts';
-import { createAuthHook } from './auth/create.ts';
+import { createSecurity, reloadSecurity, type ShardSecurity } from './auth/create.ts';
 import { startKeepalive } from './net/keepalive.ts';
 import { Acceptor } from './net/acceptor.ts';
 import { Transports } from './net/transports.ts';
@@ -35,8 +35,11 @@ if (typeof migratedFrom === 'number') log.warn({ dataDir: init.config.dataDir, f
 const shard = new Shard(init, stats, log, store);
 const banned = new BannedIds(store);
 banned.load();
+let security: ShardSecurity;
 try {
-  shard.auth = banned.wrap(await createAuthHook(init.config));
+  security = await createSecurity(init.config, { id: init.id, stats, log });
+  shard.auth = banned.wrap(security.auth);
+  shard.access = security.access;
 } catch (err) {
   const e = err as { code?: string; message?: string };
   port.postMessage({ type: 'fatal', code: e.code ?? 'SHOAL_CONFIG_INVALID', message: e.message ?? String(err) } satisfies ControlFromShard);
@@ -75,10 +78,17 @@ port.on('message', (m: ControlToShard) => {
       );
       break;
     }
+    case 'reload':
+      // SIGHUP (src/main/reload.ts): files main read and checked; connections stay.
+      reloadSecurity(security, init.config, m, { id: init.id, stats, log });
+      if (m.aclText !== null) shard.accessReloaded();
+      if (m.listeners !== null) transports.replaceTls(m.listeners);
+      break;
     case 'shutdown':
       acceptor.close();
       clearInterval(keepalive);
       transports.shutdown();
+      void security.pool?.close();
       shard.shutdown().then(() => port.postMessage({ type: 'stopped' } satisfies ControlFromShard), (err) => {
         log.error({ err }, 'shutdown failed');
         port.postMessage({ type: 'stopped' } satisfies ControlFromShard);

@@ -1,5 +1,7 @@
 import type { Store } from '../shared/store/index.ts';
+import type { AccessHook } from './auth/access.ts';
 import type { AuthHook } from './auth/hook.ts';
+import type { ConnectLimits } from './auth/limits.ts';
 import type { ShardContext } from './context.ts';
 import type { Durability } from './durable/durability.ts';
 import type { Backpressure } from './net/backpressure.ts';
@@ -19,6 +21,10 @@ import type { Registry } from './session/registry.ts';
 export interface ShardParts extends ShardContext {
   readonly store: Store;
   readonly auth: AuthHook;
+  /** topic access (auth/access.ts); null = none configured, so nothing is checked */
+  readonly access: AccessHook | null;
+  /** per-address and per-client limits (auth/limits.ts) */
+  readonly limits: ConnectLimits;
   readonly bp: Backpressure;
   readonly peers: PeerLink;
   readonly routing: Routing;

@@ -6,11 +6,14 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../shared/config.ts';
 import { Reason } from '../shared/protocol/reason-codes.ts';
+import { disconnectReason } from './auth/connect-log.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { Store } from '../shared/store/index.ts';
 import { TopicTrie } from '../shared/topics/trie.ts';
 import type { PeerRings, ShardInit } from '../shared/control.ts';
+import type { AccessHook } from './auth/access.ts';
 import { AllowAll, type AuthHook } from './auth/hook.ts';
+import { ConnectLimits, REFUSED } from './auth/limits.ts';
 import type { ShardContext } from './context.ts';
 import { Durability } from './durable/durability.ts';
 import { StoreUpkeep } from './durable/upkeep.ts';
@@ -57,7 +60,9 @@ export class Shard implements ShardParts, SocketSink {
   readonly retainSync: RetainedSync;
   readonly moves: Moves;
   readonly lifecycle: SessionLifecycle;
-  auth: AuthHook = new AllowAll(); // replaced at start from the configuration (createAuthHook)
+  auth: AuthHook = new AllowAll(); // replaced at start from the configuration (createSecurity)
+  access: AccessHook | null = null; // likewise; null = no access control
+  readonly limits: ConnectLimits;
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
   shuttingDown = false;
@@ -71,6 +76,7 @@ export class Shard implements ShardParts, SocketSink {
     this.store = store;
     const ctx: ShardContext = { id: init.id, count: init.count, config: init.config, stats, log };
     const local = new TopicTrie<Subscription>();
+    this.limits = new ConnectLimits(ctx);
     this.bp = new Backpressure(init.config.slowClientMs, init.config.maxClientBacklog);
     const frames: FrameHandler[] = [];
     this.peers = new Peers(ctx, this.bp, init.bellSab, init.rings, init.config.ringCapacity, (r, from) => frames[r.u8()]!(r, from));
@@ -97,17 +103,34 @@ export class Shard implements ShardParts, SocketSink {
   }
 
   adoptSocket(socket: ClientSocket): void {
-    if (this.shuttingDown) { socket.destroy(); this.stats.addLive(this.id, -1); return; }
+    // Shutting down, or past --connect-rate / --max-connections-per-ip: closed before CONNECT is read.
+    const slot = this.shuttingDown ? REFUSED : this.limits.admit(socket);
+    if (slot === REFUSED) { socket.destroy(); this.stats.addLive(this.id, -1); return; }
     const c = new Connection(this, socket);
+    this.limits.opened(c, slot);
     this.connections.add(c);
+  }
+
+  /**
+   * The ACL was reloaded: every subscription of a client with access control is checked at
+   * delivery from now on (its verdict was the old file's), and each client's rules are
+   * prepared again from the new file at its next operation (acl-access.ts).
+   */
+  accessReloaded(): void {
+    for (const s of this.sessions.values()) {
+      if (s.guard === null) continue;
+      for (const sub of s.subs.values()) sub.guard = s.guard;
+    }
   }
 
   connectionClosed(conn: Connection, wasConnected: boolean): void {
     this.connections.delete(conn);
+    this.limits.closed(conn);
     this.stats.addLive(this.id, -1);
     if (wasConnected) {
       this.stats.add(this.id, Stat.CLIENTS_CONNECTED, -1);
       countConnected(this.stats, this.id, conn.socket, conn.version, -1);
+      if (this.log.isLevelEnabled('info')) this.log.info({ client: conn.clientId, reason: disconnectReason(conn) }, 'client disconnected');
     }
     const s = conn.session;
     if (s === null || s.conn !== conn) return;

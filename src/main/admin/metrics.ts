@@ -95,6 +95,17 @@ export function createMetrics(src: MetricsSources): Metrics {
   perShard('counter', 'shoal_messages_expired_total', 'Queued messages removed when their Message Expiry Interval passed', Stat.EXPIRED);
   perShardBy('counter', 'shoal_publishes_refused_total', 'QoS 1/2 publishes refused, by reason', 'reason', [['quota_exceeded', Stat.REFUSED_QUOTA]]);
 
+  // Security (docs/security.md)
+  perShard('counter', 'shoal_auth_failures_total', 'CONNECTs refused for a bad user name or password', Stat.AUTH_FAILED);
+  perShardBy('counter', 'shoal_acl_denied_total', 'Operations the ACL refused, by operation', 'operation', [
+    ['publish', Stat.ACL_DENIED_PUBLISH], ['subscribe', Stat.ACL_DENIED_SUBSCRIBE], ['delivery', Stat.ACL_DENIED_DELIVERY], ['will', Stat.ACL_DENIED_WILL],
+  ]);
+  perShardBy('counter', 'shoal_limit_hits_total', 'Times a configured limit was hit, by limit', 'limit', [
+    ['max_connections', Stat.LIMIT_CONNECTIONS], ['max_connections_per_ip', Stat.LIMIT_CONNECTIONS_PER_IP], ['connect_rate', Stat.LIMIT_CONNECT_RATE],
+    ['publish_rate', Stat.LIMIT_PUBLISH_RATE], ['topic', Stat.LIMIT_TOPIC], ['subscriptions', Stat.LIMIT_SUBSCRIPTIONS],
+    ['retained', Stat.LIMIT_RETAINED], ['client_id_prefix', Stat.LIMIT_CLIENT_ID],
+  ]);
+
   // State
   perShard('gauge', 'shoal_queued_messages', 'Messages waiting in session queues', Stat.QUEUED);
   perShard('gauge', 'shoal_queued_bytes', 'Payload and topic bytes waiting in session queues', Stat.QUEUED_BYTES);

@@ -8,9 +8,10 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { ErrorCode, ShoalError } from '../errors.ts';
 import type { VerifyTask } from './hash-worker.ts';
+import { verifySecret } from './password-file.ts';
 
 export interface HashPoolOptions {
-  /** worker threads (default: 1 per 4 cores, at least 1, at most 4) */
+  /** worker threads (default: 1 per 4 cores, at least 1, at most 4); 0 = inline on the caller's thread (for measuring what the pool saves) */
   threads?: number;
   /** checks outstanding (waiting or running) beyond which new ones are refused (default 1024) */
   maxQueue?: number;
@@ -30,7 +31,7 @@ export function defaultHashThreads(): number {
 interface Pending { secret: string; password: Uint8Array; resolve: (ok: boolean) => void; reject: (err: unknown) => void }
 
 export class HashPool {
-  private readonly pool: Piscina;
+  private readonly pool: Piscina | null;
   private readonly maxQueue: number;
   private readonly batch: number;
   private readonly allowPlaintext: boolean;
@@ -44,7 +45,7 @@ export class HashPool {
     this.maxQueue = opts.maxQueue ?? DEFAULT_HASH_QUEUE;
     this.batch = opts.batch ?? DEFAULT_BATCH;
     this.allowPlaintext = opts.allowPlaintext === true;
-    this.pool = new Piscina({
+    this.pool = threads === 0 ? null : new Piscina({
       filename: new URL('./hash-worker.ts', import.meta.url).href,
       minThreads: threads,
       maxThreads: threads,
@@ -65,6 +66,7 @@ export class HashPool {
     if (this.outstanding >= this.maxQueue) {
       return Promise.reject(new ShoalError(ErrorCode.HASH_POOL_BUSY, `password hashing queue full (${this.maxQueue} outstanding)`));
     }
+    if (this.pool === null) return Promise.resolve(verifySecret(secret, Buffer.from(password.buffer, password.byteOffset, password.byteLength), this.allowPlaintext));
     this.outstanding++;
     return new Promise<boolean>((resolve, reject) => {
       this.pending.push({ secret, password, resolve, reject });
@@ -84,7 +86,7 @@ export class HashPool {
 
   private send(group: Pending[]): void {
     const task: VerifyTask = { secrets: group.map((p) => p.secret), passwords: group.map((p) => p.password), allowPlaintext: this.allowPlaintext };
-    (this.pool.run(task) as Promise<Uint8Array>).then((answers) => {
+    (this.pool!.run(task) as Promise<Uint8Array>).then((answers) => {
       this.outstanding -= group.length;
       for (let i = 0; i < group.length; i++) group[i]!.resolve(answers[i] === 1);
     }, (err: unknown) => {
@@ -95,6 +97,6 @@ export class HashPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.pool.destroy();
+    await this.pool?.destroy();
   }
 }

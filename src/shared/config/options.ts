@@ -5,7 +5,8 @@
 import type { BrokerConfig } from '../config.ts';
 
 /** int: an integer from min to max; port: 0..65535 or null (off); bool: true/false/1/0/yes/no. */
-export type OptionType = 'int' | 'port' | 'string' | 'bool' | 'enum';
+/** duration: Mosquitto's syntax (1h, 2d, 1w, 1m, 1y; Shoal also takes 30s or plain seconds), held in seconds. */
+export type OptionType = 'int' | 'port' | 'string' | 'bool' | 'enum' | 'duration';
 
 /** --help's sections, in the order printed. */
 export const GROUPS = [
@@ -72,6 +73,17 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'socket-high-water', key: 'socketHighWater', arg: 'B', type: 'int', min: 4096, max: 1 << 30, group: 'Limits and flow control', help: 'bytes buffered on a client socket before it counts as congested' },
   { name: 'max-client-backlog', key: 'maxClientBacklog', arg: 'B', type: 'int', min: 65536, max: 1 << 30, group: 'Limits and flow control', help: 'bytes buffered for a slow client before its QoS 0 messages go to the bounded queue' },
   { name: 'slow-client-ms', key: 'slowClientMs', arg: 'MS', type: 'int', min: 10, max: 3600000, group: 'Limits and flow control', help: 'ms a congested client may hold back publishers before it counts as slow' },
+  { name: 'max-connections', key: 'maxConnections', type: 'int', min: 0, max: 1e9, group: 'Limits and flow control', help: 'clients connected at once, all shards together; beyond: CONNACK 0x97 / 3.1.1 code 3 (0 = no limit)' },
+  { name: 'max-connections-per-ip', key: 'maxConnectionsPerIp', type: 'int', min: 0, max: 1e9, group: 'Limits and flow control', help: 'sockets per client address on each shard; beyond: closed at once (0 = no limit)' },
+  { name: 'connect-rate', key: 'connectRate', type: 'int', min: 0, max: 1e9, group: 'Limits and flow control', help: 'new sockets per second per client address; beyond: closed before CONNECT is read (0 = no limit)' },
+  { name: 'max-publish-rate', key: 'maxPublishRate', type: 'int', min: 0, max: 1e9, group: 'Limits and flow control', help: 'PUBLISH packets per second per client; beyond: its reads pause until the next second (0 = no limit)' },
+  { name: 'max-publish-bytes', key: 'maxPublishBytes', arg: 'B', type: 'int', min: 0, max: 2 ** 40, group: 'Limits and flow control', help: 'PUBLISH bytes per second per client; beyond: its reads pause until the next second (0 = no limit)' },
+  { name: 'max-topic-levels', key: 'maxTopicLevels', type: 'int', min: 0, max: 65535, group: 'Limits and flow control', help: 'levels of a topic name or filter; beyond: refused like an invalid topic (0 = no limit)' },
+  { name: 'max-topic-length', key: 'maxTopicLength', arg: 'B', type: 'int', min: 0, max: 65535, group: 'Limits and flow control', help: 'bytes of a topic name or filter; beyond: refused like an invalid topic (0 = no limit)' },
+  { name: 'max-subscriptions-per-client', key: 'maxSubscriptionsPerClient', type: 'int', min: 0, max: 1e9, group: 'Limits and flow control', help: 'subscriptions a session may hold; beyond: SUBACK 0x97 / 0x80 for the filter (0 = no limit)' },
+  { name: 'max-retained-messages', key: 'maxRetainedMessages', type: 'int', min: 0, max: 1e9, group: 'Limits and flow control', help: 'retained messages in the broker; beyond: not retained, v5 QoS 1/2 answered 0x97 (0 = no limit)' },
+  { name: 'max-retained-bytes', key: 'maxRetainedBytes', arg: 'B', type: 'int', min: 0, max: 2 ** 48, group: 'Limits and flow control', help: 'payload + topic bytes of retained messages; beyond: not retained, v5 QoS 1/2 answered 0x97 (0 = no limit)' },
+  { name: 'persistent-client-expiration', key: 'persistentClientExpiration', arg: 'DURATION', type: 'duration', group: 'Limits and flow control', help: 'how long a session that would never expire (3.1.1 clean session 0) lives offline: 1h, 2d, 1w, 1m, 1y as in Mosquitto (0 = forever)' },
   { name: 'max-keepalive', key: 'maxKeepAlive', arg: 'S', type: 'int', min: 0, max: 65535, group: 'Limits and flow control', help: 'cap on client keepalive in seconds, told to v5 clients (0 = none)' },
 
   { name: 'max-qos', key: 'maxQos', type: 'int', min: 0, max: 2, group: 'MQTT 5 capabilities', help: 'highest QoS accepted and granted (v5 CONNACK Maximum QoS)' },
@@ -83,7 +95,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'response-information', key: 'responseInformation', arg: 'TEXT', type: 'string', group: 'MQTT 5 capabilities', help: 'v5 Response Information for clients that request it; %c = client id (e.g. reply/%c/)' },
 
   { name: 'auth-users', key: 'authUsers', arg: 'FILE', type: 'string', group: 'Authentication', help: 'users file (name:password or name:SCRAM-SHA-256$...): password and SCRAM-SHA-256 auth' },
-  { name: 'allow-anonymous', key: 'allowAnonymous', type: 'bool', group: 'Authentication', help: 'with --auth-users: also accept clients without a user name' },
+  { name: 'allow-anonymous', key: 'allowAnonymous', type: 'bool', group: 'Authentication', help: 'with --auth-users or --password-file: also accept clients without a user name' },
+  { name: 'password-file', key: 'passwordFile', arg: 'FILE', type: 'string', group: 'Authentication', help: "Mosquitto password file (mosquitto_passwd's $7$ / $6$ lines, SCRAM lines); supersedes --auth-users; SIGHUP reloads it" },
+  { name: 'allow-plaintext-passwords', key: 'allowPlaintextPasswords', type: 'bool', group: 'Authentication', help: 'accept name:password lines in plain text in --password-file' },
+  { name: 'hash-threads', key: 'hashThreads', type: 'int', min: 0, max: 16, group: 'Authentication', help: "threads per shard checking --password-file passwords (0: on the shard's own event loop, which stalls it; only to measure the difference)" },
+  { name: 'acl-file', key: 'aclFile', arg: 'FILE', type: 'string', group: 'Authentication', help: "Mosquitto acl_file (user / topic / pattern rules); with one, access is denied by default; SIGHUP reloads it" },
+  { name: 'client-id-prefixes', key: 'clientIdPrefixes', arg: 'A,B', type: 'string', group: 'Authentication', help: 'client ids must start with one of these prefixes; others get CONNACK 0x85 / 3.1.1 code 2 (empty: any)' },
   { name: 'auth-hook', key: 'authHook', arg: 'MODULE', type: 'string', group: 'Authentication', help: 'module exporting createAuthHook(config, base) => AuthHook (see src/worker/auth/hook.ts)' },
 
   { name: 'log-level', key: 'logLevel', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], group: 'Logging and $SYS', help: 'log level (logs go to stderr)' },

@@ -15,6 +15,7 @@ function argOf(o: OptionSpec): string {
     case 'enum': return ` ${o.values!.join('|')}`;
     case 'int': case 'port': return ' N';
     case 'string': return ' VALUE';
+    case 'duration': return ' DURATION';
   }
 }
 

@@ -39,8 +39,23 @@ export function coerce(spec: OptionSpec, raw: unknown, source: string): unknown 
     case 'enum':
       if (typeof raw !== 'string' || !spec.values!.includes(raw)) throw new ConfigError(source, `must be one of ${spec.values!.join(', ')}, got ${shown(raw)}`);
       return raw;
+    case 'duration': {
+      const secs = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseDuration(raw.trim()) : NaN;
+      if (!Number.isInteger(secs) || secs < 0) throw new ConfigError(source, `must be a duration such as 3600, 30s, 1h, 2d, 1w, 1m or 1y, got ${shown(raw)}`);
+      return secs;
+    }
     case 'string':
       if (typeof raw !== 'string') throw new ConfigError(source, `must be a string, got ${shown(raw)}`);
       return raw;
   }
+}
+
+// Mosquitto's persistent_client_expiration units (h d w m y, a month 30 days, a year 365), plus s.
+const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, h: 3600, d: 86400, w: 7 * 86400, m: 30 * 86400, y: 365 * 86400 };
+
+/** "2d" -> 172800; plain digits are seconds; NaN when it is no duration. */
+export function parseDuration(text: string): number {
+  const m = /^(\d{1,12})([shdwmy]?)$/.exec(text);
+  if (m === null) return NaN;
+  return Number(m[1]) * (m[2] === '' ? 1 : UNIT_SECONDS[m[2]!]!);
 }

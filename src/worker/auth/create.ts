@@ -1,21 +1,59 @@
-// How a shard builds its authentication hook from the configuration (the interface: hook.ts).
+// How a shard builds its authentication hook and its access hook from the configuration (the
+// interfaces: hook.ts, access.ts), and how a reload swaps the files under them.
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { BrokerConfig } from '../../shared/config.ts';
 import { ErrorCode, ShoalError } from '../../shared/errors.ts';
+import { Acl } from '../../shared/auth/acl.ts';
+import { HashPool } from '../../shared/auth/hash-pool.ts';
+import { loadPasswordFile, parsePasswordFile } from '../../shared/auth/password-file.ts';
+import type { AccessHook } from './access.ts';
+import { AclFileAccess } from './acl-access.ts';
 import { AllowAll, type AuthHook, type Maybe } from './hook.ts';
+import { PasswordFileAuth, type PasswordAuthContext } from './password-auth.ts';
 import { UsersFileAuth } from './users.ts';
 
 /**
  * A module given with `--auth-hook PATH` exports (default or `createAuthHook`) a function
- * `(config, base) => AuthHook`, where `base` is the hook the other flags configured (a users
- * file, or allow-all): a custom hook can wrap it.
+ * `(config, base) => AuthHook`, where `base` is the hook the other flags configured (a password
+ * file, a users file, or allow-all): a custom hook can wrap it. The hook it returns may also
+ * implement AccessHook's `onACLCheck` (and `subscribeVerdict`, `canDeliver`): then it decides
+ * topic access too, and `base.access` is the ACL file's hook (if any) for it to ask.
  */
-export type AuthHookFactory = (config: BrokerConfig, base: AuthHook) => Maybe<AuthHook>;
+export type AuthHookFactory = (config: BrokerConfig, base: AuthHook & { access?: AccessHook }) => Maybe<AuthHook>;
 
-/** Builds the shard's hook from the configuration (runs once per shard at start). */
-export async function createAuthHook(config: BrokerConfig): Promise<AuthHook> {
-  let hook: AuthHook = config.authUsers !== '' ? UsersFileAuth.fromFile(config.authUsers, config.allowAnonymous) : new AllowAll();
+/** What a shard's security is made of: the hooks it asks, and the file-backed parts a reload replaces. */
+export interface ShardSecurity {
+  auth: AuthHook;
+  /** null: no access control (no guard is made, no check runs) */
+  access: AccessHook | null;
+  passwords: PasswordFileAuth | null;
+  acl: AclFileAccess | null;
+  pool: HashPool | null;
+}
+
+/** The texts main read and checked on SIGHUP (null: that file is not configured). */
+export interface SecurityReload { passwordText: string | null; aclText: string | null }
+
+/** Builds the shard's hooks from the configuration (runs once per shard at start). */
+export async function createSecurity(config: BrokerConfig, ctx: PasswordAuthContext): Promise<ShardSecurity> {
+  const sec: ShardSecurity = { auth: new AllowAll(), access: null, passwords: null, acl: null, pool: null };
+  if (config.passwordFile !== '') {
+    const file = loadPasswordFile(config.passwordFile, { allowPlaintext: config.allowPlaintextPasswords });
+    for (const w of file.warnings) ctx.log.warn(w);
+    // One small pool per shard (--hash-threads, 1 by default): a check needs no round trip
+    // through main, and N shards hash on N threads (docs/security.md, "hashing pool").
+    sec.pool = new HashPool({ threads: config.hashThreads, allowPlaintext: config.allowPlaintextPasswords });
+    sec.auth = sec.passwords = new PasswordFileAuth(ctx, file, sec.pool, config.allowAnonymous);
+    if (config.authUsers !== '' && ctx.id === 0) ctx.log.warn(`--auth-users ${config.authUsers} is not used: --password-file supersedes it`);
+  } else if (config.authUsers !== '') {
+    sec.auth = UsersFileAuth.fromFile(config.authUsers, config.allowAnonymous);
+  }
+  if (config.aclFile !== '') {
+    const acl = Acl.load(config.aclFile);
+    for (const w of acl.warnings) ctx.log.warn(w);
+    sec.access = sec.acl = new AclFileAccess(acl);
+  }
   if (config.authHook !== '') {
     let mod: Record<string, unknown>;
     try {
@@ -25,7 +63,23 @@ export async function createAuthHook(config: BrokerConfig): Promise<AuthHook> {
     }
     const factory = (mod.createAuthHook ?? mod.default) as AuthHookFactory | undefined;
     if (typeof factory !== 'function') throw new ShoalError(ErrorCode.CONFIG_INVALID, `--auth-hook ${config.authHook} exports no createAuthHook or default function`);
-    hook = await factory(config, hook);
+    const base = sec.auth as AuthHook & { access?: AccessHook };
+    if (sec.access !== null) base.access = sec.access;
+    sec.auth = await factory(config, base);
+    if (typeof (sec.auth as Partial<AccessHook>).onACLCheck === 'function') sec.access = sec.auth as unknown as AccessHook;
   }
-  return hook;
+  return sec;
+}
+
+/**
+ * Applies what main sent on SIGHUP. Main has parsed both texts already, so a failure here
+ * would be a bug; it is logged and the old file stays, as for a bad file.
+ */
+export function reloadSecurity(sec: ShardSecurity, config: BrokerConfig, r: SecurityReload, ctx: PasswordAuthContext): void {
+  try {
+    if (r.passwordText !== null && sec.passwords !== null) sec.passwords.replace(parsePasswordFile(r.passwordText, { allowPlaintext: config.allowPlaintextPasswords, source: config.passwordFile }));
+    if (r.aclText !== null && sec.acl !== null) sec.acl.replace(Acl.parse(r.aclText, config.aclFile));
+  } catch (err) {
+    ctx.log.error({ err }, 'reload failed in the shard: the old files stay');
+  }
 }

@@ -69,7 +69,7 @@ export function decodeSession(clientId: string, buf: Buffer, parseFilter: (filte
     const { topicFilter, group } = parseFilter(filter);
     const sub: Subscription = {
       session: s, filter, topicFilter, group, qos: (f & 3) as 0 | 1 | 2, noLocal: (f & 4) !== 0,
-      retainAsPublished: (f & 8) !== 0, retainHandling: ((f >> 4) & 3) as 0 | 1 | 2, subscriptionId,
+      retainAsPublished: (f & 8) !== 0, retainHandling: ((f >> 4) & 3) as 0 | 1 | 2, subscriptionId, guard: null,
     };
     s.subs.set(filter, sub);
   }

@@ -63,6 +63,7 @@ export class Connection {
   inboundPending = 0;          // QoS 1/2 received and not yet completed (Receive Maximum)
   disconnectNormal = false;    // DISCONNECT received: no will
   willOnDisconnect = false;    // v5 DISCONNECT 0x04
+  closeReason = 0;             // why the server closed it (a DISCONNECT reason code, also for 3.1.1), for the log line
   problemInfo = true;          // v5 Request Problem Information: 0 = no Reason String / User Properties on acks [MQTT-3.1.2-29]
 
   // ---- client limits: what a v5 client set in CONNECT for what it receives
@@ -253,6 +254,7 @@ export class Connection {
   /** Server-initiated DISCONNECT (v5 only: 3.1.1 has no server DISCONNECT) then close. */
   disconnect(reason: number, reasonString?: string): void {
     if (this.state === ConnState.CLOSED) return;
+    this.closeReason = reason;
     if (this.version === 5 && this.state === ConnState.CONNECTED) {
       const properties = reasonString !== undefined && this.clientMaxPacket === 0 ? { reasonString } : undefined;
       this.sendPacket({ cmd: 'disconnect', reasonCode: reason, properties } as mqttPacket.IDisconnectPacket);

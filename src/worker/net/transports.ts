@@ -108,6 +108,17 @@ export class Transports {
     return server;
   }
 
+  /**
+   * SIGHUP's new certificates and keys (main read and checked them): new handshakes use them,
+   * established TLS connections keep theirs (setSecureContext).
+   */
+  replaceTls(listeners: readonly ShardListener[]): void {
+    for (let i = 0; i < this.tlsServers.length; i++) {
+      const m = listeners[i]?.tls;
+      if (m != null) this.tlsServers[i]?.setSecureContext(credentialsOf(m));
+    }
+  }
+
   /** Destroys every socket waiting for its WebSocket upgrade (shutdown). */
   shutdown(): void { for (const u of [...this.upgrades.values()]) this.fail(u, 'shutting down'); }
 

@@ -39,6 +39,7 @@ export class Delivery {
   private epoch = 0;
   private readonly matched: Session[] = [];
   // What the subscription filter of the current match needs to know about the message.
+  private fanoutTopic = '';
   private fanoutOrigin: string | null = '';
   private fanoutFrame: PublishView | null = null; // origin from here when fanoutOrigin is null
   private fanoutQos = 0;
@@ -124,6 +125,7 @@ export class Delivery {
   /** Collects the local sessions matching `topic` into `matched`, once each with its delivery QoS and retain flag. */
   private collectFor(topic: string, origin: string | null, qos: number, retain: boolean): void {
     this.epoch = (this.epoch + 1) | 0;
+    this.fanoutTopic = topic;
     this.fanoutOrigin = origin;
     this.fanoutQos = qos;
     this.fanoutRetain = retain;
@@ -132,6 +134,9 @@ export class Delivery {
 
   private collectSub(sub: Subscription): void {
     const s = sub.session;
+    // Access control (auth/access.ts): only subscriptions whose ACL verdict was 'partial' (or
+    // judged before a reload) carry a guard; the check is cached per (client, topic).
+    if (sub.guard !== null && !sub.guard.canDeliver(this.fanoutTopic)) { this.shard.stats.add(this.shard.id, Stat.ACL_DENIED_DELIVERY, 1); return; }
     if (sub.noLocal && (this.fanoutOrigin ?? this.fanoutFrame!.origin) === s.clientId) return; // [MQTT-3.8.3-3]
     const qos = sub.qos < this.fanoutQos ? sub.qos : this.fanoutQos;
     // Retain As Published keeps the flag; otherwise normal delivery clears it [MQTT-3.3.1-12/13].

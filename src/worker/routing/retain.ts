@@ -1,5 +1,7 @@
 import type { Message } from '../session/message.ts';
 
+function retainedBytes(m: Message | null): number { return m === null ? 0 : m.payload.length + Buffer.byteLength(m.topic); }
+
 class Node {
   children: Map<string, Node> | null = null;
   msg: Message | null = null;
@@ -13,6 +15,10 @@ class Node {
 export class RetainedIndex {
   private readonly root = new Node();
   size = 0;
+  /** Clients' retained messages (not the broker's own $SYS values): for --max-retained-messages / -bytes. */
+  clientCount = 0;
+  /** payload + topic bytes of those */
+  clientBytes = 0;
 
   set(topic: string, msg: Message | null): void {
     const levels = topic.split('/');
@@ -29,6 +35,10 @@ export class RetainedIndex {
       path.push(node);
     }
     const delta = (msg !== null ? 1 : 0) - (node.msg !== null ? 1 : 0);
+    if (topic.charCodeAt(0) !== 36 /* $ */) {
+      this.clientBytes += retainedBytes(msg) - retainedBytes(node.msg);
+      this.clientCount += delta;
+    }
     node.msg = msg;
     if (delta === 0) return;
     this.size += delta;

@@ -311,12 +311,14 @@ export class Routing {
     for (let k = 0; k < n; k++) {
       const m = g.members[(g.nextMember + k) % n]!;
       const c = m.session.conn;
+      if (m.guard !== null && !m.guard.canDeliver(msg.topic)) continue; // the ACL: a member that may not read it is passed over
       if (c !== null && c.state === ConnState.CONNECTED && !c.congested) { pick = m; g.nextMember = (g.nextMember + k + 1) % n; break; }
     }
     if (pick === null) {
       // Nobody online can take it now: queue with a persistent member rather than lose QoS 1/2.
       if (msg.qos === 0) return false;
       pick = g.members[g.nextMember++ % n]!;
+      if (pick.guard !== null && !pick.guard.canDeliver(msg.topic)) return false;
     }
     const qos = pick.qos < msg.qos ? pick.qos : msg.qos;
     const ids = pick.subscriptionId !== 0 && pick.session.version === 5 ? [pick.subscriptionId] : null;

@@ -166,9 +166,17 @@ export class SessionLifecycle implements RegistryHost {
     if (w === null) return;
     s.will = null;
     if (s.willTimer !== null) { s.willTimer.clear(); s.willTimer = null; }
-    const now = Date.now();
-    const msg = new Message(w.topic, w.payload, w.qos, w.retain, w.props, w.expiry >= 0 ? now + w.expiry * 1000 : 0, s.clientId);
-    this.routing.publish(msg, now);
+    // The ACL is asked when the will is sent, as Mosquitto does. A session restored from the
+    // store after a restart has no guard (the user name is not stored): with an ACL file its
+    // will is not sent, rather than sent unchecked.
+    if ((s.guard !== null && !s.guard.canPublish(w.topic)) || (s.guard === null && this.shard.config.aclFile !== '')) {
+      this.shard.stats.add(this.shard.id, Stat.ACL_DENIED_WILL, 1);
+      this.shard.log.info({ client: s.clientId, topic: w.topic }, 'will not published: denied by the ACL');
+    } else {
+      const now = Date.now();
+      const msg = new Message(w.topic, w.payload, w.qos, w.retain, w.props, w.expiry >= 0 ? now + w.expiry * 1000 : 0, s.clientId);
+      this.routing.publish(msg, now);
+    }
     // Sent: a restart must not send it again.
     if (s.persistent && s.conn === null && this.sessions.get(s.clientId) === s) this.persist(s);
   }

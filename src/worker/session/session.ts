@@ -1,3 +1,4 @@
+import type { ClientGuard } from '../auth/access.ts';
 import type { Message } from './message.ts';
 import type { Connection } from '../net/connection.ts';
 import type { Move } from './move.ts';
@@ -55,6 +56,7 @@ export class Session {
   disconnectedAt = 0;
   token = 0;                           // claim token of the connection that owns it (registry)
   moving: Move | null = null;          // set while the session moves between shards (moves.ts)
+  guard: ClientGuard | null = null;    // the connected client's access (auth/access.ts); null = no access control
   // Per-publish aggregation of overlapping subscriptions (epoch stamp avoids clearing a set).
   matchEpoch = 0;
   matchQos = 0;

@@ -1,6 +1,7 @@
 // A subscription as a session holds it, and how a filter as subscribed splits into the part
 // that is matched and a shared-subscription group ($share/group/filter).
 import { parseSharedSubscription } from '../../shared/topics/validate.ts';
+import type { ClientGuard } from '../auth/access.ts';
 import type { Session } from './session.ts';
 
 export interface Subscription {
@@ -13,6 +14,8 @@ export interface Subscription {
   retainAsPublished: boolean;
   retainHandling: 0 | 1 | 2;
   subscriptionId: number; // 0 = none
+  /** set when delivery must ask the access hook (an ACL verdict 'partial', or after a reload); null = no check */
+  guard: ClientGuard | null;
 }
 
 export function parseFilter(filter: string): { topicFilter: string; group: string | null } {

@@ -69,7 +69,7 @@ export function session(clientId: string, conn: FakeConn | null, version = 4, ex
 export function subscribe(s: Session, filter: string, qos: 0 | 1 | 2, extra: Partial<Subscription> = {}): Subscription {
   const sub: Subscription = {
     session: s, filter, topicFilter: filter, group: null, qos, noLocal: false, retainAsPublished: false,
-    retainHandling: 0, subscriptionId: 0, ...extra,
+    retainHandling: 0, subscriptionId: 0, guard: null, ...extra,
   };
   s.subs.set(filter, sub);
   return sub;

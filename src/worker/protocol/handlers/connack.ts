@@ -2,7 +2,10 @@
 // after authentication (claim the client id, then CONNACK once its session arrives). Shared by
 // connect.ts and auth.ts (the enhanced-authentication exchange ends the same way).
 import type mqttPacket from 'mqtt-packet';
-import { closesWithoutConnackV3, connackReturnCodeV3, Reason } from '../../../shared/protocol/reason-codes.ts';
+import { closesWithoutConnackV3, connackReturnCodeV3, Reason, reasonName } from '../../../shared/protocol/reason-codes.ts';
+import { PacketType } from '../../../shared/protocol/constants.ts';
+import { ClientGuard } from '../../auth/access.ts';
+import { transportName } from '../../auth/connect-log.ts';
 import { Stat } from '../../../shared/stats.ts';
 import type { AuthOutcome } from '../../auth/hook.ts';
 import { ConnState } from '../../net/conn-state.ts';
@@ -24,6 +27,8 @@ export interface ConnectRequest {
   requestResponseInfo: boolean;
   authMethod: string | undefined;  // v5 Authentication Method (enhanced authentication)
   authData: Buffer | undefined;    // the hook's final Authentication Data, sent in CONNACK
+  username: string | undefined;    // for the access hook's guard and the connect log line
+  expiryChanged: boolean;          // --persistent-client-expiration bounded it: v5 CONNACK says so
 }
 const requests = new WeakMap<Connection, ConnectRequest>();
 
@@ -32,6 +37,10 @@ const requests = new WeakMap<Connection, ConnectRequest>();
  * Reference), or the 3.1.1 return code where one exists.
  */
 export function refuse(conn: Connection, reason: number, extra?: AuthOutcome): void {
+  const sh = conn.shard;
+  if (sh.log.isLevelEnabled('info')) {
+    sh.log.info({ client: conn.clientId, remote: conn.remote, protocolVersion: conn.version, reason: `0x${reason.toString(16).padStart(2, '0')}`, why: extra?.reasonString ?? reasonName(reason, PacketType.CONNACK) }, 'connect refused');
+  }
   if (conn.version === 5) {
     let properties: mqttPacket.IConnackPacket['properties'];
     if (extra !== undefined && (extra.reasonString !== undefined || extra.serverReference !== undefined)) {
@@ -90,12 +99,21 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
   s.conn = conn;
   s.disconnectedAt = 0;
   conn.session = s;
+  // Access control: the client's guard; a session it takes up had its subscriptions judged for
+  // someone else, or by an older file, so all of them are checked at delivery (cached).
+  if (sh.access !== null) {
+    const g = s.guard = new ClientGuard(sh.access, conn.clientId, req.username);
+    for (const sub of s.subs.values()) sub.guard = g;
+  }
   sh.lifecycle.adopt(s);
   conn.state = ConnState.CONNECTED;
   conn.problemInfo = req.requestProblemInfo;
   sh.stats.add(sh.id, Stat.CLIENTS_CONNECTED, 1);
   sh.stats.add(sh.id, Stat.CONNECTS_TOTAL, 1);
   countConnected(sh.stats, sh.id, conn.socket, conn.version, 1);
+  if (sh.log.isLevelEnabled('info')) {
+    sh.log.info({ client: conn.clientId, user: req.username, remote: conn.remote, protocolVersion: conn.version, transport: transportName(conn.socket), sessionPresent: present }, 'client connected');
+  }
 
   if (conn.version === 5) {
     const properties: mqttPacket.IConnackPacket['properties'] = {
@@ -110,6 +128,7 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
     if (sh.config.maxQos < 2) properties.maximumQoS = sh.config.maxQos as 0 | 1; // [MQTT-3.2.2-9]
     if (req.assignedId !== null) properties.assignedClientIdentifier = req.assignedId;
     if (req.keepaliveChanged >= 0) properties.serverKeepAlive = req.keepaliveChanged;
+    if (req.expiryChanged) properties.sessionExpiryInterval = req.expiry; // [MQTT-3.2.2.3.2]
     // Response Information only when asked for [MQTT-3.1.2-28], and only when configured (it may be left out).
     if (req.requestResponseInfo && sh.config.responseInformation !== '') {
       properties.responseInformation = sh.config.responseInformation.replaceAll('%c', conn.clientId);

@@ -12,6 +12,7 @@ import type { Connection } from '../../net/connection.ts';
 import { NEVER_EXPIRES, type Will } from '../../session/session.ts';
 import type { AuthOutcome, AuthRequest } from '../../auth/hook.ts';
 import { beginConnectAuth, settle } from './auth.ts';
+import { admitConnect } from './limits.ts';
 import { proceedConnect, refuse, type ConnectRequest } from './connack.ts';
 
 /**
@@ -198,6 +199,10 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
     return;
   }
 
+  // --client-id-prefixes and --max-connections, before any password is hashed.
+  const limited = admitConnect(conn, clientId, assignedId !== null);
+  if (limited !== 0) { refuse(conn, limited); return; }
+
   let authMethod: string | undefined;
   if (v5) {
     if (props.receiveMaximum === 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'receive maximum 0 [MQTT-3.1.2.11.3]');
@@ -229,12 +234,15 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
   conn.keepaliveMs = keepalive * 1000;
   conn.clientId = clientId;
   conn.cleanStart = packet.clean !== false;
-  const expiry = v5 ? (props.sessionExpiryInterval ?? 0) : conn.cleanStart ? 0 : NEVER_EXPIRES;
+  // --persistent-client-expiration: Mosquitto's bound on sessions that would never expire
+  // (3.1.1 clean session 0, v5 Session Expiry Interval 0xFFFFFFFF).
+  const asked = v5 ? (props.sessionExpiryInterval ?? 0) : conn.cleanStart ? 0 : NEVER_EXPIRES;
+  const expiry = asked === NEVER_EXPIRES && sh.config.persistentClientExpiration > 0 ? sh.config.persistentClientExpiration : asked;
   const req: ConnectRequest = {
     expiry, will, assignedId, keepaliveChanged,
     requestProblemInfo: props.requestProblemInformation !== false,
     requestResponseInfo: v5 && props.requestResponseInformation === true,
-    authMethod, authData: undefined,
+    authMethod, authData: undefined, username: packet.username, expiryChanged: expiry !== asked,
   };
   const areq: AuthRequest = new ConnectAuthRequest(conn, clientId, packet.username, packet.password, version);
   if (authMethod !== undefined) {

@@ -8,6 +8,7 @@ import { decodePublish, InboundPublish } from '../publish-codec.ts';
 import { PublishView } from '../publish-view.ts';
 import { AckType, encodeAck } from '../acks.ts';
 import { sendGated } from '../../durable/gate.ts';
+import { retainWithinLimits, topicWithinLimits } from './limits.ts';
 
 const TEST_CRASH_TOPIC = '$SHOAL/test/crash-shard';
 
@@ -27,6 +28,7 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   decodePublish(buf, off, len, conn.version, p);
   sh.stats.add(sh.id, Stat.MESSAGES_RECEIVED, 1);
   sh.stats.add(sh.id, Stat.RECEIVED_BY_QOS + p.qos, 1);
+  if (sh.limits.publishLimited) sh.limits.published(conn, len);
 
   // Topic aliases [MQTT-3.3.2-7..12]: an alias with a topic sets it; an alias alone uses it.
   let topic = p.topic;
@@ -53,6 +55,27 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   if (p.retain && !sh.config.retainAvailable) throw new ProtocolError(Reason.RETAIN_NOT_SUPPORTED, 'retained messages are not supported');
 
   const s = conn.session!;
+  const cfg = sh.config;
+  if ((cfg.maxTopicLevels > 0 || cfg.maxTopicLength > 0) && !topicWithinLimits(cfg, topic)) {
+    sh.limits.hit(Stat.LIMIT_TOPIC, 'topic', { client: conn.clientId, topic }, 'publish refused: topic beyond --max-topic-levels / --max-topic-length');
+    refusePublish(conn, p.qos, p.packetId, Reason.TOPIC_NAME_INVALID);
+    return;
+  }
+  // The ACL's WRITE (docs/security.md): v5 QoS 1/2 are told 0x87; QoS 0, and 3.1.1 at any QoS,
+  // are acknowledged as usual and dropped, as Mosquitto does.
+  const g = s.guard;
+  if (g !== null && !g.canPublish(topic)) {
+    sh.limits.hit(Stat.ACL_DENIED_PUBLISH, 'acl-publish', { client: conn.clientId, user: g.username, topic }, 'publish denied by the ACL');
+    refusePublish(conn, p.qos, p.packetId, Reason.NOT_AUTHORIZED);
+    return;
+  }
+  let retain = p.retain;
+  if (retain && (cfg.maxRetainedMessages > 0 || cfg.maxRetainedBytes > 0) && !retainWithinLimits(cfg, sh.retained, topic, p.payload.length)) {
+    sh.limits.hit(Stat.LIMIT_RETAINED, 'retained', { client: conn.clientId, topic }, 'not retained: --max-retained-messages / --max-retained-bytes reached');
+    // v5 QoS 1/2 are refused with 0x97; anything else is published without being retained.
+    if (conn.version === 5 && p.qos > 0) { refusePublish(conn, p.qos, p.packetId, Reason.QUOTA_EXCEEDED); return; }
+    retain = false;
+  }
   if (p.qos === 2) {
     if (s.inboundQos2.has(p.packetId)) {
       // Resent before PUBREL: already routed once, so only acknowledge again [MQTT-4.3.3-10].
@@ -82,7 +105,7 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
       sh.routing.publishView(view.inbound(buf, off, len, p.payloadOff, topic, conn.clientId, sh.id), now);
     } else {
       const expiresAt = p.messageExpiry >= 0 ? now + p.messageExpiry * 1000 : 0;
-      const msg = new Message(topic, p.payload, p.qos, p.retain, p.props, expiresAt, conn.clientId);
+      const msg = new Message(topic, p.payload, p.qos, retain, p.props, expiresAt, conn.clientId);
       sh.routing.publish(msg, now);
     }
   }
@@ -95,6 +118,17 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   // Acknowledged only once what this message changed is committed: the retained set, the
   // queues and in-flight windows of persistent sessions here and on the shards it went to.
   ack(conn, p.qos === 1 ? AckType.PUBACK : AckType.PUBREC, p.packetId, 0, d.changedSince(mark));
+}
+
+/**
+ * A PUBLISH not accepted: v5 QoS 1/2 get PUBACK / PUBREC with `reason`; 3.1.1 QoS 1/2 get the
+ * usual ack (it has no way to say no; a QoS 2 id is kept so PUBREL completes), QoS 0 nothing.
+ */
+function refusePublish(conn: Connection, qos: number, packetId: number, reason: number): void {
+  if (qos === 0) return;
+  if (conn.version === 5) { ack(conn, qos === 1 ? AckType.PUBACK : AckType.PUBREC, packetId, reason); return; }
+  if (qos === 2) conn.session!.inboundQos2.add(packetId);
+  ack(conn, qos === 1 ? AckType.PUBACK : AckType.PUBREC, packetId, 0);
 }
 
 export function handlePuback(conn: Connection, packet: mqttPacket.Packet): void {

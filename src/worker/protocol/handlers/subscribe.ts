@@ -7,6 +7,9 @@ import type { Connection } from '../../net/connection.ts';
 import { AckType, encodeAck } from '../acks.ts';
 import { sendGated, sendPacketGated } from '../../durable/gate.ts';
 import type { Subscription } from '../../session/subscription.ts';
+import type { ClientGuard } from '../../auth/access.ts';
+import { Stat } from '../../../shared/stats.ts';
+import { topicWithinLimits } from './limits.ts';
 
 /**
  * Topic Filters of a SUBSCRIBE / UNSUBSCRIBE checked as raw bytes (mqtt-packet decodes them with
@@ -73,6 +76,30 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
       granted.push(conn.version === 5 ? Reason.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED : 0x80);
       continue;
     }
+    const v5 = conn.version === 5;
+    if ((cfg.maxTopicLevels > 0 || cfg.maxTopicLength > 0) && !topicWithinLimits(cfg, topicFilter)) {
+      sh.limits.hit(Stat.LIMIT_TOPIC, 'topic', { client: conn.clientId, filter }, 'subscribe refused: filter beyond --max-topic-levels / --max-topic-length');
+      granted.push(v5 ? Reason.TOPIC_FILTER_INVALID : 0x80);
+      continue;
+    }
+    if (cfg.maxSubscriptionsPerClient > 0 && s.subs.size >= cfg.maxSubscriptionsPerClient && !s.subs.has(filter)) {
+      sh.limits.hit(Stat.LIMIT_SUBSCRIPTIONS, 'subscriptions', { client: conn.clientId, filter, limit: cfg.maxSubscriptionsPerClient }, 'subscribe refused: --max-subscriptions-per-client reached');
+      granted.push(v5 ? Reason.QUOTA_EXCEEDED : 0x80);
+      continue;
+    }
+    // The ACL's verdict (docs/security.md): deny refuses this filter only; partial is granted
+    // and delivery asks per topic (sub.guard); grant needs no check at all.
+    let guard: ClientGuard | null = null;
+    const g = s.guard;
+    if (g !== null) {
+      const verdict = g.subscribeVerdict(filter);
+      if (verdict === 'deny') {
+        sh.limits.hit(Stat.ACL_DENIED_SUBSCRIBE, 'acl-subscribe', { client: conn.clientId, user: g.username, filter }, 'subscribe denied by the ACL');
+        granted.push(v5 ? Reason.NOT_AUTHORIZED : 0x80);
+        continue;
+      }
+      if (verdict === 'partial') guard = g;
+    }
     // Requested above --max-qos: granted at the maximum, never refused [MQTT-3.2.2-10].
     const qos = (req.qos > cfg.maxQos ? cfg.maxQos : req.qos) as 0 | 1 | 2;
     const sub: Subscription = {
@@ -80,7 +107,7 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
       noLocal: conn.version === 5 && req.nl === true,
       retainAsPublished: conn.version === 5 && req.rap === true,
       retainHandling: (conn.version === 5 ? req.rh ?? 0 : 0) as 0 | 1 | 2,
-      subscriptionId,
+      subscriptionId, guard,
     };
     const prev = s.subs.get(filter);
     if (prev !== undefined) sh.routing.remove(prev);
@@ -118,8 +145,10 @@ function sendRetained(conn: Connection, subs: Subscription[], existed: boolean[]
   for (let i = 0; i < subs.length; i++) {
     const sub = subs[i]!;
     if (sub.group !== null || sub.retainHandling === 2 || (sub.retainHandling === 1 && existed[i])) continue;
+    const guard = sub.guard;
     sh.retained.match(sub.topicFilter, (msg) => {
       if (msg.expired(now)) return;
+      if (guard !== null && !guard.canDeliver(msg.topic)) { sh.stats.add(sh.id, Stat.ACL_DENIED_DELIVERY, 1); return; } // the ACL: may the client read it?
       const qos = sub.qos < msg.qos ? sub.qos : msg.qos;
       sh.delivery.deliverTo(s, msg, qos as 0 | 1 | 2, true, sub.subscriptionId !== 0 && conn.version === 5 ? [sub.subscriptionId] : null, false);
     });

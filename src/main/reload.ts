@@ -1,0 +1,58 @@
+// SIGHUP: reload the password file, the ACL file and the TLS certificates and keys without
+// dropping a connection. Main reads and checks each file here; one that fails keeps the old
+// one (logged with the reason: the file and line), the rest are sent to every shard over the
+// control channel, where new CONNECTs, the next operation of every connected client (its ACL
+// rules are prepared again) and new TLS handshakes use them.
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { Acl } from '../shared/auth/acl.ts';
+import { parsePasswordFile } from '../shared/auth/password-file.ts';
+import type { BrokerConfig, ListenerConfig } from '../shared/config.ts';
+import type { ControlToShard, ShardListener } from '../shared/control.ts';
+import { shardListenersOf } from './listeners.ts';
+
+export interface ReloadDeps {
+  config: BrokerConfig;
+  listeners: readonly ListenerConfig[];
+  shards: { broadcast(msg: ControlToShard): void };
+  log: Logger;
+}
+
+/** Reads and checks one file; null (and a log line saying why the old one stays) when it fails. */
+function readChecked(what: string, path: string, check: (text: string) => { warnings: readonly string[] }, log: Logger): string | null {
+  try {
+    const text = readFileSync(path, 'utf8');
+    for (const w of check(text).warnings) log.warn(w);
+    log.info({ file: path }, `reload: ${what} loaded`);
+    return text;
+  } catch (err) {
+    log.error({ file: path, code: (err as { code?: string }).code }, `reload: ${what} not loaded, the old one stays: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+/** What one SIGHUP sends the shards (exported for the test of a bad file). */
+export function reloadMessage(d: ReloadDeps): ControlToShard & { type: 'reload' } {
+  const { config, log } = d;
+  const passwordText = config.passwordFile === '' ? null
+    : readChecked('password file', config.passwordFile, (t) => parsePasswordFile(t, { allowPlaintext: config.allowPlaintextPasswords, source: config.passwordFile }), log);
+  const aclText = config.aclFile === '' ? null : readChecked('ACL file', config.aclFile, (t) => Acl.parse(t, config.aclFile), log);
+  let listeners: ShardListener[] | null = null;
+  if (d.listeners.some((l) => l.transport === 'tls' || l.transport === 'wss')) {
+    try {
+      listeners = shardListenersOf(d.listeners, config.listeners.length);
+      log.info('reload: TLS certificates and keys loaded');
+    } catch (err) {
+      log.error(`reload: TLS certificates not loaded, the old ones stay: ${(err as Error).message}`);
+    }
+  }
+  return { type: 'reload', passwordText, aclText, listeners };
+}
+
+/** Installs the SIGHUP handler (without one, SIGHUP ends the process). */
+export function reloadOnSighup(d: ReloadDeps): void {
+  process.on('SIGHUP', () => {
+    d.log.info({ signal: 'SIGHUP' }, 'reloading password file, ACL file and TLS certificates');
+    d.shards.broadcast(reloadMessage(d));
+  });
+}

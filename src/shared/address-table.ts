@@ -1,0 +1,53 @@
+// Per client address counters shared by all shards (--max-connections-per-ip, --connect-rate):
+// an open-addressing table of Int32 words in the stats block's SharedArrayBuffer, updated with
+// Atomics, so the limits hold across shards whichever shard the kernel or main gave a socket.
+//
+// An entry is [hash, live sockets, second, sockets opened in that second]. Keys are FNV-1a
+// hashes of the address text (two addresses with the same 32-bit hash share an entry: they are
+// limited together, a rare and conservative error). Entries are never removed; when the table
+// is full a new address is not limited (and that is counted nowhere: 4096 distinct addresses
+// at the limits' scale of use means the limits need a bigger table, not silence about it —
+// see docs/security.md).
+export const ADDRESS_SLOTS = 4096;
+const WORDS = 4;
+export const ADDRESS_TABLE_BYTES = ADDRESS_SLOTS * WORDS * 4;
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
+  return (h | 0) === 0 ? 1 : h | 0;
+}
+
+export class AddressTable {
+  private readonly w: Int32Array;
+
+  constructor(sab: SharedArrayBuffer, byteOffset: number) { this.w = new Int32Array(sab, byteOffset, ADDRESS_SLOTS * WORDS); }
+
+  /** The entry index for `addr` (claimed if new), or -1 when the table is full. */
+  slot(addr: string): number {
+    const h = fnv1a(addr);
+    const w = this.w;
+    for (let i = 0, at = (h >>> 0) % ADDRESS_SLOTS; i < ADDRESS_SLOTS; i++, at = (at + 1) % ADDRESS_SLOTS) {
+      const cur = Atomics.load(w, at * WORDS);
+      if (cur === h) return at;
+      if (cur === 0) {
+        const prev = Atomics.compareExchange(w, at * WORDS, 0, h);
+        if (prev === 0 || prev === h) return at;
+      }
+    }
+    return -1;
+  }
+
+  /** One more live socket from the entry's address; the new count. */
+  addLive(slot: number, delta: number): number { return Atomics.add(this.w, slot * WORDS + 1, delta) + delta; }
+  live(slot: number): number { return Atomics.load(this.w, slot * WORDS + 1); }
+
+  /** A socket opened in second `sec` (of the epoch): the number opened in that second so far. */
+  opened(slot: number, sec: number): number {
+    const w = this.w;
+    const at = slot * WORDS;
+    const was = Atomics.load(w, at + 2);
+    if (was !== sec && Atomics.compareExchange(w, at + 2, was, sec) === was) Atomics.store(w, at + 3, 0);
+    return Atomics.add(w, at + 3, 1) + 1;
+  }
+}
