@@ -41,7 +41,7 @@ describe('REST API over the shards (4 shards)', () => {
 
   test('clients: every shard\'s clients in one list by id, paged, matched; one client in comqtt\'s fields', async () => {
     const tag = uid('list');
-    for (let i = 0; i < 8; i++) clients.push(await connect(b.url, { clientId: `${tag}-${i}`, version: i % 2 ? 5 : 4, keepalive: 20 + i }));
+    for (let i = 0; i < 8; i++) clients.push(await connect(b.url, { clientId: `${tag}-${i}`, version: i % 2 ? 5 : 4, keepalive: 20 + i, ...(i === 3 ? { username: 'alice' } : {}) }));
     const all = await api('GET', `/clients?match=${tag.toUpperCase()}`);
     assert.equal(all.status, 200, all.text);
     assert.equal(all.headers['x-shoal-partial'], undefined);
@@ -64,6 +64,11 @@ describe('REST API over the shards (4 shards)', () => {
     assert.match(c.ip, /^127\.0\.0\.1:\d+$/);
     assert.deepEqual([...c.topic_filters].sort(), ['rest/a/+', 'rest/b']);
     assert.ok(Date.now() - Date.parse(c.connected_at) < 60_000);
+    assert.equal(c.username, 'alice');
+    // Its own traffic: at least the CONNECT and SUBSCRIBE it sent, the CONNACK and SUBACK it got.
+    assert.ok(c.bytes_received >= 30, `bytes_received ${c.bytes_received}`);
+    assert.ok(c.bytes_sent >= 9, `bytes_sent ${c.bytes_sent}`);
+    assert.equal(page.items.find((x: { id: string }) => x.id === `${tag}-0`).username, '', 'no user name: empty');
 
     const none = await api('GET', '/clients/nobody-here');
     assert.equal(none.status, 404);

@@ -50,11 +50,16 @@ export class Connection {
   private deferred: Buffer[] | null = null;
   lastRx: number;
   connectedAt: number;
+  /** This connection's own traffic, for the admin API's client view (two adds per read/flush). */
+  bytesReceived = 0;
+  bytesSent = 0;
 
   // ---- protocol state of the client
   state: ConnStateValue = ConnState.NEW;
   version = 4;
   clientId = '';
+  /** The CONNECT's user name ('' without one): logs and the admin API's client view. */
+  username = '';
   session: Session | null = null;
   token = 0;                   // claim token of this connection's ownership (registry.ts)
   cleanStart = true;
@@ -120,6 +125,7 @@ export class Connection {
     const shard = this.shard;
     this.lastRx = Date.now();
     shard.stats.add(shard.id, Stat.BYTES_RECEIVED, end - start);
+    this.bytesReceived += end - start;
     const bp = shard.bp;
     bp.current = this;
     try {
@@ -231,6 +237,7 @@ export class Connection {
     if (out.bytes === 0 || this.socket.destroyed) { out.clear(); return; }
     const sh = this.shard;
     sh.stats.add(sh.id, Stat.BYTES_SENT, out.bytes);
+    this.bytesSent += out.bytes;
     sh.stats.add(sh.id, Stat.PACKETS_SENT, out.packets);
     const ok = out.writeTo(this.socket, this.reuseSlabs);
     if ((!ok || this.socket.writableLength >= sh.config.socketHighWater) && !this.congested) {
