@@ -6,8 +6,9 @@ import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import { Doorbell, SpscRing } from '../shared/ring/index.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { ControlFromShard, ControlToShard, PeerRings, ShardInit, ShardListener } from '../shared/control.ts';
+import { moduleUrl } from '../shared/module-url.ts';
 
-const WORKER_URL = new URL('../worker/index.ts', import.meta.url);
+const WORKER_URL = moduleUrl('../worker/index.ts', import.meta.url);
 
 const SHARD_YOUNG_GEN_MB = 8;
 
@@ -31,6 +32,10 @@ export class ShardSupervisor {
   private listenOn: { host: string; port: number; failed: (code: string) => Error } | null = null;
   private readonly listenReplies: (((code: string | null) => void) | null)[];
   private readonly isAlive = (i: number): boolean => this.alive[i]!;
+  /** Messages from shards that the supervisor does not handle itself (the embedding API's answers). */
+  onMessage: ((shard: number, m: ControlFromShard) => void) | null = null;
+  /** A shard thread exited (code); `restarting` unless the broker is stopping. */
+  onShardExit: ((shard: number, code: number, restarting: boolean) => void) | null = null;
 
   constructor(config: BrokerConfig, stats: StatsBlock, log: Logger, listeners: ShardListener[]) {
     this.config = config;
@@ -91,7 +96,7 @@ export class ShardSupervisor {
         else if (m.type === 'fatal') {
           const err = new ShoalError(m.code, m.message);
           if (!ready) reject(err); else this.log.error({ err, shard: i }, 'shard fatal error');
-        }
+        } else this.onMessage?.(i, m);
       });
       w.on('error', (err: Error) => {
         this.log.error({ err, shard: i }, 'shard crashed');
@@ -105,6 +110,7 @@ export class ShardSupervisor {
     if (this.workers[i] !== w) return;
     this.alive[i] = false;
     this.workers[i] = null;
+    this.onShardExit?.(i, code, !this.stopping && restartable);
     if (this.stopping || !restartable) return;
     this.log.warn({ shard: i, code }, 'shard exited; restarting it');
     // Its connections died with it; the connection gauge starts again from zero.

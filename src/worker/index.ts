@@ -10,6 +10,8 @@ import { startKeepalive } from './net/keepalive.ts';
 import { Acceptor } from './net/acceptor.ts';
 import { Transports } from './net/transports.ts';
 import { startLoopStats } from './loop-stats.ts';
+import { HookedAuth } from './hooks/auth.ts';
+import { EmbedControl } from './embed/control.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
@@ -31,7 +33,9 @@ if (typeof migratedFrom === 'number') log.warn({ dataDir: init.config.dataDir, f
 
 const shard = new Shard(init, stats, log, store);
 try {
-  shard.auth = await createAuthHook(init.config);
+  // Hooks first: the CONNECT-time points decide after the configured authentication (hooks/auth.ts).
+  await shard.hooks.load(init.config.hooks, { shard: init.id, shards: init.count, config: init.config, log });
+  shard.auth = new HookedAuth(await createAuthHook(init.config), shard.hooks, init.id);
 } catch (err) {
   const e = err as { code?: string; message?: string };
   port.postMessage({ type: 'fatal', code: e.code ?? 'SHOAL_CONFIG_INVALID', message: e.message ?? String(err) } satisfies ControlFromShard);
@@ -42,6 +46,7 @@ const keepalive = startKeepalive(shard.connections, init.config.connectTimeout);
 const transports = new Transports(shard, shard, init.listeners);
 const acceptor = new Acceptor(shard, shard);
 if (init.config.httpPort !== null) startLoopStats(stats, init.id); // for /metrics on the admin port
+const embed = new EmbedControl(shard, port);
 
 port.on('message', (m: ControlToShard) => {
   switch (m.type) {
@@ -55,6 +60,7 @@ port.on('message', (m: ControlToShard) => {
       );
       break;
     case 'unlisten': acceptor.close(); break;
+    case 'embed-publish': case 'embed-clients': case 'embed-disconnect': case 'embed-events': embed.handle(m); break;
     case 'shutdown':
       acceptor.close();
       clearInterval(keepalive);
@@ -66,4 +72,5 @@ port.on('message', (m: ControlToShard) => {
       break;
   }
 });
+shard.hooks.notify('onStarted', log);
 port.postMessage({ type: 'ready' } satisfies ControlFromShard);

@@ -12,6 +12,7 @@ import { TopicTrie } from '../shared/topics/trie.ts';
 import type { PeerRings, ShardInit } from '../shared/control.ts';
 import { AllowAll, type AuthHook } from './auth/hook.ts';
 import type { ShardContext } from './context.ts';
+import { HookRegistry } from './hooks/registry.ts';
 import { Durability } from './durable/durability.ts';
 import { StoreUpkeep } from './durable/upkeep.ts';
 import { Backpressure } from './net/backpressure.ts';
@@ -33,6 +34,7 @@ import { Moves } from './session/moves.ts';
 import { Registry } from './session/registry.ts';
 import type { Session } from './session/session.ts';
 import type { Subscription } from './session/subscription.ts';
+import { disconnected, stopped } from './hooks/lifecycle.ts';
 
 // Connections know packets as bytes; what they mean is the protocol room's.
 useDispatcher(dispatch);
@@ -44,6 +46,7 @@ export class Shard implements ShardParts, SocketSink {
   readonly config: BrokerConfig;
   readonly stats: StatsBlock;
   readonly log: Logger;
+  readonly hooks = new HookRegistry(); // loaded at start (worker/index.ts)
   readonly store: Store;
   readonly bp: Backpressure;
   readonly peers: Peers;
@@ -68,7 +71,7 @@ export class Shard implements ShardParts, SocketSink {
     this.stats = stats;
     this.log = log;
     this.store = store;
-    const ctx: ShardContext = { id: init.id, count: init.count, config: init.config, stats, log };
+    const ctx: ShardContext = { id: init.id, count: init.count, config: init.config, stats, log, hooks: this.hooks };
     const local = new TopicTrie<Subscription>();
     this.bp = new Backpressure(init.config.slowClientMs, init.config.maxClientBacklog);
     const frames: FrameHandler[] = [];
@@ -109,11 +112,13 @@ export class Shard implements ShardParts, SocketSink {
     if (s === null || s.conn !== conn) return;
     conn.session = null;
     s.conn = null;
+    if (wasConnected) disconnected(this, conn, s.expiryInterval !== 0 && !this.shuttingDown);
     if (!this.shuttingDown) this.lifecycle.connectionClosed(conn, s);
   }
 
   /** $SYS values from main: every shard gets them, so nothing is forwarded. */
   sysUpdate(items: [string, string][]): void {
+    if (this.hooks.has.onSysInfoTick) this.hooks.notify('onSysInfoTick', this.log, Object.fromEntries(items));
     const now = Date.now();
     for (const [topic, value] of items) {
       const msg = new Message(topic, Buffer.from(value), 0, true, null, 0, '');
@@ -150,6 +155,7 @@ export class Shard implements ShardParts, SocketSink {
     }
     this.peers.stop();
     this.upkeep.stop();
+    await stopped(this.hooks, this.log);
     await new Promise((r) => setTimeout(r, 50));
     await this.store.flushed().catch(() => {});
     await this.store.close();

@@ -18,6 +18,7 @@ import type { Registry, RegistryHost } from './registry.ts';
 import { NEVER_EXPIRES, type Session } from './session.ts';
 import { parseFilter } from './subscription.ts';
 import { setLongTimeout } from './timers.ts';
+import { willOf, willSent } from '../hooks/lifecycle.ts';
 
 export class SessionLifecycle implements RegistryHost {
   private readonly shard: ShardContext;
@@ -137,7 +138,7 @@ export class SessionLifecycle implements RegistryHost {
     sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, 1);
     if (s.expiryInterval !== NEVER_EXPIRES) {
       const left = Math.max(0, since + s.expiryInterval * 1000 - Date.now());
-      s.expiryTimer = setLongTimeout(() => { s.expiryTimer = null; sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, -1); this.end(s); }, left);
+      s.expiryTimer = setLongTimeout(() => { s.expiryTimer = null; sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, -1); if (sh.hooks.has.onClientExpired) sh.hooks.notify('onClientExpired', sh.log, s.clientId); this.end(s); }, left);
     }
     this.persist(s);
   }
@@ -167,8 +168,10 @@ export class SessionLifecycle implements RegistryHost {
     s.will = null;
     if (s.willTimer !== null) { s.willTimer.clear(); s.willTimer = null; }
     const now = Date.now();
-    const msg = new Message(w.topic, w.payload, w.qos, w.retain, w.props, w.expiry >= 0 ? now + w.expiry * 1000 : 0, s.clientId);
-    this.routing.publish(msg, now);
+    const made = new Message(w.topic, w.payload, w.qos, w.retain, w.props, w.expiry >= 0 ? now + w.expiry * 1000 : 0, s.clientId);
+    const msg = this.shard.hooks.has.onWill ? willOf(this.shard, s.clientId, made) : made;
+    if (msg !== null) this.routing.publish(msg, now);
+    if (msg !== null && this.shard.hooks.has.onWillSent) willSent(this.shard, s.clientId, msg);
     // Sent: a restart must not send it again.
     if (s.persistent && s.conn === null && this.sessions.get(s.clientId) === s) this.persist(s);
   }
