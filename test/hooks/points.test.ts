@@ -51,7 +51,12 @@ for (const shards of [1, 4]) {
       const late = await connect(url, { version: 5, clientId: 'late' });
       await late.subscribeAsync('t/retained', { qos: 0 });
       await late.unsubscribeAsync('t/retained');
-      await eventually(() => connects.length > 0, 3000, 'client:connect event');
+      await eventually(() => connects.some((c) => (c as { clientId: string }).clientId === 'late'), 3000, 'client:connect event of late');
+      const ev = connects.find((c) => (c as { clientId: string }).clientId === 'late') as Record<string, unknown>;
+      assert.match(String(ev.address), /^127\.0\.0\.1:\d+$/);
+      assert.equal(ev.protocolVersion, 5);
+      assert.ok(typeof ev.shard === 'number' && ev.shard < shards);
+      assert.equal((await broker.client('late'))?.address, ev.address);
       assert.deepEqual((await broker.clients()).map((c) => c.clientId), ['late', 'pub', 'sub']);
       assert.equal((await broker.client('sub'))?.username, 'alice');
       assert.equal(await broker.disconnect('pub'), true);

@@ -14,7 +14,7 @@ import type { Routing } from '../routing/routing.ts';
 import type { Durability } from '../durable/durability.ts';
 import { Message } from '../session/message.ts';
 import type { Hook, HookClient } from '../hooks/hook.ts';
-import { clientOf, type HookRegistry } from '../hooks/registry.ts';
+import { clientOf, plainClient, type HookRegistry } from '../hooks/registry.ts';
 import type { ShardContext } from '../context.ts';
 
 export interface EmbedParts extends ShardContext {
@@ -44,7 +44,7 @@ export class EmbedControl {
       case 'embed-clients': {
         const clients: ClientInfo[] = [];
         for (const c of this.sh.connections) {
-          if (c.state === ConnState.CONNECTED && (m.clientId === null || c.clientId === m.clientId)) clients.push(clientOf(c, this.sh.id, this.sh.hooks.usernames));
+          if (c.state === ConnState.CONNECTED && (m.clientId === null || c.clientId === m.clientId)) clients.push(plainClient(clientOf(c, this.sh.id, this.sh.hooks.usernames)));
         }
         this.post({ type: 'embed-answer', id: m.id, error: null, clients });
         break;
@@ -88,8 +88,8 @@ export class EmbedControl {
     if (!on) { this.sh.hooks.remove(this.events!); this.events = null; return; }
     const post = (name: 'client:connect' | 'client:disconnect' | 'subscribe' | 'unsubscribe', data: Record<string, unknown>): void => this.post({ type: 'embed-event', name, data });
     const hook: Hook = {
-      onSessionEstablished: (client: HookClient, sessionPresent: boolean) => post('client:connect', { ...client, sessionPresent }),
-      onDisconnect: (client: HookClient, expire: boolean) => post('client:disconnect', { ...client, sessionKept: expire }),
+      onSessionEstablished: (client: HookClient, sessionPresent: boolean) => post('client:connect', { ...plainClient(client), sessionPresent }),
+      onDisconnect: (client: HookClient, expire: boolean) => post('client:disconnect', { ...plainClient(client), sessionKept: expire }),
       onSubscribed: (client, subscriptions, reasonCodes) => post('subscribe', { clientId: client.clientId, shard: client.shard, subscriptions, reasonCodes }),
       onUnsubscribed: (client, filters) => post('unsubscribe', { clientId: client.clientId, shard: client.shard, filters }),
     };

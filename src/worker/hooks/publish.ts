@@ -1,12 +1,14 @@
 // A client's PUBLISH through the hooks: onACLCheck (write), then onPublish (may change or
 // refuse), then routing, onPublished and onRetainMessage. Answers that are promises hold the
 // connection's later packets (and its reads) until the verdict, bounded by --hook-timeout; the
-// shard goes on with everyone else meanwhile.
+// shard goes on with everyone else meanwhile. Synchronous answers allocate no closures and
+// stay in this turn.
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import { validateTopicName } from '../../shared/topics/validate.ts';
 import { ConnState } from '../net/conn-state.ts';
 import type { Connection } from '../net/connection.ts';
 import { Message } from '../session/message.ts';
+import type { InboundPublish } from '../protocol/publish-codec.ts';
 import type { HookClient, HookPublish, Maybe } from './hook.ts';
 import { clientOf, isThenable, verdictCode } from './registry.ts';
 
@@ -16,71 +18,103 @@ export interface PublishEnds {
   refuse(conn: Connection, qos: number, packetId: number, reason: number): void;
 }
 
-/** `msg` as the client sent it; the original QoS and packet id are the client's flow, whatever a hook changes. */
-export function interceptPublish(conn: Connection, msg: Message, packetId: number, ends: PublishEnds): void {
+/** onPublish's outcome: the packet to route, or a refusal's reason code. */
+type Outcome = HookPublish | number;
+type OnPublish = (client: HookClient, packet: HookPublish) => Maybe<HookPublish | boolean | number | void>;
+
+// The packet hooks saw last: the handler's onPublished after an unchanged PUBLISH reports it
+// (one PUBLISH is handled to the end before the next is decoded).
+let last: HookPublish | null = null;
+
+/**
+ * The hooks' verdict on a client's PUBLISH (`p` as decoded, `topic` with its alias resolved).
+ * False: allowed unchanged, decided now: the handler routes it as it would without hooks (its
+ * fast paths intact) and calls `published`. True: the hooks took it (refused, changed, or waiting
+ * for an answer) and this module routes and acknowledges it through `ends`.
+ */
+export function interceptPublish(conn: Connection, p: InboundPublish, topic: string, ends: PublishEnds): boolean {
   const sh = conn.shard;
   const hooks = sh.hooks;
   const client = clientOf(conn, sh.id, hooks.usernames);
-  const qos = msg.qos;
-  let held = false;
-  const hold = (): void => { if (!held) { held = true; msg.detach(); conn.deferPackets(); } };
-  const finish = (code: number, out: HookPublish | null): void => {
-    if (conn.state === ConnState.CLOSED) return;
-    if (code !== 0) ends.refuse(conn, qos, packetId, code);
-    else route(conn, msg, out, client, packetId, ends);
-    if (held) conn.resumePackets();
-  };
-  const afterAcl = (code: number): void => {
-    if (code !== 0 || !hooks.has.onPublish) { finish(code, null); return; }
-    const r = runOnPublish(client, { topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: msg.retain }, 0, hooks.list('onPublish'));
-    if (isThenable(r)) { hold(); hooks.within(r, FAILED).then((v) => finish(v.code, v.packet)); } else finish(r.code, r.packet);
-  };
-  const acl = hooks.has.onACLCheck ? hooks.decide('onACLCheck', Reason.NOT_AUTHORIZED, [client, msg.topic, true]) : 0;
-  if (isThenable(acl)) { hold(); acl.then(afterAcl); } else afterAcl(acl);
+  const list = hooks.list('onPublish') as OnPublish[];
+  const packet: HookPublish = { topic, payload: p.payload, qos: p.qos, retain: p.retain };
+  last = packet;
+  const packetId = p.packetId;
+  if (hooks.has.onACLCheck) {
+    const acl = hooks.decide('onACLCheck', Reason.NOT_AUTHORIZED, [client, topic, true]);
+    if (isThenable(acl)) { later(conn, messageOf(conn, p, topic), packetId, ends, client, acl.then((code) => (code !== 0 ? code : runOnPublish(client, packet, 0, list)))); return true; }
+    if (acl !== 0) { ends.refuse(conn, p.qos, packetId, acl); return true; }
+  }
+  const out = runOnPublish(client, packet, 0, list);
+  if (out === packet) return false;
+  const msg = messageOf(conn, p, topic);
+  if (isThenable(out)) later(conn, msg, packetId, ends, client, out);
+  else done(conn, msg, packetId, ends, client, out);
+  return true;
 }
 
-interface Outcome { code: number; packet: HookPublish | null }
-const FAILED: Outcome = { code: Reason.UNSPECIFIED_ERROR, packet: null };
-type OnPublish = (client: HookClient, packet: HookPublish) => Maybe<HookPublish | boolean | number | void>;
+/** onPublished / onRetainMessage of a PUBLISH the handler routed (interceptPublish said false). */
+export function published(conn: Connection): void {
+  const sh = conn.shard;
+  const out = last!;
+  const client = clientOf(conn, sh.id, sh.hooks.usernames);
+  if (sh.hooks.has.onPublished) sh.hooks.notify('onPublished', sh.log, client, out);
+  if (out.retain && sh.hooks.has.onRetainMessage) sh.hooks.notify('onRetainMessage', sh.log, client, out);
+}
+
+function messageOf(conn: Connection, p: InboundPublish, topic: string): Message {
+  return new Message(topic, p.payload, p.qos, p.retain, p.props, p.messageExpiry >= 0 ? Date.now() + p.messageExpiry * 1000 : 0, conn.clientId);
+}
+
+
+/** Holds the connection's packets until `verdict` (or the timeout: a refusal). */
+function later(conn: Connection, msg: Message, packetId: number, ends: PublishEnds, client: HookClient, verdict: PromiseLike<Outcome>): void {
+  msg.detach(); // the payload must not point into the read buffer past this turn
+  conn.deferPackets();
+  conn.shard.hooks.within(verdict, Reason.UNSPECIFIED_ERROR as Outcome).then((out) => {
+    if (conn.state === ConnState.CLOSED) return;
+    done(conn, msg, packetId, ends, client, out);
+    conn.resumePackets();
+  });
+}
 
 function runOnPublish(client: HookClient, packet: HookPublish, i: number, list: OnPublish[]): Maybe<Outcome> {
   for (; i < list.length; i++) {
     let r: Maybe<HookPublish | boolean | number | void>;
-    try { r = list[i]!(client, packet); } catch { return { code: Reason.IMPLEMENTATION_SPECIFIC_ERROR, packet: null }; }
+    try { r = list[i]!(client, packet); } catch { return Reason.IMPLEMENTATION_SPECIFIC_ERROR; }
     if (isThenable(r)) {
       const next = i + 1;
+      const prev = packet;
       return Promise.resolve(r).then((v) => {
-        const o = apply(v, packet);
-        return o.code !== 0 ? o : runOnPublish(client, o.packet!, next, list);
+        const o = apply(v, prev);
+        return typeof o === 'number' ? o : runOnPublish(client, o, next, list);
       });
     }
     const o = apply(r, packet);
-    if (o.code !== 0) return o;
-    packet = o.packet!;
+    if (typeof o === 'number') return o;
+    packet = o;
   }
-  return { code: 0, packet };
+  return packet;
 }
 
 function apply(v: HookPublish | boolean | number | void, packet: HookPublish): Outcome {
-  if (typeof v === 'object' && v !== null) return { code: 0, packet: v };
+  if (typeof v === 'object' && v !== null) return v;
   const code = verdictCode(v, Reason.IMPLEMENTATION_SPECIFIC_ERROR);
-  return { code, packet: code === 0 ? packet : null };
+  return code === 0 ? packet : code;
 }
 
-function route(conn: Connection, msg: Message, out: HookPublish | null, client: HookClient, packetId: number, ends: PublishEnds): void {
+function done(conn: Connection, msg: Message, packetId: number, ends: PublishEnds, client: HookClient, out: Outcome): void {
+  if (typeof out === 'number') { ends.refuse(conn, msg.qos, packetId, out); return; }
   const sh = conn.shard;
   const hooks = sh.hooks;
   let m = msg;
-  if (out !== null && (out.topic !== msg.topic || out.payload !== msg.payload || out.qos !== msg.qos || out.retain !== msg.retain)) {
+  if (out.topic !== msg.topic || out.payload !== msg.payload || out.qos !== msg.qos || out.retain !== msg.retain) {
     if (validateTopicName(out.topic) !== null) { ends.refuse(conn, msg.qos, packetId, Reason.TOPIC_NAME_INVALID); return; }
     m = new Message(out.topic, Buffer.from(out.payload), out.qos, out.retain, msg.props, msg.expiresAt, msg.origin);
   }
   const mark = sh.durability.mark();
   sh.routing.publish(m, Date.now());
-  if (hooks.has.onPublished || hooks.has.onRetainMessage) {
-    const seen: HookPublish = { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain };
-    hooks.notify('onPublished', sh.log, client, seen);
-    if (m.retain) hooks.notify('onRetainMessage', sh.log, client, seen);
-  }
+  if (hooks.has.onPublished) hooks.notify('onPublished', sh.log, client, out);
+  if (m.retain && hooks.has.onRetainMessage) hooks.notify('onRetainMessage', sh.log, client, out);
   ends.accept(conn, msg.qos, packetId, mark);
 }

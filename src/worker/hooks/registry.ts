@@ -94,21 +94,21 @@ export class HookRegistry {
    * the registry's timeout (then `refused`).
    */
   decide(p: 'onConnect' | 'onConnectAuthenticate' | 'onACLCheck', refused: number, args: unknown[]): Maybe<number> {
-    const list = this.fns.get(p)! as ((...a: unknown[]) => Maybe<Verdict>)[];
-    const step = (i: number): Maybe<number> => {
-      for (; i < list.length; i++) {
-        let v: Maybe<Verdict>;
-        try { v = list[i]!(...args); } catch { return refused; }
-        if (isThenable(v)) {
-          const next = i + 1;
-          return this.within(v, refused).then((r) => { const code = verdictCode(r, refused); return code !== 0 ? code : step(next); });
-        }
-        const code = verdictCode(v, refused);
-        if (code !== 0) return code;
+    return this.decideFrom(this.fns.get(p)! as ((...a: unknown[]) => Maybe<Verdict>)[], 0, refused, args);
+  }
+
+  private decideFrom(list: ((...a: unknown[]) => Maybe<Verdict>)[], i: number, refused: number, args: unknown[]): Maybe<number> {
+    for (; i < list.length; i++) {
+      let v: Maybe<Verdict>;
+      try { v = list[i]!(...args); } catch { return refused; }
+      if (isThenable(v)) {
+        const next = i + 1;
+        return this.within(v, refused).then((r) => { const code = verdictCode(r, refused); return code !== 0 ? code : this.decideFrom(list, next, refused, args); });
       }
-      return 0;
-    };
-    return step(0);
+      const code = verdictCode(v, refused);
+      if (code !== 0) return code;
+    }
+    return 0;
   }
 
   /** `p` settled, or `fallback` after the timeout (or when it rejects). */
@@ -131,7 +131,43 @@ export function verdictCode(v: unknown, refused: number): number {
   return 0;
 }
 
-/** What a point is told of a connection's client. */
-export function clientOf(conn: { clientId: string; version: number; readonly remote: string }, shard: number, usernames: ReadonlyMap<string, string | undefined>): HookClient {
-  return { clientId: conn.clientId, username: usernames.get(conn.clientId), address: conn.remote, protocolVersion: conn.version, shard };
+interface ClientConn { clientId: string; version: number; readonly remote: string }
+const clients = new WeakMap<ClientConn, HookClient>();
+
+/**
+ * What a point is told of a connection's client: one object per connection, made on first use
+ * (a publish does not allocate it again). The address is read when a hook reads it: it is a
+ * getpeername() syscall.
+ */
+export function clientOf(conn: ClientConn, shard: number, usernames: ReadonlyMap<string, string | undefined>): HookClient {
+  let c = clients.get(conn);
+  if (c === undefined || c.clientId !== conn.clientId) {
+    c = new ConnClient(conn, shard, usernames.get(conn.clientId));
+    clients.set(conn, c);
+  }
+  return c;
+}
+
+class ConnClient implements HookClient {
+  readonly clientId: string;
+  readonly username: string | undefined;
+  readonly protocolVersion: number;
+  readonly shard: number;
+  // Private fields: not copied by a spread or by structured clone.
+  readonly #conn: ClientConn;
+  #addr: string | null = null;
+  constructor(conn: ClientConn, shard: number, username: string | undefined) {
+    this.#conn = conn;
+    this.clientId = conn.clientId;
+    this.username = username;
+    this.protocolVersion = conn.version;
+    this.shard = shard;
+  }
+  get address(): string { return (this.#addr ??= this.#conn.remote); }
+  toJSON(): HookClient { return plainClient(this); }
+}
+
+/** A HookClient as a plain object (for a message to main, or JSON). */
+export function plainClient(c: HookClient): HookClient {
+  return { clientId: c.clientId, username: c.username, address: c.address, protocolVersion: c.protocolVersion, shard: c.shard };
 }

@@ -8,7 +8,7 @@ import { decodePublish, InboundPublish } from '../publish-codec.ts';
 import { PublishView } from '../publish-view.ts';
 import { AckType, encodeAck } from '../acks.ts';
 import { sendGated } from '../../durable/gate.ts';
-import { interceptPublish, type PublishEnds } from '../../hooks/publish.ts';
+import { interceptPublish, published, type PublishEnds } from '../../hooks/publish.ts';
 import { qosComplete } from '../../hooks/lifecycle.ts';
 
 const TEST_CRASH_TOPIC = '$SHOAL/test/crash-shard';
@@ -78,15 +78,16 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   const sys = topic.charCodeAt(0) === 36 /* $ */ && topic.startsWith('$SYS');
   if (!sys) {
     const now = Date.now();
-    if (p.qos === 0 && !p.retain && conn.version !== 5 && p.canonical && !sh.hooks.publishes) {
+    if (sh.hooks.publishes && interceptPublish(conn, p, topic, ENDS)) return;
+    if (p.qos === 0 && !p.retain && conn.version !== 5 && p.canonical) {
       // The packet as received is the form frames carry and v3.1.1 subscribers take: no Message.
       sh.routing.publishView(view.inbound(buf, off, len, p.payloadOff, topic, conn.clientId, sh.id), now);
     } else {
       const expiresAt = p.messageExpiry >= 0 ? now + p.messageExpiry * 1000 : 0;
       const msg = new Message(topic, p.payload, p.qos, p.retain, p.props, expiresAt, conn.clientId);
-      if (sh.hooks.publishes) { interceptPublish(conn, msg, p.packetId, ENDS); return; }
       sh.routing.publish(msg, now);
     }
+    if (sh.hooks.publishes) published(conn);
   }
   acknowledge(conn, p.qos, p.packetId, mark);
 }
