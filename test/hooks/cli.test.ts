@@ -44,6 +44,10 @@ test('hooks: in the config file with options; a module that does not load is one
     const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'shoal.js'), '--port', '0', '--persistence', 'memory', '--hook', join(dir, 'missing.mjs')], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^shoal: hook .*missing\.mjs: .*\(SHOAL_CONFIG_INVALID\)$/m);
+    // --print-config shows the file's hooks then the flag's, in stacking order.
+    const pc = spawnSync(process.execPath, [join(ROOT, 'bin', 'shoal.js'), '--config', cfg, '--hook', './second.mjs', '--print-config'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(pc.status, 0, pc.stderr);
+    assert.match(pc.stdout, /# --hook\nhooks:\n  - module: .*audit\.mjs\n    options:\n      bannedPrefix: no-\n  - module: \.\/second\.mjs\n    options: \{\}/);
     const bad = spawnSync(process.execPath, [join(ROOT, 'bin', 'shoal.js'), '--hook'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /^shoal: --hook: needs a module/m);

@@ -3,7 +3,8 @@
 // (fixtures/recorder.ts, one JSON line per call), real MQTT.js clients over TCP, 1 and 4 shards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import mqtt from 'mqtt';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBroker } from '../../src/index.ts';
@@ -16,7 +17,9 @@ for (const shards of [1, 4]) {
   test(`hook points fire on their shard with their arguments, and verdicts hold (${shards} shard${shards > 1 ? 's' : ''})`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'shoal-hooks-'));
     const file = join(dir, 'calls.jsonl');
-    const broker = await createBroker({ host: '127.0.0.1', port: 0, shards, accept: 'main', persistence: 'memory', sysInterval: 1, logLevel: 'warn', hooks: [{ module: RECORDER, options: { file } }] });
+    const users = join(dir, 'users');
+    writeFileSync(users, 'alice:pw\nmallory:wrong\n'); // the file lets mallory in; the hook refuses the password 'wrong'
+    const broker = await createBroker({ host: '127.0.0.1', port: 0, shards, accept: 'main', persistence: 'memory', sysInterval: 1, logLevel: 'warn', authUsers: users, allowAnonymous: true, hooks: [{ module: RECORDER, options: { file } }] });
     const recs = (): Rec[] => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec) : []);
     try {
       await broker.listen();
@@ -27,7 +30,7 @@ for (const shards of [1, 4]) {
 
       // onConnect refuses with the reason it names; onConnectAuthenticate refuses a wrong password.
       await assert.rejects(connectClient(url, { version: 5, clientId: 'banned' }), (e: Error & { code?: number }) => e.code === 0x8a);
-      await assert.rejects(connectClient(url, { version: 5, clientId: 'wrongpw', username: 'u', password: 'wrong' }), (e: Error & { code?: number }) => e.code === 0x86);
+      await assert.rejects(connectClient(url, { version: 5, clientId: 'wrongpw', username: 'mallory', password: 'wrong' }), (e: Error & { code?: number }) => e.code === 0x86);
 
       const sub = await connect(url, { version: 5, clientId: 'sub', username: 'alice', password: 'pw' });
       const got = new Collector(sub);
@@ -61,6 +64,13 @@ for (const shards of [1, 4]) {
       assert.equal((await broker.client('sub'))?.username, 'alice');
       assert.equal(await broker.disconnect('pub'), true);
       await eventually(() => recs().some((r) => r.point === 'onWillSent'), 3000, 'the will');
+      // An offline session that expires; an enhanced authentication's first step.
+      (await connect(url, { version: 5, clientId: 'brief', properties: { sessionExpiryInterval: 1 } })).end(true);
+      const scram = mqtt.connect(url, { protocolVersion: 5, clientId: 'scram', reconnectPeriod: 0, properties: { authenticationMethod: 'SCRAM-SHA-256', authenticationData: Buffer.from('n,,n=alice,r=abc') } });
+      scram.on('error', () => {});
+      await eventually(() => recs().some((r) => r.point === 'onAuthPacket'), 3000, 'onAuthPacket');
+      scram.end(true);
+      await eventually(() => recs().some((r) => r.point === 'onClientExpired'), 4000, 'onClientExpired');
       await eventually(() => recs().filter((r) => r.point === 'onSysInfoTick').length >= shards, 4000, 'a $SYS tick on every shard');
       sub.end(true); late.end(true);
     } catch (err) {
@@ -80,6 +90,7 @@ for (const shards of [1, 4]) {
       assert.ok(by('onConnect').some((r) => r.clientId === 'banned'));
       assert.ok(!by('onSessionEstablished').some((r) => r.clientId === 'banned' || r.clientId === 'wrongpw'));
       assert.deepEqual(by('onConnectAuthenticate').find((r) => r.clientId === 'sub')?.password, 'pw');
+      assert.equal(by('onConnectAuthenticate').find((r) => r.clientId === 'wrongpw')?.username, 'mallory');
       assert.deepEqual(by('onSubscribed').find((r) => r.clientId === 'sub')?.codes, [1, 0x87, 1, 1, 0x87]);
       assert.deepEqual(by('onACLCheck').filter((r) => r.clientId === 'pub').map((r) => r.topic), ['denied/x', 'refused/x', 'rewrite/a', 'slow/1', 't/after', 't/retained']);
       assert.deepEqual(by('onPublished').filter((r) => r.clientId === 'pub').map((r) => r.topic), ['rewritten/a', 'slow/1', 't/after', 't/retained']);
@@ -91,6 +102,8 @@ for (const shards of [1, 4]) {
       assert.deepEqual(by('onWill').map((r) => r.clientId), ['pub']);
       assert.equal(by('onWillSent')[0]?.payload, 'will changed by a hook');
       assert.ok(by('onDisconnect').some((r) => r.clientId === 'pub'));
+      assert.deepEqual(by('onClientExpired').map((r) => r.clientId), ['brief']);
+      assert.deepEqual(by('onAuthPacket').map((r) => `${r.clientId} ${r.method}`), ['scram SCRAM-SHA-256']);
     }
   });
 }
