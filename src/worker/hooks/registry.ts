@@ -5,12 +5,18 @@ import { pathToFileURL } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
 import type { HookSpec } from '../../shared/config.ts';
 import { ErrorCode, ShoalError } from '../../shared/errors.ts';
+import { moduleUrl } from '../../shared/module-url.ts';
 import { HOOK_POINTS, HookBase, type Hook, type HookClient, type HookContext, type HookFactory, type HookPoint, type Maybe, type Verdict } from './hook.ts';
 
 type Fn = (...args: never[]) => unknown;
 
+const BUILTIN: ReadonlyMap<string, string> = new Map([['shoal/hooks/http', './backends/http.ts']]);
+
 /** A module specifier as import() in a shard takes it: paths are the working directory's (main's and the shards' are the same). */
 export function hookUrl(spec: string): string {
+  // The first-party hooks (backends/), by the names the package exports them under.
+  const builtin = BUILTIN.get(spec);
+  if (builtin !== undefined) return moduleUrl(builtin, import.meta.url).href;
   if (spec.startsWith('file:') || spec.startsWith('data:') || spec.startsWith('node:')) return spec;
   if (isAbsolute(spec) || spec.startsWith('./') || spec.startsWith('../')) return pathToFileURL(resolve(spec)).href;
   return spec; // a package name: resolved from Shoal's own location, so an installed package's neighbours
