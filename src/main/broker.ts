@@ -57,14 +57,22 @@ type Answer = Extract<ControlFromShard, { type: 'embed-answer' }>;
 class PortRequests implements ShardRequests {
   private readonly shards: ShardSupervisor;
   private next = 0;
-  private readonly waiting = new Map<number, { left: number; answers: Answer[]; done: (a: Answer[]) => void }>();
+  private readonly waiting = new Map<number, { left: Set<number>; answers: Answer[]; done: (a: Answer[]) => void }>();
   constructor(shards: ShardSupervisor) { this.shards = shards; }
 
-  answered(m: Answer): void {
+  answered(shard: number, m: Answer): void {
     const w = this.waiting.get(m.id);
-    if (w === undefined) return;
+    if (w === undefined || !w.left.delete(shard)) return;
     w.answers.push(m);
-    if (--w.left === 0) { this.waiting.delete(m.id); w.done(w.answers); }
+    if (w.left.size === 0) { this.waiting.delete(m.id); w.done(w.answers); }
+  }
+
+  /** A shard died: what it was asked is answered for it (a publish fails; a query has its part missing). */
+  gone(shard: number): void {
+    for (const [id, w] of this.waiting) {
+      if (!w.left.has(shard)) continue;
+      this.answered(shard, { type: 'embed-answer', id, error: { code: ErrorCode.PUBLISH_FAILED, message: `shard ${shard} exited before it answered` } });
+    }
   }
 
   private up(): number[] {
@@ -77,7 +85,7 @@ class PortRequests implements ShardRequests {
   private ask(targets: number[], make: (id: number) => EmbedToShard): Promise<Answer[]> {
     const id = ++this.next;
     return new Promise((done) => {
-      this.waiting.set(id, { left: targets.length, answers: [], done });
+      this.waiting.set(id, { left: new Set(targets), answers: [], done });
       for (const i of targets) this.shards.post(i, make(id));
     });
   }
@@ -91,6 +99,7 @@ class PortRequests implements ShardRequests {
 
   async clients(clientId: string | null): Promise<ClientInfo[]> {
     const answers = await this.ask(this.up(), (id) => ({ type: 'embed-clients', id, clientId }));
+    // A shard that died meanwhile has no clients left to report.
     return answers.flatMap((a) => a.clients ?? []).sort((x, y) => (x.clientId < y.clientId ? -1 : x.clientId > y.clientId ? 1 : 0));
   }
 
@@ -109,7 +118,7 @@ export class Broker extends EventEmitter {
   readonly log: Logger;
   private readonly shards: ShardSupervisor;
   private readonly stats: StatsBlock;
-  private readonly requests: ShardRequests & { answered(m: Answer): void };
+  private readonly requests: ShardRequests;
   private readonly admin: Awaited<ReturnType<typeof startAdminPort>>;
   private servers: Listening[] = [];
   private urls: string[] = [];
@@ -129,10 +138,15 @@ export class Broker extends EventEmitter {
     const requests = new PortRequests(shards);
     this.requests = requests;
     shards.onMessage = (shard, m) => {
-      if (m.type === 'embed-answer') requests.answered(m);
+      if (m.type === 'embed-answer') requests.answered(shard, m);
       else if (m.type === 'embed-event' && this.eventsOn) this.emit(m.name, m.data);
     };
-    shards.onShardExit = (shard, code, restarting) => { this.emit('shard:exit', { shard, code, restarting }); };
+    shards.onShardExit = (shard, code, restarting) => {
+      requests.gone(shard);
+      this.emit('shard:exit', { shard, code, restarting });
+    };
+    // A restarted shard starts with no events hook: it gets one again if someone listens.
+    shards.onShardRestarted = (shard) => { if (this.eventsOn) shards.post(shard, { type: 'embed-events', on: true }); };
     // Events cross from the shards only while someone listens (a hook in every shard's stack).
     this.on('newListener', (name: string) => { if (EVENTS_FROM_SHARDS.has(name) && !this.eventsOn) { this.eventsOn = true; requests.events(true); } });
     this.on('removeListener', () => {

@@ -36,6 +36,8 @@ export class ShardSupervisor {
   onMessage: ((shard: number, m: ControlFromShard) => void) | null = null;
   /** A shard thread exited (code); `restarting` unless the broker is stopping. */
   onShardExit: ((shard: number, code: number, restarting: boolean) => void) | null = null;
+  /** A restarted shard is ready again. */
+  onShardRestarted: ((shard: number) => void) | null = null;
 
   constructor(config: BrokerConfig, stats: StatsBlock, log: Logger, listeners: ShardListener[]) {
     this.config = config;
@@ -87,6 +89,7 @@ export class ShardSupervisor {
           ready = true;
           this.alive[i] = true;
           resolve();
+          if (restart) this.onShardRestarted?.(i);
           if (restart && this.listenOn !== null) this.listenShard(i).catch((err: unknown) => this.log.error({ err, shard: i }, 'restarted shard cannot listen'));
         } else if (m.type === 'listening' || m.type === 'listen-failed') {
           const reply = this.listenReplies[i];

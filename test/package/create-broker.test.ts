@@ -63,17 +63,26 @@ test('broker.publish: QoS 1 resolves once committed, reaches an offline persiste
   }
 });
 
-test('shard:exit when a shard dies (and it is restarted); disconnect() of a client that is not there is false', async () => {
+test('shard:exit when a shard dies (and it is restarted), events from it again after; disconnect() of a client that is not there is false', async () => {
   const b = await createBroker({ ...base, persistence: 'memory', shards: 2, testHooks: true });
   try {
     await b.listen();
     const exits: { shard: number; restarting: boolean }[] = [];
     b.on('shard:exit', (e) => exits.push(e));
+    const seen = new Set<number>();
+    b.on('client:connect', (c: { shard: number }) => seen.add(c.shard));
     const c = await connect(`mqtt://127.0.0.1:${b.address()!.port}`, { version: 5, clientId: 'crasher' });
     c.on('error', () => {});
     c.publish('$SHOAL/test/crash-shard', 'x');
     await eventually(() => exits.length === 1, 5000, 'shard:exit');
     assert.equal(exits[0]!.restarting, true);
+    // Events keep coming from the restarted shard (its events hook is added again).
+    seen.clear();
+    const url = `mqtt://127.0.0.1:${b.address()!.port}`;
+    await eventually(async () => {
+      (await connect(url, { version: 5 })).end(true);
+      return seen.size === 2 && seen.has(exits[0]!.shard);
+    }, 8000, 'client:connect from both shards after the restart');
     assert.equal(await b.disconnect('nobody'), false);
     c.end(true);
   } finally { await b.close(); }
