@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -28,6 +28,16 @@ test('the packed tarball installs into a project and runs the embedding example 
     assert.match(run.stdout, /received loud\/program hello from the program/);
     assert.match(run.stdout, /clients example/);
     assert.match(run.stdout, /closed/);
+    // Types ship with it; the first-party hook loads by its package name from dist/.
+    assert.ok(existsSync(join(app, 'node_modules', 'shoal', 'dist', 'index.d.ts')));
+    assert.ok(!existsSync(join(app, 'node_modules', 'shoal', 'src')));
+    writeFileSync(join(app, 'http-hook.mjs'), `import { createBroker } from 'shoal';
+const b = await createBroker({ port: 0, host: '127.0.0.1', shards: 1, persistence: 'memory', logLevel: 'silent', hooks: [{ module: 'shoal/hooks/http', options: { url: 'http://127.0.0.1:9/' } }] });
+await b.close();
+console.log('http hook loaded');
+`);
+    const h = spawnSync(process.execPath, ['http-hook.mjs'], { cwd: app, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(h.stdout.trim(), 'http hook loaded', h.stderr);
     // The installed CLI runs from dist/ (no src/ in the package).
     const v = spawnSync(process.execPath, [join(app, 'node_modules', 'shoal', 'bin', 'shoal.js'), '--version'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(v.stdout.trim(), `shoal ${pkg.version}`, v.stderr);
