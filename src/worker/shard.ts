@@ -34,7 +34,7 @@ import { Moves } from './session/moves.ts';
 import { Registry } from './session/registry.ts';
 import type { Session } from './session/session.ts';
 import type { Subscription } from './session/subscription.ts';
-import { disconnected, stopped } from './hooks/lifecycle.ts';
+import { disconnected, forgetClient, stopped } from './hooks/lifecycle.ts';
 
 // Connections know packets as bytes; what they mean is the protocol room's.
 useDispatcher(dispatch);
@@ -106,6 +106,7 @@ export class Shard implements ShardParts, SocketSink {
 
   connectionClosed(conn: Connection, wasConnected: boolean): void {
     this.connections.delete(conn);
+    forgetClient(this.hooks, this.sessions, conn);
     this.stats.addLive(this.id, -1);
     if (wasConnected) this.stats.add(this.id, Stat.CLIENTS_CONNECTED, -1);
     const s = conn.session;

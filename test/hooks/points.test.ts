@@ -62,6 +62,9 @@ for (const shards of [1, 4]) {
       assert.equal((await broker.client('late'))?.address, ev.address);
       assert.deepEqual((await broker.clients()).map((c) => c.clientId), ['late', 'pub', 'sub']);
       assert.equal((await broker.client('sub'))?.username, 'alice');
+      // A refused CONNECT with the same client id leaves the connected client as it was.
+      await assert.rejects(connectClient(url, { version: 5, clientId: 'sub', username: 'mallory', password: 'wrong' }), (e: Error & { code?: number }) => e.code === 0x86);
+      assert.equal((await broker.client('sub'))?.username, 'alice');
       assert.equal(await broker.disconnect('pub'), true);
       await eventually(() => recs().some((r) => r.point === 'onWillSent'), 3000, 'the will');
       // An offline session that expires; an enhanced authentication's first step.

@@ -21,8 +21,17 @@ export class HookedAuth implements AuthHook {
     return { clientId: req.clientId, username: req.username, address: req.remote, protocolVersion: req.version, shard: this.shard };
   }
 
+  /** The client's user name, kept for HookClient once its CONNECT is allowed (not before: a refused one must not replace a connected client's). */
+  private readonly allowed = (req: AuthRequest, o: AuthOutcome): AuthOutcome => {
+    if (o.reason === Reason.SUCCESS) this.hooks.usernames.set(req.clientId, req.username);
+    return o;
+  };
+
   check(req: AuthRequest): Maybe<AuthOutcome> {
-    this.hooks.usernames.set(req.clientId, req.username);
+    return then(this.decide(req), (o) => this.allowed(req, o));
+  }
+
+  private decide(req: AuthRequest): Maybe<AuthOutcome> {
     const h = this.hooks.has;
     if (!h.onConnect && !h.onConnectAuthenticate) return this.base.check(req);
     const client = this.client(req);
@@ -38,14 +47,12 @@ export class HookedAuth implements AuthHook {
   supportsMethod(method: string): boolean { return this.base.supportsMethod(method); }
 
   begin(method: string, req: AuthRequest, reauth: boolean): AuthExchange {
-    this.hooks.usernames.set(req.clientId, req.username);
     const inner = this.base.begin(method, req, reauth);
-    if (!this.hooks.has.onAuthPacket) return inner;
     const client = this.client(req);
     return {
       step: (data) => {
-        this.hooks.notify('onAuthPacket', NO_LOG, client, method, data);
-        return inner.step(data);
+        if (this.hooks.has.onAuthPacket) this.hooks.notify('onAuthPacket', NO_LOG, client, method, data);
+        return then(inner.step(data), (o) => this.allowed(req, o));
       },
     };
   }

@@ -17,7 +17,15 @@ export function established(conn: Connection, sessionPresent: boolean): void {
 export function disconnected(sh: ShardContext, conn: Connection, expire: boolean): void {
   const hooks = sh.hooks;
   if (hooks.has.onDisconnect) hooks.notify('onDisconnect', sh.log, clientOf(conn, sh.id, hooks.usernames), expire);
-  hooks.usernames.delete(conn.clientId);
+}
+
+/**
+ * Any connection closed (connected, refused or taken over): its client's user name is
+ * forgotten unless another connection of this shard now holds that client id.
+ */
+export function forgetClient(hooks: HookRegistry, sessions: ReadonlyMap<string, { conn: Connection | null }>, conn: Connection): void {
+  const live = sessions.get(conn.clientId)?.conn;
+  if (live === undefined || live === null || live === conn) hooks.usernames.delete(conn.clientId);
 }
 
 /** onStopped on every hook, each given up to the hook timeout. */
