@@ -14,62 +14,23 @@
 // cache), at most `cacheSize` entries (the oldest go first); errors are not cached.
 import { createHash } from 'node:crypto';
 import type { Hook, HookClient, HookContext } from '../hook.ts';
+import { commonOptions, option, Outage, type BackendOptions } from './common.ts';
 
-interface Options {
-  url?: string;
-  connectUrl?: string;
-  aclUrl?: string;
-  timeoutMs?: number;
-  cacheTtlMs?: number;
-  cacheSize?: number;
-  onError?: 'deny' | 'allow';
-  headers?: Record<string, string>;
-}
+const MODULE = 'shoal/hooks/http';
 
 type Action = 'connect' | 'publish' | 'subscribe';
 
-/** Bounded map of verdicts with their expiry (insertion order is age order). */
-class VerdictCache {
-  private readonly map = new Map<string, { allow: boolean; until: number }>();
-  private readonly ttl: number;
-  private readonly size: number;
-  constructor(ttl: number, size: number) { this.ttl = ttl; this.size = size; }
-  get(key: string, now: number): boolean | undefined {
-    if (this.ttl <= 0) return undefined;
-    const e = this.map.get(key);
-    if (e === undefined) return undefined;
-    if (e.until <= now) { this.map.delete(key); return undefined; }
-    return e.allow;
-  }
-  set(key: string, allow: boolean, now: number): void {
-    if (this.ttl <= 0) return;
-    this.map.delete(key);
-    this.map.set(key, { allow, until: now + this.ttl });
-    if (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
-  }
-}
-
-function option<T>(o: Options, key: keyof Options, ok: (v: unknown) => boolean, fallback: T, what: string): T {
-  const v = o[key];
-  if (v === undefined) return fallback;
-  if (!ok(v)) throw new Error(`shoal/hooks/http: options.${key} must be ${what}`);
-  return v as T;
-}
-
 export default function httpBackend(raw: unknown, context: HookContext): Hook {
-  const o = (raw ?? {}) as Options;
-  const url = option<string | undefined>(o, 'url', (v) => typeof v === 'string', undefined, 'a URL');
-  const connectUrl = option(o, 'connectUrl', (v) => typeof v === 'string', url, 'a URL');
-  const aclUrl = option(o, 'aclUrl', (v) => typeof v === 'string', url, 'a URL');
-  if (connectUrl === undefined && aclUrl === undefined) throw new Error('shoal/hooks/http: needs options.url (or connectUrl / aclUrl)');
+  const o = (raw ?? {}) as BackendOptions;
+  const isText = (v: unknown): boolean => typeof v === 'string';
+  const url = option<string | undefined>(MODULE, o, 'url', isText, undefined, 'a URL');
+  const connectUrl = option(MODULE, o, 'connectUrl', isText, url, 'a URL');
+  const aclUrl = option(MODULE, o, 'aclUrl', isText, url, 'a URL');
+  if (connectUrl === undefined && aclUrl === undefined) throw new Error(`${MODULE}: needs options.url (or connectUrl / aclUrl)`);
   for (const u of [connectUrl, aclUrl]) if (u !== undefined) new URL(u); // a bad URL fails the start, not each request
-  const isCount = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0;
-  const timeoutMs = option(o, 'timeoutMs', (v) => isCount(v) && (v as number) > 0, 2000, 'a positive integer');
-  const cache = new VerdictCache(option(o, 'cacheTtlMs', isCount, 30_000, 'an integer ≥ 0'), option(o, 'cacheSize', (v) => isCount(v) && (v as number) > 0, 10_000, 'a positive integer'));
-  const onError = option<'deny' | 'allow'>(o, 'onError', (v) => v === 'deny' || v === 'allow', 'deny', '"deny" or "allow"') === 'allow';
-  const headers = { 'content-type': 'application/json', ...option(o, 'headers', (v) => typeof v === 'object' && v !== null, {}, 'an object of header names to values') };
-  const log = context.log;
-  let down = false;
+  const { timeoutMs, onErrorAllows: onError, cache } = commonOptions(MODULE, o);
+  const headers = { 'content-type': 'application/json', ...option<Record<string, string>>(MODULE, o, 'headers', (v) => typeof v === 'object' && v !== null, {}, 'an object of header names to values') };
+  const outage = new Outage(context.log, 'auth service');
 
   async function ask(target: string, action: Action, client: HookClient, password: string | undefined, topic: string | undefined): Promise<boolean> {
     // The password enters the cache key only as a digest: the cache keeps no secret.
@@ -81,12 +42,12 @@ export default function httpBackend(raw: unknown, context: HookContext): Hook {
     try {
       const res = await fetch(target, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
       await res.arrayBuffer().catch(() => undefined); // let the connection be reused
-      if (down) { down = false; log.info({ url: target }, 'auth service answers again'); }
+      outage.ok();
       const allow = res.status >= 200 && res.status < 300;
       cache.set(key, allow, Date.now());
       return allow;
     } catch (err) {
-      if (!down) { down = true; log.warn({ url: target, err: (err as Error).message, answer: onError ? 'allow' : 'deny' }, 'auth service unreachable or too slow'); }
+      outage.failed(err, onError);
       return onError;
     }
   }
