@@ -77,6 +77,8 @@ export const shoalDurable = shoalLauncher('shoal-durable', { persistence: 'durab
 export const shoalMainAccept = shoalLauncher('shoal-main-accept', { persistence: 'memory', optIn: true, extra: ['--accept', 'main'] });
 /** In memory, admin port on, /metrics scraped every second during the run: the scrape cost. */
 export const shoalScraped = shoalLauncher('shoal-scraped', { persistence: 'memory', optIn: true, scrapeMs: 1000 });
+/** In memory, with a hook whose onPublish does nothing: what the hook path costs (docs/hooks.md). */
+export const shoalNoopHook = shoalLauncher('shoal-noop-hook', { persistence: 'memory', optIn: true, extra: ['--hook', path.join(repoRoot, 'bench', 'hooks', 'noop-publish.mjs')] });
 /** Another build of Shoal (SHOAL_BASE_DIR), in memory like `shoal`: the "before" of an A/B. */
 export const shoalBase = shoalLauncher('shoal-base', { persistence: 'memory', optIn: true, root: () => process.env.SHOAL_BASE_DIR ?? null });
 

@@ -6,8 +6,9 @@ import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import { Doorbell, SpscRing } from '../shared/ring/index.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { ControlFromShard, ControlToShard, PeerRings, ShardInit, ShardListener } from '../shared/control.ts';
+import { moduleUrl } from '../shared/module-url.ts';
 
-const WORKER_URL = new URL('../worker/index.ts', import.meta.url);
+const WORKER_URL = moduleUrl('../worker/index.ts', import.meta.url);
 
 const SHARD_YOUNG_GEN_MB = 8;
 
@@ -33,6 +34,12 @@ export class ShardSupervisor {
   private readonly isAlive = (i: number): boolean => this.alive[i]!;
   /** Answers to the admin port's questions (src/main/control); null when the shard exited. */
   private answers: (shard: number, a: Extract<ControlFromShard, { type: 'answer' }> | null) => void = () => {};
+  /** Messages from shards that the supervisor does not handle itself (the embedding API's answers). */
+  onMessage: ((shard: number, m: ControlFromShard) => void) | null = null;
+  /** A shard thread exited (code); `restarting` unless the broker is stopping. */
+  onShardExit: ((shard: number, code: number, restarting: boolean) => void) | null = null;
+  /** A restarted shard is ready again. */
+  onShardRestarted: ((shard: number) => void) | null = null;
 
   constructor(config: BrokerConfig, stats: StatsBlock, log: Logger, listeners: ShardListener[]) {
     this.config = config;
@@ -84,6 +91,7 @@ export class ShardSupervisor {
           ready = true;
           this.alive[i] = true;
           resolve();
+          if (restart) this.onShardRestarted?.(i);
           if (restart && this.listenOn !== null) this.listenShard(i).catch((err: unknown) => this.log.error({ err, shard: i }, 'restarted shard cannot listen'));
         } else if (m.type === 'listening' || m.type === 'listen-failed') {
           const reply = this.listenReplies[i];
@@ -94,7 +102,7 @@ export class ShardSupervisor {
         else if (m.type === 'fatal') {
           const err = new ShoalError(m.code, m.message);
           if (!ready) reject(err); else this.log.error({ err, shard: i }, 'shard fatal error');
-        }
+        } else this.onMessage?.(i, m);
       });
       w.on('error', (err: Error) => {
         this.log.error({ err, shard: i }, 'shard crashed');
@@ -109,6 +117,7 @@ export class ShardSupervisor {
     this.alive[i] = false;
     this.workers[i] = null;
     this.answers(i, null);
+    this.onShardExit?.(i, code, !this.stopping && restartable);
     if (this.stopping || !restartable) return;
     this.log.warn({ shard: i, code }, 'shard exited; restarting it');
     // Its connections died with it; the connection gauge starts again from zero.

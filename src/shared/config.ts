@@ -21,6 +21,15 @@ export interface ListenerConfig {
   path: string;                 // ws/wss: the only upgrade path; '' = any
 }
 
+/**
+ * A hook module loaded by every shard (docs/hooks.md): its specifier (a path, resolved against the
+ * working directory by main, a file: URL, or a package name) and JSON-able options for its factory.
+ */
+export interface HookSpec {
+  module: string;
+  options: unknown;
+}
+
 /** Everything a shard needs to know, passed once at start (structured clone is fine here: not the hot path). */
 export interface BrokerConfig {
   host: string;
@@ -69,6 +78,7 @@ export interface BrokerConfig {
   maxRetainedBytes: number;     // payload + topic bytes of the retained messages
   clientIdPrefixes: string;     // comma-separated: client ids must start with one ('' = any)
   persistentClientExpiration: number; // seconds a 3.1.1 persistent session lives offline (0 = forever)
+  hookTimeout: number;          // ms a hook's asynchronous decision (connect, ACL, publish, subscribe) may take; then it refuses
   responseInformation: string;  // v5 Response Information template ('%c' = client id); '' = not offered
   maxQos: number;               // highest QoS accepted in PUBLISH / granted in SUBSCRIBE (v5 CONNACK Maximum QoS)
   retainAvailable: boolean;     // retained messages accepted (v5 CONNACK Retain Available)
@@ -85,6 +95,7 @@ export interface BrokerConfig {
   tlsClientAuth: boolean;       // require a client certificate signed by --tls-ca
   wsPath: string;               // the only path a WebSocket upgrade may ask for; '' = any path
   listeners: ListenerConfig[];  // more listeners, from the config file (src/shared/config/listeners.ts)
+  hooks: HookSpec[];            // hook modules, in stacking order (--hook, the file's hooks:, createBroker's hooks)
   // Admin HTTP (docs/operations.md), served by main: null = off.
   httpPort: number | null;      // /health, /ready, /metrics, /api/v1/...
   httpHost: string;
@@ -140,6 +151,7 @@ export const DEFAULTS: BrokerConfig = {
   maxRetainedBytes: 0,
   clientIdPrefixes: '',
   persistentClientExpiration: 0,
+  hookTimeout: 5000,
   responseInformation: '',
   maxQos: 2,
   retainAvailable: true,
@@ -155,6 +167,7 @@ export const DEFAULTS: BrokerConfig = {
   tlsClientAuth: false,
   wsPath: '',
   listeners: [],
+  hooks: [],
   httpPort: null,
   httpHost: '127.0.0.1',
   httpToken: '',

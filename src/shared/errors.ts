@@ -31,6 +31,12 @@ export const ErrorCode = {
   ACL_FILE_INVALID: 'SHOAL_ACL_FILE_INVALID',
   /** the password hashing pool's queue is full: the CONNECT path answers "server busy" */
   HASH_POOL_BUSY: 'SHOAL_HASH_POOL_BUSY',
+  /** broker.publish() with a topic, payload, QoS or properties that cannot be a PUBLISH */
+  PUBLISH_INVALID: 'SHOAL_PUBLISH_INVALID',
+  /** broker.publish() at QoS 1/2 whose commit failed (or a shard it went to crashed first) */
+  PUBLISH_FAILED: 'SHOAL_PUBLISH_FAILED',
+  /** the embedding API asked for something while the broker is not running (closed, or no shard up) */
+  BROKER_NOT_RUNNING: 'SHOAL_BROKER_NOT_RUNNING',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

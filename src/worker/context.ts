@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../shared/config.ts';
 import type { StatsBlock } from '../shared/stats.ts';
+import type { HookRegistry } from './hooks/registry.ts';
 
 /**
  * What every part of a shard may know about where it runs: its index among `count` shards, the
@@ -13,4 +14,6 @@ export interface ShardContext {
   readonly config: BrokerConfig;
   readonly stats: StatsBlock;
   readonly log: Logger;
+  /** The shard's hooks (hooks/registry.ts): call sites test `hooks.has.<point>` first. */
+  readonly hooks: HookRegistry;
 }

@@ -13,6 +13,8 @@ import { startLoopStats } from './loop-stats.ts';
 import { BannedIds } from './control/banned.ts';
 import { ControlRoom } from './control/index.ts';
 import { startSessionGauges } from './control/gauges.ts';
+import { HookedAuth } from './hooks/auth.ts';
+import { EmbedControl } from './embed/control.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
@@ -37,8 +39,10 @@ const banned = new BannedIds(store);
 banned.load();
 let security: ShardSecurity;
 try {
+  // Hooks first: the CONNECT-time points decide after the configured authentication (hooks/auth.ts).
+  await shard.hooks.load(init.config.hooks, { shard: init.id, shards: init.count, config: init.config, log });
   security = await createSecurity(init.config, { id: init.id, stats, log });
-  shard.auth = banned.wrap(security.auth);
+  shard.auth = banned.wrap(new HookedAuth(security.auth, shard.hooks, init.id));
   shard.access = security.access;
 } catch (err) {
   const e = err as { code?: string; message?: string };
@@ -57,6 +61,7 @@ const control = new ControlRoom({
   id: shard.id, stats, sessions: shard.sessions, routing: shard.routing, retained: shard.retained,
   retainSync: shard.retainSync, lifecycle: shard.lifecycle, durability: shard.durability, banned,
 });
+const embed = new EmbedControl(shard, port);
 
 port.on('message', (m: ControlToShard) => {
   switch (m.type) {
@@ -84,6 +89,7 @@ port.on('message', (m: ControlToShard) => {
       if (m.aclText !== null) shard.accessReloaded();
       if (m.listeners !== null) transports.replaceTls(m.listeners);
       break;
+    case 'embed-publish': case 'embed-clients': case 'embed-disconnect': case 'embed-events': embed.handle(m); break;
     case 'shutdown':
       acceptor.close();
       clearInterval(keepalive);
@@ -96,4 +102,5 @@ port.on('message', (m: ControlToShard) => {
       break;
   }
 });
+shard.hooks.notify('onStarted', log);
 port.postMessage({ type: 'ready' } satisfies ControlFromShard);

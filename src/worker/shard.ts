@@ -15,6 +15,7 @@ import type { AccessHook } from './auth/access.ts';
 import { AllowAll, type AuthHook } from './auth/hook.ts';
 import { ConnectLimits, REFUSED } from './auth/limits.ts';
 import type { ShardContext } from './context.ts';
+import { HookRegistry } from './hooks/registry.ts';
 import { Durability } from './durable/durability.ts';
 import { StoreUpkeep } from './durable/upkeep.ts';
 import { Backpressure } from './net/backpressure.ts';
@@ -37,6 +38,7 @@ import { Registry } from './session/registry.ts';
 import type { Session } from './session/session.ts';
 import type { Subscription } from './session/subscription.ts';
 import { countConnected } from './control/kinds.ts';
+import { disconnected, forgetClient, stopped } from './hooks/lifecycle.ts';
 
 // Connections know packets as bytes; what they mean is the protocol room's.
 useDispatcher(dispatch);
@@ -48,6 +50,7 @@ export class Shard implements ShardParts, SocketSink {
   readonly config: BrokerConfig;
   readonly stats: StatsBlock;
   readonly log: Logger;
+  readonly hooks = new HookRegistry(); // loaded at start (worker/index.ts)
   readonly store: Store;
   readonly bp: Backpressure;
   readonly peers: Peers;
@@ -74,7 +77,7 @@ export class Shard implements ShardParts, SocketSink {
     this.stats = stats;
     this.log = log;
     this.store = store;
-    const ctx: ShardContext = { id: init.id, count: init.count, config: init.config, stats, log };
+    const ctx: ShardContext = { id: init.id, count: init.count, config: init.config, stats, log, hooks: this.hooks };
     const local = new TopicTrie<Subscription>();
     this.limits = new ConnectLimits(ctx);
     this.bp = new Backpressure(init.config.slowClientMs, init.config.maxClientBacklog);
@@ -126,6 +129,7 @@ export class Shard implements ShardParts, SocketSink {
   connectionClosed(conn: Connection, wasConnected: boolean): void {
     this.connections.delete(conn);
     this.limits.closed(conn);
+    forgetClient(this.hooks, this.sessions, conn);
     this.stats.addLive(this.id, -1);
     if (wasConnected) {
       this.stats.add(this.id, Stat.CLIENTS_CONNECTED, -1);
@@ -136,11 +140,13 @@ export class Shard implements ShardParts, SocketSink {
     if (s === null || s.conn !== conn) return;
     conn.session = null;
     s.conn = null;
+    if (wasConnected) disconnected(this, conn, s.expiryInterval !== 0 && !this.shuttingDown);
     if (!this.shuttingDown) this.lifecycle.connectionClosed(conn, s);
   }
 
   /** $SYS values from main: every shard gets them, so nothing is forwarded. */
   sysUpdate(items: [string, string][]): void {
+    if (this.hooks.has.onSysInfoTick) this.hooks.notify('onSysInfoTick', this.log, Object.fromEntries(items));
     const now = Date.now();
     for (const [topic, value] of items) {
       const msg = new Message(topic, Buffer.from(value), 0, true, null, 0, '');
@@ -177,6 +183,7 @@ export class Shard implements ShardParts, SocketSink {
     }
     this.peers.stop();
     this.upkeep.stop();
+    await stopped(this.hooks, this.log);
     await new Promise((r) => setTimeout(r, 50));
     await this.store.flushed().catch(() => {});
     await this.store.close();

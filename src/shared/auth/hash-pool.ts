@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { ErrorCode, ShoalError } from '../errors.ts';
+import { moduleUrl } from '../module-url.ts';
 import type { VerifyTask } from './hash-worker.ts';
 import { verifySecret } from './password-file.ts';
 
@@ -46,7 +47,7 @@ export class HashPool {
     this.batch = opts.batch ?? DEFAULT_BATCH;
     this.allowPlaintext = opts.allowPlaintext === true;
     this.pool = threads === 0 ? null : new Piscina({
-      filename: new URL('./hash-worker.ts', import.meta.url).href,
+      filename: moduleUrl('./hash-worker.ts', import.meta.url).href,
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: 60_000,

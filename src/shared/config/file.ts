@@ -3,7 +3,7 @@
 // turned into lines by its LineCounter).
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
-import type { ListenerConfig } from '../config.ts';
+import type { HookSpec, ListenerConfig } from '../config.ts';
 import { byName, type OptionSpec } from './options.ts';
 import type { Layer } from './layer.ts';
 import { ConfigError, coerce } from './values.ts';
@@ -11,7 +11,7 @@ import { ConfigError, coerce } from './values.ts';
 const TRANSPORTS = ['tcp', 'tls', 'ws', 'wss'] as const;
 
 /** The keys of one `listeners:` entry and the rules for their values. */
-const LISTENER_KEYS: ReadonlyMap<string, { field: keyof ListenerConfig; spec: OptionSpec }> = new Map(
+export const LISTENER_KEYS: ReadonlyMap<string, { field: keyof ListenerConfig; spec: OptionSpec }> = new Map(
   ([
     ['transport', 'transport', { type: 'enum', values: TRANSPORTS }],
     ['host', 'host', { type: 'string' }],
@@ -28,6 +28,9 @@ export interface FileRead {
   layer: Layer;
   /** file:line of each `listeners:` entry, for checks that need the whole configuration. */
   listenerSources: string[];
+  /** The file's hooks: list (module, options), and where it is. */
+  hooks: HookSpec[];
+  hooksSource: string | null;
 }
 
 export function readConfigFile(file: string): FileRead {
@@ -43,7 +46,7 @@ export function readConfigFile(file: string): FileRead {
   const first = doc.errors[0];
   if (first !== undefined) throw new ConfigError(`${file}:${lines.linePos(first.pos[0]).line}`, `not valid YAML: ${first.message.split('\n')[0]}`);
 
-  const out: FileRead = { layer: new Map(), listenerSources: [] };
+  const out: FileRead = { layer: new Map(), listenerSources: [], hooks: [], hooksSource: null };
   const root = doc.contents;
   if (root === null || (isScalar(root) && root.value === null)) return out; // an empty file sets nothing
   if (!isMap(root)) throw new ConfigError(at(root), 'the config file must be a map of settings (key: value)');
@@ -52,6 +55,11 @@ export function readConfigFile(file: string): FileRead {
     const name = isScalar(keyNode) ? String(keyNode.value) : '';
     const where = at(keyNode);
     const valueNode = pair.value as Node | null;
+    if (name === 'hooks') {
+      out.hooks = readHooks(valueNode, at, keyNode);
+      out.hooksSource = where;
+      continue;
+    }
     if (name === 'listeners') {
       out.layer.set('listeners', { value: readListeners(valueNode, at, keyNode, out.listenerSources), source: where });
       continue;
@@ -91,4 +99,29 @@ function readListeners(seq: Node | null, at: (n: Node | null | undefined) => str
     sources.push(where);
     return l as ListenerEntry;
   });
+}
+
+/** `hooks:` entries: a module specifier, or {module, options} with any YAML as the options. */
+function readHooks(seq: Node | null, at: (n: Node | null | undefined) => string, keyNode: Node): HookSpec[] {
+  if (!isSeq(seq)) throw new ConfigError(at(seq ?? keyNode), 'hooks: must be a list of module specifiers or {module, options}');
+  return seq.items.map((item, i) => {
+    const node = item as Node;
+    const raw: unknown = isScalar(node) || isMap(node) ? node.toJSON() : undefined;
+    return hookSpecOf(raw, `${at(node)}: hooks[${i}]`);
+  });
+}
+
+/** One hook entry from a file or an object: 'module' or {module, options}; throws a ConfigError naming `source`. */
+export function hookSpecOf(raw: unknown, source: string): HookSpec {
+  if (typeof raw === 'string' && raw !== '') return { module: raw, options: {} };
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    const r = raw as Record<string, unknown>;
+    for (const k of Object.keys(r)) if (k !== 'module' && k !== 'options') throw new ConfigError(source, `unknown key ${JSON.stringify(k)} (module, options)`);
+    if (typeof r.module !== 'string' || r.module === '') throw new ConfigError(source, 'needs module (a path, file: URL or package name)');
+    let options: unknown = r.options ?? {};
+    // Options cross to every shard by structured clone, and the config file must be able to say them: JSON only.
+    try { options = JSON.parse(JSON.stringify(options)); } catch { throw new ConfigError(source, 'options must be JSON-able'); }
+    return { module: r.module, options };
+  }
+  throw new ConfigError(source, 'must be a module specifier or {module, options}');
 }

@@ -12,6 +12,8 @@ export interface FlagsRead {
   version: boolean;
   printConfig: boolean;
   config: string | null;
+  /** --hook MODULE, in order (stacked after the config file's hooks:). */
+  hooks: string[];
   layer: Layer;
 }
 
@@ -22,7 +24,7 @@ const PARSE_OPTIONS: ParseArgsOptionsConfig = Object.fromEntries([
 
 export function readFlags(argv: readonly string[]): FlagsRead {
   const { tokens } = parseArgs({ args: [...argv], options: PARSE_OPTIONS, strict: false, allowPositionals: true, tokens: true });
-  const out: FlagsRead = { help: false, version: false, printConfig: false, config: null, layer: new Map() };
+  const out: FlagsRead = { help: false, version: false, printConfig: false, config: null, hooks: [], layer: new Map() };
   // The first problem is the one reported, but reading goes on: a later --help still answers.
   let problem: ConfigError | null = null;
   const refuse = (e: ConfigError): void => { problem ??= e; };
@@ -41,6 +43,11 @@ export function readFlags(argv: readonly string[]): FlagsRead {
     if (t.name === 'help' || t.name === 'version' || t.name === 'print-config') {
       if (t.value !== undefined) { refuse(new ConfigError(flag, 'takes no value')); continue; }
       if (t.name === 'help') out.help = true; else if (t.name === 'version') out.version = true; else out.printConfig = true;
+      continue;
+    }
+    if (t.name === 'hook') {
+      if (t.value === undefined || t.value === '') refuse(new ConfigError(flag, 'needs a module'));
+      else out.hooks.push(t.value);
       continue;
     }
     if (t.name === 'config') {

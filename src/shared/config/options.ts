@@ -103,6 +103,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'client-id-prefixes', key: 'clientIdPrefixes', arg: 'A,B', type: 'string', group: 'Authentication', help: 'client ids must start with one of these prefixes; others get CONNACK 0x85 / 3.1.1 code 2 (empty: any)' },
   { name: 'auth-hook', key: 'authHook', arg: 'MODULE', type: 'string', group: 'Authentication', help: 'module exporting createAuthHook(config, base) => AuthHook (see src/worker/auth/hook.ts)' },
 
+  { name: 'hook-timeout', key: 'hookTimeout', arg: 'MS', type: 'int', min: 1, max: 600000, group: 'Authentication', help: 'ms a hook may take to decide a CONNECT, ACL check, PUBLISH or SUBSCRIBE; later counts as a refusal (docs/hooks.md)' },
+
   { name: 'log-level', key: 'logLevel', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], group: 'Logging and $SYS', help: 'log level (logs go to stderr)' },
   { name: 'log-format', key: 'logFormat', type: 'enum', values: ['pretty', 'json'], group: 'Logging and $SYS', defaultText: 'pretty on a terminal, json otherwise', help: 'pretty: one readable line an event | json: one JSON object a line (pino)' },
   { name: 'sys-interval', key: 'sysInterval', arg: 'S', type: 'int', min: 0, max: 86400, group: 'Logging and $SYS', help: 'seconds between $SYS updates (0 = off)' },
@@ -115,6 +117,7 @@ export const OPTIONS: readonly OptionSpec[] = [
 
 /** Command-line only: what to do rather than how to run. */
 export const ACTIONS = [
+  { name: 'hook', arg: 'MODULE', help: 'load this hook module in every shard; repeatable, stacked in order (also hooks: in the config file; docs/hooks.md)' },
   { name: 'config', short: 'c', arg: 'FILE', help: 'read settings from this YAML file (keys = the long flag names, plus listeners:)' },
   { name: 'print-config', help: 'print the effective configuration (secrets masked) as YAML and exit' },
   { name: 'version', help: 'print the version and exit' },

@@ -79,6 +79,8 @@ export function printConfig(loaded: Loaded, options: readonly OptionSpec[] = OPT
   }
   out.push('', `# ${sources.get('listeners') ?? 'no listeners: list'}`);
   out.push(stringify({ listeners: config.listeners.map(listenerYaml) }, { flow: false }).trimEnd());
+  out.push('', `# ${sources.get('hooks') ?? 'no hooks'}`);
+  out.push(stringify({ hooks: config.hooks }, { flow: false }).trimEnd());
   return out.join('\n');
 }
 

@@ -18,6 +18,7 @@ import type { Registry, RegistryHost } from './registry.ts';
 import { NEVER_EXPIRES, type Session } from './session.ts';
 import { parseFilter } from './subscription.ts';
 import { setLongTimeout } from './timers.ts';
+import { willOf, willSent } from '../hooks/lifecycle.ts';
 
 export class SessionLifecycle implements RegistryHost {
   private readonly shard: ShardContext;
@@ -137,7 +138,7 @@ export class SessionLifecycle implements RegistryHost {
     sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, 1);
     if (s.expiryInterval !== NEVER_EXPIRES) {
       const left = Math.max(0, since + s.expiryInterval * 1000 - Date.now());
-      s.expiryTimer = setLongTimeout(() => { s.expiryTimer = null; sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, -1); this.end(s); }, left);
+      s.expiryTimer = setLongTimeout(() => { s.expiryTimer = null; sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, -1); if (sh.hooks.has.onClientExpired) sh.hooks.notify('onClientExpired', sh.log, s.clientId); this.end(s); }, left);
     }
     this.persist(s);
   }
@@ -168,14 +169,16 @@ export class SessionLifecycle implements RegistryHost {
     if (s.willTimer !== null) { s.willTimer.clear(); s.willTimer = null; }
     // The ACL is asked when the will is sent, as Mosquitto does. A session restored from the
     // store after a restart has no guard (the user name is not stored): with an ACL file its
-    // will is not sent, rather than sent unchecked.
+    // will is not sent, rather than sent unchecked. Hooks (onWill) see only an allowed will.
     if ((s.guard !== null && !s.guard.canPublish(w.topic)) || (s.guard === null && this.shard.config.aclFile !== '')) {
       this.shard.stats.add(this.shard.id, Stat.ACL_DENIED_WILL, 1);
       this.shard.log.info({ client: s.clientId, topic: w.topic }, 'will not published: denied by the ACL');
     } else {
       const now = Date.now();
-      const msg = new Message(w.topic, w.payload, w.qos, w.retain, w.props, w.expiry >= 0 ? now + w.expiry * 1000 : 0, s.clientId);
-      this.routing.publish(msg, now);
+      const made = new Message(w.topic, w.payload, w.qos, w.retain, w.props, w.expiry >= 0 ? now + w.expiry * 1000 : 0, s.clientId);
+      const msg = this.shard.hooks.has.onWill ? willOf(this.shard, s.clientId, made) : made;
+      if (msg !== null) this.routing.publish(msg, now);
+      if (msg !== null && this.shard.hooks.has.onWillSent) willSent(this.shard, s.clientId, msg);
     }
     // Sent: a restart must not send it again.
     if (s.persistent && s.conn === null && this.sessions.get(s.clientId) === s) this.persist(s);

@@ -7,6 +7,7 @@ import { DEFAULTS, type BrokerConfig } from '../../../src/shared/config.ts';
 import { StatsBlock } from '../../../src/shared/stats.ts';
 import { MemoryStore } from '../../../src/shared/store/memory-store.ts';
 import type { ShardContext } from '../../../src/worker/context.ts';
+import { HookRegistry } from '../../../src/worker/hooks/registry.ts';
 import { ConnState } from '../../../src/worker/net/conn-state.ts';
 import type { Connection } from '../../../src/worker/net/connection.ts';
 import type { PeerLink } from '../../../src/worker/peers/peers.ts';
@@ -14,7 +15,7 @@ import { Session } from '../../../src/worker/session/session.ts';
 import type { Subscription } from '../../../src/worker/session/subscription.ts';
 
 export function context(count = 1, id = 0, config: Partial<BrokerConfig> = {}): ShardContext {
-  return { id, count, config: { ...DEFAULTS, ...config }, stats: new StatsBlock(count), log: pino({ level: 'silent' }) };
+  return { id, count, config: { ...DEFAULTS, ...config }, stats: new StatsBlock(count), log: pino({ level: 'silent' }), hooks: new HookRegistry() };
 }
 
 export interface SentFrame { peer: number; bytes: Buffer }

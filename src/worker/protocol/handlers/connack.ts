@@ -16,6 +16,7 @@ import { parseFilter } from '../../session/subscription.ts';
 import { sendFitting } from './fit.ts';
 import { encodeConnackV3 } from '../acks.ts';
 import { countConnected } from '../../control/kinds.ts';
+import { established } from '../../hooks/lifecycle.ts';
 
 /** What CONNECT asked for, kept on the connection until its session arrives. */
 export interface ConnectRequest {
@@ -145,4 +146,5 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
   if (s.persistent) sh.lifecycle.persist(s);
   conn.resumePackets();
   sh.delivery.resume(s);
+  if (sh.hooks.has.onSessionEstablished) established(conn, present);
 }

@@ -9,6 +9,8 @@ import { PublishView } from '../publish-view.ts';
 import { AckType, encodeAck } from '../acks.ts';
 import { sendGated } from '../../durable/gate.ts';
 import { retainWithinLimits, topicWithinLimits } from './limits.ts';
+import { interceptPublish, published, type PublishEnds } from '../../hooks/publish.ts';
+import { qosComplete } from '../../hooks/lifecycle.ts';
 
 const TEST_CRASH_TOPIC = '$SHOAL/test/crash-shard';
 
@@ -100,6 +102,7 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   const sys = topic.charCodeAt(0) === 36 /* $ */ && topic.startsWith('$SYS');
   if (!sys) {
     const now = Date.now();
+    if (sh.hooks.publishes && interceptPublish(conn, p, topic, ENDS)) return;
     if (p.qos === 0 && !p.retain && conn.version !== 5 && p.canonical) {
       // The packet as received is the form frames carry and v3.1.1 subscribers take: no Message.
       sh.routing.publishView(view.inbound(buf, off, len, p.payloadOff, topic, conn.clientId, sh.id), now);
@@ -108,16 +111,23 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
       const msg = new Message(topic, p.payload, p.qos, retain, p.props, expiresAt, conn.clientId);
       sh.routing.publish(msg, now);
     }
+    if (sh.hooks.publishes) published(conn);
   }
+  acknowledge(conn, p.qos, p.packetId, mark);
+}
 
-  if (p.qos === 0) return;
-  if (p.qos === 2) {
-    s.inboundQos2.add(p.packetId);
-    if (s.persistent && d.enabled) d.putInbound(s, p.packetId);
+/** A routed PUBLISH's ack (`mark`: the durability mark from before it was routed). */
+function acknowledge(conn: Connection, qos: number, packetId: number, mark: number): void {
+  if (qos === 0) return;
+  const d = conn.shard.durability;
+  if (qos === 2) {
+    const s = conn.session!;
+    s.inboundQos2.add(packetId);
+    if (s.persistent && d.enabled) d.putInbound(s, packetId);
   }
   // Acknowledged only once what this message changed is committed: the retained set, the
   // queues and in-flight windows of persistent sessions here and on the shards it went to.
-  ack(conn, p.qos === 1 ? AckType.PUBACK : AckType.PUBREC, p.packetId, 0, d.changedSince(mark));
+  ack(conn, qos === 1 ? AckType.PUBACK : AckType.PUBREC, packetId, 0, d.changedSince(mark));
 }
 
 /**
@@ -131,9 +141,12 @@ function refusePublish(conn: Connection, qos: number, packetId: number, reason: 
   ack(conn, qos === 1 ? AckType.PUBACK : AckType.PUBREC, packetId, 0);
 }
 
+const ENDS: PublishEnds = { accept: acknowledge, refuse: refusePublish };
+
 export function handlePuback(conn: Connection, packet: mqttPacket.Packet): void {
   const id = (packet as mqttPacket.IPubackPacket).messageId!;
   conn.shard.delivery.complete(conn.session!, id, 1, 1);
+  if (conn.shard.hooks.has.onQosComplete) qosComplete(conn, id, 1);
 }
 
 export function handlePubrec(conn: Connection, packet: mqttPacket.Packet): void {
@@ -163,4 +176,5 @@ export function handlePubrel(conn: Connection, packet: mqttPacket.Packet): void 
 export function handlePubcomp(conn: Connection, packet: mqttPacket.Packet): void {
   const id = (packet as mqttPacket.IPubcompPacket).messageId!;
   conn.shard.delivery.complete(conn.session!, id, 2, 2);
+  if (conn.shard.hooks.has.onQosComplete) qosComplete(conn, id, 2);
 }

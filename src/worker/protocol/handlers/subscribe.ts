@@ -10,6 +10,8 @@ import type { Subscription } from '../../session/subscription.ts';
 import type { ClientGuard } from '../../auth/access.ts';
 import { Stat } from '../../../shared/stats.ts';
 import { topicWithinLimits } from './limits.ts';
+import { interceptSubscribe, refusedByHook, subscribed, unsubscribing } from '../../hooks/subscribe.ts';
+import { retainPublished } from '../../hooks/lifecycle.ts';
 
 /**
  * Topic Filters of a SUBSCRIBE / UNSUBSCRIBE checked as raw bytes (mqtt-packet decodes them with
@@ -44,6 +46,7 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
   if (conn.version === 5 && subId !== undefined && (typeof subId !== 'number' || subId === 0)) {
     throw new ProtocolError(Reason.PROTOCOL_ERROR, 'subscription identifier 0');
   }
+  if (sh.hooks.subscribes && interceptSubscribe(conn, p, handleSubscribe)) return;
   const cfg = sh.config;
   if (subId !== undefined && !cfg.subscriptionIdentifiers) {
     throw new ProtocolError(Reason.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED, 'Subscription Identifiers are not supported (CONNACK said so)');
@@ -54,6 +57,7 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
   const retainedFor: Subscription[] = [];
   const existed: boolean[] = [];
   for (const req of p.subscriptions) {
+    if (sh.hooks.subscribes && refusedByHook(p, p.subscriptions.indexOf(req), granted, conn.version)) continue;
     const filter = req.topic;
     let topicFilter = filter;
     let group: string | null = null;
@@ -129,6 +133,7 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
     // A persistent session's SUBACK follows the commit of its subscriptions (durability.ts).
     sendPacketGated(sh.durability, conn, { cmd: 'suback', messageId: p.messageId, granted, properties } as mqttPacket.ISubackPacket, s.persistent);
     sendRetained(conn, retainedFor, existed);
+    if (sh.hooks.has.onSubscribed) subscribed(conn, p, granted);
   };
   if (s.persistent) sh.lifecycle.persist(s);
   // A new filter must be known to every shard before SUBACK, or a message published right
@@ -151,6 +156,7 @@ function sendRetained(conn: Connection, subs: Subscription[], existed: boolean[]
       if (guard !== null && !guard.canDeliver(msg.topic)) { sh.stats.add(sh.id, Stat.ACL_DENIED_DELIVERY, 1); return; } // the ACL: may the client read it?
       const qos = sub.qos < msg.qos ? sub.qos : msg.qos;
       sh.delivery.deliverTo(s, msg, qos as 0 | 1 | 2, true, sub.subscriptionId !== 0 && conn.version === 5 ? [sub.subscriptionId] : null, false);
+      if (sh.hooks.has.onRetainPublished) retainPublished(conn, msg);
     });
   }
 }
@@ -160,6 +166,7 @@ export function handleUnsubscribe(conn: Connection, packet: mqttPacket.Packet): 
   const p = packet as mqttPacket.IUnsubscribePacket;
   const s = conn.session!;
   if (p.unsubscriptions.length === 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'UNSUBSCRIBE without topic filters [MQTT-3.10.3-2]');
+  if (sh.hooks.has.onUnsubscribe) unsubscribing(conn, p, false);
   sh.routing.announced = false;
   const granted: number[] = [];
   for (const filter of p.unsubscriptions) {
@@ -173,4 +180,5 @@ export function handleUnsubscribe(conn: Connection, packet: mqttPacket.Packet): 
   // A persistent session's UNSUBACK follows the commit: a crash after it cannot bring the subscription back.
   if (conn.version === 5) sendPacketGated(sh.durability, conn, { cmd: 'unsuback', messageId: p.messageId, granted } as mqttPacket.IUnsubackPacket, s.persistent);
   else sendGated(sh.durability, conn, encodeAck(AckType.UNSUBACK, p.messageId!, 0, conn.version), s.persistent);
+  if (sh.hooks.has.onUnsubscribed) unsubscribing(conn, p, true);
 }

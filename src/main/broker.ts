@@ -1,0 +1,286 @@
+// The broker as a library: createBroker(options) starts the shards (hooks loaded, store open),
+// listen() binds the listeners, close() stops as SIGTERM does. No process.exit and no signal
+// handlers unless handleSignals is set (the CLI, src/main/index.ts). The requests that go to the
+// shards (publish, clients, disconnect, events) go through one narrow interface, ShardRequests,
+// carried today by the supervisor's worker ports (src/worker/embed/control.ts).
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../shared/config.ts';
+import { listenersOf } from '../shared/config/listeners.ts';
+import { loadObject, type ConfigObject } from '../shared/config/object.ts';
+import type { ClientInfo, ControlFromShard, EmbedToShard } from '../shared/control.ts';
+import { ErrorCode, ShoalError } from '../shared/errors.ts';
+import { createLogger } from '../shared/log.ts';
+import { Reason } from '../shared/protocol/reason-codes.ts';
+import { StatsBlock } from '../shared/stats.ts';
+import { validateTopicName } from '../shared/topics/validate.ts';
+import { within } from './deadline.ts';
+import { listen, listenInShards, shardListenersOf, type Listening } from './listeners.ts';
+import { ShardSupervisor } from './shards.ts';
+import { startLine, urlOf } from './start-line.ts';
+import { SysPublisher } from './sys.ts';
+import { startAdminPort } from './admin/index.ts';
+import { BrokerControl, ControlChannel } from './control/index.ts';
+import { reloadOnSighup } from './reload.ts';
+
+export const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface PublishOptions {
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+  /** MQTT 5 PUBLISH properties as MQTT.js spells them (contentType, userProperties, messageExpiryInterval, ...). */
+  properties?: Record<string, unknown>;
+}
+
+export type { ClientInfo };
+
+/** Options: the config keys in camelCase or kebab-case, `hooks`, and what only an embedding program sets. */
+export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'hooks' | 'listeners'>> {
+  hooks?: (string | { module: string; options?: unknown })[];
+  listeners?: Record<string, unknown>[];
+  /** SIGINT/SIGTERM close the broker and exit the process with 0 (what the CLI does). */
+  handleSignals?: boolean;
+  [kebab: string]: unknown;
+}
+
+/** The operations main asks of the shards: narrow, so another carrier (the REST control channel) can stand in. */
+export interface ShardRequests {
+  publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, properties: Record<string, unknown> | null): Promise<void>;
+  clients(clientId: string | null): Promise<ClientInfo[]>;
+  disconnect(clientId: string, reason: number): Promise<boolean>;
+  events(on: boolean): void;
+}
+
+type Answer = Extract<ControlFromShard, { type: 'embed-answer' }>;
+
+/** ShardRequests over the supervisor's worker ports. */
+class PortRequests implements ShardRequests {
+  private readonly shards: ShardSupervisor;
+  private next = 0;
+  private readonly waiting = new Map<number, { left: Set<number>; answers: Answer[]; done: (a: Answer[]) => void }>();
+  constructor(shards: ShardSupervisor) { this.shards = shards; }
+
+  answered(shard: number, m: Answer): void {
+    const w = this.waiting.get(m.id);
+    if (w === undefined || !w.left.delete(shard)) return;
+    w.answers.push(m);
+    if (w.left.size === 0) { this.waiting.delete(m.id); w.done(w.answers); }
+  }
+
+  /** A shard died: what it was asked is answered for it (a publish fails; a query has its part missing). */
+  gone(shard: number): void {
+    for (const [id, w] of this.waiting) {
+      if (!w.left.has(shard)) continue;
+      this.answered(shard, { type: 'embed-answer', id, error: { code: ErrorCode.PUBLISH_FAILED, message: `shard ${shard} exited before it answered` } });
+    }
+  }
+
+  private up(): number[] {
+    const up: number[] = [];
+    for (let i = 0; i < this.shards.count; i++) if (this.shards.isUp(i)) up.push(i);
+    if (up.length === 0) throw new ShoalError(ErrorCode.BROKER_NOT_RUNNING, 'no shard is running');
+    return up;
+  }
+
+  private ask(targets: number[], make: (id: number) => EmbedToShard): Promise<Answer[]> {
+    const id = ++this.next;
+    return new Promise((done) => {
+      this.waiting.set(id, { left: new Set(targets), answers: [], done });
+      for (const i of targets) this.shards.post(i, make(id));
+    });
+  }
+
+  async publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, properties: Record<string, unknown> | null): Promise<void> {
+    // Any shard routes it to every other like a client's publish; spread over the live ones.
+    const up = this.up();
+    const [a] = await this.ask([up[this.next % up.length]!], (id) => ({ type: 'embed-publish', id, topic, payload, qos, retain, properties }));
+    if (a!.error !== null) throw new ShoalError(a!.error.code, a!.error.message);
+  }
+
+  async clients(clientId: string | null): Promise<ClientInfo[]> {
+    const answers = await this.ask(this.up(), (id) => ({ type: 'embed-clients', id, clientId }));
+    // A shard that died meanwhile has no clients left to report.
+    return answers.flatMap((a) => a.clients ?? []).sort((x, y) => (x.clientId < y.clientId ? -1 : x.clientId > y.clientId ? 1 : 0));
+  }
+
+  async disconnect(clientId: string, reason: number): Promise<boolean> {
+    const answers = await this.ask(this.up(), (id) => ({ type: 'embed-disconnect', id, clientId, reason }));
+    return answers.some((a) => a.found === true);
+  }
+
+  events(on: boolean): void { this.shards.broadcast({ type: 'embed-events', on }); }
+}
+
+const EVENTS_FROM_SHARDS = new Set(['client:connect', 'client:disconnect', 'subscribe', 'unsubscribe']);
+
+export class Broker extends EventEmitter {
+  readonly config: BrokerConfig;
+  readonly log: Logger;
+  private readonly shards: ShardSupervisor;
+  private readonly stats: StatsBlock;
+  private readonly requests: ShardRequests;
+  private readonly admin: Awaited<ReturnType<typeof startAdminPort>>;
+  private servers: Listening[] = [];
+  private urls: string[] = [];
+  private sys: SysPublisher | null = null;
+  private state: 'started' | 'listening' | 'closing' | 'closed' = 'started';
+  private closing: Promise<void> | null = null;
+  private eventsOn = false;
+
+  /** Use createBroker(). */
+  constructor(config: BrokerConfig, log: Logger, stats: StatsBlock, shards: ShardSupervisor, admin: Broker['admin']) {
+    super();
+    this.stats = stats;
+    this.config = config;
+    this.log = log;
+    this.shards = shards;
+    this.admin = admin;
+    const requests = new PortRequests(shards);
+    this.requests = requests;
+    shards.onMessage = (shard, m) => {
+      if (m.type === 'embed-answer') requests.answered(shard, m);
+      else if (m.type === 'embed-event' && this.eventsOn) this.emit(m.name, m.data);
+    };
+    shards.onShardExit = (shard, code, restarting) => {
+      requests.gone(shard);
+      this.emit('shard:exit', { shard, code, restarting });
+    };
+    // A restarted shard starts with no events hook: it gets one again if someone listens.
+    shards.onShardRestarted = (shard) => { if (this.eventsOn) shards.post(shard, { type: 'embed-events', on: true }); };
+    // Events cross from the shards only while someone listens (a hook in every shard's stack).
+    this.on('newListener', (name: string) => { if (EVENTS_FROM_SHARDS.has(name) && !this.eventsOn) { this.eventsOn = true; requests.events(true); } });
+    this.on('removeListener', () => {
+      if (this.eventsOn && ![...EVENTS_FROM_SHARDS].some((n) => this.listenerCount(n) > 0)) { this.eventsOn = false; requests.events(false); }
+    });
+  }
+
+  /** Binds every listener of the configuration; resolves when the broker accepts connections. */
+  async listen(): Promise<void> {
+    if (this.state !== 'started') throw new ShoalError(ErrorCode.BROKER_NOT_RUNNING, `listen() on a broker that is ${this.state}`);
+    const config = this.config;
+    const listeners = listenersOf(config);
+    try {
+      // --accept shards: the first TCP listener is the shards' (SO_REUSEPORT); main accepts for the others.
+      const inShards = config.accept === 'shards' ? listeners.findIndex((l) => l.transport === 'tcp') : -1;
+      for (const [i, l] of listeners.entries()) {
+        const server = await within(
+          i === inShards ? listenInShards(l.host, l.port, i, this.shards) : listen(l, i, this.shards),
+          config.startTimeout, `the ${l.transport} listener on ${l.host}:${l.port}`,
+        );
+        this.servers.push(server);
+        const addr = server.address() as AddressInfo;
+        this.urls.push(urlOf(l, addr.address, addr.port));
+      }
+    } catch (err) {
+      for (const s of this.servers) s.close();
+      this.servers = [];
+      await this.close();
+      throw err;
+    }
+    this.sys = new SysPublisher(this.stats, this.shards, version);
+    this.sys.start(config.sysInterval);
+    this.admin?.listening();
+    if (this.admin) this.urls.push(this.admin.url);
+    this.state = 'listening';
+  }
+
+  /** Where the first listener (plain TCP) listens: {address, family, port}; null before listen(). */
+  address(): AddressInfo | null {
+    const a = this.servers[0]?.address();
+    return typeof a === 'object' && a !== null ? a : null;
+  }
+
+  /** Every listener's URL (mqtt://, mqtts://, ws://, wss://, and the admin port's http://). */
+  listenUrls(): string[] { return [...this.urls]; }
+
+  /** The start line the CLI prints. */
+  startLine(): string { return startLine(version, this.urls, this.config); }
+
+  /**
+   * Publishes as the broker (no client; origin '' so No Local never applies), through normal
+   * routing: retained, queued for offline sessions, and for QoS 1/2 resolved once committed
+   * where it went. Rejects with SHOAL_PUBLISH_INVALID for a bad topic, payload or properties.
+   */
+  async publish(topic: string, payload: string | Uint8Array, options: PublishOptions = {}): Promise<void> {
+    this.running();
+    const why = typeof topic === 'string' ? validateTopicName(topic) : 'not a string';
+    if (why !== null) throw new ShoalError(ErrorCode.PUBLISH_INVALID, `topic ${JSON.stringify(topic)}: ${why}`);
+    const qos = options.qos ?? 0;
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new ShoalError(ErrorCode.PUBLISH_INVALID, `qos must be 0, 1 or 2, got ${String(qos)}`);
+    const buf = typeof payload === 'string' ? Buffer.from(payload) : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    await this.requests.publish(topic, buf, qos, options.retain === true, options.properties ?? null);
+  }
+
+  /** The connected clients of every shard, by client id. */
+  clients(): Promise<ClientInfo[]> { this.running(); return this.requests.clients(null); }
+
+  /** One connected client, or null. */
+  async client(clientId: string): Promise<ClientInfo | null> { this.running(); return (await this.requests.clients(clientId))[0] ?? null; }
+
+  /** Disconnects a client (v5: DISCONNECT with `reason`, default 0x98 Administrative action); false when it is not connected. */
+  disconnect(clientId: string, reason: number = Reason.ADMINISTRATIVE_ACTION): Promise<boolean> { this.running(); return this.requests.disconnect(clientId, reason); }
+
+  private running(): void {
+    if (this.state === 'closing' || this.state === 'closed') throw new ShoalError(ErrorCode.BROKER_NOT_RUNNING, `the broker is ${this.state}`);
+  }
+
+  /** Graceful stop, as SIGTERM: stop accepting, v5 clients get DISCONNECT 0x8B, sessions saved, stores closed. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.state = 'closing';
+      this.admin?.stopping();
+      this.sys?.stop();
+      for (const s of this.servers) s.close();
+      await this.shards.stop();
+      await this.admin?.close();
+      this.state = 'closed';
+      this.emit('close');
+    })();
+    return this.closing;
+  }
+}
+
+/** A started broker (shards up, hooks loaded, store open), not yet listening: call listen(). */
+export async function createBroker(options: BrokerOptions = {}): Promise<Broker> {
+  const { handleSignals, ...rest } = options;
+  const { config } = loadObject(rest as ConfigObject);
+  return startBroker(config, { handleSignals: handleSignals === true });
+}
+
+/** createBroker for a configuration already loaded (the CLI's). */
+export async function startBroker(config: BrokerConfig, opts: { handleSignals: boolean }): Promise<Broker> {
+  const log = await createLogger(config, null);
+  const listeners = listenersOf(config);
+  const shardListeners = shardListenersOf(listeners, config.listeners.length);
+  const stats = new StatsBlock(config.shards);
+  const shards = new ShardSupervisor(config, stats, log, shardListeners);
+  // The admin port's questions to the shards (REST API, dashboard).
+  const control = new BrokerControl(new ControlChannel(shards));
+  // Before the shards start, so /ready can say "starting" (docs/operations.md).
+  const admin = await startAdminPort(config, { stats, shards, version, log, control });
+  try {
+    await within(shards.start(), config.startTimeout, `the shards to start (each opens the store${config.persistence === 'memory' ? '' : ` in ${config.dataDir}`})`);
+  } catch (err) {
+    await shards.stop(1000);
+    await admin?.close();
+    throw err;
+  }
+  const broker = new Broker(config, log, stats, shards, admin);
+  if (opts.handleSignals) {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      void broker.close().then(() => process.exit(0));
+    };
+    // A second signal while stopping changes nothing (close() is one stop).
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    // SIGHUP: password file, ACL file and TLS certificates again, no connection dropped.
+    reloadOnSighup({ config, listeners, shards, log });
+  }
+  return broker;
+}

@@ -1,0 +1,64 @@
+// What the first-party backends share: reading their options with one-line refusals, and the
+// per-shard verdict cache (a TTL and a size bound).
+
+/** Options of a backend module, as the configuration gave them. */
+export type BackendOptions = Readonly<Record<string, unknown>>;
+
+/** Reads option `key` (or `fallback` when absent); throws naming the module and the option. */
+export function option<T>(module: string, o: BackendOptions, key: string, ok: (v: unknown) => boolean, fallback: T, what: string): T {
+  const v = o[key];
+  if (v === undefined) return fallback;
+  if (!ok(v)) throw new Error(`${module}: options.${key} must be ${what}`);
+  return v as T;
+}
+
+export const isCount = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0;
+export const isPositive = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
+
+/** The options every backend has: the request timeout, what a failure answers, the cache. */
+export function commonOptions(module: string, o: BackendOptions): { timeoutMs: number; onErrorAllows: boolean; cache: VerdictCache } {
+  return {
+    timeoutMs: option(module, o, 'timeoutMs', isPositive, 2000, 'a positive integer'),
+    onErrorAllows: option<'deny' | 'allow'>(module, o, 'onError', (v) => v === 'deny' || v === 'allow', 'deny', '"deny" or "allow"') === 'allow',
+    cache: new VerdictCache(option(module, o, 'cacheTtlMs', isCount, 30_000, 'an integer ≥ 0'), option(module, o, 'cacheSize', isPositive, 10_000, 'a positive integer')),
+  };
+}
+
+/** Bounded map of verdicts with their expiry (insertion order is age order). */
+export class VerdictCache {
+  private readonly map = new Map<string, { allow: boolean; until: number }>();
+  private readonly ttl: number;
+  private readonly size: number;
+  constructor(ttl: number, size: number) { this.ttl = ttl; this.size = size; }
+  get(key: string, now: number): boolean | undefined {
+    if (this.ttl <= 0) return undefined;
+    const e = this.map.get(key);
+    if (e === undefined) return undefined;
+    if (e.until <= now) { this.map.delete(key); return undefined; }
+    return e.allow;
+  }
+  set(key: string, allow: boolean, now: number): void {
+    if (this.ttl <= 0) return;
+    this.map.delete(key);
+    this.map.set(key, { allow, until: now + this.ttl });
+    if (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
+  }
+}
+
+/** Logs the first failure of an outage and the first success after it (not every request). */
+export class Outage {
+  private down = false;
+  private readonly log: { warn(o: object, m: string): void; info(o: object, m: string): void };
+  private readonly what: string;
+  constructor(log: Outage['log'], what: string) { this.log = log; this.what = what; }
+  failed(err: unknown, answer: boolean): void {
+    if (this.down) return;
+    this.down = true;
+    this.log.warn({ err: (err as Error).message, answer: answer ? 'allow' : 'deny' }, `${this.what} unreachable or too slow`);
+  }
+  ok(): void {
+    if (!this.down) return;
+    this.down = false;
+    this.log.info({}, `${this.what} answers again`);
+  }
+}

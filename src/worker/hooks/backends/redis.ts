@@ -1,0 +1,87 @@
+// First-party hook: users and ACL rules kept in Redis (ioredis), as comqtt's Redis auth does.
+// Load it as `shoal/hooks/redis`:
+//
+//   hooks:
+//     - module: shoal/hooks/redis
+//       options: {url: "redis://127.0.0.1:6379/0", usersKey: "shoal:users", aclPrefix: "shoal:acl:"}
+//
+// Users: the hash `usersKey`, field = user name, value = a secret in the password file's formats
+// (Mosquitto's $7$ PBKDF2-SHA512 and $6$ SHA-512, SCRAM-SHA-256; plain text only with
+// allowPlaintext), as `shoal passwd` writes them. A name that is not there is checked against a
+// decoy, so answer times do not tell which names exist. Clients without user name and password
+// are left to the broker's own rules.
+// ACL: the hash `aclPrefix + username` (anonymous clients: `aclPrefix + "$anonymous"`), field = a
+// topic filter, value = r, w or rw. A PUBLISH is allowed when a w rule's filter matches its topic;
+// a SUBSCRIBE filter when an r rule's filter contains every topic it matches. No rule: denied.
+// Redis down or slower than timeoutMs: `onError` (deny), logged once per outage. Verdicts are
+// cached per shard (cacheTtlMs, cacheSize); failures are not.
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { contains } from '../../../shared/auth/filter-sets.ts';
+import { DECOY_SECRET, verifySecret } from '../../../shared/auth/password-file.ts';
+import { topicMatches } from '../../../shared/topics/trie.ts';
+import type { Hook, HookClient, HookContext } from '../hook.ts';
+import { commonOptions, option, Outage, type BackendOptions } from './common.ts';
+
+const MODULE = 'shoal/hooks/redis';
+const ANONYMOUS = '$anonymous';
+
+export default function redisBackend(raw: unknown, context: HookContext): Hook & { onStopped(): Promise<void> } {
+  const o = (raw ?? {}) as BackendOptions;
+  const isText = (v: unknown): boolean => typeof v === 'string' && v !== '';
+  const url = option(MODULE, o, 'url', isText, 'redis://127.0.0.1:6379/0', 'a redis:// URL');
+  const usersKey = option(MODULE, o, 'usersKey', isText, 'shoal:users', 'a key name');
+  const aclPrefix = option(MODULE, o, 'aclPrefix', isText, 'shoal:acl:', 'a key prefix');
+  const allowPlaintext = option(MODULE, o, 'allowPlaintext', (v) => typeof v === 'boolean', false, 'true or false');
+  const { timeoutMs, onErrorAllows, cache } = commonOptions(MODULE, o);
+  new URL(url); // a bad URL fails the start
+  const outage = new Outage(context.log, 'redis');
+  // No offline queue: a command while Redis is away fails at once instead of waiting, and the
+  // verdict is onError; reconnection goes on in the background.
+  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, commandTimeout: timeoutMs });
+  redis.on('error', (err: Error) => outage.failed(err, onErrorAllows));
+  redis.connect().catch((err: unknown) => outage.failed(err, onErrorAllows));
+
+  async function decided(key: string, ask: () => Promise<boolean>): Promise<boolean> {
+    const now = Date.now();
+    const cached = cache.get(key, now);
+    if (cached !== undefined) return cached;
+    try {
+      const allow = await ask();
+      outage.ok();
+      cache.set(key, allow, Date.now());
+      return allow;
+    } catch (err) {
+      outage.failed(err, onErrorAllows);
+      return onErrorAllows;
+    }
+  }
+
+  return {
+    onConnectAuthenticate(client: HookClient, password: Buffer | undefined) {
+      if (client.username === undefined && password === undefined) return true;
+      if (client.username === undefined || password === undefined) return false;
+      const user = client.username;
+      const digest = createHash('sha256').update(password).digest('base64');
+      return decided(`connect\u0000${user}\u0000${digest}`, async () => {
+        const secret = await redis.hget(usersKey, user);
+        // An unknown name costs a real check too.
+        const ok = verifySecret(secret ?? DECOY_SECRET, password, allowPlaintext);
+        return secret !== null && ok;
+      });
+    },
+    onACLCheck(client: HookClient, topic: string, write: boolean) {
+      const user = client.username ?? ANONYMOUS;
+      return decided(`${write ? 'w' : 'r'}\u0000${user}\u0000${topic}`, async () => {
+        const rules = await redis.hgetall(aclPrefix + user);
+        const levels = topic.split('/');
+        for (const [filter, access] of Object.entries(rules)) {
+          if (!access.includes(write ? 'w' : 'r')) continue;
+          if (write ? topicMatches(filter, topic) : contains(filter.split('/'), levels)) return true;
+        }
+        return false;
+      });
+    },
+    async onStopped() { redis.disconnect(); },
+  };
+}

@@ -1,0 +1,158 @@
+// The hooks room: hook.ts (what a hook may implement, and HookBase), registry.ts (the stack of a
+// shard's hooks, loaded from the configuration, with a precomputed flag per point so a point no
+// hook implements costs one boolean test), auth.ts (the CONNECT-time points as the shard's
+// authentication hook), publish.ts and subscribe.ts (the decision points that may answer later:
+// the connection holds its packets meanwhile, with a timeout).
+//
+// A hook runs inside every shard: a module whose default export is a factory
+// `(options, context) => hook`, loaded once per shard at start (docs/hooks.md). Points have
+// comqtt's names. "Runs on" says which shard calls it: the client's shard is the one that owns
+// the connection (and its session); nothing else waits on a hook's answer.
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../../shared/config.ts';
+
+export type Maybe<T> = T | Promise<T>;
+
+/** What a hook is told about the client a point concerns (a fresh object per call: keep what you need). */
+export interface HookClient {
+  clientId: string;
+  username: string | undefined;
+  /** "ip:port" of the peer */
+  address: string;
+  /** 3, 4 or 5 */
+  protocolVersion: number;
+  /** the shard that owns the connection */
+  shard: number;
+}
+
+/** A PUBLISH as hooks see and change it. */
+export interface HookPublish {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+}
+
+export interface HookSubscription { filter: string; qos: 0 | 1 | 2 }
+
+/** What a factory gets besides its options: where it runs. */
+export interface HookContext {
+  shard: number;
+  shards: number;
+  config: BrokerConfig;
+  log: Logger;
+}
+
+/** A verdict: true allows; false refuses with the point's default reason; a number ≥ 0x80 refuses with that v5 reason code. */
+export type Verdict = boolean | number;
+
+export interface Hook {
+  /** Runs on every shard once it is up (its hooks loaded, the store open). */
+  onStarted?(): void;
+  /** Runs on every shard when the broker stops, before its store closes. */
+  onStopped?(): Maybe<void>;
+  /**
+   * Runs on the client's shard for every CONNECT, before authentication; may refuse
+   * (false: 0x87 Not Authorized / 3.1.1 code 5, or a reason code).
+   */
+  onConnect?(client: HookClient): Maybe<Verdict>;
+  /**
+   * Runs on the client's shard for a CONNECT with user name / password, after the users file or
+   * --auth-hook allowed it; every hook implementing it must allow (false: 0x86 / 3.1.1 code 4).
+   */
+  onConnectAuthenticate?(client: HookClient, password: Buffer | undefined): Maybe<Verdict>;
+  /** Runs on the client's shard for each step of an MQTT 5 enhanced authentication (Authentication Data in); observes only. */
+  onAuthPacket?(client: HookClient, method: string, data: Buffer | undefined): void;
+  /** Runs on the client's shard once CONNACK 0x00 is sent; observes only. */
+  onSessionEstablished?(client: HookClient, sessionPresent: boolean): void;
+  /** Runs on the client's shard when a connected client's connection closes; observes only. */
+  onDisconnect?(client: HookClient, expire: boolean): void;
+  /**
+   * Runs on the client's shard: `write` true for each PUBLISH it sends (false: v5 PUBACK/PUBREC
+   * 0x87, QoS 0 and 3.1.1 dropped), false for each filter it subscribes (false: SUBACK 0x87 / 0x80).
+   * Every hook implementing it must allow.
+   */
+  onACLCheck?(client: HookClient, topic: string, write: boolean): Maybe<Verdict>;
+  /**
+   * Runs on the publisher's shard for each PUBLISH it sends, after onACLCheck; may change topic,
+   * payload, QoS and retain (return the changed packet) or refuse (false: 0x83 Implementation
+   * specific error, or the v5 reason code returned). Hooks see the previous hook's result.
+   */
+  onPublish?(client: HookClient, packet: HookPublish): Maybe<HookPublish | Verdict | void>;
+  /** Runs on the publisher's shard after a PUBLISH was routed; observes only. */
+  onPublished?(client: HookClient, packet: HookPublish): void;
+  /** Runs on the publisher's shard for a routed PUBLISH with retain set (a set, or a clear when the payload is empty); observes only. */
+  onRetainMessage?(client: HookClient, packet: HookPublish): void;
+  /** Runs on the subscriber's shard for each retained message sent after its SUBACK; observes only. */
+  onRetainPublished?(client: HookClient, packet: HookPublish): void;
+  /**
+   * Runs on the client's shard for each SUBSCRIBE, after onACLCheck; may change the filters'
+   * QoS (return the list) or refuse one (its entry's qos set to a reason code ≥ 0x80: SUBACK
+   * carries it, 3.1.1 gets 0x80). Same length and order as given.
+   */
+  onSubscribe?(client: HookClient, subscriptions: HookSubscription[]): Maybe<HookSubscription[] | void>;
+  /** Runs on the client's shard after SUBACK, with the SUBACK's reason codes; observes only. */
+  onSubscribed?(client: HookClient, subscriptions: HookSubscription[], reasonCodes: number[]): void;
+  /** Runs on the client's shard for each UNSUBSCRIBE, before it is applied; observes only. */
+  onUnsubscribe?(client: HookClient, filters: string[]): void;
+  /** Runs on the client's shard after UNSUBACK; observes only. */
+  onUnsubscribed?(client: HookClient, filters: string[]): void;
+  /** Runs on the client's shard when an outbound QoS 1/2 message is acknowledged (PUBACK / PUBCOMP); observes only. */
+  onQosComplete?(client: HookClient, packetId: number, qos: 1 | 2): void;
+  /** Runs on the session's shard when its will is due; may change it (return the packet) or drop it (false). */
+  onWill?(clientId: string, will: HookPublish): HookPublish | boolean | void;
+  /** Runs on the session's shard after its will was routed; observes only. */
+  onWillSent?(clientId: string, will: HookPublish): void;
+  /** Runs on the session's shard when an offline session expires; observes only. */
+  onClientExpired?(clientId: string): void;
+  /** Runs on every shard at each $SYS update (--sys-interval) with the values main summed; observes only. */
+  onSysInfoTick?(info: Readonly<Record<string, string>>): void;
+  // comqtt has these too; Shoal does not call them yet (the delivery path is another step's):
+  // onQosPublish, onQosDropped, onPublishDropped, onRetainedExpired.
+}
+
+/** The points, in the order docs/hooks.md lists them. */
+export const HOOK_POINTS = [
+  'onStarted', 'onStopped', 'onConnect', 'onConnectAuthenticate', 'onAuthPacket', 'onSessionEstablished', 'onDisconnect',
+  'onACLCheck', 'onPublish', 'onPublished', 'onRetainMessage', 'onRetainPublished', 'onSubscribe', 'onSubscribed',
+  'onUnsubscribe', 'onUnsubscribed', 'onQosComplete', 'onWill', 'onWillSent', 'onClientExpired', 'onSysInfoTick',
+] as const satisfies readonly (keyof Hook)[];
+export type HookPoint = (typeof HOOK_POINTS)[number];
+
+/**
+ * A hook whose every point does nothing (like mochi-mqtt's HookBase): extend it and override what
+ * you need. The registry counts a point only where a subclass overrides the no-op, so an
+ * inherited one costs nothing per message.
+ */
+export class HookBase implements Required<Hook> {
+  readonly options: unknown;
+  readonly context: HookContext;
+  constructor(options: unknown, context: HookContext) {
+    this.options = options;
+    this.context = context;
+  }
+  onStarted(): void {}
+  onStopped(): Maybe<void> {}
+  onConnect(_client: HookClient): Maybe<Verdict> { return true; }
+  onConnectAuthenticate(_client: HookClient, _password: Buffer | undefined): Maybe<Verdict> { return true; }
+  onAuthPacket(_client: HookClient, _method: string, _data: Buffer | undefined): void {}
+  onSessionEstablished(_client: HookClient, _sessionPresent: boolean): void {}
+  onDisconnect(_client: HookClient, _expire: boolean): void {}
+  onACLCheck(_client: HookClient, _topic: string, _write: boolean): Maybe<Verdict> { return true; }
+  onPublish(_client: HookClient, packet: HookPublish): Maybe<HookPublish | Verdict | void> { return packet; }
+  onPublished(_client: HookClient, _packet: HookPublish): void {}
+  onRetainMessage(_client: HookClient, _packet: HookPublish): void {}
+  onRetainPublished(_client: HookClient, _packet: HookPublish): void {}
+  onSubscribe(_client: HookClient, subscriptions: HookSubscription[]): Maybe<HookSubscription[] | void> { return subscriptions; }
+  onSubscribed(_client: HookClient, _subscriptions: HookSubscription[], _reasonCodes: number[]): void {}
+  onUnsubscribe(_client: HookClient, _filters: string[]): void {}
+  onUnsubscribed(_client: HookClient, _filters: string[]): void {}
+  onQosComplete(_client: HookClient, _packetId: number, _qos: 1 | 2): void {}
+  onWill(_clientId: string, will: HookPublish): HookPublish | boolean | void { return will; }
+  onWillSent(_clientId: string, _will: HookPublish): void {}
+  onClientExpired(_clientId: string): void {}
+  onSysInfoTick(_info: Readonly<Record<string, string>>): void {}
+}
+
+/** A hook module's default export. */
+export type HookFactory = (options: unknown, context: HookContext) => Maybe<Hook>;

@@ -1,0 +1,47 @@
+// The package as a user gets it: `npm pack` (which builds dist/ on prepack), the tarball installed
+// into a fresh project with `npm install` (from the local cache where it can), and the examples
+// run there with plain node: createBroker, a hook, a publish, a stop. Also the CLI of the
+// installed package. Slow (a build and an install), so one test does it all.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; devDependencies: Record<string, string> };
+
+test('the packed tarball installs into a project and runs the embedding example and the CLI', { timeout: 300_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-pack-'));
+  try {
+    const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 }).trim().split('\n').pop()!;
+    const tarball = join(dir, out);
+    const app = join(dir, 'app');
+    cpSync(join(ROOT, 'examples'), app, { recursive: true });
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'shoal-user', version: '1.0.0', type: 'module', private: true }));
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts=false', tarball, `mqtt@${pkg.devDependencies.mqtt}`], { cwd: app, encoding: 'utf8', timeout: 180_000 });
+    const run = spawnSync(process.execPath, ['embed.mjs'], { cwd: app, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /client:connect example on shard [01]/);
+    assert.match(run.stdout, /received loud\/hello HELLO FROM A CLIENT/);
+    assert.match(run.stdout, /received loud\/program hello from the program/);
+    assert.match(run.stdout, /clients example/);
+    assert.match(run.stdout, /closed/);
+    // Types ship with it; the first-party hook loads by its package name from dist/.
+    assert.ok(existsSync(join(app, 'node_modules', 'shoal', 'dist', 'index.d.ts')));
+    assert.ok(!existsSync(join(app, 'node_modules', 'shoal', 'src')));
+    writeFileSync(join(app, 'http-hook.mjs'), `import { createBroker } from 'shoal';
+const b = await createBroker({ port: 0, host: '127.0.0.1', shards: 1, persistence: 'memory', logLevel: 'silent', hooks: [{ module: 'shoal/hooks/http', options: { url: 'http://127.0.0.1:9/' } }] });
+await b.close();
+console.log('http hook loaded');
+`);
+    const h = spawnSync(process.execPath, ['http-hook.mjs'], { cwd: app, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(h.stdout.trim(), 'http hook loaded', h.stderr);
+    // The installed CLI runs from dist/ (no src/ in the package).
+    const v = spawnSync(process.execPath, [join(app, 'node_modules', 'shoal', 'bin', 'shoal.js'), '--version'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(v.stdout.trim(), `shoal ${pkg.version}`, v.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
