@@ -83,6 +83,9 @@ export class Connection {
   slowTimer: NodeJS.Timeout | null = null;
   pausedBy = 0;
 
+  /** What is still read (and dropped) after close(), to see the client's own FIN (readAfterClose). */
+  private closedReadBudget = CLOSED_READ_BUDGET;
+
   // ---- commit gate (durability.ts)
   gated = 0;                   // packets of this connection waiting in the gate
 
@@ -111,11 +114,13 @@ export class Connection {
 
   /** Bytes read into the thread's read buffer: kept in the slab, then framed. */
   onRead(nread: number, buf: Uint8Array): void {
+    if (this.state === ConnState.CLOSED) { this.readAfterClose(nread); return; }
     const start = slab.keep(buf, nread);
     this.onData(slab.buf, start, start + nread);
   }
 
   onData(chunk: Buffer, start = 0, end = chunk.length): void {
+    if (this.state === ConnState.CLOSED) { this.readAfterClose(end - start); return; }
     const shard = this.shard;
     this.lastRx = Date.now();
     shard.stats.add(shard.id, Stat.BYTES_RECEIVED, end - start);
@@ -127,7 +132,7 @@ export class Connection {
       bp.current = null;
     }
     // Something we published went to a congested subscriber: read no more until it drains.
-    if (this.pausedBy > 0 && this.state !== ConnState.CLOSED) this.socket.pause();
+    if (this.pausedBy > 0 && (this.state as ConnStateValue) !== ConnState.CLOSED) this.socket.pause();
   }
 
   onDrain(): void {
@@ -270,6 +275,17 @@ export class Connection {
     this.markClosed();
   }
 
+  /**
+   * Bytes that arrive once the connection is condemned are never looked at [MQTT-4.13.1-1].
+   * A little more is read (and dropped) so that a client which closes too is seen to (its
+   * FIN ends the socket at once); past that the socket is not read again, so a client that
+   * keeps writing fills only the kernel's buffers until the destroy timer of close().
+   */
+  private readAfterClose(n: number): void {
+    this.closedReadBudget -= n;
+    if (this.closedReadBudget <= 0) this.socket.pause();
+  }
+
   private markClosed(): void {
     if (this.state === ConnState.CLOSED) return;
     const wasConnected = this.state === ConnState.CONNECTED;
@@ -285,6 +301,9 @@ export class Connection {
     this.out.clear();
   }
 }
+
+/** Bytes read and dropped after close() before reading stops: a DISCONNECT's worth of pipelined packets. */
+const CLOSED_READ_BUDGET = 64 * 1024;
 
 function flushConnection(c: Connection): void { c.flush(); }
 

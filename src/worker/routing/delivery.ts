@@ -316,6 +316,7 @@ export class Delivery {
 
   /** On reconnect to an existing session: resend unacknowledged PUBLISH with DUP and PUBREL [MQTT-4.4.0-1], then the queue. */
   resume(s: Session): void {
+    if (s.conn === null || s.conn.state !== ConnState.CONNECTED) return;
     for (const o of s.inflight.values()) {
       if (o.state === 2) {
         this.write(s, encodeAck(AckType.PUBREL, o.packetId, 0, s.version));
