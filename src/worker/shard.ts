@@ -70,7 +70,7 @@ export class Shard implements ShardParts, SocketSink {
     this.store = store;
     const ctx: ShardContext = { id: init.id, count: init.count, config: init.config, stats, log };
     const local = new TopicTrie<Subscription>();
-    this.bp = new Backpressure(init.config.slowClientMs, init.config.maxClientBacklog);
+    this.bp = new Backpressure(init.config.slowClientMs, init.config.maxClientBacklog, init.config.socketHighWater);
     const frames: FrameHandler[] = [];
     this.peers = new Peers(ctx, this.bp, init.bellSab, init.rings, init.config.ringCapacity, (r, from) => frames[r.u8()]!(r, from));
     this.durability = new Durability(ctx, store, this.peers);

@@ -71,7 +71,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'max-queued-qos0', key: 'maxQueuedQos0', type: 'int', min: 0, max: 1e9, group: 'Limits and flow control', help: 'QoS 0 messages held per slow client before dropping' },
   { name: 'socket-high-water', key: 'socketHighWater', arg: 'B', type: 'int', min: 4096, max: 1 << 30, group: 'Limits and flow control', help: 'bytes buffered on a client socket before it counts as congested' },
   { name: 'max-client-backlog', key: 'maxClientBacklog', arg: 'B', type: 'int', min: 65536, max: 1 << 30, group: 'Limits and flow control', help: 'bytes buffered for a slow client before its QoS 0 messages go to the bounded queue' },
-  { name: 'slow-client-ms', key: 'slowClientMs', arg: 'MS', type: 'int', min: 10, max: 3600000, group: 'Limits and flow control', help: 'ms a congested client may hold back publishers before it counts as slow' },
+  { name: 'slow-client-ms', key: 'slowClientMs', arg: 'MS', type: 'int', min: 10, max: 3600000, group: 'Limits and flow control', help: 'window in which a client that fell behind must drain --socket-high-water bytes, or count as slow (nobody waits for it)' },
   { name: 'max-keepalive', key: 'maxKeepAlive', arg: 'S', type: 'int', min: 0, max: 65535, group: 'Limits and flow control', help: 'cap on client keepalive in seconds, told to v5 clients (0 = none)' },
 
   { name: 'max-qos', key: 'maxQos', type: 'int', min: 0, max: 2, group: 'MQTT 5 capabilities', help: 'highest QoS accepted and granted (v5 CONNACK Maximum QoS)' },

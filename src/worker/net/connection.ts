@@ -13,6 +13,7 @@ import type { Session } from '../session/session.ts';
 import type { OutboundAliases } from '../protocol/topic-alias.ts';
 import type { ShardParts } from '../parts.ts';
 import { Outbox } from './outbox.ts';
+import type { Source } from './backpressure.ts';
 import type { ClientSocket } from './client-socket.ts';
 import { ConnState, type ConnStateValue } from './conn-state.ts';
 import { ReadSlab, userBufferSocket } from './socket-reader.ts';
@@ -75,10 +76,14 @@ export class Connection {
   // waits for its drain, how many congested subscribers this connection's socket waits for
   // (pausedBy), and whether it was declared slow
   congested = false;
-  congestedAt = 0;
+  /** When it fell behind (0: it is not), and drained() then: the window backpressure.ts judges. */
+  behindSince = 0;
+  drainedAtMark = 0;
+  /** Bytes handed to the socket so far. */
+  written = 0;
   slow = false;
-  waiters: Connection[] | null = null;
-  lastWaiter: Connection | null = null;
+  waiters: Source[] | null = null;
+  lastWaiter: Source | null = null;
   spillWaiting = false;
   slowTimer: NodeJS.Timeout | null = null;
   pausedBy = 0;
@@ -137,11 +142,20 @@ export class Connection {
 
   onDrain(): void {
     this.congested = false;
-    this.congestedAt = 0;
-    this.slow = false;
-    if (this.session !== null) this.shard.delivery.pump(this.session);
-    if (!this.congested) this.shard.bp.release(this);
+    const s = this.session;
+    // The queue refills the socket; then backpressure.ts judges whether it has caught up.
+    if (s !== null) this.shard.delivery.pump(s);
+    this.shard.bp.settle(this, Date.now());
   }
+
+  /** More than socketHighWater is buffered: congested from `now` (backpressure.ts). */
+  markCongested(now: number): void {
+    this.congested = true;
+    this.shard.bp.behind(this, now);
+  }
+
+  /** Bytes the socket has taken from us and sent on (the rate backpressure.ts judges). */
+  drained(): number { return this.written - this.socket.writableLength; }
 
   private onPacket(buf: Buffer, off: number, len: number): void {
     if (this.state === ConnState.CLOSED) return;
@@ -236,11 +250,9 @@ export class Connection {
     const sh = this.shard;
     sh.stats.add(sh.id, Stat.BYTES_SENT, out.bytes);
     sh.stats.add(sh.id, Stat.PACKETS_SENT, out.packets);
+    this.written += out.bytes;
     const ok = out.writeTo(this.socket, this.reuseSlabs);
-    if ((!ok || this.socket.writableLength >= sh.config.socketHighWater) && !this.congested) {
-      this.congested = true;
-      this.congestedAt = Date.now();
-    }
+    if ((!ok || this.socket.writableLength >= sh.config.socketHighWater) && !this.congested) this.markCongested(Date.now());
   }
 
   /** A protocol violation: v5 gets DISCONNECT with the reason first [MQTT-4.13.1-1]; then close. */

@@ -177,6 +177,7 @@ export class Delivery {
         if (buf !== null && (conn.clientMaxPacket === 0 || buf.length <= conn.clientMaxPacket)) this.write(s, buf);
         return;
       }
+      if (s.queuedBytes >= sh.config.socketHighWater) this.bp.admit(conn, Date.now());
       if (s.qos0Held >= sh.config.maxQueuedQos0 && !s.dropOldestQos0()) {
         sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
         return;
@@ -208,9 +209,10 @@ export class Delivery {
         return;
       }
     }
-    if (online && conn.congested) this.bp.admit(conn, Date.now());
     const maxBytes = sh.config.maxQueuedBytes;
     const size = msg.payload.length + msg.topic.length;
+    // Behind (socket congested, or its window full and a socket's worth queued): the source waits.
+    if (online && (conn.congested || s.queuedBytes + size >= sh.config.socketHighWater)) this.bp.admit(conn, Date.now());
     while (s.queued >= sh.config.maxQueuedMessages || (maxBytes > 0 && s.queued > 0 && s.queuedBytes + size > maxBytes)) {
       // Make room by dropping QoS 0 first; a full queue of QoS 1/2 drops the new message.
       if (!s.dropOldestQos0()) {
@@ -310,8 +312,9 @@ export class Delivery {
         this.write(s, buf, o.qos === 2);
       } else this.write(s, buf);
       // socket.write's return value is checked at flush; stop early on a large backlog.
-      if (conn.backlog() >= sh.config.socketHighWater) { conn.congested = true; conn.congestedAt = now; break; }
+      if (conn.backlog() >= sh.config.socketHighWater) { conn.markCongested(now); break; }
     }
+    if (conn.behindSince !== 0) this.bp.settle(conn, now);
   }
 
   /** On reconnect to an existing session: resend unacknowledged PUBLISH with DUP and PUBREL [MQTT-4.4.0-1], then the queue. */
