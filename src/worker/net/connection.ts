@@ -196,6 +196,16 @@ export class Connection {
     if (this.state !== ConnState.CLOSED && this.pausedBy === 0) this.socket.resume();
   }
 
+  /**
+   * This connection has had its share of the turn: its further packets (the rest of this read
+   * too) wait until the event loop has served the others (a large SUBSCRIBE, say).
+   */
+  yieldTurn(): void {
+    if (this.deferred !== null) return; // already waiting (a claim, an auth hook): that resume comes
+    this.deferPackets();
+    setImmediate(resumeConnection, this);
+  }
+
   /** A subscriber this connection waited for drained (backpressure.ts). */
   unpause(): void {
     if (this.pausedBy > 0) this.pausedBy--;
@@ -318,6 +328,7 @@ export class Connection {
 const CLOSED_READ_BUDGET = 64 * 1024;
 
 function flushConnection(c: Connection): void { c.flush(); }
+function resumeConnection(c: Connection): void { c.resumePackets(); }
 
 const kConn = Symbol('shoal.connection');
 type ConnSocket = ClientSocket & { [kConn]: Connection };

@@ -178,11 +178,12 @@ export class Delivery {
         return;
       }
       if (s.queuedBytes >= sh.config.socketHighWater) this.bp.admit(conn, Date.now());
-      if (s.qos0Held >= sh.config.maxQueuedQos0 && !s.dropOldestQos0()) {
+      if (s.qos0Held >= sh.config.maxQueuedQos0) {
+        // Full: the oldest QoS 0 makes room (so the newest still arrive), counted as dropped.
         sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
-        return;
+        if (!s.dropOldestQos0()) return;
+        sh.stats.add(sh.id, Stat.QUEUED, -1);
       }
-      if (s.qos0Held >= sh.config.maxQueuedQos0) sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
       s.enqueue({ msg: msg.detach(), qos: 0, retain, subIds, packetId: 0, state: 0, seq: 0 });
       sh.stats.add(sh.id, Stat.QUEUED, 1);
       return;
