@@ -64,7 +64,9 @@ for (const shards of [1, 2]) {
     assert.equal(acks, MESSAGES, 'the publisher got every PUBACK');
     assert.equal(got, MESSAGES, 'the healthy subscriber got every message');
     // Bounded for them: the QoS 1 queue up to --max-queued-bytes, QoS 0 up to its queue; the rest dropped and counted.
-    assert.ok(queuedBytes <= QUEUE_BYTES + QOS0_QUEUE * (PAYLOAD.length + 64), `${mib(queuedBytes)} MiB queued`);
+    // (The gauge is sampled: it may also hold what the healthy subscriber had queued, up to a
+    // socket's worth, --socket-high-water, before the publisher waits for it.)
+    assert.ok(queuedBytes <= QUEUE_BYTES + QOS0_QUEUE * (PAYLOAD.length + 64) + (2 << 20), `${mib(queuedBytes)} MiB queued`);
     assert.ok(droppedQos0 > 0, 'QoS 0 dropped for the stalled QoS 0 subscriber');
     assert.ok(droppedFull > 0, 'QoS 1 dropped at the stalled QoS 1 subscriber\'s queue bound');
     assert.ok(peak - rss0 < 2 * (QUEUE_BYTES + BACKLOG) + (96 << 20), `RSS rose ${mib(peak - rss0)} MiB`);

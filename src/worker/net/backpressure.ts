@@ -30,8 +30,8 @@ export interface Source {
  *
  * So a consumer that keeps up on average loses nothing. Whether it keeps up is judged by rate:
  * every `slowMs` (--slow-client-ms, 100 ms) that a subscriber stays behind, what it drained
- * in that window is compared with socketHighWater (a full socket per slowMs: 10 MB/s with the
- * defaults). Slower than that, it is *slow*: whoever waits for it is released at once and
+ * in that window is compared with a quarter of socketHighWater (RATE_DIVISOR: 2.5 MiB/s with
+ * the defaults). Slower than that, it is *slow*: whoever waits for it is released at once and
  * nobody waits for it again until a window in which it went at that rate, or until it has
  * caught up completely. (Asking for several fast windows in a row before waiting for it
  * again was tried: on a loaded machine a healthy reader misjudged slow then stayed unwaited
@@ -43,6 +43,14 @@ export interface Source {
  * time it falls behind; one that reads at speed is waited for while it catches up.
  * docs/performance.md, "Flow control".
  */
+/**
+ * The rate below which a client is slow: socketHighWater / RATE_DIVISOR per slowMs (256 KiB
+ * per 100 ms, 2.5 MiB/s, with the defaults). Not a whole socket per window: a healthy QoS 1
+ * subscriber is limited by its window (100 in flight) and its round trip, which on a busy
+ * machine is tens of ms; misjudged slow, it is not waited for and its queue can overflow.
+ */
+const RATE_DIVISOR = 4;
+
 export class Backpressure {
   /** The source whose bytes or frames are being handled right now (null otherwise). */
   current: Source | null = null;
@@ -120,27 +128,34 @@ export class Backpressure {
   }
 
   /**
-   * True when `sub` drained less than socketHighWater per slowMs since the window began
+   * True when `sub` drained less than socketHighWater / RATE_DIVISOR per slowMs since the window began
    * (behindSince); a new window begins now.
    */
   private judge(sub: Connection, now: number): boolean {
     const drained = sub.drained();
-    const slow = (drained - sub.drainedAtMark) * this.slowMs < (now - sub.behindSince) * this.highWater;
+    const slow = (drained - sub.drainedAtMark) * this.slowMs * RATE_DIVISOR < (now - sub.behindSince) * this.highWater;
     sub.behindSince = now;
     sub.drainedAtMark = drained;
     return slow;
   }
 
-  /** While someone waits for `sub`: every slowMs, judge its rate. */
+  /**
+   * While someone waits for `sub`: every slowMs, judge its rate. Checked every quarter of that:
+   * a client that has taken nothing at all since it fell behind (one that stopped reading) is
+   * slow then already, so a stalled reader holds a publisher about 25 ms, not 100.
+   */
   private watch(sub: Connection): void {
     const t = sub.slowTimer = setTimeout(() => {
       sub.slowTimer = null;
       if (sub.waiters === null) return;
       if (sub.slow || sub.behindSince === 0) { this.release(sub); return; }
-      if (!this.isBehind(sub)) { this.settle(sub, Date.now()); return; }
-      if (this.judge(sub, Date.now())) this.declareSlow(sub);
+      const now = Date.now();
+      if (!this.isBehind(sub)) { this.settle(sub, now); return; }
+      if (sub.drained() === sub.drainedAtMark) this.declareSlow(sub);
+      else if (now - sub.behindSince < this.slowMs) this.watch(sub);
+      else if (this.judge(sub, now)) this.declareSlow(sub);
       else this.watch(sub);
-    }, this.slowMs + 5);
+    }, (this.slowMs >> 2) + 1);
     t.unref();
   }
 
