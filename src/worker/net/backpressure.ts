@@ -31,7 +31,8 @@ export interface Source {
  * So a consumer that keeps up on average loses nothing. Whether it keeps up is judged by rate:
  * every `slowMs` (--slow-client-ms, 100 ms) that a subscriber stays behind, what it drained
  * in that window is compared with a quarter of socketHighWater (RATE_DIVISOR: 2.5 MiB/s with
- * the defaults). Slower than that, it is *slow*: whoever waits for it is released at once and
+ * the defaults). Slower than that in two windows in a row (or nothing taken at all since it
+ * fell behind, after a quarter window), it is *slow*: whoever waits for it is released at once and
  * nobody waits for it again until a window in which it went at that rate, or until it has
  * caught up completely. (Asking for several fast windows in a row before waiting for it
  * again was tried: on a loaded machine a healthy reader misjudged slow then stayed unwaited
@@ -114,7 +115,7 @@ export class Backpressure {
     }
     if (this.isBehind(sub)) return;
     this.release(sub);
-    if (sub.session === null || sub.session.queued === 0) { sub.behindSince = 0; sub.slow = false; }
+    if (sub.session === null || sub.session.queued === 0) { sub.behindSince = 0; sub.slow = false; sub.slowWindows = 0; }
   }
 
   /** `sub` caught up, was declared slow, or closed: whoever waited for it may go on. */
@@ -128,15 +129,18 @@ export class Backpressure {
   }
 
   /**
-   * True when `sub` drained less than socketHighWater / RATE_DIVISOR per slowMs since the window began
-   * (behindSince); a new window begins now.
+   * True when `sub` drained less than socketHighWater / RATE_DIVISOR per slowMs in this window
+   * (since behindSince) and the one before; a new window begins now.
    */
   private judge(sub: Connection, now: number): boolean {
     const drained = sub.drained();
-    const slow = (drained - sub.drainedAtMark) * this.slowMs * RATE_DIVISOR < (now - sub.behindSince) * this.highWater;
+    const slowWindow = (drained - sub.drainedAtMark) * this.slowMs * RATE_DIVISOR < (now - sub.behindSince) * this.highWater;
     sub.behindSince = now;
     sub.drainedAtMark = drained;
-    return slow;
+    // Two slow windows in a row, so one that a busy machine stretched (a healthy reader not
+    // scheduled for 100 ms) does not cost a subscriber its waiting publishers; fast at once.
+    sub.slowWindows = slowWindow ? sub.slowWindows + 1 : 0;
+    return sub.slowWindows >= 2;
   }
 
   /**

@@ -82,6 +82,7 @@ export class Connection {
   /** Bytes handed to the socket so far. */
   written = 0;
   slow = false;
+  slowWindows = 0;             // rate windows in a row it went slower than the bound (backpressure.ts)
   waiters: Source[] | null = null;
   lastWaiter: Source | null = null;
   spillWaiting = false;
