@@ -38,7 +38,7 @@ export interface Source {
  * again was tried: on a loaded machine a healthy reader misjudged slow then stayed unwaited
  * for long enough to overflow its QoS 1 queue.) A slow client's
  * socket takes up to `maxBacklog` bytes; past that its QoS 0 goes to the session queue bounded
- * by `maxQueuedQos0` (the oldest dropped, counted) and QoS 1/2 to the session queue up to
+ * by `maxQueuedQos0` (then new QoS 0 is dropped, counted) and QoS 1/2 to the session queue up to
  * `maxQueuedMessages` / `maxQueuedBytes` (then dropped, counted). So a client that stops
  * reading, or reads slower than that rate, holds any source back at most about `slowMs` each
  * time it falls behind; one that reads at speed is waited for while it catches up.

@@ -179,8 +179,11 @@ export class Delivery {
       }
       if (s.queuedBytes >= sh.config.socketHighWater) this.bp.admit(conn, Date.now());
       if (s.qos0Held >= sh.config.maxQueuedQos0) {
-        // Full: the oldest QoS 0 makes room (so the newest still arrive), counted as dropped.
         sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
+        // Full, for a slow client: the new message is dropped, not copied only to push out the
+        // oldest (that copy per message was most of what a stalled QoS 0 subscriber cost its
+        // publishers). Otherwise the oldest QoS 0 makes room, so the newest still arrive.
+        if (online && conn.slow) return;
         if (!s.dropOldestQos0()) return;
         sh.stats.add(sh.id, Stat.QUEUED, -1);
       }
