@@ -18,6 +18,7 @@ import { FatalError, runCli } from '../lib/cli.ts';
 import { nowMs } from '../lib/clock.ts';
 import { HEADER_SIZE } from '../lib/payload.ts';
 import { CEILING_MANY } from '../lib/ceiling.ts';
+import { Sampler, type SoakSummary } from './sampler.ts';
 import type { DrainResult, ManyInit, ObserveResult, RampResult, StopResult } from './shard.ts';
 import { writeFileSync } from 'node:fs';
 import { renderManyPlot, type ManySample } from './plot.ts';
@@ -29,6 +30,7 @@ const SPECS: OptionSpec[] = [
   { name: 'duration', kind: 'string', arg: 'SECONDS', help: 'run that long from the first connect, then report and exit (default: until Ctrl-C, which also reports)' },
   { name: 'broker-pid', kind: 'string', arg: 'PID', help: 'read the broker\'s VmRSS before and after the ramp to report bytes per connection' },
   { name: 'plot', kind: 'string', arg: 'FILE.svg', help: 'also draw connections held and broker RSS (with --broker-pid) over time into FILE.svg' },
+  { name: 'sample', kind: 'string', arg: 'SECONDS', help: 'with --broker-pid: sample its RSS and CPU and the connections held every SECONDS (default 10; 0 = off); the report gets the samples, the RSS trend after the ramp (MiB/min) and the CPU % (the soak)' },
   { name: 'observers', kind: 'string', arg: 'N', help: 'extra clients subscribed to TOPIC that time and check every publish (default 1)' },
   ...COMMON_SPECS,
 ];
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
   const durationS = o.has('duration') ? o.number('duration', 0, { min: 0.001 }) : null;
   const brokerPid = o.has('broker-pid') ? o.int('broker-pid', 0, 1) : null;
   if (brokerPid !== null && readRss(brokerPid) === null) throw new UsageError(`--broker-pid ${brokerPid}: cannot read /proc/${brokerPid}/status`);
+  const sampleS = o.number('sample', 10, { min: 0 });
   const observers = o.int('observers', 1, 0);
   const threads = clients > 0 ? Math.min(common.threads, clients) : common.threads;
   const params = { ...commonParams(common), clients, wait: waitMs, pace: paceS, duration: durationS, brokerPid, observers, topic, payload };
@@ -92,9 +95,11 @@ async function main(): Promise<void> {
     const rssBefore = brokerPid === null ? null : readRss(brokerPid);
     let rssAfter: number | null = null;
     const t0 = nowMs();
+    const sampler = brokerPid !== null && sampleS > 0 ? new Sampler(brokerPid, sampleS, () => pool.totalProgress().connected) : null;
     let rampEndMs: number | null = null;
     const ramp = pool.all<RampResult>('ramp', t0).then((r) => {
       rampEndMs = Math.max(...r.map((x) => x.endMs));
+      sampler?.rampEnded();
       if (brokerPid !== null) rssAfter = readRss(brokerPid);
       return r;
     });
@@ -119,6 +124,7 @@ async function main(): Promise<void> {
       takeSample();
       writeFileSync(plotFile, renderManyPlot(`bench:many ${clients} clients every ${waitMs} ms against ${broker}`, samples));
     }
+    const soak: SoakSummary | null = sampler === null ? null : sampler.stop();
     const stopped = await pool.all<StopResult>('stop');
     const ramps = await ramp;
     if (rampEndMs === null) rampEndMs = nowMs();
@@ -151,7 +157,7 @@ async function main(): Promise<void> {
       code: limit.endedBy === 'ALL_FAILED' ? firstFailure?.code ?? 'ALL_FAILED' : limit.endedBy ?? '',
       message: `ramp stopped: ${explainFailure(limit.endedBy === 'ALL_FAILED' ? firstFailure?.code ?? 'ALL_FAILED' : limit.endedBy ?? '', { connections: connectedInRamp, broker, sourceGiven })}`,
     };
-    const report = makeReport('many', params, env, figures, common, error, true);
+    const report = Object.assign(makeReport('many', params, env, figures, common, error, true), soak === null ? {} : { soak });
     const foreign = drains.reduce((a, d) => a + d.foreign, 0);
     const lines = commonLines(figures, 'publish→deliver latency (observers)', latency.stddevMs());
     emit(report, common.json, [
@@ -162,6 +168,7 @@ async function main(): Promise<void> {
       `messages/sec: ${figures.publishRate} published, ${figures.rate} delivered`,
       ...lines.slice(2),
       ...(rssPerConn !== null ? [`broker RSS: ${mb(rssBefore)} before ramp, ${mb(rssAfter)} after: ${rssPerConn} bytes per connection`] : []),
+      ...(soak !== null ? [`soak: ${soak.samples.length} samples; after the ramp RSS ${soak.rssMinMiB}–${soak.rssMaxMiB} MiB, trend ${soak.rssSlopeMiBPerMin} MiB/min; broker CPU ${soak.cpuPercent}% of a core; held ${soak.heldMin}–${soak.heldMax}`] : []),
       ...(foreign > 0 ? [`${foreign} deliveries without our header ignored`] : []),
       `ramp took ${ms(figures.connectMs)}`,
     ]);

@@ -52,7 +52,7 @@ export interface BrokerConfig {
   storeFull: 'drop' | 'refuse'; // at --max-store-bytes: drop what would be queued, or refuse v5 QoS 1/2 with 0x97
   socketHighWater: number;      // bytes buffered on a socket before we stop writing to it
   maxClientBacklog: number;     // bytes buffered for a slow client beyond which its QoS 0 is dropped
-  slowClientMs: number;         // a client congested this long no longer holds back publishers
+  slowClientMs: number;         // rate window: a client behind that drains less than socketHighWater in it is slow
   topicAliasMaximum: number;    // inbound topic aliases we accept (v5)
   maxKeepAlive: number;         // seconds; v5 Server Keep Alive when a client asks for more (0 = no cap)
   connectTimeout: number;       // ms a fresh socket gets to send CONNECT
@@ -126,7 +126,7 @@ export const DEFAULTS: BrokerConfig = {
   storeFull: 'refuse',
   socketHighWater: 1024 * 1024,
   maxClientBacklog: 8 * 1024 * 1024,
-  slowClientMs: 2000,
+  slowClientMs: 100,
   topicAliasMaximum: 64,
   maxKeepAlive: 0,
   connectTimeout: 10_000,

@@ -21,7 +21,7 @@ function build(config = {}) {
     deleteOutbound() { this.deletes++; },
     enqueue(conn: FakeConn, buf: Buffer) { conn.send(buf); },
   };
-  const delivery = new Delivery(ctx, local, store as never, new Backpressure(2000, 1 << 20));
+  const delivery = new Delivery(ctx, local, store as never, new Backpressure(2000, 1 << 20, 1 << 20));
   const add = (s: Session, filter: string, qos: 0 | 1 | 2, extra: Partial<Subscription> = {}): void => {
     const sub = subscribe(s, filter, qos, extra);
     local.add(sub.topicFilter, s.clientId, sub);

@@ -1,43 +1,92 @@
 import type { Connection } from './connection.ts';
 
 /**
- * End-to-end flow control for the data path. Instead of letting per-subscriber queues (and the
- * broker's memory) grow while a subscriber's socket is congested, the *source* of the messages
- * waits until the subscriber drains:
+ * Whatever can be made to wait for a congested subscriber: a publishing connection (its socket
+ * is not read) or a peer shard's ring (peers.ts: not drained), so a publisher on another shard
+ * is held back too, through the ring filling up and its frames spilling.
+ */
+export interface Source {
+  /** How many congested subscribers (or spilled rings) this source waits for. */
+  pausedBy: number;
+  /** Paused until a spill to a full ring is in the ring (peers.ts). */
+  spillWaiting: boolean;
+  /** One of them drained, closed or was declared slow. */
+  unpause(): void;
+}
+
+/**
+ * End-to-end flow control for the data path, bounded so that no client holds others back for
+ * long. A subscriber is *behind* while its socket is congested (more than socketHighWater
+ * buffered) or its session queue holds more than socketHighWater bytes (a QoS 1/2 window that
+ * is full). While it is, the *source* of the messages for it waits:
  *
- * - local publisher → congested subscriber on this shard: after the publisher's current read
- *   chunk has been handled, its socket is paused until every subscriber it wrote to while
- *   congested has drained (`Connection.waiters` / `pausedBy`);
+ * - local publisher → subscriber on this shard: after the publisher's current read chunk has
+ *   been handled, its socket is paused until every subscriber it wrote to while they were
+ *   behind has caught up (`Connection.waiters` / `pausedBy`);
+ * - peer ring → subscriber: the ring from that peer is not drained further (peers.ts), so the
+ *   ring fills and the publisher on the peer waits for its spill;
  * - local publisher → full ring to a peer (the peer is not keeping up): the publisher's socket
  *   is paused until the spilled frames are in the ring (`Peers`).
  *
- * A message from a peer ring to a congested subscriber is still written (the ring is not held
- * back: that would stall every other subscriber behind it) up to `maxClientBacklog` bytes.
- * So memory stays bounded and a consumer that keeps up loses nothing, like Mosquitto's single
- * loop. A consumer congested for longer than `slowClientMs` is slow: nobody waits for it any
- * more, and once its backlog is past `maxClientBacklog` its QoS 0 goes to the session queue
- * bounded by `maxQueuedQos0`, which drops the oldest (counted).
+ * So a consumer that keeps up on average loses nothing. Whether it keeps up is judged by rate:
+ * every `slowMs` (--slow-client-ms, 100 ms) that a subscriber stays behind, what it drained
+ * in that window is compared with a quarter of socketHighWater (RATE_DIVISOR: 2.5 MiB/s with
+ * the defaults). Slower than that in two windows in a row (or nothing taken at all since it
+ * fell behind, after a quarter window), it is *slow*: whoever waits for it is released at once and
+ * nobody waits for it again until a window in which it went at that rate, or until it has
+ * caught up completely. (Asking for several fast windows in a row before waiting for it
+ * again was tried: on a loaded machine a healthy reader misjudged slow then stayed unwaited
+ * for long enough to overflow its QoS 1 queue.) A slow client's
+ * socket takes up to `maxBacklog` bytes; past that its QoS 0 goes to the session queue bounded
+ * by `maxQueuedQos0` (then new QoS 0 is dropped, counted) and QoS 1/2 to the session queue up to
+ * `maxQueuedMessages` / `maxQueuedBytes` (then dropped, counted). So a client that stops
+ * reading, or reads slower than that rate, holds any source back at most about `slowMs` each
+ * time it falls behind; one that reads at speed is waited for while it catches up.
+ * docs/performance.md, "Flow control".
  */
+/**
+ * The rate below which a client is slow: socketHighWater / RATE_DIVISOR per slowMs (256 KiB
+ * per 100 ms, 2.5 MiB/s, with the defaults). Not a whole socket per window: a healthy QoS 1
+ * subscriber is limited by its window (100 in flight) and its round trip, which on a busy
+ * machine is tens of ms; misjudged slow, it is not waited for and its queue can overflow.
+ */
+const RATE_DIVISOR = 4;
+
 export class Backpressure {
-  /** The connection whose bytes are being handled right now (null outside a socket read). */
-  current: Connection | null = null;
+  /** The source whose bytes or frames are being handled right now (null otherwise). */
+  current: Source | null = null;
   private readonly slowMs: number;
   private readonly maxBacklog: number;
+  private readonly highWater: number;
 
-  constructor(slowMs: number, maxBacklog: number) {
+  constructor(slowMs: number, maxBacklog: number, highWater: number) {
     this.slowMs = slowMs;
     this.maxBacklog = maxBacklog;
+    this.highWater = highWater;
+  }
+
+  /** Socket congested, or more than a socket's worth queued for its session. */
+  isBehind(sub: Connection): boolean {
+    return sub.congested || (sub.session !== null && sub.session.queuedBytes >= this.highWater);
+  }
+
+  /** `sub` fell behind at `now`: its first rate window starts (unless one runs). */
+  behind(sub: Connection, now: number): void {
+    if (sub.behindSince !== 0) return;
+    sub.behindSince = now;
+    sub.drainedAtMark = sub.drained();
   }
 
   /**
-   * A message is about to be written to `sub`, which is congested. True: write it (the source,
-   * if it is a local publisher, now waits for `sub` to drain). False: do not add to the socket's
-   * backlog (QoS 0 then goes to the bounded session queue).
+   * A message is about to go to `sub`, which is behind. True: write it (the source now waits
+   * for `sub` to catch up). False: do not add to the socket's backlog (QoS 0 then goes to the
+   * bounded session queue).
    */
   admit(sub: Connection, now: number): boolean {
     const src = this.current;
+    if (sub.behindSince === 0) this.behind(sub, now);
     if (src === null || src === sub || sub.slow) return sub.backlog() < this.maxBacklog;
-    if (sub.congestedAt !== 0 && now - sub.congestedAt > this.slowMs) {
+    if (now - sub.behindSince > this.slowMs && this.judge(sub, now)) {
       this.declareSlow(sub);
       return sub.backlog() < this.maxBacklog;
     }
@@ -47,28 +96,75 @@ export class Backpressure {
     if (w.indexOf(src) >= 0) return true;
     w.push(src);
     src.pausedBy++;
-    if (sub.slowTimer === null) {
-      sub.slowTimer = setTimeout(() => {
-        sub.slowTimer = null;
-        if (sub.congested && !sub.slow) this.declareSlow(sub);
-      }, this.slowMs + 10);
-      sub.slowTimer.unref();
-    }
+    if (sub.slowTimer === null) this.watch(sub);
     return true;
   }
 
-  private declareSlow(sub: Connection): void {
-    sub.slow = true;
+  /**
+   * After a drain or a pump of `sub`'s queue. Its window is judged once it is slowMs long, and
+   * runs on across short catch-ups: a reader slower than its publishers gets below the mark
+   * after every few messages it takes, which must not start a new, always short, window (it
+   * would pace them to its rate for good). Below the mark, whoever waits goes on; all caught
+   * up (socket drained, nothing queued), the window ends and the client is not slow.
+   */
+  settle(sub: Connection, now: number): void {
+    if (sub.behindSince === 0) return;
+    if (now - sub.behindSince > this.slowMs) {
+      if (!this.judge(sub, now)) sub.slow = false;
+      else if (!sub.slow) this.declareSlow(sub);
+    }
+    if (this.isBehind(sub)) return;
     this.release(sub);
+    if (sub.session === null || sub.session.queued === 0) { sub.behindSince = 0; sub.slow = false; sub.slowWindows = 0; }
   }
 
-  /** `sub` drained (or closed): whoever waited for it may go on. */
+  /** `sub` caught up, was declared slow, or closed: whoever waited for it may go on. */
   release(sub: Connection): void {
-    if (sub.slowTimer !== null && !sub.congested) { clearTimeout(sub.slowTimer); sub.slowTimer = null; }
+    if (sub.slowTimer !== null) { clearTimeout(sub.slowTimer); sub.slowTimer = null; }
     sub.lastWaiter = null;
     const w = sub.waiters;
     if (w === null) return;
     sub.waiters = null;
     for (let i = 0; i < w.length; i++) w[i]!.unpause();
+  }
+
+  /**
+   * True when `sub` drained less than socketHighWater / RATE_DIVISOR per slowMs in this window
+   * (since behindSince) and the one before; a new window begins now.
+   */
+  private judge(sub: Connection, now: number): boolean {
+    const drained = sub.drained();
+    const slowWindow = (drained - sub.drainedAtMark) * this.slowMs * RATE_DIVISOR < (now - sub.behindSince) * this.highWater;
+    sub.behindSince = now;
+    sub.drainedAtMark = drained;
+    // Two slow windows in a row, so one that a busy machine stretched (a healthy reader not
+    // scheduled for 100 ms) does not cost a subscriber its waiting publishers; fast at once.
+    sub.slowWindows = slowWindow ? sub.slowWindows + 1 : 0;
+    return sub.slowWindows >= 2;
+  }
+
+  /**
+   * While someone waits for `sub`: every slowMs, judge its rate. Checked every quarter of that:
+   * a client that has taken nothing at all since it fell behind (one that stopped reading) is
+   * slow then already, so a stalled reader holds a publisher about 25 ms, not 100.
+   */
+  private watch(sub: Connection): void {
+    const t = sub.slowTimer = setTimeout(() => {
+      sub.slowTimer = null;
+      if (sub.waiters === null) return;
+      if (sub.slow || sub.behindSince === 0) { this.release(sub); return; }
+      const now = Date.now();
+      if (!this.isBehind(sub)) { this.settle(sub, now); return; }
+      if (sub.drained() === sub.drainedAtMark) this.declareSlow(sub);
+      else if (now - sub.behindSince < this.slowMs) this.watch(sub);
+      else if (this.judge(sub, now)) this.declareSlow(sub);
+      else this.watch(sub);
+    }, (this.slowMs >> 2) + 1);
+    t.unref();
+  }
+
+  private declareSlow(sub: Connection): void {
+    sub.slow = true;
+    this.release(sub);
   }
 }

@@ -13,6 +13,7 @@ import type { Session } from '../session/session.ts';
 import type { OutboundAliases } from '../protocol/topic-alias.ts';
 import type { ShardParts } from '../parts.ts';
 import { Outbox } from './outbox.ts';
+import type { Source } from './backpressure.ts';
 import type { ClientSocket } from './client-socket.ts';
 import { ConnState, type ConnStateValue } from './conn-state.ts';
 import { ReadSlab, userBufferSocket } from './socket-reader.ts';
@@ -81,13 +82,21 @@ export class Connection {
   // waits for its drain, how many congested subscribers this connection's socket waits for
   // (pausedBy), and whether it was declared slow
   congested = false;
-  congestedAt = 0;
+  /** When it fell behind (0: it is not), and drained() then: the window backpressure.ts judges. */
+  behindSince = 0;
+  drainedAtMark = 0;
+  /** Bytes handed to the socket so far. */
+  written = 0;
   slow = false;
-  waiters: Connection[] | null = null;
-  lastWaiter: Connection | null = null;
+  slowWindows = 0;             // rate windows in a row it went slower than the bound (backpressure.ts)
+  waiters: Source[] | null = null;
+  lastWaiter: Source | null = null;
   spillWaiting = false;
   slowTimer: NodeJS.Timeout | null = null;
   pausedBy = 0;
+
+  /** What is still read (and dropped) after close(), to see the client's own FIN (readAfterClose). */
+  private closedReadBudget = CLOSED_READ_BUDGET;
 
   // ---- commit gate (durability.ts)
   gated = 0;                   // packets of this connection waiting in the gate
@@ -117,11 +126,13 @@ export class Connection {
 
   /** Bytes read into the thread's read buffer: kept in the slab, then framed. */
   onRead(nread: number, buf: Uint8Array): void {
+    if (this.state === ConnState.CLOSED) { this.readAfterClose(nread); return; }
     const start = slab.keep(buf, nread);
     this.onData(slab.buf, start, start + nread);
   }
 
   onData(chunk: Buffer, start = 0, end = chunk.length): void {
+    if (this.state === ConnState.CLOSED) { this.readAfterClose(end - start); return; }
     const shard = this.shard;
     this.lastRx = Date.now();
     shard.stats.add(shard.id, Stat.BYTES_RECEIVED, end - start);
@@ -134,16 +145,25 @@ export class Connection {
       bp.current = null;
     }
     // Something we published went to a congested subscriber: read no more until it drains.
-    if (this.pausedBy > 0 && this.state !== ConnState.CLOSED) this.socket.pause();
+    if (this.pausedBy > 0 && (this.state as ConnStateValue) !== ConnState.CLOSED) this.socket.pause();
   }
 
   onDrain(): void {
     this.congested = false;
-    this.congestedAt = 0;
-    this.slow = false;
-    if (this.session !== null) this.shard.delivery.pump(this.session);
-    if (!this.congested) this.shard.bp.release(this);
+    const s = this.session;
+    // The queue refills the socket; then backpressure.ts judges whether it has caught up.
+    if (s !== null) this.shard.delivery.pump(s);
+    this.shard.bp.settle(this, Date.now());
   }
+
+  /** More than socketHighWater is buffered: congested from `now` (backpressure.ts). */
+  markCongested(now: number): void {
+    this.congested = true;
+    this.shard.bp.behind(this, now);
+  }
+
+  /** Bytes the socket has taken from us and sent on (the rate backpressure.ts judges). */
+  drained(): number { return this.written - this.socket.writableLength; }
 
   private onPacket(buf: Buffer, off: number, len: number): void {
     if (this.state === ConnState.CLOSED) return;
@@ -182,6 +202,16 @@ export class Connection {
       if ((this.deferred as Buffer[] | null) !== null) return;
     }
     if (this.state !== ConnState.CLOSED && this.pausedBy === 0) this.socket.resume();
+  }
+
+  /**
+   * This connection has had its share of the turn: its further packets (the rest of this read
+   * too) wait until the event loop has served the others (a large SUBSCRIBE, say).
+   */
+  yieldTurn(): void {
+    if (this.deferred !== null) return; // already waiting (a claim, an auth hook): that resume comes
+    this.deferPackets();
+    setImmediate(resumeConnection, this);
   }
 
   /** A subscriber this connection waited for drained (backpressure.ts). */
@@ -239,11 +269,9 @@ export class Connection {
     sh.stats.add(sh.id, Stat.BYTES_SENT, out.bytes);
     this.bytesSent += out.bytes;
     sh.stats.add(sh.id, Stat.PACKETS_SENT, out.packets);
+    this.written += out.bytes;
     const ok = out.writeTo(this.socket, this.reuseSlabs);
-    if ((!ok || this.socket.writableLength >= sh.config.socketHighWater) && !this.congested) {
-      this.congested = true;
-      this.congestedAt = Date.now();
-    }
+    if ((!ok || this.socket.writableLength >= sh.config.socketHighWater) && !this.congested) this.markCongested(Date.now());
   }
 
   /** A protocol violation: v5 gets DISCONNECT with the reason first [MQTT-4.13.1-1]; then close. */
@@ -279,6 +307,17 @@ export class Connection {
     this.markClosed();
   }
 
+  /**
+   * Bytes that arrive once the connection is condemned are never looked at [MQTT-4.13.1-1].
+   * A little more is read (and dropped) so that a client which closes too is seen to (its
+   * FIN ends the socket at once); past that the socket is not read again, so a client that
+   * keeps writing fills only the kernel's buffers until the destroy timer of close().
+   */
+  private readAfterClose(n: number): void {
+    this.closedReadBudget -= n;
+    if (this.closedReadBudget <= 0) this.socket.pause();
+  }
+
   private markClosed(): void {
     if (this.state === ConnState.CLOSED) return;
     const wasConnected = this.state === ConnState.CONNECTED;
@@ -295,7 +334,11 @@ export class Connection {
   }
 }
 
+/** Bytes read and dropped after close() before reading stops: a DISCONNECT's worth of pipelined packets. */
+const CLOSED_READ_BUDGET = 64 * 1024;
+
 function flushConnection(c: Connection): void { c.flush(); }
+function resumeConnection(c: Connection): void { c.resumePackets(); }
 
 const kConn = Symbol('shoal.connection');
 type ConnSocket = ClientSocket & { [kConn]: Connection };

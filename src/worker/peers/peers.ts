@@ -7,11 +7,27 @@ import { Doorbell, RingReceiver, RingSender, SpscRing } from '../../shared/ring/
 import { PairStat, Stat } from '../../shared/stats.ts';
 import type { PeerRings } from '../../shared/control.ts';
 import type { ShardContext } from '../context.ts';
-import type { Backpressure } from '../net/backpressure.ts';
-import type { Connection } from '../net/connection.ts';
+import type { Backpressure, Source } from '../net/backpressure.ts';
 
 
 const DRAIN_BUDGET = 4096;
+/** Frames drained between checks of whether a congested subscriber now holds the ring back. */
+const DRAIN_STEP = 64;
+
+/**
+ * A peer's ring as a source of messages (backpressure.ts): while a subscriber it wrote to is
+ * congested, the ring is not drained. It never waits for a spill (`spillWaiting` stays true):
+ * two shards each waiting for a spill into the other's ring would wait forever.
+ */
+class RingSource implements Source {
+  pausedBy = 0;
+  spillWaiting = true;
+  private readonly wake: () => void;
+  constructor(wake: () => void) { this.wake = wake; }
+  unpause(): void {
+    if (this.pausedBy > 0 && --this.pausedBy === 0) this.wake();
+  }
+}
 
 /** What the parts of a shard use to talk to the other shards (Peers; a fake in unit tests). */
 export interface PeerLink {
@@ -49,7 +65,14 @@ export class Peers implements PeerLink {
   private barrierToken = 0;
   private readonly barriers = new Map<number, { left: number; done: () => void; timer: NodeJS.Timeout }>();
   /** Publishers paused because a ring they wrote to is full (spilling); resumed when it empties. */
-  private ringWaiters: Connection[] = [];
+  private ringWaiters: Source[] = [];
+  /** One per peer: its ring held back while a subscriber it fed is congested. */
+  private readonly sources: RingSource[];
+  private wakeScheduled = false;
+  private readonly wakeFn = (): void => {
+    this.wakeScheduled = false;
+    if (this.drain()) this.wake();
+  };
   private readonly handlers: ((buf: Uint8Array, off: number, len: number) => void)[] = [];
 
   constructor(shard: ShardContext, bp: Pick<Backpressure, 'current'>, bellSab: SharedArrayBuffer, rings: (PeerRings | null)[], capacity: number, onFrame: (r: ByteReader, from: number) => void) {
@@ -60,6 +83,7 @@ export class Peers implements PeerLink {
     this.own = this.bells[shard.id]!;
     this.senders = new Array(shard.count).fill(null);
     this.receivers = new Array(shard.count).fill(null);
+    this.sources = Array.from({ length: shard.count }, () => new RingSource(() => this.wake()));
     for (let i = 0; i < shard.count; i++) {
       const pr = rings[i];
       if (pr) this.install(i, pr, capacity);
@@ -172,13 +196,31 @@ export class Peers implements PeerLink {
 
   private drain(): boolean {
     let more = false;
+    const bp = this.bp;
     for (let i = 0; i < this.receivers.length; i++) {
       const rx = this.receivers[i];
       if (!rx) continue;
+      const src = this.sources[i]!;
+      if (src.pausedBy > 0) continue; // a congested subscriber holds this peer back: wake() follows
       const h = (this.handlers[i] ??= (buf: Uint8Array, off: number, len: number): void => this.handle(buf, off, len, i));
-      if (rx.drain(DRAIN_BUDGET, h) === DRAIN_BUDGET) more = true;
+      bp.current = src;
+      let n = 0;
+      let got: number;
+      try {
+        do { got = rx.drain(DRAIN_STEP, h); n += got; } while (got === DRAIN_STEP && n < DRAIN_BUDGET && src.pausedBy === 0);
+      } finally {
+        bp.current = null;
+      }
+      if (n >= DRAIN_BUDGET) more = true;
     }
     return more;
+  }
+
+  /** A held ring may go on: drain again soon (its doorbell may not ring again for a while). */
+  private wake(): void {
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(this.wakeFn);
   }
 
   private handle(buf: Uint8Array, off: number, len: number, from: number): void {

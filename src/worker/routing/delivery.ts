@@ -186,11 +186,16 @@ export class Delivery {
         if (buf !== null && (conn.clientMaxPacket === 0 || buf.length <= conn.clientMaxPacket)) this.write(s, buf);
         return;
       }
-      if (s.qos0Held >= sh.config.maxQueuedQos0 && !s.dropOldestQos0()) {
+      if (s.queuedBytes >= sh.config.socketHighWater) this.bp.admit(conn, Date.now());
+      if (s.qos0Held >= sh.config.maxQueuedQos0) {
         sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
-        return;
+        // Full, for a slow client: the new message is dropped, not copied only to push out the
+        // oldest (that copy per message was most of what a stalled QoS 0 subscriber cost its
+        // publishers). Otherwise the oldest QoS 0 makes room, so the newest still arrive.
+        if (online && conn.slow) return;
+        if (!s.dropOldestQos0()) return;
+        sh.stats.add(sh.id, Stat.QUEUED, -1);
       }
-      if (s.qos0Held >= sh.config.maxQueuedQos0) sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
       s.enqueue({ msg: msg.detach(), qos: 0, retain, subIds, packetId: 0, state: 0, seq: 0 });
       sh.stats.add(sh.id, Stat.QUEUED, 1);
       return;
@@ -217,9 +222,10 @@ export class Delivery {
         return;
       }
     }
-    if (online && conn.congested) this.bp.admit(conn, Date.now());
     const maxBytes = sh.config.maxQueuedBytes;
     const size = msg.payload.length + msg.topic.length;
+    // Behind (socket congested, or its window full and a socket's worth queued): the source waits.
+    if (online && (conn.congested || s.queuedBytes + size >= sh.config.socketHighWater)) this.bp.admit(conn, Date.now());
     while (s.queued >= sh.config.maxQueuedMessages || (maxBytes > 0 && s.queued > 0 && s.queuedBytes + size > maxBytes)) {
       // Make room by dropping QoS 0 first; a full queue of QoS 1/2 drops the new message.
       if (!s.dropOldestQos0()) {
@@ -321,12 +327,14 @@ export class Delivery {
         this.write(s, buf, o.qos === 2);
       } else this.write(s, buf);
       // socket.write's return value is checked at flush; stop early on a large backlog.
-      if (conn.backlog() >= sh.config.socketHighWater) { conn.congested = true; conn.congestedAt = now; break; }
+      if (conn.backlog() >= sh.config.socketHighWater) { conn.markCongested(now); break; }
     }
+    if (conn.behindSince !== 0) this.bp.settle(conn, now);
   }
 
   /** On reconnect to an existing session: resend unacknowledged PUBLISH with DUP and PUBREL [MQTT-4.4.0-1], then the queue. */
   resume(s: Session): void {
+    if (s.conn === null || s.conn.state !== ConnState.CONNECTED) return;
     for (const o of s.inflight.values()) {
       if (o.state === 2) {
         this.write(s, encodeAck(AckType.PUBREL, o.packetId, 0, s.version));

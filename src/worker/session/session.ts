@@ -88,6 +88,10 @@ export class Session {
   }
   /** Drops the oldest queued QoS 0 message to make room; false when there is none. */
   dropOldestQos0(): boolean {
+    // O(1) when there is none (a queue of QoS 1/2 at its limit is asked on every message) or
+    // when it is the oldest entry (a QoS 0 only queue); otherwise a scan, bounded by the limit.
+    if (this.qos0Held === 0) return false;
+    if (this.queue[this.queueHead]!.qos === 0) { this.shift(); return true; }
     for (let i = this.queueHead; i < this.queue.length; i++) {
       if (this.queue[i]!.qos === 0) {
         this.queuedBytes -= outboundBytes(this.queue[i]!);

@@ -144,7 +144,9 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
     conn.send(encodeConnackV3(present, 0));
   }
   if (s.persistent) sh.lifecycle.persist(s);
-  conn.resumePackets();
+  // In-flight messages are resent before the packets held behind the CONNECT run: one of those
+  // may end the connection (a second CONNECT), and then the session has no connection left.
   sh.delivery.resume(s);
   if (sh.hooks.has.onSessionEstablished) established(conn, present);
+  conn.resumePackets();
 }

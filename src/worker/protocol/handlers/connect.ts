@@ -92,23 +92,36 @@ function checkConnectProps(buf: Buffer, pos: number, end: number): number {
 /**
  * The Will Properties of a v5 CONNECT as wire bytes, minus Will Delay Interval and Message Expiry
  * (the broker applies those itself): the rest goes out with the will exactly as sent, user
- * properties in their order [MQTT-3.1.3-10]. Call only after mqtt-packet accepted the packet.
+ * properties in their order [MQTT-3.1.3-10]. Call only after mqtt-packet accepted the packet;
+ * it still checks every length against the will properties' end and the packet's, because
+ * mqtt-packet lets a User Property whose lengths run past them through (a fuzzer find, issue
+ * #12): MALFORMED (a Malformed Packet) then.
  */
-function rawWillProps(buf: Buffer, off: number, len: number): Buffer | null {
+function rawWillProps(buf: Buffer, off: number, len: number): Buffer | null | typeof MALFORMED {
   const end = off + len;
-  const varint = (at: number): [number, number] => {
+  let vlen = 0;
+  const varint = (at: number): number => {
     let n = 0, mul = 1, i = 0;
-    for (; i < 4; i++) { const b = buf[at + i]!; n += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break; }
-    return [n, i + 1];
+    for (; i < 4 && at + i < end; i++) { const b = buf[at + i]!; n += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break; }
+    vlen = i + 1;
+    return n;
   };
-  let pos = off + 1 + varint(off + 1)[1];
-  pos += 2 + buf.readUInt16BE(pos) + 4; // protocol name, level, flags, keepalive
-  const [plen, pbytes] = varint(pos);
-  pos += pbytes + plen;                 // CONNECT properties
-  pos += 2 + buf.readUInt16BE(pos);     // client id
-  const [wlen, wbytes] = varint(pos);
-  pos += wbytes;
-  const wend = Math.min(pos + wlen, end);
+  const u16 = (at: number, limit: number): number => (at + 2 <= limit ? buf.readUInt16BE(at) : -1);
+  let pos = off + 1;
+  varint(pos);
+  pos += vlen;
+  let n = u16(pos, end);
+  if (n < 0) return MALFORMED;
+  pos += 2 + n + 4;                     // protocol name, level, flags, keepalive
+  const plen = varint(pos);
+  pos += vlen + plen;                   // CONNECT properties
+  n = u16(pos, end);
+  if (n < 0) return MALFORMED;
+  pos += 2 + n;                         // client id
+  const wlen = varint(pos);
+  pos += vlen;
+  const wend = pos + wlen;
+  if (wend > end) return MALFORMED;
   const keep: Buffer[] = [];
   while (pos < wend) {
     const id = buf[pos]!;
@@ -116,15 +129,30 @@ function rawWillProps(buf: Buffer, off: number, len: number): Buffer | null {
     switch (id) {
       case 0x01: size = 2; break;                                  // Payload Format Indicator
       case 0x02: case 0x18: size = 5; break;                       // Message Expiry, Will Delay
-      case 0x03: case 0x08: case 0x09: size = 3 + buf.readUInt16BE(pos + 1); break;
-      case 0x26: { const k = buf.readUInt16BE(pos + 1); size = 5 + k + buf.readUInt16BE(pos + 3 + k); break; }
+      case 0x03: case 0x08: case 0x09: {
+        const s = u16(pos + 1, wend);
+        if (s < 0) return MALFORMED;
+        size = 3 + s;
+        break;
+      }
+      case 0x26: {
+        const k = u16(pos + 1, wend);
+        const v = k < 0 ? -1 : u16(pos + 3 + k, wend);
+        if (v < 0) return MALFORMED;
+        size = 5 + k + v;
+        break;
+      }
       default: return null; // not a will property: mqtt-packet would have refused it
     }
+    if (pos + size > wend) return MALFORMED;
     if (id !== 0x02 && id !== 0x18) keep.push(buf.subarray(pos, pos + size));
     pos += size;
   }
   return keep.length === 0 ? null : Buffer.concat(keep);
 }
+
+/** rawWillProps' answer for lengths that run past their section. */
+const MALFORMED = 'malformed';
 
 /** Reads protocol name and level from raw bytes: an unknown level gets CONNACK 0x01 / 0x84 [MQTT-3.1.2-2]. */
 function checkProtocol(conn: Connection, buf: Buffer, off: number, len: number): boolean {
@@ -153,9 +181,11 @@ function readWill(w: NonNullable<mqttPacket.IConnectPacket['will']>, config: Bro
   const wp = (w.properties ?? {}) as mqttPacket.IConnectPacket['properties'] & { willDelayInterval?: number; messageExpiryInterval?: number; payloadFormatIndicator?: boolean };
   const payload = Buffer.isBuffer(w.payload) ? w.payload : Buffer.from(w.payload);
   if (v5 && wp?.payloadFormatIndicator && !isUtf8(payload)) return Reason.PAYLOAD_FORMAT_INVALID;
+  const props = v5 ? rawWillProps(buf, off, len) : null;
+  if (props === MALFORMED) return Reason.MALFORMED_PACKET;
   return {
     topic: w.topic, payload: Buffer.from(payload), qos: w.qos as 0 | 1 | 2, retain: w.retain === true,
-    props: v5 ? rawWillProps(buf, off, len) : null,
+    props,
     expiry: v5 && wp?.messageExpiryInterval !== undefined ? wp.messageExpiryInterval : -1,
     delayMs: v5 ? (wp?.willDelayInterval ?? 0) * 1000 : 0,
   };

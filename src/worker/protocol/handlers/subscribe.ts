@@ -36,6 +36,9 @@ export function checkFilterBytes(buf: Buffer, off: number, len: number, version:
 }
 
 /** SUBSCRIBE: one reason code per filter, then retained messages per Retain Handling [MQTT-3.8.4]. */
+/** Filters in one (UN)SUBSCRIBE from which the client's next packets wait for the next turn. */
+const YIELD_AFTER_FILTERS = 64;
+
 export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): void {
   const sh = conn.shard;
   const p = packet as mqttPacket.ISubscribePacket;
@@ -51,6 +54,9 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
   if (subId !== undefined && !cfg.subscriptionIdentifiers) {
     throw new ProtocolError(Reason.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED, 'Subscription Identifiers are not supported (CONNACK said so)');
   }
+  // A large SUBSCRIBE is a lot of work: the client's next packets wait a turn, so a client
+  // sending 100,000 filters takes the shard in slices and others' packets go in between.
+  if (p.subscriptions.length >= YIELD_AFTER_FILTERS) conn.yieldTurn();
   sh.routing.announced = false;
   const granted: number[] = [];
   let problem: string | undefined; // Reason String for the first refused filter (v5)
@@ -166,6 +172,7 @@ export function handleUnsubscribe(conn: Connection, packet: mqttPacket.Packet): 
   const p = packet as mqttPacket.IUnsubscribePacket;
   const s = conn.session!;
   if (p.unsubscriptions.length === 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'UNSUBSCRIBE without topic filters [MQTT-3.10.3-2]');
+  if (p.unsubscriptions.length >= YIELD_AFTER_FILTERS) conn.yieldTurn(); // as for SUBSCRIBE
   if (sh.hooks.has.onUnsubscribe) unsubscribing(conn, p, false);
   sh.routing.announced = false;
   const granted: number[] = [];
