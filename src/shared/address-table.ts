@@ -1,16 +1,21 @@
-// Per client address counters shared by all shards (--max-connections-per-ip, --connect-rate):
+// Per client address counters shared by all shards (--max-connections-per-ip, --connect-rate,
+// the failed-login delay):
 // an open-addressing table of Int32 words in the stats block's SharedArrayBuffer, updated with
 // Atomics, so the limits hold across shards whichever shard the kernel or main gave a socket.
 //
-// An entry is [hash, live sockets, second, sockets opened in that second]. Keys are FNV-1a
+// An entry is [hash, live sockets, second, sockets opened in that second, failed logins in a
+// row, second of the last failed login]; after the entries, one word counts the addresses with
+// failed logins on record (so a successful login asks for its address only when there are any).
+// Keys are FNV-1a
 // hashes of the address text (two addresses with the same 32-bit hash share an entry: they are
 // limited together, a rare and conservative error). Entries are never removed; when the table
 // is full a new address is not limited (and that is counted nowhere: 4096 distinct addresses
 // at the limits' scale of use means the limits need a bigger table, not silence about it —
 // see docs/security.md).
 export const ADDRESS_SLOTS = 4096;
-const WORDS = 4;
-export const ADDRESS_TABLE_BYTES = ADDRESS_SLOTS * WORDS * 4;
+const WORDS = 6;
+const HEADER_WORDS = 2; // [addresses with failed logins, padding]
+export const ADDRESS_TABLE_BYTES = (ADDRESS_SLOTS * WORDS + HEADER_WORDS) * 4;
 
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;
@@ -20,8 +25,12 @@ function fnv1a(s: string): number {
 
 export class AddressTable {
   private readonly w: Int32Array;
+  private readonly header: Int32Array;
 
-  constructor(sab: SharedArrayBuffer, byteOffset: number) { this.w = new Int32Array(sab, byteOffset, ADDRESS_SLOTS * WORDS); }
+  constructor(sab: SharedArrayBuffer, byteOffset: number) {
+    this.w = new Int32Array(sab, byteOffset, ADDRESS_SLOTS * WORDS);
+    this.header = new Int32Array(sab, byteOffset + ADDRESS_SLOTS * WORDS * 4, HEADER_WORDS);
+  }
 
   /** The entry index for `addr` (claimed if new), or -1 when the table is full. */
   slot(addr: string): number {
@@ -50,4 +59,26 @@ export class AddressTable {
     if (was !== sec && Atomics.compareExchange(w, at + 2, was, sec) === was) Atomics.store(w, at + 3, 0);
     return Atomics.add(w, at + 3, 1) + 1;
   }
+
+  /**
+   * A failed login from the entry's address in second `sec`: the failures in a row so far,
+   * this one included. A run older than `forgetS` seconds starts again from one.
+   */
+  failed(slot: number, sec: number, forgetS: number): number {
+    const w = this.w;
+    const at = slot * WORDS;
+    const last = Atomics.exchange(w, at + 5, sec);
+    if (sec - last > forgetS && Atomics.exchange(w, at + 4, 0) > 0) Atomics.sub(this.header, 0, 1);
+    const n = Atomics.add(w, at + 4, 1) + 1;
+    if (n === 1) Atomics.add(this.header, 0, 1);
+    return n;
+  }
+
+  /** A successful login from the entry's address: its run of failures is over. */
+  loginSucceeded(slot: number): void {
+    if (Atomics.exchange(this.w, slot * WORDS + 4, 0) > 0) Atomics.sub(this.header, 0, 1);
+  }
+
+  /** Addresses with failed logins on record, over all shards. */
+  failingAddresses(): number { return Atomics.load(this.header, 0); }
 }

@@ -30,7 +30,7 @@ export class PasswordFileAuth implements AuthHook {
   private readonly ctx: PasswordAuthContext;
   readonly failures: FailedLogins;
 
-  constructor(ctx: PasswordAuthContext, file: PasswordFile, pool: HashPool, allowAnonymous: boolean, failures = new FailedLogins()) {
+  constructor(ctx: PasswordAuthContext, file: PasswordFile, pool: HashPool, allowAnonymous: boolean, failures = new FailedLogins(ctx.stats.addresses)) {
     this.ctx = ctx;
     this.file = file;
     this.scram = scramUsers(file, allowAnonymous);
