@@ -21,7 +21,7 @@ import { CEILING_MANY } from '../lib/ceiling.ts';
 import { Sampler, type SoakSummary } from './sampler.ts';
 import type { DrainResult, ManyInit, ObserveResult, RampResult, StopResult } from './shard.ts';
 import { writeFileSync } from 'node:fs';
-import { renderManyPlot, type ManySample } from './plot.ts';
+import { renderManyPlot } from './plot.ts';
 
 const SPECS: OptionSpec[] = [
   { name: 'clients', kind: 'string', aliases: ['conns'], seed: 'conns', arg: 'N', help: 'clients to start; 0 = without end (default 10)' },
@@ -95,7 +95,13 @@ async function main(): Promise<void> {
     const rssBefore = brokerPid === null ? null : readRss(brokerPid);
     let rssAfter: number | null = null;
     const t0 = nowMs();
-    const sampler = brokerPid !== null && sampleS > 0 ? new Sampler(brokerPid, sampleS, () => pool.totalProgress().connected) : null;
+    // One sampler for the soak summary (--broker-pid with --sample) and the picture (--plot,
+    // a sample a second).
+    const plotFile = o.has('plot') ? o.string('plot', '') : '';
+    const soakOn = brokerPid !== null && sampleS > 0;
+    const sampler = soakOn || plotFile !== ''
+      ? new Sampler(brokerPid, plotFile !== '' ? Math.min(1, soakOn ? sampleS : 1) : sampleS, () => pool.totalProgress())
+      : null;
     let rampEndMs: number | null = null;
     const ramp = pool.all<RampResult>('ramp', t0).then((r) => {
       rampEndMs = Math.max(...r.map((x) => x.endMs));
@@ -108,23 +114,13 @@ async function main(): Promise<void> {
       const secs = (nowMs() - t0) / 1000;
       return `${rampEndMs === null ? 'ramping' : 'holding'}: ${p.connected}${clients > 0 ? `/${clients}` : ''} held, ${p.failed} failed, ${secs.toFixed(0)} s`;
     });
-    // --plot: one sample a second of what the ramp holds and what the broker's memory does.
-    const plotFile = o.has('plot') ? o.string('plot', '') : '';
-    const samples: ManySample[] = [];
-    const takeSample = (): void => {
-      const p = pool.totalProgress();
-      samples.push({ s: (nowMs() - t0) / 1000, held: p.connected, failed: p.failed, rssBytes: brokerPid === null ? null : readRss(brokerPid) });
-    };
-    const plotTimer = plotFile === '' ? null : setInterval(takeSample, 1000);
-    if (plotTimer !== null) takeSample();
     await untilStop(durationS, ramp);
     stopProgress();
-    if (plotTimer !== null) {
-      clearInterval(plotTimer);
-      takeSample();
-      writeFileSync(plotFile, renderManyPlot(`bench:many ${clients} clients every ${waitMs} ms against ${broker}`, samples));
+    const sampled: SoakSummary | null = sampler === null ? null : sampler.stop();
+    if (plotFile !== '' && sampled !== null) {
+      writeFileSync(plotFile, renderManyPlot(`bench:many ${clients} clients every ${waitMs} ms against ${broker}`, sampled.samples));
     }
-    const soak: SoakSummary | null = sampler === null ? null : sampler.stop();
+    const soak = soakOn ? sampled : null;
     const stopped = await pool.all<StopResult>('stop');
     const ramps = await ramp;
     if (rampEndMs === null) rampEndMs = nowMs();

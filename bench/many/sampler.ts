@@ -1,11 +1,12 @@
-// The soak's samples: every --sample seconds, the broker's RSS and CPU time (from /proc) and
-// the connections held, so a long run shows a trend (memory that grows, connections lost)
-// rather than two end points.
+// The run's samples, one sampler for both uses: every --sample seconds (every second when
+// --plot draws them) the broker's RSS and CPU time (from /proc, when --broker-pid names it) and
+// the connections held and failed, so a long run shows a trend (memory that grows, connections
+// lost) rather than two end points, and --plot draws the same samples.
 import { readFileSync } from 'node:fs';
 import { readRss } from '../lib/sysinfo.ts';
 import { nowMs } from '../lib/clock.ts';
 
-export interface SoakSample { atS: number; rssBytes: number | null; cpuS: number | null; held: number }
+export interface SoakSample { atS: number; rssBytes: number | null; cpuS: number | null; held: number; failed: number }
 
 export interface SoakSummary {
   samples: SoakSample[];
@@ -36,13 +37,28 @@ export class Sampler {
   private readonly t0 = nowMs();
   private rampEndS: number | null = null;
 
-  constructor(pid: number, everyS: number, held: () => number) {
-    const take = (): void => {
-      this.samples.push({ atS: (nowMs() - this.t0) / 1000, rssBytes: readRss(pid), cpuS: readCpuSeconds(pid), held: held() });
-    };
-    take();
-    this.timer = setInterval(take, everyS * 1000);
+  private readonly pid: number | null;
+  private readonly progress: () => { connected: number; failed: number };
+
+  constructor(pid: number | null, everyS: number, progress: () => { connected: number; failed: number }) {
+    this.pid = pid;
+    this.progress = progress;
+    this.take();
+    this.timer = setInterval(() => { this.take(); }, everyS * 1000);
     this.timer.unref();
+  }
+
+  /** One sample now (also the last one, from stop). */
+  take(): void {
+    const p = this.progress();
+    const pid = this.pid;
+    this.samples.push({
+      atS: (nowMs() - this.t0) / 1000,
+      rssBytes: pid === null ? null : readRss(pid),
+      cpuS: pid === null ? null : readCpuSeconds(pid),
+      held: p.connected,
+      failed: p.failed,
+    });
   }
 
   /** The ramp is over: the trend is computed over the samples from here on. */
@@ -50,6 +66,7 @@ export class Sampler {
 
   stop(): SoakSummary {
     clearInterval(this.timer);
+    this.take();
     const hold = this.samples.filter((s) => this.rampEndS !== null && s.atS >= this.rampEndS);
     const rss = hold.filter((s) => s.rssBytes !== null) as (SoakSample & { rssBytes: number })[];
     const mib = (b: number): number => Math.round((b / 1048576) * 10) / 10;

@@ -26,7 +26,7 @@ test('compare plot: a dot per counted run and metric, a bar per broker and metri
 });
 
 test('many plot: connections and RSS lines over the samples; without RSS it says what it needs', () => {
-  const samples = [0, 1, 2, 3].map((s) => ({ s, held: s * 100, failed: 0, rssBytes: (50 + s) * 1048576 }));
+  const samples = [0, 1, 2, 3].map((s) => ({ atS: s, held: s * 100, failed: 0, cpuS: null, rssBytes: (50 + s) * 1048576 }));
   const svg = renderManyPlot('t', samples);
   assert.equal(count(svg, /<polyline /g), 2);
   const noRss = renderManyPlot('t', samples.map((p) => ({ ...p, rssBytes: null })));
