@@ -7,16 +7,18 @@ import { ProtocolError } from '../../shared/errors.ts';
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import { encodeVarint, varintLength } from '../../shared/protocol/varint.ts';
 import { validateTopicName } from '../../shared/topics/validate.ts';
+import { Property } from '../../shared/protocol/constants.ts';
 
-// Property ids allowed in PUBLISH [MQTT-3.3.2.3].
-const P_PAYLOAD_FORMAT = 0x01;
-const P_MESSAGE_EXPIRY = 0x02;
-const P_CONTENT_TYPE = 0x03;
-const P_RESPONSE_TOPIC = 0x08;
-const P_CORRELATION_DATA = 0x09;
-const P_SUBSCRIPTION_ID = 0x0b;
-const P_TOPIC_ALIAS = 0x23;
-const P_USER_PROPERTY = 0x26;
+// Property ids allowed in PUBLISH [MQTT-3.3.2.3], from the one property table; module-level
+// consts so the decoder's switch compares against constants.
+const P_PAYLOAD_FORMAT = Property.PAYLOAD_FORMAT_INDICATOR;
+const P_MESSAGE_EXPIRY = Property.MESSAGE_EXPIRY_INTERVAL;
+const P_CONTENT_TYPE = Property.CONTENT_TYPE;
+const P_RESPONSE_TOPIC = Property.RESPONSE_TOPIC;
+const P_CORRELATION_DATA = Property.CORRELATION_DATA;
+const P_SUBSCRIPTION_ID = Property.SUBSCRIPTION_IDENTIFIER;
+const P_TOPIC_ALIAS = Property.TOPIC_ALIAS;
+const P_USER_PROPERTY = Property.USER_PROPERTY;
 
 /** Result of decoding one inbound PUBLISH; reused by a connection for every packet (no allocation). */
 export class InboundPublish {

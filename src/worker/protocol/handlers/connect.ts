@@ -2,7 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../../../shared/errors.ts';
-import { MAX_CLIENT_ID_LENGTH } from '../../../shared/protocol/constants.ts';
+import { MAX_CLIENT_ID_LENGTH, Property as P } from '../../../shared/protocol/constants.ts';
+import { decodeVarint } from '../../../shared/protocol/varint.ts';
 import { Reason } from '../../../shared/protocol/reason-codes.ts';
 import { isValidMqttUtf8Bytes } from '../../../shared/protocol/utf8.ts';
 import { decodeConnectFast } from '../../../shared/protocol/connect-fast.ts';
@@ -30,9 +31,9 @@ function checkConnectBytes(buf: Buffer, off: number, len: number, version: numbe
   pos += 3; // flags + keepalive
   if (((flags >> 3) & 3) === 3) return Reason.MALFORMED_PACKET;
   const skipProps = (): boolean => {
-    let n = 0, mul = 1, i = 0;
-    for (; i < 4 && pos + i < end; i++) { const b = buf[pos + i]!; n += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break; }
-    pos += i + 1 + n;
+    const v = decodeVarint(buf, pos, end);
+    if (v.bytes <= 0) return false;
+    pos += v.bytes + v.value;
     return pos <= end;
   };
   const utf8 = (): boolean => {
@@ -63,26 +64,26 @@ function checkConnectBytes(buf: Buffer, off: number, len: number, version: numbe
  * Problem / Response Information other than 0 or 1, are protocol errors (3.1.2.11).
  */
 function checkConnectProps(buf: Buffer, pos: number, end: number): number {
-  let n = 0, mul = 1, i = 0;
-  for (; i < 4 && pos + i < end; i++) { const b = buf[pos + i]!; n += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break; }
-  pos += i + 1;
-  const pend = Math.min(pos + n, end);
+  const v = decodeVarint(buf, pos, end);
+  if (v.bytes <= 0) return Reason.MALFORMED_PACKET;
+  pos += v.bytes;
+  const pend = Math.min(pos + v.value, end);
   let seen = 0n;
   while (pos < pend) {
     const id = buf[pos]!;
-    if (id !== 0x26) {
+    if (id !== P.USER_PROPERTY) {
       const bit = 1n << BigInt(id);
       if ((seen & bit) !== 0n) return Reason.PROTOCOL_ERROR;
       seen |= bit;
     }
     switch (id) {
-      case 0x17: case 0x19:
+      case P.REQUEST_PROBLEM_INFORMATION: case P.REQUEST_RESPONSE_INFORMATION:
         if (buf[pos + 1]! > 1) return Reason.PROTOCOL_ERROR;
         pos += 2; break;
-      case 0x11: case 0x27: pos += 5; break;
-      case 0x21: case 0x22: pos += 3; break;
-      case 0x15: case 0x16: pos += 3 + buf.readUInt16BE(pos + 1); break;
-      case 0x26: { const k = buf.readUInt16BE(pos + 1); pos += 5 + k + buf.readUInt16BE(pos + 3 + k); break; }
+      case P.SESSION_EXPIRY_INTERVAL: case P.MAXIMUM_PACKET_SIZE: pos += 5; break;
+      case P.RECEIVE_MAXIMUM: case P.TOPIC_ALIAS_MAXIMUM: pos += 3; break;
+      case P.AUTHENTICATION_METHOD: case P.AUTHENTICATION_DATA: pos += 3 + buf.readUInt16BE(pos + 1); break;
+      case P.USER_PROPERTY: { const k = buf.readUInt16BE(pos + 1); pos += 5 + k + buf.readUInt16BE(pos + 3 + k); break; }
       default: return Reason.MALFORMED_PACKET;
     }
   }
@@ -101,10 +102,9 @@ function rawWillProps(buf: Buffer, off: number, len: number): Buffer | null | ty
   const end = off + len;
   let vlen = 0;
   const varint = (at: number): number => {
-    let n = 0, mul = 1, i = 0;
-    for (; i < 4 && at + i < end; i++) { const b = buf[at + i]!; n += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break; }
-    vlen = i + 1;
-    return n;
+    const v = decodeVarint(buf, at, end);
+    vlen = v.bytes > 0 ? v.bytes : end - at + 1; // a broken varint runs past the end: MALFORMED below
+    return v.value;
   };
   const u16 = (at: number, limit: number): number => (at + 2 <= limit ? buf.readUInt16BE(at) : -1);
   let pos = off + 1;
@@ -127,15 +127,15 @@ function rawWillProps(buf: Buffer, off: number, len: number): Buffer | null | ty
     const id = buf[pos]!;
     let size: number;
     switch (id) {
-      case 0x01: size = 2; break;                                  // Payload Format Indicator
-      case 0x02: case 0x18: size = 5; break;                       // Message Expiry, Will Delay
-      case 0x03: case 0x08: case 0x09: {
+      case P.PAYLOAD_FORMAT_INDICATOR: size = 2; break;
+      case P.MESSAGE_EXPIRY_INTERVAL: case P.WILL_DELAY_INTERVAL: size = 5; break;
+      case P.CONTENT_TYPE: case P.RESPONSE_TOPIC: case P.CORRELATION_DATA: {
         const s = u16(pos + 1, wend);
         if (s < 0) return MALFORMED;
         size = 3 + s;
         break;
       }
-      case 0x26: {
+      case P.USER_PROPERTY: {
         const k = u16(pos + 1, wend);
         const v = k < 0 ? -1 : u16(pos + 3 + k, wend);
         if (v < 0) return MALFORMED;
@@ -145,7 +145,7 @@ function rawWillProps(buf: Buffer, off: number, len: number): Buffer | null | ty
       default: return null; // not a will property: mqtt-packet would have refused it
     }
     if (pos + size > wend) return MALFORMED;
-    if (id !== 0x02 && id !== 0x18) keep.push(buf.subarray(pos, pos + size));
+    if (id !== P.MESSAGE_EXPIRY_INTERVAL && id !== P.WILL_DELAY_INTERVAL) keep.push(buf.subarray(pos, pos + size));
     pos += size;
   }
   return keep.length === 0 ? null : Buffer.concat(keep);
