@@ -1,5 +1,6 @@
-// What the first-party backends share: reading their options with one-line refusals, and the
-// per-shard verdict cache (a TTL and a size bound).
+// What the first-party backends share: reading their options with one-line refusals, the
+// per-shard verdict cache (a TTL and a size bound), the timeout every question to the backend
+// gets, and the outage state (logged once per outage).
 
 /** Options of a backend module, as the configuration gave them. */
 export type BackendOptions = Readonly<Record<string, unknown>>;
@@ -42,6 +43,52 @@ export class VerdictCache {
     this.map.delete(key);
     this.map.set(key, { allow, until: now + this.ttl });
     if (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
+  }
+}
+
+/** A question to the backend that did not answer within the backend's timeout. */
+export class BackendTimeout extends Error {
+  constructor(ms: number) { super(`no answer within ${ms} ms`); this.name = 'BackendTimeout'; }
+}
+
+/** `p`, or a BackendTimeout rejection after `ms` (the question itself may go on; its answer is ignored). */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((res, rej) => {
+    const t = setTimeout(() => rej(new BackendTimeout(ms)), ms);
+    p.then((v) => { clearTimeout(t); res(v); }, (err: unknown) => { clearTimeout(t); rej(err); });
+  });
+}
+
+/**
+ * A backend's verdicts: cached answers first; else the question, bounded by the timeout, its
+ * answer cached; a failure or timeout answers `onError` (not cached) and marks the outage.
+ */
+export class Decisions {
+  private readonly cache: VerdictCache;
+  private readonly timeoutMs: number;
+  private readonly onErrorAllows: boolean;
+  readonly outage: Outage;
+  constructor(opts: { cache: VerdictCache; timeoutMs: number; onErrorAllows: boolean }, outage: Outage) {
+    this.cache = opts.cache;
+    this.timeoutMs = opts.timeoutMs;
+    this.onErrorAllows = opts.onErrorAllows;
+    this.outage = outage;
+  }
+  decide(key: string, ask: () => Promise<boolean>): boolean | Promise<boolean> {
+    const cached = this.cache.get(key, Date.now());
+    if (cached !== undefined) return cached;
+    return this.ask(key, ask);
+  }
+  private async ask(key: string, ask: () => Promise<boolean>): Promise<boolean> {
+    try {
+      const allow = await withTimeout(ask(), this.timeoutMs);
+      this.outage.ok();
+      this.cache.set(key, allow, Date.now());
+      return allow;
+    } catch (err) {
+      this.outage.failed(err, this.onErrorAllows);
+      return this.onErrorAllows;
+    }
   }
 }
 
