@@ -15,6 +15,7 @@ import { ControlRoom } from './control/index.ts';
 import { startSessionGauges } from './control/gauges.ts';
 import { HookedAuth } from './hooks/auth.ts';
 import { EmbedControl } from './embed/control.ts';
+import { countBackendsIn } from './hooks/backends/common.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
@@ -40,6 +41,7 @@ banned.load();
 let security: ShardSecurity;
 try {
   // Hooks first: the CONNECT-time points decide after the configured authentication (hooks/auth.ts).
+  countBackendsIn(stats, init.id); // the first-party backends' health: /metrics and $SYS
   await shard.hooks.load(init.config.hooks, { shard: init.id, shards: init.count, config: init.config, log });
   security = await createSecurity(init.config, { id: init.id, stats, log });
   shard.auth = banned.wrap(new HookedAuth(security.auth, shard.hooks, init.id));

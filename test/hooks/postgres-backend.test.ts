@@ -118,13 +118,16 @@ test('shoal/hooks/postgres: comqtt\'s users and ACL tables, bcrypt and the other
 
     // A server that accepts and never answers: refused within the timeout, not hung.
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    const mute = await createBroker({ host: '127.0.0.1', port: 0, shards: 1, accept: 'main', persistence: 'memory', logLevel: 'silent',
+    const mute = await createBroker({ host: '127.0.0.1', port: 0, shards: 1, accept: 'main', persistence: 'memory', logLevel: 'silent', httpPort: 0, httpHost: '127.0.0.1',
       hooks: [{ module: 'shoal/hooks/postgres', options: { url: `postgres://x@127.0.0.1:${(silent.address() as { port: number }).port}/x`, timeoutMs: 300 } }] });
     brokers.push(mute);
     await mute.listen();
     let t0 = Date.now();
     await assert.rejects(connectClient(`mqtt://127.0.0.1:${mute.address()!.port}`, { version: 5, username: 'alice', password: 'pw' }), code(0x86));
     assert.ok(Date.now() - t0 < 1500, `refused after ${Date.now() - t0} ms`);
+    const metrics = await (await fetch(`${mute.listenUrls().find((u) => u.startsWith('http:'))}/metrics`)).text();
+    assert.match(metrics, /^shoal_backend_timeouts_total\{shard="0",backend="postgres"\} 1$/m); // counted as a timeout, not an error
+    assert.match(metrics, /^shoal_backend_down\{shard="0",backend="postgres"\} 1$/m);
 
     // PostgreSQL down: bob, out of the cache by now, is refused within the timeout.
     await db.end();

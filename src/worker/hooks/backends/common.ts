@@ -2,6 +2,8 @@
 // per-shard verdict cache (a TTL and a size bound), the timeout every question to the backend
 // gets, and the outage state (logged once per outage).
 
+import { BACKENDS, BackendStat, backendStat, type BackendName, type StatsBlock } from '../../../shared/stats.ts';
+
 /** Options of a backend module, as the configuration gave them. */
 export type BackendOptions = Readonly<Record<string, unknown>>;
 
@@ -80,6 +82,7 @@ export class Decisions {
     return this.ask(key, ask);
   }
   private async ask(key: string, ask: () => Promise<boolean>): Promise<boolean> {
+    this.outage.asked();
     try {
       const allow = await withTimeout(ask(), this.timeoutMs);
       this.outage.ok();
@@ -92,20 +95,50 @@ export class Decisions {
   }
 }
 
-/** Logs the first failure of an outage and the first success after it (not every request). */
+// Where the backends of this thread count (the shard's row of the shared stats block, which
+// main reads for /metrics and $SYS); set by the shard before it loads its hooks. Unset (a hook
+// built outside a shard, e.g. in a unit test): nothing is counted, the log still says it.
+let sink: { stats: StatsBlock; shard: number } | null = null;
+export function countBackendsIn(stats: StatsBlock, shard: number): void { sink = { stats, shard }; }
+
+function isTimeout(err: unknown): boolean {
+  // Ours (withTimeout), fetch's AbortSignal.timeout, pg's and ioredis's own timeouts.
+  const e = err as { name?: unknown; message?: unknown } | null;
+  return err instanceof BackendTimeout || e?.name === 'TimeoutError' || /timed? ?out|timeout/i.test(String(e?.message ?? ''));
+}
+
+/**
+ * A backend's health as this shard sees it: each question and each failure counted (stats
+ * block: BackendStat), and the outage logged once when it starts and once when it ends (not
+ * per CONNECT).
+ */
 export class Outage {
   private down = false;
   private readonly log: { warn(o: object, m: string): void; info(o: object, m: string): void };
   private readonly what: string;
-  constructor(log: Outage['log'], what: string) { this.log = log; this.what = what; }
+  private readonly slot: number;
+  constructor(log: Outage['log'], backend: BackendName, what: string) {
+    this.log = log;
+    this.what = what;
+    this.slot = BACKENDS.indexOf(backend);
+  }
+  private count(stat: number, delta: number, set = false): void {
+    if (sink === null) return;
+    if (set) sink.stats.set(sink.shard, backendStat(this.slot, stat), delta);
+    else sink.stats.add(sink.shard, backendStat(this.slot, stat), delta);
+  }
+  asked(): void { this.count(BackendStat.REQUESTS, 1); }
   failed(err: unknown, answer: boolean): void {
+    this.count(isTimeout(err) ? BackendStat.TIMEOUTS : BackendStat.ERRORS, 1);
     if (this.down) return;
     this.down = true;
+    this.count(BackendStat.DOWN, 1, true);
     this.log.warn({ err: (err as Error).message, answer: answer ? 'allow' : 'deny' }, `${this.what} unreachable or too slow`);
   }
   ok(): void {
     if (!this.down) return;
     this.down = false;
+    this.count(BackendStat.DOWN, 0, true);
     this.log.info({}, `${this.what} answers again`);
   }
 }

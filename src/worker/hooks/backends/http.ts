@@ -31,7 +31,7 @@ export default function httpBackend(raw: unknown, context: HookContext): Hook {
   const common = commonOptions(MODULE, o);
   const timeoutMs = common.timeoutMs;
   const headers = { 'content-type': 'application/json', ...option<Record<string, string>>(MODULE, o, 'headers', (v) => typeof v === 'object' && v !== null, {}, 'an object of header names to values') };
-  const decisions = new Decisions(common, new Outage(context.log, 'auth service'));
+  const decisions = new Decisions(common, new Outage(context.log, 'http', 'auth service'));
 
   function ask(target: string, action: Action, client: HookClient, password: string | undefined, topic: string | undefined): boolean | Promise<boolean> {
     // The password enters the cache key only as a digest: the cache keeps no secret.

@@ -47,7 +47,7 @@ export default function postgresBackend(raw: unknown, context: HookContext): Hoo
   const passwordHash = hashType(type)!;
   if (passwordHash.startsWith('hmac-') && hashKey === '') throw new Error(`${MODULE}: options.hashKey is needed for passwordHash ${passwordHash}`);
   new URL(url); // a bad URL fails the start
-  const decisions = new Decisions(common, new Outage(context.log, 'postgresql'));
+  const decisions = new Decisions(common, new Outage(context.log, 'postgres', 'postgresql'));
   const passwords = new PasswordChecker({ type: passwordHash, hashKey, allowPlaintext, threads: context.config.hashThreads });
   // The pool's own bounds are the timeout too, so a PostgreSQL that accepts and never answers
   // gives back its connection; the decision's timeout (Decisions) bounds the wait for one.

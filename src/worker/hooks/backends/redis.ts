@@ -35,7 +35,7 @@ export default function redisBackend(raw: unknown, context: HookContext): Hook &
   const allowPlaintext = option(MODULE, o, 'allowPlaintext', (v) => typeof v === 'boolean', false, 'true or false');
   const { timeoutMs, onErrorAllows, cache } = commonOptions(MODULE, o);
   new URL(url); // a bad URL fails the start
-  const decisions = new Decisions({ timeoutMs, onErrorAllows, cache }, new Outage(context.log, 'redis'));
+  const decisions = new Decisions({ timeoutMs, onErrorAllows, cache }, new Outage(context.log, 'redis', 'redis'));
   const outage = decisions.outage;
   const passwords = new PasswordChecker({ type: 'auto', hashKey: '', allowPlaintext, threads: context.config.hashThreads });
   // No offline queue: a command while Redis is away fails at once instead of waiting, and the
