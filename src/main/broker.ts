@@ -2,7 +2,7 @@
 // listen() binds the listeners, close() stops as SIGTERM does. No process.exit and no signal
 // handlers unless handleSignals is set (the CLI, src/main/index.ts). The requests that go to the
 // shards (publish, clients, disconnect, events) go through one narrow interface, ShardRequests,
-// carried today by the supervisor's worker ports (src/worker/embed/control.ts).
+// carried by the control channel the admin port uses too (src/main/control/).
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../shared/config.ts';
 import { listenersOf } from '../shared/config/listeners.ts';
 import { loadObject, type ConfigObject } from '../shared/config/object.ts';
-import type { ClientInfo, ControlFromShard, EmbedToShard } from '../shared/control.ts';
+import type { ConnectedClient } from '../shared/admin-query.ts';
 import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { Reason } from '../shared/protocol/reason-codes.ts';
@@ -23,6 +23,7 @@ import { startLine, urlOf } from './start-line.ts';
 import { SysPublisher } from './sys.ts';
 import { startAdminPort } from './admin/index.ts';
 import { BrokerControl, ControlChannel } from './control/index.ts';
+import { ChannelRequests, type ShardRequests } from './control/requests.ts';
 import { reloadOnSighup } from './reload.ts';
 
 export const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -34,7 +35,9 @@ export interface PublishOptions {
   properties?: Record<string, unknown>;
 }
 
-export type { ClientInfo };
+/** A connected client as broker.clients() and the events report it. */
+export type ClientInfo = ConnectedClient;
+export type { ShardRequests };
 
 /** Options: the config keys in camelCase or kebab-case, `hooks`, and what only an embedding program sets. */
 export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'hooks' | 'listeners'>> {
@@ -43,74 +46,6 @@ export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'hooks' | 'lis
   /** SIGINT/SIGTERM close the broker and exit the process with 0 (what the CLI does). */
   handleSignals?: boolean;
   [kebab: string]: unknown;
-}
-
-/** The operations main asks of the shards: narrow, so another carrier (the REST control channel) can stand in. */
-export interface ShardRequests {
-  publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, properties: Record<string, unknown> | null): Promise<void>;
-  clients(clientId: string | null): Promise<ClientInfo[]>;
-  disconnect(clientId: string, reason: number): Promise<boolean>;
-  events(on: boolean): void;
-}
-
-type Answer = Extract<ControlFromShard, { type: 'embed-answer' }>;
-
-/** ShardRequests over the supervisor's worker ports. */
-class PortRequests implements ShardRequests {
-  private readonly shards: ShardSupervisor;
-  private next = 0;
-  private readonly waiting = new Map<number, { left: Set<number>; answers: Answer[]; done: (a: Answer[]) => void }>();
-  constructor(shards: ShardSupervisor) { this.shards = shards; }
-
-  answered(shard: number, m: Answer): void {
-    const w = this.waiting.get(m.id);
-    if (w === undefined || !w.left.delete(shard)) return;
-    w.answers.push(m);
-    if (w.left.size === 0) { this.waiting.delete(m.id); w.done(w.answers); }
-  }
-
-  /** A shard died: what it was asked is answered for it (a publish fails; a query has its part missing). */
-  gone(shard: number): void {
-    for (const [id, w] of this.waiting) {
-      if (!w.left.has(shard)) continue;
-      this.answered(shard, { type: 'embed-answer', id, error: { code: ErrorCode.PUBLISH_FAILED, message: `shard ${shard} exited before it answered` } });
-    }
-  }
-
-  private up(): number[] {
-    const up: number[] = [];
-    for (let i = 0; i < this.shards.count; i++) if (this.shards.isUp(i)) up.push(i);
-    if (up.length === 0) throw new ShoalError(ErrorCode.BROKER_NOT_RUNNING, 'no shard is running');
-    return up;
-  }
-
-  private ask(targets: number[], make: (id: number) => EmbedToShard): Promise<Answer[]> {
-    const id = ++this.next;
-    return new Promise((done) => {
-      this.waiting.set(id, { left: new Set(targets), answers: [], done });
-      for (const i of targets) this.shards.post(i, make(id));
-    });
-  }
-
-  async publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, properties: Record<string, unknown> | null): Promise<void> {
-    // Any shard routes it to every other like a client's publish; spread over the live ones.
-    const up = this.up();
-    const [a] = await this.ask([up[this.next % up.length]!], (id) => ({ type: 'embed-publish', id, topic, payload, qos, retain, properties }));
-    if (a!.error !== null) throw new ShoalError(a!.error.code, a!.error.message);
-  }
-
-  async clients(clientId: string | null): Promise<ClientInfo[]> {
-    const answers = await this.ask(this.up(), (id) => ({ type: 'embed-clients', id, clientId }));
-    // A shard that died meanwhile has no clients left to report.
-    return answers.flatMap((a) => a.clients ?? []).sort((x, y) => (x.clientId < y.clientId ? -1 : x.clientId > y.clientId ? 1 : 0));
-  }
-
-  async disconnect(clientId: string, reason: number): Promise<boolean> {
-    const answers = await this.ask(this.up(), (id) => ({ type: 'embed-disconnect', id, clientId, reason }));
-    return answers.some((a) => a.found === true);
-  }
-
-  events(on: boolean): void { this.shards.broadcast({ type: 'embed-events', on }); }
 }
 
 const EVENTS_FROM_SHARDS = new Set(['client:connect', 'client:disconnect', 'subscribe', 'unsubscribe']);
@@ -130,25 +65,20 @@ export class Broker extends EventEmitter {
   private eventsOn = false;
 
   /** Use createBroker(). */
-  constructor(config: BrokerConfig, log: Logger, stats: StatsBlock, shards: ShardSupervisor, admin: Broker['admin']) {
+  constructor(config: BrokerConfig, log: Logger, stats: StatsBlock, shards: ShardSupervisor, admin: Broker['admin'], channel: ControlChannel) {
     super();
     this.stats = stats;
     this.config = config;
     this.log = log;
     this.shards = shards;
     this.admin = admin;
-    const requests = new PortRequests(shards);
+    const requests = new ChannelRequests(channel);
     this.requests = requests;
-    shards.onMessage = (shard, m) => {
-      if (m.type === 'embed-answer') requests.answered(shard, m);
-      else if (m.type === 'embed-event' && this.eventsOn) this.emit(m.name, m.data);
-    };
-    shards.onShardExit = (shard, code, restarting) => {
-      requests.gone(shard);
-      this.emit('shard:exit', { shard, code, restarting });
-    };
+    shards.onMessage = (_shard, m) => { if (m.type === 'embed-event' && this.eventsOn) this.emit(m.name, m.data); };
+    // What an exited shard was asked is failed by the channel (channel.ts), for both APIs.
+    shards.onShardExit = (shard, code, restarting) => this.emit('shard:exit', { shard, code, restarting });
     // A restarted shard starts with no events hook: it gets one again if someone listens.
-    shards.onShardRestarted = (shard) => { if (this.eventsOn) shards.post(shard, { type: 'embed-events', on: true }); };
+    shards.onShardRestarted = (shard) => { if (this.eventsOn) requests.eventsOn(shard, true); };
     // Events cross from the shards only while someone listens (a hook in every shard's stack).
     this.on('newListener', (name: string) => { if (EVENTS_FROM_SHARDS.has(name) && !this.eventsOn) { this.eventsOn = true; requests.events(true); } });
     this.on('removeListener', () => {
@@ -257,7 +187,9 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
   const stats = new StatsBlock(config.shards);
   const shards = new ShardSupervisor(config, stats, log, shardListeners);
   // The admin port's questions to the shards (REST API, dashboard).
-  const control = new BrokerControl(new ControlChannel(shards));
+  // One channel for the admin port and the embedding API: one id space, one shard-exit handling.
+  const channel = new ControlChannel(shards);
+  const control = new BrokerControl(channel);
   // Before the shards start, so /ready can say "starting" (docs/operations.md).
   const admin = await startAdminPort(config, { stats, shards, version, log, control });
   try {
@@ -267,7 +199,7 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
     await admin?.close();
     throw err;
   }
-  const broker = new Broker(config, log, stats, shards, admin);
+  const broker = new Broker(config, log, stats, shards, admin, channel);
   if (opts.handleSignals) {
     let stopping = false;
     const stop = (signal: string): void => {

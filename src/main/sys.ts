@@ -1,4 +1,4 @@
-import { Stat, type StatsBlock } from '../shared/stats.ts';
+import { BACKENDS, BackendStat, backendStat, Stat, type StatsBlock } from '../shared/stats.ts';
 import type { ShardSupervisor } from './shards.ts';
 
 /** Shoal's security counters under $SYS/broker/security/ (docs/security.md). */
@@ -17,6 +17,22 @@ export const SECURITY_SYS: readonly [string, number][] = [
   ['$SYS/broker/security/limit/retained', Stat.LIMIT_RETAINED],
   ['$SYS/broker/security/limit/client-id', Stat.LIMIT_CLIENT_ID],
 ];
+
+/**
+ * $SYS/broker/backends/NAME/{requests,errors,timeouts,state} of each first-party auth backend
+ * that has been asked anything (docs/hooks.md); state is "up", or "down on N of M shards".
+ */
+function backendSys(s: StatsBlock): [string, string][] {
+  const out: [string, string][] = [];
+  BACKENDS.forEach((name, i) => {
+    const [requests, errors, timeouts, down] = [BackendStat.REQUESTS, BackendStat.ERRORS, BackendStat.TIMEOUTS, BackendStat.DOWN].map((k) => s.sum(backendStat(i, k)));
+    if (requests! + errors! === 0) return;
+    const at = `$SYS/broker/backends/${name}`;
+    out.push([`${at}/requests`, String(requests)], [`${at}/errors`, String(errors)], [`${at}/timeouts`, String(timeouts)],
+      [`${at}/state`, down === 0 ? 'up' : `down on ${down} of ${s.shards} shards`]);
+  });
+  return out;
+}
 
 /**
  * $SYS topics, summed over all shards from the shared stats block and sent to every shard
@@ -90,6 +106,7 @@ export class SysPublisher {
       ['$SYS/broker/shards', String(this.shards.count)],
       ['$SYS/broker/connections/handshakes-failed', String(s.sum(Stat.HANDSHAKES_FAILED))],
       ...SECURITY_SYS.map(([topic, stat]): [string, string] => [topic, String(s.sum(stat))]),
+      ...backendSys(s),
     ];
   }
 

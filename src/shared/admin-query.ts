@@ -1,6 +1,7 @@
-// What main's control seam asks a shard, and what a shard answers: small JSON-shaped values over
-// the workers' MessagePorts (control, never the data path). The shard side is
-// src/worker/control/, main's side src/main/control/.
+// What main asks a shard over its one control channel, and what a shard answers: the admin port's
+// questions and orders and the embedding API's (src/main/broker.ts), small JSON-shaped values over
+// the workers' MessagePorts (control, never the data path), each answered once under one id
+// space. The shard side is src/worker/control/, main's side src/main/control/.
 
 /** A connected client or an offline persistent session, with comqtt's field names. */
 export interface ClientInfo {
@@ -41,6 +42,9 @@ export interface RetainedInfo {
 
 export const RETAINED_PAYLOAD_CAP = 4096;
 
+/** A connected client as the embedding API (and the hooks) see it. */
+export interface ConnectedClient { clientId: string; username: string | undefined; address: string; protocolVersion: number; shard: number }
+
 /** A page of matching items from one shard: the first `limit` (in id order) and how many matched in all. */
 export interface Slice<T> { items: T[]; total: number }
 
@@ -53,10 +57,15 @@ export type AdminQuery =
   | { op: 'clear-retained'; topic: string }
   | { op: 'kick'; id: string; reason: number }
   | { op: 'unsubscribe'; id: string; filter: string }
-  | { op: 'publish'; topic: string; payload: string; qos: 0 | 1 | 2; retain: boolean }
+  // properties: MQTT 5 PUBLISH properties as MQTT.js spells them (the embedding API's); a bad one
+  // is refused with SHOAL_PUBLISH_INVALID
+  | { op: 'publish'; topic: string; payload: string | Uint8Array; qos: 0 | 1 | 2; retain: boolean; properties?: Record<string, unknown> | null }
   | { op: 'ban'; id: string; write: boolean }
   | { op: 'unban'; id: string; write: boolean }
-  | { op: 'banned' };
+  | { op: 'banned' }
+  // The embedding API: connected clients (all, or the one with `id`), and the events hook on or off.
+  | { op: 'connected'; id: string | null }
+  | { op: 'events'; on: boolean };
 
 /** The answer to each op (by `op`). */
 export interface AdminAnswers {
@@ -72,4 +81,6 @@ export interface AdminAnswers {
   ban: boolean;
   unban: boolean;
   banned: string[];
+  connected: ConnectedClient[];
+  events: true;
 }

@@ -38,22 +38,11 @@ export type ControlToShard =
   // (null: unchanged). Nothing here drops a connection.
   | { type: 'reload'; passwordText: string | null; aclText: string | null; listeners: ShardListener[] | null }
   | { type: 'shutdown' }
-  | { type: 'query'; seq: number; query: AdminQuery }      // the admin port's question (src/main/control)
-  | EmbedToShard;
+  // A question or order of the admin port or the embedding API (src/main/control): one answer each, by `seq`.
+  | { type: 'query'; seq: number; query: AdminQuery };
 
-/** The embedding API's requests (src/main/embed/, src/worker/embed/); `id` pairs each with its answer. */
-export type EmbedToShard =
-  | { type: 'embed-publish'; id: number; topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean; properties: Record<string, unknown> | null }
-  | { type: 'embed-clients'; id: number; clientId: string | null }
-  | { type: 'embed-disconnect'; id: number; clientId: string; reason: number }
-  | { type: 'embed-events'; on: boolean };
-
-/** A connected client as the embedding API reports it. */
-export interface ClientInfo { clientId: string; username: string | undefined; address: string; protocolVersion: number; shard: number }
-
-export type EmbedFromShard =
-  | { type: 'embed-answer'; id: number; error: { code: string; message: string } | null; clients?: ClientInfo[]; found?: boolean }
-  | { type: 'embed-event'; name: 'client:connect' | 'client:disconnect' | 'subscribe' | 'unsubscribe'; data: Record<string, unknown> };
+/** What the embedding API's events hook sends while main has listeners (src/worker/embed/). */
+export type EmbedEvent = { type: 'embed-event'; name: 'client:connect' | 'client:disconnect' | 'subscribe' | 'unsubscribe'; data: Record<string, unknown> };
 
 export type ControlFromShard =
   | { type: 'ready' }
@@ -62,5 +51,6 @@ export type ControlFromShard =
   | { type: 'listen-failed'; code: string }
   | { type: 'stopped' }
   | { type: 'answer'; seq: number; ok: true; value: unknown }
-  | { type: 'answer'; seq: number; ok: false; error: string }
-  | EmbedFromShard;
+  // code: the stable error code (src/shared/errors.ts) when the refusal has one
+  | { type: 'answer'; seq: number; ok: false; error: string; code?: string }
+  | EmbedEvent;

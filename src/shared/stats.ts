@@ -65,7 +65,20 @@ export const COMMIT_BOUNDS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 
 export const COMMIT_BUCKETS = COMMIT_BOUNDS_S.length + 1;
 export const COMMIT_SUM = Stat.COMMIT_LATENCY + COMMIT_BUCKETS;
 export const COMMIT_COUNT = COMMIT_SUM + 1;
-export const STAT_COUNT = COMMIT_COUNT + 1;
+
+/** The first-party auth backends (src/worker/hooks/backends), in the order of their slots. */
+export const BACKENDS = ['http', 'redis', 'postgres'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+/**
+ * Per backend: questions asked (cache misses), failures, timeouts (counters), and 1 while the
+ * shard's last question failed (an outage as that shard sees it).
+ */
+export const BackendStat = { REQUESTS: 0, ERRORS: 1, TIMEOUTS: 2, DOWN: 3 } as const;
+const BACKEND_SLOTS = 4;
+const BACKEND_STATS = COMMIT_COUNT + 1;
+/** The slot of `stat` (BackendStat) for the backend at `index` in BACKENDS. */
+export function backendStat(index: number, stat: number): number { return BACKEND_STATS + index * BACKEND_SLOTS + stat; }
+export const STAT_COUNT = BACKEND_STATS + BACKENDS.length * BACKEND_SLOTS;
 
 /** Counts one store commit of `seconds` into the shard's histogram slots (three Float64 adds). */
 export function observeCommit(stats: StatsBlock, shard: number, seconds: number): void {

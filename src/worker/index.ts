@@ -14,7 +14,8 @@ import { BannedIds } from './control/banned.ts';
 import { ControlRoom } from './control/index.ts';
 import { startSessionGauges } from './control/gauges.ts';
 import { HookedAuth } from './hooks/auth.ts';
-import { EmbedControl } from './embed/control.ts';
+import { EmbedEvents } from './embed/control.ts';
+import { countBackendsIn } from './hooks/backends/common.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
@@ -40,6 +41,7 @@ banned.load();
 let security: ShardSecurity;
 try {
   // Hooks first: the CONNECT-time points decide after the configured authentication (hooks/auth.ts).
+  countBackendsIn(stats, init.id); // the first-party backends' health: /metrics and $SYS
   await shard.hooks.load(init.config.hooks, { shard: init.id, shards: init.count, config: init.config, log });
   security = await createSecurity(init.config, { id: init.id, stats, log });
   shard.auth = banned.wrap(new HookedAuth(security.auth, shard.hooks, init.id));
@@ -60,8 +62,8 @@ if (init.config.httpPort !== null) { // for /metrics on the admin port
 const control = new ControlRoom({
   id: shard.id, stats, sessions: shard.sessions, routing: shard.routing, retained: shard.retained,
   retainSync: shard.retainSync, lifecycle: shard.lifecycle, durability: shard.durability, banned,
+  connections: shard.connections, hooks: shard.hooks, events: new EmbedEvents(shard.hooks, port),
 });
-const embed = new EmbedControl(shard, port);
 
 port.on('message', (m: ControlToShard) => {
   switch (m.type) {
@@ -79,7 +81,7 @@ port.on('message', (m: ControlToShard) => {
       const seq = m.seq;
       control.answer(m.query).then(
         (value) => port.postMessage({ type: 'answer', seq, ok: true, value } satisfies ControlFromShard),
-        (err: unknown) => port.postMessage({ type: 'answer', seq, ok: false, error: (err as Error).message ?? String(err) } satisfies ControlFromShard),
+        (err: unknown) => port.postMessage({ type: 'answer', seq, ok: false, error: (err as Error).message ?? String(err), code: (err as { code?: string }).code } satisfies ControlFromShard),
       );
       break;
     }
@@ -89,7 +91,6 @@ port.on('message', (m: ControlToShard) => {
       if (m.aclText !== null) shard.accessReloaded();
       if (m.listeners !== null) transports.replaceTls(m.listeners);
       break;
-    case 'embed-publish': case 'embed-clients': case 'embed-disconnect': case 'embed-events': embed.handle(m); break;
     case 'shutdown':
       acceptor.close();
       clearInterval(keepalive);

@@ -2,7 +2,7 @@
 // read at scrape time from the shared stats block and the rings' indices, so a scrape costs the
 // shards nothing: they keep writing their rows as they always do.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { COMMIT_BOUNDS_S, connectedKind, KIND_TRANSPORTS, KIND_VERSIONS, PairStat, Stat, type StatsBlock } from '../../shared/stats.ts';
+import { BACKENDS, BackendStat, backendStat, COMMIT_BOUNDS_S, connectedKind, KIND_TRANSPORTS, KIND_VERSIONS, PairStat, Stat, type StatsBlock } from '../../shared/stats.ts';
 import { registerShardHistogram } from './histogram.ts';
 import type { ShardsUp } from './health.ts';
 import { RingGauges, type RingSource } from './rings.ts';
@@ -105,6 +105,13 @@ export function createMetrics(src: MetricsSources): Metrics {
     ['publish_rate', Stat.LIMIT_PUBLISH_RATE], ['topic', Stat.LIMIT_TOPIC], ['subscriptions', Stat.LIMIT_SUBSCRIPTIONS],
     ['retained', Stat.LIMIT_RETAINED], ['client_id_prefix', Stat.LIMIT_CLIENT_ID],
   ]);
+
+  // First-party auth backends (docs/hooks.md), as each shard sees them
+  const byBackend = (stat: number): [string, number][] => BACKENDS.map((b, i) => [b, backendStat(i, stat)]);
+  perShardBy('counter', 'shoal_backend_requests_total', 'Questions sent to an auth backend (cache misses), by backend', 'backend', byBackend(BackendStat.REQUESTS));
+  perShardBy('counter', 'shoal_backend_errors_total', 'Questions to an auth backend that failed (unreachable, refused, an error answer), by backend', 'backend', byBackend(BackendStat.ERRORS));
+  perShardBy('counter', 'shoal_backend_timeouts_total', 'Questions to an auth backend that got no answer within its timeoutMs, by backend', 'backend', byBackend(BackendStat.TIMEOUTS));
+  perShardBy('gauge', 'shoal_backend_down', '1 while the shard\'s last question to the backend failed or timed out (its answer is onError)', 'backend', byBackend(BackendStat.DOWN));
 
   // State
   perShard('gauge', 'shoal_queued_messages', 'Messages waiting in session queues', Stat.QUEUED);

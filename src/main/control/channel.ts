@@ -1,8 +1,10 @@
-// Main's end of the control channel to the shards: one question, one answer, matched by a
-// sequence number over the worker's MessagePort. A shard that exits fails what it had pending;
-// the deadline (the caller's AbortSignal, see gather) forgets what it never answers.
+// Main's end of the one control channel to the shards, for the admin port and the embedding API
+// alike: one question, one answer, matched by a sequence number over the worker's MessagePort. A
+// shard that exits fails what it had pending; the deadline (the caller's AbortSignal, see
+// gather) forgets what it never answers. A refusal with a stable code rejects with a ShoalError.
 import type { AdminQuery } from '../../shared/admin-query.ts';
 import type { ControlFromShard, ControlToShard } from '../../shared/control.ts';
+import { ShoalError } from '../../shared/errors.ts';
 import type { ShardAsker } from '../admin/shard-query.ts';
 
 type Answer = Extract<ControlFromShard, { type: 'answer' }>;
@@ -33,7 +35,8 @@ export class ControlChannel implements ShardAsker<AdminQuery, unknown> {
       const p = this.pending.get(a.seq);
       if (p === undefined) return; // past its deadline
       this.pending.delete(a.seq);
-      if (a.ok) p.resolve(a.value); else p.reject(new Error(a.error));
+      if (a.ok) p.resolve(a.value);
+      else p.reject(a.code === undefined ? new Error(a.error) : new ShoalError(a.code, a.error));
     });
   }
 

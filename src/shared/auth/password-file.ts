@@ -3,6 +3,8 @@
 //   user:$7$<iterations>$<salt b64>$<hash b64>   PBKDF2-HMAC-SHA512, 64-byte hash (Mosquitto >= 2.0)
 //   user:$6$<salt b64>$<hash b64>                SHA-512(password || salt)       (Mosquitto <= 1.6)
 //   user:SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>   (what --auth-users reads today)
+//   user:$2b$<cost>$<salt and hash, bcrypt base64>   bcrypt ($2a$ / $2y$ too), as comqtt's
+//                                                     database backends and htpasswd -B store it
 //
 // Mosquitto's own choices (common/password_mosq.c, apps/mosquitto_passwd): a new salt is 12 random
 // bytes, PBKDF2 runs 101 iterations by default, base64 is the standard alphabet with padding,
@@ -11,6 +13,7 @@
 // allows it: a file that lets anyone who reads it log in should not pass unnoticed.
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import bcrypt from 'bcryptjs';
 import { ErrorCode, ShoalError } from '../errors.ts';
 
 /** Mosquitto's PW_DEFAULT_ITERATIONS. */
@@ -25,6 +28,8 @@ export type PasswordHash =
   | { kind: 'sha512'; salt: Buffer; hash: Buffer }
   /** Kept as parsed fields for the SCRAM wiring (the AUTH exchange needs salt, StoredKey, ServerKey). */
   | { kind: 'scram-sha-256'; iterations: number; salt: Buffer; storedKey: Buffer; serverKey: Buffer }
+  /** bcrypt keeps its own encoding: the whole modular-crypt string is what the library compares against. */
+  | { kind: 'bcrypt'; cost: number; secret: string }
   | { kind: 'plain'; password: Buffer };
 
 export interface PasswordEntry {
@@ -64,6 +69,8 @@ function positiveInt(s: string | undefined): number | null {
 }
 
 const SALT_LENGTHS = [MOSQUITTO_SALT_BYTES, HASH_BYTES] as const;
+// $2a$ / $2b$ / $2y$, a two-digit cost 04-31, then 22 characters of salt and 31 of hash.
+const BCRYPT = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$/;
 
 /**
  * A stored secret decoded: a hash, `null` when it is not in any hash format (plain text), or a
@@ -96,6 +103,10 @@ export function decodeSecret(secret: string): PasswordHash | null | string {
     const serverKey = b64(server, [32]);
     if (extra !== undefined || iterations === null || salt === null || storedKey === null || serverKey === null) return 'malformed SCRAM-SHA-256 verifier';
     return { kind: 'scram-sha-256', iterations, salt, storedKey, serverKey };
+  }
+  if (secret.startsWith('$2')) {
+    const m = BCRYPT.exec(secret);
+    return m === null ? 'malformed bcrypt hash' : { kind: 'bcrypt', cost: Number(m[1]), secret };
   }
   if (secret.startsWith('$argon2')) return 'argon2 hashes (Mosquitto 2.1) are not supported; rehash with `shoal passwd`';
   return null;
@@ -157,6 +168,10 @@ export function verifyPassword(hash: PasswordHash, password: Buffer | string): b
       const salted = pbkdf2Sync(Buffer.from(pw.toString('utf8').normalize('NFKC')), hash.salt, hash.iterations, 32, 'sha256');
       return timingSafeEqual(sha256(createHmac('sha256', salted).update('Client Key').digest()), hash.storedKey);
     }
+    case 'bcrypt':
+      // bcryptjs compares in constant time; it reads the password as UTF-8 (and, as every
+      // bcrypt, only its first 72 bytes)
+      return bcrypt.compareSync(pw.toString('utf8'), hash.secret);
     case 'plain':
       // digests have equal lengths, so the comparison does not leak the stored length
       return timingSafeEqual(sha256(hash.password), sha256(pw));
@@ -201,6 +216,7 @@ export function encodeHash(hash: PasswordHash): string {
     case 'pbkdf2-sha512': return `$7$${hash.iterations}$${hash.salt.toString('base64')}$${hash.hash.toString('base64')}`;
     case 'sha512': return `$6$${hash.salt.toString('base64')}$${hash.hash.toString('base64')}`;
     case 'scram-sha-256': return `${SCRAM_PREFIX}${hash.iterations}:${hash.salt.toString('base64')}$${hash.storedKey.toString('base64')}:${hash.serverKey.toString('base64')}`;
+    case 'bcrypt': return hash.secret;
     case 'plain': return hash.password.toString('utf8');
   }
 }

@@ -1,10 +1,15 @@
-// The control room: answers the admin port's questions and orders (src/shared/admin-query.ts),
-// asked by main over the worker's MessagePort. Control, not the data path: nothing here runs per
-// message, and each handler reads only the parts it names (ControlParts).
+// The control room: answers every question and order main sends a shard (src/shared/admin-query.ts:
+// the admin port's and the embedding API's, one table, one answer each), over the worker's
+// MessagePort. Control, not the data path: nothing here runs per message, and each handler reads
+// only the parts it names (ControlParts).
+import { ErrorCode, ShoalError } from '../../shared/errors.ts';
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import type { StatsBlock } from '../../shared/stats.ts';
 import { ConnState } from '../net/conn-state.ts';
 import { Message } from '../session/message.ts';
+import type { Connection } from '../net/connection.ts';
+import type { HookRegistry } from '../hooks/registry.ts';
+import { connectedClients, ownMessage } from '../embed/control.ts';
 import type { Session } from '../session/session.ts';
 import type { Subscription } from '../session/subscription.ts';
 import type { AdminAnswers, AdminQuery, ClientInfo, RetainedInfo, Slice, SubscriptionInfo } from '../../shared/admin-query.ts';
@@ -22,6 +27,10 @@ export interface ControlParts extends GateParts {
   readonly retainSync: { set(msg: Message): Promise<void> };
   readonly lifecycle: { persist(s: Session): void };
   readonly banned: BannedIds;
+  readonly connections: ReadonlySet<Connection>;
+  readonly hooks: HookRegistry;
+  /** The embedding API's events hook (embed/control.ts). */
+  readonly events: { set(on: boolean): void };
 }
 
 const lower = (s: string): string => s.toLowerCase();
@@ -123,12 +132,13 @@ export class ControlRoom {
         return 'ok';
       }
       case 'publish': {
-        const now = Date.now();
-        const msg = new Message(q.topic, Buffer.from(q.payload, 'utf8'), q.qos, q.retain, null, 0, '');
+        const msg = ownMessage(q.topic, q.payload, q.qos, q.retain, q.properties);
         const mark = sh.durability.mark();
-        sh.routing.publish(msg, now);
+        sh.routing.publish(msg, Date.now());
         // QoS 1/2: answered once committed everywhere it went, like a client's PUBACK.
-        if (q.qos !== 0 && sh.durability.changedSince(mark)) await waitForCommit(sh);
+        if (q.qos !== 0 && sh.durability.changedSince(mark)) {
+          await waitForCommit(sh).catch((err: unknown) => { throw new ShoalError(ErrorCode.PUBLISH_FAILED, (err as Error).message); });
+        }
         return true;
       }
       case 'ban': {
@@ -138,6 +148,8 @@ export class ControlRoom {
       }
       case 'unban': return sh.banned.set(q.id, false, q.write);
       case 'banned': return sh.banned.list();
+      case 'connected': return connectedClients(sh.connections, sh.id, sh.hooks, q.id);
+      case 'events': sh.events.set(q.on); return true;
     }
   }
 

@@ -5,6 +5,7 @@ import type { Store } from '../../shared/store/index.ts';
 import type { ShardContext } from '../context.ts';
 import type { Session } from '../session/session.ts';
 import type { Durability } from './durability.ts';
+import { publishDropped } from '../hooks/lifecycle.ts';
 
 const POLL_MS = 1000;
 const SWEEP_MS = 10_000;
@@ -79,6 +80,7 @@ export class StoreUpkeep {
             if (this.durability.enabled) this.durability.deleteOutbound(s, o);
             s.queuedBytes -= o.msg.payload.length + o.msg.topic.length;
             if (o.qos === 0) s.qos0Held--;
+            if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, o.msg, o.qos, 'expired');
             removed++;
           } else q[head + kept++] = o;
         }

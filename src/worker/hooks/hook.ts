@@ -35,6 +35,16 @@ export interface HookPublish {
 
 export interface HookSubscription { filter: string; qos: 0 | 1 | 2 }
 
+/**
+ * Why a message for a session was not delivered (onPublishDropped): `offline` (QoS 0 for an
+ * offline session, which is not queued), `qos0-full` (the session's QoS 0 queue at
+ * --max-queued-qos0: a slow client's new message, or the oldest making room), `queue-full`
+ * (--max-queued-messages / --max-queued-bytes), `store-full` (--max-store-bytes with
+ * --store-full drop), `expired` (its Message Expiry passed while queued), `too-large` (beyond
+ * the client's Maximum Packet Size).
+ */
+export type DropReason = 'offline' | 'qos0-full' | 'queue-full' | 'store-full' | 'expired' | 'too-large';
+
 /** What a factory gets besides its options: where it runs. */
 export interface HookContext {
   shard: number;
@@ -65,8 +75,13 @@ export interface Hook {
   onAuthPacket?(client: HookClient, method: string, data: Buffer | undefined): void;
   /** Runs on the client's shard once CONNACK 0x00 is sent; observes only. */
   onSessionEstablished?(client: HookClient, sessionPresent: boolean): void;
-  /** Runs on the client's shard when a connected client's connection closes; observes only. */
-  onDisconnect?(client: HookClient, expire: boolean): void;
+  /**
+   * Runs on the client's shard when a connected client's connection closes, also when a new
+   * CONNECT with its client id takes its session over (`takeover` true; the new connection may
+   * be on another shard); `expire`: its session lives on (offline, or with the new connection
+   * unless that one asked for a clean start). Observes only.
+   */
+  onDisconnect?(client: HookClient, expire: boolean, takeover: boolean): void;
   /**
    * Runs on the client's shard: `write` true for each PUBLISH it sends (false: v5 PUBACK/PUBREC
    * 0x87, QoS 0 and 3.1.1 dropped), false for each filter it subscribes (false: SUBACK 0x87 / 0x80).
@@ -97,25 +112,46 @@ export interface Hook {
   onUnsubscribe?(client: HookClient, filters: string[]): void;
   /** Runs on the client's shard after UNSUBACK; observes only. */
   onUnsubscribed?(client: HookClient, filters: string[]): void;
+  /**
+   * Runs on the subscriber's shard for each QoS 1/2 PUBLISH sent to it (`packet.qos` is the
+   * delivery QoS), `resend` true for one sent again with DUP when its session resumes; observes only.
+   */
+  onQosPublish?(client: HookClient, packet: HookPublish, packetId: number, resend: boolean): void;
   /** Runs on the client's shard when an outbound QoS 1/2 message is acknowledged (PUBACK / PUBCOMP); observes only. */
   onQosComplete?(client: HookClient, packetId: number, qos: 1 | 2): void;
+  /**
+   * Runs on the session's shard when a QoS 1/2 message in flight to it ends without completing:
+   * the client refused it (PUBREC with a reason code ≥ 0x80), or the session ended (expired, or
+   * replaced by a clean start) with it unacknowledged. Observes only.
+   */
+  onQosDropped?(clientId: string, packet: HookPublish, packetId: number): void;
+  /**
+   * Runs on the session's shard for a message that matched one of its subscriptions and is not
+   * delivered (why: DropReason). Observes only.
+   */
+  onPublishDropped?(clientId: string, packet: HookPublish, reason: DropReason): void;
   /** Runs on the session's shard when its will is due; may change it (return the packet) or drop it (false). */
   onWill?(clientId: string, will: HookPublish): HookPublish | boolean | void;
   /** Runs on the session's shard after its will was routed; observes only. */
   onWillSent?(clientId: string, will: HookPublish): void;
   /** Runs on the session's shard when an offline session expires; observes only. */
   onClientExpired?(clientId: string): void;
+  /**
+   * Runs on the topic's home shard (the one that orders its retained sets) when a retained
+   * message's Message Expiry has passed and it is removed from every shard and the store;
+   * observes only.
+   */
+  onRetainedExpired?(topic: string): void;
   /** Runs on every shard at each $SYS update (--sys-interval) with the values main summed; observes only. */
   onSysInfoTick?(info: Readonly<Record<string, string>>): void;
-  // comqtt has these too; Shoal does not call them yet (the delivery path is another step's):
-  // onQosPublish, onQosDropped, onPublishDropped, onRetainedExpired.
 }
 
 /** The points, in the order docs/hooks.md lists them. */
 export const HOOK_POINTS = [
   'onStarted', 'onStopped', 'onConnect', 'onConnectAuthenticate', 'onAuthPacket', 'onSessionEstablished', 'onDisconnect',
   'onACLCheck', 'onPublish', 'onPublished', 'onRetainMessage', 'onRetainPublished', 'onSubscribe', 'onSubscribed',
-  'onUnsubscribe', 'onUnsubscribed', 'onQosComplete', 'onWill', 'onWillSent', 'onClientExpired', 'onSysInfoTick',
+  'onUnsubscribe', 'onUnsubscribed', 'onQosPublish', 'onQosComplete', 'onQosDropped', 'onPublishDropped', 'onWill', 'onWillSent',
+  'onClientExpired', 'onRetainedExpired', 'onSysInfoTick',
 ] as const satisfies readonly (keyof Hook)[];
 export type HookPoint = (typeof HOOK_POINTS)[number];
 
@@ -137,7 +173,7 @@ export class HookBase implements Required<Hook> {
   onConnectAuthenticate(_client: HookClient, _password: Buffer | undefined): Maybe<Verdict> { return true; }
   onAuthPacket(_client: HookClient, _method: string, _data: Buffer | undefined): void {}
   onSessionEstablished(_client: HookClient, _sessionPresent: boolean): void {}
-  onDisconnect(_client: HookClient, _expire: boolean): void {}
+  onDisconnect(_client: HookClient, _expire: boolean, _takeover: boolean): void {}
   onACLCheck(_client: HookClient, _topic: string, _write: boolean): Maybe<Verdict> { return true; }
   onPublish(_client: HookClient, packet: HookPublish): Maybe<HookPublish | Verdict | void> { return packet; }
   onPublished(_client: HookClient, _packet: HookPublish): void {}
@@ -147,10 +183,14 @@ export class HookBase implements Required<Hook> {
   onSubscribed(_client: HookClient, _subscriptions: HookSubscription[], _reasonCodes: number[]): void {}
   onUnsubscribe(_client: HookClient, _filters: string[]): void {}
   onUnsubscribed(_client: HookClient, _filters: string[]): void {}
+  onQosPublish(_client: HookClient, _packet: HookPublish, _packetId: number, _resend: boolean): void {}
   onQosComplete(_client: HookClient, _packetId: number, _qos: 1 | 2): void {}
+  onQosDropped(_clientId: string, _packet: HookPublish, _packetId: number): void {}
+  onPublishDropped(_clientId: string, _packet: HookPublish, _reason: DropReason): void {}
   onWill(_clientId: string, will: HookPublish): HookPublish | boolean | void { return will; }
   onWillSent(_clientId: string, _will: HookPublish): void {}
   onClientExpired(_clientId: string): void {}
+  onRetainedExpired(_topic: string): void {}
   onSysInfoTick(_info: Readonly<Record<string, string>>): void {}
 }
 

@@ -3,8 +3,9 @@
 import type { Logger } from 'pino';
 import type { Connection } from '../net/connection.ts';
 import type { Message } from '../session/message.ts';
+import type { Outbound, Session } from '../session/session.ts';
 import type { ShardContext } from '../context.ts';
-import type { HookPublish } from './hook.ts';
+import type { DropReason, HookPublish } from './hook.ts';
 import { clientOf, type HookRegistry } from './registry.ts';
 
 /** onSessionEstablished, after CONNACK 0x00. */
@@ -13,10 +14,13 @@ export function established(conn: Connection, sessionPresent: boolean): void {
   sh.hooks.notify('onSessionEstablished', sh.log, clientOf(conn, sh.id, sh.hooks.usernames), sessionPresent);
 }
 
-/** onDisconnect, when a connected client's connection closed; `expire`: its session lives on offline. */
-export function disconnected(sh: ShardContext, conn: Connection, expire: boolean): void {
+/**
+ * onDisconnect, when a connected client's connection closed, or is closed because another
+ * CONNECT takes its session (`takeover`); `expire`: its session lives on.
+ */
+export function disconnected(sh: ShardContext, conn: Connection, expire: boolean, takeover = false): void {
   const hooks = sh.hooks;
-  if (hooks.has.onDisconnect) hooks.notify('onDisconnect', sh.log, clientOf(conn, sh.id, hooks.usernames), expire);
+  if (hooks.has.onDisconnect) hooks.notify('onDisconnect', sh.log, clientOf(conn, sh.id, hooks.usernames), expire, takeover);
 }
 
 /**
@@ -36,6 +40,8 @@ export async function stopped(hooks: HookRegistry, log: Logger): Promise<void> {
 }
 
 const asPublish = (m: Message): HookPublish => ({ topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain });
+// A delivery as its subscriber gets it: the delivery QoS and retain flag, not the publisher's.
+const asDelivered = (o: Outbound): HookPublish => ({ topic: o.msg.topic, payload: o.msg.payload, qos: o.qos, retain: o.retain });
 
 /** onWill: the will `msg` of `clientId` as the hooks leave it, or null when one drops it. */
 export function willOf(sh: ShardContext, clientId: string, msg: Message): Message | null {
@@ -69,4 +75,30 @@ export function retainPublished(conn: Connection, msg: Message): void {
 export function qosComplete(conn: Connection, packetId: number, qos: 1 | 2): void {
   const sh = conn.shard;
   sh.hooks.notify('onQosComplete', sh.log, clientOf(conn, sh.id, sh.hooks.usernames), packetId, qos);
+}
+
+/** onQosPublish: the QoS 1/2 PUBLISH of `o` sent to the session's connection (`resend`: again, with DUP). */
+export function qosPublished(sh: ShardContext, s: Session, o: Outbound, resend: boolean): void {
+  sh.hooks.notify('onQosPublish', sh.log, clientOf(s.conn!, sh.id, sh.hooks.usernames), asDelivered(o), o.packetId, resend);
+}
+
+/** onQosDropped: `o` left the session's flow unacknowledged. */
+export function qosDropped(sh: ShardContext, s: Session, o: Outbound): void {
+  sh.hooks.notify('onQosDropped', sh.log, s.clientId, asDelivered(o), o.packetId);
+}
+
+/** onQosDropped for every message in flight of a session that ends. */
+export function inflightDropped(sh: ShardContext, s: Session): void {
+  if (!sh.hooks.has.onQosDropped) return;
+  for (const o of s.inflight.values()) qosDropped(sh, s, o);
+}
+
+/** onPublishDropped: `msg`, at `qos` for the session, not delivered. */
+export function publishDropped(sh: ShardContext, s: Session, msg: Message, qos: 0 | 1 | 2, reason: DropReason): void {
+  sh.hooks.notify('onPublishDropped', sh.log, s.clientId, { topic: msg.topic, payload: msg.payload, qos, retain: msg.retain }, reason);
+}
+
+/** onRetainedExpired, on the topic's home shard. */
+export function retainedExpired(sh: ShardContext, topic: string): void {
+  sh.hooks.notify('onRetainedExpired', sh.log, topic);
 }

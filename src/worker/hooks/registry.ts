@@ -10,7 +10,7 @@ import { HOOK_POINTS, HookBase, type Hook, type HookClient, type HookContext, ty
 
 type Fn = (...args: never[]) => unknown;
 
-const BUILTIN: ReadonlyMap<string, string> = new Map([['shoal/hooks/http', './backends/http.ts'], ['shoal/hooks/redis', './backends/redis.ts']]);
+const BUILTIN: ReadonlyMap<string, string> = new Map([['shoal/hooks/http', './backends/http.ts'], ['shoal/hooks/redis', './backends/redis.ts'], ['shoal/hooks/postgres', './backends/postgres.ts']]);
 
 /** A module specifier as import() in a shard takes it: paths are the working directory's (main's and the shards' are the same). */
 export function hookUrl(spec: string): string {

@@ -11,6 +11,7 @@ import { ConnState } from '../net/conn-state.ts';
 import type { Backpressure } from '../net/backpressure.ts';
 import { sendGated, type CommitGate } from '../durable/gate.ts';
 import { AckType, encodeAck } from '../protocol/acks.ts';
+import { publishDropped, qosDropped, qosPublished } from '../hooks/lifecycle.ts';
 
 /** What delivery asks of durability: store writes of persistent sessions' messages, and the gate. */
 export interface DeliveryStore extends CommitGate {
@@ -176,7 +177,7 @@ export class Delivery {
     const online = conn !== null && conn.state === ConnState.CONNECTED;
     const sh = this.shard;
     if (qos === 0) {
-      if (!online) return; // QoS 0 is not queued for offline sessions (as Mosquitto's default)
+      if (!online) { if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, msg, 0, 'offline'); return; } // QoS 0 is not queued for offline sessions (as Mosquitto's default)
       // Not congested, or congested and its source now waits for the drain (backpressure.ts):
       // the message goes to the socket, whose buffer is the queue (in order). A slow client
       // past the backlog bound (or one fed from a peer ring) gets the bounded session queue
@@ -184,6 +185,7 @@ export class Delivery {
       if (s.queued === 0 && (!conn.congested || this.bp.admit(conn, Date.now()))) {
         const buf = shared && subIds === null ? this.template(msg, s.version, 0, retain) : this.encode(s, msg, 0, retain, false, 0, subIds);
         if (buf !== null && (conn.clientMaxPacket === 0 || buf.length <= conn.clientMaxPacket)) this.write(s, buf);
+        else if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, msg, 0, 'too-large');
         return;
       }
       if (s.queuedBytes >= sh.config.socketHighWater) this.bp.admit(conn, Date.now());
@@ -192,8 +194,8 @@ export class Delivery {
         // Full, for a slow client: the new message is dropped, not copied only to push out the
         // oldest (that copy per message was most of what a stalled QoS 0 subscriber cost its
         // publishers). Otherwise the oldest QoS 0 makes room, so the newest still arrive.
-        if (online && conn.slow) return;
-        if (!s.dropOldestQos0()) return;
+        if (online && conn.slow) { if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, msg, 0, 'qos0-full'); return; }
+        if (!this.dropOldestQos0(s)) return;
         sh.stats.add(sh.id, Stat.QUEUED, -1);
       }
       s.enqueue({ msg: msg.detach(), qos: 0, retain, subIds, packetId: 0, state: 0, seq: 0 });
@@ -211,7 +213,7 @@ export class Delivery {
           buf = this.encode(s, msg, qos, retain, false, id, subIds);
         }
         // Too large for this client: not sent at all [MQTT-3.1.2-25].
-        if (buf === null || (conn.clientMaxPacket !== 0 && buf.length > conn.clientMaxPacket)) return;
+        if (buf === null || (conn.clientMaxPacket !== 0 && buf.length > conn.clientMaxPacket)) { if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, msg, qos, 'too-large'); return; }
         const o: Outbound = { msg: msg.detach(), qos, retain, subIds, packetId: id, state: 1, seq: 0 };
         s.inflight.set(id, o);
         if (s.persistent && this.durability.enabled) {
@@ -219,6 +221,7 @@ export class Delivery {
           this.durability.putOutbound(s, o);
           this.write(s, buf, qos === 2);
         } else this.write(s, buf);
+        if (sh.hooks.has.onQosPublish) qosPublished(sh, s, o, false);
         return;
       }
     }
@@ -228,8 +231,9 @@ export class Delivery {
     if (online && (conn.congested || s.queuedBytes + size >= sh.config.socketHighWater)) this.bp.admit(conn, Date.now());
     while (s.queued >= sh.config.maxQueuedMessages || (maxBytes > 0 && s.queued > 0 && s.queuedBytes + size > maxBytes)) {
       // Make room by dropping QoS 0 first; a full queue of QoS 1/2 drops the new message.
-      if (!s.dropOldestQos0()) {
+      if (!this.dropOldestQos0(s)) {
         sh.stats.add(sh.id, Stat.DROPPED_QUEUE_FULL, 1);
+        if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, msg, qos, 'queue-full');
         return;
       }
       sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
@@ -238,12 +242,22 @@ export class Delivery {
     const stored = s.persistent && this.durability.enabled;
     if (stored && this.durability.storeFull) {
       sh.stats.add(sh.id, Stat.DROPPED_STORE_FULL, 1);
+      if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, msg, qos, 'store-full');
       return;
     }
     const o: Outbound = { msg: msg.detach(), qos, retain, subIds, packetId: 0, state: 0, seq: 0 };
     s.enqueue(o);
     if (stored) this.durability.putOutbound(s, o);
     sh.stats.add(sh.id, Stat.QUEUED, 1);
+  }
+
+  /** Session.dropOldestQos0, telling onPublishDropped which message made room. */
+  private dropOldestQos0(s: Session): boolean {
+    if (!this.shard.hooks.has.onPublishDropped) return s.dropOldestQos0();
+    const o = s.oldestQos0();
+    if (o === undefined || !s.dropOldestQos0()) return false;
+    publishDropped(this.shard, s, o.msg, 0, 'qos0-full');
+    return true;
   }
 
   private window(s: Session): number {
@@ -309,16 +323,18 @@ export class Delivery {
       if (o.msg.expired(now)) { // [MQTT-3.3.2-5]
         this.durability.deleteOutbound(s, o);
         sh.stats.add(sh.id, Stat.EXPIRED, 1);
+        if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, o.msg, o.qos, 'expired');
         continue;
       }
       if (o.qos === 0) {
         const buf = this.encode(s, o.msg, 0, o.retain, false, 0, o.subIds);
         if (buf !== null) this.write(s, buf);
+        else if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, o.msg, 0, 'too-large');
         continue;
       }
       const id = s.allocatePacketId();
       const buf = this.encode(s, o.msg, o.qos, o.retain, false, id, o.subIds);
-      if (buf === null) continue;
+      if (buf === null) { if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, o.msg, o.qos, 'too-large'); continue; }
       o.packetId = id;
       o.state = 1;
       s.inflight.set(id, o);
@@ -326,6 +342,7 @@ export class Delivery {
         this.durability.putOutbound(s, o);
         this.write(s, buf, o.qos === 2);
       } else this.write(s, buf);
+      if (sh.hooks.has.onQosPublish) qosPublished(sh, s, o, false);
       // socket.write's return value is checked at flush; stop early on a large backlog.
       if (conn.backlog() >= sh.config.socketHighWater) { conn.markCongested(now); break; }
     }
@@ -343,6 +360,7 @@ export class Delivery {
       // Sent once already: expiry no longer applies, the flow completes [MQTT-3.3.2-5] [MQTT-4.3.3-7].
       const buf = this.encode(s, o.msg, o.qos, o.retain, true, o.packetId, o.subIds);
       if (buf !== null) this.write(s, buf);
+      if (buf !== null && this.shard.hooks.has.onQosPublish) qosPublished(this.shard, s, o, true);
     }
     this.pump(s);
   }
@@ -361,7 +379,7 @@ export class Delivery {
   received(s: Session, packetId: number, failed: boolean): boolean {
     const o = s.inflight.get(packetId);
     if (o === undefined || o.qos !== 2) return false;
-    if (failed) { s.inflight.delete(packetId); this.durability.deleteOutbound(s, o); this.pump(s); return true; }
+    if (failed) { s.inflight.delete(packetId); this.durability.deleteOutbound(s, o); if (this.shard.hooks.has.onQosDropped) qosDropped(this.shard, s, o); this.pump(s); return true; }
     if (o.state === 2) return true;
     o.state = 2;
     if (o.seq !== 0) this.durability.putOutbound(s, o);

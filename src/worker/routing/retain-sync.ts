@@ -6,8 +6,12 @@ import type { Store } from '../../shared/store/index.ts';
 import type { ShardContext } from '../context.ts';
 import { fromStoredMessage, toStoredMessage } from '../durable/persist.ts';
 import type { PeerLink } from '../peers/peers.ts';
-import type { Message } from '../session/message.ts';
+import { Message } from '../session/message.ts';
 import type { RetainedIndex } from './retain.ts';
+import { retainedExpired } from '../hooks/lifecycle.ts';
+
+const EXPIRY_SWEEP_MS = 1000;
+const EMPTY = Buffer.alloc(0);
 
 interface PendingSet { msg: Message; home: number; resolve: (() => void) | null }
 
@@ -29,6 +33,13 @@ export class RetainedSync {
   readonly retained: RetainedIndex;
   private readonly pending = new Map<number, PendingSet>();
   private nextToken = 0;
+  /**
+   * Retained messages with a Message Expiry whose topic is homed here (topic → expiresAt): the
+   * home removes each once expired, from every replica and the store, as one more clear in the
+   * topic's order. Messages without expiry cost nothing here.
+   */
+  private readonly expiring = new Map<string, number>();
+  private expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(shard: ShardContext, peers: PeerLink, retained: RetainedIndex, store: Store) {
     this.shard = shard;
@@ -42,6 +53,29 @@ export class RetainedSync {
     // An empty retained payload clears the topic and is not itself stored [MQTT-3.3.1-10/11].
     this.retained.set(msg.topic, msg.payload.length === 0 ? null : msg.detach());
     this.shard.stats.set(this.shard.id, Stat.RETAINED, this.retained.size);
+    this.track(msg);
+  }
+
+  private track(msg: Message): void {
+    if (msg.expiresAt !== 0 && msg.payload.length > 0 && homeShard(msg.topic, this.shard.count) === this.shard.id) {
+      this.expiring.set(msg.topic, msg.expiresAt);
+      if (this.expiryTimer === null) {
+        this.expiryTimer = setInterval(() => this.expire(Date.now()), EXPIRY_SWEEP_MS);
+        this.expiryTimer.unref();
+      }
+    } else if (this.expiring.size > 0) this.expiring.delete(msg.topic);
+  }
+
+  /** Clears the expired retained messages homed here (onRetainedExpired for each). */
+  private expire(now: number): void {
+    for (const [topic, at] of this.expiring) {
+      if (at > now) continue;
+      this.expiring.delete(topic);
+      if (this.retained.get(topic)?.expiresAt !== at) continue;
+      void this.apply(new Message(topic, EMPTY, 0, true, null, 0, ''), -1);
+      if (this.shard.hooks.has.onRetainedExpired) retainedExpired(this.shard, topic);
+    }
+    if (this.expiring.size === 0 && this.expiryTimer !== null) { clearInterval(this.expiryTimer); this.expiryTimer = null; }
   }
 
   /** Writes a retained set to the store; settles when committed (a failure is logged, not thrown). */
@@ -120,7 +154,9 @@ export class RetainedSync {
   load(now: number): void {
     for (const m of this.store.loadRetained()) {
       if (m.expiresAt !== 0 && m.expiresAt <= now) continue;
-      this.retained.set(m.topic, fromStoredMessage(m));
+      const msg = fromStoredMessage(m);
+      this.retained.set(m.topic, msg);
+      this.track(msg);
     }
     this.shard.stats.set(this.shard.id, Stat.RETAINED, this.retained.size);
   }

@@ -18,7 +18,7 @@ import type { Registry, RegistryHost } from './registry.ts';
 import { NEVER_EXPIRES, type Session } from './session.ts';
 import { parseFilter } from './subscription.ts';
 import { setLongTimeout } from './timers.ts';
-import { willOf, willSent } from '../hooks/lifecycle.ts';
+import { disconnected, inflightDropped, willOf, willSent } from '../hooks/lifecycle.ts';
 
 export class SessionLifecycle implements RegistryHost {
   private readonly shard: ShardContext;
@@ -95,12 +95,14 @@ export class SessionLifecycle implements RegistryHost {
       // The old connection ends without DISCONNECT: its will goes out unless the session
       // continues and the will is delayed [MQTT-3.1.3-9].
       if (s.will !== null && (s.will.delayMs === 0 || cleanStart)) this.publishWill(s);
+      if (this.shard.hooks.has.onDisconnect) disconnected(this.shard, c, !cleanStart, true);
       c.disconnect(reason);
     } else {
       this.shard.stats.add(this.shard.id, Stat.SESSIONS_OFFLINE, -1);
       if (cleanStart && s.will !== null && s.willTimer !== null) this.publishWill(s);
     }
     s.clearTimers();
+    if (cleanStart) inflightDropped(this.shard, s);
     // A ghost keeps its plain subscriptions routed; shared ones go (another member can take them).
     for (const sub of s.subs.values()) if (ghostTo < 0 || sub.group !== null) this.routing.remove(sub);
     if (ghostTo >= 0) this.moves.leave(s, ghostTo, ghostToken);
@@ -147,6 +149,7 @@ export class SessionLifecycle implements RegistryHost {
   end(s: Session): void {
     if (s.willTimer !== null && s.will !== null) this.publishWill(s);
     s.clearTimers();
+    inflightDropped(this.shard, s);
     for (const sub of s.subs.values()) this.routing.remove(sub);
     // Only a session that was persistent while owned here was ever written (counted).
     const stored = s.counted;

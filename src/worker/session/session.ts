@@ -86,6 +86,12 @@ export class Session {
     }
     return o;
   }
+  /** The queued QoS 0 message dropOldestQos0 would drop (for a hook to be told which). */
+  oldestQos0(): Outbound | undefined {
+    if (this.qos0Held === 0) return undefined;
+    for (let i = this.queueHead; i < this.queue.length; i++) if (this.queue[i]!.qos === 0) return this.queue[i];
+    return undefined;
+  }
   /** Drops the oldest queued QoS 0 message to make room; false when there is none. */
   dropOldestQos0(): boolean {
     // O(1) when there is none (a queue of QoS 1/2 at its limit is asked on every message) or

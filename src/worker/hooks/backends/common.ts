@@ -1,5 +1,8 @@
-// What the first-party backends share: reading their options with one-line refusals, and the
-// per-shard verdict cache (a TTL and a size bound).
+// What the first-party backends share: reading their options with one-line refusals, the
+// per-shard verdict cache (a TTL and a size bound), the timeout every question to the backend
+// gets, and the outage state (logged once per outage).
+
+import { BACKENDS, BackendStat, backendStat, type BackendName, type StatsBlock } from '../../../shared/stats.ts';
 
 /** Options of a backend module, as the configuration gave them. */
 export type BackendOptions = Readonly<Record<string, unknown>>;
@@ -45,20 +48,97 @@ export class VerdictCache {
   }
 }
 
-/** Logs the first failure of an outage and the first success after it (not every request). */
+/** A question to the backend that did not answer within the backend's timeout. */
+export class BackendTimeout extends Error {
+  constructor(ms: number) { super(`no answer within ${ms} ms`); this.name = 'BackendTimeout'; }
+}
+
+/** `p`, or a BackendTimeout rejection after `ms` (the question itself may go on; its answer is ignored). */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((res, rej) => {
+    const t = setTimeout(() => rej(new BackendTimeout(ms)), ms);
+    p.then((v) => { clearTimeout(t); res(v); }, (err: unknown) => { clearTimeout(t); rej(err); });
+  });
+}
+
+/**
+ * A backend's verdicts: cached answers first; else the question, bounded by the timeout, its
+ * answer cached; a failure or timeout answers `onError` (not cached) and marks the outage.
+ */
+export class Decisions {
+  private readonly cache: VerdictCache;
+  private readonly timeoutMs: number;
+  private readonly onErrorAllows: boolean;
+  readonly outage: Outage;
+  constructor(opts: { cache: VerdictCache; timeoutMs: number; onErrorAllows: boolean }, outage: Outage) {
+    this.cache = opts.cache;
+    this.timeoutMs = opts.timeoutMs;
+    this.onErrorAllows = opts.onErrorAllows;
+    this.outage = outage;
+  }
+  decide(key: string, ask: () => Promise<boolean>): boolean | Promise<boolean> {
+    const cached = this.cache.get(key, Date.now());
+    if (cached !== undefined) return cached;
+    return this.ask(key, ask);
+  }
+  private async ask(key: string, ask: () => Promise<boolean>): Promise<boolean> {
+    this.outage.asked();
+    try {
+      const allow = await withTimeout(ask(), this.timeoutMs);
+      this.outage.ok();
+      this.cache.set(key, allow, Date.now());
+      return allow;
+    } catch (err) {
+      this.outage.failed(err, this.onErrorAllows);
+      return this.onErrorAllows;
+    }
+  }
+}
+
+// Where the backends of this thread count (the shard's row of the shared stats block, which
+// main reads for /metrics and $SYS); set by the shard before it loads its hooks. Unset (a hook
+// built outside a shard, e.g. in a unit test): nothing is counted, the log still says it.
+let sink: { stats: StatsBlock; shard: number } | null = null;
+export function countBackendsIn(stats: StatsBlock, shard: number): void { sink = { stats, shard }; }
+
+function isTimeout(err: unknown): boolean {
+  // Ours (withTimeout), fetch's AbortSignal.timeout, pg's and ioredis's own timeouts.
+  const e = err as { name?: unknown; message?: unknown } | null;
+  return err instanceof BackendTimeout || e?.name === 'TimeoutError' || /timed? ?out|timeout/i.test(String(e?.message ?? ''));
+}
+
+/**
+ * A backend's health as this shard sees it: each question and each failure counted (stats
+ * block: BackendStat), and the outage logged once when it starts and once when it ends (not
+ * per CONNECT).
+ */
 export class Outage {
   private down = false;
   private readonly log: { warn(o: object, m: string): void; info(o: object, m: string): void };
   private readonly what: string;
-  constructor(log: Outage['log'], what: string) { this.log = log; this.what = what; }
+  private readonly slot: number;
+  constructor(log: Outage['log'], backend: BackendName, what: string) {
+    this.log = log;
+    this.what = what;
+    this.slot = BACKENDS.indexOf(backend);
+  }
+  private count(stat: number, delta: number, set = false): void {
+    if (sink === null) return;
+    if (set) sink.stats.set(sink.shard, backendStat(this.slot, stat), delta);
+    else sink.stats.add(sink.shard, backendStat(this.slot, stat), delta);
+  }
+  asked(): void { this.count(BackendStat.REQUESTS, 1); }
   failed(err: unknown, answer: boolean): void {
+    this.count(isTimeout(err) ? BackendStat.TIMEOUTS : BackendStat.ERRORS, 1);
     if (this.down) return;
     this.down = true;
+    this.count(BackendStat.DOWN, 1, true);
     this.log.warn({ err: (err as Error).message, answer: answer ? 'allow' : 'deny' }, `${this.what} unreachable or too slow`);
   }
   ok(): void {
     if (!this.down) return;
     this.down = false;
+    this.count(BackendStat.DOWN, 0, true);
     this.log.info({}, `${this.what} answers again`);
   }
 }

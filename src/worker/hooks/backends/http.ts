@@ -14,7 +14,7 @@
 // cache), at most `cacheSize` entries (the oldest go first); errors are not cached.
 import { createHash } from 'node:crypto';
 import type { Hook, HookClient, HookContext } from '../hook.ts';
-import { commonOptions, option, Outage, type BackendOptions } from './common.ts';
+import { commonOptions, Decisions, option, Outage, type BackendOptions } from './common.ts';
 
 const MODULE = 'shoal/hooks/http';
 
@@ -28,28 +28,20 @@ export default function httpBackend(raw: unknown, context: HookContext): Hook {
   const aclUrl = option(MODULE, o, 'aclUrl', isText, url, 'a URL');
   if (connectUrl === undefined && aclUrl === undefined) throw new Error(`${MODULE}: needs options.url (or connectUrl / aclUrl)`);
   for (const u of [connectUrl, aclUrl]) if (u !== undefined) new URL(u); // a bad URL fails the start, not each request
-  const { timeoutMs, onErrorAllows: onError, cache } = commonOptions(MODULE, o);
+  const common = commonOptions(MODULE, o);
+  const timeoutMs = common.timeoutMs;
   const headers = { 'content-type': 'application/json', ...option<Record<string, string>>(MODULE, o, 'headers', (v) => typeof v === 'object' && v !== null, {}, 'an object of header names to values') };
-  const outage = new Outage(context.log, 'auth service');
+  const decisions = new Decisions(common, new Outage(context.log, 'http', 'auth service'));
 
-  async function ask(target: string, action: Action, client: HookClient, password: string | undefined, topic: string | undefined): Promise<boolean> {
+  function ask(target: string, action: Action, client: HookClient, password: string | undefined, topic: string | undefined): boolean | Promise<boolean> {
     // The password enters the cache key only as a digest: the cache keeps no secret.
     const key = `${action}\u0000${client.clientId}\u0000${client.username ?? ''}\u0000${topic ?? ''}\u0000${password === undefined ? '' : createHash('sha256').update(password).digest('base64')}`;
-    const now = Date.now();
-    const cached = cache.get(key, now);
-    if (cached !== undefined) return cached;
-    const body = JSON.stringify({ action, clientId: client.clientId, username: client.username ?? null, password: password ?? null, address: client.address, topic: topic ?? null });
-    try {
+    return decisions.decide(key, async () => {
+      const body = JSON.stringify({ action, clientId: client.clientId, username: client.username ?? null, password: password ?? null, address: client.address, topic: topic ?? null });
       const res = await fetch(target, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
       await res.arrayBuffer().catch(() => undefined); // let the connection be reused
-      outage.ok();
-      const allow = res.status >= 200 && res.status < 300;
-      cache.set(key, allow, Date.now());
-      return allow;
-    } catch (err) {
-      outage.failed(err, onError);
-      return onError;
-    }
+      return res.status >= 200 && res.status < 300;
+    });
   }
 
   const hook: Hook = {};

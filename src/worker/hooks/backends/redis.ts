@@ -6,8 +6,8 @@
 //       options: {url: "redis://127.0.0.1:6379/0", usersKey: "shoal:users", aclPrefix: "shoal:acl:"}
 //
 // Users: the hash `usersKey`, field = user name, value = a secret in the password file's formats
-// (Mosquitto's $7$ PBKDF2-SHA512 and $6$ SHA-512, SCRAM-SHA-256; plain text only with
-// allowPlaintext), as `shoal passwd` writes them. A name that is not there is checked against a
+// (Mosquitto's $7$ PBKDF2-SHA512 and $6$ SHA-512, SCRAM-SHA-256, bcrypt; plain text only with
+// allowPlaintext), as `shoal passwd` writes them, checked on the shard's hashing pool. A name that is not there is checked against a
 // decoy, so answer times do not tell which names exist. Clients without user name and password
 // are left to the broker's own rules.
 // ACL: the hash `aclPrefix + username` (anonymous clients: `aclPrefix + "$anonymous"`), field = a
@@ -18,10 +18,10 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { contains } from '../../../shared/auth/filter-sets.ts';
-import { DECOY_SECRET, verifySecret } from '../../../shared/auth/password-file.ts';
 import { topicMatches } from '../../../shared/topics/trie.ts';
 import type { Hook, HookClient, HookContext } from '../hook.ts';
-import { commonOptions, option, Outage, type BackendOptions } from './common.ts';
+import { commonOptions, Decisions, option, Outage, type BackendOptions } from './common.ts';
+import { PasswordChecker } from './passwords.ts';
 
 const MODULE = 'shoal/hooks/redis';
 const ANONYMOUS = '$anonymous';
@@ -35,27 +35,14 @@ export default function redisBackend(raw: unknown, context: HookContext): Hook &
   const allowPlaintext = option(MODULE, o, 'allowPlaintext', (v) => typeof v === 'boolean', false, 'true or false');
   const { timeoutMs, onErrorAllows, cache } = commonOptions(MODULE, o);
   new URL(url); // a bad URL fails the start
-  const outage = new Outage(context.log, 'redis');
+  const decisions = new Decisions({ timeoutMs, onErrorAllows, cache }, new Outage(context.log, 'redis', 'redis'));
+  const outage = decisions.outage;
+  const passwords = new PasswordChecker({ type: 'auto', hashKey: '', allowPlaintext, threads: context.config.hashThreads });
   // No offline queue: a command while Redis is away fails at once instead of waiting, and the
   // verdict is onError; reconnection goes on in the background.
   const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, commandTimeout: timeoutMs });
   redis.on('error', (err: Error) => outage.failed(err, onErrorAllows));
   redis.connect().catch((err: unknown) => outage.failed(err, onErrorAllows));
-
-  async function decided(key: string, ask: () => Promise<boolean>): Promise<boolean> {
-    const now = Date.now();
-    const cached = cache.get(key, now);
-    if (cached !== undefined) return cached;
-    try {
-      const allow = await ask();
-      outage.ok();
-      cache.set(key, allow, Date.now());
-      return allow;
-    } catch (err) {
-      outage.failed(err, onErrorAllows);
-      return onErrorAllows;
-    }
-  }
 
   return {
     onConnectAuthenticate(client: HookClient, password: Buffer | undefined) {
@@ -63,16 +50,11 @@ export default function redisBackend(raw: unknown, context: HookContext): Hook &
       if (client.username === undefined || password === undefined) return false;
       const user = client.username;
       const digest = createHash('sha256').update(password).digest('base64');
-      return decided(`connect\u0000${user}\u0000${digest}`, async () => {
-        const secret = await redis.hget(usersKey, user);
-        // An unknown name costs a real check too.
-        const ok = verifySecret(secret ?? DECOY_SECRET, password, allowPlaintext);
-        return secret !== null && ok;
-      });
+      return decisions.decide(`connect\u0000${user}\u0000${digest}`, async () => passwords.verify(await redis.hget(usersKey, user), password));
     },
     onACLCheck(client: HookClient, topic: string, write: boolean) {
       const user = client.username ?? ANONYMOUS;
-      return decided(`${write ? 'w' : 'r'}\u0000${user}\u0000${topic}`, async () => {
+      return decisions.decide(`${write ? 'w' : 'r'}\u0000${user}\u0000${topic}`, async () => {
         const rules = await redis.hgetall(aclPrefix + user);
         const levels = topic.split('/');
         for (const [filter, access] of Object.entries(rules)) {
@@ -82,6 +64,6 @@ export default function redisBackend(raw: unknown, context: HookContext): Hook &
         return false;
       });
     },
-    async onStopped() { redis.disconnect(); },
+    async onStopped() { redis.disconnect(); await passwords.close(); },
   };
 }
