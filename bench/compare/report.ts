@@ -27,6 +27,7 @@ export function parseToolReport(stdout: string): ToolReport | null {
         figures: parsed.figures,
         gate: parsed.gate ?? null,
         pass: parsed.pass !== false,
+        ...(isRecord(parsed.soak) ? { soak: parsed.soak } : {}),
       };
     }
   }

@@ -9,6 +9,8 @@ export interface ToolReport {
   figures: Record<string, unknown>;
   gate: unknown;
   pass: boolean;
+  /** bench:many --sample's soak summary (samples, RSS trend, CPU %, connections held), kept as the tool wrote it. */
+  soak?: unknown;
 }
 
 /** The figures a comparison looks at, read from a ToolReport; null where the tool had none. */

@@ -17,6 +17,13 @@ test('the JSON object is found even after log lines on stdout', () => {
   assert.equal(parseToolReport('{"no":"figures"}'), null);
 });
 
+test('bench:many\'s soak summary survives into the comparison\'s report (regression: it was dropped)', () => {
+  const soak = { samples: [], rssSlopeMiBPerMin: 0.1, cpuPercent: 3, heldMin: 19000, heldMax: 19000 };
+  const withSoak = JSON.stringify({ tool: 'many', version: 1, params: {}, env: {}, figures: { rate: 5 }, gate: null, pass: true, soak });
+  assert.deepEqual(parseToolReport(withSoak)!.soak, soak);
+  assert.equal('soak' in parseToolReport(report({ rate: 5 }))!, false);
+});
+
 test('a clean run is ok; loss, duplicates, reordering and exit codes are named', () => {
   const clean = parseToolReport(report({ rate: 5, lost: 0 }))!;
   assert.equal(judgeRun(exited(0, ''), clean, extractFigures(clean)), null);
