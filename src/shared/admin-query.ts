@@ -41,6 +41,21 @@ export interface RetainedInfo {
 
 export const RETAINED_PAYLOAD_CAP = 4096;
 
+/** A bridge's status (src/worker/bridge/), from the shard that runs it. */
+export interface BridgeInfo {
+  name: string;
+  shard: number;
+  connected: boolean;
+  address: string;               // host:port of the remote it is (or last was) connected to
+  connected_since: string;       // ISO time, '' while down
+  last_error: string;
+  queued: number;                // local messages waiting for the remote: session queue + in flight
+  sent: number;                  // messages the remote has acknowledged (QoS 0: written)
+  received: number;              // messages from the remote, published locally
+  dropped: number;               // QoS 0 for the remote dropped while it was down or behind
+  reconnects: number;
+}
+
 /** A page of matching items from one shard: the first `limit` (in id order) and how many matched in all. */
 export interface Slice<T> { items: T[]; total: number }
 
@@ -56,7 +71,8 @@ export type AdminQuery =
   | { op: 'publish'; topic: string; payload: string; qos: 0 | 1 | 2; retain: boolean }
   | { op: 'ban'; id: string; write: boolean }
   | { op: 'unban'; id: string; write: boolean }
-  | { op: 'banned' };
+  | { op: 'banned' }
+  | { op: 'bridges' };
 
 /** The answer to each op (by `op`). */
 export interface AdminAnswers {
@@ -72,4 +88,5 @@ export interface AdminAnswers {
   ban: boolean;
   unban: boolean;
   banned: string[];
+  bridges: BridgeInfo[];
 }

@@ -7,6 +7,7 @@ import type { HookSpec, ListenerConfig } from '../config.ts';
 import { byName, type OptionSpec } from './options.ts';
 import type { Layer } from './layer.ts';
 import { ConfigError, coerce } from './values.ts';
+import { readBridges, yamlWhere } from './bridges.ts';
 
 const TRANSPORTS = ['tcp', 'tls', 'ws', 'wss'] as const;
 
@@ -60,12 +61,16 @@ export function readConfigFile(file: string): FileRead {
       out.hooksSource = where;
       continue;
     }
+    if (name === 'bridges') {
+      out.layer.set('bridges', { value: readBridges(valueNode?.toJSON() ?? null, yamlWhere(valueNode ?? keyNode, at)), source: where });
+      continue;
+    }
     if (name === 'listeners') {
       out.layer.set('listeners', { value: readListeners(valueNode, at, keyNode, out.listenerSources), source: where });
       continue;
     }
     const spec = byName.get(name);
-    if (spec === undefined) throw new ConfigError(where, `unknown key ${JSON.stringify(name)} (keys are the long flag names and listeners; see --help)`);
+    if (spec === undefined) throw new ConfigError(where, `unknown key ${JSON.stringify(name)} (keys are the long flag names, listeners, hooks and bridges; see --help)`);
     if (valueNode !== null && !isScalar(valueNode)) throw new ConfigError(at(valueNode), `${name}: must be a single value`);
     out.layer.set(spec.key, { value: coerce(spec, valueNode === null ? null : valueNode.value, `${at(valueNode ?? keyNode)}: ${name}`), source: where });
   }

@@ -7,7 +7,7 @@ import { ConnState } from '../net/conn-state.ts';
 import { Message } from '../session/message.ts';
 import type { Session } from '../session/session.ts';
 import type { Subscription } from '../session/subscription.ts';
-import type { AdminAnswers, AdminQuery, ClientInfo, RetainedInfo, Slice, SubscriptionInfo } from '../../shared/admin-query.ts';
+import type { AdminAnswers, AdminQuery, BridgeInfo, ClientInfo, RetainedInfo, Slice, SubscriptionInfo } from '../../shared/admin-query.ts';
 import { RETAINED_PAYLOAD_CAP } from '../../shared/admin-query.ts';
 import type { BannedIds } from './banned.ts';
 import { waitForCommit, type GateParts } from './commit-wait.ts';
@@ -22,6 +22,8 @@ export interface ControlParts extends GateParts {
   readonly retainSync: { set(msg: Message): Promise<void> };
   readonly lifecycle: { persist(s: Session): void };
   readonly banned: BannedIds;
+  /** The bridges this shard runs (worker/bridge/). */
+  readonly bridges: { status(): BridgeInfo[] };
 }
 
 const lower = (s: string): string => s.toLowerCase();
@@ -138,6 +140,7 @@ export class ControlRoom {
       }
       case 'unban': return sh.banned.set(q.id, false, q.write);
       case 'banned': return sh.banned.list();
+      case 'bridges': return sh.bridges.status();
     }
   }
 

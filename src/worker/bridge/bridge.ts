@@ -1,0 +1,376 @@
+// One bridge: a relay between two MQTT client connections of the bridge, the local one (a normal
+// persistent session $bridge/<name> of this shard, subscribed to the `out` patterns with No
+// Local) and the remote one. Both directions pass packets through with the SAME packet ids:
+//   out: local PUBLISH id N -> remote PUBLISH id N; the remote's PUBACK/PUBREC/PUBCOMP N go back to
+//        the local session, its PUBREL N to the remote. The local session keeps each message (in
+//        its queue and the store) until the remote has acknowledged it, so an acknowledged local
+//        PUBLISH survives a remote outage and a Shoal crash without a second queue; this file only
+//        mirrors the local session's in-flight window (at most --max-inflight entries) to send it
+//        again, in order, with DUP, when the remote is back.
+//   in:  remote PUBLISH id M -> local PUBLISH id M; the local PUBACK (sent once committed) goes to
+//        the remote, which resends until then: the remote's store covers what is in flight to us.
+// QoS 0 for the remote while it is down or more than LINK_HIGH_WATER behind is dropped and counted.
+import type { Duplex } from 'node:stream';
+import type mqttPacket from 'mqtt-packet';
+import type { BridgeInfo } from '../../shared/admin-query.ts';
+import type { BridgeConfig } from '../../shared/config/bridges.ts';
+import { BRIDGE_ID_PREFIX } from '../../shared/protocol/constants.ts';
+import type { ShardContext } from '../context.ts';
+import type { Session } from '../session/session.ts';
+import { LINK_HIGH_WATER, Link, type Packet } from './link.ts';
+import { openLocal, type InternalSink } from './local.ts';
+import { backoffMs, openStream } from './remote.ts';
+import { inRules, outRules, mapTopic, type Rule } from './topics.ts';
+
+/** What a bridge uses of its shard. */
+export interface BridgeParts {
+  readonly ctx: ShardContext;
+  readonly sink: InternalSink;
+  readonly sessions: ReadonlyMap<string, Session>;
+  /** Publishes a retained broker message locally ($SYS status). */
+  publishSys(topic: string, value: string): void;
+}
+
+/** A local QoS 1/2 message on its way to the remote, by its (shared) packet id. */
+interface Flight {
+  pkt: mqttPacket.IPublishPacket;
+  rel: boolean;       // the local session sent PUBREL: what goes (again) is a PUBREL
+  sent: boolean;      // on the current remote connection
+  everSent: boolean;  // on any remote connection: a resend carries DUP
+}
+
+const SESSION_NEVER_EXPIRES = 0xffffffff;
+const LOCAL_RETRY_MS = 1000;
+const NOT_MAPPED = 0x10; // "no matching subscribers": a message no rule maps is acknowledged and not relayed
+
+export class Bridge {
+  readonly cfg: BridgeConfig;
+  private readonly sh: BridgeParts;
+  private readonly localId: string;
+  private readonly outs: Rule[];
+  private readonly ins: Rule[];
+  private local: Link | null = null;
+  private remote: Link | null = null;
+  private connecting = false;
+  private stopping = false;
+  private noPrivate = false;          // the remote refused the 3.1.1 bridge flag: try without
+  private readonly flights = new Map<number, Flight>();
+  private outSent = 0;                // flights sent on the current remote connection
+  private unsent = 0;                 // flights waiting for the remote
+  private remoteWindow = 65535;
+  private retryTimer: NodeJS.Timeout | null = null;
+  // status
+  private address = '';
+  private since = 0;
+  private lastError = '';
+  private sent = 0;
+  private received = 0;
+  private dropped = 0;
+  private reconnects = 0;
+  private wasUp = false;
+
+  constructor(cfg: BridgeConfig, sh: BridgeParts) {
+    this.cfg = cfg;
+    this.sh = sh;
+    this.localId = BRIDGE_ID_PREFIX + cfg.name;
+    this.outs = outRules(cfg.topics);
+    this.ins = inRules(cfg.topics);
+  }
+
+  start(): void { this.openLocal(); }
+
+  stop(): void {
+    this.stopping = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.remote?.end();
+  }
+
+  status(): BridgeInfo {
+    const s = this.sh.sessions.get(this.localId);
+    return {
+      name: this.cfg.name, shard: this.sh.ctx.id, connected: this.remote?.up === true, address: this.address,
+      connected_since: this.remote?.up === true ? new Date(this.since).toISOString() : '', last_error: this.lastError,
+      queued: s === undefined ? 0 : s.queued + s.inflight.size,
+      sent: this.sent, received: this.received, dropped: this.dropped, reconnects: this.reconnects,
+    };
+  }
+
+  // ---- the local side ----
+
+  private openLocal(): void {
+    this.retryTimer = null;
+    if (this.stopping) return;
+    const link = new Link(openLocal(this.sh.sink, this.cfg.name), 5, {
+      up: () => this.localUp(),
+      packet: (p) => this.fromLocal(p),
+      down: (why) => this.localDown(why),
+    });
+    this.local = link;
+    link.connect({
+      cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: this.localId, clean: false, keepalive: 0,
+      properties: { sessionExpiryInterval: SESSION_NEVER_EXPIRES, receiveMaximum: Math.min(this.sh.ctx.config.maxInflight, 65535) },
+    }, this.sh.ctx.config.connectTimeout);
+  }
+
+  private localUp(): void {
+    // Retained messages go out once, when a subscription is new (Retain Handling 1); No Local
+    // keeps what this bridge publishes locally from going back out.
+    if (this.outs.length > 0) {
+      this.local!.send({
+        cmd: 'subscribe', messageId: 1,
+        subscriptions: this.outs.map((r) => ({ topic: r.localFilter, qos: r.qos, nl: true, rap: true, rh: 1 })),
+      } as mqttPacket.ISubscribePacket);
+    }
+    void this.connectRemote(false);
+  }
+
+  private localDown(why: string): void {
+    this.local = null;
+    // The local session keeps its in-flight messages and sends them again on the next connect.
+    this.flights.clear();
+    this.outSent = this.unsent = 0;
+    if (this.stopping) return;
+    this.sh.ctx.log.warn({ bridge: this.cfg.name, why }, 'bridge: local connection closed, reconnecting');
+    // What the remote had in flight to us is resent only on a new remote connection.
+    this.remote?.end();
+    this.retryTimer = setTimeout(() => this.openLocal(), LOCAL_RETRY_MS);
+  }
+
+  private fromLocal(p: Packet): void {
+    switch (p.cmd) {
+      case 'publish': this.outPublish(p); break;
+      case 'pubrel': {
+        const id = p.messageId!;
+        let f = this.flights.get(id);
+        if (f === undefined) {
+          // Released before this bridge saw the PUBLISH (a restart): relay the PUBREL alone.
+          f = { pkt: { cmd: 'publish', topic: '', payload: Buffer.alloc(0), qos: 2, retain: false, dup: false, messageId: id }, rel: true, sent: false, everSent: true };
+          this.flights.set(id, f);
+          this.unsent++;
+        } else if (!f.rel) {
+          f.rel = true;
+          if (f.sent) { f.sent = false; this.outSent--; }
+          this.unsent++;
+        }
+        this.pump();
+        break;
+      }
+      // Acknowledgements of what came in from the remote: passed on with the remote's ids.
+      case 'puback': case 'pubrec': case 'pubcomp':
+        if (this.remote?.up === true) this.remote.send(this.ack(p.cmd, p.messageId!, (p as { reasonCode?: number }).reasonCode ?? 0, this.remote.version));
+        break;
+      case 'suback': this.checkSuback(p, 'local'); break;
+    }
+  }
+
+  private outPublish(p: mqttPacket.IPublishPacket): void {
+    const topic = mapTopic(this.outs, p.topic);
+    if (topic === null) {
+      if (p.qos > 0) this.local!.send(this.ack(p.qos === 1 ? 'puback' : 'pubrec', p.messageId!, NOT_MAPPED, 5));
+      return;
+    }
+    const r = this.remote;
+    const pkt: mqttPacket.IPublishPacket = {
+      cmd: 'publish', topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: false,
+      messageId: p.messageId, properties: r === null || r.version === 5 ? relayedProps(p.properties) : undefined,
+    };
+    if (p.qos === 0) {
+      if (r !== null && r.up && r.backlog < LINK_HIGH_WATER) { r.send(pkt); this.sent++; } else this.dropped++;
+      return;
+    }
+    const old = this.flights.get(p.messageId!);
+    if (old !== undefined) { if (old.sent) this.outSent--; else this.unsent--; }
+    const f: Flight = { pkt, rel: false, sent: false, everSent: old?.everSent === true };
+    this.flights.set(p.messageId!, f);
+    if (this.unsent === 0 && r !== null && r.up && this.outSent < this.remoteWindow) this.sendFlight(r, f);
+    else { this.unsent++; this.pump(); }
+  }
+
+  private sendFlight(r: Link, f: Flight): void {
+    if (f.rel) r.send({ cmd: 'pubrel', messageId: f.pkt.messageId! });
+    else {
+      f.pkt.dup = f.everSent;
+      if (r.version !== 5) f.pkt.properties = undefined;
+      r.send(f.pkt);
+    }
+    f.sent = f.everSent = true;
+    this.outSent++;
+  }
+
+  /** Sends what waits, in order: PUBRELs always (their message holds its place already), PUBLISHes while the window allows. */
+  private pump(): void {
+    const r = this.remote;
+    if (this.unsent === 0 || r === null || !r.up) return;
+    let blocked = false;
+    for (const f of this.flights.values()) {
+      if (f.sent) continue;
+      if (!f.rel && (blocked || this.outSent >= this.remoteWindow)) { blocked = true; continue; }
+      this.sendFlight(r, f);
+      this.unsent--;
+      if (this.unsent === 0) break;
+    }
+  }
+
+  // ---- the remote side ----
+
+  /** Tries the addresses in order, then waits (backoff) and goes round again, until one answers. */
+  private async connectRemote(waitFirst: boolean): Promise<void> {
+    if (this.connecting || this.stopping) return;
+    this.connecting = true;
+    let failures = waitFirst ? 1 : 0;
+    try {
+      while (!this.stopping && this.local?.up === true) {
+        if (failures > 0) await new Promise((r) => { this.retryTimer = setTimeout(r, backoffMs(this.cfg, failures)); });
+        if (this.stopping || this.local?.up !== true) return;
+        for (let i = 0; i < this.cfg.addresses.length; i++) {
+          const a = this.cfg.addresses[i]!;
+          let stream: Duplex;
+          try {
+            stream = await openStream(this.cfg, a, this.sh.ctx.config.connectTimeout);
+          } catch (err) {
+            this.failed((err as Error).message);
+            continue;
+          }
+          if (this.stopping) { stream.destroy(); return; }
+          const result = await this.handshake(stream, `${a.host}:${a.port}`);
+          if (result === 'up') return;
+          if (result === 'retry-plain') i--; // the same address again, without the bridge flag
+        }
+        failures++;
+      }
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  private handshake(stream: Duplex, address: string): Promise<'up' | 'failed' | 'retry-plain'> {
+    const cfg = this.cfg;
+    const bridgeFlag = cfg.protocolVersion === 4 && cfg.tryPrivate && !this.noPrivate;
+    return new Promise((resolve) => {
+      let settled = false;
+      const link = new Link(stream, cfg.protocolVersion, {
+        up: (ack) => { settled = true; this.remoteUp(link, ack, address); resolve('up'); },
+        packet: (p) => this.fromRemote(p),
+        down: (why, ack) => {
+          if (settled) { this.remoteDown(link, why); return; }
+          settled = true;
+          this.failed(`${address}: ${why}`);
+          // Mosquitto's try_private: a broker that does not know the bridge flag refuses the level (1).
+          if (bridgeFlag && ack?.returnCode === 1) { this.noPrivate = true; resolve('retry-plain'); return; }
+          resolve('failed');
+        },
+      });
+      const persistent = !cfg.cleanStart;
+      link.connect({
+        cmd: 'connect', protocolId: 'MQTT', protocolVersion: cfg.protocolVersion, clientId: cfg.clientId, clean: cfg.cleanStart,
+        keepalive: cfg.keepalive,
+        ...(cfg.username !== '' ? { username: cfg.username } : {}),
+        ...(cfg.password !== '' ? { password: Buffer.from(cfg.password) } : {}),
+        ...(cfg.protocolVersion === 5 ? { properties: { sessionExpiryInterval: persistent ? SESSION_NEVER_EXPIRES : 0, receiveMaximum: Math.min(this.sh.ctx.config.receiveMaximum, 65535) } } : {}),
+      }, this.sh.ctx.config.connectTimeout, bridgeFlag);
+    });
+  }
+
+  private failed(why: string): void {
+    this.lastError = why;
+    this.sh.ctx.log.warn({ bridge: this.cfg.name, error: why }, 'bridge: cannot connect to the remote broker');
+  }
+
+  private remoteUp(link: Link, ack: mqttPacket.IConnackPacket, address: string): void {
+    if (this.stopping || this.local?.up !== true) { link.end(); return; }
+    this.remote = link;
+    this.address = address;
+    this.since = Date.now();
+    if (this.wasUp) this.reconnects++;
+    this.wasUp = true;
+    this.remoteWindow = ack.properties?.receiveMaximum ?? 65535;
+    this.sh.ctx.log.info({ bridge: this.cfg.name, address, sessionPresent: ack.sessionPresent }, 'bridge connected');
+    if (this.ins.length > 0) {
+      link.send({
+        cmd: 'subscribe', messageId: 1,
+        subscriptions: this.ins.map((r) => ({ topic: r.remoteFilter, qos: r.qos, nl: true, rap: true, rh: 0 })),
+      } as mqttPacket.ISubscribePacket);
+    }
+    this.pump();
+    this.notify(true);
+  }
+
+  private remoteDown(link: Link, why: string): void {
+    if (this.remote !== link) return;
+    this.remote = null;
+    this.lastError = why;
+    for (const f of this.flights.values()) if (f.sent) { f.sent = false; this.unsent++; }
+    this.outSent = 0;
+    this.notify(false);
+    if (this.stopping) return;
+    this.sh.ctx.log.warn({ bridge: this.cfg.name, why }, 'bridge: remote connection lost, reconnecting');
+    void this.connectRemote(true);
+  }
+
+  private fromRemote(p: Packet): void {
+    const r = this.remote;
+    if (r === null) return;
+    switch (p.cmd) {
+      case 'publish': {
+        const topic = mapTopic(this.ins, p.topic);
+        const l = this.local;
+        if (topic === null || l === null || !l.up) {
+          if (p.qos > 0 && topic === null) r.send(this.ack(p.qos === 1 ? 'puback' : 'pubrec', p.messageId!, NOT_MAPPED, r.version));
+          if (topic !== null) r.end(); // no local side: the remote resends once we are back
+          return;
+        }
+        this.received++;
+        l.send({ cmd: 'publish', topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup, messageId: p.messageId, properties: relayedProps(p.properties) });
+        break;
+      }
+      case 'pubrel': this.local?.send({ cmd: 'pubrel', messageId: p.messageId! }); break;
+      case 'puback': case 'pubcomp': {
+        const f = this.flights.get(p.messageId!);
+        if (f === undefined || (p.cmd === 'puback') === (f.pkt.qos === 2)) break;
+        this.flights.delete(p.messageId!);
+        if (f.sent) this.outSent--; else this.unsent--;
+        this.sent++;
+        this.local?.send(this.ack(p.cmd, p.messageId!, 0, 5));
+        this.pump();
+        break;
+      }
+      case 'pubrec': {
+        const f = this.flights.get(p.messageId!);
+        if (f === undefined || f.rel) break;
+        const code = (p as { reasonCode?: number }).reasonCode ?? 0;
+        if (code >= 0x80) {
+          this.flights.delete(p.messageId!);
+          if (f.sent) this.outSent--; else this.unsent--;
+          this.lastError = `the remote refused a message on ${f.pkt.topic}: PUBREC 0x${code.toString(16)}`;
+          this.pump();
+        }
+        this.local?.send(this.ack('pubrec', p.messageId!, code, 5));
+        break;
+      }
+      case 'suback': this.checkSuback(p, 'remote'); break;
+    }
+  }
+
+  private ack(cmd: 'puback' | 'pubrec' | 'pubcomp', messageId: number, reasonCode: number, version: number): Packet {
+    return (version === 5 ? { cmd, messageId, reasonCode } : { cmd, messageId }) as Packet;
+  }
+
+  private checkSuback(p: mqttPacket.ISubackPacket, side: string): void {
+    const bad = (p.granted as number[]).filter((g) => g >= 0x80);
+    if (bad.length === 0) return;
+    this.lastError = `${side} broker refused ${bad.length} subscription(s) of the bridge`;
+    this.sh.ctx.log.warn({ bridge: this.cfg.name, side, granted: p.granted }, 'bridge: subscription refused');
+  }
+
+  /** Mosquitto's notifications: $SYS/broker/connection/<name>/state 1 or 0, retained. */
+  private notify(up: boolean): void {
+    if (this.cfg.notifications) this.sh.publishSys(`$SYS/broker/connection/${this.cfg.name}/state`, up ? '1' : '0');
+  }
+}
+
+/** v5 properties a relayed PUBLISH keeps: not the hop's own Topic Alias and Subscription Identifiers. */
+function relayedProps(p: mqttPacket.IPublishPacket['properties']): mqttPacket.IPublishPacket['properties'] {
+  if (p === undefined) return undefined;
+  const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = p;
+  return rest;
+}
