@@ -2,7 +2,7 @@
 // and started again on the same port, with its persistence directory), and a Shoal whose config
 // file holds a bridges: list.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,8 @@ export class Mosquitto {
     this.port = port;
     this.dir = dir;
     this.extra = extra;
+    // mosquitto started as root runs as its own user, which must be able to write its store here.
+    chmodSync(dir, 0o777);
   }
 
   get url(): string { return `mqtt://127.0.0.1:${this.port}`; }
