@@ -94,3 +94,24 @@ export async function bridgeState(url: string, name: string, state: '1' | '0', m
     c.end(true);
   }
 }
+
+/** A mosquitto and a Shoal bridged to it by `yaml(mosquittoPort)`, bridge `m` connected. */
+export async function bridgedPair(yaml: (port: number) => string, opts: { persistence?: 'memory' | 'durable'; extraArgs?: string[] } = {}): Promise<{ mosq: Mosquitto; shoal: Broker; dir: string; restartShoal(sig?: NodeJS.Signals): Promise<Broker>; stop(): Promise<void> }> {
+  const mosq = new Mosquitto(await freePort(), tempDir('shoal-bridge-mosq-'));
+  const dir = tempDir('shoal-bridge-');
+  const start = (): Promise<Broker> => startShoalWith(dir, yaml(mosq.port), { persistence: opts.persistence ?? 'memory', dataDir: join(dir, 'data'), extraArgs: opts.extraArgs });
+  await mosq.start();
+  const pair = {
+    mosq, dir, shoal: null as unknown as Broker,
+    async restartShoal(sig: NodeJS.Signals = 'SIGKILL'): Promise<Broker> { await pair.shoal.kill(sig); return pair.shoal = await start(); },
+    async stop(): Promise<void> { await pair.shoal?.stop(); await mosq.stop(); rmSync(dir, { recursive: true, force: true }); },
+  };
+  try {
+    pair.shoal = await start();
+    await bridgeState(pair.shoal.url, 'm', '1');
+  } catch (err) {
+    await pair.stop();
+    throw err;
+  }
+  return pair;
+}

@@ -2,11 +2,9 @@
 // QoS 1 into Shoal, and Shoal killed (SIGKILL) with messages queued for a remote that is down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
-import type { Broker } from '../helpers/broker.ts';
 import { connect, endAll, eventually, sleep, subscribe, withTimeout, type MqttClient } from '../helpers/clients.ts';
-import { Mosquitto, bridgeState, freePort, mosquittoMissing, startShoalWith, tempDir } from './helpers.ts';
+import { bridgeState, bridgedPair, mosquittoMissing } from './helpers.ts';
 
 const bridgeYaml = (port: number): string => `
 bridges:
@@ -40,14 +38,11 @@ function assertAllInOrder(acked: number[], seqs: number[]): void {
 }
 
 test('bridge outage: mosquitto SIGKILLed and restarted mid-stream, every QoS 1 message Shoal acknowledged arrives in order', { skip: mosquittoMissing, timeout: 120_000 }, async () => {
-  const mosq = new Mosquitto(await freePort(), tempDir('shoal-bridge-mosq-'));
-  const dir = tempDir('shoal-bridge-');
-  let shoal: Broker | undefined;
+  const pair = await bridgedPair(bridgeYaml, { persistence: 'durable' });
+  const { mosq } = pair;
+  let shoal = pair.shoal;
   const clients: MqttClient[] = [];
   try {
-    await mosq.start();
-    shoal = await startShoalWith(dir, bridgeYaml(mosq.port), { persistence: 'durable', dataDir: join(dir, 'data') });
-    await bridgeState(shoal.url, 'm', '1');
     const sub = await persistentSubscriber(mosq.url, 'outage-sub');
     clients.push(sub.client);
     const pub = await connect(shoal.url, { protocolVersion: 5 });
@@ -82,20 +77,16 @@ test('bridge outage: mosquitto SIGKILLed and restarted mid-stream, every QoS 1 m
     assertAllInOrder(acked.sort((a, b) => a - b), sub.seqs);
   } finally {
     await endAll(clients);
-    await shoal?.stop();
-    await mosq.stop();
+    await pair.stop();
   }
 });
 
 test('bridge outage: Shoal SIGKILLed with messages queued for a down remote, they arrive once both are back', { skip: mosquittoMissing, timeout: 120_000 }, async () => {
-  const mosq = new Mosquitto(await freePort(), tempDir('shoal-bridge-mosq-'));
-  const dir = tempDir('shoal-bridge-');
-  let shoal: Broker | undefined;
+  const pair = await bridgedPair(bridgeYaml, { persistence: 'durable' });
+  const { mosq } = pair;
+  let shoal = pair.shoal;
   const clients: MqttClient[] = [];
   try {
-    await mosq.start();
-    shoal = await startShoalWith(dir, bridgeYaml(mosq.port), { persistence: 'durable', dataDir: join(dir, 'data') });
-    await bridgeState(shoal.url, 'm', '1');
     const sub = await persistentSubscriber(mosq.url, 'restart-sub');
     sub.client.end(true); // its session (and subscription) stays on mosquitto
     await mosq.kill('SIGTERM'); // saves its sessions
@@ -104,8 +95,7 @@ test('bridge outage: Shoal SIGKILLed with messages queued for a down remote, the
     const N = 300;
     for (let n = 0; n < N; n++) await new Promise<void>((r, j) => pub.publish(`stream/${n % 3}`, String(n), { qos: 1 }, (e) => (e ? j(e) : r())));
     pub.end(true);
-    await shoal.kill('SIGKILL');
-    shoal = await startShoalWith(dir, bridgeYaml(mosq.port), { persistence: 'durable', dataDir: join(dir, 'data') });
+    shoal = await pair.restartShoal('SIGKILL');
     await mosq.start();
     await bridgeState(shoal.url, 'm', '1');
     const again = await persistentSubscriber(mosq.url, 'restart-sub');
@@ -114,7 +104,6 @@ test('bridge outage: Shoal SIGKILLed with messages queued for a down remote, the
     assertAllInOrder(Array.from({ length: N }, (_, i) => i), again.seqs);
   } finally {
     await endAll(clients);
-    await shoal?.stop();
-    await mosq.stop();
+    await pair.stop();
   }
 });

@@ -21,6 +21,7 @@ import { LINK_HIGH_WATER, Link, type Packet } from './link.ts';
 import { openLocal, type InternalSink } from './local.ts';
 import { backoffMs, openStream } from './remote.ts';
 import { inRules, outRules, mapTopic, type Rule } from './topics.ts';
+import { BridgeSys } from './sys.ts';
 
 /** What a bridge uses of its shard. */
 export interface BridgeParts {
@@ -77,10 +78,16 @@ export class Bridge {
     this.ins = inRules(cfg.topics);
   }
 
-  start(): void { this.openLocal(); }
+  private readonly sys = new BridgeSys();
+
+  start(): void {
+    this.openLocal();
+    this.sys.start(this.sh.ctx.config.sysInterval, () => this.status(), (t, v) => this.sh.publishSys(t, v));
+  }
 
   stop(): void {
     this.stopping = true;
+    this.sys.stop();
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.remote?.end();
   }
