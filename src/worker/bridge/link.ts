@@ -76,7 +76,7 @@ export class Link {
       if (p.cmd !== 'connack') { this.fail(`${p.cmd} before CONNACK`); return; }
       const ack = p as mqttPacket.IConnackPacket;
       const code = ack.reasonCode ?? ack.returnCode ?? 0;
-      if (code !== 0) { this.fail(`refused by the broker: CONNACK ${code}${ack.properties?.reasonString ? ` (${ack.properties.reasonString})` : ''}`, ack); return; }
+      if (code !== 0) { this.fail(`refused by the broker: CONNACK ${this.version === 5 ? `reason 0x${code.toString(16)}` : `return code ${code}`}${ack.properties?.reasonString ? ` (${ack.properties.reasonString})` : ''}`, ack); return; }
       clearTimeout(this.timer!);
       this.state = 'up';
       if (this.keepaliveMs > 0) this.timer = setInterval(() => this.tick(), this.keepaliveMs);
