@@ -7,7 +7,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MOSQUITTO_BIN, startBroker, type Broker } from '../helpers/broker.ts';
-import { collect, connect, eventually, subscribe, type MqttClient } from '../helpers/clients.ts';
+import mqtt from 'mqtt';
+import { collect, connect, eventually, subscribe, withTimeout, type MqttClient } from '../helpers/clients.ts';
 
 export const mosquittoMissing = existsSync(MOSQUITTO_BIN) ? false : `needs Debian's mosquitto (${MOSQUITTO_BIN})`;
 
@@ -114,4 +115,15 @@ export async function bridgedPair(yaml: (port: number) => string, opts: { persis
     throw err;
   }
   return pair;
+}
+
+/** A subscriber on mosquitto with a persistent session: it collects across mosquitto's restarts. */
+export async function persistentSubscriber(url: string, id: string): Promise<{ client: MqttClient; seqs: number[] }> {
+  // The listener is on before CONNACK: a resumed session's messages may come in the same read.
+  const client = mqtt.connect(url, { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 200, connectTimeout: 5000 });
+  const seqs: number[] = [];
+  client.on('message', (_t, payload) => seqs.push(Number(payload.toString())));
+  await withTimeout(new Promise((r) => client.once('connect', r)), 10_000, `${id} connects to mosquitto`);
+  await subscribe(client, 'stream/#', { qos: 1 });
+  return { client, seqs };
 }

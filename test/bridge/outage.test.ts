@@ -2,9 +2,8 @@
 // QoS 1 into Shoal, and Shoal killed (SIGKILL) with messages queued for a remote that is down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import mqtt from 'mqtt';
-import { connect, endAll, eventually, sleep, subscribe, withTimeout, type MqttClient } from '../helpers/clients.ts';
-import { bridgeState, bridgedPair, mosquittoMissing } from './helpers.ts';
+import { connect, endAll, eventually, sleep, type MqttClient } from '../helpers/clients.ts';
+import { bridgeState, bridgedPair, mosquittoMissing, persistentSubscriber } from './helpers.ts';
 
 const bridgeYaml = (port: number): string => `
 bridges:
@@ -15,17 +14,6 @@ bridges:
     topics:
       - stream/# out 1
 `;
-
-/** A subscriber on mosquitto with a persistent session: it collects across mosquitto's restarts. */
-async function persistentSubscriber(url: string, id: string): Promise<{ client: MqttClient; seqs: number[] }> {
-  // The listener is on before CONNACK: a resumed session's messages may come in the same read.
-  const client = mqtt.connect(url, { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 200, connectTimeout: 5000 });
-  const seqs: number[] = [];
-  client.on('message', (_t, payload) => seqs.push(Number(payload.toString())));
-  await withTimeout(new Promise((r) => client.once('connect', r)), 10_000, `${id} connects to mosquitto`);
-  await subscribe(client, 'stream/#', { qos: 1 });
-  return { client, seqs };
-}
 
 /** Every acknowledged number arrived, and the first arrivals are in publishing order. */
 function assertAllInOrder(acked: number[], seqs: number[]): void {

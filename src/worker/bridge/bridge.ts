@@ -371,6 +371,7 @@ export class Bridge {
 
   /** Mosquitto's notifications: $SYS/broker/connection/<name>/state 1 or 0, retained. */
   private notify(up: boolean): void {
+    this.sys.tick();
     if (this.cfg.notifications) this.sh.publishSys(`$SYS/broker/connection/${this.cfg.name}/state`, up ? '1' : '0');
   }
 }

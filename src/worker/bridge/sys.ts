@@ -8,11 +8,13 @@ const FIELDS = ['connected', 'queued', 'sent', 'received', 'dropped', 'reconnect
 export class BridgeSys {
   private readonly last = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
+  /** Publishes what changed now (the bridge calls it when it connects or loses the remote). */
+  tick: () => void = () => {};
 
   /** `every` seconds (0 = off): read the status and publish what changed. */
   start(every: number, status: () => BridgeInfo, publish: (topic: string, value: string) => void): void {
     if (every <= 0) return;
-    const tick = (): void => {
+    const tick = this.tick = (): void => {
       const s = status();
       for (const f of FIELDS) {
         const v = f === 'connected' ? (s.connected ? '1' : '0') : f === 'last-error' ? s.last_error : String(s[f]);
