@@ -15,6 +15,7 @@ import type mqttPacket from 'mqtt-packet';
 import type { BridgeInfo } from '../../shared/admin-query.ts';
 import type { BridgeConfig } from '../../shared/config/bridges.ts';
 import { BRIDGE_ID_PREFIX } from '../../shared/protocol/constants.ts';
+import { Reason } from '../../shared/protocol/reason-codes.ts';
 import type { ShardContext } from '../context.ts';
 import type { Session } from '../session/session.ts';
 import { LINK_HIGH_WATER, Link, type Packet } from './link.ts';
@@ -42,7 +43,12 @@ interface Flight {
 
 const SESSION_NEVER_EXPIRES = 0xffffffff;
 const LOCAL_RETRY_MS = 1000;
-const NOT_MAPPED = 0x10; // "no matching subscribers": a message no rule maps is acknowledged and not relayed
+// A message no rule maps is acknowledged "no matching subscribers" and not relayed; one larger
+// than the other side takes (its v5 Maximum Packet Size, our --max-packet-size) is acknowledged
+// "unspecified error" and dropped (counted): relayed, it would end the connection, and the
+// sender would resend it on the next one for ever.
+const NOT_MAPPED = Reason.NO_MATCHING_SUBSCRIBERS;
+const TOO_LARGE = Reason.UNSPECIFIED_ERROR;
 
 export class Bridge {
   readonly cfg: BridgeConfig;
@@ -59,6 +65,10 @@ export class Bridge {
   private outSent = 0;                // flights sent on the current remote connection
   private unsent = 0;                 // flights waiting for the remote
   private remoteWindow = 65535;
+  private remoteMaxPacket = 0;        // the remote's v5 Maximum Packet Size; 0 = none
+  // QoS 2 ids not relayed (refused with a success code): their PUBREL is answered here.
+  private readonly localRel = new Set<number>();
+  private readonly remoteRel = new Set<number>();
   private retryTimer: NodeJS.Timeout | null = null;
   // status
   private address = '';
@@ -148,6 +158,7 @@ export class Bridge {
       case 'publish': this.outPublish(p); break;
       case 'pubrel': {
         const id = p.messageId!;
+        if (this.localRel.delete(id)) { this.local!.send({ cmd: 'pubcomp', messageId: id, reasonCode: 0 } as Packet); break; }
         let f = this.flights.get(id);
         if (f === undefined) {
           // Released before this bridge saw the PUBLISH (a restart): relay the PUBREL alone.
@@ -172,17 +183,15 @@ export class Bridge {
 
   private outPublish(p: mqttPacket.IPublishPacket): void {
     const topic = mapTopic(this.outs, p.topic);
-    if (topic === null) {
-      if (p.qos > 0) this.local!.send(this.ack(p.qos === 1 ? 'puback' : 'pubrec', p.messageId!, NOT_MAPPED, 5));
-      return;
-    }
+    if (topic === null) { this.notRelayed(this.local!, p, NOT_MAPPED, this.localRel); return; }
     const r = this.remote;
     const pkt: mqttPacket.IPublishPacket = {
       cmd: 'publish', topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: false,
       messageId: p.messageId, properties: r === null || r.version === 5 ? relayedProps(p.properties) : undefined,
     };
     if (p.qos === 0) {
-      if (r !== null && r.up && r.backlog < LINK_HIGH_WATER) { r.send(pkt); this.sent++; } else this.dropped++;
+      const buf = r !== null && r.up && r.backlog < LINK_HIGH_WATER ? this.fitting(r, pkt) : null;
+      if (buf !== null) { r!.sendBytes(buf); this.sent++; } else this.dropped++;
       return;
     }
     const old = this.flights.get(p.messageId!);
@@ -193,15 +202,41 @@ export class Bridge {
     else { this.unsent++; this.pump(); }
   }
 
-  private sendFlight(r: Link, f: Flight): void {
+  /** Sends a flight; false when it is too large for the remote (then it is over: dropped, acknowledged). */
+  private sendFlight(r: Link, f: Flight): boolean {
     if (f.rel) r.send({ cmd: 'pubrel', messageId: f.pkt.messageId! });
     else {
       f.pkt.dup = f.everSent;
       if (r.version !== 5) f.pkt.properties = undefined;
-      r.send(f.pkt);
+      const buf = this.fitting(r, f.pkt);
+      if (buf === null) {
+        this.flights.delete(f.pkt.messageId!);
+        this.dropped++;
+        this.notRelayed(this.local!, f.pkt, TOO_LARGE, this.localRel);
+        return false;
+      }
+      r.sendBytes(buf);
     }
     f.sent = f.everSent = true;
     this.outSent++;
+    return true;
+  }
+
+  /** The encoded PUBLISH, or null when it is larger than the remote takes. */
+  private fitting(r: Link, pkt: mqttPacket.IPublishPacket): Buffer | null {
+    const buf = r.encode(pkt);
+    if (this.remoteMaxPacket > 0 && buf.length > this.remoteMaxPacket) {
+      this.lastError = `a message on ${pkt.topic} (${buf.length} bytes) is larger than the remote's Maximum Packet Size ${this.remoteMaxPacket}: dropped`;
+      return null;
+    }
+    return buf;
+  }
+
+  /** Acknowledges a message that is not relayed; a QoS 2 one with a success code awaits its PUBREL here. */
+  private notRelayed(to: Link | null, p: mqttPacket.IPublishPacket, reason: number, rel: Set<number>): void {
+    if (p.qos === 0 || to === null) return;
+    to.send(this.ack(p.qos === 1 ? 'puback' : 'pubrec', p.messageId!, reason, to.version));
+    if (p.qos === 2 && (reason < 0x80 || to.version !== 5)) rel.add(p.messageId!);
   }
 
   /** Sends what waits, in order: PUBRELs always (their message holds its place already), PUBLISHes while the window allows. */
@@ -212,8 +247,8 @@ export class Bridge {
     for (const f of this.flights.values()) {
       if (f.sent) continue;
       if (!f.rel && (blocked || this.outSent >= this.remoteWindow)) { blocked = true; continue; }
-      this.sendFlight(r, f);
       this.unsent--;
+      this.sendFlight(r, f);
       if (this.unsent === 0) break;
     }
   }
@@ -273,7 +308,10 @@ export class Bridge {
         keepalive: cfg.keepalive,
         ...(cfg.username !== '' ? { username: cfg.username } : {}),
         ...(cfg.password !== '' ? { password: Buffer.from(cfg.password) } : {}),
-        ...(cfg.protocolVersion === 5 ? { properties: { sessionExpiryInterval: persistent ? SESSION_NEVER_EXPIRES : 0, receiveMaximum: Math.min(this.sh.ctx.config.receiveMaximum, 65535) } } : {}),
+        ...(cfg.protocolVersion === 5 ? { properties: {
+          sessionExpiryInterval: persistent ? SESSION_NEVER_EXPIRES : 0, receiveMaximum: Math.min(this.sh.ctx.config.receiveMaximum, 65535),
+          maximumPacketSize: this.sh.ctx.config.maxPacketSize,
+        } } : {}),
       }, this.sh.ctx.config.connectTimeout, bridgeFlag);
     });
   }
@@ -291,6 +329,8 @@ export class Bridge {
     if (this.wasUp) this.reconnects++;
     this.wasUp = true;
     this.remoteWindow = ack.properties?.receiveMaximum ?? 65535;
+    this.remoteMaxPacket = ack.properties?.maximumPacketSize ?? 0;
+    if (!ack.sessionPresent) this.remoteRel.clear();
     this.sh.ctx.log.info({ bridge: this.cfg.name, address, sessionPresent: ack.sessionPresent }, 'bridge connected');
     if (this.ins.length > 0) {
       link.send({
@@ -321,16 +361,22 @@ export class Bridge {
       case 'publish': {
         const topic = mapTopic(this.ins, p.topic);
         const l = this.local;
-        if (topic === null || l === null || !l.up) {
-          if (p.qos > 0 && topic === null) r.send(this.ack(p.qos === 1 ? 'puback' : 'pubrec', p.messageId!, NOT_MAPPED, r.version));
-          if (topic !== null) r.end(); // no local side: the remote resends once we are back
+        if (topic === null) { this.notRelayed(r, p, NOT_MAPPED, this.remoteRel); return; }
+        if (l === null || !l.up) { r.end(); return; } // no local side: the remote resends once we are back
+        const buf = l.encode({ cmd: 'publish', topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup, messageId: p.messageId, properties: relayedProps(p.properties) });
+        if (buf.length > this.sh.ctx.config.maxPacketSize) {
+          this.lastError = `a message from the remote on ${p.topic} (${buf.length} bytes) is larger than --max-packet-size: dropped`;
+          this.notRelayed(r, p, TOO_LARGE, this.remoteRel);
           return;
         }
         this.received++;
-        l.send({ cmd: 'publish', topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup, messageId: p.messageId, properties: relayedProps(p.properties) });
+        l.sendBytes(buf);
         break;
       }
-      case 'pubrel': this.local?.send({ cmd: 'pubrel', messageId: p.messageId! }); break;
+      case 'pubrel':
+        if (this.remoteRel.delete(p.messageId!)) r.send(r.version === 5 ? { cmd: 'pubcomp', messageId: p.messageId!, reasonCode: 0 } as Packet : { cmd: 'pubcomp', messageId: p.messageId! });
+        else this.local?.send({ cmd: 'pubrel', messageId: p.messageId! });
+        break;
       case 'puback': case 'pubcomp': {
         const f = this.flights.get(p.messageId!);
         if (f === undefined || (p.cmd === 'puback') === (f.pkt.qos === 2)) break;

@@ -58,6 +58,13 @@ export class Link {
     this.write(p);
   }
 
+  /** The packet's bytes, to check a size before sendBytes (encoded once either way). */
+  encode(p: Packet): Buffer { return mqttPacket.generate(p, this.opts); }
+
+  sendBytes(buf: Buffer): void {
+    if (this.state !== 'down') this.stream.write(buf);
+  }
+
   private write(p: Packet): void {
     const buf = mqttPacket.generate(p, this.opts);
     this.stream.write(buf);
