@@ -70,7 +70,7 @@ export function readConfigFile(file: string): FileRead {
       continue;
     }
     const spec = byName.get(name);
-    if (spec === undefined) throw new ConfigError(where, `unknown key ${JSON.stringify(name)} (keys are the long flag names, listeners, hooks and bridges; see --help)`);
+    if (spec === undefined) throw new ConfigError(where, `unknown key ${JSON.stringify(name)} (keys are the long flag names and listeners; see --help)`);
     if (valueNode !== null && !isScalar(valueNode)) throw new ConfigError(at(valueNode), `${name}: must be a single value`);
     out.layer.set(spec.key, { value: coerce(spec, valueNode === null ? null : valueNode.value, `${at(valueNode ?? keyNode)}: ${name}`), source: where });
   }
