@@ -97,8 +97,8 @@ export async function bridgeState(url: string, name: string, state: '1' | '0', m
 }
 
 /** A mosquitto and a Shoal bridged to it by `yaml(mosquittoPort)`, bridge `m` connected. */
-export async function bridgedPair(yaml: (port: number) => string, opts: { persistence?: 'memory' | 'durable'; extraArgs?: string[] } = {}): Promise<{ mosq: Mosquitto; shoal: Broker; dir: string; restartShoal(sig?: NodeJS.Signals): Promise<Broker>; stop(): Promise<void> }> {
-  const mosq = new Mosquitto(await freePort(), tempDir('shoal-bridge-mosq-'));
+export async function bridgedPair(yaml: (port: number) => string, opts: { persistence?: 'memory' | 'durable'; extraArgs?: string[]; mosquitto?: string[] } = {}): Promise<{ mosq: Mosquitto; shoal: Broker; dir: string; restartShoal(sig?: NodeJS.Signals): Promise<Broker>; stop(): Promise<void> }> {
+  const mosq = new Mosquitto(await freePort(), tempDir('shoal-bridge-mosq-'), opts.mosquitto);
   const dir = tempDir('shoal-bridge-');
   const start = (): Promise<Broker> => startShoalWith(dir, yaml(mosq.port), { persistence: opts.persistence ?? 'memory', dataDir: join(dir, 'data'), extraArgs: opts.extraArgs });
   await mosq.start();
