@@ -145,6 +145,7 @@ export class Bridge {
     this.local = null;
     // The local session keeps its in-flight messages and sends them again on the next connect.
     this.flights.clear();
+    this.localRel.clear();
     this.outSent = this.unsent = 0;
     if (this.stopping) return;
     this.sh.ctx.log.warn({ bridge: this.cfg.name, why }, 'bridge: local connection closed, reconnecting');
