@@ -4,9 +4,8 @@
 //   out: local PUBLISH id N -> remote PUBLISH id N; the remote's PUBACK/PUBREC/PUBCOMP N go back to
 //        the local session, its PUBREL N to the remote. The local session keeps each message (in
 //        its queue and the store) until the remote has acknowledged it, so an acknowledged local
-//        PUBLISH survives a remote outage and a Shoal crash without a second queue; this file only
-//        mirrors the local session's in-flight window (at most --max-inflight entries) to send it
-//        again, in order, with DUP, when the remote is back.
+//        PUBLISH survives a remote outage and a Shoal crash without a second queue; window.ts
+//        mirrors the session's in-flight window to send it again, in order, when the remote is back.
 //   in:  remote PUBLISH id M -> local PUBLISH id M; the local PUBACK (sent once committed) goes to
 //        the remote, which resends until then: the remote's store covers what is in flight to us.
 // QoS 0 for the remote while it is down or more than LINK_HIGH_WATER behind is dropped and counted.
@@ -23,6 +22,7 @@ import { openLocal, type InternalSink } from './local.ts';
 import { backoffMs, openStream } from './remote.ts';
 import { inRules, outRules, mapTopic, type Rule } from './topics.ts';
 import { BridgeSys } from './sys.ts';
+import { OutWindow } from './window.ts';
 
 /** What a bridge uses of its shard. */
 export interface BridgeParts {
@@ -31,14 +31,6 @@ export interface BridgeParts {
   readonly sessions: ReadonlyMap<string, Session>;
   /** Publishes a retained broker message locally ($SYS status). */
   publishSys(topic: string, value: string): void;
-}
-
-/** A local QoS 1/2 message on its way to the remote, by its (shared) packet id. */
-interface Flight {
-  pkt: mqttPacket.IPublishPacket;
-  rel: boolean;       // the local session sent PUBREL: what goes (again) is a PUBREL
-  sent: boolean;      // on the current remote connection
-  everSent: boolean;  // on any remote connection: a resend carries DUP
 }
 
 const SESSION_NEVER_EXPIRES = 0xffffffff;
@@ -61,11 +53,13 @@ export class Bridge {
   private connecting = false;
   private stopping = false;
   private noPrivate = false;          // the remote refused the 3.1.1 bridge flag: try without
-  private readonly flights = new Map<number, Flight>();
-  private outSent = 0;                // flights sent on the current remote connection
-  private unsent = 0;                 // flights waiting for the remote
-  private remoteWindow = 65535;
-  private remoteMaxPacket = 0;        // the remote's v5 Maximum Packet Size; 0 = none
+  private readonly window = new OutWindow({
+    tooLarge: (pkt, size, max) => {
+      this.lastError = `a message on ${pkt.topic} (${size} bytes) is larger than the remote's Maximum Packet Size ${max}: dropped`;
+      this.dropped++;
+      if (pkt.qos > 0) this.notRelayed(this.local, pkt, TOO_LARGE, this.localRel);
+    },
+  });
   // QoS 2 ids not relayed (refused with a success code): their PUBREL is answered here.
   private readonly localRel = new Set<number>();
   private readonly remoteRel = new Set<number>();
@@ -144,9 +138,8 @@ export class Bridge {
   private localDown(why: string): void {
     this.local = null;
     // The local session keeps its in-flight messages and sends them again on the next connect.
-    this.flights.clear();
+    this.window.clear();
     this.localRel.clear();
-    this.outSent = this.unsent = 0;
     if (this.stopping) return;
     this.sh.ctx.log.warn({ bridge: this.cfg.name, why }, 'bridge: local connection closed, reconnecting');
     // What the remote had in flight to us is resent only on a new remote connection.
@@ -159,19 +152,8 @@ export class Bridge {
       case 'publish': this.outPublish(p); break;
       case 'pubrel': {
         const id = p.messageId!;
-        if (this.localRel.delete(id)) { this.local!.send({ cmd: 'pubcomp', messageId: id, reasonCode: 0 } as Packet); break; }
-        let f = this.flights.get(id);
-        if (f === undefined) {
-          // Released before this bridge saw the PUBLISH (a restart): relay the PUBREL alone.
-          f = { pkt: { cmd: 'publish', topic: '', payload: Buffer.alloc(0), qos: 2, retain: false, dup: false, messageId: id }, rel: true, sent: false, everSent: true };
-          this.flights.set(id, f);
-          this.unsent++;
-        } else if (!f.rel) {
-          f.rel = true;
-          if (f.sent) { f.sent = false; this.outSent--; }
-          this.unsent++;
-        }
-        this.pump();
+        if (this.localRel.delete(id)) this.local!.send({ cmd: 'pubcomp', messageId: id, reasonCode: 0 } as Packet);
+        else this.window.release(id);
         break;
       }
       // Acknowledgements of what came in from the remote: passed on with the remote's ids.
@@ -190,47 +172,10 @@ export class Bridge {
       cmd: 'publish', topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: false,
       messageId: p.messageId, properties: r === null || r.version === 5 ? relayedProps(p.properties) : undefined,
     };
-    if (p.qos === 0) {
-      const buf = r !== null && r.up && r.backlog < LINK_HIGH_WATER ? this.fitting(r, pkt) : null;
-      if (buf !== null) { r!.sendBytes(buf); this.sent++; } else this.dropped++;
-      return;
-    }
-    const old = this.flights.get(p.messageId!);
-    if (old !== undefined) { if (old.sent) this.outSent--; else this.unsent--; }
-    const f: Flight = { pkt, rel: false, sent: false, everSent: old?.everSent === true };
-    this.flights.set(p.messageId!, f);
-    if (this.unsent === 0 && r !== null && r.up && this.outSent < this.remoteWindow) this.sendFlight(r, f);
-    else { this.unsent++; this.pump(); }
-  }
-
-  /** Sends a flight; false when it is too large for the remote (then it is over: dropped, acknowledged). */
-  private sendFlight(r: Link, f: Flight): boolean {
-    if (f.rel) r.send({ cmd: 'pubrel', messageId: f.pkt.messageId! });
-    else {
-      f.pkt.dup = f.everSent;
-      if (r.version !== 5) f.pkt.properties = undefined;
-      const buf = this.fitting(r, f.pkt);
-      if (buf === null) {
-        this.flights.delete(f.pkt.messageId!);
-        this.dropped++;
-        this.notRelayed(this.local!, f.pkt, TOO_LARGE, this.localRel);
-        return false;
-      }
-      r.sendBytes(buf);
-    }
-    f.sent = f.everSent = true;
-    this.outSent++;
-    return true;
-  }
-
-  /** The encoded PUBLISH, or null when it is larger than the remote takes. */
-  private fitting(r: Link, pkt: mqttPacket.IPublishPacket): Buffer | null {
-    const buf = r.encode(pkt);
-    if (this.remoteMaxPacket > 0 && buf.length > this.remoteMaxPacket) {
-      this.lastError = `a message on ${pkt.topic} (${buf.length} bytes) is larger than the remote's Maximum Packet Size ${this.remoteMaxPacket}: dropped`;
-      return null;
-    }
-    return buf;
+    if (p.qos > 0) { this.window.add(pkt); return; }
+    if (r === null || !r.up || r.backlog >= LINK_HIGH_WATER) { this.dropped++; return; }
+    const buf = this.window.encode(r, pkt);
+    if (buf !== null) { r.sendBytes(buf); this.sent++; }
   }
 
   /** Acknowledges a message that is not relayed; a QoS 2 one with a success code awaits its PUBREL here. */
@@ -238,20 +183,6 @@ export class Bridge {
     if (p.qos === 0 || to === null) return;
     to.send(this.ack(p.qos === 1 ? 'puback' : 'pubrec', p.messageId!, reason, to.version));
     if (p.qos === 2 && (reason < 0x80 || to.version !== 5)) rel.add(p.messageId!);
-  }
-
-  /** Sends what waits, in order: PUBRELs always (their message holds its place already), PUBLISHes while the window allows. */
-  private pump(): void {
-    const r = this.remote;
-    if (this.unsent === 0 || r === null || !r.up) return;
-    let blocked = false;
-    for (const f of this.flights.values()) {
-      if (f.sent) continue;
-      if (!f.rel && (blocked || this.outSent >= this.remoteWindow)) { blocked = true; continue; }
-      this.unsent--;
-      this.sendFlight(r, f);
-      if (this.unsent === 0) break;
-    }
   }
 
   // ---- the remote side ----
@@ -329,8 +260,6 @@ export class Bridge {
     this.since = Date.now();
     if (this.wasUp) this.reconnects++;
     this.wasUp = true;
-    this.remoteWindow = ack.properties?.receiveMaximum ?? 65535;
-    this.remoteMaxPacket = ack.properties?.maximumPacketSize ?? 0;
     if (!ack.sessionPresent) this.remoteRel.clear();
     this.sh.ctx.log.info({ bridge: this.cfg.name, address, sessionPresent: ack.sessionPresent }, 'bridge connected');
     if (this.ins.length > 0) {
@@ -339,7 +268,7 @@ export class Bridge {
         subscriptions: this.ins.map((r) => ({ topic: r.remoteFilter, qos: r.qos, nl: true, rap: true, rh: 0 })),
       } as mqttPacket.ISubscribePacket);
     }
-    this.pump();
+    this.window.connected(link, ack.properties?.receiveMaximum ?? 65535, ack.properties?.maximumPacketSize ?? 0);
     this.notify(true);
   }
 
@@ -347,8 +276,7 @@ export class Bridge {
     if (this.remote !== link) return;
     this.remote = null;
     this.lastError = why;
-    for (const f of this.flights.values()) if (f.sent) { f.sent = false; this.unsent++; }
-    this.outSent = 0;
+    this.window.disconnected();
     this.notify(false);
     if (this.stopping) return;
     this.sh.ctx.log.warn({ bridge: this.cfg.name, why }, 'bridge: remote connection lost, reconnecting');
@@ -378,27 +306,13 @@ export class Bridge {
         if (this.remoteRel.delete(p.messageId!)) r.send(r.version === 5 ? { cmd: 'pubcomp', messageId: p.messageId!, reasonCode: 0 } as Packet : { cmd: 'pubcomp', messageId: p.messageId! });
         else this.local?.send({ cmd: 'pubrel', messageId: p.messageId! });
         break;
-      case 'puback': case 'pubcomp': {
-        const f = this.flights.get(p.messageId!);
-        if (f === undefined || (p.cmd === 'puback') === (f.pkt.qos === 2)) break;
-        this.flights.delete(p.messageId!);
-        if (f.sent) this.outSent--; else this.unsent--;
-        this.sent++;
-        this.local?.send(this.ack(p.cmd, p.messageId!, 0, 5));
-        this.pump();
-        break;
-      }
-      case 'pubrec': {
-        const f = this.flights.get(p.messageId!);
-        if (f === undefined || f.rel) break;
+      case 'puback': case 'pubrec': case 'pubcomp': {
         const code = (p as { reasonCode?: number }).reasonCode ?? 0;
-        if (code >= 0x80) {
-          this.flights.delete(p.messageId!);
-          if (f.sent) this.outSent--; else this.unsent--;
-          this.lastError = `the remote refused a message on ${f.pkt.topic}: PUBREC 0x${code.toString(16)}`;
-          this.pump();
-        }
-        this.local?.send(this.ack('pubrec', p.messageId!, code, 5));
+        if (!this.window.acknowledged(p.cmd, p.messageId!, code >= 0x80)) break;
+        if (p.cmd !== 'pubrec') this.sent++;
+        if (code >= 0x80) this.lastError = `the remote refused a message: ${p.cmd.toUpperCase()} 0x${code.toString(16)}`;
+        // The remote's reason goes on (v5 both sides): the local session ends a refused flow too.
+        this.local?.send(this.ack(p.cmd, p.messageId!, code, 5));
         break;
       }
       case 'suback': this.checkSuback(p, 'remote'); break;
