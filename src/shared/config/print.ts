@@ -57,6 +57,7 @@ export function helpText(): string {
     for (const o of rows) out.push(line(`--${o.name}${argOf(o)}`, `${o.help} (default: ${defaultOf(o)})`));
   }
   out.push('', 'More listeners of any transport: the config file\'s listeners: list (see examples/shoal.yaml).');
+  out.push('Bridges to other brokers: the config file\'s bridges: list (docs/bridges.md).');
   return out.join('\n');
 }
 
