@@ -86,3 +86,33 @@ test('a normal client cannot take a $bridge/ client id', async () => {
     await b.stop();
   }
 });
+
+test('createBroker({ bridges }) runs a bridge in an embedded broker', async () => {
+  const { createBroker } = await import('../../src/main/broker.ts');
+  const remote = await startBroker({});
+  const dir = tempDir('shoal-bridge-embed-');
+  const broker = await createBroker({
+    port: 0, host: '127.0.0.1', shards: 2, persistence: 'memory', dataDir: dir, logLevel: 'warn',
+    bridges: [{ name: 'e', address: `127.0.0.1:${remote.port}`, restartTimeout: '0.2 1', topics: ['emb/# both 1'] }],
+  });
+  const clients: MqttClient[] = [];
+  try {
+    await broker.listen();
+    const url = `mqtt://127.0.0.1:${broker.address()!.port}`;
+    await bridgeState(url, 'e', '1');
+    const onRemote = await connect(remote.url, { protocolVersion: 5 });
+    const onLocal = await connect(url, { protocolVersion: 5 });
+    clients.push(onRemote, onLocal);
+    const got = collect(onRemote);
+    await subscribe(onRemote, 'emb/#', { qos: 1 });
+    await broker.publish('emb/from-program', 'hi', { qos: 1 });
+    await publish(onLocal, 'emb/from-client', 'hello', { qos: 1 });
+    await got.waitFor(2, 10_000);
+    assert.deepEqual(got.topics().sort(), ['emb/from-client', 'emb/from-program']);
+  } finally {
+    await endAll(clients);
+    await broker.close();
+    await remote.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
