@@ -74,8 +74,10 @@ export class Link {
   end(reason = 0): void {
     if (this.state === 'down') return;
     if (this.state === 'up') this.write({ cmd: 'disconnect', ...(this.version === 5 ? { reasonCode: reason } : {}) } as Packet);
+    // Ended, not destroyed, so the DISCONNECT is flushed; a peer that never closes is cut after 2 s.
     this.stream.end();
-    this.fail('closed by the bridge');
+    setTimeout(() => { if (!this.stream.destroyed) this.stream.destroy(); }, 2000).unref();
+    this.fail('closed by the bridge', null, false);
   }
 
   private onPacket(p: Packet): void {
@@ -108,11 +110,11 @@ export class Link {
     this.write({ cmd: 'pingreq' });
   }
 
-  private fail(why: string, connack: mqttPacket.IConnackPacket | null = null): void {
+  private fail(why: string, connack: mqttPacket.IConnackPacket | null = null, destroy = true): void {
     if (this.state === 'down') return;
     this.state = 'down';
     if (this.timer !== null) { clearTimeout(this.timer); clearInterval(this.timer); this.timer = null; }
-    if (!this.stream.destroyed) this.stream.destroy();
+    if (destroy && !this.stream.destroyed) this.stream.destroy();
     this.ev.down(why, connack);
   }
 }
