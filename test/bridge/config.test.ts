@@ -2,10 +2,12 @@
 // shows in --print-config with its password masked; createBroker names options.bridges[i].key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadObject } from '../../src/shared/config/object.ts';
-import { QUICK, run } from '../config/run.ts';
+import { readConfigFile } from '../../src/shared/config/file.ts';
+import type { BridgeConfig } from '../../src/shared/config/bridges.ts';
+import { QUICK, REPO_ROOT, run } from '../config/run.ts';
 import { tempDir } from './helpers.ts';
 
 const dir = tempDir('shoal-bridge-config-');
@@ -67,4 +69,16 @@ test('bridges config: createBroker options are checked by the same rules, naming
   assert.deepEqual(config.bridges[0]!.addresses, [{ host: 'h', port: 1 }, { host: '::1', port: 2 }]);
   assert.equal(config.bridges[0]!.protocolVersion, 4);
   assert.deepEqual(config.bridges[0]!.topics, [{ pattern: 'a/#', direction: 'in', qos: 2, localPrefix: 'l/', remotePrefix: 'r/' }]);
+});
+
+test('bridges config: the example in examples/shoal.yaml loads', () => {
+  const text = readFileSync(join(REPO_ROOT, 'examples', 'shoal.yaml'), 'utf8');
+  const block = /# bridges-example-begin\n([\s\S]*?)# bridges-example-end/.exec(text)![1]!.replace(/^# ?/gm, '');
+  const file = join(dir, 'example.yaml');
+  writeFileSync(file, block);
+  const [b] = readConfigFile(file).layer.get('bridges')!.value as BridgeConfig[];
+  assert.equal(b!.name, 'cloud');
+  assert.equal(b!.addresses.length, 2);
+  assert.equal(b!.tls, true);
+  assert.deepEqual(b!.topics.map((t) => `${t.direction} ${t.remotePrefix}${t.pattern}`), ['out site-7/sensors/#', 'in site-7/commands/#']);
 });
