@@ -170,7 +170,7 @@ export class Bridge {
     const r = this.remote;
     const pkt: mqttPacket.IPublishPacket = {
       cmd: 'publish', topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: false,
-      messageId: p.messageId, properties: r === null || r.version === 5 ? relayedProps(p.properties) : undefined,
+      messageId: p.messageId, properties: this.cfg.protocolVersion === 5 ? relayedProps(p.properties) : undefined,
     };
     if (p.qos > 0) { this.window.add(pkt); return; }
     if (r === null || !r.up || r.backlog >= LINK_HIGH_WATER) { this.dropped++; return; }

@@ -104,7 +104,6 @@ export class OutWindow {
     if (f.rel) r.send({ cmd: 'pubrel', messageId: f.pkt.messageId! });
     else {
       f.pkt.dup = f.everSent;
-      if (r.version !== 5) f.pkt.properties = undefined;
       const buf = this.encode(r, f.pkt);
       if (buf === null) { this.flights.delete(f.pkt.messageId!); return; }
       r.sendBytes(buf);
