@@ -2,6 +2,7 @@
 // for a 3.1.1 and a 5 bridge; a `both` rule does not echo (No Local / the 3.1.1 bridge flag).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import type { Broker } from '../helpers/broker.ts';
 import { collect, connect, endAll, publish, sleep, subscribe, type MqttClient } from '../helpers/clients.ts';
 import { Mosquitto, bridgeState, freePort, mosquittoMissing, startShoalWith, tempDir } from './helpers.ts';
@@ -36,6 +37,7 @@ bridges:
       await endAll(clients);
       await shoal?.stop();
       await mosq?.stop();
+      rmSync(dir, { recursive: true, force: true });
     });
 
     test('out: Shoal publishes at QoS 0/1/2, mosquitto subscribers get each once at that QoS, prefixes swapped', async () => {

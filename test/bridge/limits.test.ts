@@ -2,6 +2,7 @@
 // stays connected (relayed, it would end the connection and come back on every reconnect).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import type { BridgeInfo } from '../../src/shared/admin-query.ts';
 import { request } from '../admin/helpers.ts';
 import { collect, connect, endAll, publish, sleep, subscribe, type MqttClient } from '../helpers/clients.ts';
@@ -60,5 +61,6 @@ bridges:
     await shoal?.stop();
     await mosq.stop();
     await mosq2.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
