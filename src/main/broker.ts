@@ -40,9 +40,11 @@ export type ClientInfo = ConnectedClient;
 export type { ShardRequests };
 
 /** Options: the config keys in camelCase or kebab-case, `hooks`, and what only an embedding program sets. */
-export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'hooks' | 'listeners'>> {
+export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'hooks' | 'listeners' | 'bridges'>> {
   hooks?: (string | { module: string; options?: unknown })[];
   listeners?: Record<string, unknown>[];
+  /** As the config file's bridges: (docs/bridges.md), keys in kebab-case or camelCase. */
+  bridges?: Record<string, unknown>[];
   /** SIGINT/SIGTERM close the broker and exit the process with 0 (what the CLI does). */
   handleSignals?: boolean;
   [kebab: string]: unknown;

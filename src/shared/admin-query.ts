@@ -45,6 +45,21 @@ export const RETAINED_PAYLOAD_CAP = 4096;
 /** A connected client as the embedding API (and the hooks) see it. */
 export interface ConnectedClient { clientId: string; username: string | undefined; address: string; protocolVersion: number; shard: number }
 
+/** A bridge's status (src/worker/bridge/), from the shard that runs it. */
+export interface BridgeInfo {
+  name: string;
+  shard: number;
+  connected: boolean;
+  address: string;               // host:port of the remote it is (or last was) connected to
+  connected_since: string;       // ISO time, '' while down
+  last_error: string;
+  queued: number;                // local messages waiting for the remote: session queue + in flight
+  sent: number;                  // messages the remote has acknowledged (QoS 0: written)
+  received: number;              // messages from the remote, published locally
+  dropped: number;               // QoS 0 for the remote dropped while it was down or behind
+  reconnects: number;
+}
+
 /** A page of matching items from one shard: the first `limit` (in id order) and how many matched in all. */
 export interface Slice<T> { items: T[]; total: number }
 
@@ -65,7 +80,8 @@ export type AdminQuery =
   | { op: 'banned' }
   // The embedding API: connected clients (all, or the one with `id`), and the events hook on or off.
   | { op: 'connected'; id: string | null }
-  | { op: 'events'; on: boolean };
+  | { op: 'events'; on: boolean }
+  | { op: 'bridges' };
 
 /** The answer to each op (by `op`). */
 export interface AdminAnswers {
@@ -83,4 +99,5 @@ export interface AdminAnswers {
   banned: string[];
   connected: ConnectedClient[];
   events: true;
+  bridges: BridgeInfo[];
 }

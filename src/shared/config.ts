@@ -2,6 +2,7 @@
 // environment and the config file (one option table) is src/shared/config/.
 import os from 'node:os';
 import type { Transport } from './tls.ts';
+import type { BridgeConfig } from './config/bridges.ts';
 
 export type Persistence = 'durable' | 'fast' | 'memory';
 /** Who accepts TCP connections: each shard on its own SO_REUSEPORT listener, or main (then transferred). */
@@ -96,6 +97,7 @@ export interface BrokerConfig {
   wsPath: string;               // the only path a WebSocket upgrade may ask for; '' = any path
   listeners: ListenerConfig[];  // more listeners, from the config file (src/shared/config/listeners.ts)
   hooks: HookSpec[];            // hook modules, in stacking order (--hook, the file's hooks:, createBroker's hooks)
+  bridges: BridgeConfig[];      // connections to other brokers (src/shared/config/bridges.ts, docs/bridges.md)
   // Admin HTTP (docs/operations.md), served by main: null = off.
   httpPort: number | null;      // /health, /ready, /metrics, /api/v1/...
   httpHost: string;
@@ -168,6 +170,7 @@ export const DEFAULTS: BrokerConfig = {
   wsPath: '',
   listeners: [],
   hooks: [],
+  bridges: [],
   httpPort: null,
   httpHost: '127.0.0.1',
   httpToken: '',

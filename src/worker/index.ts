@@ -16,6 +16,8 @@ import { startSessionGauges } from './control/gauges.ts';
 import { HookedAuth } from './hooks/auth.ts';
 import { EmbedEvents } from './embed/control.ts';
 import { countBackendsIn } from './hooks/backends/common.ts';
+import { Bridges } from './bridge/index.ts';
+import { Message } from './session/message.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
@@ -59,9 +61,14 @@ if (init.config.httpPort !== null) { // for /metrics on the admin port
   startLoopStats(stats, init.id);
   startSessionGauges(stats, init.id, shard.sessions);
 }
+const bridges = new Bridges({
+  ctx: shard,
+  sink: shard, sessions: shard.sessions, home: (id) => shard.registry.home(id),
+  publishSys: (topic, value) => shard.routing.publish(new Message(topic, Buffer.from(value), 0, true, null, 0, ''), Date.now()),
+});
 const control = new ControlRoom({
   id: shard.id, stats, sessions: shard.sessions, routing: shard.routing, retained: shard.retained,
-  retainSync: shard.retainSync, lifecycle: shard.lifecycle, durability: shard.durability, banned,
+  retainSync: shard.retainSync, lifecycle: shard.lifecycle, durability: shard.durability, banned, bridges,
   connections: shard.connections, hooks: shard.hooks, events: new EmbedEvents(shard.hooks, port),
 });
 
@@ -92,6 +99,7 @@ port.on('message', (m: ControlToShard) => {
       if (m.listeners !== null) transports.replaceTls(m.listeners);
       break;
     case 'shutdown':
+      bridges.stop();
       acceptor.close();
       clearInterval(keepalive);
       transports.shutdown();
@@ -105,3 +113,5 @@ port.on('message', (m: ControlToShard) => {
 });
 shard.hooks.notify('onStarted', log);
 port.postMessage({ type: 'ready' } satisfies ControlFromShard);
+// After ready: the bridges' local sessions connect like any client, to a shard that serves.
+bridges.start();

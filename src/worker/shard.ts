@@ -114,6 +114,13 @@ export class Shard implements ShardParts, SocketSink {
     this.connections.add(c);
   }
 
+  /** A connection from inside the shard (a bridge's local side, bridge/local.ts): no address limits. */
+  adoptInternal(socket: ClientSocket): void {
+    this.stats.addLive(this.id, 1);
+    const c = new Connection(this, socket);
+    this.connections.add(c);
+  }
+
   /**
    * The ACL was reloaded: every subscription of a client with access control is checked at
    * delivery from now on (its verdict was the old file's), and each client's rules are

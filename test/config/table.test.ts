@@ -17,7 +17,7 @@ const EXAMPLE = join(REPO_ROOT, 'examples', 'shoal.yaml');
 
 test('every BrokerConfig field but listeners has exactly one option row, and names are unique', () => {
   const keys = OPTIONS.map((o) => o.key).sort();
-  assert.deepEqual(keys, Object.keys(DEFAULTS).filter((k) => k !== 'listeners' && k !== 'hooks').sort());
+  assert.deepEqual(keys, Object.keys(DEFAULTS).filter((k) => k !== 'listeners' && k !== 'hooks' && k !== 'bridges').sort());
   assert.equal(new Set(OPTIONS.map((o) => o.name)).size, OPTIONS.length);
   assert.equal(envName('max-inflight'), 'SHOAL_MAX_INFLIGHT');
 });

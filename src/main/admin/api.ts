@@ -83,6 +83,7 @@ export function apiRoutes(control: BrokerControl): Route[] {
   const route = (method: Route['method'], path: string, h: Route['handler']): Route => ({ method, path, handler: guard(h) });
   const P = '/api/v1/mqtt';
   return [
+    route('GET', '/api/v1/bridges', async (_q, res) => { send(res, await control.bridges()); }),
     route('GET', `${P}/clients`, async (_q, res, url) => {
       const { offset, limit, match } = paging(url);
       send(res, await control.clients(match, offset, limit));

@@ -43,7 +43,10 @@ function isLoopback(host: string): boolean {
 export async function startAdminPort(config: BrokerConfig, src: AdminSources): Promise<AdminPort | null> {
   if (config.httpPort === null) return null;
   const readiness = new Readiness(src.shards);
-  const metrics = createMetrics({ stats: src.stats, shards: src.shards, ringCapacity: config.ringCapacity, version: src.version });
+  const metrics = createMetrics({
+    stats: src.stats, shards: src.shards, ringCapacity: config.ringCapacity, version: src.version,
+    ...(config.bridges.length > 0 ? { bridges: async () => (await src.control.bridges()).value } : {}),
+  });
   const rest = new Rest({ stats: src.stats, version: src.version, shards: src.shards.count, config: configView(config) });
   const sampler = new Sampler(src.stats, src.shards);
   const started = Date.now();

@@ -6,12 +6,16 @@ import { BACKENDS, BackendStat, backendStat, COMMIT_BOUNDS_S, connectedKind, KIN
 import { registerShardHistogram } from './histogram.ts';
 import type { ShardsUp } from './health.ts';
 import { RingGauges, type RingSource } from './rings.ts';
+import { registerBridgeMetrics } from './bridge-metrics.ts';
+import type { BridgeInfo } from '../../shared/admin-query.ts';
 
 export interface MetricsSources {
   stats: StatsBlock;
   shards: ShardsUp & RingSource;
   ringCapacity: number;
   version: string;
+  /** The bridges' status (bridge-metrics.ts); absent without bridges. */
+  bridges?: () => Promise<BridgeInfo[]>;
 }
 
 type Labels = Record<string, string | number>;
@@ -152,5 +156,6 @@ export function createMetrics(src: MetricsSources): Metrics {
   collectDefaultMetrics({ register: registry });
   for (const name of ['nodejs_eventloop_lag_min_seconds', 'nodejs_eventloop_lag_mean_seconds', 'nodejs_eventloop_lag_stddev_seconds']) registry.removeSingleMetric(name);
 
+  if (src.bridges !== undefined) registerBridgeMetrics(registry, src.bridges);
   return { contentType: registry.contentType, text: () => registry.metrics() };
 }

@@ -2,7 +2,7 @@
 // messages of the broker, a kick, a ban, a publish. Each call asks the shards it needs over the
 // control channel (channel.ts) with one deadline and says which shards did not answer; the
 // admin REST API (src/main/admin/api.ts) and an embedding program use the same calls.
-import type { AdminAnswers, AdminQuery, ClientInfo, RetainedInfo, Slice, SubscriptionInfo } from '../../shared/admin-query.ts';
+import type { AdminAnswers, AdminQuery, BridgeInfo, ClientInfo, RetainedInfo, Slice, SubscriptionInfo } from '../../shared/admin-query.ts';
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import { DEFAULT_TIMEOUT_MS, gather, type ShardAsker, type ShardMiss } from '../admin/shard-query.ts';
 
@@ -134,6 +134,12 @@ export class BrokerControl {
       missing: g.flatMap((r) => r.missing),
       answered: g.reduce((s, r) => s + r.answered, 0),
     };
+  }
+
+  /** Every bridge's status, from the shard that runs it, by name. */
+  async bridges(): Promise<Partial<BridgeInfo[]>> {
+    const r = await this.all({ op: 'bridges' });
+    return { value: r.values.flat().sort((a, b) => (a.name < b.name ? -1 : 1)), missing: r.missing, answered: r.answered };
   }
 
   async banned(): Promise<Partial<string[]>> {

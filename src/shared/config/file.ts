@@ -7,6 +7,7 @@ import type { HookSpec, ListenerConfig } from '../config.ts';
 import { byName, type OptionSpec } from './options.ts';
 import type { Layer } from './layer.ts';
 import { ConfigError, coerce } from './values.ts';
+import { readBridges, yamlWhere } from './bridges.ts';
 
 const TRANSPORTS = ['tcp', 'tls', 'ws', 'wss'] as const;
 
@@ -58,6 +59,10 @@ export function readConfigFile(file: string): FileRead {
     if (name === 'hooks') {
       out.hooks = readHooks(valueNode, at, keyNode);
       out.hooksSource = where;
+      continue;
+    }
+    if (name === 'bridges') {
+      out.layer.set('bridges', { value: readBridges(valueNode?.toJSON() ?? null, yamlWhere(valueNode ?? keyNode, at)), source: where });
       continue;
     }
     if (name === 'listeners') {

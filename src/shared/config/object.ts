@@ -8,6 +8,7 @@ import type { Layer } from './layer.ts';
 import { merge, type Loaded } from './load.ts';
 import { OPTIONS, byName, type OptionSpec } from './options.ts';
 import { ConfigError, coerce } from './values.ts';
+import { readBridges } from './bridges.ts';
 
 const byKey: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.key as string, o]));
 const listenerByField: ReadonlyMap<string, string> = new Map([...LISTENER_KEYS].map(([name, r]) => [r.field as string, name]));
@@ -26,6 +27,10 @@ export function loadObject(options: ConfigObject, where = 'options'): Loaded {
       if (!Array.isArray(raw)) throw new ConfigError(source, 'must be a list of module specifiers or {module, options}');
       hooks = raw.map((h, i) => hookSpecOf(h, `${source}[${i}]`));
       hooksSource = source;
+      continue;
+    }
+    if (name === 'bridges') {
+      layer.set('bridges', { value: readBridges(raw, (path) => `${source}${path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}`), source });
       continue;
     }
     if (name === 'listeners') {

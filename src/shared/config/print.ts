@@ -3,6 +3,7 @@ import { stringify } from 'yaml';
 import { DEFAULTS, type BrokerConfig } from '../config.ts';
 import { ACTIONS, GROUPS, OPTIONS, type OptionSpec } from './options.ts';
 import type { Loaded } from './load.ts';
+import { bridgesYaml } from './bridges.ts';
 
 const MASK = '********';
 const WIDTH = 36;
@@ -56,6 +57,7 @@ export function helpText(): string {
     for (const o of rows) out.push(line(`--${o.name}${argOf(o)}`, `${o.help} (default: ${defaultOf(o)})`));
   }
   out.push('', 'More listeners of any transport: the config file\'s listeners: list (see examples/shoal.yaml).');
+  out.push('Bridges to other brokers: the config file\'s bridges: list (docs/bridges.md).');
   return out.join('\n');
 }
 
@@ -81,6 +83,8 @@ export function printConfig(loaded: Loaded, options: readonly OptionSpec[] = OPT
   out.push(stringify({ listeners: config.listeners.map(listenerYaml) }, { flow: false }).trimEnd());
   out.push('', `# ${sources.get('hooks') ?? 'no hooks'}`);
   out.push(stringify({ hooks: config.hooks }, { flow: false }).trimEnd());
+  out.push('', `# ${sources.get('bridges') ?? 'no bridges'}`);
+  out.push(stringify({ bridges: bridgesYaml(config.bridges, MASK) }, { flow: false }).trimEnd());
   return out.join('\n');
 }
 

@@ -289,3 +289,6 @@ export const MAX_CLIENT_ID_LENGTH = 256;
 
 /** Highest QoS the broker grants by default */
 export const DEFAULT_MAXIMUM_QOS = 2;
+
+/** Client ids of the bridges' local sessions ($bridge/<name>): only the broker itself may connect with one. */
+export const BRIDGE_ID_PREFIX = '$bridge/';

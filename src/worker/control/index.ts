@@ -12,7 +12,7 @@ import type { HookRegistry } from '../hooks/registry.ts';
 import { connectedClients, ownMessage } from '../embed/control.ts';
 import type { Session } from '../session/session.ts';
 import type { Subscription } from '../session/subscription.ts';
-import type { AdminAnswers, AdminQuery, ClientInfo, RetainedInfo, Slice, SubscriptionInfo } from '../../shared/admin-query.ts';
+import type { AdminAnswers, AdminQuery, BridgeInfo, ClientInfo, RetainedInfo, Slice, SubscriptionInfo } from '../../shared/admin-query.ts';
 import { RETAINED_PAYLOAD_CAP } from '../../shared/admin-query.ts';
 import type { BannedIds } from './banned.ts';
 import { waitForCommit, type GateParts } from './commit-wait.ts';
@@ -31,6 +31,8 @@ export interface ControlParts extends GateParts {
   readonly hooks: HookRegistry;
   /** The embedding API's events hook (embed/control.ts). */
   readonly events: { set(on: boolean): void };
+  /** The bridges this shard runs (worker/bridge/). */
+  readonly bridges: { status(): BridgeInfo[] };
 }
 
 const lower = (s: string): string => s.toLowerCase();
@@ -150,6 +152,7 @@ export class ControlRoom {
       case 'banned': return sh.banned.list();
       case 'connected': return connectedClients(sh.connections, sh.id, sh.hooks, q.id);
       case 'events': sh.events.set(q.on); return true;
+      case 'bridges': return sh.bridges.status();
     }
   }
 

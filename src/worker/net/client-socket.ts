@@ -11,6 +11,8 @@ export interface ClientSocket {
   readonly remotePort?: number | undefined;
   readonly writableLength: number;
   readonly destroyed: boolean;
+  /** A connection from inside the broker (a bridge's local side): no auth, ACL or address limits. */
+  readonly internal?: boolean;
   on(event: 'data' | 'drain' | 'error' | 'close', listener: (...args: any[]) => void): unknown;
   pause(): unknown;
   resume(): unknown;

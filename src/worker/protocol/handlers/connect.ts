@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../../../shared/errors.ts';
-import { MAX_CLIENT_ID_LENGTH, Property as P } from '../../../shared/protocol/constants.ts';
+import { BRIDGE_ID_PREFIX, MAX_CLIENT_ID_LENGTH, Property as P } from '../../../shared/protocol/constants.ts';
 import { decodeVarint } from '../../../shared/protocol/varint.ts';
 import { Reason } from '../../../shared/protocol/reason-codes.ts';
 import { isValidMqttUtf8Bytes } from '../../../shared/protocol/utf8.ts';
@@ -229,8 +229,13 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
     return;
   }
 
+  // The $bridge/ ids belong to the bridges' own local sessions (worker/bridge/), which skip the
+  // limits, the auth hook and the ACL: the operator configured them.
+  const internal = conn.socket.internal === true;
+  if (clientId.startsWith(BRIDGE_ID_PREFIX) !== internal) { refuse(conn, Reason.CLIENT_IDENTIFIER_NOT_VALID); return; }
+
   // --client-id-prefixes and --max-connections, before any password is hashed.
-  const limited = admitConnect(conn, clientId, assignedId !== null);
+  const limited = internal ? 0 : admitConnect(conn, clientId, assignedId !== null);
   if (limited !== 0) { refuse(conn, limited); return; }
 
   let authMethod: string | undefined;
@@ -279,11 +284,13 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
     beginConnectAuth(conn, req, authMethod, areq, props.authenticationData);
     return;
   }
-  settle(conn, sh.auth.check(areq), true, (o) => {
+  settle(conn, internal ? INTERNAL_OK : sh.auth.check(areq), true, (o) => {
     if (o.reason === Reason.SUCCESS) proceedConnect(conn, req);
     else refuse(conn, o.reason === Reason.CONTINUE_AUTHENTICATION ? Reason.NOT_AUTHORIZED : o.reason, o);
   });
 }
+
+const INTERNAL_OK: AuthOutcome = Object.freeze({ reason: Reason.SUCCESS });
 
 /**
  * The AuthRequest of a CONNECT. The peer address is looked up only if a hook reads it: it is

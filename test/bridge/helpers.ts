@@ -1,0 +1,129 @@
+// What the bridge tests share: Debian's mosquitto on a port of our choosing (so it can be killed
+// and started again on the same port, with its persistence directory), and a Shoal whose config
+// file holds a bridges: list.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MOSQUITTO_BIN, startBroker, type Broker } from '../helpers/broker.ts';
+import mqtt from 'mqtt';
+import { collect, connect, eventually, subscribe, withTimeout, type MqttClient } from '../helpers/clients.ts';
+
+export const mosquittoMissing = existsSync(MOSQUITTO_BIN) ? false : `needs Debian's mosquitto (${MOSQUITTO_BIN})`;
+
+export function tempDir(prefix: string): string { return mkdtempSync(join(tmpdir(), prefix)); }
+
+function probe(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean): void => { s.destroy(); res(ok); };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.setTimeout(500, () => done(false));
+  });
+}
+
+/** A mosquitto on `port` with persistence in `dir`; start() again after kill() keeps both. */
+export class Mosquitto {
+  readonly port: number;
+  readonly dir: string;
+  private proc: ChildProcess | null = null;
+  private readonly extra: string[];
+  stderr = '';
+
+  constructor(port: number, dir: string, extra: string[] = []) {
+    this.port = port;
+    this.dir = dir;
+    this.extra = extra;
+    // mosquitto started as root runs as its own user, which must be able to write its store here.
+    chmodSync(dir, 0o777);
+  }
+
+  get url(): string { return `mqtt://127.0.0.1:${this.port}`; }
+
+  async start(): Promise<void> {
+    const conf = join(this.dir, 'mosquitto.conf');
+    writeFileSync(conf, [
+      `listener ${this.port} 127.0.0.1`, 'allow_anonymous true',
+      'persistence true', `persistence_location ${this.dir}/`, 'autosave_interval 1', 'autosave_on_changes true',
+      'max_queued_messages 0', 'log_dest stderr', 'log_type error', 'log_type warning', ...this.extra,
+    ].join('\n') + '\n');
+    const p = this.proc = spawn(MOSQUITTO_BIN, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    p.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-20000); });
+    const deadline = Date.now() + 10_000;
+    while (!(await probe(this.port))) {
+      if (p.exitCode !== null) throw new Error(`mosquitto exited (${p.exitCode}): ${this.stderr}`);
+      if (Date.now() > deadline) { p.kill('SIGKILL'); throw new Error('mosquitto did not listen within 10 s'); }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async kill(sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = this.proc;
+    this.proc = null;
+    if (p === null || p.exitCode !== null || p.signalCode !== null) return;
+    await new Promise<void>((r) => { p.once('exit', () => r()); p.kill(sig); });
+  }
+
+  async stop(): Promise<void> { await this.kill('SIGTERM'); rmSync(this.dir, { recursive: true, force: true }); }
+}
+
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** A Shoal with `yaml` (the bridges: list and anything else) as its config file. */
+export async function startShoalWith(dir: string, yaml: string, opts: { shards?: number; persistence?: 'memory' | 'durable'; dataDir?: string; extraArgs?: string[] } = {}): Promise<Broker> {
+  const file = join(dir, `shoal-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, yaml);
+  return startBroker({ shards: opts.shards ?? 2, persistence: opts.persistence ?? 'memory', ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), extraArgs: ['--config', file, ...(opts.extraArgs ?? [])] });
+}
+
+/** Resolves once Shoal's $SYS/broker/connection/<name>/state says `state`. */
+export async function bridgeState(url: string, name: string, state: '1' | '0', ms = 15_000): Promise<void> {
+  const c: MqttClient = await connect(url, { protocolVersion: 5 });
+  try {
+    const got = collect(c);
+    await subscribe(c, `$SYS/broker/connection/${name}/state`);
+    await eventually(() => got.messages.some((m) => m.payload.toString() === state) && got.messages.at(-1)!.payload.toString() === state, ms, `bridge ${name} state ${state}`);
+  } finally {
+    c.end(true);
+  }
+}
+
+/** A mosquitto and a Shoal bridged to it by `yaml(mosquittoPort)`, bridge `m` connected. */
+export async function bridgedPair(yaml: (port: number) => string, opts: { persistence?: 'memory' | 'durable'; extraArgs?: string[]; mosquitto?: string[] } = {}): Promise<{ mosq: Mosquitto; shoal: Broker; dir: string; restartShoal(sig?: NodeJS.Signals): Promise<Broker>; stop(): Promise<void> }> {
+  const mosq = new Mosquitto(await freePort(), tempDir('shoal-bridge-mosq-'), opts.mosquitto);
+  const dir = tempDir('shoal-bridge-');
+  const start = (): Promise<Broker> => startShoalWith(dir, yaml(mosq.port), { persistence: opts.persistence ?? 'memory', dataDir: join(dir, 'data'), extraArgs: opts.extraArgs });
+  await mosq.start();
+  const pair = {
+    mosq, dir, shoal: null as unknown as Broker,
+    async restartShoal(sig: NodeJS.Signals = 'SIGKILL'): Promise<Broker> { await pair.shoal.kill(sig); return pair.shoal = await start(); },
+    async stop(): Promise<void> { await pair.shoal?.stop(); await mosq.stop(); rmSync(dir, { recursive: true, force: true }); },
+  };
+  try {
+    pair.shoal = await start();
+    await bridgeState(pair.shoal.url, 'm', '1');
+  } catch (err) {
+    await pair.stop();
+    throw err;
+  }
+  return pair;
+}
+
+/** A subscriber on mosquitto with a persistent session: it collects across mosquitto's restarts. */
+export async function persistentSubscriber(url: string, id: string): Promise<{ client: MqttClient; seqs: number[] }> {
+  // The listener is on before CONNACK: a resumed session's messages may come in the same read.
+  const client = mqtt.connect(url, { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 200, connectTimeout: 5000 });
+  const seqs: number[] = [];
+  client.on('message', (_t, payload) => seqs.push(Number(payload.toString())));
+  await withTimeout(new Promise((r) => client.once('connect', r)), 10_000, `${id} connects to mosquitto`);
+  await subscribe(client, 'stream/#', { qos: 1 });
+  return { client, seqs };
+}
