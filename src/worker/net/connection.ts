@@ -18,6 +18,7 @@ import type { ClientSocket } from './client-socket.ts';
 import { ConnState, type ConnStateValue } from './conn-state.ts';
 import { ReadSlab, userBufferSocket } from './socket-reader.ts';
 import { parseWhole } from '../protocol/parse.ts';
+import { CONNECTION_BYTES, released } from './reclaim.ts';
 
 
 /** What a whole packet from a client goes to (the protocol room's dispatcher, set by the wiring). */
@@ -331,6 +332,7 @@ export class Connection {
   onClose(): void {
     this.markClosed();
     this.out.clear();
+    released(CONNECTION_BYTES, this.shard.log);
   }
 }
 
