@@ -11,11 +11,6 @@ export interface Source {
   pausedBy: number;
   /** Paused until a spill to a full ring is in the ring (peers.ts). */
   spillWaiting: boolean;
-  /**
-   * A peer shard's ring: it carries every other client's traffic from that shard too (barrier
-   * and commit-barrier answers, claims, route updates), so a subscriber holds it only briefly.
-   */
-  readonly shared: boolean;
   /** One of them drained, closed or was declared slow. */
   unpause(): void;
 }
@@ -30,10 +25,7 @@ export interface Source {
  *   been handled, its socket is paused until every subscriber it wrote to while they were
  *   behind has caught up (`Connection.waiters` / `pausedBy`);
  * - peer ring → subscriber: the ring from that peer is not drained further (peers.ts), so the
- *   ring fills and the publisher on the peer waits for its spill. At most slowMs per stretch
- *   the subscriber is behind (until it has caught up completely): the ring carries everyone
- *   else's frames from that shard too, and a subscriber behind but not slow used to hold it,
- *   and with it other clients' SUBACKs, CONNACKs and acks, for as long as it stayed behind;
+ *   ring fills and the publisher on the peer waits for its spill;
  * - local publisher → full ring to a peer (the peer is not keeping up): the publisher's socket
  *   is paused until the spilled frames are in the ring (`Peers`).
  *
@@ -99,12 +91,6 @@ export class Backpressure {
       this.declareSlow(sub);
       return sub.backlog() < this.maxBacklog;
     }
-    if (src.shared) {
-      // A peer's ring waits for one subscriber at most slowMs per stretch it is behind; then
-      // its messages go to its session queue (bounded) and the ring drains on (see ringsWait).
-      if (sub.ringHeldSince === 0) sub.ringHeldSince = now;
-      else if (now - sub.ringHeldSince > this.slowMs) { this.releaseShared(sub); return sub.backlog() < this.maxBacklog; }
-    }
     if (sub.lastWaiter === src) return true;
     sub.lastWaiter = src;
     const w = (sub.waiters ??= []);
@@ -133,7 +119,7 @@ export class Backpressure {
     }
     if (this.isBehind(sub)) return;
     this.release(sub);
-    if (sub.session === null || sub.session.queued === 0) { sub.behindSince = 0; sub.slow = false; sub.slowWindows = 0; sub.ringHeldSince = 0; }
+    if (sub.session === null || sub.session.queued === 0) { sub.behindSince = 0; sub.slow = false; sub.slowWindows = 0; }
   }
 
   /** `sub` caught up, was declared slow, or closed: whoever waited for it may go on. */
@@ -149,22 +135,6 @@ export class Backpressure {
     if (w === null) return;
     sub.waiters = null;
     for (let i = 0; i < w.length; i++) w[i]!.unpause();
-  }
-
-  /**
-   * `sub` has held peers' rings for slowMs in this stretch: they go on, and wait for it no
-   * more until it has caught up completely (local publishers may still wait for it).
-   */
-  private releaseShared(sub: Connection): void {
-    const w = sub.waiters;
-    if (w === null) return;
-    let kept = 0;
-    for (let i = 0; i < w.length; i++) {
-      const src = w[i]!;
-      if (src.shared) { if (sub.lastWaiter === src) sub.lastWaiter = null; src.unpause(); } else w[kept++] = src;
-    }
-    w.length = kept;
-    if (kept === 0) this.release(sub);
   }
 
   /**
@@ -194,7 +164,6 @@ export class Backpressure {
       if (sub.slow || sub.behindSince === 0) { this.release(sub); return; }
       const now = Date.now();
       if (!this.isBehind(sub)) { this.settle(sub, now); return; }
-      if (sub.ringHeldSince !== 0 && now - sub.ringHeldSince > this.slowMs) { this.releaseShared(sub); if (sub.waiters === null) return; }
       if (sub.drained() === sub.drainedAtMark) this.declareSlow(sub);
       else if (now - sub.behindSince < this.slowMs) this.watch(sub);
       else if (this.judge(sub, now)) this.declareSlow(sub);

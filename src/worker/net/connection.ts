@@ -93,10 +93,6 @@ export class Connection {
   waiters: Source[] | null = null;
   lastWaiter: Source | null = null;
   spillWaiting = false;
-  /** A publishing connection is no peer ring (backpressure.ts `Source.shared`). */
-  readonly shared = false;
-  /** When it first held a peer's ring in the stretch it is behind (0: it has not). */
-  ringHeldSince = 0;
   slowTimer: NodeJS.Timeout | null = null;
   pausedBy = 0;
   /** What it cost others, logged when a client judged slow goes (backpressure.ts `closed`). */

@@ -22,7 +22,6 @@ const DRAIN_STEP = 64;
 class RingSource implements Source {
   pausedBy = 0;
   spillWaiting = true;
-  readonly shared = true;
   private readonly wake: () => void;
   constructor(wake: () => void) { this.wake = wake; }
   unpause(): void {
