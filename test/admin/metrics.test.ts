@@ -127,10 +127,11 @@ describe('admin /metrics', () => {
   });
 });
 
-// Todo while an intermittent stall is found: in one of four fresh-clone CI runs a SUBSCRIBE in
-// this test got no SUBACK within 5 s (suspected: the SUBACK waits on a peer ring the new flow
-// control had stopped draining; issue #12).
-test('shards count connections by transport and version, publishes by QoS, in-flight messages and store commits', { todo: 'issue #12: a SUBACK stalled past 5 s in 1 of 4 CI runs' }, async () => {
+// A SUBSCRIBE here once got no SUBACK within 5 s in a loaded fresh-clone CI run. Not reproduced
+// since (136 runs beside other suites before the fix, 27 with it, load up to 31); the SUBACK
+// stall found while looking, a persistent session's SUBACK queued behind other clients' acks
+// that a peer ring held by flow control delays, is fixed (test/regress/peer-ring-held-stalls-suback).
+test('shards count connections by transport and version, publishes by QoS, in-flight messages and store commits', async () => {
   const b = await startAdminBroker({ shards: 2, persistence: 'durable', sysInterval: 0 });
   const clients: MqttClient[] = [];
   try {

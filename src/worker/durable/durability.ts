@@ -236,6 +236,26 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   }
 
 
+  /**
+   * `buf` goes out on `conn` once this shard's writes issued so far have committed, without
+   * waiting for peers or for the groups before it (other connections' packets). Behind the
+   * connection's own gated packets if it has any; its later ones queue behind it (conn.gated),
+   * and their commit settles after this one.
+   */
+  enqueueLocal(conn: Connection, buf: Buffer): void {
+    if (!this.enabled) { conn.send(buf); return; }
+    if (conn.gated > 0) { this.enqueue(conn, buf); return; }
+    conn.gated++;
+    this.store.flushed().then(() => this.sendLocal(conn, buf, false), () => this.sendLocal(conn, buf, true));
+  }
+
+  private sendLocal(conn: Connection, buf: Buffer, failed: boolean): void {
+    conn.gated--;
+    if (conn.state === ConnState.CLOSED) return;
+    if (failed) conn.disconnect(Reason.UNSPECIFIED_ERROR, 'store commit failed');
+    else conn.send(buf);
+  }
+
   /** End of the turn: wait for the local commit and one commit barrier per peer forwarded to. */
   private seal(): void {
     this.sealScheduled = false;

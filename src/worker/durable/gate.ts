@@ -8,6 +8,8 @@ import type { Connection } from '../net/connection.ts';
 export interface CommitGate {
   /** Puts `buf` into the gate: out on `conn` once this turn's writes (and the peers' for its forwards) have committed. */
   enqueue(conn: Connection, buf: Buffer): void;
+  /** The same for a packet that depends only on this shard's own writes: it waits for no peer and no other connection's packets. */
+  enqueueLocal(conn: Connection, buf: Buffer): void;
 }
 
 /**
@@ -19,7 +21,18 @@ export function sendGated(gate: CommitGate, conn: Connection, buf: Buffer, wait:
   else conn.send(buf);
 }
 
-/** sendGated for a packet that mqtt-packet encodes (SUBACK, UNSUBACK). */
+/**
+ * sendGated for a SUBACK or UNSUBACK: with `wait` (a persistent session), after this shard's
+ * commit of the session's subscriptions only. Through the gate's groups it would wait for every
+ * packet gated before it on this shard, other clients' acks included, and those can wait long
+ * for a peer's commit-barrier answer (a ring held by flow control: test/regress/peer-ring-held-stalls-suback).
+ */
+export function sendSubackGated(gate: CommitGate, conn: Connection, buf: Buffer, wait: boolean): void {
+  if (wait) gate.enqueueLocal(conn, buf);
+  else sendGated(gate, conn, buf, false);
+}
+
+/** sendSubackGated for a packet that mqtt-packet encodes. */
 export function sendPacketGated(gate: CommitGate, conn: Connection, packet: mqttPacket.Packet, wait: boolean): void {
-  sendGated(gate, conn, mqttPacket.generate(packet, { protocolVersion: conn.version as 3 | 4 | 5 }), wait);
+  sendSubackGated(gate, conn, mqttPacket.generate(packet, { protocolVersion: conn.version as 3 | 4 | 5 }), wait);
 }

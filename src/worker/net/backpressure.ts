@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Connection } from './connection.ts';
 
 /**
@@ -96,6 +97,9 @@ export class Backpressure {
     if (w.indexOf(src) >= 0) return true;
     w.push(src);
     src.pausedBy++;
+    sub.holds++;
+    if (sub.slowJudged > 0) sub.holdsAfterSlow++;
+    if (sub.holdStart === 0) sub.holdStart = now;
     if (sub.slowTimer === null) this.watch(sub);
     return true;
   }
@@ -121,6 +125,11 @@ export class Backpressure {
   /** `sub` caught up, was declared slow, or closed: whoever waited for it may go on. */
   release(sub: Connection): void {
     if (sub.slowTimer !== null) { clearTimeout(sub.slowTimer); sub.slowTimer = null; }
+    if (sub.holdStart !== 0) {
+      const held = Date.now() - sub.holdStart;
+      if (held > sub.longestHoldMs) sub.longestHoldMs = held;
+      sub.holdStart = 0;
+    }
     sub.lastWaiter = null;
     const w = sub.waiters;
     if (w === null) return;
@@ -163,7 +172,20 @@ export class Backpressure {
     t.unref();
   }
 
+  /**
+   * `sub` closed: whoever waited goes on. A client that was ever judged slow leaves one line
+   * with what it cost the others: how often a source waited for it (after its first judgement
+   * too) and the longest such wait, the figures test/regress/stalled-subscribers checks.
+   */
+  closed(sub: Connection, log: Logger): void {
+    this.release(sub);
+    if (sub.slowJudged === 0) return;
+    const filters = sub.session === null ? [] : [...sub.session.subs.keys()].slice(0, 4);
+    log.info({ client: sub.clientId, filters, slowJudged: sub.slowJudged, holds: sub.holds, holdsAfterSlow: sub.holdsAfterSlow, longestHoldMs: sub.longestHoldMs, slowMs: this.slowMs }, 'slow client closed');
+  }
+
   private declareSlow(sub: Connection): void {
+    if (!sub.slow) sub.slowJudged++;
     sub.slow = true;
     this.release(sub);
   }

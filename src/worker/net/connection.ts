@@ -18,6 +18,7 @@ import type { ClientSocket } from './client-socket.ts';
 import { ConnState, type ConnStateValue } from './conn-state.ts';
 import { ReadSlab, userBufferSocket } from './socket-reader.ts';
 import { parseWhole } from '../protocol/parse.ts';
+import { CONNECTION_BYTES, released } from './reclaim.ts';
 
 
 /** What a whole packet from a client goes to (the protocol room's dispatcher, set by the wiring). */
@@ -94,6 +95,12 @@ export class Connection {
   spillWaiting = false;
   slowTimer: NodeJS.Timeout | null = null;
   pausedBy = 0;
+  /** What it cost others, logged when a client judged slow goes (backpressure.ts `closed`). */
+  holds = 0;                   // times a source was made to wait for it
+  holdsAfterSlow = 0;          // of those, after it was first judged slow
+  slowJudged = 0;              // times it was judged slow
+  holdStart = 0;               // when the current wait for it began (0: none)
+  longestHoldMs = 0;
 
   /** What is still read (and dropped) after close(), to see the client's own FIN (readAfterClose). */
   private closedReadBudget = CLOSED_READ_BUDGET;
@@ -324,13 +331,14 @@ export class Connection {
     this.state = ConnState.CLOSED;
     this.deferred = null;
     this.congested = false;
-    this.shard.bp.release(this);
+    this.shard.bp.closed(this, this.shard.log);
     this.shard.connectionClosed(this, wasConnected);
   }
 
   onClose(): void {
     this.markClosed();
     this.out.clear();
+    released(CONNECTION_BYTES, this.shard.log);
   }
 }
 

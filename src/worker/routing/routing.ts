@@ -15,6 +15,7 @@ import type { PeerLink } from '../peers/peers.ts';
 import { ConnState } from '../net/conn-state.ts';
 import type { Delivery } from './delivery.ts';
 import type { RetainedSync } from './retain-sync.ts';
+import { released, SUBSCRIPTION_BYTES } from '../net/reclaim.ts';
 
 /**
  * What routing tells the commit gate (durability.ts) about a publish, so that its publisher's
@@ -119,6 +120,7 @@ export class Routing {
 
   remove(sub: Subscription): void {
     const sh = this.shard;
+    released(SUBSCRIPTION_BYTES, sh.log);
     if (sub.group !== null) {
       const g = this.groups.get(shareKey(sub.group, sub.topicFilter));
       if (g === undefined) return;

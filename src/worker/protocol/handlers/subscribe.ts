@@ -5,7 +5,7 @@ import { parseSharedSubscription, validateTopicFilter } from '../../../shared/to
 import { isValidMqttUtf8Bytes } from '../../../shared/protocol/utf8.ts';
 import type { Connection } from '../../net/connection.ts';
 import { AckType, encodeAck } from '../acks.ts';
-import { sendGated, sendPacketGated } from '../../durable/gate.ts';
+import { sendPacketGated, sendSubackGated } from '../../durable/gate.ts';
 import type { Subscription } from '../../session/subscription.ts';
 import type { ClientGuard } from '../../auth/access.ts';
 import { Stat } from '../../../shared/stats.ts';
@@ -186,6 +186,6 @@ export function handleUnsubscribe(conn: Connection, packet: mqttPacket.Packet): 
   if (s.persistent) sh.lifecycle.persist(s);
   // A persistent session's UNSUBACK follows the commit: a crash after it cannot bring the subscription back.
   if (conn.version === 5) sendPacketGated(sh.durability, conn, { cmd: 'unsuback', messageId: p.messageId, granted } as mqttPacket.IUnsubackPacket, s.persistent);
-  else sendGated(sh.durability, conn, encodeAck(AckType.UNSUBACK, p.messageId!, 0, conn.version), s.persistent);
+  else sendSubackGated(sh.durability, conn, encodeAck(AckType.UNSUBACK, p.messageId!, 0, conn.version), s.persistent);
   if (sh.hooks.has.onUnsubscribed) unsubscribing(conn, p, true);
 }
