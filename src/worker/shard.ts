@@ -92,7 +92,7 @@ export class Shard implements ShardParts, SocketSink {
     this.delivery.moves = this.moves;
     this.durability.moves = this.moves;
     this.registry = new Registry(ctx, this.peers, store, this.sessions, this.moves);
-    this.lifecycle = new SessionLifecycle(ctx, store, this.sessions, this.durability, this.routing, this.registry, this.moves);
+    this.lifecycle = new SessionLifecycle(ctx, store, this.sessions, this.durability, this.routing, this.registry, this.moves, () => this.access);
     this.registry.host = this.lifecycle;
     fillFrameTable(frames, ctx, this);
   }
