@@ -23,6 +23,7 @@ import { startLine, urlOf } from './start-line.ts';
 import { SysPublisher } from './sys.ts';
 import { startAdminPort } from './admin/index.ts';
 import { BrokerControl, ControlChannel } from './control/index.ts';
+import { readSecurityFiles } from '../shared/auth/files.ts';
 import { reloadOnSighup } from './reload.ts';
 
 export const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -256,6 +257,7 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
   const shardListeners = shardListenersOf(listeners, config.listeners.length);
   const stats = new StatsBlock(config.shards);
   const shards = new ShardSupervisor(config, stats, log, shardListeners);
+  shards.security = readSecurityFiles(config); // every shard, restarted ones too, parses these texts (reload.ts)
   // The admin port's questions to the shards (REST API, dashboard).
   const control = new BrokerControl(new ControlChannel(shards));
   // Before the shards start, so /ready can say "starting" (docs/operations.md).

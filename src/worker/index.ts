@@ -41,7 +41,7 @@ let security: ShardSecurity;
 try {
   // Hooks first: the CONNECT-time points decide after the configured authentication (hooks/auth.ts).
   await shard.hooks.load(init.config.hooks, { shard: init.id, shards: init.count, config: init.config, log });
-  security = await createSecurity(init.config, { id: init.id, stats, log });
+  security = await createSecurity(init.config, init.security, { id: init.id, stats, log });
   shard.auth = banned.wrap(new HookedAuth(security.auth, shard.hooks, init.id));
   shard.access = security.access;
 } catch (err) {
