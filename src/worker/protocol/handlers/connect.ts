@@ -13,6 +13,7 @@ import { NEVER_EXPIRES, type Will } from '../../session/session.ts';
 import type { AuthOutcome, AuthRequest } from '../../auth/hook.ts';
 import { beginConnectAuth, settle } from './auth.ts';
 import { admitConnect } from './limits.ts';
+import { connectBudget } from './connect-budget.ts';
 import { proceedConnect, refuse, type ConnectRequest } from './connack.ts';
 
 /**
@@ -203,6 +204,8 @@ function decodeConnect(conn: Connection, buf: Buffer, off: number, len: number):
 }
 
 export function handleConnect(conn: Connection, buf: Buffer, off: number, len: number): void {
+  // A burst of CONNECTs is taken a few per turn, so other clients' packets interleave.
+  if (!connectBudget.admit(conn)) { conn.holdPacket(buf, off, len); return; }
   const sh = conn.shard;
   if (!checkProtocol(conn, buf, off, len)) { conn.close(); return; }
   const packet = decodeConnect(conn, buf, off, len);
