@@ -13,7 +13,7 @@ import { NEVER_EXPIRES, type Will } from '../../session/session.ts';
 import type { AuthOutcome, AuthRequest } from '../../auth/hook.ts';
 import { beginConnectAuth, settle } from './auth.ts';
 import { admitConnect } from './limits.ts';
-import { connectBudget } from './connect-budget.ts';
+import { connectBudget, paced } from './connect-budget.ts';
 import { proceedConnect, refuse, type ConnectRequest } from './connack.ts';
 
 /**
@@ -282,7 +282,7 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
     beginConnectAuth(conn, req, authMethod, areq, props.authenticationData);
     return;
   }
-  settle(conn, sh.auth.check(areq), true, (o) => {
+  settle(conn, paced(sh.auth.check(areq)), true, (o) => {
     if (o.reason === Reason.SUCCESS) proceedConnect(conn, req);
     else refuse(conn, o.reason === Reason.CONTINUE_AUTHENTICATION ? Reason.NOT_AUTHORIZED : o.reason, o);
   });
