@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMosquitto, startBroker, type Broker } from '../helpers/broker.ts';
-import { collect, connect, connectClient, end, endAll, eventually, sleep, subscribe, uid } from '../helpers/clients.ts';
+import mqtt from 'mqtt';
+import { collect, connect, connectClient, end, endAll, eventually, publish, sleep, subscribe, uid, withTimeout } from '../helpers/clients.ts';
 import { decodeSession, encodeSession } from '../../src/shared/store/codec.ts';
 import { StoreErrorCode } from '../../src/shared/store/errors.ts';
 import { createStore } from '../../src/shared/store/index.ts';
@@ -26,8 +27,9 @@ if (!skip) {
     const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'shoal.js'), 'passwd', ...(user === 'alice' ? ['-c'] : []), '-b', PASSWD, user, `${user}-pw`], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
   }
-  // alice may write her own wills only; anonymous clients nothing; watcher reads them all
-  writeFileSync(ACL, 'user alice\ntopic write wills/alice/#\n\nuser watcher\ntopic read wills/#\n');
+  // alice may write her own wills and feed/#; anonymous clients nothing; watcher reads the
+  // wills and feed/ok only (so its feed/# subscription is partial: checked at delivery)
+  writeFileSync(ACL, 'user alice\ntopic write wills/alice/#\ntopic write feed/#\n\nuser watcher\ntopic read wills/#\ntopic read feed/ok\n');
 }
 
 /** A session record exactly as the code before this fix wrote it (CODEC_VERSION 1, flags = has will only). */
@@ -70,7 +72,7 @@ async function retainedFor(b: Broker, version: 4 | 5, topic: string, ms: number)
 }
 
 for (const [version, shards] of [[4, 1], [5, 2]] as const) {
-  test(`restored session username (MQTT ${version === 5 ? '5.0' : '3.1.1'}, ${shards} shard(s)): after a SIGKILL restart the will is checked as its user's, published where allowed and withheld where not`, { skip, timeout: 60_000 }, async () => {
+  test(`restored session username (MQTT ${version === 5 ? '5.0' : '3.1.1'}, ${shards} shard(s)): after a SIGKILL restart the will is checked as its user's, published where allowed and withheld where not; the offline session's queue gets only what its user may read`, { skip, timeout: 60_000 }, async () => {
     const dataDir = mkdtempSync(join(dir, 'data-'));
     const args = ['--password-file', PASSWD, '--acl-file', ACL];
     let b = await startBroker({ shards, persistence: 'durable', dataDir, extraArgs: args });
@@ -84,7 +86,11 @@ for (const [version, shards] of [[4, 1], [5, 2]] as const) {
           will: { topic, payload: Buffer.from(`${id} gone`), qos: 1, retain: true } });
         clients.push(c.client);
       }
-      await sleep(300); // the durable commit of both sessions
+      const watcherId = uid('watcher');
+      const watcher = await connect(b.url, { version, clientId: watcherId, username: 'watcher', password: 'watcher-pw', ...persistent });
+      clients.push(watcher);
+      await subscribe(watcher, 'feed/#', { qos: 1 });
+      await sleep(300); // the durable commit of the sessions
       await b.kill('SIGKILL');
       for (const c of clients) c.end(true);
       b = await startBroker({ shards, persistence: 'durable', dataDir, extraArgs: args });
@@ -93,6 +99,20 @@ for (const [version, shards] of [[4, 1], [5, 2]] as const) {
       assert.equal(await retainedFor(b, version, 'wills/other/status', 500), null, 'the will alice may not write is withheld');
       await eventually(() => /will not published: denied by the ACL/.test(b.stderr()) && b.stderr().includes(bad), 5000, 'the denied will logged');
       assert.ok(!b.stderr().split('\n').some((l) => l.includes('will not published') && l.includes(ok)), 'the allowed will was not denied');
+      // the watcher's restored session is offline: what reaches its queue is checked as watcher's
+      const pub = await connect(b.url, { version, username: 'alice', password: 'alice-pw' });
+      clients.push(pub);
+      await publish(pub, 'feed/secret', 'not for watcher', { qos: 1 });
+      await publish(pub, 'feed/ok', 'for watcher', { qos: 1 });
+      // MQTT.js directly: the queued messages follow CONNACK at once, so listen before it comes
+      const back = mqtt.connect(b.url, { protocolVersion: version, clientId: watcherId, username: 'watcher', password: 'watcher-pw', ...persistent, clean: false, reconnectPeriod: 0 });
+      clients.push(back);
+      const got = collect(back);
+      const connack = await withTimeout(new Promise<{ sessionPresent: boolean }>((res) => back.once('connect', res)), 5000, 'the watcher back');
+      assert.equal(connack.sessionPresent, true);
+      await got.waitFor(1, 5000, (m) => m.topic === 'feed/ok');
+      await sleep(300);
+      assert.deepEqual(got.messages.map((m) => m.topic), ['feed/ok'], 'feed/secret was not queued for watcher');
     } finally {
       await endAll(clients);
       await b.stop();
