@@ -24,6 +24,7 @@ import { SysPublisher } from './sys.ts';
 import { startAdminPort } from './admin/index.ts';
 import { BrokerControl, ControlChannel } from './control/index.ts';
 import { ChannelRequests, type ShardRequests } from './control/requests.ts';
+import { readSecurityFiles } from '../shared/auth/files.ts';
 import { reloadOnSighup } from './reload.ts';
 
 export const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -188,6 +189,7 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
   const shardListeners = shardListenersOf(listeners, config.listeners.length);
   const stats = new StatsBlock(config.shards);
   const shards = new ShardSupervisor(config, stats, log, shardListeners);
+  shards.security = readSecurityFiles(config); // every shard, restarted ones too, parses these texts (reload.ts)
   // The admin port's questions to the shards (REST API, dashboard).
   // One channel for the admin port and the embedding API: one id space, one shard-exit handling.
   const channel = new ControlChannel(shards);

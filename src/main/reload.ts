@@ -2,9 +2,11 @@
 // dropping a connection. Main reads and checks each file here; one that fails keeps the old
 // one (logged with the reason: the file and line), the rest are sent to every shard over the
 // control channel, where new CONNECTs, the next operation of every connected client (its ACL
-// rules are prepared again) and new TLS handshakes use them.
-import { readFileSync } from 'node:fs';
+// rules are prepared again) and new TLS handshakes use them. The supervisor keeps what was
+// sent, so a shard restarted later starts from the same texts, not from the disk.
 import type { Logger } from 'pino';
+import { readSecurityFile } from '../shared/auth/files.ts';
+import { ErrorCode } from '../shared/errors.ts';
 import { Acl } from '../shared/auth/acl.ts';
 import { parsePasswordFile } from '../shared/auth/password-file.ts';
 import type { BrokerConfig, ListenerConfig } from '../shared/config.ts';
@@ -14,14 +16,16 @@ import { shardListenersOf } from './listeners.ts';
 export interface ReloadDeps {
   config: BrokerConfig;
   listeners: readonly ListenerConfig[];
-  shards: { broadcast(msg: ControlToShard): void };
+  /** reload(): keep the texts for shards that start later, and send them to every shard up */
+  shards: { reload(msg: ControlToShard & { type: 'reload' }): void };
   log: Logger;
 }
 
 /** Reads and checks one file; null (and a log line saying why the old one stays) when it fails. */
-function readChecked(what: string, path: string, check: (text: string) => { warnings: readonly string[] }, log: Logger): string | null {
+function readChecked(what: string, path: string, code: typeof ErrorCode.PASSWORD_FILE_INVALID | typeof ErrorCode.ACL_FILE_INVALID,
+  check: (text: string) => { warnings: readonly string[] }, log: Logger): string | null {
   try {
-    const text = readFileSync(path, 'utf8');
+    const text = readSecurityFile(path, code);
     for (const w of check(text).warnings) log.warn(w);
     log.info({ file: path }, `reload: ${what} loaded`);
     return text;
@@ -35,8 +39,8 @@ function readChecked(what: string, path: string, check: (text: string) => { warn
 export function reloadMessage(d: ReloadDeps): ControlToShard & { type: 'reload' } {
   const { config, log } = d;
   const passwordText = config.passwordFile === '' ? null
-    : readChecked('password file', config.passwordFile, (t) => parsePasswordFile(t, { allowPlaintext: config.allowPlaintextPasswords, source: config.passwordFile }), log);
-  const aclText = config.aclFile === '' ? null : readChecked('ACL file', config.aclFile, (t) => Acl.parse(t, config.aclFile), log);
+    : readChecked('password file', config.passwordFile, ErrorCode.PASSWORD_FILE_INVALID, (t) => parsePasswordFile(t, { allowPlaintext: config.allowPlaintextPasswords, source: config.passwordFile }), log);
+  const aclText = config.aclFile === '' ? null : readChecked('ACL file', config.aclFile, ErrorCode.ACL_FILE_INVALID, (t) => Acl.parse(t, config.aclFile), log);
   let listeners: ShardListener[] | null = null;
   if (d.listeners.some((l) => l.transport === 'tls' || l.transport === 'wss')) {
     try {
@@ -53,6 +57,6 @@ export function reloadMessage(d: ReloadDeps): ControlToShard & { type: 'reload' 
 export function reloadOnSighup(d: ReloadDeps): void {
   process.on('SIGHUP', () => {
     d.log.info({ signal: 'SIGHUP' }, 'reloading password file, ACL file and TLS certificates');
-    d.shards.broadcast(reloadMessage(d));
+    d.shards.reload(reloadMessage(d));
   });
 }

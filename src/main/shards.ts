@@ -7,6 +7,7 @@ import { Doorbell, SpscRing } from '../shared/ring/index.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { ControlFromShard, ControlToShard, PeerRings, ShardInit, ShardListener } from '../shared/control.ts';
 import { moduleUrl } from '../shared/module-url.ts';
+import type { SecurityFiles } from '../shared/auth/files.ts';
 
 const WORKER_URL = moduleUrl('../worker/index.ts', import.meta.url);
 
@@ -18,7 +19,12 @@ const SHARD_YOUNG_GEN_MB = 8;
  */
 export class ShardSupervisor {
   private readonly config: BrokerConfig;
-  private readonly listeners: ShardListener[];
+  private listeners: ShardListener[];
+  /**
+   * The security files' texts a shard starts from: read by main at start, replaced by SIGHUP
+   * (reloaded), so a restarted shard holds the generation its siblings hold (auth/files.ts).
+   */
+  security: SecurityFiles = { passwordText: null, aclText: null };
   private readonly stats: StatsBlock;
   private readonly log: Logger;
   private readonly workers: (Worker | null)[];
@@ -77,7 +83,7 @@ export class ShardSupervisor {
   private spawn(i: number, restart: boolean): Promise<void> {
     const init: ShardInit = {
       id: i, count: this.count, config: this.config, statsSab: this.stats.sab, bellSab: this.bellSab,
-      rings: this.ringsOf(i), restart, listeners: this.listeners,
+      rings: this.ringsOf(i), restart, listeners: this.listeners, security: this.security,
     };
     // A small young generation: a shard allocates short-lived objects per message, and V8
     // otherwise grows each shard's semi-spaces to 16+ MiB under a flood (RSS that is only
@@ -92,6 +98,10 @@ export class ShardSupervisor {
           this.alive[i] = true;
           resolve();
           if (restart) this.onShardRestarted?.(i);
+          // a SIGHUP while it started passed it by (post skips shards not up): send what it missed
+          if (init.security !== this.security || init.listeners !== this.listeners) {
+            this.post(i, { type: 'reload', ...this.security, listeners: init.listeners !== this.listeners ? this.listeners : null });
+          }
           if (restart && this.listenOn !== null) this.listenShard(i).catch((err: unknown) => this.log.error({ err, shard: i }, 'restarted shard cannot listen'));
         } else if (m.type === 'listening' || m.type === 'listen-failed') {
           const reply = this.listenReplies[i];
@@ -186,6 +196,13 @@ export class ShardSupervisor {
   }
 
   broadcast(msg: ControlToShard): void { for (let i = 0; i < this.count; i++) this.post(i, msg); }
+
+  /** A SIGHUP's files: kept for shards that start later, then sent to those up (null: unchanged). */
+  reload(msg: ControlToShard & { type: 'reload' }): void {
+    this.security = { passwordText: msg.passwordText ?? this.security.passwordText, aclText: msg.aclText ?? this.security.aclText };
+    if (msg.listeners !== null) this.listeners = msg.listeners;
+    this.broadcast(msg);
+  }
 
   /** Asks every shard to stop (DISCONNECT 0x8B to v5 clients, flush, close the store). */
   async stop(timeoutMs = 5000): Promise<void> {

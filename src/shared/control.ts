@@ -1,6 +1,7 @@
 // Messages between main and the shards over the workers' MessagePorts. These are rare control
 // events (start, restart, $SYS every few seconds, shutdown), never per message, so structured
 // clone is fine here; the data path uses the rings.
+import type { SecurityFiles } from './auth/files.ts';
 import type { Socket } from 'node:net';
 import type { BrokerConfig } from './config.ts';
 import type { TlsMaterial, Transport } from './tls.ts';
@@ -25,6 +26,7 @@ export interface ShardInit {
   rings: (PeerRings | null)[];
   restart: boolean;
   listeners: ShardListener[];   // by index, as in listenersOf(config)
+  security: SecurityFiles;      // the password / ACL file texts main holds (read at start, replaced by SIGHUP)
 }
 
 export type ControlToShard =

@@ -45,7 +45,7 @@ try {
   // Hooks first: the CONNECT-time points decide after the configured authentication (hooks/auth.ts).
   countBackendsIn(stats, init.id); // the first-party backends' health: /metrics and $SYS
   await shard.hooks.load(init.config.hooks, { shard: init.id, shards: init.count, config: init.config, log });
-  security = await createSecurity(init.config, { id: init.id, stats, log });
+  security = await createSecurity(init.config, init.security, { id: init.id, stats, log });
   shard.auth = banned.wrap(new HookedAuth(security.auth, shard.hooks, init.id));
   shard.access = security.access;
 } catch (err) {

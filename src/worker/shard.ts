@@ -25,6 +25,7 @@ import { Connection, useDispatcher } from './net/connection.ts';
 import type { SocketSink } from './net/transports.ts';
 import type { ShardParts } from './parts.ts';
 import { dispatch } from './protocol/handlers/index.ts';
+import { SOCKETS_PER_TURN, TurnBudget } from './protocol/handlers/connect-budget.ts';
 import { fillFrameTable, type FrameHandler } from './peers/dispatch.ts';
 import { Peers } from './peers/peers.ts';
 import { Delivery } from './routing/delivery.ts';
@@ -92,7 +93,7 @@ export class Shard implements ShardParts, SocketSink {
     this.delivery.moves = this.moves;
     this.durability.moves = this.moves;
     this.registry = new Registry(ctx, this.peers, store, this.sessions, this.moves);
-    this.lifecycle = new SessionLifecycle(ctx, store, this.sessions, this.durability, this.routing, this.registry, this.moves);
+    this.lifecycle = new SessionLifecycle(ctx, store, this.sessions, this.durability, this.routing, this.registry, this.moves, () => this.access);
     this.registry.host = this.lifecycle;
     fillFrameTable(frames, ctx, this);
   }
@@ -105,7 +106,14 @@ export class Shard implements ShardParts, SocketSink {
     this.upkeep.start();
   }
 
+  /** New sockets, so many per turn in a burst (connect-budget.ts): other clients' packets interleave. */
+  private readonly newSockets = new TurnBudget<ClientSocket>(SOCKETS_PER_TURN, (s) => this.takeUp(s));
+
   adoptSocket(socket: ClientSocket): void {
+    if (this.newSockets.admit(socket)) this.takeUp(socket);
+  }
+
+  private takeUp(socket: ClientSocket): void {
     // Shutting down, or past --connect-rate / --max-connections-per-ip: closed before CONNECT is read.
     const slot = this.shuttingDown ? REFUSED : this.limits.admit(socket);
     if (slot === REFUSED) { socket.destroy(); this.stats.addLive(this.id, -1); return; }

@@ -259,3 +259,21 @@ test('pattern rules share one compiled trie across clients: interleaved checks o
     assert.equal(c1.canRead('t/pre-u2/x'), false);
   }
 });
+
+test('publish verdict cache: repeated and rotating topics get the verdict an uncached check gives, allowed and denied alike', () => {
+  const text = 'topic write a/#\ntopic deny a/secret/#\npattern write devices/%c/#\n';
+  const acl = Acl.parse(text);
+  const cached = acl.forClient('d1', undefined);
+  const topics = ['a/1', 'a/secret/x', 'devices/d1/s', 'devices/d2/s', 'b', 'a/2', 'a/secret/y'];
+  const expected = new Map(topics.map((t) => [t, Acl.parse(text).forClient('d1', undefined).canPublish(t)]));
+  assert.deepEqual([...expected.values()], [true, false, true, false, false, true, false]);
+  // the same instance again (a cache hit), equal strings built anew, and more topics than slots in turn
+  for (let round = 0; round < 5; round++) {
+    for (const t of topics) assert.equal(cached.canPublish(t), expected.get(t), t);
+    for (const t of topics) assert.equal(cached.canPublish(`${t}`.slice(0)), expected.get(t), t);
+    for (let i = 0; i < 3; i++) assert.equal(cached.canPublish('a/secret/x'), false);
+  }
+  // the read side's last-topic check answers per topic too
+  const reader = Acl.parse('topic read a/#\ntopic deny a/secret/#\n').forClient('r', undefined);
+  for (const t of ['a/1', 'a/1', 'a/secret/x', 'a/secret/x', 'a/1']) assert.equal(reader.canReadCached(t), !t.includes('secret'), t);
+});

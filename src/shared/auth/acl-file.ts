@@ -12,9 +12,9 @@
 // readwrite rule for the topic "read", a Mosquitto quirk kept on purpose. Rules before the
 // first `user` line form the anonymous section (clients without a user name). Two `user` lines
 // with the same name add to one section.
-import { readFileSync } from 'node:fs';
 import { ErrorCode, ShoalError } from '../errors.ts';
 import { validateTopicFilter } from '../topics/validate.ts';
+import { readSecurityFile } from './files.ts';
 
 /** Access bits, as Mosquitto's MOSQ_ACL_READ / MOSQ_ACL_WRITE; 0 is a `deny` rule. */
 export const Access = { DENY: 0, READ: 1, WRITE: 2, READWRITE: 3 } as const;
@@ -95,9 +95,5 @@ export function parseAclFile(text: string, source = 'acl file'): AclFileData {
 
 /** Reads and parses an ACL file; an unreadable file is SHOAL_ACL_FILE_INVALID too. */
 export function loadAclFile(path: string): AclFileData {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (err) {
-    throw new ShoalError(ErrorCode.ACL_FILE_INVALID, `${path}: ${(err as Error).message}`, { cause: err });
-  }
-  return parseAclFile(text, path);
+  return parseAclFile(readSecurityFile(path, ErrorCode.ACL_FILE_INVALID), path);
 }

@@ -20,8 +20,10 @@
 //
 // What is prepared when: the file's sections are compiled once per load (a topic trie per
 // section, a shared trie of pattern skeletons); a client's pattern rules are substituted once
-// at connect (forClient), so there is no string building per message; DecisionCache keeps
-// per-(client, topic) READ answers for the fan-out path, bounded in size.
+// at connect (forClient), so there is no string building per message; each client keeps the
+// verdicts of the last few topics it published (a publisher repeats its topics: a hit is a
+// pointer compare), and DecisionCache keeps per-(client, topic) READ answers for the fan-out
+// path, bounded in size.
 import { TopicTrie, topicMatches } from '../topics/trie.ts';
 import { parseSharedSubscription } from '../topics/validate.ts';
 import { Access, loadAclFile, parseAclFile, type AclFileData, type AclRule } from './acl-file.ts';
@@ -31,6 +33,8 @@ export type SubscribeVerdict = 'grant' | 'partial' | 'deny';
 
 const BRIDGE_STATE = '$SYS/broker/connection/+/state';
 export const DEFAULT_DECISION_CACHE = 256;
+/** Topics per client whose PUBLISH verdict is kept (a power of two: the slot wraps with a mask). */
+const PUB_CACHE = 4;
 
 /** One section's `topic` rules, compiled once: a trie for checks, level arrays for verdicts. */
 class Section {
@@ -158,6 +162,13 @@ export class ClientAcl {
   private readonly access: number[];
   private readonly cacheSize: number;
   private cache: DecisionCache | null = null;
+  // The last PUB_CACHE topics published and their verdicts, replaced round robin ('' = empty: no topic is empty).
+  private readonly pubTopics: string[] = ['', '', '', ''];
+  private readonly pubOk: boolean[] = [false, false, false, false];
+  private pubNext = 0;
+  // The last topic read through canReadCached: a fan-out asks each subscriber about one topic in a row.
+  private lastRead = '';
+  private lastReadOk = false;
 
   constructor(section: Section | null, patterns: Patterns | null, filters: (string | null)[], cacheSize: number) {
     this.section = section;
@@ -167,20 +178,37 @@ export class ClientAcl {
     this.cacheSize = cacheSize;
   }
 
-  /** May the client PUBLISH to `topic` (also: its will message)? */
-  canPublish(topic: string): boolean { return this.check(topic, Access.WRITE); }
+  /**
+   * May the client PUBLISH to `topic` (also: its will message)? Through a few-entry verdict
+   * cache of the topics it published last: a publisher usually repeats its topics, and the
+   * decoder hands back the same string instance for the same bytes (shared/string-cache.ts),
+   * so a hit is a pointer compare. A reload makes a new ClientAcl, so no entry outlives its file.
+   */
+  canPublish(topic: string): boolean {
+    const t = this.pubTopics;
+    for (let i = 0; i < PUB_CACHE; i++) if (t[i] === topic) return this.pubOk[i]!;
+    const ok = this.check(topic, Access.WRITE);
+    const slot = this.pubNext;
+    this.pubNext = (slot + 1) & (PUB_CACHE - 1);
+    t[slot] = topic;
+    this.pubOk[slot] = ok;
+    return ok;
+  }
 
   /** May a message on `topic` be delivered to the client (also: retained messages on SUBSCRIBE)? */
   canRead(topic: string): boolean { return this.check(topic, Access.READ); }
 
   /** canRead through this client's bounded decision cache: for the delivery of wildcard subscriptions judged 'partial'. */
   canReadCached(topic: string): boolean {
+    if (topic === this.lastRead) return this.lastReadOk;
     const cache = this.cache ??= new DecisionCache(this.cacheSize);
     let ok = cache.get(topic);
     if (ok === undefined) {
       ok = this.check(topic, Access.READ);
       cache.set(topic, ok);
     }
+    this.lastRead = topic;
+    this.lastReadOk = ok;
     return ok;
   }
 

@@ -73,7 +73,9 @@ export class HashPool {
       this.pending.push({ secret, password, resolve, reject });
       if (!this.flushQueued) {
         this.flushQueued = true;
-        queueMicrotask(() => this.flush());
+        // after the turn's I/O callbacks, not after this one: each socket's CONNECT is its own
+        // callback, and a microtask flush sent one task per check (measured in a burst)
+        setImmediate(() => this.flush());
       }
     });
   }

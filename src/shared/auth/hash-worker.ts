@@ -1,7 +1,15 @@
 // The piscina worker behind hash-pool.ts: password checks on a thread that is not a shard's.
 // A task is a batch (the checks one event-loop turn asked for), so the per-task cost of the
 // pool (a message each way, a promise) is paid once per batch, not once per CONNECT.
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { verifySecret } from './password-file.ts';
+
+// The hashing thread yields the CPU to the shards: on a loaded machine a burst of checks would
+// otherwise take a core from the shards' traffic (the issue's "must not delay other clients").
+// Linux: a thread's id is its own scheduling entity (/proc/thread-self names it); elsewhere, or
+// without the right, the thread keeps the process's priority.
+try { setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), 10); } catch { /* not Linux, or not allowed */ }
 
 export interface VerifyTask { secrets: string[]; passwords: Uint8Array[]; allowPlaintext: boolean }
 

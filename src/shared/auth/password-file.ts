@@ -12,9 +12,9 @@
 // A password in plain text is refused when the file loads, naming the line, unless the caller
 // allows it: a file that lets anyone who reads it log in should not pass unnoticed.
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { ErrorCode, ShoalError } from '../errors.ts';
+import { readSecurityFile } from './files.ts';
 
 /** Mosquitto's PW_DEFAULT_ITERATIONS. */
 export const MOSQUITTO_DEFAULT_ITERATIONS = 101;
@@ -146,11 +146,7 @@ export function parsePasswordFile(text: string, opts: PasswordFileOptions = {}):
 
 /** Reads and parses a password file; an unreadable file is SHOAL_PASSWORD_FILE_INVALID too. */
 export function loadPasswordFile(path: string, opts: Omit<PasswordFileOptions, 'source'> = {}): PasswordFile {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (err) {
-    throw new ShoalError(ErrorCode.PASSWORD_FILE_INVALID, `${path}: ${(err as Error).message}`, { cause: err });
-  }
-  return parsePasswordFile(text, { ...opts, source: path });
+  return parsePasswordFile(readSecurityFile(path, ErrorCode.PASSWORD_FILE_INVALID), { ...opts, source: path });
 }
 
 const sha256 = (data: Buffer): Buffer => createHash('sha256').update(data).digest();

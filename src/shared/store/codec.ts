@@ -15,7 +15,9 @@
 //  16  u32 topic length, topic (UTF-8); [u32 length, properties]; u32 length, payload
 //
 // Session record (kind 3):
-//   0  u8 CODEC_VERSION, 1 u8 kind, 2 u8 protocolVersion, 3 u8 flags (bit 0: has will)
+//   0  u8 CODEC_VERSION, 1 u8 kind, 2 u8 protocolVersion, 3 u8 flags (bit 0: has will,
+//      bit 1: user name recorded, bit 2: with a user name; records written before the user
+//      name was kept have neither bit and still read, as "identity unknown")
 //   4  u32 expiryInterval
 //   8  f64 disconnectedAt
 //  16  u16 nextPacketId, 18 u16 reserved
@@ -24,6 +26,7 @@
 //        4-5 retainHandling); u32 subscriptionId
 //      will, if present: u8 flags (as a message), f64 delayMs, u32 length, topic;
 //        [u32 length, properties]; u32 length, payload
+//      user name, if bit 2: u32 length, user name
 import type { OutboundEntry, OutboundState, StoredMessage, StoredSession, StoredSubscription, StoredWill } from './types.ts';
 import { StoreError, StoreErrorCode } from './errors.ts';
 
@@ -36,6 +39,9 @@ const FLAG_RETAIN = 0x04;
 const FLAG_PROPS = 0x08;
 const MSG_HEADER = 16;
 const SESSION_HEADER = 20;
+const SESSION_HAS_WILL = 0x01;
+const SESSION_USER_RECORDED = 0x02;
+const SESSION_HAS_USER = 0x04;
 
 const STATES: readonly OutboundState[] = ['queued', 'sent', 'pubrel'];
 
@@ -112,12 +118,15 @@ export function encodeSession(s: StoredSession): Buffer {
   const w = s.will;
   const willTopicLen = w ? Buffer.byteLength(w.topic, 'utf8') : 0;
   if (w) size += 1 + 8 + 4 + willTopicLen + (w.properties ? 4 + w.properties.length : 0) + 4 + w.payload.length;
+  const user = s.username;
+  const userLen = typeof user === 'string' ? Buffer.byteLength(user, 'utf8') : 0;
+  if (typeof user === 'string') size += 4 + userLen;
 
   const buf = Buffer.allocUnsafe(size);
   buf[0] = CODEC_VERSION;
   buf[1] = KIND_SESSION;
   buf[2] = s.protocolVersion;
-  buf[3] = w ? 1 : 0;
+  buf[3] = (w ? SESSION_HAS_WILL : 0) | (user === undefined ? 0 : SESSION_USER_RECORDED) | (typeof user === 'string' ? SESSION_HAS_USER : 0);
   buf.writeUInt32LE(s.expiryInterval, 4);
   buf.writeDoubleLE(s.disconnectedAt, 8);
   buf.writeUInt16LE(s.nextPacketId, 16);
@@ -137,8 +146,9 @@ export function encodeSession(s: StoredSession): Buffer {
     buf.writeDoubleLE(w.delayMs, pos);
     pos = writeStr(buf, pos + 8, w.topic, willTopicLen);
     if (w.properties) pos = writeBytes(buf, pos, w.properties);
-    writeBytes(buf, pos, w.payload);
+    pos = writeBytes(buf, pos, w.payload);
   }
+  if (typeof user === 'string') writeStr(buf, pos, user, userLen);
   return buf;
 }
 
@@ -148,7 +158,9 @@ export function decodeSession(rec: Uint8Array): StoredSession {
   if (r.buf.length < SESSION_HEADER) throw r.corrupt('short session header');
   const protocolVersion = r.buf[2]!;
   if (protocolVersion !== 3 && protocolVersion !== 4 && protocolVersion !== 5) throw r.corrupt(`protocol version ${protocolVersion}`);
-  const hasWill = (r.buf[3]! & 1) !== 0;
+  const flags = r.buf[3]!;
+  const hasWill = (flags & SESSION_HAS_WILL) !== 0;
+  if ((flags & SESSION_HAS_USER) !== 0 && (flags & SESSION_USER_RECORDED) === 0) throw r.corrupt(`session flags ${flags}`);
   const expiryInterval = r.buf.readUInt32LE(4);
   const disconnectedAt = r.buf.readDoubleLE(8);
   const nextPacketId = r.buf.readUInt16LE(16);
@@ -174,16 +186,19 @@ export function decodeSession(rec: Uint8Array): StoredSession {
   }
   let will: StoredWill | null = null;
   if (hasWill) {
-    const flags = r.u8();
-    const qos = qosOf(r, flags);
+    const wflags = r.u8();
+    const qos = qosOf(r, wflags);
     const delayMs = r.f64();
     const topic = r.str();
-    const properties = flags & FLAG_PROPS ? r.bytes() : null;
+    const properties = wflags & FLAG_PROPS ? r.bytes() : null;
     const payload = r.bytes();
-    will = { topic, payload, qos, retain: (flags & FLAG_RETAIN) !== 0, properties, delayMs };
+    will = { topic, payload, qos, retain: (wflags & FLAG_RETAIN) !== 0, properties, delayMs };
   }
+  const username = (flags & SESSION_HAS_USER) !== 0 ? r.str() : null;
   r.done();
-  return { clientId, protocolVersion, expiryInterval, disconnectedAt, subscriptions, will, nextPacketId };
+  const s: StoredSession = { clientId, protocolVersion, expiryInterval, disconnectedAt, subscriptions, will, nextPacketId };
+  if ((flags & SESSION_USER_RECORDED) !== 0) s.username = username;
+  return s;
 }
 
 // ---------------------------------------------------------------- primitives

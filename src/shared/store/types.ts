@@ -44,6 +44,12 @@ export interface StoredSession {
   subscriptions: StoredSubscription[];
   will: StoredWill | null;
   nextPacketId: number;
+  /**
+   * The user name the session's client connected with (null: none), for the ACL checks made on
+   * its behalf while it is offline (its will, deliveries to its queue). Absent in records
+   * written before it was kept: the identity is unknown.
+   */
+  username?: string | null;
 }
 
 export type OutboundState = 'queued' | 'sent' | 'pubrel';

@@ -32,6 +32,12 @@ export interface AccessHook {
 }
 
 /**
+ * The access of a client whose identity is unknown (an offline session read from a store record
+ * written before the user name was kept): nothing is allowed on its behalf until it connects.
+ */
+export const DENY_ALL: AccessHook = { onACLCheck: () => false, subscribeVerdict: () => 'deny', canDeliver: () => false };
+
+/**
  * One client's access, as the handlers and delivery ask it: made at CONNECT when the shard has
  * an AccessHook, kept on the session and on subscriptions that need delivery checks.
  */

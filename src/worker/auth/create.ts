@@ -6,7 +6,8 @@ import type { BrokerConfig } from '../../shared/config.ts';
 import { ErrorCode, ShoalError } from '../../shared/errors.ts';
 import { Acl } from '../../shared/auth/acl.ts';
 import { HashPool } from '../../shared/auth/hash-pool.ts';
-import { loadPasswordFile, parsePasswordFile } from '../../shared/auth/password-file.ts';
+import type { SecurityFiles } from '../../shared/auth/files.ts';
+import { parsePasswordFile } from '../../shared/auth/password-file.ts';
 import type { AccessHook } from './access.ts';
 import { AclFileAccess } from './acl-access.ts';
 import { AllowAll, type AuthHook, type Maybe } from './hook.ts';
@@ -32,14 +33,16 @@ export interface ShardSecurity {
   pool: HashPool | null;
 }
 
-/** The texts main read and checked on SIGHUP (null: that file is not configured). */
-export interface SecurityReload { passwordText: string | null; aclText: string | null }
-
-/** Builds the shard's hooks from the configuration (runs once per shard at start). */
-export async function createSecurity(config: BrokerConfig, ctx: PasswordAuthContext): Promise<ShardSecurity> {
+/**
+ * Builds the shard's hooks from the configuration (runs once per shard at start). The password
+ * and ACL files come as the texts main holds (`files`, ShardInit.security), not from the disk:
+ * a shard restarted after a crash gets the generation its siblings were given, whatever the
+ * files on disk hold by then.
+ */
+export async function createSecurity(config: BrokerConfig, files: SecurityFiles, ctx: PasswordAuthContext): Promise<ShardSecurity> {
   const sec: ShardSecurity = { auth: new AllowAll(), access: null, passwords: null, acl: null, pool: null };
   if (config.passwordFile !== '') {
-    const file = loadPasswordFile(config.passwordFile, { allowPlaintext: config.allowPlaintextPasswords });
+    const file = parsePasswordFile(handed(files.passwordText, config.passwordFile), { allowPlaintext: config.allowPlaintextPasswords, source: config.passwordFile });
     for (const w of file.warnings) ctx.log.warn(w);
     // One small pool per shard (--hash-threads, 1 by default): a check needs no round trip
     // through main, and N shards hash on N threads (docs/security.md, "hashing pool").
@@ -50,7 +53,7 @@ export async function createSecurity(config: BrokerConfig, ctx: PasswordAuthCont
     sec.auth = UsersFileAuth.fromFile(config.authUsers, config.allowAnonymous);
   }
   if (config.aclFile !== '') {
-    const acl = Acl.load(config.aclFile);
+    const acl = Acl.parse(handed(files.aclText, config.aclFile), config.aclFile);
     for (const w of acl.warnings) ctx.log.warn(w);
     sec.access = sec.acl = new AclFileAccess(acl);
   }
@@ -71,11 +74,17 @@ export async function createSecurity(config: BrokerConfig, ctx: PasswordAuthCont
   return sec;
 }
 
+/** A configured file's text main handed over; a shard never runs a configured file as absent. */
+function handed(text: string | null, path: string): string {
+  if (text === null) throw new ShoalError(ErrorCode.CONFIG_INVALID, `${path}: its text was not handed to the shard`);
+  return text;
+}
+
 /**
  * Applies what main sent on SIGHUP. Main has parsed both texts already, so a failure here
  * would be a bug; it is logged and the old file stays, as for a bad file.
  */
-export function reloadSecurity(sec: ShardSecurity, config: BrokerConfig, r: SecurityReload, ctx: PasswordAuthContext): void {
+export function reloadSecurity(sec: ShardSecurity, config: BrokerConfig, r: SecurityFiles, ctx: PasswordAuthContext): void {
   try {
     if (r.passwordText !== null && sec.passwords !== null) sec.passwords.replace(parsePasswordFile(r.passwordText, { allowPlaintext: config.allowPlaintextPasswords, source: config.passwordFile }));
     if (r.aclText !== null && sec.acl !== null) sec.acl.replace(Acl.parse(r.aclText, config.aclFile));

@@ -25,6 +25,7 @@ export function toStoredSession(s: Session): StoredSession {
     })),
     will: s.will === null ? null : { topic: s.will.topic, payload: s.will.payload, qos: s.will.qos, retain: s.will.retain, properties: s.will.props, delayMs: s.will.delayMs },
     nextPacketId: s.nextPacketId,
+    ...(s.userKnown ? { username: s.username ?? null } : {}),
   };
 }
 
@@ -32,6 +33,8 @@ export function fromStoredSession(st: StoredSession): Session {
   const s = new Session(st.clientId, st.protocolVersion, st.expiryInterval);
   s.disconnectedAt = st.disconnectedAt;
   s.nextPacketId = st.nextPacketId || 1;
+  s.username = st.username ?? undefined;
+  s.userKnown = st.username !== undefined;
   for (const x of st.subscriptions) {
     const { topicFilter, group } = parseFilter(x.filter);
     const sub: Subscription = { session: s, filter: x.filter, topicFilter, group, qos: x.qos, noLocal: x.noLocal, retainAsPublished: x.retainAsPublished, retainHandling: x.retainHandling, subscriptionId: x.subscriptionId, guard: null };

@@ -5,7 +5,7 @@ import { readMessageBody, type Message } from '../session/message.ts';
 import { Session, type Outbound } from '../session/session.ts';
 import { type Subscription } from '../session/subscription.ts';
 
-const FORMAT = 2; // 2: outbound store sequence numbers (seq per message, nextSeq)
+const FORMAT = 3; // 2: outbound store sequence numbers (seq per message, nextSeq); 3: the user name
 const w = new ByteWriter(4096);
 const r = new ByteReader();
 
@@ -49,6 +49,9 @@ export function encodeSession(s: Session): Buffer {
   if (will !== null) {
     w.u8(will.qos | (will.retain ? 4 : 0)).str(will.topic).bytes(will.payload).maybeBytes(will.props).f64(will.expiry).f64(will.delayMs);
   }
+  // the user name: 0 none, 1 known (then the name), 2 unknown (a store record older than the field)
+  w.u8(!s.userKnown ? 2 : s.username === undefined ? 0 : 1);
+  if (s.userKnown && s.username !== undefined) w.str(s.username);
   return Buffer.from(w.buf.subarray(0, w.pos));
 }
 
@@ -83,5 +86,8 @@ export function decodeSession(clientId: string, buf: Buffer, parseFilter: (filte
     const f = r.u8();
     s.will = { qos: (f & 3) as 0 | 1 | 2, retain: (f & 4) !== 0, topic: r.str(), payload: r.bytes(), props: r.maybeBytes(), expiry: r.f64(), delayMs: r.f64() };
   }
+  const user = r.u8();
+  s.userKnown = user !== 2;
+  if (user === 1) s.username = r.str();
   return s;
 }

@@ -194,6 +194,15 @@ export class Connection {
     this.socket.pause();
   }
 
+  /**
+   * Holds the packet being dispatched, first in line, with those after it, until resumePackets
+   * dispatches them again (the shard's CONNECT budget: protocol/handlers/connect-budget.ts).
+   */
+  holdPacket(buf: Buffer, off: number, len: number): void {
+    this.deferPackets();
+    this.deferred!.unshift(Buffer.from(buf.subarray(off, off + len)));
+  }
+
   resumePackets(): void {
     const pending = this.deferred;
     this.deferred = null;

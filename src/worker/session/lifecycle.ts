@@ -5,6 +5,7 @@
 // room's other parts: session.ts (the state), registry.ts (who owns a client id, takeovers),
 // moves.ts (lossless moves between shards), message.ts, subscription.ts, timers.ts.
 import { Stat } from '../../shared/stats.ts';
+import { ClientGuard, DENY_ALL, type AccessHook } from '../auth/access.ts';
 import type { Store } from '../../shared/store/index.ts';
 import type { ShardContext } from '../context.ts';
 import { decodeSession } from '../durable/session-codec.ts';
@@ -29,9 +30,13 @@ export class SessionLifecycle implements RegistryHost {
   private readonly routing: Pick<Routing, 'add' | 'remove' | 'publish'>;
   private readonly registry: Pick<Registry, 'home' | 'owners' | 'allocateToken' | 'own' | 'release'>;
   private readonly moves: Pick<Moves, 'leave'>;
+  /** the shard's access hook (set once security is built, before the store is read); null = none */
+  private readonly access: () => AccessHook | null;
 
   constructor(shard: ShardContext, store: Store, sessions: Map<string, Session>, durability: Pick<Durability, 'restore' | 'owned' | 'track'>,
-    routing: Pick<Routing, 'add' | 'remove' | 'publish'>, registry: Pick<Registry, 'home' | 'owners' | 'allocateToken' | 'own' | 'release'>, moves: Pick<Moves, 'leave'>) {
+    routing: Pick<Routing, 'add' | 'remove' | 'publish'>, registry: Pick<Registry, 'home' | 'owners' | 'allocateToken' | 'own' | 'release'>, moves: Pick<Moves, 'leave'>,
+    access: () => AccessHook | null = () => null) {
+    this.access = access;
     this.shard = shard;
     this.store = store;
     this.sessions = sessions;
@@ -54,6 +59,7 @@ export class SessionLifecycle implements RegistryHost {
     const st = this.store.getSession(clientId);
     if (st === undefined) return;
     const s = fromStoredSession(st);
+    this.guardOffline(s);
     this.durability.restore(s);
     const token = this.registry.allocateToken();
     s.token = token;
@@ -64,6 +70,19 @@ export class SessionLifecycle implements RegistryHost {
     // out when its delay, counted from the disconnect, has passed [MQTT-3.1.3-9].
     if (s.will !== null) this.scheduleWill(s, Math.max(0, since + this.willDelay(s) - Date.now()));
     this.offline(s, since);
+  }
+
+  /**
+   * An offline session's access, from the user name kept with it: its will and the deliveries to
+   * its queue are checked as for its client (every subscription at delivery, cached: their
+   * verdicts were made for the connection). A store record older than the user name gives no
+   * identity, so nothing is allowed on its behalf until its client connects again.
+   */
+  private guardOffline(s: Session): void {
+    const access = this.access();
+    if (access === null) return;
+    const g = s.guard = new ClientGuard(s.userKnown ? access : DENY_ALL, s.clientId, s.username);
+    for (const sub of s.subs.values()) sub.guard = g;
   }
 
   /** Makes a session owned by this shard and puts its subscriptions into routing. */
@@ -79,6 +98,7 @@ export class SessionLifecycle implements RegistryHost {
     const s = decodeSession(clientId, state, parseFilter);
     s.token = token;
     if (!s.persistent) { this.registry.release(clientId, token); return; }
+    this.guardOffline(s);
     this.adopt(s);
     this.offline(s, Date.now());
   }
@@ -170,10 +190,10 @@ export class SessionLifecycle implements RegistryHost {
     if (w === null) return;
     s.will = null;
     if (s.willTimer !== null) { s.willTimer.clear(); s.willTimer = null; }
-    // The ACL is asked when the will is sent, as Mosquitto does. A session restored from the
-    // store after a restart has no guard (the user name is not stored): with an ACL file its
-    // will is not sent, rather than sent unchecked. Hooks (onWill) see only an allowed will.
-    if ((s.guard !== null && !s.guard.canPublish(w.topic)) || (s.guard === null && this.shard.config.aclFile !== '')) {
+    // The ACL is asked when the will is sent, as Mosquitto does, with the session's own user
+    // name also after a restart (guardOffline). A session without a guard under access control
+    // (none is expected) does not send it, rather than unchecked. Hooks (onWill) see only an allowed will.
+    if ((s.guard !== null && !s.guard.canPublish(w.topic)) || (s.guard === null && this.access() !== null)) {
       this.shard.stats.add(this.shard.id, Stat.ACL_DENIED_WILL, 1);
       this.shard.log.info({ client: s.clientId, topic: w.topic }, 'will not published: denied by the ACL');
     } else {

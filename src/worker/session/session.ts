@@ -57,6 +57,11 @@ export class Session {
   token = 0;                           // claim token of the connection that owns it (registry)
   moving: Move | null = null;          // set while the session moves between shards (moves.ts)
   guard: ClientGuard | null = null;    // the connected client's access (auth/access.ts); null = no access control
+  // The user name its client connected with (undefined: none), kept with the session so checks
+  // made on its behalf offline (its will, deliveries to its queue) use its identity after a
+  // restart; userKnown is false only for a store record written before it was kept.
+  username: string | undefined = undefined;
+  userKnown = true;
   // Per-publish aggregation of overlapping subscriptions (epoch stamp avoids clearing a set).
   matchEpoch = 0;
   matchQos = 0;

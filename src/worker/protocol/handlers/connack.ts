@@ -101,6 +101,8 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
   s.disconnectedAt = 0;
   conn.session = s;
   conn.username = req.username ?? '';
+  s.username = req.username;
+  s.userKnown = true;
   // Access control: the client's guard; a session it takes up had its subscriptions judged for
   // someone else, or by an older file, so all of them are checked at delivery (cached).
   if (sh.access !== null && conn.socket.internal !== true) {

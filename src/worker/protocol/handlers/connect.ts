@@ -14,6 +14,7 @@ import { NEVER_EXPIRES, type Will } from '../../session/session.ts';
 import type { AuthOutcome, AuthRequest } from '../../auth/hook.ts';
 import { beginConnectAuth, settle } from './auth.ts';
 import { admitConnect } from './limits.ts';
+import { connectBudget, paced } from './connect-budget.ts';
 import { proceedConnect, refuse, type ConnectRequest } from './connack.ts';
 
 /**
@@ -203,6 +204,8 @@ function decodeConnect(conn: Connection, buf: Buffer, off: number, len: number):
 }
 
 export function handleConnect(conn: Connection, buf: Buffer, off: number, len: number): void {
+  // A burst of CONNECTs is taken a few per turn, so other clients' packets interleave.
+  if (!connectBudget.admit(conn)) { conn.holdPacket(buf, off, len); return; }
   const sh = conn.shard;
   if (!checkProtocol(conn, buf, off, len)) { conn.close(); return; }
   const packet = decodeConnect(conn, buf, off, len);
@@ -284,7 +287,7 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
     beginConnectAuth(conn, req, authMethod, areq, props.authenticationData);
     return;
   }
-  settle(conn, internal ? INTERNAL_OK : sh.auth.check(areq), true, (o) => {
+  settle(conn, internal ? INTERNAL_OK : paced(sh.auth.check(areq)), true, (o) => {
     if (o.reason === Reason.SUCCESS) proceedConnect(conn, req);
     else refuse(conn, o.reason === Reason.CONTINUE_AUTHENTICATION ? Reason.NOT_AUTHORIZED : o.reason, o);
   });

@@ -1,0 +1,67 @@
+// The shard's budget for bursts of new connections (src/worker/protocol/handlers/connect-budget.ts):
+// so many CONNECTs (and new sockets) per event-loop turn, the rest in arrival order in later
+// turns. Unit: the line's order and the share per turn. Broker: a burst of raw CONNECTs, each
+// with SUBSCRIBE and PUBLISH pipelined behind it in the same write, is answered in full and in
+// order (the held CONNECT and the packets after it are dispatched again, in that order).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import mqttPacket from 'mqtt-packet';
+import { isMosquitto, startBroker } from '../helpers/broker.ts';
+import { CONNECTS_PER_TURN, TurnBudget } from '../../src/worker/protocol/handlers/connect-budget.ts';
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test('connect budget: so many per turn go ahead, the rest run in arrival order, that many per later turn, ahead of newcomers', async () => {
+  const ran: string[] = [];
+  const perTurn: number[] = [];
+  let inTurn = 0;
+  const b = new TurnBudget<string>(3, (x) => { ran.push(x); inTurn++; });
+  const now: string[] = [];
+  for (const x of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) if (b.admit(x)) now.push(x);
+  assert.deepEqual(now, ['a', 'b', 'c'], 'the first three this turn');
+  assert.equal(b.waitingCount, 4);
+  await turn();
+  perTurn.push(inTurn); inTurn = 0;
+  assert.deepEqual(ran, ['d', 'e', 'f']);
+  // a newcomer while some still wait joins the line behind them
+  assert.equal(b.admit('h'), false);
+  await turn();
+  perTurn.push(inTurn); inTurn = 0;
+  assert.deepEqual(ran, ['d', 'e', 'f', 'g', 'h']);
+  assert.equal(b.waitingCount, 0);
+  assert.deepEqual(perTurn, [3, 2]);
+  // an empty line and a fresh turn: go ahead at once again
+  await turn();
+  assert.equal(b.admit('i'), true);
+});
+
+test('connect budget: a burst of CONNECTs with SUBSCRIBE and PUBLISH pipelined behind each is answered in full and in order', { skip: isMosquitto ? 'Shoal only' : false, timeout: 60_000 }, async () => {
+  const b = await startBroker({ shards: 1, extraArgs: ['--log-level', 'warn'] });
+  const N = CONNECTS_PER_TURN * 12;
+  try {
+    const results = await Promise.all(Array.from({ length: N }, (_, i) => new Promise<string[]>((resolve, reject) => {
+      const cmds: string[] = [];
+      const parser = mqttPacket.parser({ protocolVersion: 4 });
+      parser.on('packet', (p) => {
+        cmds.push(p.cmd);
+        if (p.cmd === 'publish') { s.destroy(); resolve(cmds); }
+      });
+      parser.on('error', reject);
+      const s = net.connect({ host: '127.0.0.1', port: b.port }, () => {
+        // one write: CONNECT, SUBSCRIBE, PUBLISH to the client's own topic (it gets it back)
+        s.write(Buffer.concat([
+          mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `budget-${i}`, keepalive: 30 } as mqttPacket.IConnectPacket),
+          mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `budget/${i}`, qos: 0 }] } as mqttPacket.ISubscribePacket),
+          mqttPacket.generate({ cmd: 'publish', topic: `budget/${i}`, payload: Buffer.from(String(i)), qos: 0, retain: false, dup: false } as mqttPacket.IPublishPacket),
+        ]));
+      });
+      s.on('data', (d: Buffer) => parser.parse(d));
+      s.on('error', reject);
+      s.setTimeout(30_000, () => reject(new Error(`client ${i}: timed out after ${cmds.join(',')}`)));
+    })));
+    for (const [i, cmds] of results.entries()) assert.deepEqual(cmds, ['connack', 'suback', 'publish'], `client ${i}`);
+  } finally {
+    assert.equal(await b.stop(), 0);
+  }
+});
