@@ -24,6 +24,7 @@ import { SysPublisher } from './sys.ts';
 import { startAdminPort } from './admin/index.ts';
 import { BrokerControl, ControlChannel } from './control/index.ts';
 import { reloadOnSighup } from './reload.ts';
+import { ClusterNode } from './cluster/index.ts';
 
 export const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -128,10 +129,12 @@ export class Broker extends EventEmitter {
   private state: 'started' | 'listening' | 'closing' | 'closed' = 'started';
   private closing: Promise<void> | null = null;
   private eventsOn = false;
+  private readonly cluster: ClusterNode | null;
 
   /** Use createBroker(). */
-  constructor(config: BrokerConfig, log: Logger, stats: StatsBlock, shards: ShardSupervisor, admin: Broker['admin']) {
+  constructor(config: BrokerConfig, log: Logger, stats: StatsBlock, shards: ShardSupervisor, admin: Broker['admin'], cluster: ClusterNode | null = null) {
     super();
+    this.cluster = cluster;
     this.stats = stats;
     this.config = config;
     this.log = log;
@@ -142,13 +145,18 @@ export class Broker extends EventEmitter {
     shards.onMessage = (shard, m) => {
       if (m.type === 'embed-answer') requests.answered(shard, m);
       else if (m.type === 'embed-event' && this.eventsOn) this.emit(m.name, m.data);
+      else cluster?.fromShard(shard, m);
     };
     shards.onShardExit = (shard, code, restarting) => {
       requests.gone(shard);
+      cluster?.shardExited(shard);
       this.emit('shard:exit', { shard, code, restarting });
     };
     // A restarted shard starts with no events hook: it gets one again if someone listens.
-    shards.onShardRestarted = (shard) => { if (this.eventsOn) shards.post(shard, { type: 'embed-events', on: true }); };
+    shards.onShardRestarted = (shard) => {
+      if (this.eventsOn) shards.post(shard, { type: 'embed-events', on: true });
+      cluster?.shardRestarted(shard);
+    };
     // Events cross from the shards only while someone listens (a hook in every shard's stack).
     this.on('newListener', (name: string) => { if (EVENTS_FROM_SHARDS.has(name) && !this.eventsOn) { this.eventsOn = true; requests.events(true); } });
     this.on('removeListener', () => {
@@ -233,6 +241,8 @@ export class Broker extends EventEmitter {
       this.admin?.stopping();
       this.sys?.stop();
       for (const s of this.servers) s.close();
+      // Leave the cluster first: the other nodes stop forwarding here before the shards go.
+      await this.cluster?.stop();
       await this.shards.stop();
       await this.admin?.close();
       this.state = 'closed';
@@ -260,14 +270,20 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
   const control = new BrokerControl(new ControlChannel(shards));
   // Before the shards start, so /ready can say "starting" (docs/operations.md).
   const admin = await startAdminPort(config, { stats, shards, version, log, control });
+  // A cluster node hears its shards' routes from their boot on (persistent sessions), joins once
+  // they are up, and listens only once it has the cluster's route table (docs/cluster.md).
+  const cluster = config.clusterName === '' ? null : new ClusterNode(config, log, { broadcast: (m) => shards.broadcast(m), post: (i, m) => shards.post(i, m) });
+  if (cluster !== null) shards.onMessage = (i, m) => { cluster.fromShard(i, m); };
   try {
     await within(shards.start(), config.startTimeout, `the shards to start (each opens the store${config.persistence === 'memory' ? '' : ` in ${config.dataDir}`})`);
+    if (cluster !== null) await within(cluster.start(), config.startTimeout, `the cluster (NATS at ${config.clusterNats})`);
   } catch (err) {
+    await cluster?.stop();
     await shards.stop(1000);
     await admin?.close();
     throw err;
   }
-  const broker = new Broker(config, log, stats, shards, admin);
+  const broker = new Broker(config, log, stats, shards, admin, cluster);
   if (opts.handleSignals) {
     let stopping = false;
     const stop = (signal: string): void => {

@@ -39,7 +39,16 @@ export type ControlToShard =
   | { type: 'reload'; passwordText: string | null; aclText: string | null; listeners: ShardListener[] | null }
   | { type: 'shutdown' }
   | { type: 'query'; seq: number; query: AdminQuery }      // the admin port's question (src/main/control)
-  | EmbedToShard;
+  | EmbedToShard
+  | ClusterToShard;
+
+/**
+ * Main's cluster part to the shards (src/main/cluster → src/worker/cluster, docs/cluster.md):
+ * another node up or down with its shard count, a filter another node gained or lost.
+ */
+export type ClusterToShard =
+  | { type: 'cluster-node'; node: string; shards: number; up: boolean }
+  | { type: 'cluster-route'; node: string; add: boolean; filter: string };
 
 /** The embedding API's requests (src/main/embed/, src/worker/embed/); `id` pairs each with its answer. */
 export type EmbedToShard =
@@ -63,4 +72,6 @@ export type ControlFromShard =
   | { type: 'stopped' }
   | { type: 'answer'; seq: number; ok: true; value: unknown }
   | { type: 'answer'; seq: number; ok: false; error: string }
+  // This shard gained its first / lost its last subscriber for a filter (main announces the node's).
+  | { type: 'cluster-local-route'; add: boolean; filter: string }
   | EmbedFromShard;

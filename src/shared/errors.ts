@@ -37,6 +37,8 @@ export const ErrorCode = {
   PUBLISH_FAILED: 'SHOAL_PUBLISH_FAILED',
   /** the embedding API asked for something while the broker is not running (closed, or no shard up) */
   BROKER_NOT_RUNNING: 'SHOAL_BROKER_NOT_RUNNING',
+  /** --cluster-name given and no NATS server of --cluster-nats answered at start (or it has no JetStream) */
+  CLUSTER_UNAVAILABLE: 'SHOAL_CLUSTER_UNAVAILABLE',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

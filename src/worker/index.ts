@@ -15,6 +15,8 @@ import { ControlRoom } from './control/index.ts';
 import { startSessionGauges } from './control/gauges.ts';
 import { HookedAuth } from './hooks/auth.ts';
 import { EmbedControl } from './embed/control.ts';
+import { ClusterLink } from './cluster/link.ts';
+import { ErrorCode } from '../shared/errors.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
@@ -47,6 +49,16 @@ try {
 } catch (err) {
   const e = err as { code?: string; message?: string };
   port.postMessage({ type: 'fatal', code: e.code ?? 'SHOAL_CONFIG_INVALID', message: e.message ?? String(err) } satisfies ControlFromShard);
+  process.exit(1);
+}
+// A cluster node: routing reports first/last subscribers from boot on (persistent sessions load there).
+const cluster = init.config.clusterName === '' ? null
+  : new ClusterLink({ id: init.id, count: init.count, config: init.config, stats, log, hooks: shard.hooks }, (m) => port.postMessage(m), shard.routing);
+shard.routing.nodes = cluster;
+try {
+  await cluster?.start();
+} catch (err) {
+  port.postMessage({ type: 'fatal', code: ErrorCode.CLUSTER_UNAVAILABLE, message: `no NATS server answered at ${init.config.clusterNats}: ${(err as Error).message}` } satisfies ControlFromShard);
   process.exit(1);
 }
 shard.boot(init.restart);
@@ -90,11 +102,13 @@ port.on('message', (m: ControlToShard) => {
       if (m.listeners !== null) transports.replaceTls(m.listeners);
       break;
     case 'embed-publish': case 'embed-clients': case 'embed-disconnect': case 'embed-events': embed.handle(m); break;
+    case 'cluster-node': case 'cluster-route': cluster?.apply(m); break;
     case 'shutdown':
       acceptor.close();
       clearInterval(keepalive);
       transports.shutdown();
       void security.pool?.close();
+      void cluster?.stop();
       shard.shutdown().then(() => port.postMessage({ type: 'stopped' } satisfies ControlFromShard), (err) => {
         log.error({ err }, 'shutdown failed');
         port.postMessage({ type: 'stopped' } satisfies ControlFromShard);

@@ -29,6 +29,16 @@ export interface ForwardGate {
   lostForward(): void;
 }
 
+/**
+ * The other nodes of a cluster (worker/cluster/link.ts; null without one): told of this shard's
+ * first / last subscriber per filter, and given every message a client of this shard published
+ * to forward once per interested node.
+ */
+export interface NodeLink {
+  routeChanged(add: boolean, filter: string): void;
+  forward(msg: Message): void;
+}
+
 /** A shared subscription group ($share/group/filter) as one shard sees it. */
 export class SharedGroup {
   readonly key: string;
@@ -69,6 +79,8 @@ export class Routing {
   private mask = 0;
   /** Numbers this shard's publishes (a message's identity with the shard id; see moves.ts). */
   private seq = 0;
+  /** Set at start when this node is one of a cluster. */
+  nodes: NodeLink | null = null;
   /** Set when this shard told its peers something new (route or share count); cleared by the reader. */
   announced = false;
   private readonly groupTargets: (string[] | null)[];
@@ -168,6 +180,7 @@ export class Routing {
   private broadcastRoute(add: boolean, filter: string): void {
     const sh = this.shard;
     this.announced = true;
+    if (this.nodes !== null) this.nodes.routeChanged(add, filter);
     if (sh.count === 1) return;
     writeRoute(this.peers.writer(), add, sh.id, filter);
     this.peers.broadcast();
@@ -219,10 +232,26 @@ export class Routing {
 
   /** A message published by a client of this shard (or by the broker itself). */
   publish(msg: Message, now: number): void {
-    const sh = this.shard;
-    msg.src = sh.id;
+    msg.src = this.shard.id;
     msg.seq = this.seq = (this.seq + 1) >>> 0;
     if (msg.retain) this.gate.waitFor(this.retain.set(msg));
+    this.route(msg, now);
+    if (this.nodes !== null) this.nodes.forward(msg);
+  }
+
+  /**
+   * A message another node forwarded (worker/cluster): routed on this node as a client's
+   * publish here, but its retained set is the publishing node's and it goes to no other node.
+   */
+  fromNode(msg: Message, now: number): void {
+    msg.src = this.shard.id;
+    msg.seq = this.seq = (this.seq + 1) >>> 0;
+    this.route(msg, now);
+  }
+
+  /** To this node's shards: the route table, shared groups, local subscribers. */
+  private route(msg: Message, now: number): void {
+    const sh = this.shard;
     this.mask = 0;
     if (sh.count > 1) this.remote.match(msg.topic, this.collectRemote);
     if (this.staleMask !== 0 && msg.qos !== 0) {
@@ -249,7 +278,8 @@ export class Routing {
    * one. With shared groups it takes the general path.
    */
   publishView(v: PublishView, now: number): void {
-    if (this.sharedTrie.size !== 0) { this.publish(v.toMessage(), now); return; }
+    // Shared groups and other nodes take the general path (a Message to pick with or to forward).
+    if (this.sharedTrie.size !== 0 || this.nodes !== null) { this.publish(v.toMessage(), now); return; }
     const sh = this.shard;
     v.seq = this.seq = (this.seq + 1) >>> 0;
     if (sh.count > 1) {

@@ -1,0 +1,85 @@
+// The other nodes as main knows them (docs/cluster.md): each one's shard count (from the nodes
+// bucket), whether it is up (registered, and a heartbeat within DOWN_AFTER_MS), and its filters
+// (from the routes bucket). The shards get every change of an up node's routes; a node that goes
+// down has its routes dropped there and sent again when it is back.
+import type { ClusterToShard } from '../../shared/control.ts';
+import { DOWN_AFTER_MS } from '../../shared/cluster/names.ts';
+
+interface OtherNode { shards: number; registered: boolean; up: boolean; lastSeen: number; filters: Set<string> }
+
+/** Where the table's changes go: every shard, or one (a restarted shard's catch-up). */
+export interface ShardPost {
+  broadcast(m: ClusterToShard): void;
+  post(shard: number, m: ClusterToShard): void;
+}
+
+export class NodeTable {
+  private readonly nodes = new Map<string, OtherNode>();
+  private readonly out: ShardPost;
+
+  constructor(out: ShardPost) { this.out = out; }
+
+  private get(id: string): OtherNode {
+    let n = this.nodes.get(id);
+    if (n === undefined) { n = { shards: 1, registered: false, up: false, lastSeen: 0, filters: new Set() }; this.nodes.set(id, n); }
+    return n;
+  }
+
+  /** The nodes bucket holds `id` with its shard count: up until its heartbeats stop. */
+  registered(id: string, shards: number, now: number): void {
+    const n = this.get(id);
+    n.registered = true;
+    if (n.up && n.shards !== shards) this.setUp(id, n, false); // restarted with another shard count
+    n.shards = shards;
+    n.lastSeen = now;
+    if (!n.up) this.setUp(id, n, true);
+  }
+
+  /** `id` left (its key deleted at a graceful stop). */
+  left(id: string): void {
+    const n = this.nodes.get(id);
+    if (n === undefined) return;
+    n.registered = false;
+    if (n.up) this.setUp(id, n, false);
+  }
+
+  heartbeat(id: string, now: number): void {
+    const n = this.nodes.get(id);
+    if (n === undefined || !n.registered) return; // its registration is on its way
+    n.lastSeen = now;
+    if (!n.up) this.setUp(id, n, true);
+  }
+
+  /** Nodes silent for DOWN_AFTER_MS are down (killed, or cut off from NATS). */
+  sweep(now: number): void {
+    for (const [id, n] of this.nodes) if (n.up && now - n.lastSeen > DOWN_AFTER_MS) this.setUp(id, n, false);
+  }
+
+  route(id: string, add: boolean, filter: string): void {
+    const n = this.get(id);
+    if (add ? n.filters.has(filter) : !n.filters.delete(filter)) return;
+    if (add) n.filters.add(filter);
+    if (n.up) this.out.broadcast({ type: 'cluster-route', node: id, add, filter });
+  }
+
+  /** Everything about up nodes, to one (restarted) shard. */
+  syncShard(shard: number): void {
+    for (const [id, n] of this.nodes) if (n.up) this.send(id, n, (m) => this.out.post(shard, m));
+  }
+
+  /** The nodes for the REST API: id, shards, up. */
+  list(): { node: string; shards: number; up: boolean; filters: number }[] {
+    return [...this.nodes].filter(([, n]) => n.registered || n.up).map(([node, n]) => ({ node, shards: n.shards, up: n.up, filters: n.filters.size }));
+  }
+
+  private setUp(id: string, n: OtherNode, up: boolean): void {
+    n.up = up;
+    if (up) this.send(id, n, (m) => this.out.broadcast(m));
+    else this.out.broadcast({ type: 'cluster-node', node: id, shards: n.shards, up: false });
+  }
+
+  private send(id: string, n: OtherNode, to: (m: ClusterToShard) => void): void {
+    to({ type: 'cluster-node', node: id, shards: n.shards, up: true });
+    for (const filter of n.filters) to({ type: 'cluster-route', node: id, add: true, filter });
+  }
+}

@@ -1,0 +1,33 @@
+// The names a cluster uses on NATS (docs/cluster.md), in one place for main and the shards.
+// Node ids and cluster names are letters, digits, - and _ (config/validate.ts), so they are
+// single NATS subject tokens; filters are not, so route keys carry them in base64url.
+
+export const HEARTBEAT_MS = 1000;
+/** A node silent this long is down (3 heartbeats). */
+export const DOWN_AFTER_MS = 3 * HEARTBEAT_MS;
+
+/** Where node `node`'s shard `shard` receives the messages other nodes forward to it. */
+export function messageSubject(cluster: string, node: string, shard: number): string {
+  return `shoal.${cluster}.m.${node}.${shard}`;
+}
+
+export function heartbeatSubject(cluster: string): string { return `shoal.${cluster}.hb`; }
+
+export function nodesBucket(cluster: string): string { return `shoal_${cluster}_nodes`; }
+export function routesBucket(cluster: string): string { return `shoal_${cluster}_routes`; }
+
+/** The routes bucket's key of `filter` announced by `node`. */
+export function routeKey(node: string, filter: string): string {
+  return `${node}.${Buffer.from(filter, 'utf8').toString('base64url')}`;
+}
+
+/** [node, filter] of a routes bucket key; null for a key this version did not write. */
+export function parseRouteKey(key: string): [string, string] | null {
+  const dot = key.indexOf('.');
+  if (dot <= 0) return null;
+  return [key.slice(0, dot), Buffer.from(key.slice(dot + 1), 'base64url').toString('utf8')];
+}
+
+export function natsServers(urls: string): string[] {
+  return urls.split(',').map((u) => u.trim()).filter((u) => u !== '');
+}

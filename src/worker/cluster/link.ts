@@ -1,0 +1,136 @@
+// The cluster room, the shard's side (docs/cluster.md): this shard's own NATS connection, which
+// carries the data path between nodes so that no message passes through main. It keeps the
+// cluster route table (filter → node) that main passes on, forwards each message once per
+// interested node as the binary PUBLISH frame shards already exchange, and hands what other
+// nodes send it to routing as a publish of a local client.
+import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
+import { ByteReader, ByteWriter } from '../../shared/bytes.ts';
+import { messageSubject, natsServers } from '../../shared/cluster/names.ts';
+import type { ClusterToShard, ControlFromShard } from '../../shared/control.ts';
+import { TopicTrie } from '../../shared/topics/trie.ts';
+import type { ShardContext } from '../context.ts';
+import { FrameType } from '../peers/frames.ts';
+import { PubFlag, PublishView, writePublish } from '../protocol/publish-view.ts';
+import type { NodeLink } from '../routing/routing.ts';
+import type { Message } from '../session/message.ts';
+
+/** At most this many nodes (a bitmask per publish, as for shards). */
+const MAX_NODES = 31;
+
+interface NodeSlot { id: string; up: boolean; subject: string }
+
+/** What a message from another node goes to: routing, as if a client of this shard published it. */
+export interface NodeReceiver { fromNode(msg: Message, now: number): void }
+
+export class ClusterLink implements NodeLink {
+  private readonly ctx: ShardContext;
+  private readonly post: (m: ControlFromShard) => void;
+  private readonly receiver: NodeReceiver;
+  private nc: NatsConnection | null = null;
+  private readonly slots: NodeSlot[] = [];
+  private readonly slotOf = new Map<string, number>();
+  /** Other nodes' filters; key: node id, value: its slot. */
+  private readonly routes = new TopicTrie<number>();
+  private upMask = 0;
+  private mask = 0;
+  private readonly collect = (slot: number): void => { this.mask |= 1 << slot; };
+  private readonly w = new ByteWriter(4096);
+  private readonly r = new ByteReader();
+  private readonly view = new PublishView();
+
+  constructor(ctx: ShardContext, post: (m: ControlFromShard) => void, receiver: NodeReceiver) {
+    this.ctx = ctx;
+    this.post = post;
+    this.receiver = receiver;
+  }
+
+  /** Connects and subscribes to this shard's subject; resolves once NATS has the subscription. */
+  async start(): Promise<void> {
+    const cfg = this.ctx.config;
+    const nc = await connect({
+      servers: natsServers(cfg.clusterNats), name: `shoal-${cfg.clusterNodeId}-shard-${this.ctx.id}`,
+      maxReconnectAttempts: -1, reconnectTimeWait: 250,
+    });
+    this.nc = nc;
+    nc.subscribe(messageSubject(cfg.clusterName, cfg.clusterNodeId, this.ctx.id), { callback: (err, m) => { if (err === null) this.received(m); } });
+    await nc.flush();
+  }
+
+  async stop(): Promise<void> {
+    const nc = this.nc;
+    this.nc = null;
+    await nc?.drain().catch(() => {});
+  }
+
+  // ---- routing's side (NodeLink) ----
+
+  routeChanged(add: boolean, filter: string): void {
+    this.post({ type: 'cluster-local-route', add, filter });
+  }
+
+  forward(msg: Message): void {
+    if (this.upMask === 0 || this.nc === null) return;
+    this.mask = 0;
+    this.routes.match(msg.topic, this.collect);
+    const mask = this.mask & this.upMask;
+    if (mask === 0) return;
+    const w = this.w.reset();
+    writePublish(w, msg.qos | (msg.retain ? PubFlag.RETAIN : 0), msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, null);
+    // nats.js queues the bytes it is given until its next flush: one copy, shared by every node.
+    const frame = Buffer.from(w.buf.subarray(0, w.pos));
+    for (let i = 0; i < this.slots.length; i++) {
+      if ((mask & (1 << i)) !== 0) this.nc.publish(this.slots[i]!.subject, frame);
+    }
+  }
+
+  // ---- main's side ----
+
+  apply(m: ClusterToShard): void {
+    if (m.type === 'cluster-node') {
+      const slot = this.slotFor(m.node, m.shards);
+      if (slot < 0) return;
+      const s = this.slots[slot]!;
+      s.up = m.up;
+      if (m.up) this.upMask |= 1 << slot;
+      else {
+        this.upMask &= ~(1 << slot);
+        // Down: its routes go; it announces them again when it is back.
+        for (const f of [...this.routes.filters()]) this.routes.remove(f, s.id);
+      }
+      return;
+    }
+    const slot = this.slotOf.get(m.node);
+    if (slot === undefined) return;
+    if (m.add) this.routes.add(m.filter, m.node, slot);
+    else this.routes.remove(m.filter, m.node);
+  }
+
+  private slotFor(node: string, shards: number): number {
+    // The target shard is fixed per sending shard, so one publisher's messages take one path.
+    const subject = messageSubject(this.ctx.config.clusterName, node, this.ctx.id % Math.max(1, shards));
+    let slot = this.slotOf.get(node);
+    if (slot === undefined) {
+      if (this.slots.length >= MAX_NODES) { this.ctx.log.error({ node }, `more than ${MAX_NODES} nodes in the cluster: not routed to`); return -1; }
+      slot = this.slots.length;
+      this.slots.push({ id: node, up: false, subject });
+      this.slotOf.set(node, slot);
+    } else this.slots[slot]!.subject = subject;
+    return slot;
+  }
+
+  // ---- from other nodes ----
+
+  private received(m: Msg): void {
+    const data = m.data;
+    try {
+      const r = this.r.at(data, 0, data.length);
+      if (r.u8() !== FrameType.PUBLISH) throw new RangeError('not a PUBLISH frame');
+      const v = this.view.read(r, this.ctx.id);
+      const now = Date.now();
+      if (v.expiresAt !== 0 && v.expiresAt <= now) return;
+      this.receiver.fromNode(v.toMessage(), now);
+    } catch (err) {
+      this.ctx.log.warn({ err, subject: m.subject }, 'a frame from another node could not be read; dropped');
+    }
+  }
+}
