@@ -104,6 +104,7 @@ export interface BrokerConfig {
   clusterName: string;
   clusterNodeId: string;
   clusterNats: string;          // comma-separated NATS URLs
+  clusterTimeout: number;       // ms for another node's commit confirmation
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -178,4 +179,5 @@ export const DEFAULTS: BrokerConfig = {
   clusterName: '',
   clusterNodeId: '',
   clusterNats: 'nats://127.0.0.1:4222',
+  clusterTimeout: 3000,
 };

@@ -55,12 +55,13 @@ export function startNode(nats: Nats, name: string, nodeId: string, opts: Broker
  * A route announced on one node reaches the others within milliseconds, but SUBACK does not
  * wait for it (docs/cluster.md): publish probes on `topic` from `pub` until `got` has one.
  */
-export async function routeVisible(pub: MqttClient, topic: string, got: Collector, ms = 10_000): Promise<void> {
+export async function routeVisible(pub: MqttClient, topic: string, got: Collector | Collector[], ms = 10_000): Promise<void> {
+  const all = Array.isArray(got) ? got : [got];
   await eventually(async () => {
     await publish(pub, topic, 'probe');
     await sleep(50);
-    return got.messages.some((m) => m.topic === topic && m.payload.toString() === 'probe');
+    return all.every((g) => g.messages.some((m) => m.topic === topic && m.payload.toString() === 'probe'));
   }, ms, `a probe on ${topic} crossed nodes`, 0);
   await sleep(100); // probes still on their way land before the test's messages
-  got.clear();
+  for (const g of all) g.clear();
 }

@@ -3,21 +3,38 @@
 // cluster route table (filter → node) that main passes on, forwards each message once per
 // interested node as the binary PUBLISH frame shards already exchange, and hands what other
 // nodes send it to routing as a publish of a local client.
+//
+// QoS 1/2: the publisher's ack waits (the commit gate, durable/durability.ts) for every node it
+// went to. Per node and turn, after the turn's frames, one NODE_COMMIT request on the same
+// subject (so after them, in order); the receiving shard answers once what they changed is
+// committed there, its peer shards included (control/commit-wait.ts). No answer within
+// --cluster-timeout (or a failed one) fails the gate: no ack, the publisher resends.
 import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
 import { ByteReader, ByteWriter } from '../../shared/bytes.ts';
 import { messageSubject, natsServers } from '../../shared/cluster/names.ts';
 import type { ClusterToShard, ControlFromShard } from '../../shared/control.ts';
 import { TopicTrie } from '../../shared/topics/trie.ts';
 import type { ShardContext } from '../context.ts';
+import { waitForCommit, type GateParts } from '../control/commit-wait.ts';
 import { FrameType } from '../peers/frames.ts';
 import { PubFlag, PublishView, writePublish } from '../protocol/publish-view.ts';
-import type { NodeLink } from '../routing/routing.ts';
+import type { ForwardGate, NodeLink } from '../routing/routing.ts';
 import type { Message } from '../session/message.ts';
 
 /** At most this many nodes (a bitmask per publish, as for shards). */
 const MAX_NODES = 31;
 
-interface NodeSlot { id: string; up: boolean; subject: string }
+interface NodeSlot {
+  id: string;
+  up: boolean;
+  subject: string;
+  /** This turn's QoS 1/2 frames to it await one commit answer (settled by the NODE_COMMIT reply). */
+  commit: { resolve: () => void; reject: (e: Error) => void } | null;
+}
+
+const COMMIT_FRAME = Uint8Array.of(FrameType.NODE_COMMIT);
+const COMMITTED = 0;
+const FAILED = 1;
 
 /** What a message from another node goes to: routing, as if a client of this shard published it. */
 export interface NodeReceiver { fromNode(msg: Message, now: number): void }
@@ -26,6 +43,10 @@ export class ClusterLink implements NodeLink {
   private readonly ctx: ShardContext;
   private readonly post: (m: ControlFromShard) => void;
   private readonly receiver: NodeReceiver;
+  /** The commit gate: a publisher's ack also waits for the nodes its message went to. */
+  private readonly gate: ForwardGate & GateParts['durability'] & { readonly enabled: boolean };
+  private commitsDue = false;
+  private readonly sendCommits = (): void => this.flushCommits();
   private nc: NatsConnection | null = null;
   private readonly slots: NodeSlot[] = [];
   private readonly slotOf = new Map<string, number>();
@@ -38,10 +59,11 @@ export class ClusterLink implements NodeLink {
   private readonly r = new ByteReader();
   private readonly view = new PublishView();
 
-  constructor(ctx: ShardContext, post: (m: ControlFromShard) => void, receiver: NodeReceiver) {
+  constructor(ctx: ShardContext, post: (m: ControlFromShard) => void, receiver: NodeReceiver, gate: ClusterLink['gate']) {
     this.ctx = ctx;
     this.post = post;
     this.receiver = receiver;
+    this.gate = gate;
   }
 
   /** Connects and subscribes to this shard's subject; resolves once NATS has the subscription. */
@@ -78,8 +100,33 @@ export class ClusterLink implements NodeLink {
     writePublish(w, msg.qos | (msg.retain ? PubFlag.RETAIN : 0), msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, null);
     // nats.js queues the bytes it is given until its next flush: one copy, shared by every node.
     const frame = Buffer.from(w.buf.subarray(0, w.pos));
+    const gated = msg.qos !== 0 && this.gate.enabled;
     for (let i = 0; i < this.slots.length; i++) {
-      if ((mask & (1 << i)) !== 0) this.nc.publish(this.slots[i]!.subject, frame);
+      if ((mask & (1 << i)) === 0) continue;
+      const s = this.slots[i]!;
+      this.nc.publish(s.subject, frame);
+      if (gated && s.commit === null) this.awaitCommit(s);
+    }
+  }
+
+  /** The acks of this turn wait for `s`'s commit answer, asked for once the turn's frames are out. */
+  private awaitCommit(s: NodeSlot): void {
+    this.gate.waitFor(new Promise<void>((resolve, reject) => { s.commit = { resolve, reject }; }));
+    if (!this.commitsDue) { this.commitsDue = true; queueMicrotask(this.sendCommits); }
+  }
+
+  private flushCommits(): void {
+    this.commitsDue = false;
+    const timeout = this.ctx.config.clusterTimeout;
+    for (const s of this.slots) {
+      const c = s.commit;
+      if (c === null) continue;
+      s.commit = null;
+      if (this.nc === null) { c.reject(new Error('not connected to NATS')); continue; }
+      this.nc.request(s.subject, COMMIT_FRAME, { timeout }).then(
+        (m) => { if (m.data[0] === COMMITTED) c.resolve(); else c.reject(new Error(`node ${s.id} could not commit`)); },
+        (err: Error) => c.reject(err),
+      );
     }
   }
 
@@ -112,7 +159,7 @@ export class ClusterLink implements NodeLink {
     if (slot === undefined) {
       if (this.slots.length >= MAX_NODES) { this.ctx.log.error({ node }, `more than ${MAX_NODES} nodes in the cluster: not routed to`); return -1; }
       slot = this.slots.length;
-      this.slots.push({ id: node, up: false, subject });
+      this.slots.push({ id: node, up: false, subject, commit: null });
       this.slotOf.set(node, slot);
     } else this.slots[slot]!.subject = subject;
     return slot;
@@ -120,11 +167,21 @@ export class ClusterLink implements NodeLink {
 
   // ---- from other nodes ----
 
+  /** What the node sent before this request has been routed; answer once it is committed. */
+  private answerCommit(m: Msg): void {
+    waitForCommit({ durability: this.gate }).then(
+      () => m.respond(Uint8Array.of(COMMITTED)),
+      () => m.respond(Uint8Array.of(FAILED)),
+    );
+  }
+
   private received(m: Msg): void {
     const data = m.data;
     try {
       const r = this.r.at(data, 0, data.length);
-      if (r.u8() !== FrameType.PUBLISH) throw new RangeError('not a PUBLISH frame');
+      const type = r.u8();
+      if (type === FrameType.NODE_COMMIT) { this.answerCommit(m); return; }
+      if (type !== FrameType.PUBLISH) throw new RangeError(`frame type ${type} is not one nodes exchange`);
       const v = this.view.read(r, this.ctx.id);
       const now = Date.now();
       if (v.expiresAt !== 0 && v.expiresAt <= now) return;
