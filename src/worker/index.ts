@@ -53,7 +53,7 @@ try {
 }
 // A cluster node: routing reports first/last subscribers from boot on (persistent sessions load there).
 const cluster = init.config.clusterName === '' ? null
-  : new ClusterLink({ id: init.id, count: init.count, config: init.config, stats, log, hooks: shard.hooks }, (m) => port.postMessage(m), shard.routing, shard.durability);
+  : new ClusterLink({ id: init.id, count: init.count, config: init.config, stats, log, hooks: shard.hooks }, (m) => port.postMessage(m), shard.routing, shard.durability, shard.retainSync);
 shard.routing.nodes = cluster;
 try {
   await cluster?.start();

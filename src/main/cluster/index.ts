@@ -4,7 +4,8 @@
 // shards over their ports. The data path is the shards' own (src/worker/cluster).
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { StorageType } from '@nats-io/jetstream';
-import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
+import { watchAll } from '../../shared/cluster/watch.ts';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../shared/config.ts';
 import { HEARTBEAT_MS, heartbeatSubject, natsServers, nodesBucket, parseRouteKey, routesBucket } from '../../shared/cluster/names.ts';
@@ -12,22 +13,6 @@ import type { ControlFromShard } from '../../shared/control.ts';
 import { ErrorCode, ShoalError } from '../../shared/errors.ts';
 import { RouteAnnouncer } from './announcer.ts';
 import { NodeTable, type ShardPost } from './table.ts';
-
-/** A watch's initial values are in when the entry with nothing pending after it has come (or the bucket was empty). */
-async function watchAll(kv: KV, each: (e: KvWatchEntry) => void): Promise<void> {
-  const empty = (await kv.status()).values === 0;
-  const iter = await kv.watch();
-  let initial: () => void = () => {};
-  const caughtUp = new Promise<void>((resolve) => { initial = resolve; });
-  if (empty) initial();
-  void (async () => {
-    for await (const e of iter) {
-      each(e);
-      if (e.delta === 0) initial();
-    }
-  })();
-  await caughtUp;
-}
 
 export class ClusterNode {
   private readonly config: BrokerConfig;

@@ -15,17 +15,22 @@ export function heartbeatSubject(cluster: string): string { return `shoal.${clus
 
 export function nodesBucket(cluster: string): string { return `shoal_${cluster}_nodes`; }
 export function routesBucket(cluster: string): string { return `shoal_${cluster}_routes`; }
+/** Retained messages, one key per topic (file storage: they outlive every node). */
+export function retainedBucket(cluster: string): string { return `shoal_${cluster}_retained`; }
+
+export function topicKey(topic: string): string { return Buffer.from(topic, 'utf8').toString('base64url'); }
+export function keyTopic(key: string): string { return Buffer.from(key, 'base64url').toString('utf8'); }
 
 /** The routes bucket's key of `filter` announced by `node`. */
 export function routeKey(node: string, filter: string): string {
-  return `${node}.${Buffer.from(filter, 'utf8').toString('base64url')}`;
+  return `${node}.${topicKey(filter)}`;
 }
 
 /** [node, filter] of a routes bucket key; null for a key this version did not write. */
 export function parseRouteKey(key: string): [string, string] | null {
   const dot = key.indexOf('.');
   if (dot <= 0) return null;
-  return [key.slice(0, dot), Buffer.from(key.slice(dot + 1), 'base64url').toString('utf8')];
+  return [key.slice(0, dot), keyTopic(key.slice(dot + 1))];
 }
 
 export function natsServers(urls: string): string[] {

@@ -20,6 +20,8 @@ import { FrameType } from '../peers/frames.ts';
 import { PubFlag, PublishView, writePublish } from '../protocol/publish-view.ts';
 import type { ForwardGate, NodeLink } from '../routing/routing.ts';
 import type { Message } from '../session/message.ts';
+import type { RetainedSync } from '../routing/retain-sync.ts';
+import { ClusterRetained } from './retained.ts';
 
 /** At most this many nodes (a bitmask per publish, as for shards). */
 const MAX_NODES = 31;
@@ -45,6 +47,7 @@ export class ClusterLink implements NodeLink {
   private readonly receiver: NodeReceiver;
   /** The commit gate: a publisher's ack also waits for the nodes its message went to. */
   private readonly gate: ForwardGate & GateParts['durability'] & { readonly enabled: boolean };
+  private readonly retained: ClusterRetained;
   private commitsDue = false;
   private readonly sendCommits = (): void => this.flushCommits();
   private nc: NatsConnection | null = null;
@@ -59,11 +62,12 @@ export class ClusterLink implements NodeLink {
   private readonly r = new ByteReader();
   private readonly view = new PublishView();
 
-  constructor(ctx: ShardContext, post: (m: ControlFromShard) => void, receiver: NodeReceiver, gate: ClusterLink['gate']) {
+  constructor(ctx: ShardContext, post: (m: ControlFromShard) => void, receiver: NodeReceiver, gate: ClusterLink['gate'], retain: Pick<RetainedSync, 'set'>) {
     this.ctx = ctx;
     this.post = post;
     this.receiver = receiver;
     this.gate = gate;
+    this.retained = new ClusterRetained(ctx, retain);
   }
 
   /** Connects and subscribes to this shard's subject; resolves once NATS has the subscription. */
@@ -76,6 +80,7 @@ export class ClusterLink implements NodeLink {
     this.nc = nc;
     nc.subscribe(messageSubject(cfg.clusterName, cfg.clusterNodeId, this.ctx.id), { callback: (err, m) => { if (err === null) this.received(m); } });
     await nc.flush();
+    await this.retained.start(nc);
   }
 
   async stop(): Promise<void> {
@@ -91,6 +96,7 @@ export class ClusterLink implements NodeLink {
   }
 
   forward(msg: Message): void {
+    if (msg.retain) this.putRetained(msg);
     if (this.upMask === 0 || this.nc === null) return;
     this.mask = 0;
     this.routes.match(msg.topic, this.collect);
@@ -107,6 +113,13 @@ export class ClusterLink implements NodeLink {
       this.nc.publish(s.subject, frame);
       if (gated && s.commit === null) this.awaitCommit(s);
     }
+  }
+
+  /** The ack waits until the cluster's bucket has it; a failed put fails the ack (the publisher resends). */
+  private putRetained(msg: Message): void {
+    const p = this.retained.put(msg);
+    p.catch((err: unknown) => this.ctx.log.warn({ err, topic: msg.topic }, 'retained message not stored in the cluster'));
+    this.gate.waitFor(p);
   }
 
   /** The acks of this turn wait for `s`'s commit answer, asked for once the turn's frames are out. */
