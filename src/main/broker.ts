@@ -14,7 +14,7 @@ import type { ClientInfo, ControlFromShard, EmbedToShard } from '../shared/contr
 import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { Reason } from '../shared/protocol/reason-codes.ts';
-import { StatsBlock } from '../shared/stats.ts';
+import { Stat, StatsBlock } from '../shared/stats.ts';
 import { validateTopicName } from '../shared/topics/validate.ts';
 import { within } from './deadline.ts';
 import { listen, listenInShards, shardListenersOf, type Listening } from './listeners.ts';
@@ -268,12 +268,13 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
   const shards = new ShardSupervisor(config, stats, log, shardListeners);
   // The admin port's questions to the shards (REST API, dashboard).
   const control = new BrokerControl(new ControlChannel(shards));
-  // Before the shards start, so /ready can say "starting" (docs/operations.md).
-  const admin = await startAdminPort(config, { stats, shards, version, log, control });
   // A cluster node hears its shards' routes from their boot on (persistent sessions), joins once
   // they are up, and listens only once it has the cluster's route table (docs/cluster.md).
-  const cluster = config.clusterName === '' ? null : new ClusterNode(config, log, { broadcast: (m) => shards.broadcast(m), post: (i, m) => shards.post(i, m) });
+  const cluster = config.clusterName === '' ? null
+    : new ClusterNode(config, log, { broadcast: (m) => shards.broadcast(m), post: (i, m) => shards.post(i, m) }, () => stats.sum(Stat.CLIENTS_CONNECTED));
   if (cluster !== null) shards.onMessage = (i, m) => { cluster.fromShard(i, m); };
+  // Before the shards start, so /ready can say "starting" (docs/operations.md).
+  const admin = await startAdminPort(config, { stats, shards, version, log, control, cluster });
   try {
     await within(shards.start(), config.startTimeout, `the shards to start (each opens the store${config.persistence === 'memory' ? '' : ` in ${config.dataDir}`})`);
     if (cluster !== null) await within(cluster.start(), config.startTimeout, `the cluster (NATS at ${config.clusterNats})`);

@@ -23,6 +23,8 @@ export const ErrorCode = {
   HTTP_NOT_BANNED: 'SHOAL_HTTP_NOT_BANNED',
   HTTP_BAD_TOPIC: 'SHOAL_HTTP_BAD_TOPIC',
   HTTP_PUBLISH_FAILED: 'SHOAL_HTTP_PUBLISH_FAILED',
+  /** a /api/v1/cluster/ endpoint on a node started without --cluster-name */
+  HTTP_NOT_A_CLUSTER: 'SHOAL_HTTP_NOT_A_CLUSTER',
   /** a password file line that is not `name:<hash>` in a known format (names file and line) */
   PASSWORD_FILE_INVALID: 'SHOAL_PASSWORD_FILE_INVALID',
   /** a plain-text password in a password file loaded without allowPlaintext (names file and line) */

@@ -128,7 +128,7 @@ async function threeWithSubscribers(prefix: string) {
 test('cluster QoS 1: the publisher\'s node killed with SIGKILL mid-stream: every acknowledged message is at the persistent subscribers on the two other nodes', { skip }, async () => {
   const { n1, n2, n3, topic, g2, g3 } = await threeWithSubscribers('kill1');
   let killed = false;
-  const acked = await stream(n1.url, topic, 5000, (i) => { if (i >= 300 && !killed) { killed = true; void n1.kill('SIGKILL'); } }, 20_000);
+  const acked = await stream(n1.url, topic, 5000, (i) => { if (i >= 300 && !killed) { killed = true; void n1.kill('SIGKILL'); } }, 10_000);
   assert.ok(killed, `the node was killed mid-stream (acked ${acked.size})`);
   assert.ok(acked.size >= 300, `acked before the kill: ${acked.size}`);
   await sleep(1000);

@@ -8,7 +8,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { watchAll } from '../../shared/cluster/watch.ts';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../shared/config.ts';
-import { HEARTBEAT_MS, heartbeatSubject, natsServers, nodesBucket, parseRouteKey, routesBucket } from '../../shared/cluster/names.ts';
+import { HEARTBEAT_MS, heartbeatSubject, natsServers, nodesBucket, parseRouteKey, routesBucket, statSubject } from '../../shared/cluster/names.ts';
 import type { ControlFromShard } from '../../shared/control.ts';
 import { ErrorCode, ShoalError } from '../../shared/errors.ts';
 import { RouteAnnouncer } from './announcer.ts';
@@ -22,9 +22,15 @@ export class ClusterNode {
   private nc: NatsConnection | null = null;
   private nodesKv: KV | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private joined = false;
+  private unwatch: (() => void)[] = [];
 
-  constructor(config: BrokerConfig, log: Logger, shards: ShardPost) {
+  /** Clients connected on this node now (the stats block's sum). */
+  private readonly localOnline: () => number;
+
+  constructor(config: BrokerConfig, log: Logger, shards: ShardPost, localOnline: () => number) {
     this.config = config;
+    this.localOnline = localOnline;
     this.log = log.child({ cluster: config.clusterName, node: config.clusterNodeId });
     this.announcer = new RouteAnnouncer(config.clusterNodeId, this.log);
     this.table = new NodeTable(shards);
@@ -57,48 +63,118 @@ export class ClusterNode {
       throw new ShoalError(ErrorCode.CLUSTER_UNAVAILABLE, `no NATS server answered at ${cfg.clusterNats}: ${(err as Error).message}`, { cause: err });
     }
     this.nc = nc;
-    let routes: KV;
-    let nodes: KV;
+    const hb = heartbeatSubject(cfg.clusterName);
+    nc.subscribe(hb, { callback: (err, m) => { if (err === null) { const id = m.string(); if (id !== node) this.table.heartbeat(id, Date.now()); } } });
+    nc.subscribe(statSubject(cfg.clusterName, node), { callback: (err, m) => { if (err === null) m.respond(String(this.localOnline())); } });
     try {
-      const kvm = new Kvm(nc);
-      // Memory storage: both buckets are soft state every node writes again when it starts.
-      routes = await kvm.create(routesBucket(cfg.clusterName), { history: 1, storage: StorageType.Memory });
-      nodes = await kvm.create(nodesBucket(cfg.clusterName), { history: 1, storage: StorageType.Memory });
+      await this.join(nc);
     } catch (err) {
       await nc.close();
       throw new ShoalError(ErrorCode.CLUSTER_UNAVAILABLE, `NATS at ${cfg.clusterNats} has no usable JetStream (start nats-server with -js): ${(err as Error).message}`, { cause: err });
     }
-    this.nodesKv = nodes;
-    await this.announcer.publish(routes);
-    await nodes.put(node, JSON.stringify({ shards: cfg.shards }));
-    const hb = heartbeatSubject(cfg.clusterName);
-    nc.subscribe(hb, { callback: (err, m) => { if (err === null) { const id = m.string(); if (id !== node) this.table.heartbeat(id, Date.now()); } } });
-    await watchAll(nodes, (e) => {
-      if (e.key === node) return;
-      if (e.operation === 'PUT') this.table.registered(e.key, (e.json() as { shards: number }).shards, Date.now());
-      else this.table.left(e.key);
-    });
-    await watchAll(routes, (e) => {
-      const k = parseRouteKey(e.key);
-      if (k === null || k[0] === node) return;
-      this.table.route(k[0], e.operation === 'PUT', k[1]);
-    });
-    nc.publish(hb, node);
     this.timer = setInterval(() => {
+      // Cut off from NATS, this node cannot tell whether the others are gone: it keeps their
+      // routes, so QoS 1/2 messages they want get no ack (the publishers resend) rather than
+      // an ack without them. Connected, a silent node is down.
+      if (!this.joined) return;
       nc.publish(hb, node);
       this.table.sweep(Date.now());
     }, HEARTBEAT_MS);
     this.timer.unref();
+    void this.followStatus(nc);
     this.log.info({ nats: cfg.clusterNats, filters: this.announcer.size }, 'joined the cluster');
   }
 
-  /** The other nodes, for the REST API. */
-  nodes(): ReturnType<NodeTable['list']> { return this.table.list(); }
+  /** Connected to NATS and joined: what /ready reports (docs/cluster.md, NATS lost). */
+  get connected(): boolean { return this.joined; }
+
+  /**
+   * NATS lost: this node serves its own clients; what other nodes want waits (QoS 0 in nats.js's
+   * reconnect buffer; QoS 1/2 unacknowledged, as their commit answers cannot come). Back: its
+   * registration and routes are written again and the tables read again, since a restarted
+   * NATS has lost the memory buckets.
+   */
+  private async followStatus(nc: NatsConnection): Promise<void> {
+    for await (const st of nc.status()) {
+      if (st.type === 'disconnect' && this.joined) {
+        this.joined = false;
+        this.announcer.detach();
+        this.log.warn('lost NATS: serving local clients only until it is back');
+      } else if (st.type === 'reconnect' && this.nc === nc) {
+        await this.rejoin(nc);
+      }
+    }
+  }
+
+  private async rejoin(nc: NatsConnection): Promise<void> {
+    for (let attempt = 0; this.nc === nc && !nc.isClosed(); attempt++) {
+      try {
+        await this.join(nc);
+        this.log.info({ filters: this.announcer.size }, 'NATS back: rejoined the cluster');
+        return;
+      } catch (err) {
+        // JetStream takes a moment after a server restart.
+        if (attempt % 10 === 0) this.log.warn({ err }, 'rejoining the cluster failed; trying again');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
+  /** Buckets, this node's registration and announcements, then the current tables (watches). */
+  private async join(nc: NatsConnection): Promise<void> {
+    const cfg = this.config;
+    const node = cfg.clusterNodeId;
+    for (const stop of this.unwatch) stop();
+    this.unwatch = [];
+    const kvm = new Kvm(nc);
+    // Memory storage: both buckets are soft state every node writes again when it (re)joins.
+    const routes = await kvm.create(routesBucket(cfg.clusterName), { history: 1, storage: StorageType.Memory });
+    const nodes = await kvm.create(nodesBucket(cfg.clusterName), { history: 1, storage: StorageType.Memory });
+    this.nodesKv = nodes;
+    await this.announcer.publish(routes);
+    // A new epoch at every join: the others reconcile this node's routes with what it wrote now.
+    await nodes.put(node, JSON.stringify({ shards: cfg.shards, epoch: `${process.pid}-${Date.now()}` }));
+    this.unwatch.push(await watchAll(nodes, (e) => {
+      if (e.key === node) return;
+      if (e.operation === 'PUT') { const v = e.json() as { shards: number; epoch: string }; this.table.registered(e.key, v.shards, v.epoch, Date.now()); }
+      else this.table.left(e.key);
+    }));
+    this.unwatch.push(await watchAll(routes, (e) => {
+      const k = parseRouteKey(e.key);
+      if (k === null || k[0] === node) return;
+      this.table.route(k[0], e.operation === 'PUT', k[1]);
+    }));
+    nc.publish(heartbeatSubject(cfg.clusterName), node);
+    this.table.heardAll(Date.now());
+    this.joined = true;
+  }
+
+  /** This node and the others, for the REST API. */
+  nodes(): { node: string; self: boolean; up: boolean; shards: number; filters: number }[] {
+    return [
+      { node: this.nodeId, self: true, up: this.joined, shards: this.config.shards, filters: this.announcer.size },
+      ...this.table.list().map((n) => ({ ...n, self: false })),
+    ];
+  }
+
+  /** Clients connected on each up node (null: it did not answer within a second). */
+  async online(): Promise<{ node: string; online: number | null }[]> {
+    const nc = this.nc;
+    const ask = async (node: string): Promise<number | null> => {
+      if (node === this.nodeId) return this.localOnline();
+      if (nc === null || !this.joined) return null;
+      try { return Number((await nc.request(statSubject(this.config.clusterName, node), '', { timeout: 1000 })).string()); } catch { return null; }
+    };
+    const up = this.nodes().filter((n) => n.up || n.self);
+    return Promise.all(up.map(async (n) => ({ node: n.node, online: await ask(n.node) })));
+  }
 
   /** Leaves: the node's key goes (the others stop forwarding at once), then the connection. */
   async stop(): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer);
     this.announcer.detach();
+    this.joined = false;
+    for (const stop of this.unwatch) stop();
     const nc = this.nc;
     this.nc = null;
     if (nc === null) return;

@@ -5,7 +5,23 @@
 import type { ClusterToShard } from '../../shared/control.ts';
 import { DOWN_AFTER_MS } from '../../shared/cluster/names.ts';
 
-interface OtherNode { shards: number; registered: boolean; up: boolean; lastSeen: number; filters: Set<string> }
+interface OtherNode {
+  shards: number;
+  registered: boolean;
+  up: boolean;
+  lastSeen: number;
+  filters: Set<string>;
+  /** Its registration's join number: a new one means it wrote all its routes again. */
+  epoch: string;
+  /** Since a new epoch: the filters it wrote again (the others are dropped after RECONCILE_MS). */
+  confirmed: Set<string> | null;
+}
+
+/**
+ * How long after a node's new registration its routes that it did not write again are kept:
+ * it writes them before it registers, but the routes watch may deliver them a little later.
+ */
+const RECONCILE_MS = 2000;
 
 /** Where the table's changes go: every shard, or one (a restarted shard's catch-up). */
 export interface ShardPost {
@@ -21,14 +37,25 @@ export class NodeTable {
 
   private get(id: string): OtherNode {
     let n = this.nodes.get(id);
-    if (n === undefined) { n = { shards: 1, registered: false, up: false, lastSeen: 0, filters: new Set() }; this.nodes.set(id, n); }
+    if (n === undefined) { n = { shards: 1, registered: false, up: false, lastSeen: 0, filters: new Set(), epoch: '', confirmed: null }; this.nodes.set(id, n); }
     return n;
   }
 
   /** The nodes bucket holds `id` with its shard count: up until its heartbeats stop. */
-  registered(id: string, shards: number, now: number): void {
+  registered(id: string, shards: number, epoch: string, now: number): void {
     const n = this.get(id);
     n.registered = true;
+    if (n.epoch !== epoch) {
+      // It (re)joined, e.g. after NATS restarted with empty buckets: routes it no longer has
+      // (dropped while we could not hear) are not deleted from anywhere; drop them here.
+      n.epoch = epoch;
+      const confirmed = n.confirmed = new Set();
+      setTimeout(() => {
+        if (n.confirmed !== confirmed) return;
+        n.confirmed = null;
+        for (const f of [...n.filters]) if (!confirmed.has(f)) this.route(id, false, f);
+      }, RECONCILE_MS).unref();
+    }
     if (n.up && n.shards !== shards) this.setUp(id, n, false); // restarted with another shard count
     n.shards = shards;
     n.lastSeen = now;
@@ -50,6 +77,9 @@ export class NodeTable {
     if (!n.up) this.setUp(id, n, true);
   }
 
+  /** This node was cut off and is back: the others' silence meanwhile was its own, not theirs. */
+  heardAll(now: number): void { for (const n of this.nodes.values()) n.lastSeen = now; }
+
   /** Nodes silent for DOWN_AFTER_MS are down (killed, or cut off from NATS). */
   sweep(now: number): void {
     for (const [id, n] of this.nodes) if (n.up && now - n.lastSeen > DOWN_AFTER_MS) this.setUp(id, n, false);
@@ -57,6 +87,7 @@ export class NodeTable {
 
   route(id: string, add: boolean, filter: string): void {
     const n = this.get(id);
+    if (add) n.confirmed?.add(filter);
     if (add ? n.filters.has(filter) : !n.filters.delete(filter)) return;
     if (add) n.filters.add(filter);
     if (n.up) this.out.broadcast({ type: 'cluster-route', node: id, add, filter });

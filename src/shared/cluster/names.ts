@@ -13,6 +13,9 @@ export function messageSubject(cluster: string, node: string, shard: number): st
 
 export function heartbeatSubject(cluster: string): string { return `shoal.${cluster}.hb`; }
 
+/** Where node `node`'s main answers questions about itself (REST: clients online). */
+export function statSubject(cluster: string, node: string): string { return `shoal.${cluster}.stat.${node}`; }
+
 export function nodesBucket(cluster: string): string { return `shoal_${cluster}_nodes`; }
 export function routesBucket(cluster: string): string { return `shoal_${cluster}_routes`; }
 /** Retained messages, one key per topic (file storage: they outlive every node). */

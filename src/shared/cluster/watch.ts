@@ -4,9 +4,10 @@ import type { KV, KvWatchEntry } from '@nats-io/kv';
 
 /**
  * Calls `each` for every current entry and then every change; resolves once the current ones
- * are in (the entry with nothing pending after it has come, or the bucket was empty).
+ * are in (the entry with nothing pending after it has come, or the bucket was empty), with a
+ * function that ends the watch (after NATS comes back, a new watch reads the bucket again).
  */
-export async function watchAll(kv: KV, each: (e: KvWatchEntry) => void): Promise<void> {
+export async function watchAll(kv: KV, each: (e: KvWatchEntry) => void): Promise<() => void> {
   const empty = (await kv.status()).values === 0;
   const iter = await kv.watch();
   let initial: () => void = () => {};
@@ -19,4 +20,5 @@ export async function watchAll(kv: KV, each: (e: KvWatchEntry) => void): Promise
     }
   })();
   await caughtUp;
+  return () => iter.stop();
 }

@@ -81,11 +81,26 @@ export class ClusterLink implements NodeLink {
     nc.subscribe(messageSubject(cfg.clusterName, cfg.clusterNodeId, this.ctx.id), { callback: (err, m) => { if (err === null) this.received(m); } });
     await nc.flush();
     await this.retained.start(nc);
+    void this.followStatus(nc);
+  }
+
+  /** NATS back (nats.js has resubscribed): read the retained bucket again, retrying while JetStream comes up. */
+  private async followStatus(nc: NatsConnection): Promise<void> {
+    for await (const st of nc.status()) {
+      if (st.type !== 'reconnect') continue;
+      for (let attempt = 0; this.nc === nc && !nc.isClosed(); attempt++) {
+        try { await this.retained.start(nc); break; } catch (err) {
+          if (attempt % 10 === 0) this.ctx.log.warn({ err }, 'retained bucket not back yet; trying again');
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    }
   }
 
   async stop(): Promise<void> {
     const nc = this.nc;
     this.nc = null;
+    this.retained.stop();
     await nc?.drain().catch(() => {});
   }
 

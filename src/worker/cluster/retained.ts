@@ -19,6 +19,7 @@ export class ClusterRetained {
   private readonly ctx: ShardContext;
   private readonly sync: Pick<RetainedSync, 'set'>;
   private kv: KV | null = null;
+  private unwatch: (() => void) | null = null;
   private readonly w = new ByteWriter(1024);
   private readonly r = new ByteReader();
   private readonly view = new PublishView();
@@ -28,11 +29,18 @@ export class ClusterRetained {
     this.sync = sync;
   }
 
-  /** Opens the bucket; shard 0 also reads it into its node before the shard says it is ready. */
+  /**
+   * Opens the bucket; shard 0 also reads it into its node (before the shard says it is ready,
+   * and again when NATS is back: what changed meanwhile is set then).
+   */
   async start(nc: NatsConnection): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = null;
     this.kv = await new Kvm(nc).create(retainedBucket(this.ctx.config.clusterName), { history: 1 });
-    if (this.ctx.id === 0) await watchAll(this.kv, (e) => this.changed(e));
+    if (this.ctx.id === 0) this.unwatch = await watchAll(this.kv, (e) => this.changed(e));
   }
+
+  stop(): void { this.unwatch?.(); this.unwatch = null; }
 
   /** A retained publish (or clear) of a client of this shard: settles once the bucket has it. */
   put(msg: Message): Promise<void> {
