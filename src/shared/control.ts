@@ -44,11 +44,13 @@ export type ControlToShard =
 
 /**
  * Main's cluster part to the shards (src/main/cluster → src/worker/cluster, docs/cluster.md):
- * another node up or down with its shard count, a filter another node gained or lost.
+ * another node up or down with its shard count, a filter another node gained or lost, another
+ * node's member count of a shared group.
  */
 export type ClusterToShard =
   | { type: 'cluster-node'; node: string; shards: number; up: boolean }
-  | { type: 'cluster-route'; node: string; add: boolean; filter: string };
+  | { type: 'cluster-route'; node: string; add: boolean; filter: string }
+  | { type: 'cluster-share'; node: string; key: string; count: number };
 
 /** The embedding API's requests (src/main/embed/, src/worker/embed/); `id` pairs each with its answer. */
 export type EmbedToShard =
@@ -74,4 +76,6 @@ export type ControlFromShard =
   | { type: 'answer'; seq: number; ok: false; error: string }
   // This shard gained its first / lost its last subscriber for a filter (main announces the node's).
   | { type: 'cluster-local-route'; add: boolean; filter: string }
+  // This shard's member count of a shared group (group + NUL + filter) changed.
+  | { type: 'cluster-local-share'; key: string; count: number }
   | EmbedFromShard;

@@ -102,7 +102,7 @@ port.on('message', (m: ControlToShard) => {
       if (m.listeners !== null) transports.replaceTls(m.listeners);
       break;
     case 'embed-publish': case 'embed-clients': case 'embed-disconnect': case 'embed-events': embed.handle(m); break;
-    case 'cluster-node': case 'cluster-route': cluster?.apply(m); break;
+    case 'cluster-node': case 'cluster-route': case 'cluster-share': cluster?.apply(m); break;
     case 'shutdown':
       acceptor.close();
       clearInterval(keepalive);

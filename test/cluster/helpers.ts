@@ -5,8 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { freePort, startBroker, type Broker, type BrokerOptions } from '../helpers/broker.ts';
-import { eventually, publish, sleep, type Collector, type MqttClient } from '../helpers/clients.ts';
+import { endAll, eventually, publish, sleep, uid, type Collector, type MqttClient } from '../helpers/clients.ts';
 
 // Debian installs it in /usr/sbin.
 export const NATS_BIN = process.env.NATS_SERVER_BIN ?? ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((f) => existsSync(f)) ?? '/usr/sbin/nats-server';
@@ -64,4 +65,30 @@ export async function routeVisible(pub: MqttClient, topic: string, got: Collecto
   }, ms, `a probe on ${topic} crossed nodes`, 0);
   await sleep(100); // probes still on their way land before the test's messages
   for (const g of all) g.clear();
+}
+
+export interface TestCluster {
+  /** The cluster name (unique per file). */
+  readonly name: string;
+  readonly nodes: Broker[];
+  /** Clients the test made: ended after the file. */
+  readonly clients: MqttClient[];
+  nats(): Nats;
+}
+
+/** A nats-server and one node per id for the whole test file (before/after hooks); nothing when nats-server is missing. */
+export function useCluster(prefix: string, ids: string[], opts: BrokerOptions = {}): TestCluster {
+  let nats: Nats | undefined;
+  const c: TestCluster = { name: uid(prefix).replace(/[^A-Za-z0-9_-]/g, '_'), nodes: [], clients: [], nats: () => nats! };
+  before(async () => {
+    if (natsMissing) return;
+    nats = await startNats();
+    for (const id of ids) c.nodes.push(await startNode(nats, c.name, id, opts));
+  });
+  after(async () => {
+    await endAll(c.clients);
+    for (const n of c.nodes) await n.stop();
+    await nats?.stop();
+  });
+  return c;
 }

@@ -2,29 +2,15 @@
 // set or clear on one node is what a new subscriber on any node gets; a node that starts later
 // has them before it accepts clients; sets racing on two nodes end at one value on every node;
 // a will of a client on one node reaches subscribers on the others, retained ones too.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
-import type { Broker } from '../helpers/broker.ts';
-import { collect, connect, end, endAll, eventually, publish, sleep, subscribe, uid, type MqttClient } from '../helpers/clients.ts';
-import { natsMissing, routeVisible, startNats, startNode, type Nats } from './helpers.ts';
+import { collect, connect, end, eventually, publish, sleep, subscribe, uid } from '../helpers/clients.ts';
+import { natsMissing, routeVisible, startNode, useCluster } from './helpers.ts';
 
 const skip = natsMissing;
-const CLUSTER = uid('r').replace(/[^A-Za-z0-9_-]/g, '_');
-let nats: Nats;
-const nodes: Broker[] = [];
-const clients: MqttClient[] = [];
-
-before(async () => {
-  if (skip) return;
-  nats = await startNats();
-  for (const id of ['a', 'b', 'c']) nodes.push(await startNode(nats, CLUSTER, id, { persistence: 'fast' }));
-});
-after(async () => {
-  await endAll(clients);
-  for (const n of nodes) await n.stop();
-  await nats?.stop();
-});
+const cluster = useCluster('r', ['a', 'b', 'c'], { persistence: 'fast' });
+const { nodes, clients } = cluster;
 
 /** What a fresh subscriber on `url` gets as the retained message of `topic` (null: none within 400 ms). */
 async function retainedAt(url: string, topic: string, version: 4 | 5 = 4): Promise<{ payload: string; retain: boolean } | null> {
@@ -66,7 +52,7 @@ test('cluster retained: a node started after the sets has them before it accepts
   const p = await connect(nodes[1]!.url, { version: 4 });
   clients.push(p);
   await publish(p, topic, 'before-join', { qos: 1, retain: true });
-  const late = await startNode(nats, CLUSTER, 'd', { persistence: 'fast' });
+  const late = await startNode(cluster.nats(), cluster.name, 'd', { persistence: 'fast' });
   try {
     assert.deepEqual(await retainedAt(late.url, topic), { payload: 'before-join', retain: true });
   } finally { await late.stop(); }

@@ -4,13 +4,15 @@
 // the routes bucket. Main is the one thread that sees every shard's changes in one order.
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
-import { routeKey } from '../../shared/cluster/names.ts';
+import { routeKey, shareRouteKey } from '../../shared/cluster/names.ts';
 
 export class RouteAnnouncer {
   private readonly node: string;
   private readonly log: Logger;
   /** filter → shards with subscribers. */
   private readonly filters = new Map<string, number>();
+  /** shared group key → member count per shard (the node announces their sum). */
+  private readonly shares = new Map<string, Int32Array>();
   /** Null until the node's old keys are gone (start); changes meanwhile are only recorded. */
   private kv: KV | null = null;
   private readonly empty = new Uint8Array(0);
@@ -31,9 +33,21 @@ export class RouteAnnouncer {
     if ((before === 0) !== (after === 0)) this.write(after !== 0, filter);
   }
 
+  /** Shard `shard` now has `count` members of shared group `key`. */
+  shardShare(shard: number, key: string, count: number): void {
+    let counts = this.shares.get(key);
+    if (counts === undefined) { counts = new Int32Array(32); this.shares.set(key, counts); }
+    if (counts[shard] === count) return;
+    counts[shard] = count;
+    const total = counts.reduce((a, b) => a + b, 0);
+    if (total === 0) this.shares.delete(key);
+    this.writeShare(key, total);
+  }
+
   /** A shard exited: what it had is gone (it reports its sessions' filters again when it is back). */
   shardGone(shard: number): void {
     for (const [filter, mask] of [...this.filters]) if ((mask & (1 << shard)) !== 0) this.shardRoute(shard, false, filter);
+    for (const [key, counts] of [...this.shares]) if (counts[shard] !== 0) this.shardShare(shard, key, 0);
   }
 
   /**
@@ -45,19 +59,29 @@ export class RouteAnnouncer {
     for await (const k of await kv.keys(`${this.node}.>`)) old.push(k);
     await Promise.all(old.map((k) => kv.delete(k)));
     this.kv = kv;
-    await Promise.all([...this.filters.keys()].map((f) => kv.put(routeKey(this.node, f), this.empty)));
+    await Promise.all([
+      ...[...this.filters.keys()].map((f) => kv.put(routeKey(this.node, f), this.empty)),
+      ...[...this.shares].map(([key, counts]) => kv.put(shareRouteKey(this.node, key), String(counts.reduce((a, b) => a + b, 0)))),
+    ]);
   }
 
   /** NATS is gone for good (stop): nothing more is written. */
   detach(): void { this.kv = null; }
 
   private write(add: boolean, filter: string): void {
+    this.send(routeKey(this.node, filter), add ? this.empty : null, filter);
+  }
+
+  private writeShare(key: string, total: number): void {
+    this.send(shareRouteKey(this.node, key), total > 0 ? String(total) : null, key);
+  }
+
+  /** A put (or, for null, a delete); not awaited: one connection keeps the order of one key's writes. */
+  private send(key: string, value: Uint8Array | string | null, what: string): void {
     const kv = this.kv;
     if (kv === null) return;
-    // Not awaited: one connection keeps the order of a filter's put and delete.
-    const key = routeKey(this.node, filter);
-    (add ? kv.put(key, this.empty) : kv.delete(key)).catch((err: unknown) => {
-      this.log.warn({ err, filter }, 'cluster route announcement failed');
+    (value !== null ? kv.put(key, value) : kv.delete(key)).catch((err: unknown) => {
+      this.log.warn({ err, what }, 'cluster route announcement failed');
     });
   }
 }

@@ -40,8 +40,9 @@ export class ClusterNode {
 
   /** A message from a shard that is the cluster's; false for any other. */
   fromShard(shard: number, m: ControlFromShard): boolean {
-    if (m.type !== 'cluster-local-route') return false;
-    this.announcer.shardRoute(shard, m.add, m.filter);
+    if (m.type === 'cluster-local-route') this.announcer.shardRoute(shard, m.add, m.filter);
+    else if (m.type === 'cluster-local-share') this.announcer.shardShare(shard, m.key, m.count);
+    else return false;
     return true;
   }
 
@@ -142,7 +143,8 @@ export class ClusterNode {
     this.unwatch.push(await watchAll(routes, (e) => {
       const k = parseRouteKey(e.key);
       if (k === null || k[0] === node) return;
-      this.table.route(k[0], e.operation === 'PUT', k[1]);
+      if (k[2]) this.table.share(k[0], k[1], e.operation === 'PUT' ? Number(e.string()) || 0 : 0);
+      else this.table.route(k[0], e.operation === 'PUT', k[1]);
     }));
     nc.publish(heartbeatSubject(cfg.clusterName), node);
     this.table.heardAll(Date.now());

@@ -11,17 +11,22 @@ interface OtherNode {
   up: boolean;
   lastSeen: number;
   filters: Set<string>;
+  /** Its member count per shared group key. */
+  shares: Map<string, number>;
   /** Its registration's join number: a new one means it wrote all its routes again. */
   epoch: string;
-  /** Since a new epoch: the filters it wrote again (the others are dropped after RECONCILE_MS). */
-  confirmed: Set<string> | null;
+  /** When each of its filters, and each of its share counts, was last written (seen in the routes watch). */
+  seen: Map<string, number>;
+  shareSeen: Map<string, number>;
 }
 
 /**
- * How long after a node's new registration its routes that it did not write again are kept:
- * it writes them before it registers, but the routes watch may deliver them a little later.
+ * A node writes all its routes again when it joins, just before its registration; the two
+ * buckets' watches may deliver them in either order. RECONCILE_MS after a new registration, its
+ * filters not written within WRITTEN_WITHIN_MS of it are ones it no longer has.
  */
 const RECONCILE_MS = 2000;
+const WRITTEN_WITHIN_MS = 1000;
 
 /** Where the table's changes go: every shard, or one (a restarted shard's catch-up). */
 export interface ShardPost {
@@ -37,7 +42,7 @@ export class NodeTable {
 
   private get(id: string): OtherNode {
     let n = this.nodes.get(id);
-    if (n === undefined) { n = { shards: 1, registered: false, up: false, lastSeen: 0, filters: new Set(), epoch: '', confirmed: null }; this.nodes.set(id, n); }
+    if (n === undefined) { n = { shards: 1, registered: false, up: false, lastSeen: 0, filters: new Set(), shares: new Map(), epoch: '', seen: new Map(), shareSeen: new Map() }; this.nodes.set(id, n); }
     return n;
   }
 
@@ -48,13 +53,16 @@ export class NodeTable {
     if (n.epoch !== epoch) {
       // It (re)joined, e.g. after NATS restarted with empty buckets: routes it no longer has
       // (dropped while we could not hear) are not deleted from anywhere; drop them here.
+      const first = n.epoch === '';
       n.epoch = epoch;
-      const confirmed = n.confirmed = new Set();
-      setTimeout(() => {
-        if (n.confirmed !== confirmed) return;
-        n.confirmed = null;
-        for (const f of [...n.filters]) if (!confirmed.has(f)) this.route(id, false, f);
-      }, RECONCILE_MS).unref();
+      if (!first) {
+        setTimeout(() => {
+          if (n.epoch !== epoch) return;
+          const before = now - WRITTEN_WITHIN_MS;
+          for (const f of [...n.filters]) if ((n.seen.get(f) ?? 0) < before) this.route(id, false, f);
+          for (const k of [...n.shares.keys()]) if ((n.shareSeen.get(k) ?? 0) < before) this.share(id, k, 0);
+        }, RECONCILE_MS).unref();
+      }
     }
     if (n.up && n.shards !== shards) this.setUp(id, n, false); // restarted with another shard count
     n.shards = shards;
@@ -77,6 +85,14 @@ export class NodeTable {
     if (!n.up) this.setUp(id, n, true);
   }
 
+  share(id: string, key: string, count: number): void {
+    const n = this.get(id);
+    if (count !== 0) n.shareSeen.set(key, Date.now()); else n.shareSeen.delete(key);
+    if ((n.shares.get(key) ?? 0) === count) return;
+    if (count === 0) n.shares.delete(key); else n.shares.set(key, count);
+    if (n.up) this.out.broadcast({ type: 'cluster-share', node: id, key, count });
+  }
+
   /** This node was cut off and is back: the others' silence meanwhile was its own, not theirs. */
   heardAll(now: number): void { for (const n of this.nodes.values()) n.lastSeen = now; }
 
@@ -87,7 +103,7 @@ export class NodeTable {
 
   route(id: string, add: boolean, filter: string): void {
     const n = this.get(id);
-    if (add) n.confirmed?.add(filter);
+    if (add) n.seen.set(filter, Date.now()); else n.seen.delete(filter);
     if (add ? n.filters.has(filter) : !n.filters.delete(filter)) return;
     if (add) n.filters.add(filter);
     if (n.up) this.out.broadcast({ type: 'cluster-route', node: id, add, filter });
@@ -112,5 +128,6 @@ export class NodeTable {
   private send(id: string, n: OtherNode, to: (m: ClusterToShard) => void): void {
     to({ type: 'cluster-node', node: id, shards: n.shards, up: true });
     for (const filter of n.filters) to({ type: 'cluster-route', node: id, add: true, filter });
+    for (const [key, count] of n.shares) to({ type: 'cluster-share', node: id, key, count });
   }
 }

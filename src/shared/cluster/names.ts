@@ -29,11 +29,19 @@ export function routeKey(node: string, filter: string): string {
   return `${node}.${topicKey(filter)}`;
 }
 
-/** [node, filter] of a routes bucket key; null for a key this version did not write. */
-export function parseRouteKey(key: string): [string, string] | null {
+/** The routes bucket's key of shared group `key` (group + NUL + filter): its value is `node`'s member count. */
+export function shareRouteKey(node: string, key: string): string {
+  return `${node}.s.${topicKey(key)}`;
+}
+
+/** [node, filter or group key, is a share] of a routes bucket key; null for a key this version did not write. */
+export function parseRouteKey(key: string): [string, string, boolean] | null {
   const dot = key.indexOf('.');
   if (dot <= 0) return null;
-  return [key.slice(0, dot), keyTopic(key.slice(dot + 1))];
+  const rest = key.slice(dot + 1);
+  // base64url has no '.', so "s." can only start a share's key.
+  if (rest.startsWith('s.')) return [key.slice(0, dot), keyTopic(rest.slice(2)), true];
+  return [key.slice(0, dot), keyTopic(rest), false];
 }
 
 export function natsServers(urls: string): string[] {

@@ -22,6 +22,7 @@ import type { ForwardGate, NodeLink } from '../routing/routing.ts';
 import type { Message } from '../session/message.ts';
 import type { RetainedSync } from '../routing/retain-sync.ts';
 import { ClusterRetained } from './retained.ts';
+import { NodeShares } from './shares.ts';
 
 /** At most this many nodes (a bitmask per publish, as for shards). */
 const MAX_NODES = 31;
@@ -39,7 +40,11 @@ const COMMITTED = 0;
 const FAILED = 1;
 
 /** What a message from another node goes to: routing, as if a client of this shard published it. */
-export interface NodeReceiver { fromNode(msg: Message, now: number): void }
+export interface NodeReceiver {
+  fromNode(msg: Message, now: number, deliver: boolean, groups: readonly string[] | null): void;
+  /** This node's shared groups (those with members on some shard here), by key. */
+  readonly groups: ReadonlyMap<string, unknown>;
+}
 
 export class ClusterLink implements NodeLink {
   private readonly ctx: ShardContext;
@@ -55,6 +60,7 @@ export class ClusterLink implements NodeLink {
   private readonly slotOf = new Map<string, number>();
   /** Other nodes' filters; key: node id, value: its slot. */
   private readonly routes = new TopicTrie<number>();
+  private readonly shares = new NodeShares(MAX_NODES);
   private upMask = 0;
   private mask = 0;
   private readonly collect = (slot: number): void => { this.mask |= 1 << slot; };
@@ -110,20 +116,40 @@ export class ClusterLink implements NodeLink {
     this.post({ type: 'cluster-local-route', add, filter });
   }
 
+  shareChanged(key: string, count: number): void {
+    this.post({ type: 'cluster-local-share', key, count });
+  }
+
+  sharedElsewhere(key: string, localTotal: number): boolean {
+    return this.upMask !== 0 && this.shares.pick(key, localTotal, this.upMask);
+  }
+
   forward(msg: Message): void {
     if (msg.retain) this.putRetained(msg);
-    if (this.upMask === 0 || this.nc === null) return;
+    if (this.upMask === 0) return;
+    if (this.nc === null) { this.shares.picked.fill(null); return; }
     this.mask = 0;
     this.routes.match(msg.topic, this.collect);
+    if (this.shares.size !== 0) this.shares.pickRemoteOnly(msg.topic, this.receiver.groups, this.upMask);
     const mask = this.mask & this.upMask;
-    if (mask === 0) return;
-    const w = this.w.reset();
-    writePublish(w, msg.qos | (msg.retain ? PubFlag.RETAIN : 0), msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, null);
-    // nats.js queues the bytes it is given until its next flush: one copy, shared by every node.
-    const frame = Buffer.from(w.buf.subarray(0, w.pos));
+    const picked = this.shares.picked;
     const gated = msg.qos !== 0 && this.gate.enabled;
+    const base = msg.qos | (msg.retain ? PubFlag.RETAIN : 0);
+    let plain: Buffer | null = null; // the frame without groups, shared by every node that gets it
     for (let i = 0; i < this.slots.length; i++) {
-      if ((mask & (1 << i)) === 0) continue;
+      const groups = picked[i]!;
+      const deliver = (mask & (1 << i)) !== 0;
+      if (!deliver && groups === null) continue;
+      picked[i] = null;
+      let frame: Buffer;
+      if (groups === null && plain !== null) frame = plain;
+      else {
+        const w = this.w.reset();
+        writePublish(w, base | (deliver ? PubFlag.DELIVER : 0), msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, groups);
+        // nats.js queues the bytes it is given until its next flush: a copy of the writer's.
+        frame = Buffer.from(w.buf.subarray(0, w.pos));
+        if (groups === null) plain = frame;
+      }
       const s = this.slots[i]!;
       this.nc.publish(s.subject, frame);
       if (gated && s.commit === null) this.awaitCommit(s);
@@ -169,9 +195,15 @@ export class ClusterLink implements NodeLink {
       if (m.up) this.upMask |= 1 << slot;
       else {
         this.upMask &= ~(1 << slot);
-        // Down: its routes go; it announces them again when it is back.
+        // Down: its routes and members go; it announces them again when it is back.
         for (const f of [...this.routes.filters()]) this.routes.remove(f, s.id);
+        this.shares.drop(slot);
       }
+      return;
+    }
+    if (m.type === 'cluster-share') {
+      const slot = this.slotOf.get(m.node);
+      if (slot !== undefined) this.shares.set(slot, m.key, m.count);
       return;
     }
     const slot = this.slotOf.get(m.node);
@@ -213,7 +245,7 @@ export class ClusterLink implements NodeLink {
       const v = this.view.read(r, this.ctx.id);
       const now = Date.now();
       if (v.expiresAt !== 0 && v.expiresAt <= now) return;
-      this.receiver.fromNode(v.toMessage(), now);
+      this.receiver.fromNode(v.toMessage(), now, (v.flags & PubFlag.DELIVER) !== 0, v.groups);
     } catch (err) {
       this.ctx.log.warn({ err, subject: m.subject }, 'a frame from another node could not be read; dropped');
     }

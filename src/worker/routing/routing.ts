@@ -36,6 +36,13 @@ export interface ForwardGate {
  */
 export interface NodeLink {
   routeChanged(add: boolean, filter: string): void;
+  /** This shard's member count of a shared group changed (main adds up the node's). */
+  shareChanged(key: string, count: number): void;
+  /**
+   * A shared group with `localTotal` members on this node matched a client's message: true when
+   * the weighted pick over the nodes chose another node (it then goes there with `forward`).
+   */
+  sharedElsewhere(key: string, localTotal: number): boolean;
   forward(msg: Message): void;
 }
 
@@ -165,6 +172,7 @@ export class Routing {
     if (g.counts[sh.id] === g.members.length) return;
     g.counts[sh.id] = g.members.length;
     this.announced = true;
+    if (this.nodes !== null) this.nodes.shareChanged(g.key, g.members.length);
     if (sh.count === 1) return;
     writeShare(this.peers.writer(), sh.id, g.key, g.members.length);
     this.peers.broadcast();
@@ -241,16 +249,30 @@ export class Routing {
 
   /**
    * A message another node forwarded (worker/cluster): routed on this node as a client's
-   * publish here, but its retained set is the publishing node's and it goes to no other node.
+   * publish here (`deliver`: to its plain subscribers), but its retained set is the publishing
+   * node's, it goes to no other node, and its shared groups were picked there: `groups` are
+   * the ones that picked this node, each delivered to one member here.
    */
-  fromNode(msg: Message, now: number): void {
+  fromNode(msg: Message, now: number, deliver: boolean, groups: readonly string[] | null): void {
     msg.src = this.shard.id;
     msg.seq = this.seq = (this.seq + 1) >>> 0;
-    this.route(msg, now);
+    if (groups !== null) {
+      for (const key of groups) {
+        const g = this.groups.get(key);
+        const target = g === undefined ? -1 : this.pickShard(g);
+        if (target === this.shard.id) this.deliverShared(g!, msg, now);
+        else if (target >= 0) {
+          if (msg.qos !== 0) this.gate.forwarded(target);
+          writePublish(this.peers.writer(), msg.qos, msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, [key]);
+          this.peers.commit(target);
+        }
+      }
+    }
+    if (deliver) this.route(msg, now, false);
   }
 
-  /** To this node's shards: the route table, shared groups, local subscribers. */
-  private route(msg: Message, now: number): void {
+  /** To this node's shards: the route table, shared groups (unless another node picked them), local subscribers. */
+  private route(msg: Message, now: number, withGroups = true): void {
     const sh = this.shard;
     this.mask = 0;
     if (sh.count > 1) this.remote.match(msg.topic, this.collectRemote);
@@ -260,10 +282,11 @@ export class Routing {
       if (this.staleHit) this.gate.lostForward();
     }
     this.pickedGroups.length = 0;
-    this.sharedTrie.match(msg.topic, this.collectGroup);
+    if (withGroups) this.sharedTrie.match(msg.topic, this.collectGroup);
     let anyGroupRemote = false;
     for (let i = 0; i < this.pickedGroups.length; i++) {
       const g = this.pickedGroups[i]!;
+      if (this.nodes !== null && this.nodes.sharedElsewhere(g.key, g.total())) continue;
       const target = this.pickShard(g);
       if (target === sh.id) this.deliverShared(g, msg, now);
       else if (target >= 0) { (this.groupTargets[target] ??= []).push(g.key); anyGroupRemote = true; }
