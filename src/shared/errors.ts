@@ -25,6 +25,8 @@ export const ErrorCode = {
   HTTP_PUBLISH_FAILED: 'SHOAL_HTTP_PUBLISH_FAILED',
   /** a /api/v1/cluster/ endpoint on a node started without --cluster-name */
   HTTP_NOT_A_CLUSTER: 'SHOAL_HTTP_NOT_A_CLUSTER',
+  /** a /api/v1/cluster/ endpoint that needs NATS while this node is cut off from it */
+  HTTP_CLUSTER_UNAVAILABLE: 'SHOAL_HTTP_CLUSTER_UNAVAILABLE',
   /** a password file line that is not `name:<hash>` in a known format (names file and line) */
   PASSWORD_FILE_INVALID: 'SHOAL_PASSWORD_FILE_INVALID',
   /** a plain-text password in a password file loaded without allowPlaintext (names file and line) */

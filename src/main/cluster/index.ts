@@ -8,7 +8,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { watchAll } from '../../shared/cluster/watch.ts';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../shared/config.ts';
-import { HEARTBEAT_MS, heartbeatSubject, natsServers, nodesBucket, parseRouteKey, routesBucket, statSubject } from '../../shared/cluster/names.ts';
+import { bannedBucket, HEARTBEAT_MS, heartbeatSubject, keyTopic, natsServers, nodesBucket, parseRouteKey, routesBucket, statSubject, topicKey } from '../../shared/cluster/names.ts';
 import type { ControlFromShard } from '../../shared/control.ts';
 import { ErrorCode, ShoalError } from '../../shared/errors.ts';
 import { RouteAnnouncer } from './announcer.ts';
@@ -27,10 +27,14 @@ export class ClusterNode {
 
   /** Clients connected on this node now (the stats block's sum). */
   private readonly localOnline: () => number;
+  /** Sets or lifts a ban on this node (its shards' ban list, src/main/control). */
+  private readonly localBan: (id: string, on: boolean) => Promise<unknown>;
+  private bannedKv: KV | null = null;
 
-  constructor(config: BrokerConfig, log: Logger, shards: ShardPost, localOnline: () => number) {
+  constructor(config: BrokerConfig, log: Logger, shards: ShardPost, localOnline: () => number, localBan: (id: string, on: boolean) => Promise<unknown>) {
     this.config = config;
     this.localOnline = localOnline;
+    this.localBan = localBan;
     this.log = log.child({ cluster: config.clusterName, node: config.clusterNodeId });
     this.announcer = new RouteAnnouncer(config.clusterNodeId, this.log);
     this.table = new NodeTable(shards);
@@ -132,6 +136,7 @@ export class ClusterNode {
     const routes = await kvm.create(routesBucket(cfg.clusterName), { history: 1, storage: StorageType.Memory });
     const nodes = await kvm.create(nodesBucket(cfg.clusterName), { history: 1, storage: StorageType.Memory });
     this.nodesKv = nodes;
+    const banned = this.bannedKv = await kvm.create(bannedBucket(cfg.clusterName), { history: 1 });
     await this.announcer.publish(routes);
     // A new epoch at every join: the others reconcile this node's routes with what it wrote now.
     await nodes.put(node, JSON.stringify({ shards: cfg.shards, epoch: `${process.pid}-${Date.now()}` }));
@@ -146,6 +151,10 @@ export class ClusterNode {
       if (k[2]) this.table.share(k[0], k[1], e.operation === 'PUT' ? Number(e.string()) || 0 : 0);
       else this.table.route(k[0], e.operation === 'PUT', k[1]);
     }));
+    // The cluster blacklist: every node applies every ban and lift to its own ban list.
+    this.unwatch.push(await watchAll(banned, (e) => {
+      this.localBan(keyTopic(e.key), e.operation === 'PUT').catch((err: unknown) => this.log.warn({ err, id: keyTopic(e.key) }, 'cluster ban not applied'));
+    }));
     nc.publish(heartbeatSubject(cfg.clusterName), node);
     this.table.heardAll(Date.now());
     this.joined = true;
@@ -157,6 +166,27 @@ export class ClusterNode {
       { node: this.nodeId, self: true, up: this.joined, shards: this.config.shards, filters: this.announcer.size },
       ...this.table.list().map((n) => ({ ...n, self: false })),
     ];
+  }
+
+  /** Bans `id` on every node (false: lifts it; resolves false when it was not banned cluster-wide). */
+  async ban(id: string, on: boolean): Promise<boolean> {
+    const kv = this.bannedKv;
+    if (kv === null || !this.joined) throw new Error('not connected to NATS');
+    const key = topicKey(id);
+    if (on) { await kv.put(key, ''); return true; }
+    const cur = await kv.get(key);
+    if (cur === null || cur.operation !== 'PUT') return false;
+    await kv.delete(key);
+    return true;
+  }
+
+  /** The client ids banned cluster-wide, sorted. */
+  async banned(): Promise<string[]> {
+    const kv = this.bannedKv;
+    if (kv === null || !this.joined) throw new Error('not connected to NATS');
+    const ids: string[] = [];
+    for await (const k of await kv.keys()) ids.push(keyTopic(k));
+    return ids.sort();
   }
 
   /** Clients connected on each up node (null: it did not answer within a second). */

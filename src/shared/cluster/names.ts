@@ -21,6 +21,9 @@ export function routesBucket(cluster: string): string { return `shoal_${cluster}
 /** Retained messages, one key per topic (file storage: they outlive every node). */
 export function retainedBucket(cluster: string): string { return `shoal_${cluster}_retained`; }
 
+/** Client ids banned cluster-wide (file storage), one key per id; every node's ban list follows it. */
+export function bannedBucket(cluster: string): string { return `shoal_${cluster}_banned`; }
+
 export function topicKey(topic: string): string { return Buffer.from(topic, 'utf8').toString('base64url'); }
 export function keyTopic(key: string): string { return Buffer.from(key, 'base64url').toString('utf8'); }
 
