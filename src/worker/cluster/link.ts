@@ -124,6 +124,13 @@ export class ClusterLink implements NodeLink {
     return this.upMask !== 0 && this.shares.pick(key, localTotal, this.upMask);
   }
 
+  wants(topic: string): boolean {
+    if (this.upMask === 0) return false;
+    this.mask = 0;
+    this.routes.match(topic, this.collect);
+    return (this.mask & this.upMask) !== 0 || this.shares.matches(topic);
+  }
+
   forward(msg: Message): void {
     if (msg.retain) this.putRetained(msg);
     if (this.upMask === 0) return;

@@ -59,6 +59,14 @@ export class NodeShares {
     return false;
   }
 
+  /** Some other node has members of a group matching `topic`. */
+  matches(topic: string): boolean {
+    if (this.groups.size === 0) return false;
+    this.matched.length = 0;
+    this.trie.match(topic, this.collect);
+    return this.matched.length > 0;
+  }
+
   /** The groups matching `topic` that have no members on this node (`local` has the others): picked here. */
   pickRemoteOnly(topic: string, local: ReadonlyMap<string, unknown>, up: number): void {
     this.matched.length = 0;

@@ -43,6 +43,8 @@ export interface NodeLink {
    * the weighted pick over the nodes chose another node (it then goes there with `forward`).
    */
   sharedElsewhere(key: string, localTotal: number): boolean;
+  /** Some up node has a route or a shared group member for `topic` (else a QoS 0 publish keeps the zero-copy path). */
+  wants(topic: string): boolean;
   forward(msg: Message): void;
 }
 
@@ -301,8 +303,8 @@ export class Routing {
    * one. With shared groups it takes the general path.
    */
   publishView(v: PublishView, now: number): void {
-    // Shared groups and other nodes take the general path (a Message to pick with or to forward).
-    if (this.sharedTrie.size !== 0 || this.nodes !== null) { this.publish(v.toMessage(), now); return; }
+    // Shared groups and other nodes that want it take the general path (a Message to pick with or to forward).
+    if (this.sharedTrie.size !== 0 || (this.nodes !== null && this.nodes.wants(v.topic))) { this.publish(v.toMessage(), now); return; }
     const sh = this.shard;
     v.seq = this.seq = (this.seq + 1) >>> 0;
     if (sh.count > 1) {
