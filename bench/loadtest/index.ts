@@ -20,6 +20,8 @@ const SPECS: OptionSpec[] = [
   { name: 'conns', kind: 'string', seed: 'conns', arg: 'N', help: 'connections, even: conns/2 publisher→subscriber pairs (default 100)' },
   { name: 'messages', kind: 'string', seed: 'messages', arg: 'N', help: 'messages per publisher (default 100)' },
   { name: 'fanout', kind: 'string', arg: 'N', help: 'fan-out instead of pairs: N subscribers on bench/#, one publisher sends --messages to bench/fanout (--conns is ignored)' },
+  { name: 'sub-port', kind: 'string', arg: 'N', help: 'subscribers connect to this port instead (another node of a cluster: bench:cluster)' },
+  { name: 'settle', kind: 'string', arg: 'MS', help: 'wait this long between connecting and publishing (a cluster announces new routes to other nodes within ms)' },
   { name: 'persistent-subs', kind: 'flag', help: 'subscribers keep their sessions (clean session 0, v5 session expiry 300 s): a persistent broker stores every QoS 1/2 delivery' },
   ...COMMON_SPECS,
 ];
@@ -53,6 +55,8 @@ async function main(): Promise<void> {
   const pairs = fanout > 0 ? fanout : conns / 2;
   const threads = Math.min(common.threads, pairs);
   const persistentSubs = o.flag('persistent-subs');
+  const subPort = o.int('sub-port', 0, 0, 65535);
+  const settleMs = o.int('settle', 0, 0, 60_000);
   const params = { ...commonParams(common), conns, messages, fanout, ...(persistentSubs ? { persistentSubs } : {}) };
 
   const ip = await resolveBroker(common.host, common.source.length > 0);
@@ -67,6 +71,7 @@ async function main(): Promise<void> {
     connectConcurrency: perThread(100, threads),
     ...(fanout > 0 ? { fanout: { publisher: false } } : {}),
     persistentSubs,
+    ...(subPort > 0 ? { subPort } : {}),
   }));
   // The fan-out publisher lives in the thread with the fewest subscribers (the last one).
   if (fanout > 0) inits[inits.length - 1]!.fanout = { publisher: true };
@@ -75,6 +80,7 @@ async function main(): Promise<void> {
     const { connectMs, connections, failures, firstFailure } = await connectAll(pool, conns);
 
     let runs: LoadRunResult[] = [];
+    if (firstFailure === null && settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
     if (firstFailure === null) runs = await pool.all<LoadRunResult>('run');
     const latency = new LatencyRecorder();
     for (const r of runs) latency.addEncoded(r.histogram);

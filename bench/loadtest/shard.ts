@@ -28,6 +28,8 @@ export interface LoadInit {
   fanout?: { publisher: boolean };
   /** Subscribers keep their sessions (broker persistence then stores every QoS 1/2 delivery). */
   persistentSubs: boolean;
+  /** --sub-port: subscribers connect to this port of the host (another cluster node, bench:cluster). */
+  subPort?: number;
 }
 
 import type { ConnectResult as LoadConnectResult } from '../lib/connect-phase.ts';
@@ -64,7 +66,7 @@ export function createShard(initRaw: unknown, ctx: ShardContext): Shard {
     const c = init.conn;
     const pubNumbers = fan === null ? init.pairs : fan.publisher ? [0] : [];
     const plans = [
-      ...init.pairs.map((i) => ({ options: { ...clientOptions(c, `sub${i}`, 2 * i), persistent: init.persistentSubs }, topics: [fan === null ? `loadtest/${i}` : FANOUT_FILTER] })),
+      ...init.pairs.map((i) => ({ options: { ...clientOptions(c, `sub${i}`, 2 * i), ...(init.subPort !== undefined ? { port: init.subPort } : {}), persistent: init.persistentSubs }, topics: [fan === null ? `loadtest/${i}` : FANOUT_FILTER] })),
       ...pubNumbers.map((i) => ({ options: clientOptions(c, `pub${i}`, 2 * i + 1), topics: [] })),
     ];
     const out = await connectAll(plans, {

@@ -14,7 +14,7 @@ import type { ConnectedClient } from '../shared/admin-query.ts';
 import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { Reason } from '../shared/protocol/reason-codes.ts';
-import { StatsBlock } from '../shared/stats.ts';
+import { Stat, StatsBlock } from '../shared/stats.ts';
 import { validateTopicName } from '../shared/topics/validate.ts';
 import { within } from './deadline.ts';
 import { listen, listenInShards, shardListenersOf, type Listening } from './listeners.ts';
@@ -26,6 +26,7 @@ import { BrokerControl, ControlChannel } from './control/index.ts';
 import { ChannelRequests, type ShardRequests } from './control/requests.ts';
 import { readSecurityFiles } from '../shared/auth/files.ts';
 import { reloadOnSighup } from './reload.ts';
+import { ClusterNode } from './cluster/index.ts';
 
 export const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -66,10 +67,12 @@ export class Broker extends EventEmitter {
   private state: 'started' | 'listening' | 'closing' | 'closed' = 'started';
   private closing: Promise<void> | null = null;
   private eventsOn = false;
+  private readonly cluster: ClusterNode | null;
 
   /** Use createBroker(). */
-  constructor(config: BrokerConfig, log: Logger, stats: StatsBlock, shards: ShardSupervisor, admin: Broker['admin'], channel: ControlChannel) {
+  constructor(config: BrokerConfig, log: Logger, stats: StatsBlock, shards: ShardSupervisor, admin: Broker['admin'], channel: ControlChannel, cluster: ClusterNode | null = null) {
     super();
+    this.cluster = cluster;
     this.stats = stats;
     this.config = config;
     this.log = log;
@@ -77,11 +80,19 @@ export class Broker extends EventEmitter {
     this.admin = admin;
     const requests = new ChannelRequests(channel);
     this.requests = requests;
-    shards.onMessage = (_shard, m) => { if (m.type === 'embed-event' && this.eventsOn) this.emit(m.name, m.data); };
+    shards.onMessage = (shard, m) => {
+      if (m.type === 'embed-event') { if (this.eventsOn) this.emit(m.name, m.data); } else cluster?.fromShard(shard, m);
+    };
     // What an exited shard was asked is failed by the channel (channel.ts), for both APIs.
-    shards.onShardExit = (shard, code, restarting) => this.emit('shard:exit', { shard, code, restarting });
+    shards.onShardExit = (shard, code, restarting) => {
+      cluster?.shardExited(shard);
+      this.emit('shard:exit', { shard, code, restarting });
+    };
     // A restarted shard starts with no events hook: it gets one again if someone listens.
-    shards.onShardRestarted = (shard) => { if (this.eventsOn) requests.eventsOn(shard, true); };
+    shards.onShardRestarted = (shard) => {
+      if (this.eventsOn) requests.eventsOn(shard, true);
+      cluster?.shardRestarted(shard);
+    };
     // Events cross from the shards only while someone listens (a hook in every shard's stack).
     this.on('newListener', (name: string) => { if (EVENTS_FROM_SHARDS.has(name) && !this.eventsOn) { this.eventsOn = true; requests.events(true); } });
     this.on('removeListener', () => {
@@ -166,6 +177,8 @@ export class Broker extends EventEmitter {
       this.admin?.stopping();
       this.sys?.stop();
       for (const s of this.servers) s.close();
+      // Leave the cluster first: the other nodes stop forwarding here before the shards go.
+      await this.cluster?.stop();
       await this.shards.stop();
       await this.admin?.close();
       this.state = 'closed';
@@ -194,16 +207,23 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
   // One channel for the admin port and the embedding API: one id space, one shard-exit handling.
   const channel = new ControlChannel(shards);
   const control = new BrokerControl(channel);
+  // A cluster node hears its shards' routes from their boot on (persistent sessions), joins once
+  // they are up, and listens only once it has the cluster's route table (docs/cluster.md).
+  const cluster = config.clusterName === '' ? null
+    : new ClusterNode(config, log, { broadcast: (m) => shards.broadcast(m), post: (i, m) => shards.post(i, m) }, () => stats.sum(Stat.CLIENTS_CONNECTED), (id, on) => control.ban(id, on));
+  if (cluster !== null) shards.onMessage = (i, m) => { cluster.fromShard(i, m); };
   // Before the shards start, so /ready can say "starting" (docs/operations.md).
-  const admin = await startAdminPort(config, { stats, shards, version, log, control });
+  const admin = await startAdminPort(config, { stats, shards, version, log, control, cluster });
   try {
     await within(shards.start(), config.startTimeout, `the shards to start (each opens the store${config.persistence === 'memory' ? '' : ` in ${config.dataDir}`})`);
+    if (cluster !== null) await within(cluster.start(), config.startTimeout, `the cluster (NATS at ${config.clusterNats})`);
   } catch (err) {
+    await cluster?.stop();
     await shards.stop(1000);
     await admin?.close();
     throw err;
   }
-  const broker = new Broker(config, log, stats, shards, admin, channel);
+  const broker = new Broker(config, log, stats, shards, admin, channel, cluster);
   if (opts.handleSignals) {
     let stopping = false;
     const stop = (signal: string): void => {

@@ -102,6 +102,11 @@ export interface BrokerConfig {
   httpPort: number | null;      // /health, /ready, /metrics, /api/v1/...
   httpHost: string;
   httpToken: string;            // bearer token for everything but /health; '' = none
+  // Cluster on NATS (docs/cluster.md): '' = this process is the whole broker.
+  clusterName: string;
+  clusterNodeId: string;
+  clusterNats: string;          // comma-separated NATS URLs
+  clusterTimeout: number;       // ms for another node's commit confirmation
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -174,4 +179,8 @@ export const DEFAULTS: BrokerConfig = {
   httpPort: null,
   httpHost: '127.0.0.1',
   httpToken: '',
+  clusterName: '',
+  clusterNodeId: '',
+  clusterNats: 'nats://127.0.0.1:4222',
+  clusterTimeout: 3000,
 };

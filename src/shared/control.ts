@@ -41,7 +41,18 @@ export type ControlToShard =
   | { type: 'reload'; passwordText: string | null; aclText: string | null; listeners: ShardListener[] | null }
   | { type: 'shutdown' }
   // A question or order of the admin port or the embedding API (src/main/control): one answer each, by `seq`.
-  | { type: 'query'; seq: number; query: AdminQuery };
+  | { type: 'query'; seq: number; query: AdminQuery }
+  | ClusterToShard;
+
+/**
+ * Main's cluster part to the shards (src/main/cluster → src/worker/cluster, docs/cluster.md):
+ * another node up or down with its shard count, a filter another node gained or lost, another
+ * node's member count of a shared group.
+ */
+export type ClusterToShard =
+  | { type: 'cluster-node'; node: string; shards: number; up: boolean }
+  | { type: 'cluster-route'; node: string; add: boolean; filter: string }
+  | { type: 'cluster-share'; node: string; key: string; count: number };
 
 /** What the embedding API's events hook sends while main has listeners (src/worker/embed/). */
 export type EmbedEvent = { type: 'embed-event'; name: 'client:connect' | 'client:disconnect' | 'subscribe' | 'unsubscribe'; data: Record<string, unknown> };
@@ -55,4 +66,8 @@ export type ControlFromShard =
   | { type: 'answer'; seq: number; ok: true; value: unknown }
   // code: the stable error code (src/shared/errors.ts) when the refusal has one
   | { type: 'answer'; seq: number; ok: false; error: string; code?: string }
+  // This shard gained its first / lost its last subscriber for a filter (main announces the node's).
+  | { type: 'cluster-local-route'; add: boolean; filter: string }
+  // This shard's member count of a shared group (group + NUL + filter) changed.
+  | { type: 'cluster-local-share'; key: string; count: number }
   | EmbedEvent;

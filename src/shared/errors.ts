@@ -23,6 +23,10 @@ export const ErrorCode = {
   HTTP_NOT_BANNED: 'SHOAL_HTTP_NOT_BANNED',
   HTTP_BAD_TOPIC: 'SHOAL_HTTP_BAD_TOPIC',
   HTTP_PUBLISH_FAILED: 'SHOAL_HTTP_PUBLISH_FAILED',
+  /** a /api/v1/cluster/ endpoint on a node started without --cluster-name */
+  HTTP_NOT_A_CLUSTER: 'SHOAL_HTTP_NOT_A_CLUSTER',
+  /** a /api/v1/cluster/ endpoint that needs NATS while this node is cut off from it */
+  HTTP_CLUSTER_UNAVAILABLE: 'SHOAL_HTTP_CLUSTER_UNAVAILABLE',
   /** a password file line that is not `name:<hash>` in a known format (names file and line) */
   PASSWORD_FILE_INVALID: 'SHOAL_PASSWORD_FILE_INVALID',
   /** a plain-text password in a password file loaded without allowPlaintext (names file and line) */
@@ -37,6 +41,8 @@ export const ErrorCode = {
   PUBLISH_FAILED: 'SHOAL_PUBLISH_FAILED',
   /** the embedding API asked for something while the broker is not running (closed, or no shard up) */
   BROKER_NOT_RUNNING: 'SHOAL_BROKER_NOT_RUNNING',
+  /** --cluster-name given and no NATS server of --cluster-nats answered at start (or it has no JetStream) */
+  CLUSTER_UNAVAILABLE: 'SHOAL_CLUSTER_UNAVAILABLE',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -18,6 +18,8 @@ import { EmbedEvents } from './embed/control.ts';
 import { countBackendsIn } from './hooks/backends/common.ts';
 import { Bridges } from './bridge/index.ts';
 import { Message } from './session/message.ts';
+import { ClusterLink } from './cluster/link.ts';
+import { ErrorCode } from '../shared/errors.ts';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
@@ -51,6 +53,16 @@ try {
 } catch (err) {
   const e = err as { code?: string; message?: string };
   port.postMessage({ type: 'fatal', code: e.code ?? 'SHOAL_CONFIG_INVALID', message: e.message ?? String(err) } satisfies ControlFromShard);
+  process.exit(1);
+}
+// A cluster node: routing reports first/last subscribers from boot on (persistent sessions load there).
+const cluster = init.config.clusterName === '' ? null
+  : new ClusterLink({ id: init.id, count: init.count, config: init.config, stats, log, hooks: shard.hooks }, (m) => port.postMessage(m), shard.routing, shard.durability, shard.retainSync);
+shard.routing.nodes = cluster;
+try {
+  await cluster?.start();
+} catch (err) {
+  port.postMessage({ type: 'fatal', code: ErrorCode.CLUSTER_UNAVAILABLE, message: `no NATS server answered at ${init.config.clusterNats}: ${(err as Error).message}` } satisfies ControlFromShard);
   process.exit(1);
 }
 shard.boot(init.restart);
@@ -98,12 +110,14 @@ port.on('message', (m: ControlToShard) => {
       if (m.aclText !== null) shard.accessReloaded();
       if (m.listeners !== null) transports.replaceTls(m.listeners);
       break;
+    case 'cluster-node': case 'cluster-route': case 'cluster-share': cluster?.apply(m); break;
     case 'shutdown':
       bridges.stop();
       acceptor.close();
       clearInterval(keepalive);
       transports.shutdown();
       void security.pool?.close();
+      void cluster?.stop();
       shard.shutdown().then(() => port.postMessage({ type: 'stopped' } satisfies ControlFromShard), (err) => {
         log.error({ err }, 'shutdown failed');
         port.postMessage({ type: 'stopped' } satisfies ControlFromShard);

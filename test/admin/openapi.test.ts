@@ -27,6 +27,7 @@ const KNOWN = [
   '/api/v1/mqtt/subscriptions', '/api/v1/mqtt/topics', '/api/v1/mqtt/blacklist', '/api/v1/mqtt/blacklist/someone',
   '/api/v1/mqtt/message', '/api/v1/mqtt/retained', '/api/v1/mqtt/retained/a%2Fb',
   '/api/v1/bridges',
+  '/api/v1/cluster/nodes', '/api/v1/cluster/stat/online', '/api/v1/cluster/clients/someone', '/api/v1/cluster/blacklist', '/api/v1/cluster/blacklist/someone',
 ];
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });

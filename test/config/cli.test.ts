@@ -158,7 +158,7 @@ describe('help and version', { skip }, () => {
     assert.equal(run(['-h']).stdout, r.stdout);
     const joined = r.stdout.replace(/\n {39}/g, ' '); // continuation lines of wrapped help
     const groups = [...r.stdout.matchAll(/^(\S[^:\n]*):$/gm)].map((m) => m[1]);
-    assert.deepEqual(groups, ['General', 'Listeners', 'TLS and WebSocket', 'Shards and storage', 'Limits and flow control', 'MQTT 5 capabilities', 'Authentication', 'Logging and $SYS', 'Admin HTTP', 'Testing']);
+    assert.deepEqual(groups, ['General', 'Listeners', 'TLS and WebSocket', 'Shards and storage', 'Limits and flow control', 'MQTT 5 capabilities', 'Authentication', 'Logging and $SYS', 'Admin HTTP', 'Cluster', 'Testing']);
     assert.match(joined, /^ {2}--max-inflight N +outbound QoS 1\/2 messages in flight per client \(default: 100\)$/m);
     assert.match(joined, /^ {2}--retain-available\[=BOOL\] .*\(default: true\)$/m);
     for (const flag of ['--config FILE', '--print-config', '--version', '--log-format pretty|json']) assert.match(r.stdout, new RegExp(`^ {2}${flag.replace('|', '\\|')}`, 'm'));

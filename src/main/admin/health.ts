@@ -20,12 +20,16 @@ export interface ReadyState {
   listeners_bound: boolean;
 }
 
+/** A cluster node (docs/cluster.md): not ready while it is not connected to NATS. */
+export interface ClusterUp { readonly connected: boolean }
+
 export class Readiness {
   private readonly shards: ShardsUp;
+  private readonly cluster: ClusterUp | null;
   private phase: Phase = 'starting';
   private bound = false;
 
-  constructor(shards: ShardsUp) { this.shards = shards; }
+  constructor(shards: ShardsUp, cluster: ClusterUp | null = null) { this.shards = shards; this.cluster = cluster; }
 
   /** Every listener is bound: the broker is running from now on. */
   listening(): void {
@@ -45,6 +49,7 @@ export class Readiness {
     if (this.phase === 'stopping') reason = 'shutting down';
     else if (up < total) reason = `${this.phase === 'starting' ? 'starting: ' : ''}${up} of ${total} shards up${this.phase === 'running' ? ' (a shard is restarting)' : ''}`;
     else if (!this.bound) reason = 'starting: listeners not bound yet';
+    else if (this.cluster !== null && !this.cluster.connected) reason = 'cluster: not connected to NATS (serving local clients only)';
     return {
       ready: reason === 'ready', reason, phase: this.phase,
       shards_up: up, shards_total: total, store_open: storeOpen, listeners_bound: this.bound && this.phase !== 'stopping',

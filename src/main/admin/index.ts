@@ -16,6 +16,7 @@ import { Sampler } from './dashboard/sampler.ts';
 import type { BrokerControl } from '../control/index.ts';
 import type { RingSource } from './rings.ts';
 import { startHttp, type Route } from './server.ts';
+import { clusterRoutes, type ClusterView } from './cluster.ts';
 
 export interface AdminSources {
   stats: StatsBlock;
@@ -24,6 +25,8 @@ export interface AdminSources {
   log: Logger;
   /** The shards as a whole, over the control channel (src/main/control). */
   control: BrokerControl;
+  /** This node's cluster part; null without --cluster-name. */
+  cluster?: ClusterView | null;
 }
 
 export interface AdminPort {
@@ -42,9 +45,9 @@ function isLoopback(host: string): boolean {
 /** Null when --http-port is not given (the admin port costs nothing then). */
 export async function startAdminPort(config: BrokerConfig, src: AdminSources): Promise<AdminPort | null> {
   if (config.httpPort === null) return null;
-  const readiness = new Readiness(src.shards);
+  const readiness = new Readiness(src.shards, src.cluster ?? null);
   const metrics = createMetrics({
-    stats: src.stats, shards: src.shards, ringCapacity: config.ringCapacity, version: src.version,
+    stats: src.stats, shards: src.shards, ringCapacity: config.ringCapacity, version: src.version, cluster: src.cluster ?? null,
     ...(config.bridges.length > 0 ? { bridges: async () => (await src.control.bridges()).value } : {}),
   });
   const rest = new Rest({ stats: src.stats, version: src.version, shards: src.shards.count, config: configView(config) });
@@ -62,6 +65,7 @@ export async function startAdminPort(config: BrokerConfig, src: AdminSources): P
     },
     ...rest.routes(),
     ...apiRoutes(src.control),
+    ...clusterRoutes(src.cluster ?? null),
     ...dashboardRoutes(sampler),
   ];
   const http = await startHttp({ host: config.httpHost, port: config.httpPort, authorize: bearerAuth(config.httpToken), routes, log: src.log });

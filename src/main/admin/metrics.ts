@@ -8,6 +8,7 @@ import type { ShardsUp } from './health.ts';
 import { RingGauges, type RingSource } from './rings.ts';
 import { registerBridgeMetrics } from './bridge-metrics.ts';
 import type { BridgeInfo } from '../../shared/admin-query.ts';
+import type { ClusterView } from './cluster.ts';
 
 export interface MetricsSources {
   stats: StatsBlock;
@@ -16,6 +17,8 @@ export interface MetricsSources {
   version: string;
   /** The bridges' status (bridge-metrics.ts); absent without bridges. */
   bridges?: () => Promise<BridgeInfo[]>;
+  /** This node's cluster part (docs/cluster.md); null or absent without --cluster-name. */
+  cluster?: ClusterView | null;
 }
 
 type Labels = Record<string, string | number>;
@@ -67,6 +70,17 @@ export function createMetrics(src: MetricsSources): Metrics {
   sampled(registry, 'gauge', 'shoal_build_info', 'Shoal version (always 1)', ['version'], (emit) => emit({ version: src.version }, 1));
   single('shoal_shards', 'Shard (worker thread) count', () => n);
   perShardFn('gauge', 'shoal_shard_up', 'Whether the shard is running (0 while it starts or restarts)', (i) => (shards.isUp(i) ? 1 : 0));
+  const cluster = src.cluster ?? null;
+  if (cluster !== null) {
+    single('shoal_cluster_connected', 'This cluster node is connected to NATS and joined (docs/cluster.md)', () => (cluster.connected ? 1 : 0));
+    sampled(registry, 'gauge', 'shoal_cluster_nodes', 'Other nodes of the cluster by state (up: heartbeating; down: registered, silent)', ['state'], (emit) => {
+      let up = 0;
+      let down = 0;
+      for (const x of cluster.nodes()) if (!x.self) { if (x.up) up++; else down++; }
+      emit({ state: 'up' }, up);
+      emit({ state: 'down' }, down);
+    });
+  }
 
   // Connections
   perShard('gauge', 'shoal_connections', 'Client connections past CONNACK', Stat.CLIENTS_CONNECTED);

@@ -69,12 +69,30 @@ export function readConfigFile(file: string): FileRead {
       out.layer.set('listeners', { value: readListeners(valueNode, at, keyNode, out.listenerSources), source: where });
       continue;
     }
+    if (name === 'cluster' && isMap(valueNode)) {
+      readCluster(valueNode, at, out.layer);
+      continue;
+    }
     const spec = byName.get(name);
     if (spec === undefined) throw new ConfigError(where, `unknown key ${JSON.stringify(name)} (keys are the long flag names and listeners; see --help)`);
     if (valueNode !== null && !isScalar(valueNode)) throw new ConfigError(at(valueNode), `${name}: must be a single value`);
     out.layer.set(spec.key, { value: coerce(spec, valueNode === null ? null : valueNode.value, `${at(valueNode ?? keyNode)}: ${name}`), source: where });
   }
   return out;
+}
+
+/** `cluster: {name, node-id, nats}`: the cluster-* keys as one map (docs/cluster.md); nats may be a list. */
+function readCluster(map: Node, at: (n: Node | null | undefined) => string, layer: Layer): void {
+  if (!isMap(map)) return;
+  for (const pair of map.items) {
+    const k = pair.key as Node;
+    const v = pair.value as Node | null;
+    const name = isScalar(k) ? String(k.value) : '';
+    const spec = byName.get(`cluster-${name}`);
+    if (spec === undefined) throw new ConfigError(at(k), `cluster: unknown key ${JSON.stringify(name)} (one of name, node-id, nats)`);
+    const raw = isSeq(v) ? v.items.map((u) => (isScalar(u) ? String(u.value) : '')).join(',') : isScalar(v) ? v.value : null;
+    layer.set(spec.key, { value: coerce(spec, raw, `${at(v ?? k)}: cluster.${name}`), source: at(k) });
+  }
 }
 
 /** A listener as the file gives it: what it leaves out comes from the top-level keys (./listeners.ts). */

@@ -18,6 +18,7 @@ export const GROUPS = [
   'Authentication',
   'Logging and $SYS',
   'Admin HTTP',
+  'Cluster',
   'Testing',
 ] as const;
 export type Group = (typeof GROUPS)[number];
@@ -112,6 +113,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'http-port', key: 'httpPort', type: 'port', group: 'Admin HTTP', help: 'admin HTTP port: /health, /ready, /metrics, REST API (0 = any free port; docs/operations.md)' },
   { name: 'http-host', key: 'httpHost', arg: 'ADDR', type: 'string', group: 'Admin HTTP', help: 'address of the admin HTTP port' },
   { name: 'http-token', key: 'httpToken', arg: 'TOKEN', type: 'string', secret: true, group: 'Admin HTTP', help: 'bearer token the admin port requires except on /health (SHOAL_HTTP_TOKEN keeps it out of ps)' },
+  { name: 'cluster-name', key: 'clusterName', arg: 'NAME', type: 'string', group: 'Cluster', help: 'join the cluster of this name over NATS, as one broker with its other nodes (empty: no cluster; docs/cluster.md)' },
+  { name: 'cluster-node-id', key: 'clusterNodeId', arg: 'ID', type: 'string', group: 'Cluster', help: "this node's id, unique in the cluster and kept across restarts (letters, digits, - and _; needed with --cluster-name)" },
+  { name: 'cluster-nats', key: 'clusterNats', arg: 'URL,URL', type: 'string', group: 'Cluster', help: 'NATS servers (with JetStream) the node connects to, tried in order' },
+  { name: 'cluster-timeout', key: 'clusterTimeout', arg: 'MS', type: 'int', min: 100, max: 600000, group: 'Cluster', help: 'ms another node has to confirm it committed QoS 1/2 messages sent to it; later, their publishers get no ack (v5: DISCONNECT 0x80) and resend' },
+
   { name: 'test-hooks', key: 'testHooks', type: 'bool', group: 'Testing', help: 'enable test-only hooks ($SHOAL/test/crash-shard); never in production' },
 ];
 

@@ -31,6 +31,11 @@ export function validate(cfg: BrokerConfig, listenerSources: readonly string[] =
     if (l.path !== '' && !l.path.startsWith('/')) throw at(`path must start with /, got ${JSON.stringify(l.path)}`);
   });
 
+  if (cfg.clusterName !== '') {
+    if (!/^[A-Za-z0-9_-]+$/.test(cfg.clusterName)) throw invalid(`--cluster-name may hold letters, digits, - and _ only, got ${JSON.stringify(cfg.clusterName)}`);
+    if (!/^[A-Za-z0-9_-]+$/.test(cfg.clusterNodeId)) throw invalid(cfg.clusterNodeId === '' ? '--cluster-name needs --cluster-node-id' : `--cluster-node-id may hold letters, digits, - and _ only, got ${JSON.stringify(cfg.clusterNodeId)}`);
+  }
+
   const seen = new Set<string>();
   for (const l of listenersOf(cfg)) {
     if (l.port === 0) continue;

@@ -29,6 +29,7 @@ export const FrameType = {
   DIRECT: 16,      // a delivery for one moving session, forwarded by its old shard (moves.ts)
   MOVE_READY: 17,  // to the old shard: the session's routes are known everywhere; retire the ghost
   MOVE_DONE: 18,   // from the old shard: the ghost is gone; nothing more comes through it
+  NODE_COMMIT: 19, // over NATS only, from another node (worker/cluster): answer once what it sent before is committed
 } as const;
 
 /** Rings are FIFO: the ack proves every frame sent before the barrier has been handled. */

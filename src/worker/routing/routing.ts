@@ -30,6 +30,25 @@ export interface ForwardGate {
   lostForward(): void;
 }
 
+/**
+ * The other nodes of a cluster (worker/cluster/link.ts; null without one): told of this shard's
+ * first / last subscriber per filter, and given every message a client of this shard published
+ * to forward once per interested node.
+ */
+export interface NodeLink {
+  routeChanged(add: boolean, filter: string): void;
+  /** This shard's member count of a shared group changed (main adds up the node's). */
+  shareChanged(key: string, count: number): void;
+  /**
+   * A shared group with `localTotal` members on this node matched a client's message: true when
+   * the weighted pick over the nodes chose another node (it then goes there with `forward`).
+   */
+  sharedElsewhere(key: string, localTotal: number): boolean;
+  /** Some up node has a route or a shared group member for `topic` (else a QoS 0 publish keeps the zero-copy path). */
+  wants(topic: string): boolean;
+  forward(msg: Message): void;
+}
+
 /** A shared subscription group ($share/group/filter) as one shard sees it. */
 export class SharedGroup {
   readonly key: string;
@@ -70,6 +89,8 @@ export class Routing {
   private mask = 0;
   /** Numbers this shard's publishes (a message's identity with the shard id; see moves.ts). */
   private seq = 0;
+  /** Set at start when this node is one of a cluster. */
+  nodes: NodeLink | null = null;
   /** Set when this shard told its peers something new (route or share count); cleared by the reader. */
   announced = false;
   private readonly groupTargets: (string[] | null)[];
@@ -155,6 +176,7 @@ export class Routing {
     if (g.counts[sh.id] === g.members.length) return;
     g.counts[sh.id] = g.members.length;
     this.announced = true;
+    if (this.nodes !== null) this.nodes.shareChanged(g.key, g.members.length);
     if (sh.count === 1) return;
     writeShare(this.peers.writer(), sh.id, g.key, g.members.length);
     this.peers.broadcast();
@@ -170,6 +192,7 @@ export class Routing {
   private broadcastRoute(add: boolean, filter: string): void {
     const sh = this.shard;
     this.announced = true;
+    if (this.nodes !== null) this.nodes.routeChanged(add, filter);
     if (sh.count === 1) return;
     writeRoute(this.peers.writer(), add, sh.id, filter);
     this.peers.broadcast();
@@ -221,10 +244,40 @@ export class Routing {
 
   /** A message published by a client of this shard (or by the broker itself). */
   publish(msg: Message, now: number): void {
-    const sh = this.shard;
-    msg.src = sh.id;
+    msg.src = this.shard.id;
     msg.seq = this.seq = (this.seq + 1) >>> 0;
     if (msg.retain) this.gate.waitFor(this.retain.set(msg));
+    this.route(msg, now);
+    if (this.nodes !== null) this.nodes.forward(msg);
+  }
+
+  /**
+   * A message another node forwarded (worker/cluster): routed on this node as a client's
+   * publish here (`deliver`: to its plain subscribers), but its retained set is the publishing
+   * node's, it goes to no other node, and its shared groups were picked there: `groups` are
+   * the ones that picked this node, each delivered to one member here.
+   */
+  fromNode(msg: Message, now: number, deliver: boolean, groups: readonly string[] | null): void {
+    msg.src = this.shard.id;
+    msg.seq = this.seq = (this.seq + 1) >>> 0;
+    if (groups !== null) {
+      for (const key of groups) {
+        const g = this.groups.get(key);
+        const target = g === undefined ? -1 : this.pickShard(g);
+        if (target === this.shard.id) this.deliverShared(g!, msg, now);
+        else if (target >= 0) {
+          if (msg.qos !== 0) this.gate.forwarded(target);
+          writePublish(this.peers.writer(), msg.qos, msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, [key]);
+          this.peers.commit(target);
+        }
+      }
+    }
+    if (deliver) this.route(msg, now, false);
+  }
+
+  /** To this node's shards: the route table, shared groups (unless another node picked them), local subscribers. */
+  private route(msg: Message, now: number, withGroups = true): void {
+    const sh = this.shard;
     this.mask = 0;
     if (sh.count > 1) this.remote.match(msg.topic, this.collectRemote);
     if (this.staleMask !== 0 && msg.qos !== 0) {
@@ -233,10 +286,11 @@ export class Routing {
       if (this.staleHit) this.gate.lostForward();
     }
     this.pickedGroups.length = 0;
-    this.sharedTrie.match(msg.topic, this.collectGroup);
+    if (withGroups) this.sharedTrie.match(msg.topic, this.collectGroup);
     let anyGroupRemote = false;
     for (let i = 0; i < this.pickedGroups.length; i++) {
       const g = this.pickedGroups[i]!;
+      if (this.nodes !== null && this.nodes.sharedElsewhere(g.key, g.total())) continue;
       const target = this.pickShard(g);
       if (target === sh.id) this.deliverShared(g, msg, now);
       else if (target >= 0) { (this.groupTargets[target] ??= []).push(g.key); anyGroupRemote = true; }
@@ -251,7 +305,8 @@ export class Routing {
    * one. With shared groups it takes the general path.
    */
   publishView(v: PublishView, now: number): void {
-    if (this.sharedTrie.size !== 0) { this.publish(v.toMessage(), now); return; }
+    // Shared groups and other nodes that want it take the general path (a Message to pick with or to forward).
+    if (this.sharedTrie.size !== 0 || (this.nodes !== null && this.nodes.wants(v.topic))) { this.publish(v.toMessage(), now); return; }
     const sh = this.shard;
     v.seq = this.seq = (this.seq + 1) >>> 0;
     if (sh.count > 1) {

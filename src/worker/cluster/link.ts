@@ -1,0 +1,260 @@
+// The cluster room, the shard's side (docs/cluster.md): this shard's own NATS connection, which
+// carries the data path between nodes so that no message passes through main. It keeps the
+// cluster route table (filter → node) that main passes on, forwards each message once per
+// interested node as the binary PUBLISH frame shards already exchange, and hands what other
+// nodes send it to routing as a publish of a local client.
+//
+// QoS 1/2: the publisher's ack waits (the commit gate, durable/durability.ts) for every node it
+// went to. Per node and turn, after the turn's frames, one NODE_COMMIT request on the same
+// subject (so after them, in order); the receiving shard answers once what they changed is
+// committed there, its peer shards included (control/commit-wait.ts). No answer within
+// --cluster-timeout (or a failed one) fails the gate: no ack, the publisher resends.
+import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
+import { ByteReader, ByteWriter } from '../../shared/bytes.ts';
+import { messageSubject, natsServers } from '../../shared/cluster/names.ts';
+import type { ClusterToShard, ControlFromShard } from '../../shared/control.ts';
+import { TopicTrie } from '../../shared/topics/trie.ts';
+import type { ShardContext } from '../context.ts';
+import { waitForCommit, type GateParts } from '../control/commit-wait.ts';
+import { FrameType } from '../peers/frames.ts';
+import { PubFlag, PublishView, writePublish } from '../protocol/publish-view.ts';
+import type { ForwardGate, NodeLink } from '../routing/routing.ts';
+import type { Message } from '../session/message.ts';
+import type { RetainedSync } from '../routing/retain-sync.ts';
+import { ClusterRetained } from './retained.ts';
+import { NodeShares } from './shares.ts';
+
+/** At most this many nodes (a bitmask per publish, as for shards). */
+const MAX_NODES = 31;
+
+interface NodeSlot {
+  id: string;
+  up: boolean;
+  subject: string;
+  /** This turn's QoS 1/2 frames to it await one commit answer (settled by the NODE_COMMIT reply). */
+  commit: { resolve: () => void; reject: (e: Error) => void } | null;
+}
+
+const COMMIT_FRAME = Uint8Array.of(FrameType.NODE_COMMIT);
+const COMMITTED = 0;
+const FAILED = 1;
+
+/** What a message from another node goes to: routing, as if a client of this shard published it. */
+export interface NodeReceiver {
+  fromNode(msg: Message, now: number, deliver: boolean, groups: readonly string[] | null): void;
+  /** This node's shared groups (those with members on some shard here), by key. */
+  readonly groups: ReadonlyMap<string, unknown>;
+}
+
+export class ClusterLink implements NodeLink {
+  private readonly ctx: ShardContext;
+  private readonly post: (m: ControlFromShard) => void;
+  private readonly receiver: NodeReceiver;
+  /** The commit gate: a publisher's ack also waits for the nodes its message went to. */
+  private readonly gate: ForwardGate & GateParts['durability'] & { readonly enabled: boolean };
+  private readonly retained: ClusterRetained;
+  private commitsDue = false;
+  private readonly sendCommits = (): void => this.flushCommits();
+  private nc: NatsConnection | null = null;
+  private readonly slots: NodeSlot[] = [];
+  private readonly slotOf = new Map<string, number>();
+  /** Other nodes' filters; key: node id, value: its slot. */
+  private readonly routes = new TopicTrie<number>();
+  private readonly shares = new NodeShares(MAX_NODES);
+  private upMask = 0;
+  private mask = 0;
+  private readonly collect = (slot: number): void => { this.mask |= 1 << slot; };
+  private readonly w = new ByteWriter(4096);
+  private readonly r = new ByteReader();
+  private readonly view = new PublishView();
+
+  constructor(ctx: ShardContext, post: (m: ControlFromShard) => void, receiver: NodeReceiver, gate: ClusterLink['gate'], retain: Pick<RetainedSync, 'set'>) {
+    this.ctx = ctx;
+    this.post = post;
+    this.receiver = receiver;
+    this.gate = gate;
+    this.retained = new ClusterRetained(ctx, retain);
+  }
+
+  /** Connects and subscribes to this shard's subject; resolves once NATS has the subscription. */
+  async start(): Promise<void> {
+    const cfg = this.ctx.config;
+    const nc = await connect({
+      servers: natsServers(cfg.clusterNats), name: `shoal-${cfg.clusterNodeId}-shard-${this.ctx.id}`,
+      maxReconnectAttempts: -1, reconnectTimeWait: 250,
+    });
+    this.nc = nc;
+    nc.subscribe(messageSubject(cfg.clusterName, cfg.clusterNodeId, this.ctx.id), { callback: (err, m) => { if (err === null) this.received(m); } });
+    await nc.flush();
+    await this.retained.start(nc);
+    void this.followStatus(nc);
+  }
+
+  /** NATS back (nats.js has resubscribed): read the retained bucket again, retrying while JetStream comes up. */
+  private async followStatus(nc: NatsConnection): Promise<void> {
+    for await (const st of nc.status()) {
+      if (st.type !== 'reconnect') continue;
+      for (let attempt = 0; this.nc === nc && !nc.isClosed(); attempt++) {
+        try { await this.retained.start(nc); break; } catch (err) {
+          if (attempt % 10 === 0) this.ctx.log.warn({ err }, 'retained bucket not back yet; trying again');
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    const nc = this.nc;
+    this.nc = null;
+    this.retained.stop();
+    await nc?.drain().catch(() => {});
+  }
+
+  // ---- routing's side (NodeLink) ----
+
+  routeChanged(add: boolean, filter: string): void {
+    this.post({ type: 'cluster-local-route', add, filter });
+  }
+
+  shareChanged(key: string, count: number): void {
+    this.post({ type: 'cluster-local-share', key, count });
+  }
+
+  sharedElsewhere(key: string, localTotal: number): boolean {
+    return this.upMask !== 0 && this.shares.pick(key, localTotal, this.upMask);
+  }
+
+  wants(topic: string): boolean {
+    if (this.upMask === 0) return false;
+    this.mask = 0;
+    this.routes.match(topic, this.collect);
+    return (this.mask & this.upMask) !== 0 || this.shares.matches(topic);
+  }
+
+  forward(msg: Message): void {
+    if (msg.retain) this.putRetained(msg);
+    if (this.upMask === 0) return;
+    if (this.nc === null) { this.shares.picked.fill(null); return; }
+    this.mask = 0;
+    this.routes.match(msg.topic, this.collect);
+    if (this.shares.size !== 0) this.shares.pickRemoteOnly(msg.topic, this.receiver.groups, this.upMask);
+    const mask = this.mask & this.upMask;
+    const picked = this.shares.picked;
+    const gated = msg.qos !== 0 && this.gate.enabled;
+    const base = msg.qos | (msg.retain ? PubFlag.RETAIN : 0);
+    let plain: Buffer | null = null; // the frame without groups, shared by every node that gets it
+    for (let i = 0; i < this.slots.length; i++) {
+      const groups = picked[i]!;
+      const deliver = (mask & (1 << i)) !== 0;
+      if (!deliver && groups === null) continue;
+      picked[i] = null;
+      let frame: Buffer;
+      if (groups === null && plain !== null) frame = plain;
+      else {
+        const w = this.w.reset();
+        writePublish(w, base | (deliver ? PubFlag.DELIVER : 0), msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, groups);
+        // nats.js queues the bytes it is given until its next flush: a copy of the writer's.
+        frame = Buffer.from(w.buf.subarray(0, w.pos));
+        if (groups === null) plain = frame;
+      }
+      const s = this.slots[i]!;
+      this.nc.publish(s.subject, frame);
+      if (gated && s.commit === null) this.awaitCommit(s);
+    }
+  }
+
+  /** The ack waits until the cluster's bucket has it; a failed put fails the ack (the publisher resends). */
+  private putRetained(msg: Message): void {
+    const p = this.retained.put(msg);
+    p.catch((err: unknown) => this.ctx.log.warn({ err, topic: msg.topic }, 'retained message not stored in the cluster'));
+    this.gate.waitFor(p);
+  }
+
+  /** The acks of this turn wait for `s`'s commit answer, asked for once the turn's frames are out. */
+  private awaitCommit(s: NodeSlot): void {
+    this.gate.waitFor(new Promise<void>((resolve, reject) => { s.commit = { resolve, reject }; }));
+    if (!this.commitsDue) { this.commitsDue = true; queueMicrotask(this.sendCommits); }
+  }
+
+  private flushCommits(): void {
+    this.commitsDue = false;
+    const timeout = this.ctx.config.clusterTimeout;
+    for (const s of this.slots) {
+      const c = s.commit;
+      if (c === null) continue;
+      s.commit = null;
+      if (this.nc === null) { c.reject(new Error('not connected to NATS')); continue; }
+      this.nc.request(s.subject, COMMIT_FRAME, { timeout }).then(
+        (m) => { if (m.data[0] === COMMITTED) c.resolve(); else c.reject(new Error(`node ${s.id} could not commit`)); },
+        (err: Error) => c.reject(err),
+      );
+    }
+  }
+
+  // ---- main's side ----
+
+  apply(m: ClusterToShard): void {
+    if (m.type === 'cluster-node') {
+      const slot = this.slotFor(m.node, m.shards);
+      if (slot < 0) return;
+      const s = this.slots[slot]!;
+      s.up = m.up;
+      if (m.up) this.upMask |= 1 << slot;
+      else {
+        this.upMask &= ~(1 << slot);
+        // Down: its routes and members go; it announces them again when it is back.
+        for (const f of [...this.routes.filters()]) this.routes.remove(f, s.id);
+        this.shares.drop(slot);
+      }
+      return;
+    }
+    if (m.type === 'cluster-share') {
+      const slot = this.slotOf.get(m.node);
+      if (slot !== undefined) this.shares.set(slot, m.key, m.count);
+      return;
+    }
+    const slot = this.slotOf.get(m.node);
+    if (slot === undefined) return;
+    if (m.add) this.routes.add(m.filter, m.node, slot);
+    else this.routes.remove(m.filter, m.node);
+  }
+
+  private slotFor(node: string, shards: number): number {
+    // The target shard is fixed per sending shard, so one publisher's messages take one path.
+    const subject = messageSubject(this.ctx.config.clusterName, node, this.ctx.id % Math.max(1, shards));
+    let slot = this.slotOf.get(node);
+    if (slot === undefined) {
+      if (this.slots.length >= MAX_NODES) { this.ctx.log.error({ node }, `more than ${MAX_NODES} nodes in the cluster: not routed to`); return -1; }
+      slot = this.slots.length;
+      this.slots.push({ id: node, up: false, subject, commit: null });
+      this.slotOf.set(node, slot);
+    } else this.slots[slot]!.subject = subject;
+    return slot;
+  }
+
+  // ---- from other nodes ----
+
+  /** What the node sent before this request has been routed; answer once it is committed. */
+  private answerCommit(m: Msg): void {
+    waitForCommit({ durability: this.gate }).then(
+      () => m.respond(Uint8Array.of(COMMITTED)),
+      () => m.respond(Uint8Array.of(FAILED)),
+    );
+  }
+
+  private received(m: Msg): void {
+    const data = m.data;
+    try {
+      const r = this.r.at(data, 0, data.length);
+      const type = r.u8();
+      if (type === FrameType.NODE_COMMIT) { this.answerCommit(m); return; }
+      if (type !== FrameType.PUBLISH) throw new RangeError(`frame type ${type} is not one nodes exchange`);
+      const v = this.view.read(r, this.ctx.id);
+      const now = Date.now();
+      if (v.expiresAt !== 0 && v.expiresAt <= now) return;
+      this.receiver.fromNode(v.toMessage(), now, (v.flags & PubFlag.DELIVER) !== 0, v.groups);
+    } catch (err) {
+      this.ctx.log.warn({ err, subject: m.subject }, 'a frame from another node could not be read; dropped');
+    }
+  }
+}
