@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../shared/config.ts';
 import { ErrorCode, ShoalError } from '../shared/errors.ts';
-import { Doorbell, SpscRing } from '../shared/ring/index.ts';
+import { Doorbell, SpscRing, pairRingCapacity } from '../shared/ring/index.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { ControlFromShard, ControlToShard, PeerRings, ShardInit, ShardListener } from '../shared/control.ts';
 import { moduleUrl } from '../shared/module-url.ts';
@@ -27,6 +27,8 @@ export class ShardSupervisor {
   readonly bellSab: SharedArrayBuffer;
   /** ring[i][j]: the ring shard i writes and shard j reads. */
   private readonly ring: (SharedArrayBuffer | null)[][];
+  /** Bytes of each ring: --ring-capacity is one shard's inbound budget, split over its n−1 peers. */
+  readonly ringCapacity: number;
   private stopping = false;
   /** --accept shards: where the shards listen (a restarted shard listens there again). */
   private listenOn: { host: string; port: number; failed: (code: string) => Error } | null = null;
@@ -52,6 +54,7 @@ export class ShardSupervisor {
     this.restarts = new Array(n).fill(0);
     this.listenReplies = new Array(n).fill(null);
     this.bellSab = new SharedArrayBuffer(n * Doorbell.byteLength);
+    this.ringCapacity = pairRingCapacity(config.ringCapacity, n);
     this.ring = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? null : this.newRing())));
   }
 
@@ -63,7 +66,7 @@ export class ShardSupervisor {
   /** The ring shard `from` writes and `to` reads (null when from === to); a restart replaces it. */
   ringBuffer(from: number, to: number): SharedArrayBuffer | null { return this.ring[from]![to]!; }
 
-  private newRing(): SharedArrayBuffer { return new SharedArrayBuffer(SpscRing.byteLength(this.config.ringCapacity)); }
+  private newRing(): SharedArrayBuffer { return new SharedArrayBuffer(SpscRing.byteLength(this.ringCapacity)); }
 
   private ringsOf(i: number): (PeerRings | null)[] {
     return this.ring[i]!.map((out, j) => (out === null ? null : { out, in: this.ring[j]![i]! }));

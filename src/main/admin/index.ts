@@ -14,6 +14,7 @@ import { apiRoutes } from './api.ts';
 import { dashboardRoutes } from './dashboard/index.ts';
 import { Sampler } from './dashboard/sampler.ts';
 import type { BrokerControl } from '../control/index.ts';
+import { pairRingCapacity } from '../../shared/ring/index.ts';
 import type { RingSource } from './rings.ts';
 import { startHttp, type Route } from './server.ts';
 
@@ -43,7 +44,7 @@ function isLoopback(host: string): boolean {
 export async function startAdminPort(config: BrokerConfig, src: AdminSources): Promise<AdminPort | null> {
   if (config.httpPort === null) return null;
   const readiness = new Readiness(src.shards);
-  const metrics = createMetrics({ stats: src.stats, shards: src.shards, ringCapacity: config.ringCapacity, version: src.version });
+  const metrics = createMetrics({ stats: src.stats, shards: src.shards, ringCapacity: pairRingCapacity(config.ringCapacity, config.shards), version: src.version });
   const rest = new Rest({ stats: src.stats, version: src.version, shards: src.shards.count, config: configView(config) });
   const sampler = new Sampler(src.stats, src.shards);
   const started = Date.now();
