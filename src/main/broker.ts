@@ -21,7 +21,7 @@ import { listen, listenInShards, shardListenersOf, type Listening } from './list
 import { ShardSupervisor } from './shards.ts';
 import { startLine, urlOf } from './start-line.ts';
 import { SysPublisher } from './sys.ts';
-import { startAdminPort } from './admin/index.ts';
+import type { startAdminPort } from './admin/index.ts';
 import { BrokerControl, ControlChannel } from './control/index.ts';
 import { reloadOnSighup } from './reload.ts';
 
@@ -259,7 +259,8 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
   // The admin port's questions to the shards (REST API, dashboard).
   const control = new BrokerControl(new ControlChannel(shards));
   // Before the shards start, so /ready can say "starting" (docs/operations.md).
-  const admin = await startAdminPort(config, { stats, shards, version, log, control });
+  // Imported only with --http-port: prom-client and the admin routes cost main ~10 MiB otherwise.
+  const admin = config.httpPort === null ? null : await (await import('./admin/index.ts')).startAdminPort(config, { stats, shards, version, log, control });
   try {
     await within(shards.start(), config.startTimeout, `the shards to start (each opens the store${config.persistence === 'memory' ? '' : ` in ${config.dataDir}`})`);
   } catch (err) {
