@@ -10,7 +10,7 @@ import { moduleUrl } from '../shared/module-url.ts';
 
 const WORKER_URL = moduleUrl('../worker/index.ts', import.meta.url);
 
-const SHARD_YOUNG_GEN_MB = 8;
+const SHARD_YOUNG_GEN_MB = 4;
 
 /**
  * Starts the shards, allocates their rings, hands sockets to the least-loaded one, and
@@ -84,7 +84,8 @@ export class ShardSupervisor {
     };
     // A small young generation: a shard allocates short-lived objects per message, and V8
     // otherwise grows each shard's semi-spaces to 16+ MiB under a flood (RSS that is only
-    // garbage); 8 MiB keeps scavenges short and cheap (docs/performance.md, memory).
+    // garbage). 4 MiB (was 8) measured the same rate and CPU per message in loadtest and
+    // ~3 MiB less RSS per shard, idle and under load (BENCHMARKS.md, "Footprint").
     const w = new Worker(WORKER_URL, { workerData: init, name: `shoal-shard-${i}`, resourceLimits: { maxYoungGenerationSizeMb: SHARD_YOUNG_GEN_MB } });
     this.workers[i] = w;
     return new Promise((resolve, reject) => {
