@@ -11,7 +11,10 @@
 // per frame so nothing is optimised away. Time = first send until the consumer reports the
 // last frame. Each cell is the median of several fresh-worker runs.
 //
-//   npx node bench/micro/ring.ts [--runs N] [--capacity BYTES]
+//   npx node bench/micro/ring.ts [--runs N] [--capacity BYTES | --shards N]
+//
+// --shards N: the capacity each ring gets in a broker of N shards at the default budget
+// (--ring-capacity is one shard's inbound rings together, src/shared/ring/budget.ts).
 
 import { once } from 'node:events';
 import os from 'node:os';
@@ -19,6 +22,7 @@ import { MessageChannel, type MessagePort, Worker, isMainThread, workerData } fr
 import { SpscRing } from '../../src/shared/ring/spsc.ts';
 import { Doorbell } from '../../src/shared/ring/doorbell.ts';
 import { RingReceiver, RingSender } from '../../src/shared/ring/channel.ts';
+import { pairRingCapacity } from '../../src/shared/ring/budget.ts';
 
 export type Method = 'ring' | 'channel' | 'pm-copy' | 'pm-xfer';
 
@@ -288,6 +292,7 @@ if (!isMainThread && (workerData as ConsumerJob | undefined)?.bench === 'ring-mi
     return i > 0 ? Number(process.argv[i + 1]) : undefined;
   };
   const started = performance.now();
-  await run({ runs: arg('--runs'), capacity: arg('--capacity') });
+  const shards = arg('--shards');
+  await run({ runs: arg('--runs'), capacity: arg('--capacity') ?? (shards === undefined ? undefined : pairRingCapacity(DEFAULT_CAPACITY, shards)) });
   console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }

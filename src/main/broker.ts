@@ -21,7 +21,7 @@ import { listen, listenInShards, shardListenersOf, type Listening } from './list
 import { ShardSupervisor } from './shards.ts';
 import { startLine, urlOf } from './start-line.ts';
 import { SysPublisher } from './sys.ts';
-import { startAdminPort } from './admin/index.ts';
+import type { startAdminPort } from './admin/index.ts';
 import { BrokerControl, ControlChannel } from './control/index.ts';
 import { ChannelRequests, type ShardRequests } from './control/requests.ts';
 import { readSecurityFiles } from '../shared/auth/files.ts';
@@ -213,7 +213,8 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
     : new ClusterNode(config, log, { broadcast: (m) => shards.broadcast(m), post: (i, m) => shards.post(i, m) }, () => stats.sum(Stat.CLIENTS_CONNECTED), (id, on) => control.ban(id, on));
   if (cluster !== null) shards.onMessage = (i, m) => { cluster.fromShard(i, m); };
   // Before the shards start, so /ready can say "starting" (docs/operations.md).
-  const admin = await startAdminPort(config, { stats, shards, version, log, control, cluster });
+  // Imported only with --http-port: prom-client and the admin routes cost main ~10 MiB otherwise.
+  const admin = config.httpPort === null ? null : await (await import('./admin/index.ts')).startAdminPort(config, { stats, shards, version, log, control, cluster });
   try {
     await within(shards.start(), config.startTimeout, `the shards to start (each opens the store${config.persistence === 'memory' ? '' : ` in ${config.dataDir}`})`);
     if (cluster !== null) await within(cluster.start(), config.startTimeout, `the cluster (NATS at ${config.clusterNats})`);

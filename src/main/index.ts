@@ -3,7 +3,6 @@
 // Exit codes: 2 for anything wrong with the configuration (with its source), 1 for a start
 // that failed (files, ports, shards), 0 for a clean stop.
 import { loadCli, type Cli } from '../shared/config/load.ts';
-import { helpText, printConfig } from '../shared/config/print.ts';
 import { ShoalError } from '../shared/errors.ts';
 import { startBroker, version, type Broker } from './broker.ts';
 
@@ -18,7 +17,9 @@ try {
   console.error(`shoal: ${(err as Error).message}`);
   process.exit(2);
 }
+// --help and --print-config only: print.ts brings the YAML writer.
 if (cli.action === 'help') {
+  const { helpText } = await import('../shared/config/print.ts');
   console.log(helpText());
   process.exit(0);
 }
@@ -27,6 +28,7 @@ if (cli.action === 'version') {
   process.exit(0);
 }
 if (cli.action === 'print-config') {
+  const { printConfig } = await import('../shared/config/print.ts');
   console.log(printConfig(cli));
   process.exit(0);
 }

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../shared/config.ts';
 import { ErrorCode, ShoalError } from '../shared/errors.ts';
-import { Doorbell, SpscRing } from '../shared/ring/index.ts';
+import { Doorbell, SpscRing, pairRingCapacity } from '../shared/ring/index.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { ControlFromShard, ControlToShard, PeerRings, ShardInit, ShardListener } from '../shared/control.ts';
 import { moduleUrl } from '../shared/module-url.ts';
@@ -11,7 +11,7 @@ import type { SecurityFiles } from '../shared/auth/files.ts';
 
 const WORKER_URL = moduleUrl('../worker/index.ts', import.meta.url);
 
-const SHARD_YOUNG_GEN_MB = 8;
+const SHARD_YOUNG_GEN_MB = 4;
 
 /**
  * Starts the shards, allocates their rings, hands sockets to the least-loaded one, and
@@ -33,6 +33,8 @@ export class ShardSupervisor {
   readonly bellSab: SharedArrayBuffer;
   /** ring[i][j]: the ring shard i writes and shard j reads. */
   private readonly ring: (SharedArrayBuffer | null)[][];
+  /** Bytes of each ring: --ring-capacity is one shard's inbound budget, split over its n−1 peers. */
+  readonly ringCapacity: number;
   private stopping = false;
   /** --accept shards: where the shards listen (a restarted shard listens there again). */
   private listenOn: { host: string; port: number; failed: (code: string) => Error } | null = null;
@@ -58,6 +60,7 @@ export class ShardSupervisor {
     this.restarts = new Array(n).fill(0);
     this.listenReplies = new Array(n).fill(null);
     this.bellSab = new SharedArrayBuffer(n * Doorbell.byteLength);
+    this.ringCapacity = pairRingCapacity(config.ringCapacity, n);
     this.ring = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? null : this.newRing())));
   }
 
@@ -69,7 +72,7 @@ export class ShardSupervisor {
   /** The ring shard `from` writes and `to` reads (null when from === to); a restart replaces it. */
   ringBuffer(from: number, to: number): SharedArrayBuffer | null { return this.ring[from]![to]!; }
 
-  private newRing(): SharedArrayBuffer { return new SharedArrayBuffer(SpscRing.byteLength(this.config.ringCapacity)); }
+  private newRing(): SharedArrayBuffer { return new SharedArrayBuffer(SpscRing.byteLength(this.ringCapacity)); }
 
   private ringsOf(i: number): (PeerRings | null)[] {
     return this.ring[i]!.map((out, j) => (out === null ? null : { out, in: this.ring[j]![i]! }));
@@ -87,7 +90,8 @@ export class ShardSupervisor {
     };
     // A small young generation: a shard allocates short-lived objects per message, and V8
     // otherwise grows each shard's semi-spaces to 16+ MiB under a flood (RSS that is only
-    // garbage); 8 MiB keeps scavenges short and cheap (docs/performance.md, memory).
+    // garbage). 4 MiB (was 8) measured the same rate and CPU per message in loadtest and
+    // ~3 MiB less RSS per shard, idle and under load (BENCHMARKS.md, "Footprint").
     const w = new Worker(WORKER_URL, { workerData: init, name: `shoal-shard-${i}`, resourceLimits: { maxYoungGenerationSizeMb: SHARD_YOUNG_GEN_MB } });
     this.workers[i] = w;
     return new Promise((resolve, reject) => {

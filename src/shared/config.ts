@@ -57,7 +57,7 @@ export interface BrokerConfig {
   topicAliasMaximum: number;    // inbound topic aliases we accept (v5)
   maxKeepAlive: number;         // seconds; v5 Server Keep Alive when a client asks for more (0 = no cap)
   connectTimeout: number;       // ms a fresh socket gets to send CONNECT
-  ringCapacity: number;         // bytes per shard-pair ring (power of two)
+  ringCapacity: number;         // bytes a shard's inbound rings share (power of two; ring/budget.ts)
   testHooks: boolean;
   authUsers: string;            // users file (name:password or SCRAM-SHA-256 verifier); '' = no users file
   allowAnonymous: boolean;      // with a users file: let clients without a user name in

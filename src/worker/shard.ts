@@ -173,7 +173,7 @@ export class Shard implements ShardParts, SocketSink {
   /** A peer restarted with fresh rings: forget what it had, tell it what we have. */
   peerRestarted(peer: number, rings: PeerRings): void {
     // Answers the dead incarnation still wrote count; only the ones it never gave are lost.
-    this.peers.replace(peer, rings, this.config.ringCapacity);
+    this.peers.replace(peer, rings);
     this.durability.peerRestarted(peer);
     // Its persistent sessions are back only at its SYNC_DONE (those homed there): until then a
     // QoS 1/2 message for them is not acknowledged (routing.ts, stale routes).

@@ -31,7 +31,8 @@ describe('admin /metrics', () => {
     const pairs = m.families.shoal_ring_used_bytes!.data as PromData[];
     assert.equal(pairs.length, SHARDS * (SHARDS - 1), 'one ring per ordered shard pair');
     for (const p of pairs) assert.ok(p.value >= 0 && p.labels.from !== p.labels.to);
-    assert.equal(m.value('shoal_ring_capacity_bytes'), 4 * 1024 * 1024);
+    // The default 4 MiB budget of a shard's inbound rings over its 3 peers: 1 MiB rings.
+    assert.equal(m.value('shoal_ring_capacity_bytes'), 1024 * 1024);
     assert.equal(m.value('shoal_build_info', {}), 1);
     // Main's own process figures come from prom-client's default collectors.
     assert.ok(m.value('process_resident_memory_bytes') > 0);

@@ -14,6 +14,7 @@ import { apiRoutes } from './api.ts';
 import { dashboardRoutes } from './dashboard/index.ts';
 import { Sampler } from './dashboard/sampler.ts';
 import type { BrokerControl } from '../control/index.ts';
+import { pairRingCapacity } from '../../shared/ring/index.ts';
 import type { RingSource } from './rings.ts';
 import { startHttp, type Route } from './server.ts';
 import { clusterRoutes, type ClusterView } from './cluster.ts';
@@ -47,7 +48,7 @@ export async function startAdminPort(config: BrokerConfig, src: AdminSources): P
   if (config.httpPort === null) return null;
   const readiness = new Readiness(src.shards, src.cluster ?? null);
   const metrics = createMetrics({
-    stats: src.stats, shards: src.shards, ringCapacity: config.ringCapacity, version: src.version, cluster: src.cluster ?? null,
+    stats: src.stats, shards: src.shards, ringCapacity: pairRingCapacity(config.ringCapacity, config.shards), version: src.version, cluster: src.cluster ?? null,
     ...(config.bridges.length > 0 ? { bridges: async () => (await src.control.bridges()).value } : {}),
   });
   const rest = new Rest({ stats: src.stats, version: src.version, shards: src.shards.count, config: configView(config) });

@@ -62,7 +62,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'persistence', key: 'persistence', type: 'enum', values: ['durable', 'fast', 'memory'], group: 'Shards and storage', help: 'durable (synced before ack) | fast (sync left to the OS) | memory (no files)' },
   { name: 'max-store-bytes', key: 'maxStoreBytes', arg: 'B', type: 'int', min: 0, max: 2 ** 48, group: 'Shards and storage', help: 'live data in the store before new queued messages are refused (0 = no limit)' },
   { name: 'store-full', key: 'storeFull', type: 'enum', values: ['drop', 'refuse'], group: 'Shards and storage', help: 'at --max-store-bytes: refuse v5 QoS 1/2 publishes with 0x97, or accept and drop what would be queued' },
-  { name: 'ring-capacity', key: 'ringCapacity', arg: 'B', type: 'int', min: 65536, max: 1 << 30, group: 'Shards and storage', help: 'bytes per shard-pair ring, a power of two' },
+  { name: 'ring-capacity', key: 'ringCapacity', arg: 'B', type: 'int', min: 65536, max: 1 << 30, group: 'Shards and storage', help: "bytes one shard's inbound rings share, a power of two: each of its n-1 peers' rings gets budget/(n-1), rounded down to a power of two, at least 64 KiB (all rings: at most n x budget)" },
   { name: 'start-timeout', key: 'startTimeout', arg: 'MS', type: 'int', min: 100, max: 600000, group: 'Shards and storage', help: 'ms each start-up step (shards ready with the store open, listeners bound) may take before the start fails' },
 
   { name: 'max-packet-size', key: 'maxPacketSize', arg: 'B', type: 'int', min: 64, max: 268435460, group: 'Limits and flow control', help: 'largest inbound packet in bytes (advertised to v5 clients)' },

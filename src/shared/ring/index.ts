@@ -6,3 +6,4 @@ export { Doorbell } from './doorbell.ts';
 export type { WakeHandler } from './doorbell.ts';
 export { RingSender, RingReceiver, TAG_WHOLE, TAG_FIRST, TAG_MIDDLE, TAG_LAST } from './channel.ts';
 export type { RingSenderOptions, LogicalFrameHandler } from './channel.ts';
+export { pairRingCapacity, ringBytesTotal, MIN_PAIR_RING } from './budget.ts';

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { BrokerConfig } from '../../shared/config.ts';
 import { ErrorCode, ShoalError } from '../../shared/errors.ts';
 import { Acl } from '../../shared/auth/acl.ts';
-import { HashPool } from '../../shared/auth/hash-pool.ts';
+import type { HashPool } from '../../shared/auth/hash-pool.ts';
 import type { SecurityFiles } from '../../shared/auth/files.ts';
 import { parsePasswordFile } from '../../shared/auth/password-file.ts';
 import type { AccessHook } from './access.ts';
@@ -46,6 +46,8 @@ export async function createSecurity(config: BrokerConfig, files: SecurityFiles,
     for (const w of file.warnings) ctx.log.warn(w);
     // One small pool per shard (--hash-threads, 1 by default): a check needs no round trip
     // through main, and N shards hash on N threads (docs/security.md, "hashing pool").
+    // Imported only with a password file: piscina costs each shard ~2 MiB of heap.
+    const { HashPool } = await import('../../shared/auth/hash-pool.ts');
     sec.pool = new HashPool({ threads: config.hashThreads, allowPlaintext: config.allowPlaintextPasswords });
     sec.auth = sec.passwords = new PasswordFileAuth(ctx, file, sec.pool, config.allowAnonymous);
     if (config.authUsers !== '' && ctx.id === 0) ctx.log.warn(`--auth-users ${config.authUsers} is not used: --password-file supersedes it`);

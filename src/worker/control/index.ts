@@ -128,7 +128,7 @@ export class ControlRoom {
         if (s === undefined) return 'no-client';
         const sub = s.subs.get(q.filter);
         if (sub === undefined) return 'no-subscription';
-        s.subs.delete(q.filter);
+        s.writableSubs().delete(q.filter);
         sh.routing.remove(sub);
         sh.lifecycle.persist(s);
         return 'ok';

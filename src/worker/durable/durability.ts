@@ -211,10 +211,10 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
         continue;
       }
       if (state === 0) { s.enqueue(o); sh.stats.add(sh.id, Stat.QUEUED, 1); }
-      else s.inflight.set(o.packetId, o);
+      else s.writableInflight().set(o.packetId, o);
     }
     if (maxSeq >= s.nextSeq) s.nextSeq = maxSeq + 1;
-    for (const id of this.store.loadInboundQos2(s.clientId)) s.inboundQos2.add(id);
+    for (const id of this.store.loadInboundQos2(s.clientId)) s.writableInboundQos2().add(id);
   }
 
   // ------------------------------------------------------------ the gate
@@ -333,7 +333,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     const s = conn.session;
     if (buf[0] === AckType.PUBREC && s !== null) {
       const id = buf.readUInt16BE(2);
-      if (s.inboundQos2.delete(id) && s.persistent && this.enabled) this.deleteInbound(s, id);
+      if (s.writableInboundQos2().delete(id) && s.persistent && this.enabled) this.deleteInbound(s, id);
     }
     conn.disconnect(Reason.UNSPECIFIED_ERROR, 'a shard the message went to crashed before storing it; publish it again');
   }

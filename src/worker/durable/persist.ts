@@ -38,7 +38,7 @@ export function fromStoredSession(st: StoredSession): Session {
   for (const x of st.subscriptions) {
     const { topicFilter, group } = parseFilter(x.filter);
     const sub: Subscription = { session: s, filter: x.filter, topicFilter, group, qos: x.qos, noLocal: x.noLocal, retainAsPublished: x.retainAsPublished, retainHandling: x.retainHandling, subscriptionId: x.subscriptionId, guard: null };
-    s.subs.set(x.filter, sub);
+    s.writableSubs().set(x.filter, sub);
   }
   if (st.will !== null) s.will = { topic: st.will.topic, payload: st.will.payload, qos: st.will.qos, retain: st.will.retain, props: st.will.properties, expiry: -1, delayMs: st.will.delayMs };
   return s;

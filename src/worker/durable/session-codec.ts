@@ -74,14 +74,14 @@ export function decodeSession(clientId: string, buf: Buffer, parseFilter: (filte
       session: s, filter, topicFilter, group, qos: (f & 3) as 0 | 1 | 2, noLocal: (f & 4) !== 0,
       retainAsPublished: (f & 8) !== 0, retainHandling: ((f >> 4) & 3) as 0 | 1 | 2, subscriptionId, guard: null,
     };
-    s.subs.set(filter, sub);
+    s.writableSubs().set(filter, sub);
   }
   const ninflight = r.u32();
-  for (let i = 0; i < ninflight; i++) { const o = readOutbound(); s.inflight.set(o.packetId, o); }
+  for (let i = 0; i < ninflight; i++) { const o = readOutbound(); s.writableInflight().set(o.packetId, o); }
   const nqueue = r.u32();
   for (let i = 0; i < nqueue; i++) s.enqueue(readOutbound());
   const nq2 = r.u32();
-  for (let i = 0; i < nq2; i++) s.inboundQos2.add(r.u16());
+  for (let i = 0; i < nq2; i++) s.writableInboundQos2().add(r.u16());
   if (r.u8() === 1) {
     const f = r.u8();
     s.will = { qos: (f & 3) as 0 | 1 | 2, retain: (f & 4) !== 0, topic: r.str(), payload: r.bytes(), props: r.maybeBytes(), expiry: r.f64(), delayMs: r.f64() };

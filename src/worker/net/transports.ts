@@ -1,8 +1,9 @@
-import http from 'node:http';
+import type * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { createRequire } from 'node:module';
+import type { WebSocketServer, WebSocket } from 'ws';
 import { Stat } from '../../shared/stats.ts';
 import type { ShardListener } from '../../shared/control.ts';
 import { credentialsOf, type TlsMaterial, type Transport } from '../../shared/tls.ts';
@@ -60,6 +61,8 @@ export class Transports {
         : this.tlsServer(l.tls, 'tls', (s) => this.sink.adoptSocket(s));
     });
     if (listeners.some((l) => l.transport === 'ws' || l.transport === 'wss')) {
+      // Loaded only for a ws/wss listener: the ws package costs each shard ~4 MiB of heap.
+      const { WebSocketServer } = createRequire(import.meta.url)('ws') as typeof import('ws');
       this.wss = new WebSocketServer({
         noServer: true,
         clientTracking: false,
@@ -69,7 +72,8 @@ export class Transports {
         handleProtocols: (offered: Set<string>) => SUBPROTOCOLS.find((p) => offered.has(p)) ?? false,
       });
       this.wss.on('wsClientError', (err: Error, socket: Duplex) => this.refuse(socket, 400, err.message));
-      this.http = http.createServer();
+      // node:http (which brings http2, zlib and undici) only for a ws/wss listener: ~3 MiB a shard.
+      this.http = process.getBuiltinModule('node:http').createServer();
       this.http.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
       this.http.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
         res.writeHead(426, { Upgrade: 'websocket', Connection: 'close', 'Content-Type': 'text/plain' });
@@ -160,7 +164,7 @@ export class Transports {
     if (!socket.writable) { socket.destroy(); return; }
     const body = `${message}\n`;
     socket.once('finish', () => socket.destroy());
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.end(`HTTP/1.1 ${status} ${process.getBuiltinModule('node:http').STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
 
   private upgraded(u: Upgrade): void {

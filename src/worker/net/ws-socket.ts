@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import type { ClientSocket } from './client-socket.ts';
 
 /** The stream under a WebSocket: a net.Socket (ws) or a tls.TLSSocket (wss). */
@@ -41,10 +41,10 @@ export class WsSocket extends EventEmitter implements ClientSocket {
 
   /** Bytes accepted and not yet taken by the kernel (the stream's buffer and ws's own queue). */
   get writableLength(): number { return this.ws.bufferedAmount; }
-  get destroyed(): boolean { return this.ws.readyState === WebSocket.CLOSED; }
+  get destroyed(): boolean { return this.ws.readyState === this.ws.CLOSED; }
 
   write(chunk: Buffer): boolean {
-    if (this.ws.readyState !== WebSocket.OPEN) return true;
+    if (this.ws.readyState !== this.ws.OPEN) return true;
     this.ws.send(chunk, { binary: true, compress: false, fin: true });
     return !this.stream.writableNeedDrain;
   }

@@ -3,7 +3,7 @@
 // (frames.ts), and the table from frame type to decoder and receiving part (dispatch.ts).
 import { ByteReader, ByteWriter } from '../../shared/bytes.ts';
 import { writeBarrier } from './frames.ts';
-import { Doorbell, RingReceiver, RingSender, SpscRing } from '../../shared/ring/index.ts';
+import { Doorbell, RingReceiver, RingSender, SpscRing, pairRingCapacity } from '../../shared/ring/index.ts';
 import { PairStat, Stat } from '../../shared/stats.ts';
 import type { PeerRings } from '../../shared/control.ts';
 import type { ShardContext } from '../context.ts';
@@ -75,8 +75,12 @@ export class Peers implements PeerLink {
   };
   private readonly handlers: ((buf: Uint8Array, off: number, len: number) => void)[] = [];
 
-  constructor(shard: ShardContext, bp: Pick<Backpressure, 'current'>, bellSab: SharedArrayBuffer, rings: (PeerRings | null)[], capacity: number, onFrame: (r: ByteReader, from: number) => void) {
+  /** Bytes of each ring: `--ring-capacity` is a shard's inbound budget, split over its peers (ring/budget.ts). */
+  private readonly capacity: number;
+
+  constructor(shard: ShardContext, bp: Pick<Backpressure, 'current'>, bellSab: SharedArrayBuffer, rings: (PeerRings | null)[], ringBudget: number, onFrame: (r: ByteReader, from: number) => void) {
     this.shard = shard;
+    this.capacity = pairRingCapacity(ringBudget, shard.count);
     this.bp = bp;
     this.onFrame = onFrame;
     this.bells = Array.from({ length: shard.count }, (_, i) => new Doorbell(bellSab, i * Doorbell.byteLength));
@@ -86,13 +90,13 @@ export class Peers implements PeerLink {
     this.sources = Array.from({ length: shard.count }, () => new RingSource(() => this.wake()));
     for (let i = 0; i < shard.count; i++) {
       const pr = rings[i];
-      if (pr) this.install(i, pr, capacity);
+      if (pr) this.install(i, pr);
     }
   }
 
-  private install(peer: number, pr: PeerRings, capacity: number): void {
-    this.senders[peer] = new RingSender(new SpscRing(pr.out, 0, capacity), { doorbell: this.bells[peer]! });
-    this.receivers[peer] = new RingReceiver(new SpscRing(pr.in, 0, capacity));
+  private install(peer: number, pr: PeerRings): void {
+    this.senders[peer] = new RingSender(new SpscRing(pr.out, 0, this.capacity), { doorbell: this.bells[peer]! });
+    this.receivers[peer] = new RingReceiver(new SpscRing(pr.in, 0, this.capacity));
   }
 
   start(): void {
@@ -102,13 +106,13 @@ export class Peers implements PeerLink {
   stop(): void { this.own.stop(); if (this.retryTimer) clearTimeout(this.retryTimer); }
 
   /** A restarted peer gets fresh rings: finish what the old incarnation wrote, then switch. */
-  replace(peer: number, pr: PeerRings, capacity: number): void {
+  replace(peer: number, pr: PeerRings): void {
     const old = this.receivers[peer];
     if (old) {
       const handler = (buf: Uint8Array, off: number, len: number): void => this.handle(buf, off, len, peer);
       while (old.drain(DRAIN_BUDGET, handler) > 0) { /* until empty */ }
     }
-    this.install(peer, pr, capacity);
+    this.install(peer, pr);
     this.drain();
   }
 

@@ -215,7 +215,7 @@ export class Delivery {
         // Too large for this client: not sent at all [MQTT-3.1.2-25].
         if (buf === null || (conn.clientMaxPacket !== 0 && buf.length > conn.clientMaxPacket)) { if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, msg, qos, 'too-large'); return; }
         const o: Outbound = { msg: msg.detach(), qos, retain, subIds, packetId: id, state: 1, seq: 0 };
-        s.inflight.set(id, o);
+        s.writableInflight().set(id, o);
         if (s.persistent && this.durability.enabled) {
           // Stored with its packet id before a QoS 2 PUBLISH leaves: a restart re-sends the same id.
           this.durability.putOutbound(s, o);
@@ -337,7 +337,7 @@ export class Delivery {
       if (buf === null) { if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, o.msg, o.qos, 'too-large'); continue; }
       o.packetId = id;
       o.state = 1;
-      s.inflight.set(id, o);
+      s.writableInflight().set(id, o);
       if (o.seq !== 0) {
         this.durability.putOutbound(s, o);
         this.write(s, buf, o.qos === 2);
@@ -369,7 +369,7 @@ export class Delivery {
   complete(s: Session, packetId: number, expectState: 1 | 2, expectQos: 1 | 2): boolean {
     const o = s.inflight.get(packetId);
     if (o === undefined || o.qos !== expectQos || o.state !== expectState) return false;
-    s.inflight.delete(packetId);
+    s.writableInflight().delete(packetId);
     this.durability.deleteOutbound(s, o);
     this.pump(s);
     return true;
@@ -379,7 +379,7 @@ export class Delivery {
   received(s: Session, packetId: number, failed: boolean): boolean {
     const o = s.inflight.get(packetId);
     if (o === undefined || o.qos !== 2) return false;
-    if (failed) { s.inflight.delete(packetId); this.durability.deleteOutbound(s, o); if (this.shard.hooks.has.onQosDropped) qosDropped(this.shard, s, o); this.pump(s); return true; }
+    if (failed) { s.writableInflight().delete(packetId); this.durability.deleteOutbound(s, o); if (this.shard.hooks.has.onQosDropped) qosDropped(this.shard, s, o); this.pump(s); return true; }
     if (o.state === 2) return true;
     o.state = 2;
     if (o.seq !== 0) this.durability.putOutbound(s, o);

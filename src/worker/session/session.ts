@@ -28,6 +28,10 @@ export interface Will {
 
 export const NEVER_EXPIRES = 0xffffffff;
 
+// What a session reads before it has subscriptions, messages in flight or QoS 2 ids (never written).
+const EMPTY_MAP: ReadonlyMap<never, never> = new Map<never, never>();
+const EMPTY_SET: ReadonlySet<never> = new Set<never>();
+
 /** What a queued message counts against the per-session byte limit. */
 export function outboundBytes(o: Outbound): number { return o.msg.payload.length + o.msg.topic.length; }
 
@@ -40,12 +44,14 @@ export class Session {
   version: number;
   expiryInterval: number;             // seconds; 0 = ends with the connection; NEVER_EXPIRES
   conn: Connection | null = null;
-  readonly subs = new Map<string, Subscription>();
+  // subs, inflight and inboundQos2 are made on first use: a held connection that only publishes
+  // QoS 0 (or idles) never needs them, and three empty collections cost ~700 B a session.
+  private subsMap: Map<string, Subscription> | null = null;
   queue: Outbound[] = [];
   queueHead = 0;
   qos0Held = 0;                        // QoS 0 entries currently in queue
-  readonly inflight = new Map<number, Outbound>(); // insertion order = send order, kept on redelivery
-  readonly inboundQos2 = new Set<number>();
+  private inflightMap: Map<number, Outbound> | null = null;
+  private inboundQos2Set: Set<number> | null = null;
   nextPacketId = 1;
   nextSeq = 1;                         // next outbound store sequence number (durability.ts)
   queuedBytes = 0;                     // payload + topic bytes in queue (per-session byte limit)
@@ -73,6 +79,16 @@ export class Session {
     this.version = version;
     this.expiryInterval = expiryInterval;
   }
+
+  // Reads see a shared empty collection until the first write makes the session its own; the
+  // read-only types make the compiler send every write through the writable* methods.
+  get subs(): ReadonlyMap<string, Subscription> { return this.subsMap ?? EMPTY_MAP; }
+  /** Insertion order = send order, kept on redelivery. */
+  get inflight(): ReadonlyMap<number, Outbound> { return this.inflightMap ?? EMPTY_MAP; }
+  get inboundQos2(): ReadonlySet<number> { return this.inboundQos2Set ?? EMPTY_SET; }
+  writableSubs(): Map<string, Subscription> { return this.subsMap ??= new Map(); }
+  writableInflight(): Map<number, Outbound> { return this.inflightMap ??= new Map(); }
+  writableInboundQos2(): Set<number> { return this.inboundQos2Set ??= new Set(); }
 
   get persistent(): boolean { return this.expiryInterval !== 0; }
   get queued(): number { return this.queue.length - this.queueHead; }

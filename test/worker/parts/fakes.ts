@@ -73,7 +73,7 @@ export function subscribe(s: Session, filter: string, qos: 0 | 1 | 2, extra: Par
     session: s, filter, topicFilter: filter, group: null, qos, noLocal: false, retainAsPublished: false,
     retainHandling: 0, subscriptionId: 0, guard: null, ...extra,
   };
-  s.subs.set(filter, sub);
+  s.writableSubs().set(filter, sub);
   return sub;
 }
 

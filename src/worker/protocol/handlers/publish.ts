@@ -122,7 +122,7 @@ function acknowledge(conn: Connection, qos: number, packetId: number, mark: numb
   const d = conn.shard.durability;
   if (qos === 2) {
     const s = conn.session!;
-    s.inboundQos2.add(packetId);
+    s.writableInboundQos2().add(packetId);
     if (s.persistent && d.enabled) d.putInbound(s, packetId);
   }
   // Acknowledged only once what this message changed is committed: the retained set, the
@@ -137,7 +137,7 @@ function acknowledge(conn: Connection, qos: number, packetId: number, mark: numb
 function refusePublish(conn: Connection, qos: number, packetId: number, reason: number): void {
   if (qos === 0) return;
   if (conn.version === 5) { ack(conn, qos === 1 ? AckType.PUBACK : AckType.PUBREC, packetId, reason); return; }
-  if (qos === 2) conn.session!.inboundQos2.add(packetId);
+  if (qos === 2) conn.session!.writableInboundQos2().add(packetId);
   ack(conn, qos === 1 ? AckType.PUBACK : AckType.PUBREC, packetId, 0);
 }
 
@@ -165,7 +165,7 @@ export function handlePubrec(conn: Connection, packet: mqttPacket.Packet): void 
 export function handlePubrel(conn: Connection, packet: mqttPacket.Packet): void {
   const id = (packet as mqttPacket.IPubrelPacket).messageId!;
   const s = conn.session!;
-  const known = s.inboundQos2.delete(id);
+  const known = s.writableInboundQos2().delete(id);
   const d = conn.shard.durability;
   const stored = known && s.persistent && d.enabled;
   if (stored) d.deleteInbound(s, id);

@@ -121,7 +121,7 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
     };
     const prev = s.subs.get(filter);
     if (prev !== undefined) sh.routing.remove(prev);
-    s.subs.set(filter, sub);
+    s.writableSubs().set(filter, sub);
     sh.routing.add(sub);
     granted.push(qos);
     retainedFor.push(sub);
@@ -179,7 +179,7 @@ export function handleUnsubscribe(conn: Connection, packet: mqttPacket.Packet): 
   for (const filter of p.unsubscriptions) {
     const sub = s.subs.get(filter);
     if (sub === undefined) { granted.push(Reason.NO_SUBSCRIPTION_EXISTED); continue; }
-    s.subs.delete(filter);
+    s.writableSubs().delete(filter);
     sh.routing.remove(sub);
     granted.push(Reason.SUCCESS);
   }
