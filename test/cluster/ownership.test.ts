@@ -19,6 +19,13 @@ import { request } from '../admin/helpers.ts';
 import { natsMissing, routeVisible, startNats, startNode, type Nats } from './helpers.ts';
 
 const skip = natsMissing;
+/**
+ * Not built yet (docs/cluster.md, "Client ids"): the session's state moves, but messages already
+ * on their way to node a when it hands over, or sent by a node that has seen a's route go and not
+ * yet b's, are not carried to b. Until the marker plan is built this runs as a todo: it reports
+ * what is lost without failing the suite.
+ */
+const MID_STREAM_TODO = 'messages on their way to the old node during the move are not carried over yet';
 const CLUSTER = uid('w').replace(/[^A-Za-z0-9_-]/g, '_');
 const IDS = ['a', 'b', 'c'];
 let nats: Nats;
@@ -182,6 +189,15 @@ test('cluster ownership REST: GET /api/v1/cluster/clients/{id} names the owner n
   await eventually(async () => (await owner(1, id)).status === 404, 5000, 'a clean session releases its id when it ends');
 });
 
+test('cluster ownership released when a persistent session expires on its node', { skip }, async () => {
+  const id = uid('exp');
+  const c = await connect(nodes[1]!.url, { version: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 1 } });
+  assert.equal((await owner(0, id)).body.node, 'b');
+  await withTimeout(c.endAsync(), 3000, 'end');
+  assert.equal((await owner(0, id)).body.connected, false, 'kept offline on b for its expiry');
+  await eventually(async () => (await owner(0, id)).status === 404, 8000, 'released at expiry');
+});
+
 test('cluster ownership at start: node a, down while node b took over its persistent session, drops its stored copy when it starts again', { skip }, async () => {
   const id = uid('down');
   const topic = uid('down');
@@ -242,3 +258,42 @@ test('cluster ownership without NATS: a CONNECT for an id no local session has i
     try { const k = await connect(nodes[1]!.url, { version: 5, clientId: uid('back') }); clients.push(k); return true; } catch { return false; }
   }, 20_000, 'a new client id accepted again');
 });
+
+for (const version of [5, 4] as const) {
+  test(`cluster takeover mid-stream v${version === 5 ? '5' : '3.1.1'}: a persistent session moves from node a to node b while a publisher on node c streams QoS 1 and QoS 2; every acknowledged message arrives, QoS 2 exactly once, in order per publisher`, { skip, todo: MID_STREAM_TODO }, async () => {
+    const id = uid(`ms${version}`);
+    const topic = uid('ms');
+    const first = await connect(nodes[0]!.url, persistent(id, version));
+    clients.push(first);
+    const onA = collect(first);
+    await subscribe(first, `${topic}/#`, { qos: 2 });
+    const probe = await connect(nodes[2]!.url);
+    clients.push(probe);
+    await routeVisible(probe, `${topic}/probe`, onA);
+    const pubs = await Promise.all([1, 2].map(() => connect(nodes[2]!.url, { version: 5 })));
+    clients.push(...pubs);
+    const acked: [string[], string[]] = [[], []];
+    let stop = false;
+    const streams = ([1, 2] as const).map(async (qos) => {
+      for (let i = 0; !stop; i++) {
+        // A publisher that loses its ack (the commit gate) resends; only acknowledged ones count.
+        try { await publish(pubs[qos - 1]!, `${topic}/q${qos}`, `${qos}-${i}`, { qos }, 10_000); acked[qos - 1].push(`${qos}-${i}`); } catch { return; }
+      }
+    });
+    await sleep(500);
+    const { got: onB } = await connectCollecting(nodes[1]!.url, persistent(id, version));
+    await sleep(1000);
+    stop = true;
+    await Promise.all(streams);
+    await sleep(1500);
+    const seen = [...onA.messages, ...onB.messages].map((m) => m.payload.toString());
+    for (const qos of [1, 2] as const) {
+      const mine = seen.filter((p) => p.startsWith(`${qos}-`));
+      const lost = acked[qos - 1].filter((p) => !mine.includes(p));
+      assert.deepEqual(lost, [], `QoS ${qos}: ${lost.length} of ${acked[qos - 1].length} acknowledged messages lost`);
+      const firsts = mine.filter((p, i) => mine.indexOf(p) === i).map((p) => Number(p.slice(2)));
+      assert.deepEqual(firsts, [...firsts].sort((x, y) => x - y), `QoS ${qos}: in order`);
+      if (qos === 2) assert.equal(mine.length, new Set(mine).size, 'QoS 2 exactly once');
+    }
+  });
+}
