@@ -9,6 +9,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { clientsBucket, ownSubject, parseOwner, topicKey, type OwnerRecord } from '../../shared/cluster/names.ts';
+import { BRIDGE_ID_PREFIX } from '../../shared/protocol/constants.ts';
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import type { ShardContext } from '../context.ts';
 import { homeShard } from '../peers/frames.ts';
@@ -29,6 +30,14 @@ export type HandOver = (clientId: string, cleanStart: boolean) => Promise<Buffer
 // The hand-over reply's first byte.
 const NONE = 0;
 const SESSION = 1;
+/** The home shard cannot answer now (still checking its stored sessions at start): ask again later. */
+const BUSY = 2;
+
+/**
+ * A bridge's local session ($bridge/<name>, docs/bridges.md) belongs to its node: every node
+ * with that bridge configured has its own, so it is never claimed cluster-wide.
+ */
+function nodeLocal(clientId: string): boolean { return clientId.startsWith(BRIDGE_ID_PREFIX); }
 /** Compare-and-set attempts before a claim gives up (each lost one means another node claimed meanwhile). */
 const CAS_TRIES = 5;
 
@@ -75,6 +84,7 @@ export class Ownership {
    * its next start (keepStored).
    */
   async claim(clientId: string, cleanStart: boolean): Promise<ClusterClaim> {
+    if (nodeLocal(clientId)) return { state: null };
     const kv = this.kv;
     if (kv === null || !this.connected) return { refused: Reason.SERVER_UNAVAILABLE, why: 'not connected to NATS' };
     const self = this.ctx.config.clusterNodeId;
@@ -110,6 +120,7 @@ export class Ownership {
     const reply = await this.nc!.request(subject, ask, { timeout: cfg.clusterTimeout });
     const d = reply.data;
     if (d.length === 0 || d[0] === NONE) return null;
+    if (d[0] === BUSY) throw new Error(`node ${node} is starting`);
     if (d[0] !== SESSION) throw new Error(`unexpected hand-over reply ${d[0]}`);
     // A copy: the reply's bytes belong to nats.js's read buffer.
     return Buffer.from(d.subarray(1));
@@ -121,22 +132,22 @@ export class Ownership {
     const clientId = Buffer.from(d.subarray(1)).toString('utf8');
     handOver(clientId, d[0] === 1).then(
       (state) => m.respond(state === null ? Uint8Array.of(NONE) : Buffer.concat([Buffer.of(SESSION), state])),
-      // No answer: the claiming node refuses its CONNECT and gives the id back.
-      (err: unknown) => this.ctx.log.warn({ err, client: clientId }, 'session hand-over to another node failed'),
+      // The claiming node refuses its CONNECT and gives the id back.
+      (err: unknown) => { this.ctx.log.info({ err, client: clientId }, 'session not handed over to another node now'); m.respond(Uint8Array.of(BUSY)); },
     );
   }
 
   /** A local takeover on this node: the bucket names this node (the newest CONNECT wins). */
   mine(clientId: string): void {
     const kv = this.kv;
-    if (kv === null || !this.connected) return;
+    if (kv === null || !this.connected || nodeLocal(clientId)) return;
     kv.put(topicKey(clientId), this.record()).catch((err: unknown) => this.ctx.log.warn({ err, client: clientId }, 'client-id ownership not recorded'));
   }
 
   /** The session of `clientId` ended here (closed clean, expired): the id is free again, unless another node has it now. */
   release(clientId: string): void {
     const kv = this.kv;
-    if (kv === null || !this.connected) return;
+    if (kv === null || !this.connected || nodeLocal(clientId)) return;
     const key = topicKey(clientId);
     void (async () => {
       const cur = await kv.get(key);
@@ -156,7 +167,7 @@ export class Ownership {
     const out = new Set<string>();
     if (kv === null || ids.length === 0) return out;
     const self = this.ctx.config.clusterNodeId;
-    await Promise.all(ids.map(async (id) => {
+    await Promise.all(ids.filter((id) => !nodeLocal(id)).map(async (id) => {
       const key = topicKey(id);
       try {
         const cur = await kv.get(key);

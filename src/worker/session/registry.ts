@@ -181,7 +181,9 @@ export class Registry implements OwnershipReceiver {
    */
   handOver(clientId: string, cleanStart: boolean): Promise<Buffer | null> {
     const prev = this.owners.get(clientId);
-    if (prev === undefined || this.syncing) return Promise.resolve(null);
+    // Still loading its sessions: it cannot say yet that it has none (the claimant retries).
+    if (this.syncing) return Promise.reject(new Error('this shard is still loading its sessions'));
+    if (prev === undefined) return Promise.resolve(null);
     return new Promise((resolve) => {
       const token = this.allocateToken();
       this.owners.set(clientId, { shard: this.shard.id, token });
