@@ -93,37 +93,36 @@ export class Registry implements OwnershipReceiver {
    * its session. A peer that never answers (itself restarting) does not hold the claims for good.
    */
   start(restart: boolean): void {
-    if (this.cluster === null) { this.startLocal(restart); return; }
+    const waitPeers = restart && this.shard.count > 1;
+    if (waitPeers) {
+      // Counted from now: peers' lists may come while the cluster's bucket is still being asked.
+      this.syncPending = this.shard.count - 1;
+      setTimeout(() => {
+        if (this.syncPending === 0) return;
+        this.shard.log.warn({ missing: this.syncPending }, 'restart: not every peer sent its ownership list; going on');
+        this.syncPending = 0;
+        if (!this.checking) this.syncDone();
+      }, SYNC_TIMEOUT_MS).unref();
+    }
+    if (this.cluster === null) { if (!waitPeers) this.host.loadHomed(NONE); return; }
     // A node that was down while another took over one of its ids drops that stored session.
     this.checking = true;
-    const ids = this.host.storedHomed();
-    this.cluster.foreign(ids).then((f) => {
+    this.cluster.foreign(this.host.storedHomed()).then((f) => {
       this.foreign = f;
       for (const id of f) this.host.dropStored(id);
       if (f.size > 0) this.shard.log.info({ sessions: f.size }, 'stored sessions taken over on other nodes while this one was down: dropped');
     }, (err: unknown) => this.shard.log.warn({ err }, 'client-id ownership not checked at start')).finally(() => {
       this.checking = false;
-      this.startLocal(restart);
-      if (!this.syncing) this.flushDeferred();
+      if (!waitPeers) { this.host.loadHomed(this.foreign); this.flushDeferred(); } else if (this.syncPending === 0) this.syncDone();
     });
   }
 
-  private startLocal(restart: boolean): void {
-    if (!restart || this.shard.count === 1) { this.host.loadHomed(this.foreign); return; }
-    this.syncPending = this.shard.count - 1;
-    setTimeout(() => {
-      if (this.syncPending === 0) return;
-      this.shard.log.warn({ missing: this.syncPending }, 'restart: not every peer sent its ownership list; going on');
-      this.syncDone();
-    }, SYNC_TIMEOUT_MS).unref();
-  }
-
-  /** True while a restarted shard still waits for its peers' ownership lists. */
+  /** True while a restarted shard still waits for its peers' ownership lists (or, on a cluster node, for the bucket at start). */
   get syncing(): boolean { return this.syncPending > 0 || this.checking; }
 
   /** SYNC_DONE from a peer (not a restarted one getting ready): its ownership list is complete. */
   onSyncDone(): void {
-    if (this.syncPending > 0 && --this.syncPending === 0) this.syncDone();
+    if (this.syncPending > 0 && --this.syncPending === 0 && !this.checking) this.syncDone();
   }
 
   private syncDone(): void {
