@@ -210,7 +210,8 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
   // A cluster node hears its shards' routes from their boot on (persistent sessions), joins once
   // they are up, and listens only once it has the cluster's route table (docs/cluster.md).
   const cluster = config.clusterName === '' ? null
-    : new ClusterNode(config, log, { broadcast: (m) => shards.broadcast(m), post: (i, m) => shards.post(i, m) }, () => stats.sum(Stat.CLIENTS_CONNECTED), (id, on) => control.ban(id, on));
+    : new ClusterNode(config, log, { broadcast: (m) => shards.broadcast(m), post: (i, m) => shards.post(i, m) }, () => stats.sum(Stat.CLIENTS_CONNECTED), (id, on) => control.ban(id, on),
+      async (id) => (await control.client(id)).value?.online === true);
   if (cluster !== null) shards.onMessage = (i, m) => { cluster.fromShard(i, m); };
   // Before the shards start, so /ready can say "starting" (docs/operations.md).
   // Imported only with --http-port: prom-client and the admin routes cost main ~10 MiB otherwise.

@@ -66,11 +66,13 @@ const cluster = init.config.clusterName === '' ? null
   : new ClusterLink({ id: init.id, count: init.count, config: init.config, stats, log, hooks: shard.hooks }, (m) => port.postMessage(m), shard.routing, shard.durability, shard.retainSync);
 shard.routing.nodes = cluster;
 try {
-  await cluster?.start();
+  await cluster?.start((id, cleanStart) => shard.registry.handOver(id, cleanStart));
 } catch (err) {
   port.postMessage({ type: 'fatal', code: ErrorCode.CLUSTER_UNAVAILABLE, message: `no NATS server answered at ${init.config.clusterNats}: ${(err as Error).message}` } satisfies ControlFromShard);
   process.exit(1);
 }
+// Client ids unique cluster-wide: the registry's claims without a local owner ask the bucket.
+shard.registry.cluster = cluster?.ownership ?? null;
 shard.boot(init.restart);
 const keepalive = startKeepalive(shard.connections, init.config.connectTimeout);
 const transports = new Transports(shard, shard, init.listeners);

@@ -78,7 +78,7 @@ test('CLAIM, TAKEOVER, SESSION, RELEASE and OWNED', () => {
   const a = recorder();
   const frames: [number, (w: ByteWriter) => void, (r: ByteReader) => void][] = [
     [FrameType.CLAIM, (w) => writeClaim(w, 1, 10, 'c-1', true), (r) => readClaim(r, a.to)],
-    [FrameType.TAKEOVER, (w) => writeTakeover(w, 9, 2, 11, 'c-1', false), (r) => readTakeover(r, a.to)],
+    [FrameType.TAKEOVER, (w) => writeTakeover(w, 9, 2, 11, 'c-1', false, true), (r) => readTakeover(r, a.to)],
     [FrameType.SESSION, (w) => writeSession(w, 12, 'c-1', Buffer.from('state'), 3, 13), (r) => readSession(r, a.to)],
     [FrameType.SESSION, (w) => writeSession(w, 14, 'c-2', null, -1, 0), (r) => readSession(r, a.to)],
     [FrameType.RELEASE, (w) => writeRelease(w, 0, 15, 'c-3'), (r) => readRelease(r, a.to)],
@@ -87,7 +87,7 @@ test('CLAIM, TAKEOVER, SESSION, RELEASE and OWNED', () => {
   for (const [type, write, read] of frames) { const r = frame(type, write); read(r); ended(r); }
   assert.deepEqual(a.calls.map((c) => c.map((x) => Buffer.isBuffer(x) ? x.toString() : x)), [
     ['handleClaim', 'c-1', 1, 10, true],
-    ['handleTakeover', 'c-1', 9, 2, 11, false],
+    ['handleTakeover', 'c-1', 9, 2, 11, false, true],
     ['handleSession', 12, 'c-1', 'state', 3, 13],
     ['handleSession', 14, 'c-2', null, -1, 0],
     ['handleRelease', 'c-3', 0, 15],

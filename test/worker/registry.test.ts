@@ -29,6 +29,8 @@ function build(count = 2, id = 0) {
     detach: (s, reason, cleanStart, ghostTo) => { calls.push(['detach', s.clientId, reason, cleanStart, ghostTo]); sessions.delete(s.clientId); },
     adoptOffline: (clientId, token, state) => calls.push(['adoptOffline', clientId, token, state !== null]),
     loadHomed: () => calls.push(['loadHomed']),
+    storedHomed: () => [],
+    dropStored: () => {},
   };
   registry.host = host;
   const done: [FakeConn, Buffer | null][] = [];

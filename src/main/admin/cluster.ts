@@ -15,6 +15,8 @@ export interface ClusterView {
   /** The cluster blacklist (a KV bucket every node's ban list follows); reject when NATS is away. */
   ban(id: string, on: boolean): Promise<boolean>;
   banned(): Promise<string[]>;
+  /** Who owns a client id cluster-wide (null: nobody); reject when NATS is away. */
+  client(id: string): Promise<{ id: string; node: string; since: string; connected: boolean | null } | null>;
 }
 
 export function clusterRoutes(cluster: ClusterView | null): Route[] {
@@ -31,6 +33,13 @@ export function clusterRoutes(cluster: ClusterView | null): Route[] {
       method: 'DELETE', path: '/api/v1/cluster/blacklist/{id}', handler: (_req, res, _url, { id }) => withNats(res, async (c) => {
         if (await c.ban(id!, false)) sendJson(res, 200, id);
         else sendError(res, 404, ErrorCode.HTTP_NOT_BANNED, `client id ${JSON.stringify(id)} is not on the cluster blacklist`);
+      }),
+    },
+    {
+      method: 'GET', path: '/api/v1/cluster/clients/{id}', handler: (_req, res, _url, { id }) => withNats(res, async (c) => {
+        const o = await c.client(id!);
+        if (o === null) sendError(res, 404, ErrorCode.HTTP_CLIENT_NOT_FOUND, `no node of the cluster owns client id ${JSON.stringify(id)}`);
+        else sendJson(res, 200, o);
       }),
     },
     { method: 'GET', path: '/api/v1/cluster/nodes', handler: (_req, res) => { if (cluster === null) none(res); else sendJson(res, 200, cluster.nodes()); } },

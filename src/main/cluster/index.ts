@@ -8,7 +8,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { watchAll } from '../../shared/cluster/watch.ts';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../shared/config.ts';
-import { bannedBucket, HEARTBEAT_MS, heartbeatSubject, keyTopic, natsServers, nodesBucket, parseRouteKey, routesBucket, statSubject, topicKey } from '../../shared/cluster/names.ts';
+import { bannedBucket, clientsBucket, clientSubject, HEARTBEAT_MS, heartbeatSubject, keyTopic, natsServers, nodesBucket, parseOwner, parseRouteKey, routesBucket, statSubject, topicKey } from '../../shared/cluster/names.ts';
 import type { ControlFromShard } from '../../shared/control.ts';
 import { ErrorCode, ShoalError } from '../../shared/errors.ts';
 import { RouteAnnouncer } from './announcer.ts';
@@ -30,9 +30,15 @@ export class ClusterNode {
   /** Sets or lifts a ban on this node (its shards' ban list, src/main/control). */
   private readonly localBan: (id: string, on: boolean) => Promise<unknown>;
   private bannedKv: KV | null = null;
+  /** Whether a client id is connected on this node now (its shards' answer). */
+  private readonly localClient: (id: string) => Promise<boolean>;
+  /** Client-id ownership (written by the shards' home shards, worker/cluster/ownership.ts); read here for REST. */
+  private clientsKv: KV | null = null;
 
-  constructor(config: BrokerConfig, log: Logger, shards: ShardPost, localOnline: () => number, localBan: (id: string, on: boolean) => Promise<unknown>) {
+  constructor(config: BrokerConfig, log: Logger, shards: ShardPost, localOnline: () => number, localBan: (id: string, on: boolean) => Promise<unknown>,
+    localClient: (id: string) => Promise<boolean>) {
     this.config = config;
+    this.localClient = localClient;
     this.localOnline = localOnline;
     this.localBan = localBan;
     this.log = log.child({ cluster: config.clusterName, node: config.clusterNodeId });
@@ -71,6 +77,11 @@ export class ClusterNode {
     const hb = heartbeatSubject(cfg.clusterName);
     nc.subscribe(hb, { callback: (err, m) => { if (err === null) { const id = m.string(); if (id !== node) this.table.heartbeat(id, Date.now()); } } });
     nc.subscribe(statSubject(cfg.clusterName, node), { callback: (err, m) => { if (err === null) m.respond(String(this.localOnline())); } });
+    nc.subscribe(clientSubject(cfg.clusterName, node), {
+      callback: (err, m) => {
+        if (err === null) this.localClient(m.string()).then((on) => m.respond(on ? '1' : '0'), () => m.respond(''));
+      },
+    });
     try {
       await this.join(nc);
     } catch (err) {
@@ -137,6 +148,7 @@ export class ClusterNode {
     const nodes = await kvm.create(nodesBucket(cfg.clusterName), { history: 1, storage: StorageType.Memory });
     this.nodesKv = nodes;
     const banned = this.bannedKv = await kvm.create(bannedBucket(cfg.clusterName), { history: 1 });
+    this.clientsKv = await kvm.create(clientsBucket(cfg.clusterName), { history: 1 });
     await this.announcer.publish(routes);
     // A new epoch at every join: the others reconcile this node's routes with what it wrote now.
     await nodes.put(node, JSON.stringify({ shards: cfg.shards, epoch: `${process.pid}-${Date.now()}` }));
@@ -187,6 +199,29 @@ export class ClusterNode {
     const ids: string[] = [];
     for await (const k of await kv.keys()) ids.push(keyTopic(k));
     return ids.sort();
+  }
+
+  /**
+   * Who owns client id `id` (the ownership bucket): its node, since when, and whether it is
+   * connected there now (asked of that node; null: it did not answer within a second). Null:
+   * no node owns it.
+   */
+  async client(id: string): Promise<{ id: string; node: string; since: string; connected: boolean | null } | null> {
+    const kv = this.clientsKv;
+    const nc = this.nc;
+    if (kv === null || nc === null || !this.joined) throw new Error('not connected to NATS');
+    const e = await kv.get(topicKey(id));
+    const o = e !== null && e.operation === 'PUT' ? parseOwner(e.value) : null;
+    if (o === null) return null;
+    let connected: boolean | null;
+    if (o.node === this.nodeId) connected = await this.localClient(id);
+    else {
+      try {
+        const a = (await nc.request(clientSubject(this.config.clusterName, o.node), id, { timeout: 1000 })).string();
+        connected = a === '' ? null : a === '1';
+      } catch { connected = null; }
+    }
+    return { id, node: o.node, since: new Date(o.since).toISOString(), connected };
   }
 
   /** Clients connected on each up node (null: it did not answer within a second). */

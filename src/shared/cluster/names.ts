@@ -24,6 +24,25 @@ export function retainedBucket(cluster: string): string { return `shoal_${cluste
 /** Client ids banned cluster-wide (file storage), one key per id; every node's ban list follows it. */
 export function bannedBucket(cluster: string): string { return `shoal_${cluster}_banned`; }
 
+/** Client-id ownership (file storage), one key per id (base64url): which node owns the session (docs/cluster.md). */
+export function clientsBucket(cluster: string): string { return `shoal_${cluster}_clients`; }
+
+/** Where shard `shard` of node `node` hands over the sessions of client ids homed on it to the node that claimed them. */
+export function ownSubject(cluster: string, node: string, shard: number): string { return `shoal.${cluster}.own.${node}.${shard}`; }
+
+/** Where node `node`'s main says whether a client id is connected there (REST: cluster clients). */
+export function clientSubject(cluster: string, node: string): string { return `shoal.${cluster}.client.${node}`; }
+
+/** The clients bucket's value: the owning node and since when (ms since the epoch). */
+export interface OwnerRecord { node: string; since: number }
+
+export function parseOwner(data: Uint8Array): OwnerRecord | null {
+  try {
+    const v = JSON.parse(Buffer.from(data).toString('utf8')) as Partial<OwnerRecord>;
+    return typeof v.node === 'string' && typeof v.since === 'number' ? { node: v.node, since: v.since } : null;
+  } catch { return null; }
+}
+
 export function topicKey(topic: string): string { return Buffer.from(topic, 'utf8').toString('base64url'); }
 export function keyTopic(key: string): string { return Buffer.from(key, 'base64url').toString('utf8'); }
 

@@ -116,7 +116,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'cluster-name', key: 'clusterName', arg: 'NAME', type: 'string', group: 'Cluster', help: 'join the cluster of this name over NATS, as one broker with its other nodes (empty: no cluster; docs/cluster.md)' },
   { name: 'cluster-node-id', key: 'clusterNodeId', arg: 'ID', type: 'string', group: 'Cluster', help: "this node's id, unique in the cluster and kept across restarts (letters, digits, - and _; needed with --cluster-name)" },
   { name: 'cluster-nats', key: 'clusterNats', arg: 'URL,URL', type: 'string', group: 'Cluster', help: 'NATS servers (with JetStream) the node connects to, tried in order' },
-  { name: 'cluster-timeout', key: 'clusterTimeout', arg: 'MS', type: 'int', min: 100, max: 600000, group: 'Cluster', help: 'ms another node has to confirm it committed QoS 1/2 messages sent to it; later, their publishers get no ack (v5: DISCONNECT 0x80) and resend' },
+  { name: 'cluster-timeout', key: 'clusterTimeout', arg: 'MS', type: 'int', min: 100, max: 600000, group: 'Cluster', help: 'ms another node has to confirm it committed QoS 1/2 messages sent to it (later, their publishers get no ack, v5: DISCONNECT 0x80, and resend), or to hand over the session of a client id that connects here (later: CONNACK 0x88)' },
 
   { name: 'test-hooks', key: 'testHooks', type: 'bool', group: 'Testing', help: 'enable test-only hooks ($SHOAL/test/crash-shard); never in production' },
 ];

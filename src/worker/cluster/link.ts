@@ -23,6 +23,7 @@ import type { Message } from '../session/message.ts';
 import type { RetainedSync } from '../routing/retain-sync.ts';
 import { ClusterRetained } from './retained.ts';
 import { NodeShares } from './shares.ts';
+import { Ownership, type HandOver, type NodesView } from './ownership.ts';
 
 /** At most this many nodes (a bitmask per publish, as for shards). */
 const MAX_NODES = 31;
@@ -30,6 +31,7 @@ const MAX_NODES = 31;
 interface NodeSlot {
   id: string;
   up: boolean;
+  shards: number;
   subject: string;
   /** This turn's QoS 1/2 frames to it await one commit answer (settled by the NODE_COMMIT reply). */
   commit: { resolve: () => void; reject: (e: Error) => void } | null;
@@ -46,7 +48,7 @@ export interface NodeReceiver {
   readonly groups: ReadonlyMap<string, unknown>;
 }
 
-export class ClusterLink implements NodeLink {
+export class ClusterLink implements NodeLink, NodesView {
   private readonly ctx: ShardContext;
   private readonly post: (m: ControlFromShard) => void;
   private readonly receiver: NodeReceiver;
@@ -67,6 +69,8 @@ export class ClusterLink implements NodeLink {
   private readonly w = new ByteWriter(4096);
   private readonly r = new ByteReader();
   private readonly view = new PublishView();
+  /** Client-id ownership cluster-wide (the registry's CONNECT-time part). */
+  readonly ownership: Ownership;
 
   constructor(ctx: ShardContext, post: (m: ControlFromShard) => void, receiver: NodeReceiver, gate: ClusterLink['gate'], retain: Pick<RetainedSync, 'set'>) {
     this.ctx = ctx;
@@ -74,10 +78,14 @@ export class ClusterLink implements NodeLink {
     this.receiver = receiver;
     this.gate = gate;
     this.retained = new ClusterRetained(ctx, retain);
+    this.ownership = new Ownership(ctx, this);
   }
 
-  /** Connects and subscribes to this shard's subject; resolves once NATS has the subscription. */
-  async start(): Promise<void> {
+  /**
+   * Connects and subscribes to this shard's subject; resolves once NATS has the subscription.
+   * `handOver` gives the sessions of ids homed on this shard to the nodes that claim them.
+   */
+  async start(handOver: HandOver): Promise<void> {
     const cfg = this.ctx.config;
     const nc = await connect({
       servers: natsServers(cfg.clusterNats), name: `shoal-${cfg.clusterNodeId}-shard-${this.ctx.id}`,
@@ -87,6 +95,7 @@ export class ClusterLink implements NodeLink {
     nc.subscribe(messageSubject(cfg.clusterName, cfg.clusterNodeId, this.ctx.id), { callback: (err, m) => { if (err === null) this.received(m); } });
     await nc.flush();
     await this.retained.start(nc);
+    await this.ownership.start(nc, handOver);
     void this.followStatus(nc);
   }
 
@@ -107,6 +116,7 @@ export class ClusterLink implements NodeLink {
     const nc = this.nc;
     this.nc = null;
     this.retained.stop();
+    this.ownership.stop();
     await nc?.drain().catch(() => {});
   }
 
@@ -191,6 +201,16 @@ export class ClusterLink implements NodeLink {
     }
   }
 
+  isUp(node: string): boolean {
+    const slot = this.slotOf.get(node);
+    return slot !== undefined && this.slots[slot]!.up;
+  }
+
+  shardsOf(node: string): number {
+    const slot = this.slotOf.get(node);
+    return slot === undefined ? 0 : this.slots[slot]!.shards;
+  }
+
   // ---- main's side ----
 
   apply(m: ClusterToShard): void {
@@ -226,9 +246,9 @@ export class ClusterLink implements NodeLink {
     if (slot === undefined) {
       if (this.slots.length >= MAX_NODES) { this.ctx.log.error({ node }, `more than ${MAX_NODES} nodes in the cluster: not routed to`); return -1; }
       slot = this.slots.length;
-      this.slots.push({ id: node, up: false, subject, commit: null });
+      this.slots.push({ id: node, up: false, shards, subject, commit: null });
       this.slotOf.set(node, slot);
-    } else this.slots[slot]!.subject = subject;
+    } else { this.slots[slot]!.subject = subject; this.slots[slot]!.shards = shards; }
     return slot;
   }
 

@@ -8,7 +8,7 @@ import { readMessageBody, type Message } from './message.ts';
 /** What the registry receives (registry.ts has the meaning of each). */
 export interface OwnershipReceiver {
   handleClaim(clientId: string, from: number, token: number, cleanStart: boolean): void;
-  handleTakeover(clientId: string, prevToken: number, newShard: number, token: number, cleanStart: boolean): void;
+  handleTakeover(clientId: string, prevToken: number, newShard: number, token: number, cleanStart: boolean, remote: boolean): void;
   handleSession(token: number, clientId: string, state: Buffer | null, ghost: number, ghostToken: number): void;
   handleRelease(clientId: string, from: number, token: number): void;
   handleOwned(clientId: string, from: number, token: number): void;
@@ -25,25 +25,32 @@ export function readClaim(r: ByteReader, to: OwnershipReceiver): void {
   to.handleClaim(r.str(), shard, token, clean);
 }
 
-/** `prevToken` names the ownership being superseded, so a shard holding several claims for X knows which. */
-export function writeTakeover(w: ByteWriter, prevToken: number, newShard: number, token: number, clientId: string, cleanStart: boolean): void {
-  w.u8(FrameType.TAKEOVER).u32(prevToken).u8(newShard).u32(token).u8(cleanStart ? 1 : 0).str(clientId);
+/**
+ * `prevToken` names the ownership being superseded, so a shard holding several claims for X knows
+ * which. `remote`: the claim is another node's (the session leaves the node: no ghost, and this
+ * node's stored copy goes).
+ */
+export function writeTakeover(w: ByteWriter, prevToken: number, newShard: number, token: number, clientId: string, cleanStart: boolean, remote = false): void {
+  w.u8(FrameType.TAKEOVER).u32(prevToken).u8(newShard).u32(token).u8((cleanStart ? 1 : 0) | (remote ? 2 : 0)).str(clientId);
 }
 
 export function readTakeover(r: ByteReader, to: OwnershipReceiver): void {
   const prev = r.u32();
   const shard = r.u8();
   const token = r.u32();
-  const clean = r.u8() === 1;
-  to.handleTakeover(r.str(), prev, shard, token, clean);
+  const flags = r.u8();
+  to.handleTakeover(r.str(), prev, shard, token, (flags & 1) !== 0, (flags & 2) !== 0);
 }
+
+/** In SESSION's ghost field: the claim is refused (the cluster could not give this node the id: 0x88). */
+export const CLAIM_REFUSED = -2;
 
 /**
  * `state` is an encoded session (session-codec) or null when there is none. `ghostShard` (-1:
- * none, 255 on the wire) keeps forwarding the session's deliveries under `ghostToken` until told MOVE_READY.
+ * none, 255 on the wire; CLAIM_REFUSED, 254) keeps forwarding the session's deliveries under `ghostToken` until told MOVE_READY.
  */
 export function writeSession(w: ByteWriter, token: number, clientId: string, state: Buffer | null, ghostShard: number, ghostToken: number): void {
-  w.u8(FrameType.SESSION).u32(token).str(clientId).maybeBytes(state).u8(ghostShard < 0 ? 255 : ghostShard).u32(ghostToken);
+  w.u8(FrameType.SESSION).u32(token).str(clientId).maybeBytes(state).u8(ghostShard === CLAIM_REFUSED ? 254 : ghostShard < 0 ? 255 : ghostShard).u32(ghostToken);
 }
 
 export function readSession(r: ByteReader, to: OwnershipReceiver): void {
@@ -51,7 +58,7 @@ export function readSession(r: ByteReader, to: OwnershipReceiver): void {
   const id = r.str();
   const state = r.maybeBytes();
   const ghost = r.u8();
-  to.handleSession(token, id, state, ghost === 255 ? -1 : ghost, r.u32());
+  to.handleSession(token, id, state, ghost === 255 ? -1 : ghost === 254 ? CLAIM_REFUSED : ghost, r.u32());
 }
 
 export function writeRelease(w: ByteWriter, shard: number, token: number, clientId: string): void {

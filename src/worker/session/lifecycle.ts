@@ -46,12 +46,24 @@ export class SessionLifecycle implements RegistryHost {
     this.moves = moves;
   }
 
-  /** The persistent sessions homed here that nobody owns: taken from the store, offline. */
-  loadHomed(): void {
+  /** The persistent sessions homed here that nobody owns: taken from the store, offline (but those in `skip`). */
+  loadHomed(skip: ReadonlySet<string>): void {
     for (const st of this.store.listSessions()) {
-      if (this.registry.home(st.clientId) !== this.shard.id || this.registry.owners.has(st.clientId)) continue;
+      if (this.registry.home(st.clientId) !== this.shard.id || this.registry.owners.has(st.clientId) || skip.has(st.clientId)) continue;
       this.adoptStored(st.clientId);
     }
+  }
+
+  storedHomed(): string[] {
+    const ids: string[] = [];
+    for (const st of this.store.listSessions()) if (this.registry.home(st.clientId) === this.shard.id) ids.push(st.clientId);
+    return ids;
+  }
+
+  /** The session moved to another node (or was taken there while this one was down): its stored copy here goes. */
+  dropStored(clientId: string): void {
+    if (this.store.persistence === 'memory' || this.store.getSession(clientId) === undefined) return;
+    this.durability.track(this.store.deleteSession(clientId), 'delete session');
   }
 
   /** Takes a persistent session from the store as an offline session owned by this shard. */

@@ -1,5 +1,5 @@
 import { homeShard, writeSyncDone } from '../peers/frames.ts';
-import { writeClaim, writeOwned, writeRelease, writeSession, writeTakeover, type OwnershipReceiver } from './frames.ts';
+import { CLAIM_REFUSED, writeClaim, writeOwned, writeRelease, writeSession, writeTakeover, type OwnershipReceiver } from './frames.ts';
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import { ConnState } from '../net/conn-state.ts';
 import type { Connection } from '../net/connection.ts';
@@ -8,12 +8,13 @@ import type { Store } from '../../shared/store/index.ts';
 import type { ShardContext } from '../context.ts';
 import type { PeerLink } from '../peers/peers.ts';
 import type { Moves } from './moves.ts';
+import type { Ownership } from '../cluster/ownership.ts';
 import type { Session } from './session.ts';
 
 interface Owner { shard: number; token: number }
 
-/** How a claim ends at the claiming shard: with the session's state, or none. */
-export type ClaimDone = (conn: Connection, state: Buffer | null) => void;
+/** How a claim ends at the claiming shard: with the session's state, or none; or refused with `refused` (a reason code). */
+export type ClaimDone = (conn: Connection, state: Buffer | null, refused?: number) => void;
 
 /** What the registry asks of the session lifecycle (lifecycle.ts). */
 export interface RegistryHost {
@@ -21,11 +22,16 @@ export interface RegistryHost {
   detach(s: Session, reason: number, cleanStart: boolean, ghostTo: number, ghostToken: number): void;
   /** A claim completed for a connection that is gone: keep its persistent session offline. */
   adoptOffline(clientId: string, token: number, state: Buffer | null): void;
-  /** The persistent sessions homed here that nobody owns: take them from the store. */
-  loadHomed(): void;
+  /** The persistent sessions homed here that nobody owns: take them from the store (but those in `skip`). */
+  loadHomed(skip: ReadonlySet<string>): void;
+  /** The client ids of the stored sessions homed here. */
+  storedHomed(): string[];
+  /** The session of `clientId` lives on elsewhere (another node): this node's stored copy goes. */
+  dropStored(clientId: string): void;
 }
 
-const NO_HOST: RegistryHost = { detach: () => {}, adoptOffline: () => {}, loadHomed: () => {} };
+const NO_HOST: RegistryHost = { detach: () => {}, adoptOffline: () => {}, loadHomed: () => {}, storedHomed: () => [], dropStored: () => {} };
+const NONE: ReadonlySet<string> = new Set();
 
 /** How long a restarted shard waits for its peers' ownership lists. */
 const SYNC_TIMEOUT_MS = 5000;
@@ -60,6 +66,17 @@ export class Registry implements OwnershipReceiver {
   private deferred: Array<{ clientId: string; from: number; token: number; cleanStart: boolean }> = [];
   /** A restarted shard: peers whose ownership lists (ended by SYNC_DONE) are still awaited. */
   private syncPending = 0;
+  /**
+   * A cluster node (docs/cluster.md, "Client ids"): claims with no owner on this node claim the
+   * id in the cluster's bucket first, and the session may come from another node. Null: none.
+   */
+  cluster: Pick<Ownership, 'claim' | 'mine' | 'release' | 'foreign'> | null = null;
+  /** Hand-overs to other nodes waiting for their session, by claim token (handOver). */
+  private readonly remote = new Map<number, (state: Buffer | null) => void>();
+  /** At start, while the cluster's bucket is asked which stored sessions are still this node's. */
+  private checking = false;
+  /** Stored sessions that the bucket gave to another node while this one was down: not loaded. */
+  private foreign: ReadonlySet<string> = NONE;
 
   constructor(shard: ShardContext, peers: PeerLink, store: Pick<Store, 'persistence' | 'flushed'>, sessions: ReadonlyMap<string, Session>,
     moves: Pick<Moves, 'relay' | 'arrive' | 'abandon'>) {
@@ -76,26 +93,41 @@ export class Registry implements OwnershipReceiver {
    * its session. A peer that never answers (itself restarting) does not hold the claims for good.
    */
   start(restart: boolean): void {
-    if (!restart || this.shard.count === 1) { this.host.loadHomed(); return; }
-    this.syncPending = this.shard.count - 1;
-    setTimeout(() => {
-      if (this.syncPending === 0) return;
-      this.shard.log.warn({ missing: this.syncPending }, 'restart: not every peer sent its ownership list; going on');
-      this.syncDone();
-    }, SYNC_TIMEOUT_MS).unref();
+    const waitPeers = restart && this.shard.count > 1;
+    if (waitPeers) {
+      // Counted from now: peers' lists may come while the cluster's bucket is still being asked.
+      this.syncPending = this.shard.count - 1;
+      setTimeout(() => {
+        if (this.syncPending === 0) return;
+        this.shard.log.warn({ missing: this.syncPending }, 'restart: not every peer sent its ownership list; going on');
+        this.syncPending = 0;
+        if (!this.checking) this.syncDone();
+      }, SYNC_TIMEOUT_MS).unref();
+    }
+    if (this.cluster === null) { if (!waitPeers) this.host.loadHomed(NONE); return; }
+    // A node that was down while another took over one of its ids drops that stored session.
+    this.checking = true;
+    this.cluster.foreign(this.host.storedHomed()).then((f) => {
+      this.foreign = f;
+      for (const id of f) this.host.dropStored(id);
+      if (f.size > 0) this.shard.log.info({ sessions: f.size }, 'stored sessions taken over on other nodes while this one was down: dropped');
+    }, (err: unknown) => this.shard.log.warn({ err }, 'client-id ownership not checked at start')).finally(() => {
+      this.checking = false;
+      if (!waitPeers) { this.host.loadHomed(this.foreign); this.flushDeferred(); } else if (this.syncPending === 0) this.syncDone();
+    });
   }
 
-  /** True while a restarted shard still waits for its peers' ownership lists. */
-  get syncing(): boolean { return this.syncPending > 0; }
+  /** True while a restarted shard still waits for its peers' ownership lists (or, on a cluster node, for the bucket at start). */
+  get syncing(): boolean { return this.syncPending > 0 || this.checking; }
 
   /** SYNC_DONE from a peer (not a restarted one getting ready): its ownership list is complete. */
   onSyncDone(): void {
-    if (this.syncPending > 0 && --this.syncPending === 0) this.syncDone();
+    if (this.syncPending > 0 && --this.syncPending === 0 && !this.checking) this.syncDone();
   }
 
   private syncDone(): void {
     this.syncPending = 0;
-    this.host.loadHomed();
+    this.host.loadHomed(this.foreign);
     this.flushDeferred();
     // Our sessions are back and their routes announced (FIFO: before this): peers stop
     // withholding acks for messages that matched our old routes.
@@ -121,14 +153,48 @@ export class Registry implements OwnershipReceiver {
     if (this.syncing) { this.deferred.push({ clientId, from, token, cleanStart }); return; }
     const prev = this.owners.get(clientId);
     this.owners.set(clientId, { shard: from, token });
-    if (prev === undefined) this.sendSession(from, token, clientId, null);
-    else this.sendTakeover(prev, clientId, from, token, cleanStart);
+    const cluster = this.cluster;
+    if (prev !== undefined) {
+      cluster?.mine(clientId);
+      this.sendTakeover(prev, clientId, from, token, cleanStart);
+    } else if (cluster === null) this.sendSession(from, token, clientId, null);
+    else {
+      // Nobody here has it: the cluster's bucket says who does. A newer claim meanwhile takes
+      // this one over as usual (its session is redirected when it arrives, see handleTakeover).
+      cluster.claim(clientId, cleanStart).then((c) => {
+        if ('refused' in c) {
+          this.shard.log.info({ client: clientId, why: c.why }, 'client id not claimed in the cluster');
+          this.sendSession(from, token, clientId, null, CLAIM_REFUSED);
+        } else this.sendSession(from, token, clientId, c.state);
+      }, (err: unknown) => {
+        this.shard.log.warn({ err, client: clientId }, 'cluster claim failed');
+        this.sendSession(from, token, clientId, null, CLAIM_REFUSED);
+      });
+    }
   }
 
-  private sendTakeover(prev: Owner, clientId: string, newShard: number, token: number, cleanStart: boolean): void {
+  /**
+   * At the home shard, asked by another node that claimed `clientId`: the session owned here
+   * (if any) is taken over as by a local claim, its connection closed with 0x8E, and its state
+   * resolved for the reply (null: none, or a newer local claim took it first).
+   */
+  handOver(clientId: string, cleanStart: boolean): Promise<Buffer | null> {
+    const prev = this.owners.get(clientId);
+    // Still loading its sessions: it cannot say yet that it has none (the claimant retries).
+    if (this.syncing) return Promise.reject(new Error('this shard is still loading its sessions'));
+    if (prev === undefined) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const token = this.allocateToken();
+      this.owners.set(clientId, { shard: this.shard.id, token });
+      this.remote.set(token, resolve);
+      this.sendTakeover(prev, clientId, this.shard.id, token, cleanStart, true);
+    });
+  }
+
+  private sendTakeover(prev: Owner, clientId: string, newShard: number, token: number, cleanStart: boolean, remote = false): void {
     const sh = this.shard;
-    if (prev.shard === sh.id) this.handleTakeover(clientId, prev.token, newShard, token, cleanStart);
-    else { writeTakeover(this.peers.writer(), prev.token, newShard, token, clientId, cleanStart); this.peers.commit(prev.shard); }
+    if (prev.shard === sh.id) this.handleTakeover(clientId, prev.token, newShard, token, cleanStart, remote);
+    else { writeTakeover(this.peers.writer(), prev.token, newShard, token, clientId, cleanStart, remote); this.peers.commit(prev.shard); }
   }
 
   private sendSession(to: number, token: number, clientId: string, state: Buffer | null, ghost = -1, ghostToken = 0): void {
@@ -138,9 +204,18 @@ export class Registry implements OwnershipReceiver {
   }
 
   /** At the previous owner (the ownership `prevToken`): give the session (if any) to the new owner. */
-  handleTakeover(clientId: string, prevToken: number, newShard: number, token: number, cleanStart: boolean): void {
+  handleTakeover(clientId: string, prevToken: number, newShard: number, token: number, cleanStart: boolean, remote = false): void {
     const sh = this.shard;
     const s = this.sessions.get(clientId);
+    if (s !== undefined && s.token === prevToken && remote) {
+      // To another node: no ghost here (the node's routes go with the session's subscriptions);
+      // the stored copy goes in this shard's own write order, after the session's last writes.
+      this.host.detach(s, Reason.SESSION_TAKEN_OVER, cleanStart, -1, token);
+      const state = cleanStart ? null : encodeSession(s);
+      this.host.dropStored(clientId);
+      this.sendSession(newShard, token, clientId, state);
+      return;
+    }
     if (s !== undefined && s.token === prevToken) {
       // Moving to another shard, the session's routes stay here as a ghost that forwards what
       // is still on its way here, until the new owner's routes are known everywhere (moves.ts).
@@ -158,8 +233,8 @@ export class Registry implements OwnershipReceiver {
       this.sendSession(newShard, token, clientId, cleanStart ? null : encodeSession(s), ghost ? sh.id : -1, token);
       return;
     }
-    // That CONNECT of ours is still waiting: its session will arrive here; pass it on then.
-    if (this.pending.has(prevToken)) {
+    // That CONNECT of ours (or another node's hand-over) is still waiting: its session will arrive here; pass it on then.
+    if (this.pending.has(prevToken) || this.remote.has(prevToken)) {
       this.redirect.set(prevToken, { shard: newShard, token, cleanStart });
       return;
     }
@@ -173,13 +248,28 @@ export class Registry implements OwnershipReceiver {
     const p = this.pending.get(token);
     const conn = p?.conn;
     this.pending.delete(token);
+    const remote = this.remote.get(token);
+    this.remote.delete(token);
     const to = this.redirect.get(token);
     if (to !== undefined) {
       this.redirect.delete(token);
       if (conn !== undefined && conn.state !== ConnState.CLOSED) conn.disconnect(Reason.SESSION_TAKEN_OVER);
+      remote?.(null);
       // The ghost forwards to our token: pass its traffic on to the claim that superseded ours.
       if (ghost >= 0) this.moves.relay(token, to.shard, to.token);
       this.sendSession(to.shard, to.token, clientId, to.cleanStart ? null : state, ghost, ghostToken);
+      return;
+    }
+    if (remote !== undefined) {
+      // The session leaves for the node that claimed it: nothing here owns the id any more.
+      if (this.owners.get(clientId)?.token === token) this.owners.delete(clientId);
+      if (ghost >= 0) this.moves.abandon(ghost, ghostToken, clientId);
+      remote(state);
+      return;
+    }
+    if (ghost === CLAIM_REFUSED) {
+      if (conn !== undefined && conn.state !== ConnState.CLOSED) p!.done(conn, null, Reason.SERVER_UNAVAILABLE);
+      this.release(clientId, token);
       return;
     }
     let s: Session | undefined;
@@ -209,7 +299,10 @@ export class Registry implements OwnershipReceiver {
 
   handleRelease(clientId: string, from: number, token: number): void {
     const cur = this.owners.get(clientId);
-    if (cur !== undefined && cur.shard === from && cur.token === token) this.owners.delete(clientId);
+    if (cur !== undefined && cur.shard === from && cur.token === token) {
+      this.owners.delete(clientId);
+      this.cluster?.release(clientId);
+    }
   }
 
   /** A peer restarted: drop what pointed at it, and tell it which of its home ids we own. */

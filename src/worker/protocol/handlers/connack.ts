@@ -67,7 +67,13 @@ export function proceedConnect(conn: Connection, req: ConnectRequest): void {
 }
 
 /** The claim's answer: a bug in completing it costs one connection, not the frame loop. */
-function claimed(conn: Connection, state: Buffer | null): void {
+function claimed(conn: Connection, state: Buffer | null, refused?: number): void {
+  if (refused !== undefined) {
+    // The cluster could not give this node the client id (docs/cluster.md, "Client ids").
+    requests.delete(conn);
+    refuse(conn, refused);
+    return;
+  }
   try {
     completeConnect(conn, state);
   } catch (err) {
