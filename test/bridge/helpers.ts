@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MOSQUITTO_BIN, startBroker, type Broker } from '../helpers/broker.ts';
 import mqtt from 'mqtt';
-import { collect, connect, eventually, subscribe, withTimeout, type MqttClient } from '../helpers/clients.ts';
+import assert from 'node:assert/strict';
+import { collect, connect, eventually, publish, sleep, subscribe, withTimeout, type MqttClient } from '../helpers/clients.ts';
 
 export const mosquittoMissing = existsSync(MOSQUITTO_BIN) ? false : `needs Debian's mosquitto (${MOSQUITTO_BIN})`;
 
@@ -126,4 +127,28 @@ export async function persistentSubscriber(url: string, id: string): Promise<{ c
   await withTimeout(new Promise((r) => client.once('connect', r)), 10_000, `${id} connects to mosquitto`);
   await subscribe(client, 'stream/#', { qos: 1 });
   return { client, seqs };
+}
+
+/**
+ * A `both` rule between the brokers at `urlA` and `urlB`: one message published on each side
+ * under `prefix` arrives once on both sides, and nothing comes back (an echo would be there
+ * within the second waited).
+ */
+export async function crossesOnceEachWay(urlA: string, urlB: string, prefix: string, version: 4 | 5, clients: MqttClient[]): Promise<void> {
+  const onA = await connect(urlA, { protocolVersion: version });
+  const onB = await connect(urlB, { protocolVersion: version });
+  clients.push(onA, onB);
+  const mine = (t: string): boolean => t === `${prefix}/a` || t === `${prefix}/b`;
+  const aGot = collect(onA, mine);
+  const bGot = collect(onB, mine);
+  await subscribe(onA, `${prefix}/#`, { qos: 1 });
+  await subscribe(onB, `${prefix}/#`, { qos: 1 });
+  await publish(onA, `${prefix}/a`, 'from a', { qos: 1 });
+  await publish(onB, `${prefix}/b`, 'from b', { qos: 1 });
+  await aGot.waitFor(2, 10_000);
+  await bGot.waitFor(2, 10_000);
+  await sleep(1000);
+  const both = [`${prefix}/a`, `${prefix}/b`];
+  assert.deepEqual(aGot.topics().sort(), both, 'the first broker: each message once');
+  assert.deepEqual(bGot.topics().sort(), both, 'the second broker: each message once');
 }
