@@ -79,7 +79,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** A Shoal with `yaml` (the bridges: list and anything else) as its config file. */
-export async function startShoalWith(dir: string, yaml: string, opts: { shards?: number; persistence?: 'memory' | 'durable'; dataDir?: string; extraArgs?: string[] } = {}): Promise<Broker> {
+export async function startShoalWith(dir: string, yaml: string, opts: { shards?: number; persistence?: 'memory' | 'fast' | 'durable'; dataDir?: string; extraArgs?: string[] } = {}): Promise<Broker> {
   const file = join(dir, `shoal-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, yaml);
   return startBroker({ shards: opts.shards ?? 2, persistence: opts.persistence ?? 'memory', ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), extraArgs: ['--config', file, ...(opts.extraArgs ?? [])] });
@@ -98,7 +98,7 @@ export async function bridgeState(url: string, name: string, state: '1' | '0', m
 }
 
 /** A mosquitto and a Shoal bridged to it by `yaml(mosquittoPort)`, bridge `m` connected. */
-export async function bridgedPair(yaml: (port: number) => string, opts: { persistence?: 'memory' | 'durable'; extraArgs?: string[]; mosquitto?: string[] } = {}): Promise<{ mosq: Mosquitto; shoal: Broker; dir: string; restartShoal(sig?: NodeJS.Signals): Promise<Broker>; stop(): Promise<void> }> {
+export async function bridgedPair(yaml: (port: number) => string, opts: { persistence?: 'memory' | 'fast' | 'durable'; extraArgs?: string[]; mosquitto?: string[] } = {}): Promise<{ mosq: Mosquitto; shoal: Broker; dir: string; restartShoal(sig?: NodeJS.Signals): Promise<Broker>; stop(): Promise<void> }> {
   const mosq = new Mosquitto(await freePort(), tempDir('shoal-bridge-mosq-'), opts.mosquitto);
   const dir = tempDir('shoal-bridge-');
   const start = (): Promise<Broker> => startShoalWith(dir, yaml(mosq.port), { persistence: opts.persistence ?? 'memory', dataDir: join(dir, 'data'), extraArgs: opts.extraArgs });
