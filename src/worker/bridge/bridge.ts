@@ -93,11 +93,28 @@ export class Bridge {
     this.sys.start(this.sh.ctx.config.sysInterval, () => this.status(), (t, v) => this.sh.publishSys(t, v));
   }
 
+  /** At shutdown the shard closes the local side itself; a reload that removes the bridge `forget`s it. */
   stop(): void {
+    this.halt();
+    this.remote?.end();
+  }
+
+  /**
+   * A reload changed or removed this bridge: both connections end; a removed one's sessions go
+   * too (`forget`: Session Expiry 0 in the DISCONNECT, the remote's only when it speaks v5), so
+   * nothing keeps queueing for a remote no longer configured. A changed one keeps them for the
+   * Bridge that replaces it.
+   */
+  close(forget: boolean): void {
+    this.halt();
+    this.remote?.end(0, forget);
+    this.local?.end(0, forget);
+  }
+
+  private halt(): void {
     this.stopping = true;
     this.sys.stop();
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    this.remote?.end();
   }
 
   status(): BridgeInfo {
