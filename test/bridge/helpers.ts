@@ -7,7 +7,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MOSQUITTO_BIN, startBroker, type Broker } from '../helpers/broker.ts';
-import mqtt from 'mqtt';
+import mqtt, { type IPublishPacket } from 'mqtt';
+import type { ClientInfo } from '../../src/shared/admin-query.ts';
+import { request } from '../admin/helpers.ts';
 import assert from 'node:assert/strict';
 import { collect, connect, eventually, publish, sleep, subscribe, withTimeout, type MqttClient } from '../helpers/clients.ts';
 
@@ -151,4 +153,20 @@ export async function crossesOnceEachWay(urlA: string, urlB: string, prefix: str
   const both = [`${prefix}/a`, `${prefix}/b`];
   assert.deepEqual(aGot.topics().sort(), both, 'the first broker: each message once');
   assert.deepEqual(bGot.topics().sort(), both, 'the second broker: each message once');
+}
+
+/** Crashes Shoal's shard `shard` (--test-hooks) through a client that landed on it (placement is least-loaded: a few tries). */
+export async function crashShard(url: string, admin: string, shard: number, clients: MqttClient[]): Promise<void> {
+  let crasher: MqttClient | null = null;
+  for (let i = 0; i < 8 && crasher === null; i++) {
+    const id = `crasher-${Math.random().toString(36).slice(2)}`;
+    const c = await connect(url, { protocolVersion: 5, clientId: id, reconnectPeriod: 0 });
+    clients.push(c);
+    const info = (await request(`${admin}/api/v1/mqtt/clients/${id}`)).json() as ClientInfo;
+    if (info.shard === shard) crasher = c;
+  }
+  assert.ok(crasher, `a client landed on shard ${shard}`);
+  const closed = new Promise<void>((r) => crasher!.once('close', () => r()));
+  crasher.publish('$SHOAL/test/crash-shard', 'boom', { qos: 0 } as Partial<IPublishPacket>);
+  await withTimeout(closed, 10_000, 'the shard crashed (its client lost the connection)');
 }

@@ -10,7 +10,7 @@ import type { BridgeInfo } from '../../src/shared/admin-query.ts';
 import { request } from '../admin/helpers.ts';
 import { startBroker } from '../helpers/broker.ts';
 import { collect, connect, eventually, publish, sleep, subscribe, type MqttClient } from '../helpers/clients.ts';
-import { Mosquitto, bridgeState, freePort, mosquittoMissing, tempDir } from './helpers.ts';
+import { Mosquitto, bridgeState, crashShard, freePort, mosquittoMissing, tempDir } from './helpers.ts';
 
 const bridge = (name: string, port: number, topics: string[]): string => `
   - name: ${name}
@@ -97,6 +97,47 @@ test('SIGHUP adds, changes and removes bridges under traffic, the others untouch
     await sleep(500);
     assert.ok(!got.topics().includes('d/x'), 'the removed bridge carried d/x');
     assert.ok(shoal.alive());
+  } finally {
+    for (const c of clients) c.end(true);
+    await shoal.stop();
+    await mosq.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a shard restarted after a SIGHUP runs the reloaded bridges, not the ones of the start', { skip: mosquittoMissing, timeout: 120_000 }, async () => {
+  const mosq = new Mosquitto(await freePort(), tempDir('shoal-bridge-mosq-'));
+  const dir = tempDir('shoal-bridge-reload-');
+  const file = join(dir, 'shoal.yaml');
+  await mosq.start();
+  writeFileSync(file, `bridges:${bridge('first', mosq.port, ['f/# out 1'])}\n`);
+  const shoal = await startBroker({ shards: 2, extraArgs: ['--config', file, '--http-port', '0', '--test-hooks'] });
+  const admin = shoal.urls.http!;
+  const clients: MqttClient[] = [];
+  const bridges = async (): Promise<BridgeInfo[]> => (await request(`${admin}/api/v1/bridges`)).json() as BridgeInfo[];
+  try {
+    await bridgeState(shoal.url, 'first', '1');
+    writeFileSync(file, `bridges:${bridge('second', mosq.port, ['s/# out 1'])}\n`);
+    shoal.proc.kill('SIGHUP');
+    await bridgeState(shoal.url, 'second', '1');
+    const [second] = await bridges();
+    assert.equal(second?.name, 'second');
+    await crashShard(shoal.url, admin, second.shard, clients);
+    await eventually(async () => {
+      const a = await request(`${admin}/api/v1/bridges`);
+      const list = a.json() as BridgeInfo[];
+      return a.status === 200 && a.headers['x-shoal-partial'] === undefined && list.length === 1 && list[0]!.name === 'second' && list[0]!.connected;
+    }, 20_000, 'the restarted shard runs `second` again, and nothing runs `first`');
+    const onMosq = await connect(mosq.url, { protocolVersion: 5 });
+    const pub = await connect(shoal.url, { protocolVersion: 5 });
+    clients.push(onMosq, pub);
+    const got = collect(onMosq);
+    await subscribe(onMosq, ['f/#', 's/#'], { qos: 1 });
+    await publish(pub, 's/x', 'second', { qos: 1 });
+    await publish(pub, 'f/x', 'first', { qos: 1 });
+    await got.waitFor(1, 10_000);
+    await sleep(500);
+    assert.deepEqual(got.topics(), ['s/x']);
   } finally {
     for (const c of clients) c.end(true);
     await shoal.stop();
