@@ -196,7 +196,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
 }
 
 /** createBroker for a configuration already loaded (the CLI's). */
-export async function startBroker(config: BrokerConfig, opts: { handleSignals: boolean }): Promise<Broker> {
+export async function startBroker(config: BrokerConfig, opts: { handleSignals: boolean; configFile?: string | null }): Promise<Broker> {
   const log = await createLogger(config, null);
   const listeners = listenersOf(config);
   const shardListeners = shardListenersOf(listeners, config.listeners.length);
@@ -237,8 +237,8 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
     // A second signal while stopping changes nothing (close() is one stop).
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
-    // SIGHUP: password file, ACL file and TLS certificates again, no connection dropped.
-    reloadOnSighup({ config, listeners, shards, log });
+    // SIGHUP: password file, ACL file, TLS certificates and the file's bridges again, no connection dropped.
+    reloadOnSighup({ config, listeners, shards, log, configFile: opts.configFile ?? null });
   }
   return broker;
 }

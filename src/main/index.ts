@@ -36,7 +36,7 @@ if (cli.action === 'print-config') {
 let broker: Broker;
 try {
   // Signal handlers go in before the start line: whoever reads it may signal at once.
-  broker = await startBroker(cli.config, { handleSignals: true });
+  broker = await startBroker(cli.config, { handleSignals: true, configFile: cli.file });
   await broker.listen();
 } catch (err) {
   console.error(fail(err));

@@ -4,18 +4,25 @@
 // control channel, where new CONNECTs, the next operation of every connected client (its ACL
 // rules are prepared again) and new TLS handshakes use them. The supervisor keeps what was
 // sent, so a shard restarted later starts from the same texts, not from the disk.
+// The config file's `bridges:` list is read again too (only that key: the rest of the file needs
+// a restart): the whole file must read cleanly, or the old bridges stay; the shards then start
+// the bridges added, stop the removed ones and restart the changed ones (worker/bridge/index.ts).
 import type { Logger } from 'pino';
 import { readSecurityFile } from '../shared/auth/files.ts';
 import { ErrorCode } from '../shared/errors.ts';
 import { Acl } from '../shared/auth/acl.ts';
 import { parsePasswordFile } from '../shared/auth/password-file.ts';
 import type { BrokerConfig, ListenerConfig } from '../shared/config.ts';
+import type { BridgeConfig } from '../shared/config/bridges.ts';
+import { readConfigFile } from '../shared/config/file.ts';
 import type { ControlToShard, ShardListener } from '../shared/control.ts';
 import { shardListenersOf } from './listeners.ts';
 
 export interface ReloadDeps {
   config: BrokerConfig;
   listeners: readonly ListenerConfig[];
+  /** The --config file, whose bridges: are read again; null: none (createBroker's bridges stay). */
+  configFile: string | null;
   /** reload(): keep the texts for shards that start later, and send them to every shard up */
   shards: { reload(msg: ControlToShard & { type: 'reload' }): void };
   log: Logger;
@@ -35,6 +42,19 @@ function readChecked(what: string, path: string, code: typeof ErrorCode.PASSWORD
   }
 }
 
+/** The config file's bridges, or null (and a log line saying why the old ones stay). */
+function readBridgesAgain(file: string, log: Logger): BridgeConfig[] | null {
+  try {
+    const v = readConfigFile(file).layer.get('bridges')?.value;
+    const list = (v ?? []) as BridgeConfig[];
+    log.info({ file, bridges: list.map((b) => b.name) }, 'reload: bridges loaded');
+    return list;
+  } catch (err) {
+    log.error({ file, code: (err as { code?: string }).code }, `reload: bridges not loaded, the old ones stay: ${(err as Error).message}`);
+    return null;
+  }
+}
+
 /** What one SIGHUP sends the shards (exported for the test of a bad file). */
 export function reloadMessage(d: ReloadDeps): ControlToShard & { type: 'reload' } {
   const { config, log } = d;
@@ -50,13 +70,14 @@ export function reloadMessage(d: ReloadDeps): ControlToShard & { type: 'reload' 
       log.error(`reload: TLS certificates not loaded, the old ones stay: ${(err as Error).message}`);
     }
   }
-  return { type: 'reload', passwordText, aclText, listeners };
+  const bridges = d.configFile === null ? null : readBridgesAgain(d.configFile, log);
+  return { type: 'reload', passwordText, aclText, listeners, bridges };
 }
 
 /** Installs the SIGHUP handler (without one, SIGHUP ends the process). */
 export function reloadOnSighup(d: ReloadDeps): void {
   process.on('SIGHUP', () => {
-    d.log.info({ signal: 'SIGHUP' }, 'reloading password file, ACL file and TLS certificates');
+    d.log.info({ signal: 'SIGHUP' }, 'reloading password file, ACL file, TLS certificates and bridges');
     d.shards.reload(reloadMessage(d));
   });
 }

@@ -18,7 +18,7 @@ const SHARD_YOUNG_GEN_MB = 4;
  * restarts a shard that dies (with fresh rings; its peers are told to forget it).
  */
 export class ShardSupervisor {
-  private readonly config: BrokerConfig;
+  private config: BrokerConfig;            // its bridges as last reloaded (reload.ts)
   private listeners: ShardListener[];
   /**
    * The security files' texts a shard starts from: read by main at start, replaced by SIGHUP
@@ -103,8 +103,8 @@ export class ShardSupervisor {
           resolve();
           if (restart) this.onShardRestarted?.(i);
           // a SIGHUP while it started passed it by (post skips shards not up): send what it missed
-          if (init.security !== this.security || init.listeners !== this.listeners) {
-            this.post(i, { type: 'reload', ...this.security, listeners: init.listeners !== this.listeners ? this.listeners : null });
+          if (init.security !== this.security || init.listeners !== this.listeners || init.config !== this.config) {
+            this.post(i, { type: 'reload', ...this.security, listeners: init.listeners !== this.listeners ? this.listeners : null, bridges: init.config !== this.config ? this.config.bridges : null });
           }
           if (restart && this.listenOn !== null) this.listenShard(i).catch((err: unknown) => this.log.error({ err, shard: i }, 'restarted shard cannot listen'));
         } else if (m.type === 'listening' || m.type === 'listen-failed') {
@@ -205,6 +205,7 @@ export class ShardSupervisor {
   reload(msg: ControlToShard & { type: 'reload' }): void {
     this.security = { passwordText: msg.passwordText ?? this.security.passwordText, aclText: msg.aclText ?? this.security.aclText };
     if (msg.listeners !== null) this.listeners = msg.listeners;
+    if (msg.bridges !== null) this.config = { ...this.config, bridges: msg.bridges };
     this.broadcast(msg);
   }
 

@@ -4,6 +4,7 @@
 import type { SecurityFiles } from './auth/files.ts';
 import type { Socket } from 'node:net';
 import type { BrokerConfig } from './config.ts';
+import type { BridgeConfig } from './config/bridges.ts';
 import type { TlsMaterial, Transport } from './tls.ts';
 import type { AdminQuery } from './admin-query.ts';
 
@@ -38,7 +39,7 @@ export type ControlToShard =
   // SIGHUP: the password and ACL files' texts main read and parsed (null: not configured, or
   // the new file failed and the old one stays), and the listeners with fresh TLS material
   // (null: unchanged). Nothing here drops a connection.
-  | { type: 'reload'; passwordText: string | null; aclText: string | null; listeners: ShardListener[] | null }
+  | { type: 'reload'; passwordText: string | null; aclText: string | null; listeners: ShardListener[] | null; bridges: BridgeConfig[] | null }
   | { type: 'shutdown' }
   // A question or order of the admin port or the embedding API (src/main/control): one answer each, by `seq`.
   | { type: 'query'; seq: number; query: AdminQuery }

@@ -117,6 +117,7 @@ port.on('message', (m: ControlToShard) => {
       reloadSecurity(security, init.config, m, { id: init.id, stats, log });
       if (m.aclText !== null) shard.accessReloaded();
       if (m.listeners !== null) transports.replaceTls(m.listeners);
+      if (m.bridges !== null) bridges.reconfigure(m.bridges);
       break;
     case 'cluster-node': case 'cluster-route': case 'cluster-share': cluster?.apply(m); break;
     case 'shutdown':

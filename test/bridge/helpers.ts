@@ -7,8 +7,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MOSQUITTO_BIN, startBroker, type Broker } from '../helpers/broker.ts';
-import mqtt from 'mqtt';
-import { collect, connect, eventually, subscribe, withTimeout, type MqttClient } from '../helpers/clients.ts';
+import mqtt, { type IPublishPacket } from 'mqtt';
+import type { ClientInfo } from '../../src/shared/admin-query.ts';
+import { request } from '../admin/helpers.ts';
+import assert from 'node:assert/strict';
+import { collect, connect, eventually, publish, sleep, subscribe, withTimeout, type MqttClient } from '../helpers/clients.ts';
 
 export const mosquittoMissing = existsSync(MOSQUITTO_BIN) ? false : `needs Debian's mosquitto (${MOSQUITTO_BIN})`;
 
@@ -78,7 +81,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** A Shoal with `yaml` (the bridges: list and anything else) as its config file. */
-export async function startShoalWith(dir: string, yaml: string, opts: { shards?: number; persistence?: 'memory' | 'durable'; dataDir?: string; extraArgs?: string[] } = {}): Promise<Broker> {
+export async function startShoalWith(dir: string, yaml: string, opts: { shards?: number; persistence?: 'memory' | 'fast' | 'durable'; dataDir?: string; extraArgs?: string[] } = {}): Promise<Broker> {
   const file = join(dir, `shoal-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, yaml);
   return startBroker({ shards: opts.shards ?? 2, persistence: opts.persistence ?? 'memory', ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), extraArgs: ['--config', file, ...(opts.extraArgs ?? [])] });
@@ -97,7 +100,7 @@ export async function bridgeState(url: string, name: string, state: '1' | '0', m
 }
 
 /** A mosquitto and a Shoal bridged to it by `yaml(mosquittoPort)`, bridge `m` connected. */
-export async function bridgedPair(yaml: (port: number) => string, opts: { persistence?: 'memory' | 'durable'; extraArgs?: string[]; mosquitto?: string[] } = {}): Promise<{ mosq: Mosquitto; shoal: Broker; dir: string; restartShoal(sig?: NodeJS.Signals): Promise<Broker>; stop(): Promise<void> }> {
+export async function bridgedPair(yaml: (port: number) => string, opts: { persistence?: 'memory' | 'fast' | 'durable'; extraArgs?: string[]; mosquitto?: string[] } = {}): Promise<{ mosq: Mosquitto; shoal: Broker; dir: string; restartShoal(sig?: NodeJS.Signals): Promise<Broker>; stop(): Promise<void> }> {
   const mosq = new Mosquitto(await freePort(), tempDir('shoal-bridge-mosq-'), opts.mosquitto);
   const dir = tempDir('shoal-bridge-');
   const start = (): Promise<Broker> => startShoalWith(dir, yaml(mosq.port), { persistence: opts.persistence ?? 'memory', dataDir: join(dir, 'data'), extraArgs: opts.extraArgs });
@@ -126,4 +129,44 @@ export async function persistentSubscriber(url: string, id: string): Promise<{ c
   await withTimeout(new Promise((r) => client.once('connect', r)), 10_000, `${id} connects to mosquitto`);
   await subscribe(client, 'stream/#', { qos: 1 });
   return { client, seqs };
+}
+
+/**
+ * A `both` rule between the brokers at `urlA` and `urlB`: one message published on each side
+ * under `prefix` arrives once on both sides, and nothing comes back (an echo would be there
+ * within the second waited).
+ */
+export async function crossesOnceEachWay(urlA: string, urlB: string, prefix: string, version: 4 | 5, clients: MqttClient[]): Promise<void> {
+  const onA = await connect(urlA, { protocolVersion: version });
+  const onB = await connect(urlB, { protocolVersion: version });
+  clients.push(onA, onB);
+  const mine = (t: string): boolean => t === `${prefix}/a` || t === `${prefix}/b`;
+  const aGot = collect(onA, mine);
+  const bGot = collect(onB, mine);
+  await subscribe(onA, `${prefix}/#`, { qos: 1 });
+  await subscribe(onB, `${prefix}/#`, { qos: 1 });
+  await publish(onA, `${prefix}/a`, 'from a', { qos: 1 });
+  await publish(onB, `${prefix}/b`, 'from b', { qos: 1 });
+  await aGot.waitFor(2, 10_000);
+  await bGot.waitFor(2, 10_000);
+  await sleep(1000);
+  const both = [`${prefix}/a`, `${prefix}/b`];
+  assert.deepEqual(aGot.topics().sort(), both, 'the first broker: each message once');
+  assert.deepEqual(bGot.topics().sort(), both, 'the second broker: each message once');
+}
+
+/** Crashes Shoal's shard `shard` (--test-hooks) through a client that landed on it (placement is least-loaded: a few tries). */
+export async function crashShard(url: string, admin: string, shard: number, clients: MqttClient[]): Promise<void> {
+  let crasher: MqttClient | null = null;
+  for (let i = 0; i < 8 && crasher === null; i++) {
+    const id = `crasher-${Math.random().toString(36).slice(2)}`;
+    const c = await connect(url, { protocolVersion: 5, clientId: id, reconnectPeriod: 0 });
+    clients.push(c);
+    const info = (await request(`${admin}/api/v1/mqtt/clients/${id}`)).json() as ClientInfo;
+    if (info.shard === shard) crasher = c;
+  }
+  assert.ok(crasher, `a client landed on shard ${shard}`);
+  const closed = new Promise<void>((r) => crasher!.once('close', () => r()));
+  crasher.publish('$SHOAL/test/crash-shard', 'boom', { qos: 0 } as Partial<IPublishPacket>);
+  await withTimeout(closed, 10_000, 'the shard crashed (its client lost the connection)');
 }

@@ -3,11 +3,10 @@
 // queue, comes back from the store, and every message arrives once the remote is back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IPublishPacket } from 'mqtt';
-import type { BridgeInfo, ClientInfo } from '../../src/shared/admin-query.ts';
+import type { BridgeInfo } from '../../src/shared/admin-query.ts';
 import { request } from '../admin/helpers.ts';
-import { connect, endAll, eventually, publish, withTimeout, type MqttClient } from '../helpers/clients.ts';
-import { bridgeState, bridgedPair, mosquittoMissing, persistentSubscriber } from './helpers.ts';
+import { connect, endAll, eventually, publish, type MqttClient } from '../helpers/clients.ts';
+import { bridgeState, bridgedPair, crashShard, mosquittoMissing, persistentSubscriber } from './helpers.ts';
 
 const yaml = (port: number): string => `
 bridges:
@@ -33,18 +32,7 @@ test('bridge: its shard crashes with messages queued for a down remote, the rest
     for (let n = 0; n < N; n++) await publish(pub, 'stream/x', String(n), { qos: 1 });
     const [bridge] = await get<BridgeInfo[]>('/api/v1/bridges');
     assert.equal(bridge!.queued, N);
-    // A client on the bridge's shard (placement is least-loaded: try a few).
-    let crasher: MqttClient | null = null;
-    for (let i = 0; i < 6 && crasher === null; i++) {
-      const c = await connect(pair.shoal.url, { protocolVersion: 5, clientId: `crasher-${i}`, reconnectPeriod: 0 });
-      clients.push(c);
-      const info = await get<ClientInfo>(`/api/v1/mqtt/clients/crasher-${i}`);
-      if (info.shard === bridge!.shard) crasher = c;
-    }
-    assert.ok(crasher, `a client landed on shard ${bridge!.shard}`);
-    const closed = new Promise<void>((r) => crasher!.once('close', () => r()));
-    crasher.publish('$SHOAL/test/crash-shard', 'boom', { qos: 0 } as Partial<IPublishPacket>);
-    await withTimeout(closed, 10_000, 'the shard crashed (its client lost the connection)');
+    await crashShard(pair.shoal.url, admin, bridge!.shard, clients);
     await eventually(async () => {
       const a = await request(`${admin}/api/v1/bridges`);
       return a.status === 200 && a.headers['x-shoal-partial'] === undefined && (a.json() as BridgeInfo[])[0]?.queued === N;

@@ -84,6 +84,12 @@ export const PROTOCOL_NAMES: Readonly<Record<ProtocolVersion, string>> = Object.
   [V5]: PROTOCOL_NAME,
 });
 
+/**
+ * Mosquitto's bridge flag: a bridge connects with protocol level | 0x80 (`try_private`), asking
+ * the broker not to send back what it published and to keep the retain flag as published.
+ */
+export const BRIDGE_PROTOCOL_FLAG = 0x80;
+
 export function isSupportedProtocolVersion(level: number): level is ProtocolVersion {
   return level === V31 || level === V311 || level === V5;
 }

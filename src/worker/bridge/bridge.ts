@@ -22,6 +22,7 @@ import { openLocal, type InternalSink } from './local.ts';
 import { backoffMs, openStream } from './remote.ts';
 import { inRules, outRules, mapTopic, type Rule } from './topics.ts';
 import { BridgeSys } from './sys.ts';
+import { RemoteFilters, staleFilters } from './reconcile.ts';
 import { OutWindow } from './window.ts';
 
 /** What a bridge uses of its shard. */
@@ -48,6 +49,8 @@ export class Bridge {
   private readonly localId: string;
   private readonly outs: Rule[];
   private readonly ins: Rule[];
+  private readonly remoteFilters: RemoteFilters;
+  private remoteStale = false;        // an UNSUBSCRIBE of stale remote filters awaits its UNSUBACK
   private local: Link | null = null;
   private remote: Link | null = null;
   private connecting = false;
@@ -80,6 +83,7 @@ export class Bridge {
     this.localId = BRIDGE_ID_PREFIX + cfg.name;
     this.outs = outRules(cfg.topics);
     this.ins = inRules(cfg.topics);
+    this.remoteFilters = new RemoteFilters(sh.ctx.config.persistence === 'memory' ? null : sh.ctx.config.dataDir, cfg.name);
   }
 
   private readonly sys = new BridgeSys();
@@ -89,11 +93,28 @@ export class Bridge {
     this.sys.start(this.sh.ctx.config.sysInterval, () => this.status(), (t, v) => this.sh.publishSys(t, v));
   }
 
+  /** At shutdown the shard closes the local side itself; a reload that removes the bridge `forget`s it. */
   stop(): void {
+    this.halt();
+    this.remote?.end();
+  }
+
+  /**
+   * A reload changed or removed this bridge: both connections end; a removed one's sessions go
+   * too (`forget`: Session Expiry 0 in the DISCONNECT, the remote's only when it speaks v5), so
+   * nothing keeps queueing for a remote no longer configured. A changed one keeps them for the
+   * Bridge that replaces it.
+   */
+  close(forget: boolean): void {
+    this.halt();
+    this.remote?.end(0, forget);
+    this.local?.end(0, forget);
+  }
+
+  private halt(): void {
     this.stopping = true;
     this.sys.stop();
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    this.remote?.end();
   }
 
   status(): BridgeInfo {
@@ -124,6 +145,13 @@ export class Bridge {
   }
 
   private localUp(): void {
+    // A rule removed from the configuration leaves nothing subscribed in our persistent session.
+    const s = this.sh.sessions.get(this.localId);
+    const stale = s === undefined ? [] : staleFilters(s.subs.keys(), this.outs.map((r) => r.localFilter));
+    if (stale.length > 0) {
+      this.sh.ctx.log.info({ bridge: this.cfg.name, filters: stale }, 'bridge: unsubscribing the local filters of removed rules');
+      this.local!.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: stale } as mqttPacket.IUnsubscribePacket);
+    }
     // Retained messages go out once, when a subscription is new (Retain Handling 1); No Local
     // keeps what this bridge publishes locally from going back out.
     if (this.outs.length > 0) {
@@ -262,6 +290,7 @@ export class Bridge {
     this.wasUp = true;
     if (!ack.sessionPresent) this.remoteRel.clear();
     this.sh.ctx.log.info({ bridge: this.cfg.name, address, sessionPresent: ack.sessionPresent }, 'bridge connected');
+    this.reconcileRemote(link, ack.sessionPresent);
     if (this.ins.length > 0) {
       link.send({
         cmd: 'subscribe', messageId: 1,
@@ -270,6 +299,29 @@ export class Bridge {
     }
     this.window.connected(link, ack.properties?.receiveMaximum ?? 65535, ack.properties?.maximumPacketSize ?? 0);
     this.notify(true);
+  }
+
+  /**
+   * A persistent remote session that came back still has the subscriptions of rules since
+   * removed: the recorded filters no `in` rule has are unsubscribed, and the list is recorded
+   * again once the remote has taken that (UNSUBACK), so a crash before then tries again.
+   */
+  private reconcileRemote(link: Link, sessionPresent: boolean): void {
+    if (this.cfg.cleanStart) return; // the remote keeps nothing of ours
+    const stale = sessionPresent ? staleFilters(this.remoteFilters.recorded, this.ins.map((r) => r.remoteFilter)) : [];
+    this.remoteStale = stale.length > 0;
+    if (!this.remoteStale) { this.recordRemote(); return; }
+    this.sh.ctx.log.info({ bridge: this.cfg.name, filters: stale }, 'bridge: unsubscribing the remote filters of removed rules');
+    link.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: stale } as mqttPacket.IUnsubscribePacket);
+  }
+
+  private recordRemote(): void {
+    try {
+      this.remoteFilters.record(this.ins.map((r) => r.remoteFilter));
+    } catch (err) {
+      this.lastError = `cannot record the remote subscriptions: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      this.sh.ctx.log.warn({ bridge: this.cfg.name, error: this.lastError }, 'bridge: remote subscriptions not recorded');
+    }
   }
 
   private remoteDown(link: Link, why: string): void {
@@ -316,6 +368,7 @@ export class Bridge {
         break;
       }
       case 'suback': this.checkSuback(p, 'remote'); break;
+      case 'unsuback': if (this.remoteStale) { this.remoteStale = false; this.recordRemote(); } break;
     }
   }
 

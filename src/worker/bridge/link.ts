@@ -70,10 +70,12 @@ export class Link {
     this.stream.write(buf);
   }
 
-  /** A graceful end: DISCONNECT, then the stream ends. */
-  end(reason = 0): void {
+  /** A graceful end: DISCONNECT, then the stream ends; `dropSession` (v5) ends the session too. */
+  end(reason = 0, dropSession = false): void {
     if (this.state === 'down') return;
-    if (this.state === 'up') this.write({ cmd: 'disconnect', ...(this.version === 5 ? { reasonCode: reason } : {}) } as Packet);
+    if (this.state === 'up') {
+      this.write({ cmd: 'disconnect', ...(this.version === 5 ? { reasonCode: reason, ...(dropSession ? { properties: { sessionExpiryInterval: 0 } } : {}) } : {}) } as Packet);
+    }
     // Ended, not destroyed, so the DISCONNECT is flushed; a peer that never closes is cut after 2 s.
     this.stream.end();
     setTimeout(() => { if (!this.stream.destroyed) this.stream.destroy(); }, 2000).unref();

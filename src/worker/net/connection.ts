@@ -71,6 +71,7 @@ export class Connection {
   disconnectNormal = false;    // DISCONNECT received: no will
   willOnDisconnect = false;    // v5 DISCONNECT 0x04
   closeReason = 0;             // why the server closed it (a DISCONNECT reason code, also for 3.1.1), for the log line
+  bridge = false;              // CONNECT's level had Mosquitto's bridge flag (handlers/connect.ts)
   problemInfo = true;          // v5 Request Problem Information: 0 = no Reason String / User Properties on acks [MQTT-3.1.2-29]
 
   // ---- client limits: what a v5 client set in CONNECT for what it receives

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../../../shared/errors.ts';
-import { BRIDGE_ID_PREFIX, MAX_CLIENT_ID_LENGTH, Property as P } from '../../../shared/protocol/constants.ts';
+import { BRIDGE_ID_PREFIX, BRIDGE_PROTOCOL_FLAG, MAX_CLIENT_ID_LENGTH, Property as P } from '../../../shared/protocol/constants.ts';
 import { decodeVarint } from '../../../shared/protocol/varint.ts';
 import { Reason } from '../../../shared/protocol/reason-codes.ts';
 import { isValidMqttUtf8Bytes } from '../../../shared/protocol/utf8.ts';
@@ -155,7 +155,13 @@ function rawWillProps(buf: Buffer, off: number, len: number): Buffer | null | ty
 /** rawWillProps' answer for lengths that run past their section. */
 const MALFORMED = 'malformed';
 
-/** Reads protocol name and level from raw bytes: an unknown level gets CONNACK 0x01 / 0x84 [MQTT-3.1.2-2]. */
+/**
+ * Reads protocol name and level from raw bytes: an unknown level gets CONNACK 0x01 / 0x84
+ * [MQTT-3.1.2-2]. A level with Mosquitto's bridge flag (0x83, 0x84, 0x85) is accepted as that
+ * level, as Mosquitto does; the connection is then a bridge's (subscribe.ts: No Local and Retain
+ * As Published on its subscriptions), so a Mosquitto bridge with `try_private` does not get its
+ * own messages back.
+ */
 function checkProtocol(conn: Connection, buf: Buffer, off: number, len: number): boolean {
   const end = off + len;
   let pos = off + 1;
@@ -165,9 +171,13 @@ function checkProtocol(conn: Connection, buf: Buffer, off: number, len: number):
   const nlen = buf.readUInt16BE(pos);
   if (pos + 2 + nlen + 1 > end) return false;
   const name = buf.toString('latin1', pos + 2, pos + 2 + nlen);
-  const level = buf[pos + 2 + nlen]!;
+  const raw = buf[pos + 2 + nlen]!;
+  const level = raw & ~BRIDGE_PROTOCOL_FLAG;
   if (name !== 'MQTT' && name !== 'MQIsdp') return false; // not MQTT: close without CONNACK [MQTT-3.1.2-1]
-  if ((name === 'MQTT' && (level === 4 || level === 5)) || (name === 'MQIsdp' && level === 3)) return true;
+  if ((name === 'MQTT' && (level === 4 || level === 5)) || (name === 'MQIsdp' && level === 3)) {
+    conn.bridge = raw !== level;
+    return true;
+  }
   conn.version = level === 5 ? 5 : 4;
   refuse(conn, Reason.UNSUPPORTED_PROTOCOL_VERSION);
   return false;
@@ -198,7 +208,7 @@ function decodeConnect(conn: Connection, buf: Buffer, off: number, len: number):
     return (decodeConnectFast(buf, off, len) ?? conn.parse(buf, off, len)) as mqttPacket.IConnectPacket;
   } catch (err) {
     // A malformed CONNECT: v5 may be told why before the close [MQTT-3.1.4-1].
-    if (buf[off + 8] === 5 || buf[off + 10] === 5) { conn.version = 5; refuse(conn, Reason.MALFORMED_PACKET); return null; }
+    if ((buf[off + 8]! & 0x7f) === 5 || (buf[off + 10]! & 0x7f) === 5) { conn.version = 5; refuse(conn, Reason.MALFORMED_PACKET); return null; }
     throw err;
   }
 }

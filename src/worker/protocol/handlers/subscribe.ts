@@ -114,8 +114,9 @@ export function handleSubscribe(conn: Connection, packet: mqttPacket.Packet): vo
     const qos = (req.qos > cfg.maxQos ? cfg.maxQos : req.qos) as 0 | 1 | 2;
     const sub: Subscription = {
       session: s, filter, topicFilter, group, qos,
-      noLocal: conn.version === 5 && req.nl === true,
-      retainAsPublished: conn.version === 5 && req.rap === true,
+      // A bridge's (Mosquitto's bridge flag) are No Local and Retain As Published whatever it asked.
+      noLocal: (conn.version === 5 && req.nl === true) || (conn.bridge && group === null),
+      retainAsPublished: (conn.version === 5 && req.rap === true) || conn.bridge,
       retainHandling: (conn.version === 5 ? req.rh ?? 0 : 0) as 0 | 1 | 2,
       subscriptionId, guard,
     };
