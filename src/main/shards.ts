@@ -65,6 +65,8 @@ export class ShardSupervisor {
   }
 
   get count(): number { return this.config.shards; }
+  /** Bridges configured now (at start, or as the last SIGHUP left them). */
+  get bridgeCount(): number { return this.config.bridges.length; }
 
   /** Shard i is running (false while it starts or restarts). */
   isUp(i: number): boolean { return this.alive[i]!; }

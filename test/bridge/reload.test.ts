@@ -145,3 +145,24 @@ test('a shard restarted after a SIGHUP runs the reloaded bridges, not the ones o
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('bridges added by SIGHUP to a broker started with none show in /metrics (regression: the series were registered only for bridges at start)', { skip: mosquittoMissing, timeout: 60_000 }, async () => {
+  const mosq = new Mosquitto(await freePort(), tempDir('shoal-bridge-mosq-'));
+  const dir = tempDir('shoal-bridge-reload-');
+  const file = join(dir, 'shoal.yaml');
+  writeFileSync(file, 'bridges: []\n');
+  await mosq.start();
+  const shoal = await startBroker({ shards: 2, extraArgs: ['--config', file, '--http-port', '0'] });
+  const metrics = async (): Promise<string> => (await request(`${shoal.urls.http!}/metrics`)).text;
+  try {
+    assert.doesNotMatch(await metrics(), /shoal_bridge_connected\{/, 'no bridge series before any bridge');
+    writeFileSync(file, `bridges:${bridge('later', mosq.port, ['l/# out 1'])}\n`);
+    shoal.proc.kill('SIGHUP');
+    await bridgeState(shoal.url, 'later', '1');
+    await eventually(async () => /shoal_bridge_connected\{bridge="later"\} 1/.test(await metrics()), 10_000, 'shoal_bridge_connected{bridge="later"} 1 in /metrics');
+  } finally {
+    await shoal.stop();
+    await mosq.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,6 +1,6 @@
 // /metrics for bridges (docs/bridges.md): one series per bridge, asked of the shards that run them
 // over the control channel at scrape time (a bridge's counters live in its shard, not in the
-// stats block). Registered only when the configuration has bridges, so they cost nothing otherwise.
+// stats block). The shards are asked only while bridges are configured (admin/index.ts).
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BridgeInfo } from '../../shared/admin-query.ts';
 

@@ -21,7 +21,7 @@ import { clusterRoutes, type ClusterView } from './cluster.ts';
 
 export interface AdminSources {
   stats: StatsBlock;
-  shards: ShardsUp & RingSource;
+  shards: ShardsUp & RingSource & { readonly bridgeCount: number };
   version: string;
   log: Logger;
   /** The shards as a whole, over the control channel (src/main/control). */
@@ -49,7 +49,9 @@ export async function startAdminPort(config: BrokerConfig, src: AdminSources): P
   const readiness = new Readiness(src.shards, src.cluster ?? null);
   const metrics = createMetrics({
     stats: src.stats, shards: src.shards, ringCapacity: pairRingCapacity(config.ringCapacity, config.shards), version: src.version, cluster: src.cluster ?? null,
-    ...(config.bridges.length > 0 ? { bridges: async () => (await src.control.bridges()).value } : {}),
+    // Always registered: a SIGHUP may add bridges to a broker that started with none; the shards
+    // are asked only while some are configured.
+    bridges: async () => (src.shards.bridgeCount === 0 ? [] : (await src.control.bridges()).value),
   });
   const rest = new Rest({ stats: src.stats, version: src.version, shards: src.shards.count, config: configView(config) });
   const sampler = new Sampler(src.stats, src.shards);

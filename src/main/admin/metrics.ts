@@ -15,7 +15,7 @@ export interface MetricsSources {
   shards: ShardsUp & RingSource;
   ringCapacity: number;
   version: string;
-  /** The bridges' status (bridge-metrics.ts); absent without bridges. */
+  /** The bridges' status (bridge-metrics.ts); absent: no bridge series. */
   bridges?: () => Promise<BridgeInfo[]>;
   /** This node's cluster part (docs/cluster.md); null or absent without --cluster-name. */
   cluster?: ClusterView | null;
