@@ -24,8 +24,9 @@ export interface Source {
  * - local publisher → subscriber on this shard: after the publisher's current read chunk has
  *   been handled, its socket is paused until every subscriber it wrote to while they were
  *   behind has caught up (`Connection.waiters` / `pausedBy`);
- * - peer ring → subscriber: the ring from that peer is not drained further (peers.ts), so the
- *   ring fills and the publisher on the peer waits for its spill;
+ * - peer ring → subscriber: the ring from that peer is *held* (peers.ts): its data waits, in
+ *   order, and the peer is told (HOLD), so that its publishers wait as for a full ring; its
+ *   control frames (takeovers, route updates, answers) are still handled at once;
  * - local publisher → full ring to a peer (the peer is not keeping up): the publisher's socket
  *   is paused until the spilled frames are in the ring (`Peers`).
  *
