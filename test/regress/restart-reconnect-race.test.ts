@@ -60,10 +60,10 @@ const skip = isMosquitto ? 'needs --test-hooks ($SHOAL/test/crash-shard)' : fals
 test('restart: a client reconnecting at once to its session homed on a restarted shard finds it (Session Present 1, subscription kept)',
   { skip }, () => reconnectAfterCrash(true));
 
-// Known gap (docs/durability.md, "Known gaps", the withheld acks while a restarted shard
-// reloads): when the crashed shard owned the session but was not its home, the QoS 1 PUBLISH
-// right after the reconnect goes unacknowledged in about half the runs (its publisher is
-// disconnected to resend, which this test's publisher does not). Found at the end of issue
-// #6's second round; the cause is not yet confirmed.
+// When the crashed shard owned the session but was not its home, the QoS 1 PUBLISH right after
+// the reconnect went unacknowledged in most runs: the session was back (taken back at its home
+// shard, then moved to the reconnect's), but until the restarted shard said its own sessions
+// were back (SYNC_DONE, ~0.5 s later) the publish still matched that shard's old routes, and a
+// message matching them had its ack withheld. Now it waits for the shard instead (until-ready.ts).
 test('restart: a client reconnecting at once to its session owned by a restarted shard other than its home finds it (Session Present 1, subscription kept)',
-  { skip, todo: 'known gap: owner != home shard crash, publish unacknowledged in about half the runs' }, () => reconnectAfterCrash(false));
+  { skip }, () => reconnectAfterCrash(false));

@@ -116,10 +116,12 @@ test('DIRECT, MOVE_READY and MOVE_DONE', () => {
 
 test('BARRIER, COMMIT_BARRIER (and their answers) and SYNC_DONE', () => {
   const a = recorder();
-  let r = frame(FrameType.BARRIER, (w) => writeBarrier(w, false, 1, 31));
-  readBarrier(r, false, a.to); ended(r);
-  r = frame(FrameType.BARRIER_ACK, (w) => writeBarrier(w, true, 2, 32));
-  readBarrier(r, true, a.to); ended(r);
+  let r = frame(FrameType.BARRIER, (w) => writeBarrier(w, false, 1, 31, true));
+  readBarrier(r, false, true, a.to); ended(r);
+  r = frame(FrameType.BARRIER_ACK, (w) => writeBarrier(w, true, 2, 32, true));
+  readBarrier(r, true, true, a.to); ended(r);
+  r = frame(FrameType.CONTROL_BARRIER_ACK, (w) => writeBarrier(w, true, 3, 35, false));
+  readBarrier(r, true, false, a.to); ended(r);
   r = frame(FrameType.COMMIT_BARRIER, (w) => writeCommitBarrier(w, false, 3, 33, 1));
   readCommitBarrier(r, false, a.to); ended(r);
   r = frame(FrameType.COMMIT_BARRIER_ACK, (w) => writeCommitBarrier(w, true, 0, 34));
@@ -127,7 +129,7 @@ test('BARRIER, COMMIT_BARRIER (and their answers) and SYNC_DONE', () => {
   r = frame(FrameType.SYNC_DONE, (w) => writeSyncDone(w, 2));
   assert.equal(readSyncDone(r), 2); ended(r);
   assert.deepEqual(a.calls, [
-    ['onBarrier', false, 1, 31], ['onBarrier', true, 2, 32],
+    ['onBarrier', false, 1, 31, true], ['onBarrier', true, 2, 32, true], ['onBarrier', true, 3, 35, false],
     ['onCommitBarrier', 3, 33, true], ['onCommitBarrierAck', 34, false],
   ]);
 });

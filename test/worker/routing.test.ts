@@ -23,7 +23,7 @@ function build(count = 3, id = 0) {
     deliverTo: (s: { clientId: string }, m: Message): void => { delivered.push({ kind: 'to', topic: m.topic, to: s.clientId }); },
   };
   const gate = { forwardedTo: [] as number[], waited: 0, lost: 0,
-    forwarded(peer: number) { this.forwardedTo.push(peer); }, waitFor() { this.waited++; }, lostForward() { this.lost++; } };
+    forwarded(peer: number) { this.forwardedTo.push(peer); }, waitFor() { this.waited++; }, lostForward() { this.lost++; }, committedAt: (): Promise<boolean> => Promise.resolve(false) };
   const retained: string[] = [];
   const retain = { set: (m: Message): Promise<void> => { retained.push(m.topic); return Promise.resolve(); }, replica: (m: Message): void => { retained.push('replica:' + m.topic); } };
   const routing = new Routing(ctx, peers, local, delivery as never, gate, retain);
@@ -100,14 +100,28 @@ test('shared groups: member counts are announced, and each message goes to one s
   assert.ok(local.every((d) => d.to === 'm'));
 });
 
-test('a shard that restarted loses its routes; with persistent sessions they are kept as stale until it is ready', () => {
+test('a shard that restarted loses its routes; with persistent sessions a message for them waits until it is ready, then goes to it', () => {
   const { routing, peers, gate } = build(2, 0);
   routing.applyRoute(true, 1, 'p/#');
   routing.dropShard(1, true);
   routing.publish(msg('p/x', 1), Date.now());
   assert.equal(peers.take().length, 0);
-  assert.equal(gate.lost, 1, 'its acks are withheld');
+  assert.equal(gate.waited, 1, 'its ack waits for the peer');
+  assert.equal(gate.lost, 0);
+  routing.applyRoute(true, 1, 'p/#'); // its sessions are back: their routes come before SYNC_DONE
   assert.equal(routing.peerReady(1), true);
+  assert.equal(peers.take().length, 1, 'the message that waited goes to the peer');
   routing.publish(msg('p/x', 1), Date.now());
-  assert.equal(gate.lost, 1);
+  assert.equal(gate.waited, 1);
+  assert.equal(gate.lost, 0);
+});
+
+test('a message that matches both the stale routes of a restarted shard and its new ones has its ack withheld', () => {
+  const { routing, peers, gate } = build(2, 0);
+  routing.applyRoute(true, 1, 'p/#');
+  routing.dropShard(1, true);
+  routing.applyRoute(true, 1, 'p/x'); // announced by the new incarnation before its sessions are back
+  routing.publish(msg('p/x', 1), Date.now());
+  assert.equal(peers.take().length, 1);
+  assert.equal(gate.lost, 1, 'it reached the peer before the sessions homed there');
 });

@@ -346,6 +346,11 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     this.peers.commit(peer);
   }
 
+  /** A COMMIT_BARRIER of its own to `peer`: resolves with its answer (true: lost). */
+  committedAt(peer: number): Promise<boolean> {
+    return new Promise((resolve) => this.sendBarrier(peer, { peer, g: null, done: resolve }, 0));
+  }
+
   /**
    * A COMMIT_BARRIER to `peer` on behalf of one received here (a chain): resolves with its
    * answer, true when lost (a shard on the way crashed before committing).

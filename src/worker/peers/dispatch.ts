@@ -59,10 +59,14 @@ export function fillFrameTable(table: FrameHandler[], ctx: ShardContext, p: Fram
   table[FrameType.DIRECT] = (r) => readDirect(r, moves);
   table[FrameType.MOVE_READY] = (r) => readMove(r, false, moves);
   table[FrameType.MOVE_DONE] = (r) => readMove(r, true, moves);
-  table[FrameType.BARRIER] = (r) => readBarrier(r, false, peers);
-  table[FrameType.BARRIER_ACK] = (r) => readBarrier(r, true, peers);
+  table[FrameType.BARRIER] = (r) => readBarrier(r, false, true, peers);
+  table[FrameType.BARRIER_ACK] = (r) => readBarrier(r, true, true, peers);
+  table[FrameType.CONTROL_BARRIER] = (r) => readBarrier(r, false, false, peers);
+  table[FrameType.CONTROL_BARRIER_ACK] = (r) => readBarrier(r, true, false, peers);
   table[FrameType.COMMIT_BARRIER] = (r) => readCommitBarrier(r, false, durability);
   table[FrameType.COMMIT_BARRIER_ACK] = (r) => readCommitBarrier(r, true, durability);
+  table[FrameType.HOLD] = (_r, from) => peers.onHold(from, true);
+  table[FrameType.RESUME] = (_r, from) => peers.onHold(from, false);
   table[FrameType.SYNC_DONE] = (r, from) => {
     readSyncDone(r);
     // From a restarted peer: its sessions are back. Otherwise: a peer's ownership list is complete.

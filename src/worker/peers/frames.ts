@@ -21,7 +21,7 @@ export const FrameType = {
   OWNED: 8,     // to a restarted home shard: I own X (rebuilds its ownership map)
   SYNC_DONE: 9, // to a restarted shard: all my routes, shares and ownerships were sent
   BARRIER: 10,  // answer with BARRIER_ACK once everything before it is applied
-  BARRIER_ACK: 11,
+  BARRIER_ACK: 11, // ... which vouches for the data before it in its ring (waits behind it when held)
   RETAIN_SET: 12,  // to the topic's home shard: set (or clear) this retained message, in your order
   RETAIN_DONE: 13, // from the home shard: that set is applied and committed
   COMMIT_BARRIER: 14,     // answer with COMMIT_BARRIER_ACK once everything before it is applied and committed to the store
@@ -30,16 +30,47 @@ export const FrameType = {
   MOVE_READY: 17,  // to the old shard: the session's routes are known everywhere; retire the ghost
   MOVE_DONE: 18,   // from the old shard: the ghost is gone; nothing more comes through it
   NODE_COMMIT: 19, // over NATS only, from another node (worker/cluster): answer once what it sent before is committed
+  HOLD: 20,    // the ring from you is held for a subscriber that is behind: your publishers wait (peers.ts)
+  RESUME: 21,  // ... no longer: they may go on
+  CONTROL_BARRIER: 22,     // a BARRIER whose answer vouches only for control frames (route updates)
+  CONTROL_BARRIER_ACK: 23, // ... so it does not wait behind data in a held ring
 } as const;
 
-/** Rings are FIFO: the ack proves every frame sent before the barrier has been handled. */
-export function writeBarrier(w: ByteWriter, ack: boolean, shard: number, token: number): void {
-  w.u8(ack ? FrameType.BARRIER_ACK : FrameType.BARRIER).u8(shard).u32(token);
+/**
+ * The frames a held ring still hands on at once (peers.ts): none of them depends on the data
+ * before it in the ring, so a subscriber that is behind does not delay takeovers, route and
+ * share updates, ownership lists, barrier requests (an answer vouches for what is before it in
+ * the ring it goes back in, not for what was before the request), control barriers' answers,
+ * or the answers to this shard's own commit barriers and retained sets (those vouch for what
+ * this shard sent, not for what is in the ring). All the others wait in order behind the data:
+ * PUBLISH and DIRECT are the data, and BARRIER_ACK, COMMIT_BARRIER, MOVE_READY, MOVE_DONE and
+ * RETAIN_SET must not overtake it (the answer vouches for every frame before it; a ghost retires
+ * only after what was forwarded to it; a retained set keeps its place among the publishes).
+ */
+export const AT_ONCE: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (const f of [FrameType.ROUTE, FrameType.SHARE, FrameType.CLAIM, FrameType.TAKEOVER, FrameType.SESSION, FrameType.RELEASE, FrameType.OWNED,
+    FrameType.SYNC_DONE, FrameType.RETAIN_DONE, FrameType.COMMIT_BARRIER_ACK, FrameType.HOLD, FrameType.RESUME,
+    FrameType.BARRIER, FrameType.CONTROL_BARRIER, FrameType.CONTROL_BARRIER_ACK]) t[f] = 1;
+  return t;
+})();
+
+export function writeHold(w: ByteWriter, held: boolean): void {
+  w.u8(held ? FrameType.HOLD : FrameType.RESUME);
 }
 
-export function readBarrier(r: ByteReader, ack: boolean, to: { onBarrier(ack: boolean, from: number, token: number): void }): void {
+/**
+ * Rings are FIFO: the ack proves every frame its sender sent before it has been handled; a
+ * control barrier's ack (`data` false) only every control frame (AT_ONCE), data may still wait
+ * behind a held ring.
+ */
+export function writeBarrier(w: ByteWriter, ack: boolean, shard: number, token: number, data: boolean): void {
+  w.u8(data ? (ack ? FrameType.BARRIER_ACK : FrameType.BARRIER) : (ack ? FrameType.CONTROL_BARRIER_ACK : FrameType.CONTROL_BARRIER)).u8(shard).u32(token);
+}
+
+export function readBarrier(r: ByteReader, ack: boolean, data: boolean, to: { onBarrier(ack: boolean, from: number, token: number, data: boolean): void }): void {
   const shard = r.u8();
-  to.onBarrier(ack, shard, r.u32());
+  to.onBarrier(ack, shard, r.u32(), data);
 }
 
 /**

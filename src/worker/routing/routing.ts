@@ -16,6 +16,7 @@ import { ConnState } from '../net/conn-state.ts';
 import type { Delivery } from './delivery.ts';
 import type { RetainedSync } from './retain-sync.ts';
 import { released, SUBSCRIPTION_BYTES } from '../net/reclaim.ts';
+import { UntilReady } from './until-ready.ts';
 
 /**
  * What routing tells the commit gate (durability.ts) about a publish, so that its publisher's
@@ -28,6 +29,8 @@ export interface ForwardGate {
   forwarded(peer: number): void;
   /** A QoS 1/2 message matched routes of a restarted peer whose sessions are not back yet. */
   lostForward(): void;
+  /** Resolves once `peer` has committed what this shard sent it so far (true: it crashed first). */
+  committedAt(peer: number): Promise<boolean>;
 }
 
 /**
@@ -99,12 +102,15 @@ export class Routing {
   /**
    * Routes of restarted peers that owned persistent sessions, kept until the peer says it has
    * its sessions back (SYNC_DONE from it): until then a QoS 1/2 message that matches one finds
-   * nobody to keep it for those sessions, so its ack is withheld (Durability.lostForward).
+   * nobody to keep it for those sessions, so it waits for the peer (until-ready.ts), and its ack
+   * with it. One that the peer's new routes match already went to it before the sessions came
+   * back: its ack is withheld (Durability.lostForward), and the publisher resends.
    */
   private readonly stale = new TopicTrie<number>();
   private staleMask = 0;
-  private staleHit = false;
-  private readonly collectStale = (): void => { this.staleHit = true; };
+  private staleHit = 0;
+  private readonly collectStale = (shard: number): void => { this.staleHit |= 1 << shard; };
+  private readonly untilReady: UntilReady;
   private readonly collectGroup = (g: SharedGroup): void => { this.pickedGroups.push(g); };
 
   /** `local`: this shard's subscriptions (Delivery matches the same trie). */
@@ -118,6 +124,17 @@ export class Routing {
     this.retain = retain;
     this.shardKeys = Array.from({ length: shard.count }, (_, i) => String(i));
     this.groupTargets = new Array(shard.count).fill(null);
+    this.untilReady = new UntilReady({
+      forwardIfRouted: (msg, peer) => {
+        this.mask = 0;
+        this.remote.match(msg.topic, this.collectRemote);
+        if ((this.mask & (1 << peer)) === 0) return false;
+        this.mask = 1 << peer;
+        this.forward(msg, false);
+        return true;
+      },
+      committedAt: (peer) => gate.committedAt(peer),
+    });
   }
 
   // ---- subscriptions of this shard's sessions ----
@@ -228,6 +245,7 @@ export class Routing {
     this.staleMask &= ~(1 << shard);
     const key = this.shardKeys[shard]!;
     for (const f of [...this.stale.filters()]) this.stale.remove(f, key);
+    this.untilReady.ready(shard);
     return true;
   }
 
@@ -281,9 +299,12 @@ export class Routing {
     this.mask = 0;
     if (sh.count > 1) this.remote.match(msg.topic, this.collectRemote);
     if (this.staleMask !== 0 && msg.qos !== 0) {
-      this.staleHit = false;
+      this.staleHit = 0;
       this.stale.match(msg.topic, this.collectStale);
-      if (this.staleHit) this.gate.lostForward();
+      if (this.staleHit !== 0) {
+        const wait = (this.staleHit & this.mask) === 0 ? this.untilReady.add(msg, this.staleHit) : null;
+        if (wait === null) this.gate.lostForward(); else this.gate.waitFor(wait);
+      }
     }
     this.pickedGroups.length = 0;
     if (withGroups) this.sharedTrie.match(msg.topic, this.collectGroup);

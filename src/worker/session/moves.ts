@@ -221,7 +221,7 @@ export class Moves implements MoveReceiver {
     if (g === undefined || g.moving!.toToken !== token) return;
     g.moving!.ready = true;
     // A ghost that still receives from an older ghost waits for that one's MOVE_DONE.
-    if (g.moving!.from < 0) this.peers.barrier(() => this.retire(g), MOVE_BARRIER_MS);
+    if (g.moving!.from < 0) this.peers.barrier(() => this.retire(g), MOVE_BARRIER_MS, true);
   }
 
   /** Y: the ghost is gone; release what was parked. */
@@ -235,7 +235,7 @@ export class Moves implements MoveReceiver {
       this.deliverParked(s, m);
       // Late copies through our own routes are dropped by the floors until every peer has
       // answered a barrier sent now: whatever a peer sent us before that is then handled.
-      this.peers.barrier(() => { if (s.moving === m && m.to < 0) s.moving = null; }, MOVE_BARRIER_MS);
+      this.peers.barrier(() => { if (s.moving === m && m.to < 0) s.moving = null; }, MOVE_BARRIER_MS, true);
       return;
     }
     const g = this.ghosts.get(clientId);
@@ -245,7 +245,7 @@ export class Moves implements MoveReceiver {
       // What this shard parked goes after everything the older ghost forwarded, then live.
       for (const h of this.release(m)) this.forward(m.to, m.toToken, clientId, h.msg, h.qos, h.retain, h.subIds);
       this.landed(m);
-      if (m.ready) this.peers.barrier(() => this.retire(g), MOVE_BARRIER_MS);
+      if (m.ready) this.peers.barrier(() => this.retire(g), MOVE_BARRIER_MS, true);
       return;
     }
     // The arriving session was dropped meanwhile (clean start, ended): what it parked goes with it.
