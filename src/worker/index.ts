@@ -15,6 +15,7 @@ import { BannedIds } from './control/banned.ts';
 import { ControlRoom } from './control/index.ts';
 import { startSessionGauges } from './control/gauges.ts';
 import { HookedAuth } from './hooks/auth.ts';
+import { shardAccess } from './hooks/access.ts';
 import { EmbedEvents } from './embed/control.ts';
 import { countBackendsIn } from './hooks/backends/common.ts';
 import { Bridges } from './bridge/index.ts';
@@ -50,12 +51,13 @@ const banned = new BannedIds(store);
 banned.load();
 let security: ShardSecurity;
 try {
-  // Hooks first: the CONNECT-time points decide after the configured authentication (hooks/auth.ts).
+  // Hooks first, then the files, whose hooks go to the front of the stack (hooks/auth.ts, hooks/access.ts).
   countBackendsIn(stats, init.id); // the first-party backends' health: /metrics and $SYS
   await shard.hooks.load(init.config.hooks, { shard: init.id, shards: init.count, config: init.config, log });
   security = await createSecurity(init.config, init.security, { id: init.id, stats, log });
+  shard.hooks.prepend(...security.builtins); // the files' hooks before the modules' (docs/hooks.md, "Order")
   shard.auth = banned.wrap(new HookedAuth(security.auth, shard.hooks, init.id));
-  shard.access = security.access;
+  shard.access = shardAccess(security.access, shard.hooks, init.id);
 } catch (err) {
   const e = err as { code?: string; message?: string };
   port.postMessage({ type: 'fatal', code: e.code ?? 'SHOAL_CONFIG_INVALID', message: e.message ?? String(err) } satisfies ControlFromShard);

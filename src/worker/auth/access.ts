@@ -4,8 +4,10 @@
 // other half (`OnConnectAuthenticate`), is the AuthHook's `check` (hook.ts).
 //
 // A shard builds one AccessHook at start (create.ts): the ACL file's (acl-access.ts), an
-// --auth-hook module's own `onACLCheck`, or none. With none, no connection gets a guard and
-// the handlers and delivery skip every check on a null field: the hot path is unchanged.
+// --auth-hook module's own `onACLCheck`, or none; when hook modules implement onACLCheck, the
+// registry's access (hooks/access.ts) asks that one first and then the modules at delivery.
+// With none, no connection gets a guard and the handlers and delivery skip every check on a
+// null field: the hot path is unchanged.
 import type { SubscribeVerdict } from '../../shared/auth/acl.ts';
 
 /** What a hook knows of the client it decides for. `state` is the hook's own per-client slot. */
@@ -16,7 +18,14 @@ export interface AccessClient {
   state: unknown;
   /** the hook's generation `state` was prepared for (a reload bumps the hook's) */
   stateGen: number;
+  /** the hook modules' slot at delivery (hooks/access.ts), beside the file's `state` */
+  hookState: unknown;
+  /** the connection's address and protocol version while it is alive; null for an offline session */
+  conn(): GuardConn | null;
 }
+
+/** What a guard knows of its connection, for the hook modules' client (address read when asked). */
+export interface GuardConn { readonly remote: string; readonly version: number }
 
 export interface AccessHook {
   /** May `client` PUBLISH to `topic` (write = true), or receive a message on it (write = false)? */
@@ -46,13 +55,19 @@ export class ClientGuard implements AccessClient {
   readonly username: string | undefined;
   state: unknown = null;
   stateGen = -1;
+  hookState: unknown = null;
+  // Weak: an offline session keeps its last connection's guard, not the closed connection.
+  private readonly connRef: WeakRef<GuardConn> | null;
   private readonly hook: AccessHook;
 
-  constructor(hook: AccessHook, clientId: string, username: string | undefined) {
+  constructor(hook: AccessHook, clientId: string, username: string | undefined, conn: GuardConn | null = null) {
     this.hook = hook;
     this.clientId = clientId;
     this.username = username;
+    this.connRef = conn === null ? null : new WeakRef(conn);
   }
+
+  conn(): GuardConn | null { return this.connRef?.deref() ?? null; }
 
   canPublish(topic: string): boolean { return this.hook.onACLCheck(this, topic, true); }
   canRead(topic: string): boolean { return this.hook.onACLCheck(this, topic, false); }

@@ -1,5 +1,6 @@
-// How a shard builds its authentication hook and its access hook from the configuration (the
-// interfaces: hook.ts, access.ts), and how a reload swaps the files under them.
+// How a shard builds its authentication hook, its access hook and the built-in hooks of the
+// registry from the configuration (the interfaces: hook.ts, access.ts, ../hooks/hook.ts), and
+// how a reload swaps the files under them.
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { BrokerConfig } from '../../shared/config.ts';
@@ -12,12 +13,16 @@ import type { AccessHook } from './access.ts';
 import { AclFileAccess } from './acl-access.ts';
 import { AllowAll, type AuthHook, type Maybe } from './hook.ts';
 import { PasswordFileAuth, type PasswordAuthContext } from './password-auth.ts';
+import { PasswordFileHook } from './password-hook.ts';
+import type { Hook } from '../hooks/hook.ts';
 import { UsersFileAuth } from './users.ts';
 
 /**
  * A module given with `--auth-hook PATH` exports (default or `createAuthHook`) a function
- * `(config, base) => AuthHook`, where `base` is the hook the other flags configured (a password
- * file, a users file, or allow-all): a custom hook can wrap it. The hook it returns may also
+ * `(config, base) => AuthHook`, where `base` is the hook the other flags configured (a users
+ * file, or allow-all; with a password file, one that allows every CONNECT and answers the file's
+ * SCRAM-SHA-256 exchange: the file itself decides after it, as the registry's first
+ * onConnectAuthenticate, so with both, both must allow): a custom hook can wrap it. The hook it returns may also
  * implement AccessHook's `onACLCheck` (and `subscribeVerdict`, `canDeliver`): then it decides
  * topic access too, and `base.access` is the ACL file's hook (if any) for it to ask.
  */
@@ -25,7 +30,10 @@ export type AuthHookFactory = (config: BrokerConfig, base: AuthHook & { access?:
 
 /** What a shard's security is made of: the hooks it asks, and the file-backed parts a reload replaces. */
 export interface ShardSecurity {
+  /** the authenticator: the first to answer a CONNECT, and the enhanced-authentication methods */
   auth: AuthHook;
+  /** the hooks the files are, for the front of the registry's stack (HookRegistry.prepend) */
+  builtins: Hook[];
   /** null: no access control (no guard is made, no check runs) */
   access: AccessHook | null;
   passwords: PasswordFileAuth | null;
@@ -40,7 +48,7 @@ export interface ShardSecurity {
  * files on disk hold by then.
  */
 export async function createSecurity(config: BrokerConfig, files: SecurityFiles, ctx: PasswordAuthContext): Promise<ShardSecurity> {
-  const sec: ShardSecurity = { auth: new AllowAll(), access: null, passwords: null, acl: null, pool: null };
+  const sec: ShardSecurity = { auth: new AllowAll(), builtins: [], access: null, passwords: null, acl: null, pool: null };
   if (config.passwordFile !== '') {
     const file = parsePasswordFile(handed(files.passwordText, config.passwordFile), { allowPlaintext: config.allowPlaintextPasswords, source: config.passwordFile });
     for (const w of file.warnings) ctx.log.warn(w);
@@ -49,7 +57,9 @@ export async function createSecurity(config: BrokerConfig, files: SecurityFiles,
     // Imported only with a password file: piscina costs each shard ~2 MiB of heap.
     const { HashPool } = await import('../../shared/auth/hash-pool.ts');
     sec.pool = new HashPool({ threads: config.hashThreads, allowPlaintext: config.allowPlaintextPasswords });
-    sec.auth = sec.passwords = new PasswordFileAuth(ctx, file, sec.pool, config.allowAnonymous);
+    const passwords = sec.passwords = new PasswordFileAuth(ctx, file, sec.pool, config.allowAnonymous);
+    sec.builtins.push(new PasswordFileHook(passwords));
+    sec.auth = scramOnly(passwords);
     if (config.authUsers !== '' && ctx.id === 0) ctx.log.warn(`--auth-users ${config.authUsers} is not used: --password-file supersedes it`);
   } else if (config.authUsers !== '') {
     sec.auth = UsersFileAuth.fromFile(config.authUsers, config.allowAnonymous);
@@ -74,6 +84,20 @@ export async function createSecurity(config: BrokerConfig, files: SecurityFiles,
     if (typeof (sec.auth as Partial<AccessHook>).onACLCheck === 'function') sec.access = sec.auth as unknown as AccessHook;
   }
   return sec;
+}
+
+/**
+ * The authenticator beside a password file: every CONNECT passes to the file's hook (which
+ * decides it), and the file's SCRAM lines answer the SCRAM-SHA-256 exchange, which is decided
+ * here (an enhanced authentication has no password for onConnectAuthenticate).
+ */
+function scramOnly(passwords: PasswordFileAuth): AuthHook {
+  const allow = new AllowAll();
+  return {
+    check: (req) => allow.check(req),
+    supportsMethod: (m) => passwords.supportsMethod(m),
+    begin: (m, req, reauth) => passwords.begin(m, req, reauth),
+  };
 }
 
 /** A configured file's text main handed over; a shard never runs a configured file as absent. */

@@ -1,10 +1,12 @@
-// The CONNECT-time points as the shard's authentication hook: the configured one (users file,
-// --auth-hook, allow-all) decides first, then onConnect and onConnectAuthenticate of the hooks.
-// Wrapping the authentication hook keeps the CONNECT handler as it is.
+// The CONNECT-time points as the shard's authentication hook: onConnect of the hooks, then the
+// configured authenticator (users file, --auth-hook, allow-all; with a password file it only
+// answers the file's SCRAM-SHA-256 exchange), then onConnectAuthenticate of the stack: the
+// password file's first (auth/password-hook.ts), then the modules'. Wrapping the
+// authentication hook keeps the CONNECT handler as it is.
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import type { AuthExchange, AuthHook, AuthOutcome, AuthRequest, Maybe } from '../auth/hook.ts';
 import type { HookClient } from './hook.ts';
-import { isThenable, type HookRegistry } from './registry.ts';
+import { isThenable, LazyClient, type HookRegistry } from './registry.ts';
 
 export class HookedAuth implements AuthHook {
   private readonly base: AuthHook;
@@ -17,9 +19,8 @@ export class HookedAuth implements AuthHook {
     this.shard = shard;
   }
 
-  private client(req: AuthRequest): HookClient {
-    return { clientId: req.clientId, username: req.username, address: req.remote, protocolVersion: req.version, shard: this.shard };
-  }
+  /** A CONNECT's client as the points see it; its address is looked up only when read. */
+  private client(req: AuthRequest): HookClient { return new LazyClient(req.clientId, req.username, req.version, this.shard, () => req.remote); }
 
   /** The client's user name, kept for HookClient once its CONNECT is allowed (not before: a refused one must not replace a connected client's). */
   private readonly allowed = (req: AuthRequest, o: AuthOutcome): AuthOutcome => {

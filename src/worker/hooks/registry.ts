@@ -10,6 +10,13 @@ import { HOOK_POINTS, HookBase, type Hook, type HookClient, type HookContext, ty
 
 type Fn = (...args: never[]) => unknown;
 
+/**
+ * Marks a built-in hook's bound methods: their promises are bounded by the hook itself (the
+ * password file's hashing queue and its failed-login delays of up to 10 s, which are the point
+ * and must not be cut short into a quicker refusal), so the registry does not time them out.
+ */
+const BUILTIN_FN = Symbol('shoal.builtinHook');
+
 const BUILTIN: ReadonlyMap<string, string> = new Map([['shoal/hooks/http', './backends/http.ts'], ['shoal/hooks/redis', './backends/redis.ts'], ['shoal/hooks/postgres', './backends/postgres.ts']]);
 
 /** A module specifier as import() in a shard takes it: paths are the working directory's (main's and the shards' are the same). */
@@ -24,6 +31,7 @@ export function hookUrl(spec: string): string {
 
 export class HookRegistry {
   private hooks: Hook[] = [];
+  private readonly builtins = new WeakSet<Hook>();
   private readonly fns = new Map<HookPoint, Fn[]>();
   /** Per point: some hook implements it. */
   readonly has: Record<HookPoint, boolean> = Object.fromEntries(HOOK_POINTS.map((p) => [p, false])) as Record<HookPoint, boolean>;
@@ -63,6 +71,17 @@ export class HookRegistry {
     this.index();
   }
 
+  /**
+   * The broker's own hooks (the password file's, auth/password-hook.ts), placed before every
+   * module's, in the order given: the files decide first, as comqtt's ledger does before the
+   * user's hooks, so a module never hears of a client the files refused (docs/hooks.md, "Order").
+   */
+  prepend(...hooks: Hook[]): void {
+    for (const h of hooks) this.builtins.add(h);
+    this.hooks.unshift(...hooks);
+    this.index();
+  }
+
   /** Adds a hook at the end of the stack (the embedding API's events). */
   add(hook: Hook): void { this.hooks.push(hook); this.index(); }
 
@@ -74,7 +93,10 @@ export class HookRegistry {
       const list: Fn[] = [];
       for (const h of this.hooks) {
         const f = (h as Record<string, unknown>)[p];
-        if (typeof f === 'function' && f !== base[p]) list.push((f as Fn).bind(h));
+        if (typeof f !== 'function' || f === base[p]) continue;
+        const bound = (f as Fn).bind(h);
+        if (this.builtins.has(h)) (bound as unknown as Record<symbol, boolean>)[BUILTIN_FN] = true;
+        list.push(bound);
       }
       this.fns.set(p, list);
       this.has[p] = list.length > 0;
@@ -103,13 +125,24 @@ export class HookRegistry {
     return this.decideFrom(this.fns.get(p)! as ((...a: unknown[]) => Maybe<Verdict>)[], 0, refused, args);
   }
 
+  /**
+   * The rest of `p`'s verdict once the hook at `i` answered with `pending` (a caller that asks
+   * the hooks itself, without an argument array, on its synchronous path: hooks/access.ts).
+   */
+  decideAfter(p: 'onACLCheck', i: number, pending: PromiseLike<Verdict>, refused: number, args: unknown[]): Promise<number> {
+    const list = this.fns.get(p)! as ((...a: unknown[]) => Maybe<Verdict>)[];
+    return this.within(pending, refused as Verdict).then((r) => { const code = verdictCode(r, refused); return code !== 0 ? code : this.decideFrom(list, i + 1, refused, args); });
+  }
+
   private decideFrom(list: ((...a: unknown[]) => Maybe<Verdict>)[], i: number, refused: number, args: unknown[]): Maybe<number> {
     for (; i < list.length; i++) {
+      const f = list[i]!;
       let v: Maybe<Verdict>;
-      try { v = list[i]!(...args); } catch { return refused; }
+      try { v = f(...args); } catch { return refused; }
       if (isThenable(v)) {
         const next = i + 1;
-        return this.within(v, refused).then((r) => { const code = verdictCode(r, refused); return code !== 0 ? code : this.decideFrom(list, next, refused, args); });
+        const settled = BUILTIN_FN in f ? Promise.resolve(v).then((x) => x, () => refused) : this.within(v, refused);
+        return settled.then((r) => { const code = verdictCode(r, refused); return code !== 0 ? code : this.decideFrom(list, next, refused, args); });
       }
       const code = verdictCode(v, refused);
       if (code !== 0) return code;
@@ -148,28 +181,32 @@ const clients = new WeakMap<ClientConn, HookClient>();
 export function clientOf(conn: ClientConn, shard: number, usernames: ReadonlyMap<string, string | undefined>): HookClient {
   let c = clients.get(conn);
   if (c === undefined || c.clientId !== conn.clientId) {
-    c = new ConnClient(conn, shard, usernames.get(conn.clientId));
+    c = new LazyClient(conn.clientId, usernames.get(conn.clientId), conn.version, shard, () => conn.remote);
     clients.set(conn, c);
   }
   return c;
 }
 
-class ConnClient implements HookClient {
+/**
+ * A client as the points see it, whose address is looked up only when a hook reads it (for a
+ * connection it is a getpeername() syscall). Private fields: not copied by a spread or by
+ * structured clone (plainClient makes the copy).
+ */
+export class LazyClient implements HookClient {
   readonly clientId: string;
   readonly username: string | undefined;
   readonly protocolVersion: number;
   readonly shard: number;
-  // Private fields: not copied by a spread or by structured clone.
-  readonly #conn: ClientConn;
+  readonly #lookup: () => string;
   #addr: string | null = null;
-  constructor(conn: ClientConn, shard: number, username: string | undefined) {
-    this.#conn = conn;
-    this.clientId = conn.clientId;
+  constructor(clientId: string, username: string | undefined, protocolVersion: number, shard: number, address: () => string) {
+    this.clientId = clientId;
     this.username = username;
-    this.protocolVersion = conn.version;
+    this.protocolVersion = protocolVersion;
     this.shard = shard;
+    this.#lookup = address;
   }
-  get address(): string { return (this.#addr ??= this.#conn.remote); }
+  get address(): string { return (this.#addr ??= this.#lookup()); }
   toJSON(): HookClient { return plainClient(this); }
 }
 

@@ -46,7 +46,11 @@ export function interceptSubscribe(conn: Connection, p: mqttPacket.ISubscribePac
   };
   if (!hooks.has.onACLCheck) { onSubscribe(); return true; }
   let pending = 0;
+  const files = conn.session?.guard ?? null;
   p.subscriptions.forEach((s, i) => {
+    // The files first (docs/hooks.md, "Order"): a filter the ACL file denies is not asked of the
+    // modules; the handler refuses it as the file's (counted, logged).
+    if (files !== null && files.subscribeVerdict(s.topic) === 'deny') return;
     const v = hooks.decide('onACLCheck', Reason.NOT_AUTHORIZED, [client, s.topic, false]);
     if (isThenable(v)) {
       hold();

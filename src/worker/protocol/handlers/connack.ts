@@ -112,7 +112,7 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
   // Access control: the client's guard; a session it takes up had its subscriptions judged for
   // someone else, or by an older file, so all of them are checked at delivery (cached).
   if (sh.access !== null && conn.socket.internal !== true) {
-    const g = s.guard = new ClientGuard(sh.access, conn.clientId, req.username);
+    const g = s.guard = new ClientGuard(sh.access, conn.clientId, req.username, conn);
     for (const sub of s.subs.values()) sub.guard = g;
   }
   sh.lifecycle.adopt(s);

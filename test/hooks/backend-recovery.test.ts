@@ -1,0 +1,101 @@
+// A first-party backend that was down and answers again: each shard that logged the outage logs
+// "answers again" once, and the down gauge in /metrics and $SYS/broker/backends/redis/state go
+// back to up. Debian's redis-server, stopped and started again on the same port in the test; the
+// broker runs from the CLI with a config file (json logs, admin HTTP, $SYS each second).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { encodeHash, hashPassword } from '../../src/shared/auth/password-file.ts';
+import { freePort, isMosquitto, startBroker } from '../helpers/broker.ts';
+import { connect, connectClient, eventually, type MqttClient } from '../helpers/clients.ts';
+
+const REDIS = '/usr/bin/redis-server';
+const skip = isMosquitto ? 'Shoal only' : spawnSync(REDIS, ['--version']).status === 0 ? false : 'needs Debian\'s redis-server';
+
+/** redis-server on `port` with alice's password, and $SYS readable for anonymous clients (no files: a restart starts empty). */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const server = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {}); // refused until the server listens: eventually() retries
+  try {
+    await eventually(async () => redis.connect().then(() => true, () => false), 5000, 'redis-server up');
+    await redis.hset('shoal:users', { alice: encodeHash(hashPassword('pw')) });
+    await redis.hset('shoal:acl:$anonymous', { '$SYS/#': 'r' });
+  } finally { redis.disconnect(); }
+  return server;
+}
+
+async function stopRedis(server: ChildProcess): Promise<void> {
+  if (server.exitCode !== null) return;
+  const gone = once(server, 'exit');
+  server.kill('SIGTERM');
+  await gone;
+}
+
+function gauge(text: string, backend: string): number {
+  let sum = 0;
+  for (const m of text.matchAll(/^shoal_backend_down\{([^}]*)\} (\S+)$/gm)) if (m[1]!.includes(`backend="${backend}"`)) sum += Number(m[2]);
+  return sum;
+}
+
+test('a backend that answers again: "answers again" once per shard that was down, its gauge and $SYS state back to up', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-recovery-'));
+  const port = await freePort();
+  let server = await startRedis(port);
+  const shards = 2;
+  const held: MqttClient[] = [];
+  try {
+    const cfg = join(dir, 'shoal.yaml');
+    writeFileSync(cfg, `hooks:\n  - module: shoal/hooks/redis\n    options: {url: "redis://127.0.0.1:${port}/0", timeoutMs: 500, cacheTtlMs: 0, onError: deny}\n`);
+    const httpPort = await freePort();
+    const b = await startBroker({ shards, extraArgs: ['--config', cfg, '--log-format', 'json', '--http-port', String(httpPort), '--http-host', '127.0.0.1', '--sys-interval', '1'] });
+    const lines = (what: string): number[] => b.stderr().split('\n').filter((l) => l.includes(what)).map((l) => (JSON.parse(l) as { shard: number }).shard);
+    const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const alice = (): Promise<void> => connectClient(b.url, { version: 5, username: 'alice', password: 'pw' }).then((c) => { c.client.end(true); });
+    try {
+      const sys = await connect(b.url, { version: 5, clientId: 'sys-reader' });
+      const state = new Map<string, string>();
+      sys.on('message', (topic, payload) => state.set(topic, payload.toString()));
+      await sys.subscribeAsync('$SYS/broker/backends/redis/state');
+
+      await alice(); // up: allowed
+      await stopRedis(server);
+      // Down: refused (onError deny) within the timeout, on both shards (clients held open so the
+      // least-loaded placement spreads the next ones).
+      for (let i = 0; i < 6; i++) {
+        await assert.rejects(connectClient(b.url, { version: 5, username: 'alice', password: 'pw' }), (e: Error & { code?: number }) => e.code === 0x86);
+        held.push(await connect(b.url, { version: 5, clientId: `hold-${i}` }));
+      }
+      const down = lines('redis unreachable or too slow');
+      assert.ok(down.length >= 1 && down.length <= shards && new Set(down).size === down.length, `one outage line per shard: ${down}`);
+      assert.equal(gauge(await metrics(), 'redis'), down.length);
+      await eventually(() => state.get('$SYS/broker/backends/redis/state') === `down on ${down.length} of ${shards} shards`, 4000, '$SYS state down');
+      assert.deepEqual(lines('redis answers again'), [], 'not back yet');
+
+      server = await startRedis(port);
+      // ioredis reconnects by itself; CONNECTs are let in again on every shard that was down.
+      await eventually(async () => {
+        const ok = await alice().then(() => true, () => false);
+        if (ok) held.push(await connect(b.url, { version: 5, clientId: `hold-${held.length}` }));
+        return ok && down.every((s) => lines('redis answers again').includes(s));
+      }, 15000, 'alice allowed again on every shard that was down');
+      for (let i = 0; i < 4; i++) await alice(); // more answers: no more lines
+      const again = lines('redis answers again');
+      assert.deepEqual([...again].sort(), [...down].sort(), 'once per shard that was down');
+      assert.equal(gauge(await metrics(), 'redis'), 0);
+      await eventually(() => state.get('$SYS/broker/backends/redis/state') === 'up', 4000, '$SYS state up');
+      sys.end(true);
+    } finally {
+      for (const c of held) c.end(true);
+      await b.stop();
+    }
+  } finally {
+    await stopRedis(server);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
