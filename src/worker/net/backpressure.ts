@@ -35,8 +35,8 @@ export interface Source {
  * in that window is compared with a quarter of socketHighWater (RATE_DIVISOR: 2.5 MiB/s with
  * the defaults). Slower than that in two windows in a row (or nothing taken at all since it
  * fell behind, after a quarter window), it is *slow*: whoever waits for it is released at once and
- * nobody waits for it again until a window in which it went at that rate, or until it has
- * caught up completely. (Asking for several fast windows in a row before waiting for it
+ * nobody waits for it again until its rate averaged over several windows is above that (or one
+ * window went at four times it: EWMA_WEIGHT, FAST_FACTOR), or until it has caught up completely. (Asking for several fast windows in a row before waiting for it
  * again was tried: on a loaded machine a healthy reader misjudged slow then stayed unwaited
  * for long enough to overflow its QoS 1 queue.) A slow client's
  * socket takes up to `maxBacklog` bytes; past that its QoS 0 goes to the session queue bounded
@@ -53,6 +53,18 @@ export interface Source {
  * machine is tens of ms; misjudged slow, it is not waited for and its queue can overflow.
  */
 const RATE_DIVISOR = 4;
+
+/**
+ * A slow client is waited for again once its drain rate, averaged over windows with this
+ * weight for the newest (about the last 8), is above the bound, not after one fast window: a
+ * reader slower than the bound empties its kernel's buffer in bursts, and one burst made a
+ * window look fast (publishers then waited for it up to two windows more, again and again). A
+ * healthy reader misjudged slow (a busy machine did not schedule it) drains many times the
+ * bound once it runs, so its average crosses within a window or two.
+ */
+const EWMA_WEIGHT = 1 / 8;
+/** ... or once one window went at this many times the bound (a healthy reader that runs again). */
+const FAST_FACTOR = 4;
 
 export class Backpressure {
   /** The source whose bytes or frames are being handled right now (null otherwise). */
@@ -139,17 +151,22 @@ export class Backpressure {
   }
 
   /**
-   * True when `sub` drained less than socketHighWater / RATE_DIVISOR per slowMs in this window
-   * (since behindSince) and the one before; a new window begins now.
+   * True when `sub` is slow: not yet judged, when it drained less than socketHighWater /
+   * RATE_DIVISOR per slowMs in this window (since behindSince) and the one before; judged
+   * already, while its drain rate over several windows (`drainRate`, EWMA_WEIGHT) stays below
+   * that. A new window begins now.
    */
   private judge(sub: Connection, now: number): boolean {
     const drained = sub.drained();
-    const slowWindow = (drained - sub.drainedAtMark) * this.slowMs * RATE_DIVISOR < (now - sub.behindSince) * this.highWater;
+    const rate = (drained - sub.drainedAtMark) / Math.max(1, now - sub.behindSince);
     sub.behindSince = now;
     sub.drainedAtMark = drained;
+    sub.drainRate += (rate - sub.drainRate) * EWMA_WEIGHT;
+    const bound = this.highWater / (this.slowMs * RATE_DIVISOR);
+    if (sub.slow) return sub.drainRate < bound && rate < FAST_FACTOR * bound;
     // Two slow windows in a row, so one that a busy machine stretched (a healthy reader not
     // scheduled for 100 ms) does not cost a subscriber its waiting publishers; fast at once.
-    sub.slowWindows = slowWindow ? sub.slowWindows + 1 : 0;
+    sub.slowWindows = rate < bound ? sub.slowWindows + 1 : 0;
     return sub.slowWindows >= 2;
   }
 

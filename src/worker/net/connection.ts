@@ -91,6 +91,7 @@ export class Connection {
   written = 0;
   slow = false;
   slowWindows = 0;             // rate windows in a row it went slower than the bound (backpressure.ts)
+  drainRate = 0;               // its drain rate over several windows, bytes/ms (backpressure.ts)
   waiters: Source[] | null = null;
   lastWaiter: Source | null = null;
   spillWaiting = false;
