@@ -148,7 +148,11 @@ describe('REST API over the shards (4 shards)', () => {
     assert.equal(got.messages[0]!.payload.toString(), 'from the api');
     assert.equal((got.messages[0]!.packet as IPublishPacket).qos, 1);
 
-    const list = (await api('GET', `/retained?match=${tag}`)).json();
+    // The subscriber's copy can arrive before the retained set has reached every shard (the
+    // retained copy is synced between shards on its own): wait for the list rather than read it
+    // once (a flake in a fresh-clone CI run).
+    let list = { items: [] as unknown[] };
+    await eventually(async () => { list = (await api('GET', `/retained?match=${tag}`)).json(); return list.items.length > 0; }, 5000, 'the retained message listed');
     assert.deepEqual(list.items, [{ topic: `${tag}/t`, qos: 1, size: 12, payload: 'from the api' }]);
     assert.equal((await api('DELETE', `/retained/${encodeURIComponent(`${tag}/t`)}`)).status, 204);
     await eventually(async () => (await api('GET', `/retained?match=${tag}`)).json().total === 0, 5000, 'retained cleared');
