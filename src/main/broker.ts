@@ -11,6 +11,7 @@ import type { BrokerConfig } from '../shared/config.ts';
 import { listenersOf } from '../shared/config/listeners.ts';
 import { loadObject, type ConfigObject } from '../shared/config/object.ts';
 import type { ConnectedClient } from '../shared/admin-query.ts';
+import type { EmbedEvent } from '../shared/control.ts';
 import { ErrorCode, ShoalError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { Reason } from '../shared/protocol/reason-codes.ts';
@@ -41,6 +42,9 @@ export interface PublishOptions {
 export type ClientInfo = ConnectedClient;
 export type { ShardRequests };
 
+/** Where the shards' embedding events go once a Broker exists (null before: dropped). */
+type Unasked = { emit: ((name: EmbedEvent['name'], data: Record<string, unknown>) => void) | null };
+
 /** Options: the config keys in camelCase or kebab-case, `hooks`, and what only an embedding program sets. */
 export interface BrokerOptions extends Partial<Omit<BrokerConfig, 'hooks' | 'listeners' | 'bridges'>> {
   hooks?: (string | { module: string; options?: unknown })[];
@@ -70,7 +74,7 @@ export class Broker extends EventEmitter {
   private readonly cluster: ClusterNode | null;
 
   /** Use createBroker(). */
-  constructor(config: BrokerConfig, log: Logger, stats: StatsBlock, shards: ShardSupervisor, admin: Broker['admin'], channel: ControlChannel, cluster: ClusterNode | null = null) {
+  constructor(config: BrokerConfig, log: Logger, stats: StatsBlock, shards: ShardSupervisor, admin: Broker['admin'], channel: ControlChannel, cluster: ClusterNode | null, unasked: Unasked) {
     super();
     this.cluster = cluster;
     this.stats = stats;
@@ -80,9 +84,7 @@ export class Broker extends EventEmitter {
     this.admin = admin;
     const requests = new ChannelRequests(channel);
     this.requests = requests;
-    shards.onMessage = (shard, m) => {
-      if (m.type === 'embed-event') { if (this.eventsOn) this.emit(m.name, m.data); } else cluster?.fromShard(shard, m);
-    };
+    unasked.emit = (name, data) => { if (this.eventsOn) this.emit(name, data); };
     // What an exited shard was asked is failed by the channel (channel.ts), for both APIs.
     shards.onShardExit = (shard, code, restarting) => {
       cluster?.shardExited(shard);
@@ -212,7 +214,13 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
   const cluster = config.clusterName === '' ? null
     : new ClusterNode(config, log, { broadcast: (m) => shards.broadcast(m), post: (i, m) => shards.post(i, m) }, () => stats.sum(Stat.CLIENTS_CONNECTED), (id, on) => control.ban(id, on),
       async (id) => (await control.client(id)).value?.online === true);
-  if (cluster !== null) shards.onMessage = (i, m) => { cluster.fromShard(i, m); };
+  // What shards send unasked, wired once before they start: cluster routes from their boot on,
+  // embedding events once the Broker exists (it sets the sink).
+  const unasked: Unasked = { emit: null };
+  shards.onMessage = (i, m) => {
+    if (m.type === 'embed-event') unasked.emit?.(m.name, m.data);
+    else cluster?.fromShard(i, m);
+  };
   // Before the shards start, so /ready can say "starting" (docs/operations.md).
   // Imported only with --http-port: prom-client and the admin routes cost main ~10 MiB otherwise.
   const admin = config.httpPort === null ? null : await (await import('./admin/index.ts')).startAdminPort(config, { stats, shards, version, log, control, cluster });
@@ -225,7 +233,7 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
     await admin?.close();
     throw err;
   }
-  const broker = new Broker(config, log, stats, shards, admin, channel, cluster);
+  const broker = new Broker(config, log, stats, shards, admin, channel, cluster, unasked);
   if (opts.handleSignals) {
     let stopping = false;
     const stop = (signal: string): void => {
