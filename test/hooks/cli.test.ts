@@ -75,6 +75,7 @@ test('a hook that does not answer in --hook-timeout refuses; the client\'s later
       assert.ok(Date.now() - t0 < 250, 'the other client did not wait');
       assert.equal(await refused, 0x87);
       assert.ok(await after >= 290, 'the slow client\'s next PUBLISH waited for the verdict');
+      await eventually(() => /hook onACLCheck failed: no answer within the hook timeout \(300 ms\)/.test(b.stderr()), 3000, 'the timeout logged');
       slow.end(true); other.end(true);
     } finally { await b.stop(); }
   } finally { rmSync(dir, { recursive: true, force: true }); }

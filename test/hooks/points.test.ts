@@ -106,7 +106,8 @@ for (const shards of [1, 4]) {
       assert.equal(by('onWillSent')[0]?.payload, 'will changed by a hook');
       assert.ok(by('onDisconnect').some((r) => r.clientId === 'pub'));
       assert.deepEqual(by('onClientExpired').map((r) => r.clientId), ['brief']);
-      assert.deepEqual(by('onAuthPacket').map((r) => `${r.clientId} ${r.method}`), ['scram SCRAM-SHA-256']);
+      assert.deepEqual(by('onAuthPacket').map((r) => `${r.clientId} ${r.method} ${r.data} ${r.reauth} ${r.step}`), ['scram SCRAM-SHA-256 n,,n=alice,r=abc false 0']);
+      assert.ok(by('onConnect').some((r) => r.clientId === 'scram'), 'onConnect before an enhanced authentication');
     }
   });
 }

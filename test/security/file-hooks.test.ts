@@ -61,3 +61,29 @@ test('password and ACL files decide before the hook modules, which decide what t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--auth-hook is asked after the password file and before the hook modules', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-file-hooks-'));
+  const calls = join(dir, 'calls.jsonl');
+  // test/fixtures/auth-hook.ts refuses the user "moved" with 0x9D and a Server Reference, and
+  // passes every other CONNECT to its base (allow-all beside a password file).
+  writeFileSync(join(dir, 'passwd'), `moved:${encodeHash(hashPassword('pw'))}\nwendy:${encodeHash(hashPassword('wrong'))}\n`);
+  const broker = await createBroker({ host: '127.0.0.1', port: 0, shards: 1, persistence: 'memory', logLevel: 'warn', sysInterval: 0,
+    passwordFile: join(dir, 'passwd'), authHook: new URL('../fixtures/auth-hook.ts', import.meta.url).pathname, hooks: [{ module: RECORDER, options: { file: calls } }] });
+  const asked = (clientId: string): number => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec) : []).filter((r) => r.point === 'onConnectAuthenticate' && r.clientId === clientId).length;
+  try {
+    await broker.listen();
+    const url = `mqtt://127.0.0.1:${broker.address()!.port}`;
+    // The file first: a wrong password is its 0x86, not the module's 0x9D.
+    await assert.rejects(connectClient(url, { version: 5, clientId: 'm1', username: 'moved', password: 'nope' }), code(0x86));
+    // The file allows, --auth-hook refuses (0x9D): the hook modules are not asked.
+    await assert.rejects(connectClient(url, { version: 5, clientId: 'm2', username: 'moved', password: 'pw' }), code(0x9d));
+    assert.equal(asked('m1') + asked('m2'), 0);
+    // Both allow: the module decides last (the recorder refuses the password "wrong").
+    await assert.rejects(connectClient(url, { version: 5, clientId: 'w', username: 'wendy', password: 'wrong' }), code(0x86));
+    assert.equal(asked('w'), 1);
+  } finally {
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,6 +1,7 @@
-// How a shard builds its authentication hook, its access hook and the built-in hooks of the
-// registry from the configuration (the interfaces: hook.ts, access.ts, ../hooks/hook.ts), and
-// how a reload swaps the files under them.
+// How a shard builds its access hook and the built-in hooks of the registry (the password file,
+// the users file, --auth-hook's module: every authentication decision is the registry's) from
+// the configuration (the interfaces: hook.ts, access.ts, ../hooks/hook.ts), and how a reload
+// swaps the files under them.
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { BrokerConfig } from '../../shared/config.ts';
@@ -14,25 +15,31 @@ import { AclFileAccess } from './acl-access.ts';
 import { AllowAll, type AuthHook, type Maybe } from './hook.ts';
 import { PasswordFileAuth, type PasswordAuthContext } from './password-auth.ts';
 import { PasswordFileHook } from './password-hook.ts';
+import { AuthHookAdapter } from './hook-adapter.ts';
 import type { Hook } from '../hooks/hook.ts';
 import { UsersFileAuth } from './users.ts';
 
 /**
  * A module given with `--auth-hook PATH` exports (default or `createAuthHook`) a function
- * `(config, base) => AuthHook`, where `base` is the hook the other flags configured (a users
- * file, or allow-all; with a password file, one that allows every CONNECT and answers the file's
- * SCRAM-SHA-256 exchange: the file itself decides after it, as the registry's first
- * onConnectAuthenticate, so with both, both must allow): a custom hook can wrap it. The hook it returns may also
- * implement AccessHook's `onACLCheck` (and `subscribeVerdict`, `canDeliver`): then it decides
- * topic access too, and `base.access` is the ACL file's hook (if any) for it to ask.
+ * `(config, base) => AuthHook`, where `base` is the users file's hook (`--auth-users`) or
+ * allow-all: a custom hook can wrap it. The hook it returns becomes a hook of the registry
+ * (AuthHookAdapter): its `check` is an onConnectAuthenticate, its methods an enhanced-
+ * authentication server, after the password file's (which, with `--password-file`, serves
+ * SCRAM-SHA-256 and decides first: both must allow) and before the modules'. Its promises get
+ * the hook timeout. It may also implement AccessHook's `onACLCheck` (and `subscribeVerdict`,
+ * `canDeliver`): then it decides topic access too, and `base.access` is the ACL file's hook
+ * (if any) for it to ask.
  */
 export type AuthHookFactory = (config: BrokerConfig, base: AuthHook & { access?: AccessHook }) => Maybe<AuthHook>;
 
 /** What a shard's security is made of: the hooks it asks, and the file-backed parts a reload replaces. */
 export interface ShardSecurity {
-  /** the authenticator: the first to answer a CONNECT, and the enhanced-authentication methods */
+  /** what decides a CONNECT no hook refused: allow-all (hooks/auth.ts) */
   auth: AuthHook;
-  /** the hooks the files are, for the front of the registry's stack (HookRegistry.prepend) */
+  /**
+   * the broker's own hooks, for the front of the registry's stack in this order
+   * (HookRegistry.prepend): the password file's, or the users file's; then --auth-hook's
+   */
   builtins: Hook[];
   /** null: no access control (no guard is made, no check runs) */
   access: AccessHook | null;
@@ -59,11 +66,9 @@ export async function createSecurity(config: BrokerConfig, files: SecurityFiles,
     sec.pool = new HashPool({ threads: config.hashThreads, allowPlaintext: config.allowPlaintextPasswords });
     const passwords = sec.passwords = new PasswordFileAuth(ctx, file, sec.pool, config.allowAnonymous);
     sec.builtins.push(new PasswordFileHook(passwords));
-    sec.auth = scramOnly(passwords);
     if (config.authUsers !== '' && ctx.id === 0) ctx.log.warn(`--auth-users ${config.authUsers} is not used: --password-file supersedes it`);
-  } else if (config.authUsers !== '') {
-    sec.auth = UsersFileAuth.fromFile(config.authUsers, config.allowAnonymous);
   }
+  const users = config.passwordFile === '' && config.authUsers !== '' ? UsersFileAuth.fromFile(config.authUsers, config.allowAnonymous) : null;
   if (config.aclFile !== '') {
     const acl = Acl.parse(handed(files.aclText, config.aclFile), config.aclFile);
     for (const w of acl.warnings) ctx.log.warn(w);
@@ -78,26 +83,16 @@ export async function createSecurity(config: BrokerConfig, files: SecurityFiles,
     }
     const factory = (mod.createAuthHook ?? mod.default) as AuthHookFactory | undefined;
     if (typeof factory !== 'function') throw new ShoalError(ErrorCode.CONFIG_INVALID, `--auth-hook ${config.authHook} exports no createAuthHook or default function`);
-    const base = sec.auth as AuthHook & { access?: AccessHook };
+    const base = (users ?? new AllowAll()) as AuthHook & { access?: AccessHook };
     if (sec.access !== null) base.access = sec.access;
-    sec.auth = await factory(config, base);
-    if (typeof (sec.auth as Partial<AccessHook>).onACLCheck === 'function') sec.access = sec.auth as unknown as AccessHook;
+    const hook = await factory(config, base);
+    // The module wraps the users file (its base): the file is not asked again beside it.
+    sec.builtins.push(new AuthHookAdapter(hook, false));
+    if (typeof (hook as Partial<AccessHook>).onACLCheck === 'function') sec.access = hook as unknown as AccessHook;
+  } else if (users !== null) {
+    sec.builtins.push(new AuthHookAdapter(users, true));
   }
   return sec;
-}
-
-/**
- * The authenticator beside a password file: every CONNECT passes to the file's hook (which
- * decides it), and the file's SCRAM lines answer the SCRAM-SHA-256 exchange, which is decided
- * here (an enhanced authentication has no password for onConnectAuthenticate).
- */
-function scramOnly(passwords: PasswordFileAuth): AuthHook {
-  const allow = new AllowAll();
-  return {
-    check: (req) => allow.check(req),
-    supportsMethod: (m) => passwords.supportsMethod(m),
-    begin: (m, req, reauth) => passwords.begin(m, req, reauth),
-  };
 }
 
 /** A configured file's text main handed over; a shard never runs a configured file as absent. */

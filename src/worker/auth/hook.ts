@@ -1,8 +1,11 @@
-// The auth room: hook.ts (the interface), create.ts (how a shard builds its hook from the
+// The auth room: hook.ts (the interface), hook-adapter.ts (an AuthHook as a hook of the
+// registry), create.ts (how a shard builds the files' and --auth-hook's hooks from the
 // configuration) and users.ts (the --auth-users file with SCRAM-SHA-256).
 //
-// The authentication hook: one object per shard, asked at CONNECT (user name / password, or an
-// MQTT 5 Authentication Method with its exchange of AUTH packets) and at re-authentication.
+// The authentication hook interface the password file, the users file and an --auth-hook module
+// implement: asked at CONNECT (user name / password, or an MQTT 5 Authentication Method with its
+// exchange of AUTH packets) and at re-authentication, each through the registry's stack
+// (hook-adapter.ts; ../hooks/auth.ts is the one AuthHook the CONNECT and AUTH handlers call).
 // The broker owns the packets and reason codes; a hook only decides. Every decision may be
 // returned directly or as a promise (a hook that hashes or asks a service must not block the
 // shard: the connection defers its packets meanwhile).

@@ -53,8 +53,42 @@ export interface HookContext {
   log: Logger;
 }
 
-/** A verdict: true allows; false refuses with the point's default reason; a number ≥ 0x80 refuses with that v5 reason code. */
-export type Verdict = boolean | number;
+/**
+ * A refusal with more to say, for a v5 client's CONNACK (or DISCONNECT, at re-authentication):
+ * `fail` the reason code ≥ 0x80 (e.g. 0x86, 0x87, 0x9C use another server, 0x9D server moved),
+ * a Reason String, and the Server Reference 0x9C / 0x9D name. Elsewhere only its code counts.
+ */
+export interface Refusal { fail: number; reasonString?: string; serverReference?: string }
+
+/**
+ * A verdict: true allows; false refuses with the point's default reason; a number ≥ 0x80 refuses
+ * with that v5 reason code; a Refusal likewise, with a Reason String or Server Reference.
+ */
+export type Verdict = boolean | number | Refusal;
+
+/**
+ * What the hook serving an MQTT 5 Authentication Method answers to each step of its exchange
+ * (onAuthPacket): `continue` sends AUTH 0x18 with that Authentication Data and waits for the
+ * client's next AUTH; `success` ends it (CONNACK 0x00, or AUTH 0x00 at re-authentication, with
+ * the data if any); a Refusal ends it with CONNACK / DISCONNECT `fail`.
+ */
+export type AuthAnswer =
+  | { continue: Buffer | undefined; reasonString?: string }
+  | { success: Buffer | true | undefined; reasonString?: string }
+  | Refusal;
+
+/**
+ * One enhanced-authentication conversation (a CONNECT's, or one re-authentication), the same
+ * object for each of its steps: `step` counts them from 0 (the Authentication Data of CONNECT or
+ * of AUTH 0x19), `state` is the serving hook's own (e.g. a SCRAM nonce between its steps).
+ */
+export interface AuthConversation {
+  readonly reauth: boolean;
+  /** the CONNECT's Password, if it had one (a method may use both) */
+  readonly password: Buffer | undefined;
+  step: number;
+  state: unknown;
+}
 
 export interface Hook {
   /** Runs on every shard once it is up (its hooks loaded, the store open). */
@@ -62,17 +96,35 @@ export interface Hook {
   /** Runs on every shard when the broker stops, before its store closes. */
   onStopped?(): Maybe<void>;
   /**
-   * Runs on the client's shard for every CONNECT, before authentication; may refuse
-   * (false: 0x87 Not Authorized / 3.1.1 code 5, or a reason code).
+   * Runs on the client's shard for every CONNECT, before authentication (also before an MQTT 5
+   * enhanced authentication's first step); may refuse (false: 0x87 Not Authorized / 3.1.1
+   * code 5, or a reason code; a failing hook: 0x80 / code 3, as for onConnectAuthenticate).
    */
   onConnect?(client: HookClient): Maybe<Verdict>;
   /**
-   * Runs on the client's shard for a CONNECT with user name / password, after the users file or
-   * --auth-hook allowed it; every hook implementing it must allow (false: 0x86 / 3.1.1 code 4).
+   * Runs on the client's shard for every CONNECT without an MQTT 5 Authentication Method (its
+   * user name, if any, in `client`), after onConnect; every hook implementing it must allow, in
+   * stack order: the files' (password file, or users file), the --auth-hook module's, then the
+   * modules' (false: 0x86 / 3.1.1 code 4; a Refusal may add a Reason String or Server
+   * Reference; a throw, a rejection or no answer within the hook timeout: 0x80 / code 3, logged).
    */
   onConnectAuthenticate?(client: HookClient, password: Buffer | undefined): Maybe<Verdict>;
-  /** Runs on the client's shard for each step of an MQTT 5 enhanced authentication (Authentication Data in); observes only. */
-  onAuthPacket?(client: HookClient, method: string, data: Buffer | undefined): void;
+  /**
+   * The MQTT 5 Authentication Methods this hook serves (enhanced authentication, comqtt's
+   * OnAuthPacket). A CONNECT naming a method is served by the first hook of the stack that
+   * lists it (or whose supportsAuthMethod says so); one nobody serves gets CONNACK 0x8C.
+   */
+  authMethods?: readonly string[];
+  /** Like authMethods, decided per method (a hook whose methods are not a fixed list). */
+  supportsAuthMethod?(method: string): boolean;
+  /**
+   * Runs on the client's shard for each step of an MQTT 5 enhanced authentication, CONNECT's
+   * (`reauth` false) and each re-authentication's (AUTH 0x19, `reauth` true). The hook serving
+   * `method` answers it (AuthAnswer; a promise holds the connection's packets, up to the hook
+   * timeout; a throw, a rejection or no answer in time: 0x80, logged). Any other hook
+   * implementing it (one that serves no method) observes each step, its return ignored.
+   */
+  onAuthPacket?(client: HookClient, method: string, data: Buffer | undefined, reauth: boolean, conversation: AuthConversation): Maybe<AuthAnswer | void>;
   /** Runs on the client's shard once CONNACK 0x00 is sent; observes only. */
   onSessionEstablished?(client: HookClient, sessionPresent: boolean): void;
   /**
@@ -160,7 +212,7 @@ export type HookPoint = (typeof HOOK_POINTS)[number];
  * you need. The registry counts a point only where a subclass overrides the no-op, so an
  * inherited one costs nothing per message.
  */
-export class HookBase implements Required<Hook> {
+export class HookBase implements Required<Omit<Hook, 'authMethods' | 'supportsAuthMethod'>> {
   readonly options: unknown;
   readonly context: HookContext;
   constructor(options: unknown, context: HookContext) {
@@ -171,7 +223,7 @@ export class HookBase implements Required<Hook> {
   onStopped(): Maybe<void> {}
   onConnect(_client: HookClient): Maybe<Verdict> { return true; }
   onConnectAuthenticate(_client: HookClient, _password: Buffer | undefined): Maybe<Verdict> { return true; }
-  onAuthPacket(_client: HookClient, _method: string, _data: Buffer | undefined): void {}
+  onAuthPacket(_client: HookClient, _method: string, _data: Buffer | undefined, _reauth: boolean, _conversation: AuthConversation): Maybe<AuthAnswer | void> {}
   onSessionEstablished(_client: HookClient, _sessionPresent: boolean): void {}
   onDisconnect(_client: HookClient, _expire: boolean, _takeover: boolean): void {}
   onACLCheck(_client: HookClient, _topic: string, _write: boolean): Maybe<Verdict> { return true; }

@@ -10,7 +10,7 @@ import type { Connection } from '../net/connection.ts';
 import { Message } from '../session/message.ts';
 import type { InboundPublish } from '../protocol/publish-codec.ts';
 import type { HookClient, HookPublish, Maybe } from './hook.ts';
-import { clientOf, isThenable, verdictCode } from './registry.ts';
+import { clientOf, isThenable, verdictCode, type HookRegistry } from './registry.ts';
 
 /** The handler's ends of a PUBLISH: acknowledged (after routing, `mark` from before it), or refused with a reason. */
 export interface PublishEnds {
@@ -42,10 +42,10 @@ export function interceptPublish(conn: Connection, p: InboundPublish, topic: str
   const packetId = p.packetId;
   if (hooks.has.onACLCheck) {
     const acl = hooks.decide('onACLCheck', Reason.NOT_AUTHORIZED, [client, topic, true]);
-    if (isThenable(acl)) { later(conn, messageOf(conn, p, topic), packetId, ends, client, acl.then((code) => (code !== 0 ? code : runOnPublish(client, packet, 0, list)))); return true; }
+    if (isThenable(acl)) { later(conn, messageOf(conn, p, topic), packetId, ends, client, acl.then((code) => (code !== 0 ? code : runOnPublish(hooks, client, packet, 0, list)))); return true; }
     if (acl !== 0) { ends.refuse(conn, p.qos, packetId, acl); return true; }
   }
-  const out = runOnPublish(client, packet, 0, list);
+  const out = runOnPublish(hooks, client, packet, 0, list);
   if (out === packet) return false;
   const msg = messageOf(conn, p, topic);
   if (isThenable(out)) later(conn, msg, packetId, ends, client, out);
@@ -71,23 +71,24 @@ function messageOf(conn: Connection, p: InboundPublish, topic: string): Message 
 function later(conn: Connection, msg: Message, packetId: number, ends: PublishEnds, client: HookClient, verdict: PromiseLike<Outcome>): void {
   msg.detach(); // the payload must not point into the read buffer past this turn
   conn.deferPackets();
-  conn.shard.hooks.within(verdict, Reason.UNSPECIFIED_ERROR as Outcome).then((out) => {
+  const hooks = conn.shard.hooks;
+  hooks.within(verdict, Reason.UNSPECIFIED_ERROR as Outcome, (err) => hooks.failed('onPublish', err, conn.clientId)).then((out) => {
     if (conn.state === ConnState.CLOSED) return;
     done(conn, msg, packetId, ends, client, out);
     conn.resumePackets();
   });
 }
 
-function runOnPublish(client: HookClient, packet: HookPublish, i: number, list: OnPublish[]): Maybe<Outcome> {
+function runOnPublish(hooks: HookRegistry, client: HookClient, packet: HookPublish, i: number, list: OnPublish[]): Maybe<Outcome> {
   for (; i < list.length; i++) {
     let r: Maybe<HookPublish | boolean | number | void>;
-    try { r = list[i]!(client, packet); } catch { return Reason.IMPLEMENTATION_SPECIFIC_ERROR; }
+    try { r = list[i]!(client, packet); } catch (err) { hooks.failed('onPublish', err, client.clientId); return Reason.IMPLEMENTATION_SPECIFIC_ERROR; }
     if (isThenable(r)) {
       const next = i + 1;
       const prev = packet;
       return Promise.resolve(r).then((v) => {
         const o = apply(v, prev);
-        return typeof o === 'number' ? o : runOnPublish(client, o, next, list);
+        return typeof o === 'number' ? o : runOnPublish(hooks, client, o, next, list);
       });
     }
     const o = apply(r, packet);

@@ -34,7 +34,8 @@ export function interceptSubscribe(conn: Connection, p: mqttPacket.ISubscribePac
   const onSubscribe = (): void => {
     if (!hooks.has.onSubscribe) { done(); return; }
     const list: HookSubscription[] = p.subscriptions.map((s, i) => ({ filter: s.topic, qos: (codes[i]! !== 0 ? codes[i] : s.qos) as 0 | 1 | 2 }));
-    const r = runOnSubscribe(list, hooks.list('onSubscribe').map((f) => (l: HookSubscription[]) => f(client, l)));
+    const failed = (err: unknown): void => hooks.failed('onSubscribe', err, conn.clientId);
+    const r = runOnSubscribe(list, hooks.list('onSubscribe').map((f) => (l: HookSubscription[]) => f(client, l)), failed);
     const apply = (out: HookSubscription[]): void => {
       out.forEach((s, i) => {
         if (i >= codes.length || codes[i] !== 0) return;
@@ -42,7 +43,7 @@ export function interceptSubscribe(conn: Connection, p: mqttPacket.ISubscribePac
       });
       done();
     };
-    if (isThenable(r)) { hold(); hooks.within(r, list.map((s) => ({ ...s, qos: Reason.UNSPECIFIED_ERROR as 0 }))).then(apply); } else apply(r);
+    if (isThenable(r)) { hold(); hooks.within(r, list.map((s) => ({ ...s, qos: Reason.UNSPECIFIED_ERROR as 0 })), failed).then(apply); } else apply(r);
   };
   if (!hooks.has.onACLCheck) { onSubscribe(); return true; }
   let pending = 0;
@@ -62,13 +63,13 @@ export function interceptSubscribe(conn: Connection, p: mqttPacket.ISubscribePac
   return true;
 }
 
-function runOnSubscribe(list: HookSubscription[], fns: ((l: HookSubscription[]) => Maybe<HookSubscription[] | void>)[], i = 0): Maybe<HookSubscription[]> {
+function runOnSubscribe(list: HookSubscription[], fns: ((l: HookSubscription[]) => Maybe<HookSubscription[] | void>)[], failed: (err: unknown) => void, i = 0): Maybe<HookSubscription[]> {
   for (; i < fns.length; i++) {
     let r: Maybe<HookSubscription[] | void>;
-    try { r = fns[i]!(list); } catch { return list.map((s) => ({ ...s, qos: Reason.IMPLEMENTATION_SPECIFIC_ERROR as 0 })); }
+    try { r = fns[i]!(list); } catch (err) { failed(err); return list.map((s) => ({ ...s, qos: Reason.IMPLEMENTATION_SPECIFIC_ERROR as 0 })); }
     if (isThenable(r)) {
       const next = i + 1;
-      return Promise.resolve(r).then((v) => runOnSubscribe(Array.isArray(v) && v.length === list.length ? v : list, fns, next));
+      return Promise.resolve(r).then((v) => runOnSubscribe(Array.isArray(v) && v.length === list.length ? v : list, fns, failed, next));
     }
     if (Array.isArray(r) && r.length === list.length) list = r;
   }
