@@ -80,3 +80,19 @@ test('a hook that does not answer in --hook-timeout refuses; the client\'s later
     } finally { await b.stop(); }
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('a hook that declares authentication methods without onAuthPacket: one warning at start, its method gets 0x8C', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-hookmethods-'));
+  try {
+    const hook = join(dir, 'methods.mjs');
+    writeFileSync(hook, `export default () => ({ authMethods: ['TOY'] });\n`);
+    const b = await startBroker({ shards: 2, extraArgs: ['--hook', hook] });
+    try {
+      await eventually(() => /declares authentication methods but has no onAuthPacket/.test(b.stderr()), 3000, 'the warning logged');
+      assert.equal(b.stderr().split('\n').filter((l) => l.includes('declares authentication methods')).length, 1, 'once, not once per shard');
+      const refused = await connectClient(b.url, { version: 5, clientId: 'toy', properties: { authenticationMethod: 'TOY' } })
+        .then(() => 0, (e: Error & { code?: number }) => e.code ?? -1);
+      assert.equal(refused, 0x8c);
+    } finally { await b.stop(); }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

@@ -84,6 +84,11 @@ export class HookRegistry {
         throw new ShoalError(ErrorCode.CONFIG_INVALID, `hook ${spec.module}: its factory failed: ${(err as Error).message}`, { cause: err });
       }
       if (typeof hook !== 'object' || hook === null) throw new ShoalError(ErrorCode.CONFIG_INVALID, `hook ${spec.module}: its factory returned no hook object`);
+      // Methods without an answering onAuthPacket are served by nobody (0x8C): say so once, not per shard.
+      const serves = hook.authMethods !== undefined || typeof hook.supportsAuthMethod === 'function';
+      if (serves && typeof hook.onAuthPacket !== 'function' && context.shard === 0) {
+        context.log.warn({ hook: spec.module }, `hook ${spec.module}: declares authentication methods but has no onAuthPacket; those methods get 0x8C`);
+      }
       this.hooks.push(hook);
     }
     this.index();
