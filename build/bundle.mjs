@@ -4,9 +4,10 @@
 // keeps every module's source text (Function.prototype.toString) and a record per module, so
 // ~100 Shoal modules and their packages' sources cost each isolate megabytes at idle
 // (BENCHMARKS.md, "Footprint"). The rest of dist/ stays tsc's: the library entry, the hook
-// backends a shard imports by URL, the password CLI, the hash pool's worker.
+// backends a shard imports by URL, the password CLI, the hash pool's worker. This step also copies
+// the non-TypeScript files the code reads.
 import { build } from 'esbuild';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -78,5 +79,8 @@ const results = await Promise.all([
   build({ ...common, entryPoints: { 'main/index': 'src/main/index.ts' } }),
   build({ ...common, entryPoints: { 'worker/index': 'src/worker/index.ts' } }),
 ]);
+// Files the code reads beside itself, which tsc does not copy: the admin port's dashboard page
+// and script (without them a built broker with --http-port stopped at start with ENOENT).
+for (const f of ['main/admin/dashboard/page.html', 'main/admin/dashboard/app.js']) await copyFile(resolve(src, f), resolve(root, 'dist', f));
 const meta = process.argv.indexOf('--metafile');
 if (meta > 0) await writeFile(process.argv[meta + 1], JSON.stringify(results.map((r) => r.metafile)));

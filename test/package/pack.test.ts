@@ -51,14 +51,21 @@ console.log('http hook loaded');
       assert.ok(relative.length > 0, entry);
       for (const r of relative) assert.match(r, /^\.\.\/(chunks\/|shared\/errors\.js$|worker\/hooks\/hook\.js$|worker\/hooks\/backends\/common\.js$)/, `${entry} imports ${r}`);
     }
-    // The installed CLI serves: two shards, a v5 subscriber and a 3.1.1 publisher, a clean stop.
-    const cli = spawn(process.execPath, [join(app, 'node_modules', 'shoal', 'bin', 'shoal.js'), '--host', '127.0.0.1', '--port', '0', '--shards', '2', '--persistence', 'memory', '--log-level', 'warn'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The installed CLI serves: two shards, a v5 subscriber and a 3.1.1 publisher, the admin
+    // port's dashboard (files the build copies), a clean stop.
+    const cli = spawn(process.execPath, [join(app, 'node_modules', 'shoal', 'bin', 'shoal.js'), '--host', '127.0.0.1', '--port', '0', '--shards', '2', '--persistence', 'memory', '--log-level', 'warn', '--http-port', '0'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     cli.stderr.on('data', (d: Buffer) => { stderr += d; });
     try {
+      let admin = '';
       const port = await new Promise<number>((res, rej) => {
         let out = '';
-        cli.stdout.on('data', (d: Buffer) => { out += d; const m = /mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(out); if (m) res(Number(m[1])); });
+        cli.stdout.on('data', (d: Buffer) => {
+          out += d;
+          const m = /mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+          admin = /http:\/\/127\.0\.0\.1:\d+/.exec(out)?.[0] ?? '';
+          if (m) res(Number(m[1]));
+        });
         cli.once('exit', (code) => rej(new Error(`the CLI exited with ${code}: ${stderr}`)));
         setTimeout(() => rej(new Error(`no start line in 30 s: ${stderr}`)), 30_000).unref();
       });
@@ -74,6 +81,10 @@ await pub.endAsync(); await sub.endAsync();
 `);
       const c = spawnSync(process.execPath, ['cli-client.mjs', String(port)], { cwd: app, encoding: 'utf8', timeout: 30_000 });
       assert.equal(c.stdout.trim(), 'cli/hello through the installed CLI', c.stderr);
+      const page = await fetch(`${admin}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<html/i);
+      assert.equal((await fetch(`${admin}/dashboard/app.js`)).status, 200);
       cli.kill('SIGTERM');
       const [code] = await once(cli, 'exit') as [number | null];
       assert.equal(code, 0, stderr);
