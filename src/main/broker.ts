@@ -27,7 +27,7 @@ import { BrokerControl, ControlChannel } from './control/index.ts';
 import { ChannelRequests, type ShardRequests } from './control/requests.ts';
 import { readSecurityFiles } from '../shared/auth/files.ts';
 import { reloadOnSighup } from './reload.ts';
-import { ClusterNode } from './cluster/index.ts';
+import type { ClusterNode } from './cluster/index.ts';
 
 export const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -211,8 +211,8 @@ export async function startBroker(config: BrokerConfig, opts: { handleSignals: b
   const control = new BrokerControl(channel);
   // A cluster node hears its shards' routes from their boot on (persistent sessions), joins once
   // they are up, and listens only once it has the cluster's route table (docs/cluster.md).
-  const cluster = config.clusterName === '' ? null
-    : new ClusterNode(config, log, { broadcast: (m) => shards.broadcast(m), post: (i, m) => shards.post(i, m) }, () => stats.sum(Stat.CLIENTS_CONNECTED), (id, on) => control.ban(id, on),
+  const cluster: ClusterNode | null = config.clusterName === '' ? null // NATS only on a cluster node
+    : new (await import('./cluster/index.ts')).ClusterNode(config, log, { broadcast: (m) => shards.broadcast(m), post: (i, m) => shards.post(i, m) }, () => stats.sum(Stat.CLIENTS_CONNECTED), (id, on) => control.ban(id, on),
       async (id) => (await control.client(id)).value?.online === true);
   // What shards send unasked, wired once before they start: cluster routes from their boot on,
   // embedding events once the Broker exists (it sets the sink).

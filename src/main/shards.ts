@@ -11,7 +11,7 @@ import type { SecurityFiles } from '../shared/auth/files.ts';
 
 const WORKER_URL = moduleUrl('../worker/index.ts', import.meta.url);
 
-const SHARD_YOUNG_GEN_MB = 4;
+const SHARD_YOUNG_GEN_MB = 2;
 
 /**
  * Starts the shards, allocates their rings, hands sockets to the least-loaded one, and
@@ -92,8 +92,9 @@ export class ShardSupervisor {
     };
     // A small young generation: a shard allocates short-lived objects per message, and V8
     // otherwise grows each shard's semi-spaces to 16+ MiB under a flood (RSS that is only
-    // garbage). 4 MiB (was 8) measured the same rate and CPU per message in loadtest and
-    // ~3 MiB less RSS per shard, idle and under load (BENCHMARKS.md, "Footprint").
+    // garbage). 8 -> 4 -> 2 MiB each measured the same rate and CPU per message in loadtest
+    // within the noise and less RSS per shard, idle and under load: ~3, then ~1.7 MiB
+    // (BENCHMARKS.md, "Footprint"); 1 MiB saved ~0.8 MiB more and was not taken.
     const w = new Worker(WORKER_URL, { workerData: init, name: `shoal-shard-${i}`, resourceLimits: { maxYoungGenerationSizeMb: SHARD_YOUNG_GEN_MB } });
     this.workers[i] = w;
     return new Promise((resolve, reject) => {

@@ -20,7 +20,7 @@ import { EmbedEvents } from './embed/control.ts';
 import { countBackendsIn } from './hooks/backends/common.ts';
 import { Bridges } from './bridge/index.ts';
 import { Message } from './session/message.ts';
-import { ClusterLink } from './cluster/link.ts';
+import type { ClusterLink } from './cluster/link.ts';
 import { ErrorCode } from '../shared/errors.ts';
 
 // mqtt-packet fills a cache of 65,536 two-byte Buffers (~6.5 MiB of heap per shard) on its first
@@ -64,8 +64,9 @@ try {
   process.exit(1);
 }
 // A cluster node: routing reports first/last subscribers from boot on (persistent sessions load there).
-const cluster = init.config.clusterName === '' ? null
-  : new ClusterLink({ id: init.id, count: init.count, config: init.config, stats, log, hooks: shard.hooks }, (m) => port.postMessage(m), shard.routing, shard.durability, shard.retainSync);
+// Imported only on a cluster node: the NATS client (with its nkeys crypto) is ~0.5 MiB of heap per shard.
+const cluster: ClusterLink | null = init.config.clusterName === '' ? null
+  : new (await import('./cluster/link.ts')).ClusterLink({ id: init.id, count: init.count, config: init.config, stats, log, hooks: shard.hooks }, (m) => port.postMessage(m), shard.routing, shard.durability, shard.retainSync);
 shard.routing.nodes = cluster;
 try {
   await cluster?.start((id, cleanStart) => shard.registry.handOver(id, cleanStart));
