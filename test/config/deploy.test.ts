@@ -1,7 +1,7 @@
 // The Dockerfile and the systemd unit. No Docker engine is available to the test suite, so the
 // Dockerfile is read and what its steps do is done outside a container: every stage gets a
 // directory standing for its file system, COPY copies into it, RUN runs (npm ci from the
-// lockfile; creating the volume's directory), and the run stage's ENTRYPOINT starts the broker
+// lockfile; the package build; creating the volume's directory), and the run stage's ENTRYPOINT starts the broker
 // with the image's ENV and config file; then the HEALTHCHECK command must pass, and fail once
 // the broker is stopped.
 import { after, describe, test } from 'node:test';
@@ -61,7 +61,7 @@ describe('Dockerfile', { skip }, () => {
             cpSync(join(srcRoot, src), into, { recursive: true }); // --from paths are absolute in that stage
           }
         } else if (s.op === 'RUN') {
-          if (/^npm ci\b/.test(s.args)) {
+          if (/^npm (ci|run build)\b/.test(s.args)) {
             const r = spawnSync('sh', ['-c', s.args], { cwd: at(workdir), encoding: 'utf8', timeout: 180_000, env: { ...process.env, npm_config_prefer_offline: 'true' } });
             assert.equal(r.status, 0, `Dockerfile:${s.line}: ${s.args}\n${r.stderr}`);
           } else {
@@ -80,6 +80,7 @@ describe('Dockerfile', { skip }, () => {
     assert.ok(existsSync(join(cwd, 'node_modules', 'lmdb')), 'runtime dependencies installed');
     assert.ok(!existsSync(join(cwd, 'node_modules', 'mqtt')), 'no test-only packages');
     assert.ok(!existsSync(join(cwd, 'node_modules', 'typescript')), 'no dev tools');
+    assert.ok(existsSync(join(cwd, 'dist', 'worker', 'index.js')) && !existsSync(join(cwd, 'src')), 'the image runs the build, not the sources');
 
     // The container's environment, but on free ports and with the volume where this test put it.
     assert.equal(env.SHOAL_HTTP_PORT, '9090', 'the image turns the admin port on: the health check asks /health');
