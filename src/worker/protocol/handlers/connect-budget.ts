@@ -12,77 +12,113 @@
 import type { Maybe } from '../../auth/hook.ts';
 import type { Connection } from '../../net/connection.ts';
 
-/** CONNECTs per turn: each costs ~30-100 µs of the shard (decode, checks, the auth call, the claim). */
-export const CONNECTS_PER_TURN = 16;
-/** New sockets per turn: each costs ~20-100 µs (the connection, the limits, starting its reads). */
-export const SOCKETS_PER_TURN = 32;
-/** Asynchronous authentication answers per turn: each is a claim, a session and a CONNACK written. */
-export const ANSWERS_PER_TURN = 16;
+/**
+ * Intake steps per turn, shared by the three lines below (new sockets, CONNECTs, authentication
+ * answers): each step costs the shard ~30-100 µs (a socket taken up: its Connection and first
+ * read; a CONNECT: decode, checks, the auth call; an answer: the claim, the session and the
+ * CONNACK write), so a turn spends ~1-2 ms on a burst before other clients' reads are served.
+ * One allowance rather than one per line: three separate ones let a turn do all three shares
+ * back to back (64 steps, 5-8 ms with the scavenges they cause).
+ */
+export const INTAKE_PER_TURN = 16;
 
-/** So many items per turn; the rest wait in line for `run` in later turns. */
+/**
+ * One event-loop turn's allowance, shared by the lines (TurnBudget) made with it; in a later
+ * turn the lines are served in the order they were made, each until the allowance is spent.
+ */
+export class Turn {
+  readonly perTurn: number;
+  used = 0;
+  private queued = false;
+  private readonly lines: TurnBudget<never>[] = [];
+
+  constructor(perTurn: number) { this.perTurn = perTurn; }
+
+  /** A line of this turn's allowance; served after the lines made before it. */
+  add(line: TurnBudget<never>): void { this.lines.push(line); }
+
+  /** A turn to come resets the allowance (and serves whoever waits then). */
+  request(): void {
+    if (this.queued) return;
+    this.queued = true;
+    setImmediate(this.next);
+  }
+
+  /** A new turn: the allowance again, spent first on the first line's longest waiting. */
+  private readonly next = (): void => {
+    this.queued = false;
+    this.used = 0;
+    let waiting = false;
+    for (const l of this.lines) {
+      l.drain();
+      if (l.waitingCount > 0) waiting = true;
+    }
+    if (waiting) this.request();
+  };
+}
+
+/** So many items per turn (alone, or a share of a Turn with other lines); the rest wait in line for `run` in later turns. */
 export class TurnBudget<T> {
-  private readonly perTurn: number;
+  private readonly turn: Turn;
   private readonly run: (item: T) => void;
-  private used = 0;
-  private turnQueued = false;
   private draining = false;
   private readonly waiting: (T | null)[] = [];
   private head = 0;
 
-  constructor(perTurn: number, run: (item: T) => void) {
-    this.perTurn = perTurn;
+  constructor(perTurn: number | Turn, run: (item: T) => void) {
+    this.turn = typeof perTurn === 'number' ? new Turn(perTurn) : perTurn;
     this.run = run;
+    this.turn.add(this as unknown as TurnBudget<never>);
   }
 
   /** true: go ahead now. false: `item` waits in line, and `run(item)` is called in a later turn. */
   admit(item: T): boolean {
     if (this.draining) return true; // run() from the line: already counted
-    if (this.used < this.perTurn && this.head === this.waiting.length) {
-      this.used++;
-      this.queueTurn();
+    const turn = this.turn;
+    if (turn.used < turn.perTurn && this.head === this.waiting.length) {
+      turn.used++;
+      turn.request();
       return true;
     }
     this.waiting.push(item);
-    this.queueTurn();
+    turn.request();
     return false;
   }
 
   /** items waiting for a later turn */
   get waitingCount(): number { return this.waiting.length - this.head; }
 
-  private queueTurn(): void {
-    if (this.turnQueued) return;
-    this.turnQueued = true;
-    setImmediate(this.nextTurn);
-  }
-
-  /** A new turn: the budget again, spent first on those waiting longest. */
-  private readonly nextTurn = (): void => {
-    this.turnQueued = false;
-    this.used = 0;
+  /** Runs those waiting longest while the turn's allowance lasts (Turn calls it in a new turn). */
+  drain(): void {
+    const turn = this.turn;
     this.draining = true;
     try {
-      while (this.used < this.perTurn && this.head < this.waiting.length) {
+      while (turn.used < turn.perTurn && this.head < this.waiting.length) {
         const item = this.waiting[this.head]!;
         this.waiting[this.head++] = null; // a closed connection is not kept
-        this.used++;
+        turn.used++;
         this.run(item);
       }
     } finally {
       this.draining = false;
     }
-    if (this.head === this.waiting.length) { this.waiting.length = 0; this.head = 0; } else this.queueTurn();
-  };
+    if (this.head === this.waiting.length) { this.waiting.length = 0; this.head = 0; }
+  }
 }
 
 /**
- * The shard's CONNECTs (one budget per shard: module state is per thread, and a shard is a
- * thread). A waiting CONNECT is held on its connection (holdPacket) and dispatched again.
+ * The shard's intake allowance (module state is per thread, and a shard is a thread). Its lines
+ * in the order served: authentication answers (they finish connections), CONNECTs, then new
+ * sockets (shard.ts), whose reads bring more CONNECTs: a socket is taken up only when the
+ * CONNECTs before it have been handled, so few are held (holdPacket: a copy and a pause each).
  */
-export const connectBudget = new TurnBudget<Connection>(CONNECTS_PER_TURN, (c) => c.resumePackets());
+export const intakeTurn = new Turn(INTAKE_PER_TURN);
 
 interface Answer<T> { value: T; resolve: (v: T) => void }
-const answers = new TurnBudget<Answer<unknown>>(ANSWERS_PER_TURN, (a) => a.resolve(a.value));
+const answers = new TurnBudget<Answer<unknown>>(intakeTurn, (a) => a.resolve(a.value));
+
+/** The shard's CONNECTs: a waiting CONNECT is held on its connection (holdPacket) and dispatched again. */
+export const connectBudget = new TurnBudget<Connection>(intakeTurn, (c) => c.resumePackets());
 
 /**
  * An authentication hook's answer, acted on within the shard's answer budget: a synchronous one
