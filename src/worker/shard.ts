@@ -26,7 +26,7 @@ import { isAcceptedHandle, type AcceptedHandle } from './net/socket-reader.ts';
 import type { SocketSink } from './net/transports.ts';
 import type { ShardParts } from './parts.ts';
 import { dispatch } from './protocol/handlers/index.ts';
-import { TurnBudget, intakeTurn } from './protocol/handlers/connect-budget.ts';
+import { NEW_SOCKET_COST, TurnBudget, intakeTurn } from './protocol/handlers/connect-budget.ts';
 import { fillFrameTable, type FrameHandler } from './peers/dispatch.ts';
 import { Peers } from './peers/peers.ts';
 import { Delivery } from './routing/delivery.ts';
@@ -108,7 +108,7 @@ export class Shard implements ShardParts, SocketSink {
   }
 
   /** New sockets, within the shard's intake allowance per turn (connect-budget.ts): other clients' packets interleave. */
-  private readonly newSockets = new TurnBudget<ClientSocket | AcceptedHandle>(intakeTurn, (s) => this.takeUp(s));
+  private readonly newSockets = new TurnBudget<ClientSocket | AcceptedHandle>(intakeTurn, (s) => this.takeUp(s), NEW_SOCKET_COST);
 
   adoptSocket(socket: ClientSocket | AcceptedHandle): void {
     if (this.newSockets.admit(socket)) this.takeUp(socket);

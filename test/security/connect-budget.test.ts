@@ -86,3 +86,34 @@ test('connect budget: lines sharing one turn\'s allowance are served in the orde
   assert.deepEqual(ran.slice(6), ['s6', 's7']);
   assert.equal(first.waitingCount + second.waitingCount, 0);
 });
+
+test('connect budget: an item of a prepaying line pays for what it brings, which then goes ahead in the next phase without waiting', async () => {
+  const allowance = new Turn(4);
+  const ran: string[] = [];
+  const connects = new TurnBudget<string>(allowance, (x) => ran.push(x), { usesCredit: true });
+  const sockets = new TurnBudget<string>(allowance, (x) => ran.push(x), { cost: 2, prepays: true });
+  const now = ['s1', 's2', 's3', 's4', 's5', 's6'].filter((x) => sockets.admit(x));
+  assert.deepEqual(now, ['s1', 's2'], 'two sockets of two steps each in a turn of four');
+  // their CONNECTs arrive: paid for, they go ahead although the turn is spent
+  assert.equal(connects.admit('c1'), true);
+  assert.equal(connects.admit('c2'), true);
+  assert.equal(connects.admit('cx'), false, 'no credit left and the turn spent: it waits');
+  await turn();
+  assert.deepEqual(ran, ['cx', 's3'], 'the waiting CONNECT first (1 step), then a socket (2) within 4');
+  // credit is counted, not named: a CONNECT goes ahead on s3's step, the next on the turn's last step, then one waits
+  assert.equal(connects.admit('c3'), true);
+  assert.equal(connects.admit('cy'), true);
+  assert.equal(connects.admit('cq'), false);
+  await turn();
+  assert.deepEqual(ran.slice(2), ['cq', 's4']);
+  await turn();
+  assert.deepEqual(ran.slice(4), ['s5', 's6']);
+  // the turn is spent, but s4, s5 and s6 paid for three CONNECTs
+  assert.equal(connects.admit('c4'), true);
+  assert.equal(connects.admit('c5'), true);
+  assert.equal(connects.admit('c6'), true);
+  assert.equal(connects.admit('c7'), false);
+  await turn();
+  assert.deepEqual(ran.slice(6), ['c7']);
+  assert.equal(connects.waitingCount + sockets.waitingCount, 0);
+});

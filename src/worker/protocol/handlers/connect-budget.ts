@@ -29,6 +29,14 @@ export const INTAKE_PER_TURN = 16;
 export class Turn {
   readonly perTurn: number;
   used = 0;
+  /**
+   * Steps already paid for items a line expects soon: a socket taken up pays for its CONNECT,
+   * which arrives in the next poll phase and then need not wait (a held CONNECT costs a copy, a
+   * pause and a resume). At most a turn's worth: a socket whose client is slow to send its
+   * CONNECT (or never does) leaves its step to another, and never more than that many go
+   * ahead on credit in one poll phase.
+   */
+  credit = 0;
   private queued = false;
   private readonly lines: TurnBudget<never>[] = [];
 
@@ -57,17 +65,33 @@ export class Turn {
   };
 }
 
+/** How a line spends its Turn's steps. */
+export interface LineCost {
+  /** Steps an item costs (default 1). */
+  cost?: number;
+  /** Each item taken also pays one step in advance for what it brings (Turn.credit). */
+  prepays?: boolean;
+  /** An item may go ahead on a step paid in advance, even of those waiting. */
+  usesCredit?: boolean;
+}
+
 /** So many items per turn (alone, or a share of a Turn with other lines); the rest wait in line for `run` in later turns. */
 export class TurnBudget<T> {
   private readonly turn: Turn;
   private readonly run: (item: T) => void;
+  private readonly cost: number;
+  private readonly prepays: boolean;
+  private readonly usesCredit: boolean;
   private draining = false;
   private readonly waiting: (T | null)[] = [];
   private head = 0;
 
-  constructor(perTurn: number | Turn, run: (item: T) => void) {
+  constructor(perTurn: number | Turn, run: (item: T) => void, how: LineCost = {}) {
     this.turn = typeof perTurn === 'number' ? new Turn(perTurn) : perTurn;
     this.run = run;
+    this.cost = how.cost ?? 1;
+    this.prepays = how.prepays === true;
+    this.usesCredit = how.usesCredit === true;
     this.turn.add(this as unknown as TurnBudget<never>);
   }
 
@@ -75,8 +99,10 @@ export class TurnBudget<T> {
   admit(item: T): boolean {
     if (this.draining) return true; // run() from the line: already counted
     const turn = this.turn;
-    if (turn.used < turn.perTurn && this.head === this.waiting.length) {
-      turn.used++;
+    // Paid in advance: ahead of those waiting (they wait for steps, this one has its own).
+    if (this.usesCredit && turn.credit > 0) { turn.credit--; return true; }
+    if (this.head === this.waiting.length && this.fits(turn)) {
+      this.spend(turn);
       turn.request();
       return true;
     }
@@ -93,10 +119,10 @@ export class TurnBudget<T> {
     const turn = this.turn;
     this.draining = true;
     try {
-      while (turn.used < turn.perTurn && this.head < this.waiting.length) {
+      while (this.head < this.waiting.length && this.fits(turn)) {
         const item = this.waiting[this.head]!;
         this.waiting[this.head++] = null; // a closed connection is not kept
-        turn.used++;
+        this.spend(turn);
         this.run(item);
       }
     } finally {
@@ -104,21 +130,36 @@ export class TurnBudget<T> {
     }
     if (this.head === this.waiting.length) { this.waiting.length = 0; this.head = 0; }
   }
+
+  /** The turn has this line's cost left (an item costlier than a whole turn still gets a turn of its own). */
+  private fits(turn: Turn): boolean { return turn.used === 0 || turn.used + this.cost <= turn.perTurn; }
+
+  private spend(turn: Turn): void {
+    turn.used += this.cost;
+    if (this.prepays && turn.credit < turn.perTurn) turn.credit++;
+  }
 }
 
 /**
  * The shard's intake allowance (module state is per thread, and a shard is a thread). Its lines
- * in the order served: authentication answers (they finish connections), CONNECTs, then new
+ * in the order served: CONNECTs, authentication answers (they finish connections), then new
  * sockets (shard.ts), whose reads bring more CONNECTs: a socket is taken up only when the
- * CONNECTs before it have been handled, so few are held (holdPacket: a copy and a pause each).
+ * CONNECTs and answers before it have been handled, and it pays for its own CONNECT
+ * (NEW_SOCKET_COST), so that one need not be held (holdPacket: a copy, a pause and a resume
+ * each), even when unpaid ones wait. Between CONNECTs of different sockets the order is the
+ * shard's, as it always was between the sockets read in one poll phase (of two with the same
+ * client id, the one handled last takes over); a connection's own packets keep theirs.
  */
 export const intakeTurn = new Turn(INTAKE_PER_TURN);
+
+/** The shard's CONNECTs: a waiting CONNECT is held on its connection (holdPacket) and dispatched again. */
+export const connectBudget = new TurnBudget<Connection>(intakeTurn, (c) => c.resumePackets(), { usesCredit: true });
 
 interface Answer<T> { value: T; resolve: (v: T) => void }
 const answers = new TurnBudget<Answer<unknown>>(intakeTurn, (a) => a.resolve(a.value));
 
-/** The shard's CONNECTs: a waiting CONNECT is held on its connection (holdPacket) and dispatched again. */
-export const connectBudget = new TurnBudget<Connection>(intakeTurn, (c) => c.resumePackets());
+/** How the shard's new sockets spend the allowance: the socket's step and its CONNECT's, paid in advance. */
+export const NEW_SOCKET_COST: LineCost = { cost: 2, prepays: true };
 
 /**
  * An authentication hook's answer, acted on within the shard's answer budget: a synchronous one
