@@ -74,17 +74,20 @@ async function start(kind: string): Promise<Broker> {
  * the whole run (start-up and the pair are the same for every build; the burst is the rest).
  */
 function gcSummary(out: string): string {
-  const byIsolate = new Map<string, { kind: string; ms: number }[]>();
-  for (const m of out.matchAll(/^\[\d+:(0x[0-9a-f]+)\]\s+\d+ ms: (Scavenge|Mark-Compact|Incremental Mark-Compact|Minor Mark-Sweep)\b.*?MB, ([\d.]+) \/ /gm)) {
+  const byIsolate = new Map<string, { kind: string; ms: number; before: number; after: number }[]>();
+  for (const m of out.matchAll(/^\[\d+:(0x[0-9a-f]+)\]\s+\d+ ms: (Scavenge|Mark-Compact|Incremental Mark-Compact|Minor Mark-Sweep) ([\d.]+) \([\d.]+\) -> ([\d.]+) .*?MB, ([\d.]+) \/ /gm)) {
     const l = byIsolate.get(m[1]!) ?? [];
-    l.push({ kind: m[2]!, ms: Number(m[3]) });
+    l.push({ kind: m[2]!, before: Number(m[3]), after: Number(m[4]), ms: Number(m[5]) });
     byIsolate.set(m[1]!, l);
   }
   const gcs = [...byIsolate.values()].sort((a, b) => b.length - a.length)[0] ?? [];
   const sc = gcs.filter((g) => g.kind === 'Scavenge');
   const mc = gcs.filter((g) => g.kind !== 'Scavenge');
   const sum = (xs: { ms: number }[]): number => xs.reduce((a, g) => a + g.ms, 0);
-  return `shard GC over the run: ${sc.length} scavenges, ${sum(sc).toFixed(1)} ms (max ${Math.max(0, ...sc.map((g) => g.ms)).toFixed(1)}); ${mc.length} mark-compacts, ${sum(mc).toFixed(1)} ms (max ${Math.max(0, ...mc.map((g) => g.ms)).toFixed(1)})`;
+  // allocated: what the heap grew by between one GC's end and the next one's start
+  let allocated = 0;
+  for (let i = 1; i < gcs.length; i++) allocated += Math.max(0, gcs[i]!.before - gcs[i - 1]!.after);
+  return `shard GC over the run: ${sc.length} scavenges, ${sum(sc).toFixed(1)} ms (max ${Math.max(0, ...sc.map((g) => g.ms)).toFixed(1)}); ${mc.length} mark-compacts, ${sum(mc).toFixed(1)} ms (max ${Math.max(0, ...mc.map((g) => g.ms)).toFixed(1)}); ~${allocated.toFixed(1)} MB allocated between them`;
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
