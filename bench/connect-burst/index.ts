@@ -6,6 +6,7 @@
 //     [--no-passwords] [--hash-threads N] [--accept shards|main] [--nice N]
 //     [--broker-node-options "--cpu-prof --cpu-prof-dir=DIR"]   (NODE_OPTIONS of Shoal's process)
 //     [--broker-v8-flags "--trace-gc"]   (V8 flags set in Shoal's process at start: v8-flags.mjs)
+//     [--alloc-profile DIR]   (what each worker thread allocated: alloc-prof.mjs, alloc-summary.mjs)
 //     [--worst]   (the 5 slowest messages of each burst, for profile-summary.mjs --spans)
 //     [--broker-output]   (print the broker's stdout and stderr after each run: --trace-gc lines)
 //     [-- extra Shoal flags]
@@ -31,6 +32,7 @@ const { values, positionals } = parseArgs({
     'broker-node-options': { type: 'string', default: '' },
     'broker-output': { type: 'boolean', default: false },
     worst: { type: 'boolean', default: false },
+    'alloc-profile': { type: 'string', default: '' },
     'broker-v8-flags': { type: 'string', default: '' },
   },
 });
@@ -60,6 +62,10 @@ async function start(kind: string): Promise<Broker> {
   if (values['broker-v8-flags']) {
     nodeOptions.push(`--import=${fileURLToPath(new URL('./v8-flags.mjs', import.meta.url))}`);
     process.env.BENCH_V8_FLAGS = values['broker-v8-flags'];
+  }
+  if (values['alloc-profile']) {
+    nodeOptions.push(`--import=${fileURLToPath(new URL('./alloc-prof.mjs', import.meta.url))}`);
+    process.env.BENCH_ALLOC_DIR = values['alloc-profile'];
   }
   if (nodeOptions.join('') !== '') process.env.NODE_OPTIONS = nodeOptions.join(' ').trim();
   try {
