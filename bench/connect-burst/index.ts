@@ -108,9 +108,9 @@ try {
       const b = await start(kind);
       try {
         loads.push(loadavg()[0]!);
-        const r = await measureBurst({ url: b.url, port: b.port, burst, login: withPasswords ? BURST_USER : undefined, pairLogin: withPasswords ? PAIR : undefined, nice: Number(values.nice) });
+        const r = await measureBurst({ url: b.url, port: b.port, burst, login: withPasswords ? BURST_USER : undefined, pairLogin: withPasswords ? PAIR : undefined, nice: Number(values.nice), brokerPid: b.pid });
         results.get(kind)!.push(r);
-        console.log(`run ${run} ${kind}: p99 ${r.before.toFixed(1)} ms before, ${r.during.toFixed(1)} ms during (max ${r.max.toFixed(1)}, ${r.samples} messages), ${r.accepted}/${burst} accepted in ${r.burstMs} ms; pair process loop delay p99 ${r.ownDelayP99.toFixed(1)} ms; load ${loads.at(-1)!.toFixed(1)}`);
+        console.log(`run ${run} ${kind}: p99 ${r.before.toFixed(1)} ms before, ${r.during.toFixed(1)} ms during (max ${r.max.toFixed(1)}, ${r.samples} messages), ${r.accepted}/${burst} accepted in ${r.burstMs} ms; pair process loop delay p99 ${r.ownDelayP99.toFixed(1)} ms; broker's busiest threads ${r.threadCpuMs.join(' / ')} ms CPU; load ${loads.at(-1)!.toFixed(1)}`);
         if (values.worst) console.log(`  burst (monotonic ms): ${r.burstMono[0].toFixed(1)}-${r.burstMono[1].toFixed(1)}`);
         if (values.worst) console.log(`  slowest (sent at, monotonic ms: latency): ${r.worst.map((w) => `${w.sentMono.toFixed(1)}: ${w.ms.toFixed(1)}`).join(', ')}`);
       } finally {
@@ -121,7 +121,7 @@ try {
     }
   }
   for (const [kind, rs] of results) {
-    console.log(`${kind} (${rs.length} runs): median p99 before ${median(rs.map((r) => r.before)).toFixed(1)} ms, during ${median(rs.map((r) => r.during)).toFixed(1)} ms (runs: ${rs.map((r) => r.during.toFixed(1)).join(', ')}), burst ${median(rs.map((r) => r.burstMs))} ms, accepted ${rs.map((r) => r.accepted).join(', ')}`);
+    console.log(`${kind} (${rs.length} runs): median p99 before ${median(rs.map((r) => r.before)).toFixed(1)} ms, during ${median(rs.map((r) => r.during)).toFixed(1)} ms (runs: ${rs.map((r) => r.during.toFixed(1)).join(', ')}), burst ${median(rs.map((r) => r.burstMs))} ms, busiest thread's CPU ${median(rs.map((r) => r.threadCpuMs[0] ?? NaN))} ms, accepted ${rs.map((r) => r.accepted).join(', ')}`);
   }
   console.log(`load average (1 min) at the runs' starts: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`);
 } finally {

@@ -3,6 +3,7 @@
 // and while the burst's CONNECTs are being answered. Used by bench/connect-burst/index.ts
 // (runs, Mosquitto beside Shoal, profiles) and test/security/connect-burst.test.ts.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import mqttPacket from 'mqtt-packet';
@@ -24,6 +25,8 @@ export interface BurstOptions {
   pairLogin?: { username: string; password: string };
   /** nice level of the generator process (it shares the cores with the broker). */
   nice?: number;
+  /** The broker's process: its threads' CPU time over the burst is read from /proc (Linux). */
+  brokerPid?: number;
 }
 
 export interface BurstResult {
@@ -43,6 +46,22 @@ export interface BurstResult {
   worst: { sentMono: number; ms: number }[];
   /** The burst's start and end on CLOCK_MONOTONIC in ms (profile-summary.mjs --burst). */
   burstMono: [number, number];
+  /** CPU ms (user + system) of the broker's busiest threads from the burst's start to its end + 50 ms, busiest first: less bent by other processes than the latencies. */
+  threadCpuMs: number[];
+}
+
+/** Each thread's user + system time in ms (/proc/PID/task/TID/stat; {} where there is no /proc). */
+function threadCpu(pid: number | undefined): Map<string, number> {
+  const m = new Map<string, number>();
+  if (pid === undefined) return m;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      m.set(tid, (Number(f[11]) + Number(f[12])) * 10); // utime, stime in ticks of 10 ms (USER_HZ 100)
+    }
+  } catch { /* not Linux, or the broker is gone */ }
+  return m;
 }
 
 const monoMs = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
@@ -85,20 +104,24 @@ export async function measureBurst(o: BurstOptions): Promise<BurstResult> {
       });
       const burstStart = performance.now();
       const monoStart = monoMs();
+      const cpuStart = threadCpu(o.brokerPid);
       ownDelay.enable();
       gen.stdin!.write('go\n');
       const r = await result;
       const burstEnd = performance.now();
       const monoEnd = monoMs();
       ownDelay.disable();
-      await sleep(100);
+      await sleep(50);
+      const cpuEnd = threadCpu(o.brokerPid);
+      const threadCpuMs = [...cpuEnd].map(([tid, ms]) => ms - (cpuStart.get(tid) ?? 0)).sort((a, b) => b - a).slice(0, 3);
+      await sleep(50);
       const before = lat.filter((l) => l.at < burstStart && l.at > burstStart - 1000).map((l) => l.ms);
       const inBurst = lat.filter((l) => l.at >= burstStart && l.at <= burstEnd + 50);
       const during = inBurst.map((l) => l.ms);
       const worst = [...inBurst].sort((a, b) => b.ms - a.ms).slice(0, 5).map((l) => ({ sentMono: l.mono - l.ms, ms: l.ms }));
       return {
         before: p99(before), during: p99(during), max: Math.max(...during), samples: during.length,
-        accepted: r.ok, burstMs: r.ms, ownDelayP99: ownDelay.percentile(99) / 1e6, worst, burstMono: [monoStart, monoEnd],
+        accepted: r.ok, burstMs: r.ms, ownDelayP99: ownDelay.percentile(99) / 1e6, worst, burstMono: [monoStart, monoEnd], threadCpuMs,
       };
     } finally {
       clearInterval(pump);

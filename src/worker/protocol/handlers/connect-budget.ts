@@ -1,12 +1,13 @@
-// The shard's budget for a burst of new connections: at most so many new sockets are taken up,
-// so many CONNECTs handled and so many authentication answers acted on per event-loop turn; the rest wait in arrival order and are
-// taken that many per turn from setImmediate. A burst reaches a shard as hundreds of sockets in
-// one message drain (main's hand-offs) or accept loop, then hundreds of readable sockets in one
-// poll phase (measured: 250-600 CONNECTs, 25-180 ms in one turn, and 505 sockets, 53 ms), and
-// the PUBLISHes of established clients read in those phases waited behind all of them (and
-// behind the CONNACKs of every password check the pool answered meanwhile: 130 ms); now
-// they wait for one turn's share at most (issue #13: a burst of 1,000 CONNECTs must not delay
-// other clients' traffic by more than a few ms; docs/security.md has the figures).
+// The shard's budget for a burst of new connections: new sockets taken up, CONNECTs handled and
+// authentication answers acted on share one allowance of steps per event-loop turn; the rest
+// wait in arrival order and are taken from setImmediate in later turns. A burst reaches a shard
+// as hundreds of sockets in one message drain (main's hand-offs) or accept loop, then hundreds
+// of readable sockets in one poll phase (measured: 250-600 CONNECTs, 25-180 ms in one turn, and
+// 505 sockets, 53 ms), and the PUBLISHes of established clients read in those phases waited
+// behind all of them (and behind the CONNACKs of every password check the pool answered
+// meanwhile: 130 ms); now they wait for one turn's allowance at most (issue #13: a burst of
+// 1,000 CONNECTs must not delay other clients' traffic by more than a few ms; docs/security.md
+// and BENCHMARKS.md, "CONNECT burst", have the figures and what is left: GC and scheduling).
 //
 // With no burst the cost is a counter and one setImmediate per turn that saw a new connection.
 import type { Maybe } from '../../auth/hook.ts';
