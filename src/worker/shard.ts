@@ -21,11 +21,12 @@ import { StoreUpkeep } from './durable/upkeep.ts';
 import { Backpressure } from './net/backpressure.ts';
 import { ConnState } from './net/conn-state.ts';
 import type { ClientSocket } from './net/client-socket.ts';
-import { Connection, useDispatcher } from './net/connection.ts';
+import { Connection, socketOfAccepted, useDispatcher } from './net/connection.ts';
+import { isAcceptedHandle, type AcceptedHandle } from './net/socket-reader.ts';
 import type { SocketSink } from './net/transports.ts';
 import type { ShardParts } from './parts.ts';
 import { dispatch } from './protocol/handlers/index.ts';
-import { SOCKETS_PER_TURN, TurnBudget } from './protocol/handlers/connect-budget.ts';
+import { NEW_SOCKET_COST, TurnBudget, intakeTurn } from './protocol/handlers/connect-budget.ts';
 import { fillFrameTable, type FrameHandler } from './peers/dispatch.ts';
 import { Peers } from './peers/peers.ts';
 import { Delivery } from './routing/delivery.ts';
@@ -106,14 +107,15 @@ export class Shard implements ShardParts, SocketSink {
     this.upkeep.start();
   }
 
-  /** New sockets, so many per turn in a burst (connect-budget.ts): other clients' packets interleave. */
-  private readonly newSockets = new TurnBudget<ClientSocket>(SOCKETS_PER_TURN, (s) => this.takeUp(s));
+  /** New sockets, within the shard's intake allowance per turn (connect-budget.ts): other clients' packets interleave. */
+  private readonly newSockets = new TurnBudget<ClientSocket | AcceptedHandle>(intakeTurn, (s) => this.takeUp(s), NEW_SOCKET_COST);
 
-  adoptSocket(socket: ClientSocket): void {
+  adoptSocket(socket: ClientSocket | AcceptedHandle): void {
     if (this.newSockets.admit(socket)) this.takeUp(socket);
   }
 
-  private takeUp(socket: ClientSocket): void {
+  private takeUp(item: ClientSocket | AcceptedHandle): void {
+    const socket = isAcceptedHandle(item) ? socketOfAccepted(item) : item;
     // Shutting down, or past --connect-rate / --max-connections-per-ip: closed before CONNECT is read.
     const slot = this.shuttingDown ? REFUSED : this.limits.admit(socket);
     if (slot === REFUSED) { socket.destroy(); this.stats.addLive(this.id, -1); return; }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { isMosquitto, startBroker } from '../helpers/broker.ts';
-import { CONNECTS_PER_TURN, TurnBudget } from '../../src/worker/protocol/handlers/connect-budget.ts';
+import { INTAKE_PER_TURN, Turn, TurnBudget } from '../../src/worker/protocol/handlers/connect-budget.ts';
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -38,7 +38,7 @@ test('connect budget: so many per turn go ahead, the rest run in arrival order, 
 
 test('connect budget: a burst of CONNECTs with SUBSCRIBE and PUBLISH pipelined behind each is answered in full and in order', { skip: isMosquitto ? 'Shoal only' : false, timeout: 60_000 }, async () => {
   const b = await startBroker({ shards: 1, extraArgs: ['--log-level', 'warn'] });
-  const N = CONNECTS_PER_TURN * 12;
+  const N = INTAKE_PER_TURN * 12;
   try {
     const results = await Promise.all(Array.from({ length: N }, (_, i) => new Promise<string[]>((resolve, reject) => {
       const cmds: string[] = [];
@@ -64,4 +64,56 @@ test('connect budget: a burst of CONNECTs with SUBSCRIBE and PUBLISH pipelined b
   } finally {
     assert.equal(await b.stop(), 0);
   }
+});
+
+test('connect budget: lines sharing one turn\'s allowance are served in the order made, never more than it per turn', async () => {
+  const turnAllowance = new Turn(3);
+  const ran: string[] = [];
+  const first = new TurnBudget<string>(turnAllowance, (x) => ran.push(x));
+  const second = new TurnBudget<string>(turnAllowance, (x) => ran.push(x));
+  const now: string[] = [];
+  for (const x of ['s1', 's2']) if (second.admit(x)) now.push(x);
+  for (const x of ['f1', 'f2', 'f3']) if (first.admit(x)) now.push(x);
+  assert.deepEqual(now, ['s1', 's2', 'f1'], 'three go ahead this turn, whichever line');
+  assert.equal(second.admit('s3'), false);
+  await turn();
+  assert.deepEqual(ran, ['f2', 'f3', 's3'], 'the first line first, then the second');
+  for (const x of ['s4', 's5', 's6', 's7']) second.admit(x);
+  assert.equal(first.admit('f4'), false);
+  await turn();
+  assert.deepEqual(ran.slice(3), ['f4', 's4', 's5']);
+  await turn();
+  assert.deepEqual(ran.slice(6), ['s6', 's7']);
+  assert.equal(first.waitingCount + second.waitingCount, 0);
+});
+
+test('connect budget: an item of a prepaying line pays for what it brings, which then goes ahead in the next phase without waiting', async () => {
+  const allowance = new Turn(4);
+  const ran: string[] = [];
+  const connects = new TurnBudget<string>(allowance, (x) => ran.push(x), { usesCredit: true });
+  const sockets = new TurnBudget<string>(allowance, (x) => ran.push(x), { cost: 2, prepays: true });
+  const now = ['s1', 's2', 's3', 's4', 's5', 's6'].filter((x) => sockets.admit(x));
+  assert.deepEqual(now, ['s1', 's2'], 'two sockets of two steps each in a turn of four');
+  // their CONNECTs arrive: paid for, they go ahead although the turn is spent
+  assert.equal(connects.admit('c1'), true);
+  assert.equal(connects.admit('c2'), true);
+  assert.equal(connects.admit('cx'), false, 'no credit left and the turn spent: it waits');
+  await turn();
+  assert.deepEqual(ran, ['cx', 's3'], 'the waiting CONNECT first (1 step), then a socket (2) within 4');
+  // credit is counted, not named: a CONNECT goes ahead on s3's step, the next on the turn's last step, then one waits
+  assert.equal(connects.admit('c3'), true);
+  assert.equal(connects.admit('cy'), true);
+  assert.equal(connects.admit('cq'), false);
+  await turn();
+  assert.deepEqual(ran.slice(2), ['cq', 's4']);
+  await turn();
+  assert.deepEqual(ran.slice(4), ['s5', 's6']);
+  // the turn is spent, but s4, s5 and s6 paid for three CONNECTs
+  assert.equal(connects.admit('c4'), true);
+  assert.equal(connects.admit('c5'), true);
+  assert.equal(connects.admit('c6'), true);
+  assert.equal(connects.admit('c7'), false);
+  await turn();
+  assert.deepEqual(ran.slice(6), ['c7']);
+  assert.equal(connects.waitingCount + sockets.waitingCount, 0);
 });

@@ -16,7 +16,7 @@ import { Outbox } from './outbox.ts';
 import type { Source } from './backpressure.ts';
 import type { ClientSocket } from './client-socket.ts';
 import { ConnState, type ConnStateValue } from './conn-state.ts';
-import { ReadSlab, userBufferSocket } from './socket-reader.ts';
+import { ReadSlab, acceptedSocket, userBufferSocket, type AcceptedHandle } from './socket-reader.ts';
 import { parseWhole } from '../protocol/parse.ts';
 import { CONNECTION_BYTES, released } from './reclaim.ts';
 
@@ -355,6 +355,9 @@ export class Connection {
 
 /** Bytes read and dropped after close() before reading stops: a DISCONNECT's worth of pipelined packets. */
 const CLOSED_READ_BUDGET = 64 * 1024;
+
+/** The socket of a handle the shard's listener accepted (acceptor.ts), made to read into connections. */
+export function socketOfAccepted(handle: AcceptedHandle): ClientSocket { return acceptedSocket(handle, onSocketRead); }
 
 function flushConnection(c: Connection): void { c.flush(); }
 function resumeConnection(c: Connection): void { c.resumePackets(); }

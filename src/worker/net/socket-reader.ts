@@ -23,6 +23,42 @@ export type ReadCallback<T = Socket> = (this: T, nread: number, buf: Uint8Array)
 let readBuffer: Buffer | null = null;
 
 /**
+ * A connection's libuv handle as the shard's own listener accepted it (acceptor.ts), before any
+ * net.Socket is made around it: a burst's hundreds of accepts in one poll phase then cost a
+ * queue entry each, and its one socket is made when the shard takes it up (acceptedSocket).
+ */
+export interface AcceptedHandle {
+  readonly on?: never;
+  setNoDelay(on: boolean): number;
+}
+
+/** An accepted handle, not yet a socket (sockets, TLS and WebSocket streams all have `on`). */
+export function isAcceptedHandle(x: object): x is AcceptedHandle { return typeof (x as { on?: unknown }).on !== 'function'; }
+
+const kDirect = Symbol('shoal.directRead');
+
+/**
+ * The one socket of an accepted handle, reading into `callback` from its first resume() (as
+ * userBufferSocket's, which returns it as it is). Made when the shard takes the connection up,
+ * not at accept.
+ */
+export function acceptedSocket<T>(handle: AcceptedHandle, callback: ReadCallback<T>): Socket {
+  const s = directSocket(handle, false, callback);
+  (s as Socket & { [kDirect]?: true })[kDirect] = true;
+  return s;
+}
+
+function directSocket<T>(handle: object, allowHalfOpen: boolean, callback: ReadCallback<T>): Socket {
+  const opts = {
+    handle,
+    allowHalfOpen,
+    pauseOnCreate: true,
+    onread: { buffer: (readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE)), callback },
+  };
+  return new net.Socket(opts as unknown as net.SocketConstructorOpts);
+}
+
+/**
  * The same connection as `raw`, with reads delivered to `callback` (called with the socket as
  * `this`). Reading starts at the first resume(). Returns null unless `raw` is a plain
  * net.Socket (not TLS, not WebSocket) with a live handle never read from; the caller then keeps
@@ -30,17 +66,12 @@ let readBuffer: Buffer | null = null;
  */
 export function userBufferSocket<T>(raw: object, callback: ReadCallback<T>): Socket | null {
   if (raw.constructor !== net.Socket) return null;
+  if ((raw as { [kDirect]?: true })[kDirect] === true) return raw as Socket; // acceptedSocket's: already reads so
   const r = raw as Socket & { _handle?: object | null };
   const handle = r._handle;
   if (handle === null || handle === undefined || r.destroyed || r.connecting || r.bytesRead > 0) return null;
   r._handle = null; // `raw` never read a byte (it arrived paused) and is dropped unclosed: the handle is the new socket's
-  const opts = {
-    handle,
-    allowHalfOpen: r.allowHalfOpen,
-    pauseOnCreate: true,
-    onread: { buffer: (readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE)), callback },
-  };
-  return new net.Socket(opts as unknown as net.SocketConstructorOpts);
+  return directSocket(handle, r.allowHalfOpen, callback);
 }
 
 /** Write-once storage for bytes read: each read is copied to the next free bytes. */

@@ -9,10 +9,12 @@ import type { ShardListener } from '../../shared/control.ts';
 import { credentialsOf, type TlsMaterial, type Transport } from '../../shared/tls.ts';
 import type { ShardContext } from '../context.ts';
 import type { ClientSocket } from './client-socket.ts';
+import type { AcceptedHandle } from './socket-reader.ts';
 
 /** Where a socket goes once its transport is set up (the shard makes it a Connection). */
 export interface SocketSink {
-  adoptSocket(socket: ClientSocket): void;
+  /** A socket, or a plain TCP connection's handle as the shard's listener accepted it (acceptor.ts). */
+  adoptSocket(socket: ClientSocket | AcceptedHandle): void;
   readonly shuttingDown: boolean;
 }
 import { WsSocket, type WsStream } from './ws-socket.ts';
