@@ -18,6 +18,22 @@ function rawOpen(port: number, first: Buffer): Promise<net.Socket> {
   });
 }
 
+/** Calls `each` for every QoS 1 PUBLISH read from `s`, with where its topic ends (its packet id). */
+export function onQos1Publish(s: net.Socket, each: (buf: Buffer, topicEnd: number) => void): void {
+  let buf: Buffer = Buffer.alloc(0);
+  s.on('data', (d: Buffer) => {
+    buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+    for (;;) {
+      let len = 0, mul = 1, i = 1;
+      for (; i < buf.length && i <= 4; i++) { len += (buf[i]! & 0x7f) * mul; mul *= 128; if ((buf[i]! & 0x80) === 0) break; }
+      if (i >= buf.length || buf.length < i + 1 + len) break;
+      const start = i + 1;
+      if ((buf[0]! & 0xf6) === 0x32) each(buf, start + 2 + buf.readUInt16BE(start));
+      buf = buf.subarray(start + len);
+    }
+  });
+}
+
 /**
  * A persistent QoS 1 subscriber on `filter` that reads everything at once but acknowledges at
  * most ACK_RATE messages a second: its window is full and its session queue holds more than a
@@ -26,20 +42,9 @@ function rawOpen(port: number, first: Buffer): Promise<net.Socket> {
 export async function slowAcker(port: number, filter: string): Promise<{ acked: () => number; stop: () => void }> {
   const s = await rawOpen(port, buildConnect({ clientId: uid('slow'), clean: false }));
   s.write(frame(0x82, Buffer.concat([Buffer.from([0, 1]), mqttString(filter), Buffer.from([1])])));
-  let buf: Buffer = Buffer.alloc(0);
   const ids: number[] = [];
   let acked = 0;
-  s.on('data', (d: Buffer) => {
-    buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
-    for (;;) {
-      let len = 0, mul = 1, i = 1;
-      for (; i < buf.length && i <= 4; i++) { len += (buf[i]! & 0x7f) * mul; mul *= 128; if ((buf[i]! & 0x80) === 0) break; }
-      if (i >= buf.length || buf.length < i + 1 + len) break;
-      const start = i + 1;
-      if ((buf[0]! & 0xf6) === 0x32) ids.push(buf.readUInt16BE(start + 2 + buf.readUInt16BE(start))); // PUBLISH QoS 1
-      buf = buf.subarray(start + len);
-    }
-  });
+  onQos1Publish(s, (buf, topicEnd) => ids.push(buf.readUInt16BE(topicEnd)));
   const acker = setInterval(() => {
     for (let k = 0; k < ACK_RATE / 5 && ids.length > 0; k++) {
       const id = Buffer.alloc(2);
