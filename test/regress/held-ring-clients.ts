@@ -10,7 +10,7 @@ const ACK_RATE = 25; // messages per second the slow subscriber acknowledges (40
 const PAYLOAD = Buffer.alloc(16 * 1024, 0x61);
 
 /** A raw socket that sent `first` and collects what comes back until `until` is in it. */
-function rawOpen(port: number, first: Buffer): Promise<net.Socket> {
+export function rawOpen(port: number, first: Buffer): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ host: '127.0.0.1', port }, () => s.write(first));
     s.once('error', reject);
@@ -72,6 +72,25 @@ export async function flood(port: number, topic: string, n: number): Promise<{ s
   return { stop: () => { stopped = true; s.destroy(); } };
 }
 
+
+/** QoS 1 PUBLISHes whose payloads start with their number 0..n-1, written as fast as the broker reads them (acks ignored). */
+export async function numberedFlood(port: number, topic: string, n: number, payloadBytes: number): Promise<{ written: () => number; stop: () => void }> {
+  const s = await rawOpen(port, buildConnect({ clientId: uid('pub') }));
+  s.on('data', () => {});
+  s.on('error', () => {});
+  const payload = Buffer.alloc(payloadBytes, 0x70);
+  let i = 0;
+  const more = (): void => {
+    while (i < n && !s.destroyed) {
+      payload.writeUInt32BE(i, 0);
+      const ok = s.write(buildPublish({ version: 4, topic, payload, qos: 1, id: (i % 65535) + 1 }));
+      i++;
+      if (!ok) { s.once('drain', more); return; }
+    }
+  };
+  more();
+  return { written: () => i, stop: () => s.destroy() };
+}
 
 /** A client id whose home is shard `home` of `n`. */
 export function idHomedOn(home: number, n: number): string {

@@ -14,11 +14,10 @@
 // message must arrive, in order, and no frame from the peer may be garbage.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { useBroker } from '../helpers/matrix.ts';
-import { buildConnect, buildPublish, frame, mqttString } from '../helpers/raw.ts';
+import { buildConnect, frame, mqttString } from '../helpers/raw.ts';
 import { eventually, sleep, uid } from '../helpers/clients.ts';
-import { onQos1Publish } from './held-ring-clients.ts';
+import { numberedFlood, onQos1Publish, rawOpen } from './held-ring-clients.ts';
 
 const COUNT = 30_000;
 const PAYLOAD_BYTES = 1024;
@@ -28,17 +27,9 @@ const ACK_PAUSE_MS = 20;
 // judged slow and always waited for (the ring held); the judgement is other tests' subject.
 const h = useBroker({ shards: 2, extraArgs: ['--slow-client-ms', '2000'] });
 
-function open(port: number, first: Buffer): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port, noDelay: true }, () => s.write(first));
-    s.once('error', reject);
-    s.once('data', () => resolve(s)); // CONNACK
-  });
-}
-
 /** A QoS 1 subscriber that reads at once and acknowledges in bursts; `seqs` in arrival order. */
 async function burstAcker(port: number, filter: string): Promise<{ seqs: number[]; stop: () => void }> {
-  const s = await open(port, buildConnect({ clientId: uid('acker') }));
+  const s = await rawOpen(port, buildConnect({ clientId: uid('acker') }));
   s.write(frame(0x82, Buffer.concat([Buffer.from([0, 1]), mqttString(filter), Buffer.from([1])])));
   const seqs: number[] = [];
   let ids: number[] = [];
@@ -52,31 +43,12 @@ async function burstAcker(port: number, filter: string): Promise<{ seqs: number[
   return { seqs, stop: () => { clearInterval(acker); s.destroy(); } };
 }
 
-/** QoS 1 PUBLISHes numbered 0..n-1, written as fast as the broker reads them (acks ignored). */
-async function publisher(port: number, topic: string, n: number): Promise<{ written: () => number; socket: net.Socket }> {
-  const s = await open(port, buildConnect({ clientId: uid('pub') }));
-  s.on('data', () => {});
-  s.on('error', () => {});
-  const payload = Buffer.alloc(PAYLOAD_BYTES, 0x70);
-  let i = 0;
-  const more = (): void => {
-    while (i < n && !s.destroyed) {
-      payload.writeUInt32BE(i, 0);
-      const ok = s.write(buildPublish({ version: 4, topic, payload, qos: 1, id: (i % 65535) + 1 }));
-      i++;
-      if (!ok) { s.once('drain', more); return; }
-    }
-  };
-  more();
-  return { written: () => i, socket: s };
-}
-
 test('held ring parked frames overwritten: a QoS 1 subscriber on another shard than its publisher gets every message, in order', { timeout: 120_000 }, async (t) => {
   const topic = uid('parked');
   const sub = await burstAcker(h.port, topic); // shard 0
   await sleep(100); // its SUBSCRIBE's route reaches shard 1 before the first PUBLISH
   const errorsBefore = h.broker.stderr().split('unknown frame type').length;
-  const pub = await publisher(h.port, topic, COUNT); // shard 1
+  const pub = await numberedFlood(h.port, topic, COUNT, PAYLOAD_BYTES); // shard 1
   try {
     await eventually(() => new Set(sub.seqs).size >= COUNT, 60_000, 'every message').catch(() => {});
     const seen = new Set<number>();
@@ -91,6 +63,6 @@ test('held ring parked frames overwritten: a QoS 1 subscriber on another shard t
     assert.equal(disorder, 0, 'first arrivals out of order');
   } finally {
     sub.stop();
-    pub.socket.destroy();
+    pub.stop();
   }
 });

@@ -65,6 +65,25 @@ const RATE_DIVISOR = 4;
 const EWMA_WEIGHT = 1 / 8;
 /** ... or once one window went at this many times the bound (a healthy reader that runs again). */
 const FAST_FACTOR = 4;
+/**
+ * The same for a client behind by its QoS 1/2 window only (socket not congested): what it
+ * drains is what it acknowledged, a window at a time, so no kernel buffer empties into one
+ * window to make it look fast; a lower factor brings a healthy one misjudged slow back
+ * sooner, while its publisher runs free and its queue fills.
+ */
+const WINDOW_FAST_FACTOR = 2;
+
+/**
+ * Past this share of its queue bounds, a client slow by its QoS 1/2 window is judged on what it
+ * took since it was judged slow, not on its last windows: slower than the bound on that
+ * horizon, it is slow and loses at its bound (the spec's answer); faster, it was misjudged
+ * (a busy machine, a cold start) and is waited for again before its queue overflows.
+ */
+const QUEUE_GUARD_SHARE = 4;
+
+/** The session queue bounds (--max-queued-messages, --max-queued-bytes; 0 = none). */
+export interface QueueBounds { messages: number; bytes: number }
+const NO_BOUNDS: QueueBounds = { messages: 0, bytes: 0 };
 
 export class Backpressure {
   /** The source whose bytes or frames are being handled right now (null otherwise). */
@@ -72,11 +91,16 @@ export class Backpressure {
   private readonly slowMs: number;
   private readonly maxBacklog: number;
   private readonly highWater: number;
+  /** Queue size past which the horizon since the judgement decides (QUEUE_GUARD_SHARE; 0 = never). */
+  private readonly guardMessages: number;
+  private readonly guardBytes: number;
 
-  constructor(slowMs: number, maxBacklog: number, highWater: number) {
+  constructor(slowMs: number, maxBacklog: number, highWater: number, queue: QueueBounds = NO_BOUNDS) {
     this.slowMs = slowMs;
     this.maxBacklog = maxBacklog;
     this.highWater = highWater;
+    this.guardMessages = Math.floor(queue.messages / QUEUE_GUARD_SHARE);
+    this.guardBytes = Math.floor(queue.bytes / QUEUE_GUARD_SHARE);
   }
 
   /** Socket congested, or more than a socket's worth queued for its session. */
@@ -163,7 +187,11 @@ export class Backpressure {
     sub.drainedAtMark = drained;
     sub.drainRate += (rate - sub.drainRate) * EWMA_WEIGHT;
     const bound = this.highWater / (this.slowMs * RATE_DIVISOR);
-    if (sub.slow) return sub.drainRate < bound && rate < FAST_FACTOR * bound;
+    if (sub.slow) {
+      if (sub.drainRate >= bound) return false;
+      if (sub.congested) return rate < FAST_FACTOR * bound;
+      return rate < WINDOW_FAST_FACTOR * bound && !(this.nearBound(sub) && drained - sub.drainedAtSlow >= bound * (now - sub.slowSince));
+    }
     // Two slow windows in a row, so one that a busy machine stretched (a healthy reader not
     // scheduled for 100 ms) does not cost a subscriber its waiting publishers; fast at once.
     sub.slowWindows = rate < bound ? sub.slowWindows + 1 : 0;
@@ -182,7 +210,11 @@ export class Backpressure {
       if (sub.slow || sub.behindSince === 0) { this.release(sub); return; }
       const now = Date.now();
       if (!this.isBehind(sub)) { this.settle(sub, now); return; }
-      if (sub.drained() === sub.drainedAtMark) this.declareSlow(sub);
+      // Nothing taken at all: a congested socket whose kernel takes nothing has stopped reading
+      // (the kernel's buffers hold megabytes); one behind by its QoS 1/2 window only waits for
+      // acks, which a healthy client on a busy machine can leave for tens of ms, so it gets
+      // a whole window (and comes back sooner: WINDOW_FAST_FACTOR).
+      if (sub.drained() === sub.drainedAtMark && (sub.congested || now - sub.behindSince >= this.slowMs)) this.declareSlow(sub);
       else if (now - sub.behindSince < this.slowMs) this.watch(sub);
       else if (this.judge(sub, now)) this.declareSlow(sub);
       else this.watch(sub);
@@ -202,8 +234,15 @@ export class Backpressure {
     log.info({ client: sub.clientId, filters, slowJudged: sub.slowJudged, holds: sub.holds, holdsAfterSlow: sub.holdsAfterSlow, longestHoldMs: sub.longestHoldMs, slowMs: this.slowMs }, 'slow client closed');
   }
 
+  /** Its queue is past QUEUE_GUARD_SHARE of either bound. */
+  private nearBound(sub: Connection): boolean {
+    const s = sub.session;
+    if (s === null) return false;
+    return (this.guardMessages > 0 && s.queued >= this.guardMessages) || (this.guardBytes > 0 && s.queuedBytes >= this.guardBytes);
+  }
+
   private declareSlow(sub: Connection): void {
-    if (!sub.slow) sub.slowJudged++;
+    if (!sub.slow) { sub.slowJudged++; sub.slowSince = Date.now(); sub.drainedAtSlow = sub.drained(); }
     sub.slow = true;
     this.release(sub);
   }

@@ -92,6 +92,8 @@ export class Connection {
   slow = false;
   slowWindows = 0;             // rate windows in a row it went slower than the bound (backpressure.ts)
   drainRate = 0;               // its drain rate over several windows, bytes/ms (backpressure.ts)
+  slowSince = 0;               // when it was last judged slow, and drained() then (backpressure.ts)
+  drainedAtSlow = 0;
   waiters: Source[] | null = null;
   lastWaiter: Source | null = null;
   spillWaiting = false;
