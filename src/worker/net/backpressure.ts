@@ -33,17 +33,24 @@ export interface Source {
  * So a consumer that keeps up on average loses nothing. Whether it keeps up is judged by rate:
  * every `slowMs` (--slow-client-ms, 100 ms) that a subscriber stays behind, what it drained
  * in that window is compared with a quarter of socketHighWater (RATE_DIVISOR: 2.5 MiB/s with
- * the defaults). Slower than that in two windows in a row (or nothing taken at all since it
- * fell behind, after a quarter window), it is *slow*: whoever waits for it is released at once and
- * nobody waits for it again until its rate averaged over several windows is above that (or one
- * window went at four times it: EWMA_WEIGHT, FAST_FACTOR), or until it has caught up completely. (Asking for several fast windows in a row before waiting for it
- * again was tried: on a loaded machine a healthy reader misjudged slow then stayed unwaited
- * for long enough to overflow its QoS 1 queue.) A slow client's
+ * the defaults). Slower than that in two windows in a row, or nothing taken at all since it
+ * fell behind (after a quarter window for a congested socket, a whole one for a client behind
+ * only by its QoS 1/2 window, whose acks a busy machine delays), it is *slow*: whoever waits
+ * for it is released at once and nobody waits for it again until its rate averaged over
+ * several windows is above that, or one window went fast (4× for a congested socket, whose
+ * kernel buffer empties in bursts; 2× for one behind by its window, which has no such bursts:
+ * EWMA_WEIGHT, FAST_FACTOR, WINDOW_FAST_FACTOR), or, past a quarter of its queue bounds, it
+ * took at the bound on average since it was judged slow (QUEUE_GUARD_SHARE: a healthy QoS 1
+ * client misjudged slow comes back before its queue overflows), or it has caught up
+ * completely. (Asking for several fast windows in a row before waiting for it again was tried:
+ * on a loaded machine a healthy reader misjudged slow then stayed unwaited for long enough to
+ * overflow its QoS 1 queue.) A slow client's
  * socket takes up to `maxBacklog` bytes; past that its QoS 0 goes to the session queue bounded
  * by `maxQueuedQos0` (then new QoS 0 is dropped, counted) and QoS 1/2 to the session queue up to
  * `maxQueuedMessages` / `maxQueuedBytes` (then dropped, counted). So a client that stops
- * reading, or reads slower than that rate, holds any source back at most about `slowMs` each
- * time it falls behind; one that reads at speed is waited for while it catches up.
+ * reading, or reads slower than that rate, holds any source back at most about one or two
+ * windows the first time it falls behind; one that reads at speed is waited for while it
+ * catches up.
  * docs/performance.md, "Flow control".
  */
 /**
