@@ -30,7 +30,7 @@ const LONGEST_HOLD_MS = 20 * SLOW_MS;
 
 const h = useBroker({ shards: 2, extraArgs: ['--slow-client-ms', String(SLOW_MS)] });
 
-interface SlowLine { client: string; filters: string[]; slowJudged: number; holds: number; holdsAfterSlow: number; longestHoldMs: number }
+interface SlowLine { client: string; filters: string[]; slowJudged: number; probes: number; holds: number; holdsAfterSlow: number; longestHoldMs: number }
 
 let seen = 0;
 /** The "slow client closed" lines logged since the last call. */
@@ -54,7 +54,7 @@ test('healthy QoS 1 subscriber loses beside stalled: nothing lost with and witho
   const stalled = lines.filter((l) => l.filters.includes('#'));
   const healthy = lines.filter((l) => !l.filters.includes('#') && l.filters.some((f) => f.endsWith('/data')));
   t.diagnostic(`healthy ${Math.round(iso.healthyRate)} msg/s, ${Math.round(iso.baseline.healthyRate)} without; healthy judged slow: ` +
-    (healthy.map((l) => `${l.slowJudged}x (${l.holdsAfterSlow} waits after)`).join(', ') || 'never') +
+    (healthy.map((l) => `${l.slowJudged}x (${l.probes} probes, ${l.holdsAfterSlow} waits after)`).join(', ') || 'never') +
     `; stalled: ${stalled.map((l) => `judged ${l.slowJudged}x, held ${l.holds}x, longest ${l.longestHoldMs} ms`).join('; ')}`);
   assert.equal(garbageFrames(), 0, 'frames from a peer shard were garbage');
   assert.equal(iso.baseline.lost, 0, `the healthy subscriber lost ${iso.baseline.lost} messages without the stalled ones`);

@@ -41,7 +41,8 @@ export interface Source {
  * kernel buffer empties in bursts; 2× for one behind by its window, which has no such bursts:
  * EWMA_WEIGHT, FAST_FACTOR, WINDOW_FAST_FACTOR), or, past a quarter of its queue bounds, it
  * took at the bound on average since it was judged slow (QUEUE_GUARD_SHARE: a healthy QoS 1
- * client misjudged slow comes back before its queue overflows), or it has caught up
+ * client misjudged slow comes back before its queue overflows; slower, it gets one probe,
+ * staysSlow), or it has caught up
  * completely. (Asking for several fast windows in a row before waiting for it again was tried:
  * on a loaded machine a healthy reader misjudged slow then stayed unwaited for long enough to
  * overflow its QoS 1 queue.) A slow client's
@@ -195,9 +196,9 @@ export class Backpressure {
     sub.drainRate += (rate - sub.drainRate) * EWMA_WEIGHT;
     const bound = this.highWater / (this.slowMs * RATE_DIVISOR);
     if (sub.slow) {
-      if (sub.drainRate >= bound) return false;
-      if (sub.congested) return rate < FAST_FACTOR * bound;
-      return rate < WINDOW_FAST_FACTOR * bound && !(this.nearBound(sub) && drained - sub.drainedAtSlow >= bound * (now - sub.slowSince));
+      const stay = this.staysSlow(sub, rate, bound, drained, now);
+      if (!stay) sub.slowWindows = 0;
+      return stay;
     }
     // Two slow windows in a row, so one that a busy machine stretched (a healthy reader not
     // scheduled for 100 ms) does not cost a subscriber its waiting publishers; fast at once.
@@ -238,7 +239,26 @@ export class Backpressure {
     this.release(sub);
     if (sub.slowJudged === 0) return;
     const filters = sub.session === null ? [] : [...sub.session.subs.keys()].slice(0, 4);
-    log.info({ client: sub.clientId, filters, slowJudged: sub.slowJudged, holds: sub.holds, holdsAfterSlow: sub.holdsAfterSlow, longestHoldMs: sub.longestHoldMs, slowMs: this.slowMs }, 'slow client closed');
+    log.info({ client: sub.clientId, filters, slowJudged: sub.slowJudged, probes: sub.probes, holds: sub.holds, holdsAfterSlow: sub.holdsAfterSlow, longestHoldMs: sub.longestHoldMs, slowMs: this.slowMs }, 'slow client closed');
+  }
+
+  /**
+   * `sub`, judged slow, stays slow after a window at `rate`. Its QoS 1/2 window-bound kind
+   * near its queue bounds: slower than the bound since it was judged slow, it is waited for
+   * once more all the same (a *probe*, once per slow period that began below the guard, and
+   * not for one that took nothing at all), since on a starved machine a healthy subscriber
+   * nobody waits for is slow because its publisher, running free, takes the CPU: waited
+   * for, it drains at speed and is kept; truly slow, it is judged slow again two windows later.
+   */
+  private staysSlow(sub: Connection, rate: number, bound: number, drained: number, now: number): boolean {
+    if (sub.drainRate >= bound) return false;
+    if (sub.congested) return rate < FAST_FACTOR * bound;
+    if (rate >= WINDOW_FAST_FACTOR * bound) return false;
+    if (!this.nearBound(sub)) return true;
+    if (drained - sub.drainedAtSlow >= bound * (now - sub.slowSince)) return false;
+    if (sub.slowWindows !== 0 || drained === sub.drainedAtSlow) return true;
+    sub.probes++;
+    return false;
   }
 
   /** Its queue is past QUEUE_GUARD_SHARE of either bound. */
@@ -249,7 +269,14 @@ export class Backpressure {
   }
 
   private declareSlow(sub: Connection): void {
-    if (!sub.slow) { sub.slowJudged++; sub.slowSince = Date.now(); sub.drainedAtSlow = sub.drained(); }
+    if (!sub.slow) {
+      sub.slowJudged++;
+      sub.slowSince = Date.now();
+      sub.drainedAtSlow = sub.drained();
+      // While slow, slowWindows says whether this period may end in a probe (staysSlow): not
+      // when it began past the guard (the probe before it was spent, or the queue was full).
+      sub.slowWindows = this.nearBound(sub) ? 1 : 0;
+    }
     sub.slow = true;
     this.release(sub);
   }

@@ -103,6 +103,7 @@ export class Connection {
   holds = 0;                   // times a source was made to wait for it
   holdsAfterSlow = 0;          // of those, after it was first judged slow
   slowJudged = 0;              // times it was judged slow
+  probes = 0;                  // of its slow periods, those that ended in a probe near its queue bounds
   holdStart = 0;               // when the current wait for it began (0: none)
   longestHoldMs = 0;
 
