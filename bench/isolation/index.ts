@@ -67,7 +67,8 @@ export interface IsolationFigures {
   stalled: ReaderGroup;
   slow: ReaderGroup;
   publisherStoppedBy: string | null;
-  baseline: { healthyRate: number; publisherAckRate: number; elapsedMs: number } | null;
+  /** The run without stalled and slow subscribers; `lost`: what its healthy subscribers missed. */
+  baseline: { healthyRate: number; publisherAckRate: number; elapsedMs: number; lost: number } | null;
   /** (1 − healthyRate / baseline.healthyRate) × 100, when --with-baseline. */
   costPercent: number | null;
 }
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
     stalled: summarizeReaders(r.stalled, r.sent),
     slow: summarizeReaders(r.slow, r.sent),
     publisherStoppedBy: r.stoppedBy,
-    baseline: base === null ? null : { healthyRate: baseRate, publisherAckRate: perSecond(base.acked, base.publishMs), elapsedMs: round3(base.elapsedMs) },
+    baseline: base === null ? null : { healthyRate: baseRate, publisherAckRate: perSecond(base.acked, base.publishMs), elapsedMs: round3(base.elapsedMs), lost: base.sent * healthy - base.healthy.unique },
     costPercent: base === null || baseRate === 0 ? null : round3((1 - healthyRate / baseRate) * 100),
   };
   const figures: Figures & { isolation: IsolationFigures } = { ...core, isolation };
@@ -141,7 +142,7 @@ async function main(): Promise<void> {
   emit(report, common.json, [
     `broker ${broker}, MQTT ${common.protocol}, QoS ${common.qos}, ${messages} messages of ${common.payloadSize} bytes; ${healthy} healthy, ${stalled} stalled (QoS ${stalledQos.join('/')}), ${slow} slow at ${slowRate}/s (QoS ${slowQos.join('/')})`,
     ...lines.slice(0, 2),
-    `healthy subscriber rate: ${Math.round(healthyRate)} msg/s${isolation.costPercent !== null ? ` (baseline ${Math.round(baseRate)} msg/s: the stalled/slow subscribers cost ${isolation.costPercent}%)` : ''}`,
+    `healthy subscriber rate: ${Math.round(healthyRate)} msg/s${isolation.costPercent !== null ? ` (baseline ${Math.round(baseRate)} msg/s${isolation.baseline!.lost > 0 ? `, ${isolation.baseline!.lost} lost` : ''}: the stalled/slow subscribers cost ${isolation.costPercent}%)` : ''}`,
     `publisher acknowledged rate: ${Math.round(isolation.publisherAckRate)} msg/s${r.stoppedBy !== null ? ` (publisher stopped early: ${r.stoppedBy})` : ''}`,
     ...lines.slice(2),
     `publish→deliver latency (healthy, ms): p50 ${d.p50}  p99 ${d.p99}  max ${d.max}`,

@@ -82,7 +82,7 @@ export class Shard implements ShardParts, SocketSink {
     const ctx: ShardContext = { id: init.id, count: init.count, config: init.config, stats, log, hooks: this.hooks };
     const local = new TopicTrie<Subscription>();
     this.limits = new ConnectLimits(ctx);
-    this.bp = new Backpressure(init.config.slowClientMs, init.config.maxClientBacklog, init.config.socketHighWater);
+    this.bp = new Backpressure(init.config.slowClientMs, init.config.maxClientBacklog, init.config.socketHighWater, { messages: init.config.maxQueuedMessages, bytes: init.config.maxQueuedBytes });
     const frames: FrameHandler[] = [];
     this.peers = new Peers(ctx, this.bp, init.bellSab, init.rings, init.config.ringCapacity, (r, from) => frames[r.u8()]!(r, from));
     this.durability = new Durability(ctx, store, this.peers);

@@ -10,11 +10,27 @@ const ACK_RATE = 25; // messages per second the slow subscriber acknowledges (40
 const PAYLOAD = Buffer.alloc(16 * 1024, 0x61);
 
 /** A raw socket that sent `first` and collects what comes back until `until` is in it. */
-function rawOpen(port: number, first: Buffer): Promise<net.Socket> {
+export function rawOpen(port: number, first: Buffer): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ host: '127.0.0.1', port }, () => s.write(first));
     s.once('error', reject);
     s.once('data', () => resolve(s)); // CONNACK
+  });
+}
+
+/** Calls `each` for every QoS 1 PUBLISH read from `s`, with where its topic ends (its packet id). */
+export function onQos1Publish(s: net.Socket, each: (buf: Buffer, topicEnd: number) => void): void {
+  let buf: Buffer = Buffer.alloc(0);
+  s.on('data', (d: Buffer) => {
+    buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+    for (;;) {
+      let len = 0, mul = 1, i = 1;
+      for (; i < buf.length && i <= 4; i++) { len += (buf[i]! & 0x7f) * mul; mul *= 128; if ((buf[i]! & 0x80) === 0) break; }
+      if (i >= buf.length || buf.length < i + 1 + len) break;
+      const start = i + 1;
+      if ((buf[0]! & 0xf6) === 0x32) each(buf, start + 2 + buf.readUInt16BE(start));
+      buf = buf.subarray(start + len);
+    }
   });
 }
 
@@ -26,20 +42,9 @@ function rawOpen(port: number, first: Buffer): Promise<net.Socket> {
 export async function slowAcker(port: number, filter: string): Promise<{ acked: () => number; stop: () => void }> {
   const s = await rawOpen(port, buildConnect({ clientId: uid('slow'), clean: false }));
   s.write(frame(0x82, Buffer.concat([Buffer.from([0, 1]), mqttString(filter), Buffer.from([1])])));
-  let buf: Buffer = Buffer.alloc(0);
   const ids: number[] = [];
   let acked = 0;
-  s.on('data', (d: Buffer) => {
-    buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
-    for (;;) {
-      let len = 0, mul = 1, i = 1;
-      for (; i < buf.length && i <= 4; i++) { len += (buf[i]! & 0x7f) * mul; mul *= 128; if ((buf[i]! & 0x80) === 0) break; }
-      if (i >= buf.length || buf.length < i + 1 + len) break;
-      const start = i + 1;
-      if ((buf[0]! & 0xf6) === 0x32) ids.push(buf.readUInt16BE(start + 2 + buf.readUInt16BE(start))); // PUBLISH QoS 1
-      buf = buf.subarray(start + len);
-    }
-  });
+  onQos1Publish(s, (buf, topicEnd) => ids.push(buf.readUInt16BE(topicEnd)));
   const acker = setInterval(() => {
     for (let k = 0; k < ACK_RATE / 5 && ids.length > 0; k++) {
       const id = Buffer.alloc(2);
@@ -67,6 +72,25 @@ export async function flood(port: number, topic: string, n: number): Promise<{ s
   return { stop: () => { stopped = true; s.destroy(); } };
 }
 
+
+/** QoS 1 PUBLISHes whose payloads start with their number 0..n-1, written as fast as the broker reads them (acks ignored). */
+export async function numberedFlood(port: number, topic: string, n: number, payloadBytes: number): Promise<{ written: () => number; stop: () => void }> {
+  const s = await rawOpen(port, buildConnect({ clientId: uid('pub') }));
+  s.on('data', () => {});
+  s.on('error', () => {});
+  const payload = Buffer.alloc(payloadBytes, 0x70);
+  let i = 0;
+  const more = (): void => {
+    while (i < n && !s.destroyed) {
+      payload.writeUInt32BE(i, 0);
+      const ok = s.write(buildPublish({ version: 4, topic, payload, qos: 1, id: (i % 65535) + 1 }));
+      i++;
+      if (!ok) { s.once('drain', more); return; }
+    }
+  };
+  more();
+  return { written: () => i, stop: () => s.destroy() };
+}
 
 /** A client id whose home is shard `home` of `n`. */
 export function idHomedOn(home: number, n: number): string {

@@ -34,7 +34,7 @@ interface Isolation {
   slow: { count: number };
 }
 
-interface SlowLine { client: string; filters: string[]; slowJudged: number; holds: number; holdsAfterSlow: number; longestHoldMs: number; slowMs: number }
+interface SlowLine { client: string; filters: string[]; slowJudged: number; probes: number; holds: number; holdsAfterSlow: number; longestHoldMs: number; slowMs: number }
 
 const h = useBroker({ shards: 1, extraArgs: ['--slow-client-ms', String(SLOW_MS)] });
 
@@ -68,7 +68,7 @@ async function isolation(extra: string[]): Promise<{ iso: Isolation; lost: numbe
 function describe(iso: Isolation, lines: SlowLine[]): string {
   return `healthy ${Math.round(iso.healthyRate)} msg/s, ${Math.round(iso.baseline!.healthyRate)} without (cost ${iso.costPercent}%, load-dependent, not asserted); ` +
     `probe missed ${iso.probe.missedDeadline} of ${iso.probe.sent}; per subscriber on #: ` +
-    lines.map((l) => `judged slow ${l.slowJudged}×, held sources ${l.holds}× (${l.holdsAfterSlow} after), longest ${l.longestHoldMs} ms`).join('; ');
+    lines.map((l) => `judged slow ${l.slowJudged}× (${l.probes} probes), held sources ${l.holds}× (${l.holdsAfterSlow} after), longest ${l.longestHoldMs} ms`).join('; ');
 }
 
 test('two subscribers that never read hold everyone back: judged once, never waited for again, no wait longer than a few windows', async (t) => {
@@ -93,8 +93,11 @@ test('slow readers on # hold everyone back: judged slow, hardly waited for after
   for (const l of lines) {
     assert.ok(l.slowJudged >= 1, `${l.client} judged slow`);
     // One burst from its kernel's buffer used to make it look fast again: 3-24 waits after its
-    // first judgement per run (backpressure.ts, EWMA_WEIGHT); 0 in 4 runs since.
-    assert.ok(l.holdsAfterSlow <= 2, `${l.client}: publishers waited for it ${l.holdsAfterSlow} times after it was judged slow`);
+    // first judgement per run (backpressure.ts, EWMA_WEIGHT); 0 in 4 runs since. A QoS 1 one
+    // near its queue bounds is waited for once more (a probe, staysSlow): each of its sources
+    // (the publisher and the probe pair here) at most once for it.
+    assert.ok(l.probes <= 1, `${l.client}: ${l.probes} probes`);
+    assert.ok(l.holdsAfterSlow <= 2 + 3 * l.probes, `${l.client}: publishers waited for it ${l.holdsAfterSlow} times after it was judged slow (${l.probes} probes)`);
     assert.ok(l.longestHoldMs <= LONGEST_HOLD_MS, `${l.client}: a publisher waited ${l.longestHoldMs} ms for it`);
   }
   assert.equal(iso.probe.missedDeadline, 0);

@@ -33,17 +33,25 @@ export interface Source {
  * So a consumer that keeps up on average loses nothing. Whether it keeps up is judged by rate:
  * every `slowMs` (--slow-client-ms, 100 ms) that a subscriber stays behind, what it drained
  * in that window is compared with a quarter of socketHighWater (RATE_DIVISOR: 2.5 MiB/s with
- * the defaults). Slower than that in two windows in a row (or nothing taken at all since it
- * fell behind, after a quarter window), it is *slow*: whoever waits for it is released at once and
- * nobody waits for it again until its rate averaged over several windows is above that (or one
- * window went at four times it: EWMA_WEIGHT, FAST_FACTOR), or until it has caught up completely. (Asking for several fast windows in a row before waiting for it
- * again was tried: on a loaded machine a healthy reader misjudged slow then stayed unwaited
- * for long enough to overflow its QoS 1 queue.) A slow client's
+ * the defaults). Slower than that in two windows in a row, or nothing taken at all since it
+ * fell behind (after a quarter window for a congested socket, a whole one for a client behind
+ * only by its QoS 1/2 window, whose acks a busy machine delays), it is *slow*: whoever waits
+ * for it is released at once and nobody waits for it again until its rate averaged over
+ * several windows is above that, or one window went fast (4× for a congested socket, whose
+ * kernel buffer empties in bursts; 2× for one behind by its window, which has no such bursts:
+ * EWMA_WEIGHT, FAST_FACTOR, WINDOW_FAST_FACTOR), or, past a quarter of its queue bounds, it
+ * took at the bound on average since it was judged slow (QUEUE_GUARD_SHARE: a healthy QoS 1
+ * client misjudged slow comes back before its queue overflows; slower, it gets one probe,
+ * staysSlow), or it has caught up
+ * completely. (Asking for several fast windows in a row before waiting for it again was tried:
+ * on a loaded machine a healthy reader misjudged slow then stayed unwaited for long enough to
+ * overflow its QoS 1 queue.) A slow client's
  * socket takes up to `maxBacklog` bytes; past that its QoS 0 goes to the session queue bounded
  * by `maxQueuedQos0` (then new QoS 0 is dropped, counted) and QoS 1/2 to the session queue up to
  * `maxQueuedMessages` / `maxQueuedBytes` (then dropped, counted). So a client that stops
- * reading, or reads slower than that rate, holds any source back at most about `slowMs` each
- * time it falls behind; one that reads at speed is waited for while it catches up.
+ * reading, or reads slower than that rate, holds any source back at most about one or two
+ * windows the first time it falls behind; one that reads at speed is waited for while it
+ * catches up.
  * docs/performance.md, "Flow control".
  */
 /**
@@ -65,6 +73,25 @@ const RATE_DIVISOR = 4;
 const EWMA_WEIGHT = 1 / 8;
 /** ... or once one window went at this many times the bound (a healthy reader that runs again). */
 const FAST_FACTOR = 4;
+/**
+ * The same for a client behind by its QoS 1/2 window only (socket not congested): what it
+ * drains is what it acknowledged, a window at a time, so no kernel buffer empties into one
+ * window to make it look fast; a lower factor brings a healthy one misjudged slow back
+ * sooner, while its publisher runs free and its queue fills.
+ */
+const WINDOW_FAST_FACTOR = 2;
+
+/**
+ * Past this share of its queue bounds, a client slow by its QoS 1/2 window is judged on what it
+ * took since it was judged slow, not on its last windows: slower than the bound on that
+ * horizon, it is slow and loses at its bound (the spec's answer); faster, it was misjudged
+ * (a busy machine, a cold start) and is waited for again before its queue overflows.
+ */
+const QUEUE_GUARD_SHARE = 4;
+
+/** The session queue bounds (--max-queued-messages, --max-queued-bytes; 0 = none). */
+export interface QueueBounds { messages: number; bytes: number }
+const NO_BOUNDS: QueueBounds = { messages: 0, bytes: 0 };
 
 export class Backpressure {
   /** The source whose bytes or frames are being handled right now (null otherwise). */
@@ -72,11 +99,16 @@ export class Backpressure {
   private readonly slowMs: number;
   private readonly maxBacklog: number;
   private readonly highWater: number;
+  /** Queue size past which the horizon since the judgement decides (QUEUE_GUARD_SHARE; 0 = never). */
+  private readonly guardMessages: number;
+  private readonly guardBytes: number;
 
-  constructor(slowMs: number, maxBacklog: number, highWater: number) {
+  constructor(slowMs: number, maxBacklog: number, highWater: number, queue: QueueBounds = NO_BOUNDS) {
     this.slowMs = slowMs;
     this.maxBacklog = maxBacklog;
     this.highWater = highWater;
+    this.guardMessages = Math.floor(queue.messages / QUEUE_GUARD_SHARE);
+    this.guardBytes = Math.floor(queue.bytes / QUEUE_GUARD_SHARE);
   }
 
   /** Socket congested, or more than a socket's worth queued for its session. */
@@ -163,7 +195,11 @@ export class Backpressure {
     sub.drainedAtMark = drained;
     sub.drainRate += (rate - sub.drainRate) * EWMA_WEIGHT;
     const bound = this.highWater / (this.slowMs * RATE_DIVISOR);
-    if (sub.slow) return sub.drainRate < bound && rate < FAST_FACTOR * bound;
+    if (sub.slow) {
+      const stay = this.staysSlow(sub, rate, bound, drained, now);
+      if (!stay) sub.slowWindows = 0;
+      return stay;
+    }
     // Two slow windows in a row, so one that a busy machine stretched (a healthy reader not
     // scheduled for 100 ms) does not cost a subscriber its waiting publishers; fast at once.
     sub.slowWindows = rate < bound ? sub.slowWindows + 1 : 0;
@@ -182,7 +218,11 @@ export class Backpressure {
       if (sub.slow || sub.behindSince === 0) { this.release(sub); return; }
       const now = Date.now();
       if (!this.isBehind(sub)) { this.settle(sub, now); return; }
-      if (sub.drained() === sub.drainedAtMark) this.declareSlow(sub);
+      // Nothing taken at all: a congested socket whose kernel takes nothing has stopped reading
+      // (the kernel's buffers hold megabytes); one behind by its QoS 1/2 window only waits for
+      // acks, which a healthy client on a busy machine can leave for tens of ms, so it gets
+      // a whole window (and comes back sooner: WINDOW_FAST_FACTOR).
+      if (sub.drained() === sub.drainedAtMark && (sub.congested || now - sub.behindSince >= this.slowMs)) this.declareSlow(sub);
       else if (now - sub.behindSince < this.slowMs) this.watch(sub);
       else if (this.judge(sub, now)) this.declareSlow(sub);
       else this.watch(sub);
@@ -199,11 +239,44 @@ export class Backpressure {
     this.release(sub);
     if (sub.slowJudged === 0) return;
     const filters = sub.session === null ? [] : [...sub.session.subs.keys()].slice(0, 4);
-    log.info({ client: sub.clientId, filters, slowJudged: sub.slowJudged, holds: sub.holds, holdsAfterSlow: sub.holdsAfterSlow, longestHoldMs: sub.longestHoldMs, slowMs: this.slowMs }, 'slow client closed');
+    log.info({ client: sub.clientId, filters, slowJudged: sub.slowJudged, probes: sub.probes, holds: sub.holds, holdsAfterSlow: sub.holdsAfterSlow, longestHoldMs: sub.longestHoldMs, slowMs: this.slowMs }, 'slow client closed');
+  }
+
+  /**
+   * `sub`, judged slow, stays slow after a window at `rate`. Its QoS 1/2 window-bound kind
+   * near its queue bounds: slower than the bound since it was judged slow, it is waited for
+   * once more all the same (a *probe*, once per slow period that began below the guard, and
+   * not for one that took nothing at all), since on a starved machine a healthy subscriber
+   * nobody waits for is slow because its publisher, running free, takes the CPU: waited
+   * for, it drains at speed and is kept; truly slow, it is judged slow again two windows later.
+   */
+  private staysSlow(sub: Connection, rate: number, bound: number, drained: number, now: number): boolean {
+    if (sub.drainRate >= bound) return false;
+    if (sub.congested) return rate < FAST_FACTOR * bound;
+    if (rate >= WINDOW_FAST_FACTOR * bound) return false;
+    if (!this.nearBound(sub)) return true;
+    if (drained - sub.drainedAtSlow >= bound * (now - sub.slowSince)) return false;
+    if (sub.slowWindows !== 0 || drained === sub.drainedAtSlow) return true;
+    sub.probes++;
+    return false;
+  }
+
+  /** Its queue is past QUEUE_GUARD_SHARE of either bound. */
+  private nearBound(sub: Connection): boolean {
+    const s = sub.session;
+    if (s === null) return false;
+    return (this.guardMessages > 0 && s.queued >= this.guardMessages) || (this.guardBytes > 0 && s.queuedBytes >= this.guardBytes);
   }
 
   private declareSlow(sub: Connection): void {
-    if (!sub.slow) sub.slowJudged++;
+    if (!sub.slow) {
+      sub.slowJudged++;
+      sub.slowSince = Date.now();
+      sub.drainedAtSlow = sub.drained();
+      // While slow, slowWindows says whether this period may end in a probe (staysSlow): not
+      // when it began past the guard (the probe before it was spent, or the queue was full).
+      sub.slowWindows = this.nearBound(sub) ? 1 : 0;
+    }
     sub.slow = true;
     this.release(sub);
   }

@@ -92,6 +92,8 @@ export class Connection {
   slow = false;
   slowWindows = 0;             // rate windows in a row it went slower than the bound (backpressure.ts)
   drainRate = 0;               // its drain rate over several windows, bytes/ms (backpressure.ts)
+  slowSince = 0;               // when it was last judged slow, and drained() then (backpressure.ts)
+  drainedAtSlow = 0;
   waiters: Source[] | null = null;
   lastWaiter: Source | null = null;
   spillWaiting = false;
@@ -101,6 +103,7 @@ export class Connection {
   holds = 0;                   // times a source was made to wait for it
   holdsAfterSlow = 0;          // of those, after it was first judged slow
   slowJudged = 0;              // times it was judged slow
+  probes = 0;                  // of its slow periods, those that ended in a probe near its queue bounds
   holdStart = 0;               // when the current wait for it began (0: none)
   longestHoldMs = 0;
 

@@ -4,6 +4,7 @@
 import { ByteReader, ByteWriter } from '../../shared/bytes.ts';
 import { AT_ONCE, FrameType, writeBarrier, writeHold } from './frames.ts';
 import { Doorbell, RingReceiver, RingSender, SpscRing, pairRingCapacity } from '../../shared/ring/index.ts';
+import { copyBytes } from '../../shared/ring/copy.ts';
 import { PairStat, Stat } from '../../shared/stats.ts';
 import type { PeerRings } from '../../shared/control.ts';
 import type { ShardContext } from '../context.ts';
@@ -43,7 +44,13 @@ class RingSource implements Source {
     if (this.pausedBy > 0 && --this.pausedBy === 0) this.wake();
   }
   park(buf: Uint8Array, off: number, len: number): void {
-    this.parked.push(buf.slice(off, off + len));
+    // A copy: `buf` is the ring's own memory (a Buffer, whose slice() is a view), which the
+    // peer writes over as soon as this drain frees it. Views here replayed other frames' bytes
+    // later: messages lost uncounted and "unknown frame type" logged (test/regress/held-ring-
+    // parked-frames-overwritten).
+    const copy = new Uint8Array(len);
+    copyBytes(copy, 0, buf, off, len);
+    this.parked.push(copy);
     this.parkedBytes += len;
   }
   get hasParked(): boolean { return this.head < this.parked.length; }

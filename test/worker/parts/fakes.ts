@@ -47,7 +47,7 @@ export interface FakeConn extends Connection { sent: Buffer[]; disconnected: num
 
 export function fakeConn(clientId: string, version = 4): FakeConn {
   const c = {
-    clientId, version, state: ConnState.CONNECTED as number, gated: 0, congested: false, behindSince: 0, drainedAtMark: 0, written: 0, slow: false, slowWindows: 0, drainRate: 0,
+    clientId, version, state: ConnState.CONNECTED as number, gated: 0, congested: false, behindSince: 0, drainedAtMark: 0, written: 0, slow: false, slowWindows: 0, drainRate: 0, slowSince: 0, drainedAtSlow: 0, probes: 0,
     clientReceiveMax: 65535, clientMaxPacket: 0, clientTopicAliasMax: 0, outboundAliases: null,
     session: null, cleanStart: true, token: 0, sent: [] as Buffer[], disconnected: [] as number[],
     disconnectNormal: false, willOnDisconnect: false,
