@@ -282,7 +282,7 @@ export class Connection implements AsyncWriteOwner {
    */
   private scheduleFlush(): void {
     this.flushScheduled = true;
-    turn.dirty.push(this);
+    turn.dirty[turn.n++] = this;
     if (turn.open === 0 && !turn.tick) { turn.tick = true; process.nextTick(flushTurn); }
   }
 
@@ -399,7 +399,7 @@ const CLOSED_READ_BUDGET = 64 * 1024;
  * The connections written to in this turn, flushed together (Connection.scheduleFlush): `open`
  * counts read callbacks in progress, `tick` says a nextTick flush is pending.
  */
-const turn = { dirty: [] as Connection[], open: 0, tick: false };
+const turn = { dirty: [] as Connection[], n: 0, open: 0, tick: false };
 
 /** Below what libuv holds of direct writes a connection is not congested (the stream's default high-water mark). */
 const HANDLE_HIGH_WATER = 16 * 1024;
@@ -408,12 +408,13 @@ function flushTurn(): void {
   turn.tick = false;
   const dirty = turn.dirty;
   // A flush may write to other connections (a drain pumping a queue): they join this loop.
-  for (let i = 0; i < dirty.length; i++) {
+  // Slots are cleared, never truncated (an array length store is a V8 runtime call).
+  for (let i = 0; i < turn.n; i++) {
     const c = dirty[i]!;
     dirty[i] = undefined as unknown as Connection;
     c.flush();
   }
-  dirty.length = 0;
+  turn.n = 0;
 }
 function resumeConnection(c: Connection): void { c.resumePackets(); }
 

@@ -59,9 +59,11 @@ export const handleWrites = wrap !== null;
 
 let spare: WriteReq | null = null;
 
+/** A request: the spare one, whose fields are as made (a synchronous write reads none of them), or a new one. */
 function request(): WriteReq {
-  const req = spare ?? new wrap!.WriteWrap();
-  spare = null;
+  const spared = spare;
+  if (spared !== null) { spare = null; return spared; }
+  const req = new wrap!.WriteWrap();
   req.oncomplete = onWriteComplete;
   req.async = false;
   req.bytes = 0;
