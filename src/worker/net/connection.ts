@@ -293,11 +293,22 @@ export class Connection implements AsyncWriteOwner {
   /** Bytes queued for this socket and not yet taken by the kernel. */
   backlog(): number { return this.out.bytes + this.socket.writableLength + this.handleHeld; }
 
-  flush(): void {
+  /**
+   * Writes what is queued. `now`: even behind a direct write still in flight (close(): all of
+   * it must precede the shutdown); otherwise that write's completion writes it, together with
+   * what follows meanwhile (asyncWriteDone).
+   */
+  flush(now = false): void {
     this.flushScheduled = false;
     const out = this.out;
     if (out.bytes === 0 || this.socket.destroyed) { out.clear(); return; }
     const sh = this.shard;
+    if (this.handleHeld > 0 && !now) {
+      // One larger write when the kernel takes more, as the stream coalesces what it buffers
+      // (a write per turn into libuv's queue would reach a slow reader as many small segments).
+      if (this.backlog() >= HANDLE_HIGH_WATER && !this.congested) this.markCongested(Date.now());
+      return;
+    }
     sh.stats.add(sh.id, Stat.BYTES_SENT, out.bytes);
     this.bytesSent += out.bytes;
     sh.stats.add(sh.id, Stat.PACKETS_SENT, out.packets);
@@ -323,12 +334,17 @@ export class Connection implements AsyncWriteOwner {
     return this.handleHeld < HANDLE_HIGH_WATER;
   }
 
-  /** libuv finished a write writeDirect left to it (handle-write.ts); the stream's 'drain' for direct writes. */
+  /**
+   * libuv finished a write writeDirect left to it (handle-write.ts): what waited for it goes
+   * now, in one write; once nothing is held, this is the stream's 'drain' for direct writes.
+   */
   asyncWriteDone(status: number, held: number, slab: Buffer | null): void {
     this.handleHeld -= held;
     if (slab !== null) releaseSlab(slab);
     if (status < 0) { if (!this.socket.destroyed) this.socket.destroy(); return; }
-    if (this.congested && this.handleHeld === 0 && this.socket.writableLength === 0 && this.state !== ConnState.CLOSED) this.onDrain();
+    if (this.handleHeld !== 0 || this.socket.destroyed) return;
+    if (this.out.bytes > 0 && !this.flushScheduled) this.flush();
+    if (this.congested && this.backlog() === 0 && this.state !== ConnState.CLOSED) this.onDrain();
   }
 
   /** A protocol violation: v5 gets DISCONNECT with the reason first [MQTT-4.13.1-1]; then close. */
@@ -357,7 +373,7 @@ export class Connection implements AsyncWriteOwner {
   /** Flush what is queued, then end the socket; the 'close' event does the cleanup. */
   close(): void {
     if (this.state === ConnState.CLOSED) return;
-    this.flush();
+    this.flush(true);
     this.socket.end();
     // A peer that never reads must not keep the socket (and its memory) alive.
     setTimeout(() => { if (!this.socket.destroyed) this.socket.destroy(); }, 2000).unref();

@@ -45,7 +45,6 @@ export interface TcpHandle {
 const wrap = loadStreamWrap();
 
 function loadStreamWrap(): StreamWrap | null {
-  if (process.env.SHOAL_STREAM_WRITES === '1') return null; // the stream path, for A/B runs and tests
   try {
     const b = (process as unknown as { binding(name: string): Partial<StreamWrap> }).binding('stream_wrap');
     if (typeof b.WriteWrap === 'function' && b.streamBaseState instanceof Int32Array &&
