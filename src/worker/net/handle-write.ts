@@ -101,7 +101,7 @@ export function writeToHandle(handle: TcpHandle, bytes: Uint8Array, slab: Buffer
   const req = request();
   req.handle = handle;
   const err = handle.writeBuffer(req, bytes);
-  if (err !== 0) { spare = req; return err < 0 ? err : -1; }
+  if (err !== 0) return err < 0 ? err : -1; // the request is not reused: libuv may have seen it
   if (wrap!.streamBaseState[wrap!.kLastWriteWasAsync] === 0) { spare = req; return 0; }
   // libuv took part of it, or none; the result words say only the total, so the whole write
   // counts as held until it completes (backlog() errs high for that while, never low).
