@@ -33,6 +33,8 @@ export function renderMarkdown(c: Comparison): string {
 
   // Only `many` reports memory per connection; other workloads would show an empty column.
   const perConn = c.summary.some((s) => s.rssPerConnBytes !== null);
+  // Only tools that count messages received (loadtest, pingtest) give CPU per message.
+  const perMsg = c.summary.some((s) => s.cpuPerMessage !== null);
   // Only QoS 1/2 loadtests time publish→PUBACK.
   const ack = c.summary.some((s) => s.ackP99 !== undefined && s.ackP99 !== null);
   const summaryColumns: Column<BrokerSummary>[] = [
@@ -45,6 +47,7 @@ export function renderMarkdown(c: Comparison): string {
     { title: 'connect rate (/s)', align: 'r', cell: (s) => fmtInt(s.connectRate) },
     { title: 'lost (sum)', align: 'r', cell: (s) => String(s.lost) },
     { title: 'broker CPU (s)', align: 'r', cell: (s) => fmtFixed(s.cpuSeconds, 2) },
+    ...(perMsg ? [{ title: 'CPU/msg (µs)', align: 'r' as const, cell: (s: BrokerSummary) => fmtFixed(s.cpuPerMessage, 2) }] : []),
     { title: 'peak RSS (MiB)', align: 'r', cell: (s) => fmtMiB(s.peakRssBytes) },
     ...(perConn ? [{ title: 'RSS/conn (KiB)', align: 'r' as const, cell: (s: BrokerSummary) => fmtKiB(s.rssPerConnBytes) }] : []),
     { title: 'failures', align: 'l', cell: (s) => s.failures.join('; ') },
@@ -60,6 +63,7 @@ export function renderMarkdown(c: Comparison): string {
       { title: 'p50', align: 'r', cell: (r) => fmtRatio(r.p50) },
       { title: 'p99', align: 'r', cell: (r) => fmtRatio(r.p99) },
       { title: 'CPU', align: 'r', cell: (r) => fmtRatio(r.cpuSeconds) },
+      ...(perMsg ? [{ title: 'CPU/msg', align: 'r' as const, cell: (r: RatioRow) => fmtRatio(r.cpuPerMessage) }] : []),
       { title: 'RSS', align: 'r', cell: (r) => fmtRatio(r.peakRssBytes) },
       ...(perConn ? [{ title: 'RSS/conn', align: 'r' as const, cell: (r: RatioRow) => fmtRatio(r.rssPerConnBytes) }] : []),
     ];

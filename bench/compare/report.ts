@@ -50,6 +50,7 @@ export function extractFigures(report: ToolReport): RunFigures {
     elapsedMs: num(f.elapsedMs),
     rssPerConnBytes: num(f.brokerRssPerConnBytes),
     ...(isRecord(f.ackLatency) ? { ackP99: num(f.ackLatency.p99) } : {}),
+    ...(num(f.received) !== null ? { messages: num(f.received) } : {}),
   };
 }
 

@@ -13,6 +13,12 @@ function describeFailures(runs: readonly RunRecord[]): string[] {
   return [...rounds].map(([reason, rs]) => `${reason} in round${rs.length > 1 ? 's' : ''} ${rs.join(', ')}`);
 }
 
+/** Broker CPU µs per message the tool received; null without either. */
+function cpuPerMessage(r: RunRecord): number | null {
+  const n = r.figures?.messages;
+  return r.brokerCpuSeconds !== null && typeof n === 'number' && n > 0 ? (r.brokerCpuSeconds * 1e6) / n : null;
+}
+
 export function summarize(brokers: readonly string[], runs: readonly RunRecord[]): BrokerSummary[] {
   return brokers.map((broker) => {
     const mine = runs.filter((r) => r.broker === broker);
@@ -28,6 +34,7 @@ export function summarize(brokers: readonly string[], runs: readonly RunRecord[]
       p50: median(ok.map((r) => r.figures?.p50)),
       p99: median(ok.map((r) => r.figures?.p99)),
       cpuSeconds: median(ok.map((r) => r.brokerCpuSeconds)),
+      cpuPerMessage: median(ok.map(cpuPerMessage)),
       peakRssBytes: median(ok.map((r) => r.brokerPeakRssBytes)),
       rssPerConnBytes: median(ok.map((r) => r.figures?.rssPerConnBytes)),
       ...(ok.some((r) => r.figures?.ackP99 != null) ? { ackP99: median(ok.map((r) => r.figures?.ackP99)) } : {}),

@@ -27,6 +27,8 @@ export interface RunFigures {
   rssPerConnBytes: number | null;
   /** loadtest at QoS 1/2: p99 publish→PUBACK / PUBREC latency (ms) */
   ackP99?: number | null;
+  /** messages the tool received (loadtest, pingtest): what broker CPU per message divides by */
+  messages?: number | null;
 }
 
 /** One tool run against one fresh broker. */
@@ -47,7 +49,7 @@ export interface RunRecord {
 }
 
 /** The metrics that have a median and a ratio. */
-export const METRICS = ['rate', 'connectRate', 'p50', 'p99', 'cpuSeconds', 'peakRssBytes', 'rssPerConnBytes'] as const;
+export const METRICS = ['rate', 'connectRate', 'p50', 'p99', 'cpuSeconds', 'cpuPerMessage', 'peakRssBytes', 'rssPerConnBytes'] as const;
 export type Metric = (typeof METRICS)[number];
 
 /** For throughput more is better; for latency, CPU and memory less is. */
@@ -57,6 +59,8 @@ export const HIGHER_IS_BETTER: Record<Metric, boolean> = {
   p50: false,
   p99: false,
   cpuSeconds: false,
+  /** broker CPU µs per message the tool received */
+  cpuPerMessage: false,
   peakRssBytes: false,
   rssPerConnBytes: false,
 };

@@ -46,3 +46,14 @@ test('skipped brokers and the header context are printed; pipes in text are esca
   assert.match(md, /^- mosquitto: skipped \(not installed\)$/m);
   assert.match(md, /no JSON \(a\\\|b\) \|$/m);
 });
+
+test('broker CPU per message: CPU µs over the messages the tool received, with its ratio, when the tool counts them', () => {
+  const c = knownComparison();
+  for (const r of c.runs) if (r.figures !== null) r.figures.messages = r.broker === 'shoal' ? 500_000 : 250_000;
+  c.summary = summarize(c.brokers, c.runs);
+  const shoal = c.summary.find((s) => s.broker === 'shoal')!;
+  assert.equal(shoal.cpuPerMessage, (shoal.cpuSeconds! * 1e6) / 500_000);
+  const md = renderMarkdown(c);
+  assert.match(md, /\| CPU\/msg \(µs\) \|/);
+  assert.match(md, /\| CPU\/msg \|/);
+});

@@ -26,9 +26,9 @@ test('ratio is null rather than 0 or Infinity when a figure is missing or zero',
   assert.equal(ratio('rate', null, 1), null);
   assert.equal(ratio('rate', 300, 0), null);
   assert.equal(ratio('p99', 0, 5), null);
-  const all = ratios({ rate: 2, connectRate: null, p50: 1, p99: 1, cpuSeconds: 1, peakRssBytes: 1, rssPerConnBytes: 1000 },
-    { rate: 1, connectRate: 1, p50: 2, p99: 3, cpuSeconds: 1, peakRssBytes: 1, rssPerConnBytes: 3000 });
-  assert.deepEqual(all, { rate: 2, connectRate: null, p50: 2, p99: 3, cpuSeconds: 1, peakRssBytes: 1, rssPerConnBytes: 3 });
+  const all = ratios({ rate: 2, connectRate: null, p50: 1, p99: 1, cpuSeconds: 1, cpuPerMessage: 4, peakRssBytes: 1, rssPerConnBytes: 1000 },
+    { rate: 1, connectRate: 1, p50: 2, p99: 3, cpuSeconds: 1, cpuPerMessage: 6, peakRssBytes: 1, rssPerConnBytes: 3000 });
+  assert.deepEqual(all, { rate: 2, connectRate: null, p50: 2, p99: 3, cpuSeconds: 1, cpuPerMessage: 1.5, peakRssBytes: 1, rssPerConnBytes: 3 });
 });
 
 test('summary takes medians over clean runs only and sums loss over all runs', () => {

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { Outbox, SLAB_SIZE, pooledSlabs } from '../../src/worker/net/outbox.ts';
+import { Outbox, SLAB_SIZE, pooledSlabs, releaseSlab } from '../../src/worker/net/outbox.ts';
+import { handleWrites, writableHandle, type AsyncWriteOwner } from '../../src/worker/net/handle-write.ts';
 import { encodePublish } from '../../src/worker/protocol/publish-codec.ts';
 
 async function pair(): Promise<{ a: net.Socket; b: net.Socket; close: () => void }> {
@@ -18,6 +19,18 @@ async function pair(): Promise<{ a: net.Socket; b: net.Socket; close: () => void
   await once(a, 'connect');
   const [b] = (await accepted) as [net.Socket];
   return { a, b, close: () => { a.destroy(); b.destroy(); srv.close(); } };
+}
+
+/** The stopped reader `b` resumes and must get exactly `want`, in order (waiting also for `done`). */
+async function readsAll(b: net.Socket, want: Buffer, done: () => boolean): Promise<void> {
+  const got: Buffer[] = [];
+  let len = 0;
+  b.on('data', (d: Buffer) => { got.push(d); len += d.length; });
+  b.resume();
+  const t0 = Date.now();
+  while ((len < want.length || !done()) && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(len, want.length);
+  assert.ok(Buffer.concat(got).equals(want), 'every byte as appended, in order');
 }
 
 function packet(i: number, size: number): Buffer {
@@ -75,15 +88,68 @@ test('a congested socket keeps its slabs: later turns never overwrite bytes the 
       await new Promise((r) => setImmediate(r));
     }
     assert.ok(congestedTurns > 10, `the socket was congested (${congestedTurns} turns)`);
-    const want = Buffer.concat(sent);
+    await readsAll(b, Buffer.concat(sent), () => true);
+  } finally { close(); }
+});
+
+test('handle writes: a turn the kernel takes at once goes out in one write past the stream, its slab back in the pool', async (t) => {
+  if (!handleWrites) { t.skip('no stream_wrap binding in this Node: the stream writes'); return; }
+  const { a, b, close } = await pair();
+  try {
     const got: Buffer[] = [];
-    let len = 0;
-    b.on('data', (d: Buffer) => { got.push(d); len += d.length; });
-    b.resume();
+    b.on('data', (d: Buffer) => got.push(d));
+    const out = new Outbox();
+    const owner: AsyncWriteOwner = { asyncWriteDone() { assert.fail('a small turn does not go async'); } };
+    const want: Buffer[] = [];
+    for (let turn = 0; turn < 100; turn++) {
+      const p = packet(turn, 100 + turn);
+      want.push(p);
+      out.append(p);
+      const pooled = pooledSlabs();
+      assert.equal(out.writeToHandle(writableHandle(a)!, owner), 0, 'the kernel took it all');
+      assert.equal(pooledSlabs(), pooled + 1, 'slab returned');
+      assert.equal(a.writableLength, 0, 'the stream never held it');
+    }
+    const total = want.reduce((n, p) => n + p.length, 0);
     const t0 = Date.now();
-    while (len < want.length && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(len, want.length);
-    assert.ok(Buffer.concat(got).equals(want), 'every byte as appended, in order');
+    while (got.reduce((n, d) => n + d.length, 0) < total && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(Buffer.concat(got).equals(Buffer.concat(want)), 'every byte, in order');
+  } finally { close(); }
+});
+
+test('handle writes to a peer that stops reading: libuv holds the turns in order, tells the owner of each, and the slabs come back only then', async (t) => {
+  if (!handleWrites) { t.skip('no stream_wrap binding in this Node: the stream writes'); return; }
+  const { a, b, close } = await pair();
+  try {
+    b.pause();
+    const out = new Outbox();
+    let held = 0;
+    let completions = 0;
+    const owner: AsyncWriteOwner = {
+      asyncWriteDone(status, bytes, slab) {
+        assert.equal(status, 0);
+        held -= bytes;
+        completions++;
+        if (slab !== null) releaseSlab(slab);
+      },
+    };
+    const sent: Buffer[] = [];
+    let n = 0;
+    for (let turn = 0; turn < 40; turn++) {
+      for (let k = 0; k < 200; k++) {
+        const p = packet(n++, k === 100 ? SLAB_SIZE : 1000);
+        sent.push(p);
+        out.append(p);
+      }
+      const r = out.writeToHandle(writableHandle(a)!, owner);
+      assert.ok(r >= 0, `no error (${r})`);
+      held += r;
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(held > 0, 'libuv holds bytes for the stopped reader');
+    await readsAll(b, Buffer.concat(sent), () => held === 0);
+    assert.equal(held, 0, 'every held write completed and was reported');
+    assert.ok(completions > 0);
   } finally { close(); }
 });
 

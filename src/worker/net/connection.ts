@@ -12,13 +12,14 @@ import { Stat } from '../../shared/stats.ts';
 import type { Session } from '../session/session.ts';
 import type { OutboundAliases } from '../protocol/topic-alias.ts';
 import type { ShardParts } from '../parts.ts';
-import { Outbox } from './outbox.ts';
+import { Outbox, releaseSlab } from './outbox.ts';
 import type { Source } from './backpressure.ts';
 import type { ClientSocket } from './client-socket.ts';
 import { ConnState, type ConnStateValue } from './conn-state.ts';
 import { ReadSlab, acceptedSocket, userBufferSocket, type AcceptedHandle } from './socket-reader.ts';
 import { parseWhole } from '../protocol/parse.ts';
 import { CONNECTION_BYTES, released } from './reclaim.ts';
+import { writableHandle, type AsyncWriteOwner } from './handle-write.ts';
 
 
 /** What a whole packet from a client goes to (the protocol room's dispatcher, set by the wiring). */
@@ -38,7 +39,7 @@ export function useDispatcher(d: PacketDispatch): void { dispatch = d; }
  * (backpressure.ts) and the commit gate's count (durability.ts). The fields stay on the object
  * itself, not in sub-objects: delivery reads several of them per message and subscriber.
  */
-export class Connection {
+export class Connection implements AsyncWriteOwner {
   // ---- net: the socket and its bytes
   readonly shard: ShardParts;
   readonly socket: ClientSocket;
@@ -48,6 +49,8 @@ export class Connection {
   /** A plain TCP socket: a write that completed synchronously holds no reference to its buffer. */
   private readonly reuseSlabs: boolean;
   private flushScheduled = false;
+  /** Bytes written straight to the handle that libuv still holds (handle-write.ts). */
+  private handleHeld = 0;
   /** Packets that arrived while the CONNECT waits for its session or an auth hook (deferPackets). */
   private deferred: Buffer[] | null = null;
   lastRx: number;
@@ -140,7 +143,13 @@ export class Connection {
   onRead(nread: number, buf: Uint8Array): void {
     if (this.state === ConnState.CLOSED) { this.readAfterClose(nread); return; }
     const start = slab.keep(buf, nread);
-    this.onData(slab.buf, start, start + nread);
+    // Everything this read makes the shard send (the reply, a fan-out) goes out at its end.
+    turn.open++;
+    try {
+      this.onData(slab.buf, start, start + nread);
+    } finally {
+      if (--turn.open === 0) flushTurn();
+    }
   }
 
   onData(chunk: Buffer, start = 0, end = chunk.length): void {
@@ -175,7 +184,7 @@ export class Connection {
   }
 
   /** Bytes the socket has taken from us and sent on (the rate backpressure.ts judges). */
-  drained(): number { return this.written - this.socket.writableLength; }
+  drained(): number { return this.written - this.socket.writableLength - this.handleHeld; }
 
   private onPacket(buf: Buffer, off: number, len: number): void {
     if (this.state === ConnState.CLOSED) return;
@@ -270,9 +279,14 @@ export class Connection {
     if (!this.flushScheduled) this.scheduleFlush();
   }
 
+  /**
+   * One flush per turn for every connection written to: at the end of the read callback that
+   * caused it, else in one nextTick for all of them (ring drains, timers, promise answers).
+   */
   private scheduleFlush(): void {
     this.flushScheduled = true;
-    process.nextTick(flushConnection, this);
+    turn.dirty[turn.n++] = this;
+    if (turn.open === 0 && !turn.tick) { turn.tick = true; process.nextTick(flushTurn); }
   }
 
   sendPacket(packet: mqttPacket.Packet): void {
@@ -280,19 +294,60 @@ export class Connection {
   }
 
   /** Bytes queued for this socket and not yet taken by the kernel. */
-  backlog(): number { return this.out.bytes + this.socket.writableLength; }
+  backlog(): number { return this.out.bytes + this.socket.writableLength + this.handleHeld; }
 
-  flush(): void {
+  /**
+   * Writes what is queued. `now`: even behind a direct write still in flight (close(): all of
+   * it must precede the shutdown); otherwise that write's completion writes it, together with
+   * what follows meanwhile (asyncWriteDone).
+   */
+  flush(now = false): void {
     this.flushScheduled = false;
     const out = this.out;
     if (out.bytes === 0 || this.socket.destroyed) { out.clear(); return; }
     const sh = this.shard;
+    if (this.handleHeld > 0 && !now) {
+      // One larger write when the kernel takes more, as the stream coalesces what it buffers
+      // (a write per turn into libuv's queue would reach a slow reader as many small segments).
+      if (this.backlog() >= HANDLE_HIGH_WATER && !this.congested) this.markCongested(Date.now());
+      return;
+    }
     sh.stats.add(sh.id, Stat.BYTES_SENT, out.bytes);
     this.bytesSent += out.bytes;
     sh.stats.add(sh.id, Stat.PACKETS_SENT, out.packets);
     this.written += out.bytes;
-    const ok = out.writeTo(this.socket, this.reuseSlabs);
-    if ((!ok || this.socket.writableLength >= sh.config.socketHighWater) && !this.congested) this.markCongested(Date.now());
+    const ok = this.writeDirect() ?? out.writeTo(this.socket, this.reuseSlabs);
+    if ((!ok || this.backlog() >= sh.config.socketHighWater) && !this.congested) this.markCongested(Date.now());
+  }
+
+  /**
+   * The turn's output straight to a plain TCP socket's handle (handle-write.ts), past the
+   * Writable stream, which then never holds bytes of this socket (so nothing can overtake
+   * them; libuv keeps its queue in order, and end() shuts down after it). Returns whether the
+   * socket takes more (as socket.write would), or null when the stream is to write it.
+   */
+  private writeDirect(): boolean | null {
+    if (!this.reuseSlabs) return null;
+    const socket = this.socket;
+    const handle = writableHandle(socket);
+    if (handle === null || socket.writableLength !== 0) return null;
+    const held = this.out.writeToHandle(handle, this);
+    if (held < 0) { socket.destroy(); return true; } // EPIPE and the like: 'close' follows
+    this.handleHeld += held;
+    return this.handleHeld < HANDLE_HIGH_WATER;
+  }
+
+  /**
+   * libuv finished a write writeDirect left to it (handle-write.ts): what waited for it goes
+   * now, in one write; once nothing is held, this is the stream's 'drain' for direct writes.
+   */
+  asyncWriteDone(status: number, held: number, slab: Buffer | null): void {
+    this.handleHeld -= held;
+    if (slab !== null) releaseSlab(slab);
+    if (status < 0) { if (!this.socket.destroyed) this.socket.destroy(); return; }
+    if (this.handleHeld !== 0 || this.socket.destroyed) return;
+    if (this.out.bytes > 0 && !this.flushScheduled) this.flush();
+    if (this.congested && this.backlog() === 0 && this.state !== ConnState.CLOSED) this.onDrain();
   }
 
   /** A protocol violation: v5 gets DISCONNECT with the reason first [MQTT-4.13.1-1]; then close. */
@@ -321,7 +376,7 @@ export class Connection {
   /** Flush what is queued, then end the socket; the 'close' event does the cleanup. */
   close(): void {
     if (this.state === ConnState.CLOSED) return;
-    this.flush();
+    this.flush(true);
     this.socket.end();
     // A peer that never reads must not keep the socket (and its memory) alive.
     setTimeout(() => { if (!this.socket.destroyed) this.socket.destroy(); }, 2000).unref();
@@ -362,7 +417,28 @@ const CLOSED_READ_BUDGET = 64 * 1024;
 /** The socket of a handle the shard's listener accepted (acceptor.ts), made to read into connections. */
 export function socketOfAccepted(handle: AcceptedHandle): ClientSocket { return acceptedSocket(handle, onSocketRead); }
 
-function flushConnection(c: Connection): void { c.flush(); }
+
+/**
+ * The connections written to in this turn, flushed together (Connection.scheduleFlush): `open`
+ * counts read callbacks in progress, `tick` says a nextTick flush is pending.
+ */
+const turn = { dirty: [] as Connection[], n: 0, open: 0, tick: false };
+
+/** Below what libuv holds of direct writes a connection is not congested (the stream's default high-water mark). */
+const HANDLE_HIGH_WATER = 16 * 1024;
+
+function flushTurn(): void {
+  turn.tick = false;
+  const dirty = turn.dirty;
+  // A flush may write to other connections (a drain pumping a queue): they join this loop.
+  // Slots are cleared, never truncated (an array length store is a V8 runtime call).
+  for (let i = 0; i < turn.n; i++) {
+    const c = dirty[i]!;
+    dirty[i] = undefined as unknown as Connection;
+    c.flush();
+  }
+  turn.n = 0;
+}
 function resumeConnection(c: Connection): void { c.resumePackets(); }
 
 const kConn = Symbol('shoal.connection');

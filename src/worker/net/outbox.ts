@@ -1,4 +1,5 @@
 import type { ClientSocket } from './client-socket.ts';
+import { writeToHandle, type AsyncWriteOwner, type TcpHandle } from './handle-write.ts';
 import { copyBytes } from '../../shared/ring/copy.ts';
 import { encodeVarint, varintLength } from '../../shared/protocol/varint.ts';
 
@@ -12,6 +13,9 @@ const pool: Buffer[] = [];
 
 function takeSlab(): Buffer { return pool.pop() ?? Buffer.allocUnsafeSlow(SLAB_SIZE); }
 function giveSlab(b: Buffer): void { if (pool.length < POOL_MAX) pool.push(b); }
+
+/** A slab libuv held for a write goes back to the pool once that write completed. */
+export function releaseSlab(b: Buffer): void { giveSlab(b); }
 
 /** Free slabs in this thread's pool (tests). */
 export function pooledSlabs(): number { return pool.length; }
@@ -154,6 +158,40 @@ export class Outbox {
       if (full !== null) for (let i = 0; i < full.length; i++) giveSlab(full[i]!);
     }
     return ok;
+  }
+
+  /**
+   * Writes the turn's output straight to the socket's libuv handle (handle-write.ts), part by
+   * part in order, and empties the outbox. Returns the bytes libuv still holds (0: the kernel
+   * took everything, and every slab is back in the pool), or a negative errno.
+   */
+  writeToHandle(handle: TcpHandle, owner: AsyncWriteOwner): number {
+    const slab = this.slab;
+    const pos = this.pos;
+    const parts = this.parts;
+    const full = this.full;
+    this.reset();
+    let held = 0;
+    if (parts !== null) {
+      for (let i = 0; i < parts.length; i++) {
+        const r = writeToHandle(handle, parts[i]!, null, owner);
+        if (r < 0) return r;
+        held += r;
+      }
+    }
+    if (slab !== null) {
+      if (pos === 0) giveSlab(slab);
+      else {
+        // Held by libuv, the slab comes back when the write completes (AsyncWriteOwner).
+        const r = writeToHandle(handle, slab.subarray(0, pos), slab, owner);
+        if (r < 0) return r;
+        if (r === 0) giveSlab(slab);
+        held += r;
+      }
+    }
+    // Filled slabs of a large turn: back only if all went synchronously (else collected).
+    if (full !== null && held === 0) for (let i = 0; i < full.length; i++) giveSlab(full[i]!);
+    return held;
   }
 
   /** Drops the turn's output unwritten (the socket is gone). */

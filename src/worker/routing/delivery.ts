@@ -38,7 +38,12 @@ export class Delivery {
   /** Set by the wiring (moves.ts needs Delivery too). */
   moves: Diverter = NO_MOVES;
   private epoch = 0;
+  /**
+   * The sessions of the current match, in [0, matchedN): slots are overwritten and cleared,
+   * never truncated (setting an array's length goes through V8's runtime, once per message).
+   */
   private readonly matched: Session[] = [];
+  private matchedN = 0;
   // What the subscription filter of the current match needs to know about the message.
   private fanoutTopic = '';
   private fanoutOrigin: string | null = '';
@@ -64,15 +69,16 @@ export class Delivery {
   deliverLocal(msg: Message, now: number): void {
     this.collectFor(msg.topic, msg.origin, msg.qos, msg.retain);
     const matched = this.matched;
-    if (matched.length === 0) return;
+    const n = this.matchedN;
+    if (n === 0) return;
+    this.matchedN = 0;
     this.beginFanout(now);
-    for (let i = 0; i < matched.length; i++) {
+    for (let i = 0; i < n; i++) {
       const s = matched[i]!;
       matched[i] = undefined as unknown as Session;
       this.deliverTo(s, msg, s.matchQos as 0 | 1 | 2, s.matchRetain, s.matchSubIds, true);
       s.matchSubIds = null;
     }
-    matched.length = 0;
   }
 
   /**
@@ -88,11 +94,13 @@ export class Delivery {
     this.collectFor(f.topic, null, f.qos, f.retain);
     this.fanoutFrame = null;
     const matched = this.matched;
-    if (matched.length === 0) return;
+    const n = this.matchedN;
+    if (n === 0) return;
+    this.matchedN = 0;
     const plainV5 = f.props === null && f.expiresAt === 0;
     let msg: Message | null = null;
     let direct = 0;
-    for (let i = 0; i < matched.length; i++) {
+    for (let i = 0; i < n; i++) {
       const s = matched[i]!;
       matched[i] = undefined as unknown as Session;
       const c = s.conn;
@@ -115,7 +123,6 @@ export class Delivery {
       this.deliverTo(s, msg, s.matchQos as 0 | 1 | 2, s.matchRetain, s.matchSubIds, true);
       s.matchSubIds = null;
     }
-    matched.length = 0;
     if (direct > 0) {
       // Sent from the frame as it came: QoS 0 (publish-view.ts carries only those).
       this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, direct);
@@ -147,7 +154,7 @@ export class Delivery {
       s.matchQos = qos;
       s.matchRetain = retain;
       s.matchSubIds = null;
-      this.matched.push(s);
+      this.matched[this.matchedN++] = s;
     } else {
       if (qos > s.matchQos) s.matchQos = qos;
       if (retain) s.matchRetain = true;
