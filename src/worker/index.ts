@@ -21,6 +21,7 @@ import { countBackendsIn } from './hooks/backends/common.ts';
 import { Bridges } from './bridge/index.ts';
 import { Message } from './session/message.ts';
 import { ClusterLink } from './cluster/link.ts';
+import { NodeMoves } from './cluster/node-moves.ts';
 import { ErrorCode } from '../shared/errors.ts';
 
 // mqtt-packet fills a cache of 65,536 two-byte Buffers (~6.5 MiB of heap per shard) on its first
@@ -67,6 +68,11 @@ try {
 const cluster = init.config.clusterName === '' ? null
   : new ClusterLink({ id: init.id, count: init.count, config: init.config, stats, log, hooks: shard.hooks }, (m) => port.postMessage(m), shard.routing, shard.durability, shard.retainSync);
 shard.routing.nodes = cluster;
+if (cluster !== null) {
+  // Sessions moving between nodes keep what is on its way (worker/cluster/node-moves.ts).
+  const nodeMoves = new NodeMoves(cluster.context, { sessions: shard.sessions, delivery: shard.delivery, routing: shard.routing, gate: shard.durability, flushed: () => shard.store.flushed(), peers: shard.peers }, cluster);
+  cluster.moves = shard.moves.nodes = shard.registry.nodeMoves = nodeMoves;
+}
 try {
   await cluster?.start((id, cleanStart) => shard.registry.handOver(id, cleanStart));
 } catch (err) {
@@ -121,7 +127,7 @@ port.on('message', (m: ControlToShard) => {
       if (m.listeners !== null) transports.replaceTls(m.listeners);
       if (m.bridges !== null) bridges.reconfigure(m.bridges);
       break;
-    case 'cluster-node': case 'cluster-route': case 'cluster-share': cluster?.apply(m); break;
+    case 'cluster-node': case 'cluster-route': case 'cluster-share': case 'cluster-mark': cluster?.apply(m); break;
     case 'shutdown':
       bridges.stop();
       acceptor.close();
