@@ -88,6 +88,8 @@ export class NodeMove {
   /** The new end: the filters that moved (what only a newer subscription matched is never the ghost's). */
   filters: TopicTrie<true> | null = null;
   finished = false;
+  /** The new end: a forwarded delivery found the session gone. */
+  lostDirect = false;
   timer: NodeJS.Timeout | null = null;
   settle: (lost: boolean) => void = () => {};
   readonly settled: Promise<boolean>;
@@ -288,16 +290,23 @@ export class NodeMoves implements MarkReceiver {
       return;
     }
     this.arrivals.delete(key(nm.token, nm.clientId));
-    let lost = false;
+    let lost = nm.lostDirect;
+    const reply = nm.reply;
+    nm.reply = null;
+    if (this.parts.sessions.get(nm.clientId) !== s) {
+      // Taken over again (or ended) before its move was over: what it kept goes nowhere, so the
+      // acks that waited for it fail and the publishers resend to where the session is now.
+      this.settleMove(nm, lost || held.some((h) => h.qos !== 0) || reply !== null);
+      reply?.(false);
+      return;
+    }
     for (const h of held) {
       const moved = nm.filters === null || this.matchesMoved(nm.filters, h.msg.topic);
       if (moved && this.beforeCut(nm, h)) { if (!nm.marks.has(h.sender) && h.qos !== 0) lost = true; continue; }
       if (!h.msg.expired(now)) this.parts.delivery.deliverNow(s, h.msg, h.qos, h.retain, h.subIds);
     }
     this.settleMove(nm, lost);
-    const reply = nm.reply;
-    nm.reply = null;
-    if (reply !== null) this.parts.flushed().then(() => reply(true), () => reply(false));
+    if (reply !== null) this.parts.flushed().then(() => reply(!lost), () => reply(false));
   }
 
   private matchesMoved(filters: TopicTrie<true>, topic: string): boolean {
@@ -341,7 +350,12 @@ export class NodeMoves implements MarkReceiver {
   /** A delivery the ghost forwarded: before every parked one of its publisher, so at once. */
   onDirect(token: number, clientId: string, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null, msg: Message): void {
     const s = this.parts.sessions.get(clientId);
-    if (s === undefined || s.token !== token || msg.expired(Date.now())) return;
+    if (s === undefined || s.token !== token) {
+      const nm = this.arrivals.get(key(token, clientId));
+      if (nm !== undefined && qos !== 0) nm.lostDirect = true; // MOVE_DONE is then answered "failed"
+      return;
+    }
+    if (msg.expired(Date.now())) return;
     this.parts.delivery.deliverNow(s, msg.detach(), qos, retain, subIds);
   }
 }
