@@ -25,26 +25,44 @@ function open(port: number, opts: mqtt.IClientOptions): Promise<MqttClient> {
 }
 
 /** `moves` takeovers of one session between nodes 1 and 2; CONNECT-to-CONNACK times. */
-async function moveAround(ports: number[], id: string, topic: string, moves: number, got: Set<string>, dups: { n: number }, beforeEnd: () => Promise<void> = async () => {}): Promise<number[]> {
+/** When each message was published (performance.now()), by its index; empty without traffic. */
+const sentAt: number[] = [];
+
+/**
+ * `moves` takeovers of one session between nodes 1 and 2: CONNECT-to-CONNACK times, and (with
+ * traffic) CONNACK to the first message published after it arriving: the move's end, since the
+ * new node parks what its own routes bring until every node's marker is in.
+ */
+async function moveAround(ports: number[], id: string, topic: string, moves: number, got: Set<string>, dups: { n: number }, beforeEnd: () => Promise<void> = async () => {}): Promise<{ ms: number[]; live: number[] }> {
   const props = { protocolVersion: 5 as const, clientId: id, clean: false, properties: { sessionExpiryInterval: 600 } };
-  const collect = (c: MqttClient): void => { c.on('message', (_t, p) => { const s = p.toString(); if (got.has(s)) dups.n++; else got.add(s); }); };
+  const live: number[] = [];
+  const collect = (c: MqttClient, since = -1): void => {
+    let first = true;
+    c.on('message', (_t, p) => {
+      const s = p.toString();
+      if (got.has(s)) dups.n++; else got.add(s);
+      const at = sentAt[Number(s.slice(2))];
+      if (first && since >= 0 && at !== undefined && at > since) { first = false; live.push(performance.now() - since); }
+    });
+  };
   let c = await open(ports[0]!, props);
   collect(c);
   await c.subscribeAsync(topic, { qos: 1 });
   const ms: number[] = [];
   for (let i = 0; i < moves; i++) {
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 300)); // one move ends before the next starts
     const t0 = performance.now();
     const next = await open(ports[(i + 1) % 2]!, props);
-    ms.push(performance.now() - t0);
-    collect(next);
+    const connack = performance.now();
+    ms.push(connack - t0);
+    collect(next, connack);
     c.end(true);
     c = next;
   }
   await beforeEnd(); // the traffic stops while the session is still connected
   await new Promise((r) => setTimeout(r, 1000));
   c.end(true);
-  return ms;
+  return { ms, live };
 }
 
 export async function takeover(o: TakeoverOptions): Promise<string> {
@@ -68,6 +86,7 @@ export async function takeover(o: TakeoverOptions): Promise<string> {
       for (let i = 0; !stop; i++) {
         const wait = t0 + i * gap - performance.now();
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        sentAt[i] = performance.now();
         pub.publish('bench/busy', `m-${i}`, { qos: 1 }, (err) => { if (!err) acked.push(`m-${i}`); });
       }
     })();
@@ -86,8 +105,8 @@ export async function takeover(o: TakeoverOptions): Promise<string> {
     const missed = counted.filter((m) => !got.has(m)).length;
     return [
       `bench:cluster --takeover: ${o.moves} takeovers each way between node 1 and node 2 (${o.shards} shards per node, --persistence fast); load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
-      `without traffic: CONNECT to CONNACK ${stats(quiet)}`,
-      `with QoS 1 at ${o.rate} msg/s from node 3 to the session: CONNECT to CONNACK ${stats(busy)}; ${counted.length} acknowledged, ${missed} of them missed by the session, ${dups.n} received twice`,
+      `without traffic: CONNECT to CONNACK ${stats(quiet.ms)}`,
+      `with QoS 1 at ${o.rate} msg/s from node 3 to the session: CONNECT to CONNACK ${stats(busy.ms)}; CONNACK to the first message published after it ${stats(busy.live)}; ${counted.length} acknowledged, ${missed} of them missed by the session, ${dups.n} received twice`,
     ].join('\n');
   } finally {
     for (const b of nodes) await b.stop();
