@@ -294,7 +294,7 @@ for (const version of [5, 4] as const) {
       assert.deepEqual(firsts, [...firsts].sort((x, y) => x - y), `QoS ${qos}: in order`);
       if (qos === 2) assert.equal(mine.length, new Set(mine).size, 'QoS 2 exactly once');
     }
-    // It ended by its markers, not by giving up on them.
-    for (const n of nodes) assert.doesNotMatch(n.stderr(), /not every marker came in time/);
+    // The move ended by its markers, not by giving up on them.
+    for (const n of nodes) assert.ok(!n.stderr().split('\n').some((l) => l.includes(id) && l.includes('not every marker came in time')), `node ${n.url}: the move of ${id} timed out`);
   });
 }
