@@ -292,16 +292,20 @@ async function midStream(version: 4 | 5, sources: readonly (readonly [node: numb
   });
   const count = (c: ReturnType<typeof collect>, k: number, after = -1): number => c.messages.filter((m) => m.topic === `${topic}/${keys[k]}` && Number(m.payload.toString().slice(3)) > after).length;
   await eventually(() => keys.every((_, k) => count(onA, k) >= 20), 30_000, 'every stream reaches the session on node a');
-  const { got: onB } = await connectCollecting(nodes[1]!.url, persistent(id, version), inbound);
+  const { c: second, got: onB } = await connectCollecting(nodes[1]!.url, persistent(id, version), inbound);
   const atMove = acked.map((a) => a.length);
   // The move is over once messages published well after it arrive on node b.
   await eventually(() => keys.every((_, k) => count(onB, k, atMove[k]! + 30) > 0), 30_000, 'every stream reaches the session on node b').catch((e) => {
     stop = true;
-    throw new Error(`${(e as Error).message}: ${keys.map((key, k) => `${key} acknowledged ${acked[k]!.length} (${atMove[k]} at the move), ${count(onB, k)} on node b`).join('; ')}; publishers dropped: ${dropped.join('; ') || 'none'}`);
+    const about = nodes.flatMap((n) => n.stderr().split('\n').filter((l) => l.includes(id) || /"level":[4-6]0/.test(l))).map((l) => l.slice(0, 300));
+    throw new Error(`${(e as Error).message}; the session's client on node b ${second.connected ? 'connected' : 'not connected'}; logs: ${about.join(' | ')}: ${keys.map((key, k) => `${key} acknowledged ${acked[k]!.length} (${atMove[k]} at the move), ${count(onB, k)} on node b`).join('; ')}; publishers dropped: ${dropped.join('; ') || 'none'}`);
   });
   stop = true;
   await Promise.all(streams);
-  if (dropped.length > 0) console.log(`# publishers disconnected without an ack (they would resend): ${dropped.join('; ')}`);
+  if (dropped.length > 0) {
+    console.log(`# publishers disconnected without an ack (they would resend): ${dropped.join('; ')}`);
+    for (const n of nodes) for (const l of n.stderr().split('\n')) if (/"level":[4-6]0|disconnected/.test(l) && !l.includes('SESSION_TAKEN_OVER')) console.log(`# ${l.slice(0, 400)}`);
+  }
   const seen = (): string[] => [...onA.messages, ...onB.messages].map((m) => m.payload.toString());
   const missing = (): string[] => { const have = new Set(seen()); return acked.flat().filter((p) => !have.has(p)); };
   await eventually(() => missing().length === 0, 15_000, 'every acknowledged message delivered').catch(() => {});
