@@ -246,10 +246,13 @@ test('cluster ownership without NATS: a CONNECT for an id no local session has i
   clients.push(again);
   assert.equal(connack.sessionPresent, true, 'the local session, taken over on its own node');
   nats = await startNats(nats.port, natsDir);
-  await eventually(async () => (await request(`${nodes[1]!.admin}/ready`)).status === 200, 20_000, 'node b ready again');
-  await eventually(async () => {
-    try { const k = await connect(nodes[1]!.url, { version: 5, clientId: uid('back') }); clients.push(k); return true; } catch { return false; }
-  }, 20_000, 'a new client id accepted again');
+  // Every node back (the tests after this one claim ids on all of them).
+  for (const [i, n] of nodes.entries()) {
+    await eventually(async () => (await request(`${n.admin}/ready`)).status === 200, 20_000, `node ${IDS[i]} ready again`);
+    await eventually(async () => {
+      try { const k = await connect(n.url, { version: 5, clientId: uid('back') }); clients.push(k); return true; } catch { return false; }
+    }, 20_000, `a new client id accepted again on node ${IDS[i]}`);
+  }
 });
 
 /**
