@@ -5,50 +5,28 @@
 // cross-node cost is the difference of the two per-message figures; and the model in
 // BENCHMARKS.md turns those into what N nodes on separate machines would carry.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startChildBroker } from '../brokers/child-broker.ts';
 import { repoRoot } from '../brokers/repo-root.ts';
 import type { BrokerHandle } from '../brokers/types.ts';
+import { NATS, nats, shoal } from './nodes.ts';
+import { takeover } from './takeover.ts';
 
 const USAGE = `usage: npm run bench:cluster -- [--rounds N] [--shards N] [-- loadtest options]
+       npm run bench:cluster -- --takeover [--moves N] [--rate R] [--shards N]
 
 Runs, --rounds times (default 3), in alternation:
   single   one Shoal node (--persistence memory, --shards N, default 1) with the loadtest
   cluster  nats-server -js and three Shoal nodes (each --shards N) on loopback; loadtest
            publishers on node 1, subscribers on node 3 (--sub-port), --settle 500
 and prints the delivered rate and CPU microseconds per delivered message of each process.
-Loadtest options after -- (default: --conns 20 --messages 20000 --protocol 3.1.1 --threads 1).`;
+Loadtest options after -- (default: --conns 20 --messages 20000 --protocol 3.1.1 --threads 1).
+--takeover: three nodes (--persistence fast); a persistent v5 session with one QoS 1
+subscription moved --moves times (default 20) between nodes 1 and 2, first without traffic,
+then while a publisher on node 3 sends it QoS 1 at --rate messages/s (default 500); prints
+CONNECT-to-CONNACK times and what the session missed or got twice.`;
 
 const LOADTEST = path.join(repoRoot, 'bench', 'loadtest', 'index.ts');
-const NATS = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((f) => existsSync(f));
-const LISTENING = /listening on mqtt:\/\/127\.0\.0\.1:(\d+)/;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-  });
-}
-
-function shoal(name: string, shards: number, extra: string[] = []): Promise<BrokerHandle> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-cluster-'));
-  return startChildBroker({
-    name, command: process.execPath, cwd: repoRoot, startTimeoutMs: 60_000,
-    args: [path.join(repoRoot, 'bin', 'shoal.js'), '--host', '127.0.0.1', '--port', '0', '--shards', String(shards), '--persistence', 'memory', '--data-dir', dataDir, '--log-level', 'warn', ...extra],
-    portFromLine: (line) => { const m = LISTENING.exec(line); return m ? Number(m[1]) : null; },
-    cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
-  });
-}
-
-async function nats(): Promise<BrokerHandle> {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-nats-'));
-  return startChildBroker({ name: 'nats-server', command: NATS!, args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], port, startTimeoutMs: 20_000, cleanup: () => rmSync(dir, { recursive: true, force: true }) });
-}
 
 interface Loadtest { rate: number; received: number; lost: number; elapsedMs: number }
 
@@ -108,6 +86,7 @@ async function main(): Promise<void> {
   const rounds = opt('--rounds', 3);
   const shards = opt('--shards', 1);
   if (NATS === undefined) { console.error('bench:cluster: nats-server is not installed (Debian package nats-server)'); process.exit(2); }
+  if (own.includes('--takeover')) { console.log(await takeover({ moves: opt('--moves', 20), rate: opt('--rate', 500), shards: opt('--shards', 2) })); return; }
   const runs: Run[] = [];
   for (let r = 1; r <= rounds; r++) {
     for (const run of [() => single(shards, lt), () => cluster(shards, lt, r)]) {

@@ -7,6 +7,7 @@ import type { BrokerConfig } from './config.ts';
 import type { BridgeConfig } from './config/bridges.ts';
 import type { TlsMaterial, Transport } from './tls.ts';
 import type { AdminQuery } from './admin-query.ts';
+import type { MoveSenders, NodeMoveId } from './cluster/moves.ts';
 
 /** Ring buffers to and from one other shard (one SharedArrayBuffer each, allocated by main). */
 export interface PeerRings { out: SharedArrayBuffer; in: SharedArrayBuffer }
@@ -53,7 +54,9 @@ export type ControlToShard =
 export type ClusterToShard =
   | { type: 'cluster-node'; node: string; shards: number; up: boolean }
   | { type: 'cluster-route'; node: string; add: boolean; filter: string }
-  | { type: 'cluster-share'; node: string; key: string; count: number };
+  | { type: 'cluster-share'; node: string; key: string; count: number }
+  // A session moves between nodes: put your markers into your streams to both of its ends.
+  | { type: 'cluster-mark'; move: NodeMoveId; senders: MoveSenders };
 
 /** What the embedding API's events hook sends while main has listeners (src/worker/embed/). */
 export type EmbedEvent = { type: 'embed-event'; name: 'client:connect' | 'client:disconnect' | 'subscribe' | 'unsubscribe'; data: Record<string, unknown> };
@@ -71,4 +74,6 @@ export type ControlFromShard =
   | { type: 'cluster-local-route'; add: boolean; filter: string }
   // This shard's member count of a shared group (group + NUL + filter) changed.
   | { type: 'cluster-local-share'; key: string; count: number }
+  // A session arrived from another node and its routes are known on this node: ask every node for its markers.
+  | { type: 'cluster-move'; move: NodeMoveId; filters: string[] }
   | EmbedEvent;

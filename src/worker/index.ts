@@ -68,6 +68,12 @@ try {
 const cluster: ClusterLink | null = init.config.clusterName === '' ? null
   : new (await import('./cluster/link.ts')).ClusterLink({ id: init.id, count: init.count, config: init.config, stats, log, hooks: shard.hooks }, (m) => port.postMessage(m), shard.routing, shard.durability, shard.retainSync);
 shard.routing.nodes = cluster;
+if (cluster !== null) {
+  // Sessions moving between nodes keep what is on its way (worker/cluster/node-moves.ts).
+  const { NodeMoves } = await import('./cluster/node-moves.ts');
+  const nodeMoves = new NodeMoves(cluster.context, { sessions: shard.sessions, delivery: shard.delivery, routing: shard.routing, gate: shard.durability, flushed: () => shard.store.flushed(), peers: shard.peers }, cluster);
+  cluster.moves = shard.moves.nodes = shard.registry.nodeMoves = nodeMoves;
+}
 try {
   await cluster?.start((id, cleanStart) => shard.registry.handOver(id, cleanStart));
 } catch (err) {
@@ -122,7 +128,7 @@ port.on('message', (m: ControlToShard) => {
       if (m.listeners !== null) transports.replaceTls(m.listeners);
       if (m.bridges !== null) bridges.reconfigure(m.bridges);
       break;
-    case 'cluster-node': case 'cluster-route': case 'cluster-share': cluster?.apply(m); break;
+    case 'cluster-node': case 'cluster-route': case 'cluster-share': case 'cluster-mark': cluster?.apply(m); break;
     case 'shutdown':
       bridges.stop();
       acceptor.close();

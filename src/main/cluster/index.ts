@@ -13,12 +13,14 @@ import type { ControlFromShard } from '../../shared/control.ts';
 import { ErrorCode, ShoalError } from '../../shared/errors.ts';
 import { RouteAnnouncer } from './announcer.ts';
 import { NodeTable, type ShardPost } from './table.ts';
+import { MoveMarks } from './moves.ts';
 
 export class ClusterNode {
   private readonly config: BrokerConfig;
   private readonly log: Logger;
   private readonly announcer: RouteAnnouncer;
   private readonly table: NodeTable;
+  private readonly marks: MoveMarks;
   private nc: NatsConnection | null = null;
   private nodesKv: KV | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -44,6 +46,7 @@ export class ClusterNode {
     this.log = log.child({ cluster: config.clusterName, node: config.clusterNodeId });
     this.announcer = new RouteAnnouncer(config.clusterNodeId, this.log);
     this.table = new NodeTable(shards);
+    this.marks = new MoveMarks(config, this.log, this.table, shards);
   }
 
   get nodeId(): string { return this.config.clusterNodeId; }
@@ -52,6 +55,7 @@ export class ClusterNode {
   fromShard(shard: number, m: ControlFromShard): boolean {
     if (m.type === 'cluster-local-route') this.announcer.shardRoute(shard, m.add, m.filter);
     else if (m.type === 'cluster-local-share') this.announcer.shardShare(shard, m.key, m.count);
+    else if (m.type === 'cluster-move') this.marks.ask(m.move, m.filters);
     else return false;
     return true;
   }
@@ -77,6 +81,7 @@ export class ClusterNode {
     const hb = heartbeatSubject(cfg.clusterName);
     nc.subscribe(hb, { callback: (err, m) => { if (err === null) { const id = m.string(); if (id !== node) this.table.heartbeat(id, Date.now()); } } });
     nc.subscribe(statSubject(cfg.clusterName, node), { callback: (err, m) => { if (err === null) m.respond(String(this.localOnline())); } });
+    this.marks.start(nc);
     nc.subscribe(clientSubject(cfg.clusterName, node), {
       callback: (err, m) => {
         if (err === null) this.localClient(m.string()).then((on) => m.respond(on ? '1' : '0'), () => m.respond(''));
@@ -239,6 +244,7 @@ export class ClusterNode {
   /** Leaves: the node's key goes (the others stop forwarding at once), then the connection. */
   async stop(): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer);
+    this.marks.stop();
     this.announcer.detach();
     this.joined = false;
     for (const stop of this.unwatch) stop();

@@ -37,6 +37,8 @@ export interface ShardPost {
 export class NodeTable {
   private readonly nodes = new Map<string, OtherNode>();
   private readonly out: ShardPost;
+  /** Markers' requests waiting until a node's routes are here (whenRoutes). */
+  private waiters: { id: string; filters: readonly string[]; done: (ok: boolean) => void }[] = [];
 
   constructor(out: ShardPost) { this.out = out; }
 
@@ -107,6 +109,35 @@ export class NodeTable {
     if (add ? n.filters.has(filter) : !n.filters.delete(filter)) return;
     if (add) n.filters.add(filter);
     if (n.up) this.out.broadcast({ type: 'cluster-route', node: id, add, filter });
+    if (add && this.waiters.length > 0) this.recheck(id);
+  }
+
+  /** The up nodes and their shard counts. */
+  upNodes(): [string, number][] {
+    return [...this.nodes].filter(([, n]) => n.up).map(([id, n]) => [id, n.shards]);
+  }
+
+  /**
+   * Resolves true once node `id` is up here with every one of `filters` (so the shards have been
+   * sent them: what main posts after this reaches a shard after them), false after `ms`.
+   */
+  whenRoutes(id: string, filters: readonly string[], ms: number): Promise<boolean> {
+    if (this.hasRoutes(id, filters)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = { id, filters, done: (ok: boolean): void => { clearTimeout(timer); this.waiters = this.waiters.filter((x) => x !== w); resolve(ok); } };
+      const timer = setTimeout(() => w.done(false), ms);
+      timer.unref();
+      this.waiters.push(w);
+    });
+  }
+
+  private hasRoutes(id: string, filters: readonly string[]): boolean {
+    const n = this.nodes.get(id);
+    return n !== undefined && n.up && filters.every((f) => n.filters.has(f));
+  }
+
+  private recheck(id: string): void {
+    for (const w of [...this.waiters]) if (w.id === id && this.hasRoutes(id, w.filters)) w.done(true);
   }
 
   /** Everything about up nodes, to one (restarted) shard. */
@@ -121,7 +152,7 @@ export class NodeTable {
 
   private setUp(id: string, n: OtherNode, up: boolean): void {
     n.up = up;
-    if (up) this.send(id, n, (m) => this.out.broadcast(m));
+    if (up) { this.send(id, n, (m) => this.out.broadcast(m)); if (this.waiters.length > 0) this.recheck(id); }
     else this.out.broadcast({ type: 'cluster-node', node: id, shards: n.shards, up: false });
   }
 

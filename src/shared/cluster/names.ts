@@ -6,10 +6,25 @@ export const HEARTBEAT_MS = 1000;
 /** A node silent this long is down (3 heartbeats). */
 export const DOWN_AFTER_MS = 3 * HEARTBEAT_MS;
 
-/** Where node `node`'s shard `shard` receives the messages other nodes forward to it. */
+/**
+ * Where node `node`'s shard `shard` receives the messages other nodes forward to it: this
+ * subject and two more tokens, the sending node and shard (`fromSubject`), so that the receiver
+ * can name a message's publishing shard while a session moves between nodes (node-moves.ts).
+ */
 export function messageSubject(cluster: string, node: string, shard: number): string {
   return `shoal.${cluster}.m.${node}.${shard}`;
 }
+
+/** The subject shard `fromShard` of node `fromNode` sends node `node`'s shard `shard` its messages on. */
+export function fromSubject(cluster: string, node: string, shard: number, fromNode: string, fromShard: number): string {
+  return `${messageSubject(cluster, node, shard)}.${fromNode}.${fromShard}`;
+}
+
+/** Where node `node`'s shard `shard` gets what the other end of a session's move between nodes sends it. */
+export function moveSubject(cluster: string, node: string, shard: number): string { return `shoal.${cluster}.mv.${node}.${shard}`; }
+
+/** Where node `node`'s main is asked to have its shards mark their streams for a move between nodes. */
+export function markSubject(cluster: string, node: string): string { return `shoal.${cluster}.mark.${node}`; }
 
 export function heartbeatSubject(cluster: string): string { return `shoal.${cluster}.hb`; }
 

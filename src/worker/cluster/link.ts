@@ -11,7 +11,8 @@
 // --cluster-timeout (or a failed one) fails the gate: no ack, the publisher resends.
 import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
 import { ByteReader, ByteWriter } from '../../shared/bytes.ts';
-import { messageSubject, natsServers } from '../../shared/cluster/names.ts';
+import { fromSubject, messageSubject, moveSubject, natsServers } from '../../shared/cluster/names.ts';
+import type { NodeMoveId } from '../../shared/cluster/moves.ts';
 import type { ClusterToShard, ControlFromShard } from '../../shared/control.ts';
 import { TopicTrie } from '../../shared/topics/trie.ts';
 import type { ShardContext } from '../context.ts';
@@ -24,6 +25,8 @@ import type { RetainedSync } from '../routing/retain-sync.ts';
 import { ClusterRetained } from './retained.ts';
 import { NodeShares } from './shares.ts';
 import { Ownership, type HandOver, type NodesView } from './ownership.ts';
+import { readNodeMark } from './frames.ts';
+import type { MoveLink, NodeMoves } from './node-moves.ts';
 
 /** At most this many nodes (a bitmask per publish, as for shards). */
 const MAX_NODES = 31;
@@ -48,8 +51,9 @@ export interface NodeReceiver {
   readonly groups: ReadonlyMap<string, unknown>;
 }
 
-export class ClusterLink implements NodeLink, NodesView {
+export class ClusterLink implements NodeLink, NodesView, MoveLink {
   private readonly ctx: ShardContext;
+  get context(): ShardContext { return this.ctx; }
   private readonly post: (m: ControlFromShard) => void;
   private readonly receiver: NodeReceiver;
   /** The commit gate: a publisher's ack also waits for the nodes its message went to. */
@@ -71,6 +75,16 @@ export class ClusterLink implements NodeLink, NodesView {
   private readonly view = new PublishView();
   /** Client-id ownership cluster-wide (the registry's CONNECT-time part). */
   readonly ownership: Ownership;
+  /** Sessions moving between nodes (set by the wiring). */
+  moves: NodeMoves | null = null;
+  /** The data subjects end in the sender's node and shard: where that name starts. */
+  private senderAt = 0;
+  /**
+   * Until then (ms; 0: not now) a message from another node is named by its sender as it is
+   * routed on (Message.sender, node-moves.ts): from the moment this shard sees or makes a marker
+   * of a move between nodes, for longer than a move can take. Otherwise nothing per message.
+   */
+  private annotateUntil = 0;
 
   constructor(ctx: ShardContext, post: (m: ControlFromShard) => void, receiver: NodeReceiver, gate: ClusterLink['gate'], retain: Pick<RetainedSync, 'set'>) {
     this.ctx = ctx;
@@ -92,7 +106,15 @@ export class ClusterLink implements NodeLink, NodesView {
       maxReconnectAttempts: -1, reconnectTimeWait: 250,
     });
     this.nc = nc;
-    nc.subscribe(messageSubject(cfg.clusterName, cfg.clusterNodeId, this.ctx.id), { callback: (err, m) => { if (err === null) this.received(m); } });
+    const mine = messageSubject(cfg.clusterName, cfg.clusterNodeId, this.ctx.id);
+    this.senderAt = mine.length + 1;
+    nc.subscribe(`${mine}.>`, { callback: (err, m) => { if (err === null) this.received(m); } });
+    nc.subscribe(moveSubject(cfg.clusterName, cfg.clusterNodeId, this.ctx.id), {
+      callback: (err, m) => {
+        if (err !== null || this.moves === null) return;
+        try { this.moves.received(m.data, (a) => m.respond(a)); } catch (e) { this.ctx.log.warn({ err: e }, 'a session move frame from another node could not be read; dropped'); }
+      },
+    });
     await nc.flush();
     await this.retained.start(nc);
     await this.ownership.start(nc, handOver);
@@ -201,6 +223,26 @@ export class ClusterLink implements NodeLink, NodesView {
     }
   }
 
+  // ---- node moves' side (MoveLink) ----
+
+  toNode(node: string, frame: Uint8Array): boolean {
+    const slot = this.slotOf.get(node);
+    if (slot === undefined || this.nc === null || !this.slots[slot]!.up) return false;
+    this.nc.publish(this.slots[slot]!.subject, frame);
+    return true;
+  }
+
+  publish(subject: string, data: Uint8Array): void { this.nc?.publish(subject, data); }
+
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    if (this.nc === null) return Promise.reject(new Error('not connected to NATS'));
+    return this.nc.request(subject, data, { timeout: timeoutMs }).then((m) => m.data);
+  }
+
+  askMarks(move: NodeMoveId, filters: string[]): void { this.post({ type: 'cluster-move', move, filters }); }
+
+  private annotate(): void { this.annotateUntil = Date.now() + 5 * this.ctx.config.clusterTimeout; }
+
   isUp(node: string): boolean {
     const slot = this.slotOf.get(node);
     return slot !== undefined && this.slots[slot]!.up;
@@ -214,6 +256,11 @@ export class ClusterLink implements NodeLink, NodesView {
   // ---- main's side ----
 
   apply(m: ClusterToShard): void {
+    if (m.type === 'cluster-mark') {
+      this.annotate(); // before this shard's own marker: see annotateUntil
+      this.moves?.mark(m.move, m.senders);
+      return;
+    }
     if (m.type === 'cluster-node') {
       const slot = this.slotFor(m.node, m.shards);
       if (slot < 0) return;
@@ -225,6 +272,7 @@ export class ClusterLink implements NodeLink, NodesView {
         // Down: its routes and members go; it announces them again when it is back.
         for (const f of [...this.routes.filters()]) this.routes.remove(f, s.id);
         this.shares.drop(slot);
+        this.moves?.nodeDown(m.node);
       }
       return;
     }
@@ -241,7 +289,8 @@ export class ClusterLink implements NodeLink, NodesView {
 
   private slotFor(node: string, shards: number): number {
     // The target shard is fixed per sending shard, so one publisher's messages take one path.
-    const subject = messageSubject(this.ctx.config.clusterName, node, this.ctx.id % Math.max(1, shards));
+    const cfg = this.ctx.config;
+    const subject = fromSubject(cfg.clusterName, node, this.ctx.id % Math.max(1, shards), cfg.clusterNodeId, this.ctx.id);
     let slot = this.slotOf.get(node);
     if (slot === undefined) {
       if (this.slots.length >= MAX_NODES) { this.ctx.log.error({ node }, `more than ${MAX_NODES} nodes in the cluster: not routed to`); return -1; }
@@ -268,11 +317,21 @@ export class ClusterLink implements NodeLink, NodesView {
       const r = this.r.at(data, 0, data.length);
       const type = r.u8();
       if (type === FrameType.NODE_COMMIT) { this.answerCommit(m); return; }
+      if (type === FrameType.NODE_MARK) {
+        this.annotate(); // what this shard relays from now on names its sender
+        if (this.moves !== null) readNodeMark(r, this.moves);
+        return;
+      }
       if (type !== FrameType.PUBLISH) throw new RangeError(`frame type ${type} is not one nodes exchange`);
       const v = this.view.read(r, this.ctx.id);
       const now = Date.now();
       if (v.expiresAt !== 0 && v.expiresAt <= now) return;
-      this.receiver.fromNode(v.toMessage(), now, (v.flags & PubFlag.DELIVER) !== 0, v.groups);
+      const msg = v.toMessage();
+      if (this.annotateUntil !== 0) {
+        if (now > this.annotateUntil) this.annotateUntil = 0;
+        else msg.sender = m.subject.slice(this.senderAt);
+      }
+      this.receiver.fromNode(msg, now, (v.flags & PubFlag.DELIVER) !== 0, v.groups);
     } catch (err) {
       this.ctx.log.warn({ err, subject: m.subject }, 'a frame from another node could not be read; dropped');
     }

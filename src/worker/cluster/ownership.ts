@@ -13,9 +13,13 @@ import { BRIDGE_ID_PREFIX } from '../../shared/protocol/constants.ts';
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import type { ShardContext } from '../context.ts';
 import { homeShard } from '../peers/frames.ts';
+import type { MoveEnd } from '../../shared/cluster/moves.ts';
 
-/** How a cluster claim ends: the session handed over by its previous node (or none), or refused. */
-export type ClusterClaim = { state: Buffer | null } | { refused: number; why: string };
+/** How a cluster claim ends: the session handed over by its previous node (or none) and its ghost there, or refused. */
+export type ClusterClaim = { state: Buffer | null; ghost?: MoveEnd | null } | { refused: number; why: string };
+
+/** A hand-over's result: the session's state (null: none) and, when the old node keeps a ghost for the move, where (node-moves.ts). */
+export interface HandedOver { state: Buffer | null; ghost: MoveEnd | null }
 
 /** What ownership reads of the other nodes (the shard's cluster table, link.ts). */
 export interface NodesView {
@@ -25,13 +29,15 @@ export interface NodesView {
 }
 
 /** The home shard's side of a hand-over asked by another node (registry.ts). */
-export type HandOver = (clientId: string, cleanStart: boolean) => Promise<Buffer | null>;
+export type HandOver = (clientId: string, cleanStart: boolean) => Promise<HandedOver>;
 
 // The hand-over reply's first byte.
 const NONE = 0;
 const SESSION = 1;
 /** The home shard cannot answer now (still checking its stored sessions at start): ask again later. */
 const BUSY = 2;
+/** SESSION with a ghost: the ghost's shard (u8) and token (u32) follow, then the state. */
+const SESSION_GHOST = 3;
 
 /**
  * A bridge's local session ($bridge/<name>, docs/bridges.md) belongs to its node: every node
@@ -99,7 +105,7 @@ export class Ownership {
         } catch { continue; } // another node's write came between: read again
         if (prev === null || prev.node === self || !this.nodes.isUp(prev.node)) return { state: null };
         try {
-          return { state: await this.askHandOver(prev.node, clientId, cleanStart) };
+          return await this.askHandOver(prev.node, clientId, cleanStart);
         } catch (err) {
           // Give the id back to the node that still has the session (unless someone claimed it meanwhile).
           await kv.update(key, Buffer.from(JSON.stringify(prev)), rev).catch(() => {});
@@ -112,18 +118,20 @@ export class Ownership {
     }
   }
 
-  private async askHandOver(node: string, clientId: string, cleanStart: boolean): Promise<Buffer | null> {
+  private async askHandOver(node: string, clientId: string, cleanStart: boolean): Promise<HandedOver> {
     const cfg = this.ctx.config;
     const shards = this.nodes.shardsOf(node);
     const subject = ownSubject(cfg.clusterName, node, homeShard(clientId, Math.max(1, shards)));
     const ask = Buffer.concat([Buffer.of(cleanStart ? 1 : 0), Buffer.from(clientId, 'utf8')]);
     const reply = await this.nc!.request(subject, ask, { timeout: cfg.clusterTimeout });
     const d = reply.data;
-    if (d.length === 0 || d[0] === NONE) return null;
+    if (d.length === 0 || d[0] === NONE) return { state: null, ghost: null };
     if (d[0] === BUSY) throw new Error(`node ${node} is starting`);
-    if (d[0] !== SESSION) throw new Error(`unexpected hand-over reply ${d[0]}`);
     // A copy: the reply's bytes belong to nats.js's read buffer.
-    return Buffer.from(d.subarray(1));
+    if (d[0] === SESSION) return { state: Buffer.from(d.subarray(1)), ghost: null };
+    if (d[0] !== SESSION_GHOST || d.length < 6) throw new Error(`unexpected hand-over reply ${d[0]}`);
+    const b = Buffer.from(d);
+    return { state: b.subarray(6), ghost: { node, shard: b[1]!, token: b.readUInt32BE(2) } };
   }
 
   private answer(m: Msg, handOver: HandOver): void {
@@ -131,7 +139,15 @@ export class Ownership {
     if (d.length < 2) { m.respond(Uint8Array.of(NONE)); return; }
     const clientId = Buffer.from(d.subarray(1)).toString('utf8');
     handOver(clientId, d[0] === 1).then(
-      (state) => m.respond(state === null ? Uint8Array.of(NONE) : Buffer.concat([Buffer.of(SESSION), state])),
+      ({ state, ghost }) => {
+        if (state === null) { m.respond(Uint8Array.of(NONE)); return; }
+        if (ghost === null) { m.respond(Buffer.concat([Buffer.of(SESSION), state])); return; }
+        const head = Buffer.alloc(6);
+        head[0] = SESSION_GHOST;
+        head[1] = ghost.shard;
+        head.writeUInt32BE(ghost.token >>> 0, 2);
+        m.respond(Buffer.concat([head, state]));
+      },
       // The claiming node refuses its CONNECT and gives the id back.
       (err: unknown) => { this.ctx.log.info({ err, client: clientId }, 'session not handed over to another node now'); m.respond(Uint8Array.of(BUSY)); },
     );

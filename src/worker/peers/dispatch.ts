@@ -12,6 +12,7 @@ import type { Routing } from '../routing/routing.ts';
 import { readClaim, readDirect, readMove, readOwned, readRelease, readSession, readTakeover } from '../session/frames.ts';
 import type { Moves } from '../session/moves.ts';
 import type { Registry } from '../session/registry.ts';
+import { readNodeMark } from '../cluster/frames.ts';
 import { FrameType, readBarrier, readCommitBarrier, readSyncDone } from './frames.ts';
 import type { Peers } from './peers.ts';
 
@@ -57,6 +58,7 @@ export function fillFrameTable(table: FrameHandler[], ctx: ShardContext, p: Fram
   table[FrameType.RELEASE] = (r) => readRelease(r, registry);
   table[FrameType.OWNED] = (r) => readOwned(r, registry);
   table[FrameType.DIRECT] = (r) => readDirect(r, moves);
+  table[FrameType.NODE_MARK] = (r) => { if (moves.nodes !== null) readNodeMark(r, moves.nodes); };
   table[FrameType.MOVE_READY] = (r) => readMove(r, false, moves);
   table[FrameType.MOVE_DONE] = (r) => readMove(r, true, moves);
   table[FrameType.BARRIER] = (r) => readBarrier(r, false, true, peers);

@@ -11,6 +11,7 @@ export const PubFlag = {
   DELIVER: 8,         // match the target's local (non-shared) subscriptions
   RETAIN_UPDATE: 16,  // update the target's retained replica (sent only by the topic's home shard)
   EXPIRES: 32,        // in the frame only (writePublish sets it): an f64 expiry follows; absent = never expires
+  SENDER: 64,         // in the frame only: the publishing shard of another node follows (only while a session moves between nodes, worker/cluster/node-moves.ts)
 } as const;
 
 /**
@@ -21,9 +22,9 @@ export const PubFlag = {
  */
 export function writePublish(
   w: ByteWriter, flags: number, seq: number, expiresAt: number, topic: string, origin: string,
-  props: Buffer | null, payload: Buffer, groups: readonly string[] | null,
+  props: Buffer | null, payload: Buffer, groups: readonly string[] | null, sender: string | null = null,
 ): void {
-  writePublishHead(w, flags, seq, expiresAt, origin, props, groups);
+  writePublishHead(w, flags, seq, expiresAt, origin, props, groups, sender);
   w.mqttPublish((flags & PubFlag.RETAIN) !== 0 ? 0x31 : 0x30, topic, payload);
 }
 
@@ -32,20 +33,22 @@ export function writePublishWire(
   w: ByteWriter, flags: number, seq: number, expiresAt: number, origin: string,
   props: Buffer | null, groups: readonly string[] | null, wire: Uint8Array, off: number, len: number,
 ): void {
-  writePublishHead(w, flags, seq, expiresAt, origin, props, groups);
+  writePublishHead(w, flags, seq, expiresAt, origin, props, groups, null);
   w.bytes(wire, off, off + len);
 }
 
 function writePublishHead(
   w: ByteWriter, flags: number, seq: number, expiresAt: number, origin: string,
-  props: Buffer | null, groups: readonly string[] | null,
+  props: Buffer | null, groups: readonly string[] | null, sender: string | null,
 ): void {
-  if (expiresAt !== 0) w.u8(FrameType.PUBLISH).u8(flags | PubFlag.EXPIRES).u32(seq).f64(expiresAt);
-  else w.u8(FrameType.PUBLISH).u8(flags).u32(seq);
+  const f = sender === null ? flags : flags | PubFlag.SENDER;
+  if (expiresAt !== 0) w.u8(FrameType.PUBLISH).u8(f | PubFlag.EXPIRES).u32(seq).f64(expiresAt);
+  else w.u8(FrameType.PUBLISH).u8(f).u32(seq);
   w.str(origin).maybeBytes(props);
   const n = groups === null ? 0 : groups.length;
   w.u16(n);
   for (let i = 0; i < n; i++) w.str(groups![i]!);
+  if (sender !== null) w.str(sender);
 }
 
 /**
@@ -66,6 +69,8 @@ export class PublishView {
   expiresAt = 0;
   props: Buffer | null = null;
   groups: string[] | null = null;
+  /** The publishing shard of another node ("node.shard"), when the frame names it (PubFlag.SENDER). */
+  sender: string | null = null;
   topic = '';
   buf: Buffer = Buffer.alloc(0);
   wireOff = 0;
@@ -90,7 +95,7 @@ export class PublishView {
   read(r: ByteReader, from: number): this {
     this.from = from;
     const flags = r.u8();
-    this.flags = flags & ~PubFlag.EXPIRES;
+    this.flags = flags & ~(PubFlag.EXPIRES | PubFlag.SENDER);
     this.seq = r.u32();
     this.expiresAt = (flags & PubFlag.EXPIRES) !== 0 ? r.f64() : 0;
     const olen = r.u32();
@@ -106,6 +111,7 @@ export class PublishView {
     let groups: string[] | null = null;
     if (n > 0) { groups = []; for (let i = 0; i < n; i++) groups.push(r.str()); }
     this.groups = groups;
+    this.sender = (flags & PubFlag.SENDER) !== 0 ? r.str() : null;
     const len = r.u32();
     const buf = r.buf;
     const off = r.pos;
@@ -135,6 +141,7 @@ export class PublishView {
     this.originStr = origin;
     this.props = null;
     this.groups = null;
+    this.sender = null;
     this.topic = topic;
     this.buf = buf;
     this.inRing = false;
@@ -158,6 +165,7 @@ export class PublishView {
     const m = new Message(this.topic, payload, this.qos, this.retain, this.props, this.expiresAt, this.origin);
     m.src = this.from;
     m.seq = this.seq;
+    m.sender = this.sender;
     return m;
   }
 }

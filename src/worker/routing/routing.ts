@@ -362,7 +362,7 @@ export class Routing {
         this.peers.resend(i);
         continue;
       }
-      writePublish(this.peers.writer(), flags, msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, groups);
+      writePublish(this.peers.writer(), flags, msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, groups, msg.sender);
       this.peers.commit(i);
       if (groups === null) shared = flags;
       else { this.groupTargets[i] = null; shared = -1; }

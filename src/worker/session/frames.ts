@@ -9,7 +9,7 @@ import { readMessageBody, type Message } from './message.ts';
 export interface OwnershipReceiver {
   handleClaim(clientId: string, from: number, token: number, cleanStart: boolean): void;
   handleTakeover(clientId: string, prevToken: number, newShard: number, token: number, cleanStart: boolean, remote: boolean): void;
-  handleSession(token: number, clientId: string, state: Buffer | null, ghost: number, ghostToken: number): void;
+  handleSession(token: number, clientId: string, state: Buffer | null, ghost: number, ghostToken: number, ghostNode?: string | null): void;
   handleRelease(clientId: string, from: number, token: number): void;
   handleOwned(clientId: string, from: number, token: number): void;
 }
@@ -48,9 +48,12 @@ export const CLAIM_REFUSED = -2;
 /**
  * `state` is an encoded session (session-codec) or null when there is none. `ghostShard` (-1:
  * none, 255 on the wire; CLAIM_REFUSED, 254) keeps forwarding the session's deliveries under `ghostToken` until told MOVE_READY.
+ * `ghostNode`: the ghost is on that node (a move between nodes, worker/cluster/node-moves.ts; 253 on the wire, then the shard and the node).
  */
-export function writeSession(w: ByteWriter, token: number, clientId: string, state: Buffer | null, ghostShard: number, ghostToken: number): void {
-  w.u8(FrameType.SESSION).u32(token).str(clientId).maybeBytes(state).u8(ghostShard === CLAIM_REFUSED ? 254 : ghostShard < 0 ? 255 : ghostShard).u32(ghostToken);
+export function writeSession(w: ByteWriter, token: number, clientId: string, state: Buffer | null, ghostShard: number, ghostToken: number, ghostNode: string | null = null): void {
+  w.u8(FrameType.SESSION).u32(token).str(clientId).maybeBytes(state);
+  if (ghostNode !== null) { w.u8(253).u32(ghostToken).u8(ghostShard).str(ghostNode); return; }
+  w.u8(ghostShard === CLAIM_REFUSED ? 254 : ghostShard < 0 ? 255 : ghostShard).u32(ghostToken);
 }
 
 export function readSession(r: ByteReader, to: OwnershipReceiver): void {
@@ -58,7 +61,9 @@ export function readSession(r: ByteReader, to: OwnershipReceiver): void {
   const id = r.str();
   const state = r.maybeBytes();
   const ghost = r.u8();
-  to.handleSession(token, id, state, ghost === 255 ? -1 : ghost === 254 ? CLAIM_REFUSED : ghost, r.u32());
+  const ghostToken = r.u32();
+  if (ghost === 253) { const shard = r.u8(); to.handleSession(token, id, state, shard, ghostToken, r.str()); return; }
+  to.handleSession(token, id, state, ghost === 255 ? -1 : ghost === 254 ? CLAIM_REFUSED : ghost, ghostToken);
 }
 
 export function writeRelease(w: ByteWriter, shard: number, token: number, clientId: string): void {
@@ -100,7 +105,7 @@ export function writeDirect(
   w.u8(src & 0xff).u32(seq).u8(msgFlags).f64(expiresAt).str(topic).str(origin).maybeBytes(props).bytes(payload);
 }
 
-export function readDirect(r: ByteReader, to: MoveReceiver): void {
+export function readDirect(r: ByteReader, to: Pick<MoveReceiver, 'onDirect'>): void {
   const token = r.u32();
   const clientId = r.str();
   const f = r.u8();

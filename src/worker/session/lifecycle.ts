@@ -15,6 +15,7 @@ import type { Connection } from '../net/connection.ts';
 import type { Routing } from '../routing/routing.ts';
 import { Message } from './message.ts';
 import type { Moves } from './moves.ts';
+import { NODE_GHOST } from './move.ts';
 import type { Registry, RegistryHost } from './registry.ts';
 import { NEVER_EXPIRES, type Session } from './session.ts';
 import { parseFilter } from './subscription.ts';
@@ -136,7 +137,8 @@ export class SessionLifecycle implements RegistryHost {
     s.clearTimers();
     if (cleanStart) inflightDropped(this.shard, s);
     // A ghost keeps its plain subscriptions routed; shared ones go (another member can take them).
-    for (const sub of s.subs.values()) if (ghostTo < 0 || sub.group !== null) this.routing.remove(sub);
+    // NODE_GHOST: a ghost for a move between nodes (worker/cluster/node-moves.ts).
+    for (const sub of s.subs.values()) if ((ghostTo < 0 && ghostTo !== NODE_GHOST) || sub.group !== null) this.routing.remove(sub);
     if (ghostTo >= 0) this.moves.leave(s, ghostTo, ghostToken);
     this.forget(s);
   }

@@ -20,6 +20,11 @@ export class Message {
   /** Identity for de-duplication during a session move: publishing shard (-1: none) and its sequence number. */
   src = -1;
   seq = 0;
+  /**
+   * The publishing shard of another node ("node.shard"), set only while a session moves between
+   * nodes (worker/cluster/node-moves.ts), so the moving session's two ends can tell its stream apart.
+   */
+  sender: string | null = null;
   encodedAt = 0;
 
   constructor(topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, props: Buffer | null, expiresAt: number, origin: string) {

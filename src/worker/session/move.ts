@@ -1,5 +1,9 @@
 // One session's move between shards, as either end keeps it (the protocol: moves.ts).
 import type { Message } from './message.ts';
+import type { NodeMove } from '../cluster/node-moves.ts';
+
+/** lifecycle.detach's `ghostTo` for a session that leaves for another node as a ghost (worker/cluster/node-moves.ts). */
+export const NODE_GHOST = -3;
 
 /** A delivery an arriving session parked until its move is done. */
 export interface Parked { msg: Message; qos: 0 | 1 | 2; retain: boolean; subIds: number[] | null }
@@ -31,4 +35,6 @@ export class Move {
    * so that publishers still send this shard commit barriers while it forwards to the new owner.
    */
   counted = false;
+  /** Set instead when the session moves between nodes (worker/cluster/node-moves.ts has that protocol). */
+  node: NodeMove | null = null;
 }

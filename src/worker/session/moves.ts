@@ -8,6 +8,8 @@ import type { ShardContext } from '../context.ts';
 import type { PeerLink } from '../peers/peers.ts';
 import type { Delivery } from '../routing/delivery.ts';
 import type { Routing } from '../routing/routing.ts';
+import type { NodeMove } from '../cluster/node-moves.ts';
+import type { MoveSideValue } from '../cluster/frames.ts';
 
 /** What moves ask of the commit gate (durability.ts). */
 export interface MoveGate {
@@ -16,6 +18,14 @@ export interface MoveGate {
   countForward(): void;
   /** A COMMIT_BARRIER to `peer`; resolves with its answer, true when lost. */
   chain(peer: number): Promise<boolean>;
+}
+
+/** What moves between nodes add (worker/cluster/node-moves.ts; null on a node without a cluster). */
+export interface NodeMovesHook {
+  active(): boolean;
+  settled(): Promise<boolean>;
+  divert(nm: NodeMove, msg: Message, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null): boolean;
+  onMark(side: MoveSideValue, shard: number, token: number, clientId: string, sender: string): void;
 }
 
 /** A move waits for every peer however busy: a barrier that gave up early could lose messages. */
@@ -60,6 +70,8 @@ export class Moves implements MoveReceiver {
   private pendingChains = 0;
   private readonly arriving = new Set<Move>();
   private parkedWaiters: { moves: Set<Move>; done: () => void }[] = [];
+  /** Sessions moving between nodes (set by the wiring on a cluster node). */
+  nodes: NodeMovesHook | null = null;
 
   constructor(shard: ShardContext, peers: PeerLink, sessions: ReadonlyMap<string, Session>, delivery: Pick<Delivery, 'deliverNow'>,
     routing: Pick<Routing, 'remove'>, gate: MoveGate) {
@@ -73,7 +85,7 @@ export class Moves implements MoveReceiver {
   }
 
   /** A commit barrier has more to wait for than this shard's own commit. */
-  active(): boolean { return this.dirty !== 0 || this.pendingChains > 0 || this.arriving.size > 0; }
+  active(): boolean { return this.dirty !== 0 || this.pendingChains > 0 || this.arriving.size > 0 || (this.nodes !== null && this.nodes.active()); }
 
   /**
    * For a commit barrier received now: settles once what arrived before it is written or
@@ -101,6 +113,8 @@ export class Moves implements MoveReceiver {
       } else if (!chained && this.chains[i] !== null) waits.push(this.chains[i]!);
     }
     this.dirty = 0;
+    // Moves between nodes: what they hold or parked is forwarded and confirmed, or released and written.
+    if (this.nodes !== null && this.nodes.active()) waits.push(this.nodes.settled());
     if (waits.length === 0) return false;
     return (await Promise.all(waits)).some(Boolean);
   }
@@ -170,6 +184,7 @@ export class Moves implements MoveReceiver {
    */
   divert(s: Session, msg: Message, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null): boolean {
     const m = s.moving!;
+    if (m.node !== null) return this.nodes !== null && this.nodes.divert(m.node, msg, qos, retain, subIds);
     if (m.from >= 0) {
       m.parked.push({ msg: msg.detach(), qos, retain, subIds });
       // Written when released: an ack given in this turn waits for that (Durability.seal).

@@ -8,7 +8,10 @@ import type { Store } from '../../shared/store/index.ts';
 import type { ShardContext } from '../context.ts';
 import type { PeerLink } from '../peers/peers.ts';
 import type { Moves } from './moves.ts';
-import type { Ownership } from '../cluster/ownership.ts';
+import type { HandedOver, Ownership } from '../cluster/ownership.ts';
+import type { NodeMoves } from '../cluster/node-moves.ts';
+import type { MoveEnd } from '../../shared/cluster/moves.ts';
+import { NODE_GHOST } from './move.ts';
 import type { Session } from './session.ts';
 
 interface Owner { shard: number; token: number }
@@ -72,7 +75,9 @@ export class Registry implements OwnershipReceiver {
    */
   cluster: Pick<Ownership, 'claim' | 'mine' | 'release' | 'foreign'> | null = null;
   /** Hand-overs to other nodes waiting for their session, by claim token (handOver). */
-  private readonly remote = new Map<number, (state: Buffer | null) => void>();
+  private readonly remote = new Map<number, (state: Buffer | null, ghost: MoveEnd | null) => void>();
+  /** Sessions moving between nodes without losing what is on its way (set by the wiring on a cluster node). */
+  nodeMoves: Pick<NodeMoves, 'leave' | 'arrive' | 'abandon'> | null = null;
   /** At start, while the cluster's bucket is asked which stored sessions are still this node's. */
   private checking = false;
   /** Stored sessions that the bucket gave to another node while this one was down: not loaded. */
@@ -165,7 +170,7 @@ export class Registry implements OwnershipReceiver {
         if ('refused' in c) {
           this.shard.log.info({ client: clientId, why: c.why }, 'client id not claimed in the cluster');
           this.sendSession(from, token, clientId, null, CLAIM_REFUSED);
-        } else this.sendSession(from, token, clientId, c.state);
+        } else this.sendSession(from, token, clientId, c.state, c.ghost?.shard ?? -1, c.ghost?.token ?? 0, c.ghost?.node ?? null);
       }, (err: unknown) => {
         this.shard.log.warn({ err, client: clientId }, 'cluster claim failed');
         this.sendSession(from, token, clientId, null, CLAIM_REFUSED);
@@ -178,15 +183,15 @@ export class Registry implements OwnershipReceiver {
    * (if any) is taken over as by a local claim, its connection closed with 0x8E, and its state
    * resolved for the reply (null: none, or a newer local claim took it first).
    */
-  handOver(clientId: string, cleanStart: boolean): Promise<Buffer | null> {
+  handOver(clientId: string, cleanStart: boolean): Promise<HandedOver> {
     const prev = this.owners.get(clientId);
     // Still loading its sessions: it cannot say yet that it has none (the claimant retries).
     if (this.syncing) return Promise.reject(new Error('this shard is still loading its sessions'));
-    if (prev === undefined) return Promise.resolve(null);
+    if (prev === undefined) return Promise.resolve({ state: null, ghost: null });
     return new Promise((resolve) => {
       const token = this.allocateToken();
       this.owners.set(clientId, { shard: this.shard.id, token });
-      this.remote.set(token, resolve);
+      this.remote.set(token, (state, ghost) => resolve({ state, ghost }));
       this.sendTakeover(prev, clientId, this.shard.id, token, cleanStart, true);
     });
   }
@@ -197,10 +202,10 @@ export class Registry implements OwnershipReceiver {
     else { writeTakeover(this.peers.writer(), prev.token, newShard, token, clientId, cleanStart, remote); this.peers.commit(prev.shard); }
   }
 
-  private sendSession(to: number, token: number, clientId: string, state: Buffer | null, ghost = -1, ghostToken = 0): void {
+  private sendSession(to: number, token: number, clientId: string, state: Buffer | null, ghost = -1, ghostToken = 0, ghostNode: string | null = null): void {
     const sh = this.shard;
-    if (to === sh.id) this.handleSession(token, clientId, state, ghost, ghostToken);
-    else { writeSession(this.peers.writer(), token, clientId, state, ghost, ghostToken); this.peers.commit(to); }
+    if (to === sh.id) this.handleSession(token, clientId, state, ghost, ghostToken, ghostNode);
+    else { writeSession(this.peers.writer(), token, clientId, state, ghost, ghostToken, ghostNode); this.peers.commit(to); }
   }
 
   /** At the previous owner (the ownership `prevToken`): give the session (if any) to the new owner. */
@@ -208,12 +213,15 @@ export class Registry implements OwnershipReceiver {
     const sh = this.shard;
     const s = this.sessions.get(clientId);
     if (s !== undefined && s.token === prevToken && remote) {
-      // To another node: no ghost here (the node's routes go with the session's subscriptions);
+      // To another node: its plain subscriptions stay routed here as a ghost that holds what is
+      // still on its way here until every node has marked its stream (worker/cluster/node-moves.ts);
       // the stored copy goes in this shard's own write order, after the session's last writes.
-      this.host.detach(s, Reason.SESSION_TAKEN_OVER, cleanStart, -1, token);
+      const ghost = !cleanStart && this.nodeMoves !== null;
+      this.host.detach(s, Reason.SESSION_TAKEN_OVER, cleanStart, ghost ? NODE_GHOST : -1, token);
       const state = cleanStart ? null : encodeSession(s);
       this.host.dropStored(clientId);
-      this.sendSession(newShard, token, clientId, state);
+      if (ghost) this.nodeMoves!.leave(s, token);
+      this.sendSession(newShard, token, clientId, state, ghost ? sh.id : -1, token, ghost ? sh.config.clusterNodeId : null);
       return;
     }
     if (s !== undefined && s.token === prevToken) {
@@ -243,7 +251,7 @@ export class Registry implements OwnershipReceiver {
   }
 
   /** At the claiming shard: the session (or none) has arrived. */
-  handleSession(token: number, clientId: string, state: Buffer | null, ghost = -1, ghostToken = 0): void {
+  handleSession(token: number, clientId: string, state: Buffer | null, ghost = -1, ghostToken = 0, ghostNode: string | null = null): void {
     const sh = this.shard;
     const p = this.pending.get(token);
     const conn = p?.conn;
@@ -254,17 +262,18 @@ export class Registry implements OwnershipReceiver {
     if (to !== undefined) {
       this.redirect.delete(token);
       if (conn !== undefined && conn.state !== ConnState.CLOSED) conn.disconnect(Reason.SESSION_TAKEN_OVER);
-      remote?.(null);
+      remote?.(null, null);
       // The ghost forwards to our token: pass its traffic on to the claim that superseded ours.
-      if (ghost >= 0) this.moves.relay(token, to.shard, to.token);
-      this.sendSession(to.shard, to.token, clientId, to.cleanStart ? null : state, ghost, ghostToken);
+      if (ghost >= 0 && ghostNode === null) this.moves.relay(token, to.shard, to.token);
+      this.sendSession(to.shard, to.token, clientId, to.cleanStart ? null : state, ghost, ghostToken, ghostNode);
       return;
     }
     if (remote !== undefined) {
       // The session leaves for the node that claimed it: nothing here owns the id any more.
       if (this.owners.get(clientId)?.token === token) this.owners.delete(clientId);
+      if (ghostNode !== null) { remote(state, { node: ghostNode, shard: ghost, token: ghostToken }); return; }
       if (ghost >= 0) this.moves.abandon(ghost, ghostToken, clientId);
-      remote(state);
+      remote(state, null);
       return;
     }
     if (ghost === CLAIM_REFUSED) {
@@ -283,6 +292,12 @@ export class Registry implements OwnershipReceiver {
       // The client went away while waiting; keep a persistent session it had, offline.
       this.host.adoptOffline(clientId, token, state);
       s = this.sessions.get(clientId);
+    }
+    if (ghostNode !== null) {
+      // From another node, its ghost holding what is on its way (worker/cluster/node-moves.ts).
+      const g = { node: ghostNode, shard: ghost, token: ghostToken };
+      if (state !== null && s !== undefined && s.token === token) this.nodeMoves?.arrive(s, g); else this.nodeMoves?.abandon(g, clientId);
+      return;
     }
     if (ghost < 0) return;
     if (state !== null && s !== undefined && s.token === token) this.moves.arrive(s, ghost, ghostToken);
