@@ -13,8 +13,6 @@ import type { Backpressure, Source } from '../net/backpressure.ts';
 
 const DRAIN_BUDGET = 4096;
 const EMPTY = new Uint8Array(0);
-/** A held ring's first parking buffer (RingSource.arena); it doubles as needed. */
-const ARENA_MIN = 64 * 1024;
 /** Frames drained between checks of whether a congested subscriber now holds the ring back. */
 const DRAIN_STEP = 64;
 
@@ -26,31 +24,18 @@ const DRAIN_STEP = 64;
  * A held ring is still drained, so that control work never waits for someone else's socket
  * (a CONNECT's takeover, route updates, answers: frames.ts AT_ONCE): those frames are handled
  * as they come; the others (the data, and the barriers that vouch for it) are copied in order
- * into the arena, handled once the ring goes on, before anything newer from the ring. The peer
+ * into `parked`, handled once the ring goes on, before anything newer from the ring. The peer
  * is told (HOLD), so that its publishers wait for us as if the ring were full: what is parked
  * is then what was already on its way, bounded by `parkMax` bytes; past that (a peer that writes
  * on regardless) the ring is simply not drained until it goes on, as before.
- *
- * Parked frames are copied back to back into one buffer that is kept and reused (`arena`), not
- * one new array each: a healthy subscriber on another shard than its publisher holds the ring
- * whenever its QoS 1 window fills, so every message it gets may pass through here, and an
- * allocation per frame was most of that shard's garbage collection beside stalled clients.
- * The arena grows to what a hold parks (about parkMax) and stays, like the ring it backs.
  */
 class RingSource implements Source {
   pausedBy = 0;
   spillWaiting = true;
-  /** Parked frames' bytes, in ring order, in [0, tail); frame k is arena[offs[k], offs[k] + lens[k]). */
-  arena: Uint8Array = EMPTY;
-  tail = 0;
-  readonly offs: number[] = [];
-  readonly lens: number[] = [];
-  /** The next parked frame to handle. */
+  /** Frames held back, in ring order (copies), from `head` on. */
+  parked: Uint8Array[] = [];
   head = 0;
-  /** Bytes parked and not yet handled. */
   parkedBytes = 0;
-  /** A parked frame is being handled: the arena must not move under it. */
-  replaying = false;
   /** The peer was told HOLD (and not yet RESUME). */
   holdSent = false;
   private readonly wake: () => void;
@@ -59,37 +44,16 @@ class RingSource implements Source {
     if (this.pausedBy > 0 && --this.pausedBy === 0) this.wake();
   }
   park(buf: Uint8Array, off: number, len: number): void {
-    // A copy: `buf` is the ring's own memory, which the peer writes over as soon as this drain
-    // frees it. Views here replayed other frames' bytes later: messages lost uncounted and
-    // "unknown frame type" logged (test/regress/held-ring-parked-frames-overwritten).
-    if (this.tail + len > this.arena.length) this.makeRoom(len);
-    copyBytes(this.arena, this.tail, buf, off, len);
-    this.offs.push(this.tail);
-    this.lens.push(len);
-    this.tail += len;
+    // A copy: `buf` is the ring's own memory (a Buffer, whose slice() is a view), which the
+    // peer writes over as soon as this drain frees it. Views here replayed other frames' bytes
+    // later: messages lost uncounted and "unknown frame type" logged (test/regress/held-ring-
+    // parked-frames-overwritten).
+    const copy = new Uint8Array(len);
+    copyBytes(copy, 0, buf, off, len);
+    this.parked.push(copy);
     this.parkedBytes += len;
   }
-  get hasParked(): boolean { return this.head < this.offs.length; }
-  /** Everything parked was handled: the arena is reused from its start. */
-  clear(): void {
-    this.offs.length = 0; this.lens.length = 0;
-    this.head = 0; this.tail = 0; this.parkedBytes = 0;
-  }
-  /** Room for `len` more bytes: drop the handled frames' bytes, or grow (rare: once per size). */
-  private makeRoom(len: number): void {
-    const start = this.head < this.offs.length ? this.offs[this.head]! : this.tail;
-    if (start > 0 && !this.replaying) {
-      this.arena.copyWithin(0, start, this.tail);
-      const n = this.offs.length - this.head;
-      for (let i = 0; i < n; i++) { this.offs[i] = this.offs[this.head + i]! - start; this.lens[i] = this.lens[this.head + i]!; }
-      this.offs.length = n; this.lens.length = n;
-      this.head = 0; this.tail -= start;
-    }
-    if (this.tail + len <= this.arena.length) return;
-    const grown = new Uint8Array(Math.max(2 * this.arena.length, this.tail + len, ARENA_MIN));
-    copyBytes(grown, 0, this.arena, 0, this.tail);
-    this.arena = grown;
-  }
+  get hasParked(): boolean { return this.head < this.parked.length; }
 }
 
 /** What the parts of a shard use to talk to the other shards (Peers; a fake in unit tests). */
@@ -189,8 +153,8 @@ export class Peers implements PeerLink {
     const old = this.receivers[peer];
     const src = this.sources[peer]!;
     // What the old incarnation sent is handled in its order (parked first); the new one knows of no HOLD.
-    this.replay(src, peer, true);
-    src.holdSent = false;
+    while (src.hasParked) { const f = src.parked[src.head++]!; this.handle(f, 0, f.length, peer); }
+    src.parked = []; src.head = 0; src.parkedBytes = 0; src.holdSent = false;
     if (old) {
       const handler = (buf: Uint8Array, off: number, len: number): void => this.handle(buf, off, len, peer);
       while (old.drain(DRAIN_BUDGET, handler) > 0) { /* until empty */ }
@@ -344,21 +308,20 @@ export class Peers implements PeerLink {
     return n >= DRAIN_BUDGET;
   }
 
-  /** The ring goes on: its parked frames are handled, in order, until one holds it again (unless `all`). */
-  private replay(src: RingSource, from: number, all = false): void {
-    src.replaying = true;
-    try {
-      while (src.head < src.offs.length && (all || src.pausedBy === 0)) {
-        const k = src.head++;
-        const len = src.lens[k]!;
-        src.parkedBytes -= len;
-        // src.arena read each time: a frame parked while this one is handled may have grown it.
-        this.handle(src.arena, src.offs[k]!, len, from);
-      }
-    } finally {
-      src.replaying = false;
+  /** The ring goes on: its parked frames are handled, in order, until one holds it again. */
+  private replay(src: RingSource, from: number): void {
+    const p = src.parked;
+    let k = src.head;
+    while (k < p.length && src.pausedBy === 0) {
+      const f = p[k]!;
+      p[k++] = EMPTY;
+      src.parkedBytes -= f.length;
+      this.handle(f, 0, f.length, from);
     }
-    if (!src.hasParked) src.clear();
+    if (k < p.length) { src.head = k; return; }
+    src.parked = [];
+    src.head = 0;
+    src.parkedBytes = 0;
   }
 
   /** A held ring may go on: drain again soon (its doorbell may not ring again for a while). */
