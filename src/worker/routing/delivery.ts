@@ -119,6 +119,7 @@ export class Delivery {
           continue;
         }
       }
+      if (this.dropsAtOnce(s, s.matchQos, f.wireOff + f.wireLen - f.payloadOff + f.topic.length)) { s.matchSubIds = null; continue; }
       if (msg === null) { msg = f.toMessage(); this.beginFanout(now); }
       this.deliverTo(s, msg, s.matchQos as 0 | 1 | 2, s.matchRetain, s.matchSubIds, true);
       s.matchSubIds = null;
@@ -128,6 +129,31 @@ export class Delivery {
       this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, direct);
       this.shard.stats.add(this.shard.id, Stat.SENT_BY_QOS, direct);
     }
+  }
+
+  /**
+   * `s` would drop a message of `size` payload + topic bytes at `qos` at once (deliverNow's drops
+   * for a full queue): counted here, so a frame from a ring is not copied into a Message only to
+   * be dropped. Beside a stalled subscriber that was two copies and allocations per message on
+   * its shard. Only for a client nobody waits for (slow, or offline: deliverNow would make the
+   * source wait for any other), not moving, and when no hook wants to see the dropped message.
+   */
+  private dropsAtOnce(s: Session, qos: number, size: number): boolean {
+    const sh = this.shard;
+    if (s.queued === 0 || s.moving !== null || sh.hooks.has.onPublishDropped) return false;
+    const c = s.conn;
+    const online = c !== null && c.state === ConnState.CONNECTED;
+    if (online && !c.slow) return false;
+    if (qos === 0) {
+      if (!online || s.qos0Held < sh.config.maxQueuedQos0) return false;
+      sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
+      return true;
+    }
+    if (s.qos0Held !== 0) return false;
+    const maxBytes = sh.config.maxQueuedBytes;
+    if (s.queued < sh.config.maxQueuedMessages && (maxBytes === 0 || s.queuedBytes + size <= maxBytes)) return false;
+    sh.stats.add(sh.id, Stat.DROPPED_QUEUE_FULL, 1);
+    return true;
   }
 
   /** Collects the local sessions matching `topic` into `matched`, once each with its delivery QoS and retain flag. */
