@@ -8,10 +8,11 @@
 // its request object only as a carrier, so one is reused; a write libuv has to finish later
 // keeps its request and its bytes until the completion callback.
 //
-// It needs `process.binding('stream_wrap')` (WriteWrap and the shared write-result words),
-// deprecated in documentation only (DEP0111, warned about only under --pending-deprecation).
-// Where it is missing, or the socket is not a plain net.Socket with a live handle, the caller
+// It needs Node's stream_wrap binding (stream-binding.ts: WriteWrap and the shared write-result
+// words). Where it is missing, or the socket is not a plain net.Socket with a live handle, the caller
 // keeps writing through the stream, as before.
+
+import { streamWrap, type StreamWrap } from './stream-binding.ts';
 
 /** A pending write, as libuv's completion sees it. */
 export interface WriteReq {
@@ -31,27 +32,12 @@ export interface AsyncWriteOwner {
   asyncWriteDone(status: number, pending: number, slab: Buffer | null): void;
 }
 
-interface StreamWrap {
-  WriteWrap: new () => WriteReq;
-  streamBaseState: Int32Array;
-  kLastWriteWasAsync: number;
-}
-
 /** The part of a TCP handle used here. */
 export interface TcpHandle {
   writeBuffer(req: WriteReq, buf: Uint8Array): number;
 }
 
-const wrap = loadStreamWrap();
-
-function loadStreamWrap(): StreamWrap | null {
-  try {
-    const b = (process as unknown as { binding(name: string): Partial<StreamWrap> }).binding('stream_wrap');
-    if (typeof b.WriteWrap === 'function' && b.streamBaseState instanceof Int32Array &&
-        typeof b.kLastWriteWasAsync === 'number') return b as StreamWrap;
-  } catch { /* no binding: stream writes */ }
-  return null;
-}
+const wrap = streamWrap as (Omit<StreamWrap, 'WriteWrap'> & { WriteWrap: new () => WriteReq }) | null;
 
 /** Whether writes go to the handle in this thread (false: through the stream). */
 export const handleWrites = wrap !== null;

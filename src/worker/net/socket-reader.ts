@@ -8,9 +8,18 @@
 // overwritten: slab bytes are written once. pause()/resume() still stop and start reading
 // (net.Socket does that for onread sockets), and end of stream, errors and 'close' behave as
 // for any socket.
+//
+// Past that option, Node still calls its stream wrapper (onStreamRead) for every read, which
+// refreshes a socket timeout, looks up the stream and calls the callback through it: in a
+// ping-pong, once per message. The handle's own `onread` is replaced here by handleRead, which
+// calls the callback itself for bytes read and hands everything else (end of stream, an error
+// such as ECONNRESET, a destroyed socket, a socket with a timeout) to Node's wrapper, so those
+// behave exactly as before. pause()/resume() are unchanged: net.Socket's readStop/readStart on
+// the handle, which keeps its `onread`.
 
 import net, { type Socket } from 'node:net';
 import { copyBytes } from '../../shared/ring/copy.ts';
+import { streamWrap } from './stream-binding.ts';
 
 /** One read at most this many bytes (libuv's usual suggestion). */
 const READ_SIZE = 64 * 1024;
@@ -49,13 +58,47 @@ export function acceptedSocket<T>(handle: AcceptedHandle, callback: ReadCallback
 }
 
 function directSocket<T>(handle: object, allowHalfOpen: boolean, callback: ReadCallback<T>): Socket {
-  const opts = {
-    handle,
-    allowHalfOpen,
-    pauseOnCreate: true,
-    onread: { buffer: (readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE)), callback },
-  };
-  return new net.Socket(opts as unknown as net.SocketConstructorOpts);
+  const buffer = (readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE));
+  const opts = { handle, allowHalfOpen, pauseOnCreate: true, onread: { buffer, callback } };
+  const socket = new net.Socket(opts as unknown as net.SocketConstructorOpts);
+  if (readState !== null) {
+    const h = handle as ReadHandle;
+    streamRead ??= h.onread; // Node's onStreamRead, set on the handle by the constructor
+    h[kSocket] = socket;
+    h[kCallback] = callback as ReadCallback<unknown>;
+    h.onread = handleRead;
+  }
+  return socket;
+}
+
+const kSocket = Symbol('shoal.readSocket');
+const kCallback = Symbol('shoal.readCallback');
+
+/** A TCP handle whose reads handleRead takes. */
+interface ReadHandle {
+  onread: (this: ReadHandle, arrayBuffer: unknown) => unknown;
+  [kSocket]: Socket;
+  [kCallback]: ReadCallback<unknown>;
+}
+
+/** The shared words libuv's read callback leaves nread in (null: no binding, Node's wrapper only). */
+const readState = streamWrap?.streamBaseState ?? null;
+const kReadBytes = streamWrap?.kReadBytesOrError ?? 0;
+let streamRead: ReadHandle['onread'] | null = null;
+
+/**
+ * The handle's read callback: bytes read go to the callback (the user buffer holds them), as
+ * onStreamRead's user-buffer branch does; all else is Node's. `timeout` is undefined until
+ * setTimeout() is called, which needs onStreamRead's timer refresh.
+ */
+function handleRead(this: ReadHandle, arrayBuffer: unknown): unknown {
+  const nread = readState![kReadBytes]!;
+  const socket = this[kSocket];
+  if (nread > 0 && socket.timeout === undefined && !socket.destroyed) {
+    this[kCallback].call(socket, nread, readBuffer!);
+    return undefined;
+  }
+  return streamRead!.call(this, arrayBuffer);
 }
 
 /**
