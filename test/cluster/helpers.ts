@@ -72,7 +72,12 @@ export async function routeVisible(pub: MqttClient, topic: string, got: Collecto
     await sleep(50);
     return all.every((g) => g.messages.some((m) => m.topic === topic && m.payload.toString() === 'probe'));
   }, ms, `a probe on ${topic} crossed nodes`, 0);
-  await sleep(100); // probes still on their way land before the test's messages
+  // Probes still on their way must not land among the test's messages. Order per publisher
+  // holds across nodes (docs/cluster.md): once a last, unique probe is in at every collector,
+  // every earlier one is too, however slow the machine.
+  const fence = `fence-${uid('f')}`;
+  await publish(pub, topic, fence);
+  await Promise.all(all.map((g) => g.waitFor(1, ms, (m) => m.topic === topic && m.payload.toString() === fence)));
   for (const g of all) g.clear();
 }
 

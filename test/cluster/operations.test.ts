@@ -96,9 +96,9 @@ test('cluster NATS restarted mid-stream: local clients are served throughout, /r
   await eventually(() => acked.size > afterBack + 100, 30_000, 'acks go on after NATS is back');
   running = false;
   await streaming;
-  await sleep(1500);
-  const got = new Set(gr.payloads().map(Number));
-  const missing = [...acked].filter((k) => !got.has(k));
+  const missingNow = (): number[] => { const got = new Set(gr.payloads().map(Number)); return [...acked].filter((k) => !got.has(k)); };
+  await eventually(() => missingNow().length === 0, 15_000, 'every acknowledged message delivered').catch(() => {});
+  const missing = missingNow();
   assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${acked.size} acknowledged messages missing on node 3`);
   // The route table was rebuilt: a new subscriber on node 2 hears node 1 again.
   const fresh = await connect(nodes[1]!.url);
