@@ -46,11 +46,13 @@ export async function startNats(port?: number, dir?: string): Promise<Nats> {
 
 /**
  * One Shoal node of cluster `name` on `nats`. A node's start also joins NATS (buckets, watches),
- * which under the suite's load can pass the helper's 10 s for "listening": once more then.
+ * which under the suite's load (several nats-servers beside other suites on 2 cores) took more
+ * than the helper's usual 10 s for "listening" twice in a row: up to the node's own
+ * --start-timeout (30 s a step) then, and once more after that.
  */
 export async function startNode(nats: Nats, name: string, nodeId: string, opts: BrokerOptions = {}): Promise<Broker> {
   const start = (): Promise<Broker> => startBroker({
-    shards: 2, ...opts,
+    shards: 2, listenTimeoutMs: 30_000, ...opts,
     extraArgs: ['--cluster-name', name, '--cluster-node-id', nodeId, '--cluster-nats', nats.url, ...(opts.extraArgs ?? [])],
   });
   try {
