@@ -46,11 +46,13 @@ export async function startNats(port?: number, dir?: string): Promise<Nats> {
 
 /**
  * One Shoal node of cluster `name` on `nats`. A node's start also joins NATS (buckets, watches),
- * which under the suite's load can pass the helper's 10 s for "listening": once more then.
+ * which under the suite's load (several nats-servers beside other suites on 2 cores) took more
+ * than the helper's usual 10 s for "listening" twice in a row: up to the node's own
+ * --start-timeout (30 s a step) then, and once more after that.
  */
 export async function startNode(nats: Nats, name: string, nodeId: string, opts: BrokerOptions = {}): Promise<Broker> {
   const start = (): Promise<Broker> => startBroker({
-    shards: 2, ...opts,
+    shards: 2, listenTimeoutMs: 30_000, ...opts,
     extraArgs: ['--cluster-name', name, '--cluster-node-id', nodeId, '--cluster-nats', nats.url, ...(opts.extraArgs ?? [])],
   });
   try {
@@ -72,7 +74,12 @@ export async function routeVisible(pub: MqttClient, topic: string, got: Collecto
     await sleep(50);
     return all.every((g) => g.messages.some((m) => m.topic === topic && m.payload.toString() === 'probe'));
   }, ms, `a probe on ${topic} crossed nodes`, 0);
-  await sleep(100); // probes still on their way land before the test's messages
+  // Probes still on their way must not land among the test's messages. Order per publisher
+  // holds across nodes (docs/cluster.md): once a last, unique probe is in at every collector,
+  // every earlier one is too, however slow the machine.
+  const fence = `fence-${uid('f')}`;
+  await publish(pub, topic, fence);
+  await Promise.all(all.map((g) => g.waitFor(1, ms, (m) => m.topic === topic && m.payload.toString() === fence)));
   for (const g of all) g.clear();
 }
 

@@ -54,7 +54,7 @@ test('cluster REST: /api/v1/cluster/nodes lists this node first and the two othe
   await endAll(mine);
 });
 
-test('cluster NATS restarted mid-stream: local clients are served throughout, /ready says not ready while NATS is gone, the nodes rejoin, and every acknowledged QoS 1 message reaches the persistent subscriber on node 3', { skip }, async () => {
+test('cluster NATS restarted mid-stream: local clients are served throughout, /ready says not ready while NATS is gone, the nodes rejoin, and every acknowledged QoS 1 message reaches the persistent subscriber on node 3', { skip }, async (t) => {
   const topic = uid('nl');
   const remote = await connect(nodes[2]!.url, { version: 5, clientId: uid('rs'), clean: false, properties: { sessionExpiryInterval: 600 } });
   const local = await connect(nodes[0]!.url, { version: 5 });
@@ -73,6 +73,7 @@ test('cluster NATS restarted mid-stream: local clients are served throughout, /r
   clients.push(pub);
   let i = 0;
   let running = true;
+  t.after(() => { running = false; }); // a failed assertion must not leave the stream holding the file open
   const streaming = (async () => {
     while (running) {
       const k = i++;
@@ -96,9 +97,9 @@ test('cluster NATS restarted mid-stream: local clients are served throughout, /r
   await eventually(() => acked.size > afterBack + 100, 30_000, 'acks go on after NATS is back');
   running = false;
   await streaming;
-  await sleep(1500);
-  const got = new Set(gr.payloads().map(Number));
-  const missing = [...acked].filter((k) => !got.has(k));
+  const missingNow = (): number[] => { const got = new Set(gr.payloads().map(Number)); return [...acked].filter((k) => !got.has(k)); };
+  await eventually(() => missingNow().length === 0, 15_000, 'every acknowledged message delivered').catch(() => {});
+  const missing = missingNow();
   assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${acked.size} acknowledged messages missing on node 3`);
   // The route table was rebuilt: a new subscriber on node 2 hears node 1 again.
   const fresh = await connect(nodes[1]!.url);

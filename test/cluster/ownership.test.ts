@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { IDisconnectPacket } from 'mqtt-packet';
 import type { Broker } from '../helpers/broker.ts';
-import { collect, connect, connectClient, endAll, eventually, publish, sleep, subscribe, uid, withTimeout, type MqttClient } from '../helpers/clients.ts';
+import { collect, connect, connectClient, endAll, eventually, publish, subscribe, uid, withTimeout, type MqttClient } from '../helpers/clients.ts';
 import { RawClient, type ReceivedPublish } from '../helpers/raw.ts';
 import { request } from '../admin/helpers.ts';
 import { natsMissing, routeVisible, startNats, startNode, type Nats } from './helpers.ts';
@@ -110,9 +110,9 @@ for (const version of [5, 4] as const) {
 
     // Offline on b: what is published meanwhile is queued there, and moves to c with the session.
     second.end(true);
-    await sleep(200);
+    // Queued only once node b has seen the connection go (a loaded node may take a while).
+    await eventually(async () => (await owner(2, id)).body.connected === false, 10_000, 'the session offline on node b');
     for (let i = 0; i < 5; i++) await publish(pub, `${topic}/q`, `q${i}`, { qos: 1 });
-    assert.equal((await owner(2, id)).body.connected, false);
     const { got: got3 } = await connectCollecting(nodes[2]!.url, persistent(id, version));
     await got3.waitFor(5, 5000, (m) => m.topic === `${topic}/q`);
     assert.deepEqual(got3.payloads().filter((p) => p.startsWith('q')), ['q0', 'q1', 'q2', 'q3', 'q4']);
@@ -236,7 +236,7 @@ test('cluster ownership without NATS: a CONNECT for an id no local session has i
   const held = await connect(nodes[1]!.url, persistent(local, 5));
   clients.push(held);
   await nats.stop();
-  await sleep(1500);
+  await eventually(async () => (await request(`${nodes[1]!.admin}/ready`)).status === 503, 10_000, 'node b knows NATS is gone');
   for (const version of [5, 4] as const) {
     const { c, connack } = await RawClient.connect(nodes[1]!.port, { version, clientId: uid('nonats'), clean: true }, { ok: false });
     assert.equal(connack.reasonCode ?? connack.returnCode, version === 5 ? 0x88 : 3);

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import type { Broker } from '../helpers/broker.ts';
-import { collect, connect, endAll, publish, sleep, subscribe, uid, withTimeout, type MqttClient } from '../helpers/clients.ts';
+import { collect, connect, endAll, eventually, publish, sleep, subscribe, uid, withTimeout, type Collector, type MqttClient } from '../helpers/clients.ts';
 import { natsMissing, routeVisible, startNats, startNode, type Nats } from './helpers.ts';
 
 const skip = natsMissing;
@@ -15,8 +15,8 @@ const clients: MqttClient[] = [];
 const started: Broker[] = [];
 
 const cluster = (): string => uid('q').replace(/[^A-Za-z0-9_-]/g, '_');
-async function node(c: string, id: string, timeout = 1500): Promise<Broker> {
-  const b = await startNode(nats, c, id, { persistence: 'fast', extraArgs: ['--cluster-timeout', String(timeout)] });
+async function node(c: string, id: string, timeout = 1500, shards = 2): Promise<Broker> {
+  const b = await startNode(nats, c, id, { persistence: 'fast', shards, extraArgs: ['--cluster-timeout', String(timeout)] });
   started.push(b);
   return b;
 }
@@ -88,6 +88,39 @@ test('cluster QoS 1: while an interested node does not answer (SIGSTOP), the pub
   for (const b of [n1, n2]) await b.stop();
 });
 
+// Issue #16's mid-stream flake: a publisher's ack that another node did not confirm in time
+// failed the whole commit group, so a subscriber whose QoS 2 delivery (or PUBREL) was gated in
+// the same turn was disconnected with 0x80 too, and its session sat offline while the
+// publishers, reconnected, got their acks.
+test('cluster QoS: a publish another node does not confirm (SIGSTOP) fails only its publisher\'s ack; a subscriber whose QoS 2 delivery shared that commit stays connected and gets it', { skip }, async () => {
+  const c = cluster();
+  // One shard on node a: the publisher's PUBREC and the subscriber's delivery are in one turn's commit.
+  const [n1, n2] = [await node(c, 'a', 1000, 1), await node(c, 'b', 1000)];
+  const topic = uid('innocent');
+  const remote = await persistentSub(n2.url, topic, 1);
+  const local = await persistentSub(n1.url, topic, 2);
+  const [gr, gl] = [collect(remote), collect(local)];
+  const pub = await connect(n1.url, { version: 5, reconnectPeriod: 0 });
+  clients.push(pub);
+  await routeVisible(pub, topic, [gr, gl]);
+  let localEnded: number | 'closed' | null = null;
+  local.on('disconnect', (p) => { localEnded ??= p.reasonCode ?? 0; });
+  local.on('close', () => { localEnded ??= 'closed'; });
+  process.kill(n2.pid, 'SIGSTOP');
+  try {
+    let reason = -1;
+    pub.on('disconnect', (p) => { reason = p.reasonCode ?? -1; });
+    pub.publish(topic, 'while stopped', { qos: 2 }, () => {});
+    await withTimeout(new Promise<void>((r) => pub.once('close', () => r())), 8000, 'the publisher closed by the broker');
+    assert.equal(reason, 0x80, 'the publisher: DISCONNECT unspecified error, no PUBREC');
+    await gl.waitFor(1, 5000, (m) => m.payload.toString() === 'while stopped');
+    assert.equal(localEnded, null, 'the subscriber on node a kept its connection');
+  } finally {
+    process.kill(n2.pid, 'SIGCONT');
+  }
+  for (const b of [n1, n2]) await b.stop();
+});
+
 /**
  * Streams QoS 1 numbers from a publisher on `url` that resends over reconnects (persistent
  * session); resolves the numbers acknowledged, once `until()` says stop or all were acked.
@@ -131,10 +164,11 @@ test('cluster QoS 1: the publisher\'s node killed with SIGKILL mid-stream: every
   const acked = await stream(n1.url, topic, 5000, (i) => { if (i >= 300 && !killed) { killed = true; void n1.kill('SIGKILL'); } }, 10_000);
   assert.ok(killed, `the node was killed mid-stream (acked ${acked.size})`);
   assert.ok(acked.size >= 300, `acked before the kill: ${acked.size}`);
-  await sleep(1000);
+  // Acknowledged means committed there; delivery may still be on its way on a loaded machine.
+  const missingAt = (g: Collector): number[] => { const got = new Set(g.payloads().map(Number)); return [...acked].filter((i) => !got.has(i)); };
+  await eventually(() => missingAt(g2).length === 0 && missingAt(g3).length === 0, 15_000, 'every acknowledged message delivered').catch(() => {});
   for (const [name, g] of [['node 2', g2], ['node 3', g3]] as const) {
-    const got = new Set(g.payloads().map(Number));
-    const missing = [...acked].filter((i) => !got.has(i));
+    const missing = missingAt(g);
     assert.deepEqual(missing.slice(0, 10), [], `${name}: ${missing.length} acknowledged messages missing of ${acked.size}`);
   }
   for (const b of [n2, n3]) await b.stop();
@@ -148,9 +182,9 @@ test('cluster QoS 1: a subscriber\'s node killed with SIGKILL mid-stream: the st
   const acked = await stream(n1.url, topic, n, (i) => { if (i >= 300 && !killed) { killed = true; void n3.kill('SIGKILL'); } }, 40_000);
   assert.ok(killed);
   assert.ok(acked.size > 600, `the stream went on after the kill: ${acked.size} of ${n} acknowledged`);
-  await sleep(1000);
-  const got = new Set(g2.payloads().map(Number));
-  const missing = [...acked].filter((i) => !got.has(i));
+  const missingNow = (): number[] => { const got = new Set(g2.payloads().map(Number)); return [...acked].filter((i) => !got.has(i)); };
+  await eventually(() => missingNow().length === 0, 15_000, 'every acknowledged message delivered').catch(() => {});
+  const missing = missingNow();
   assert.deepEqual(missing.slice(0, 10), [], `${missing.length} acknowledged messages missing of ${acked.size}`);
   for (const b of [n1, n2]) await b.stop();
 });

@@ -34,6 +34,8 @@ export interface BrokerOptions {
   maxPacketSize?: number;
   /** Extra command-line arguments (Shoal) or extra config lines (Mosquitto). */
   extraArgs?: string[];
+  /** Shoal only: how long to wait for its "listening on" line (a cluster node joins NATS first). */
+  listenTimeoutMs?: number;
 }
 
 export interface Broker {
@@ -227,8 +229,8 @@ async function startShoal(opts: BrokerOptions): Promise<Broker> {
     };
     const timer = setTimeout(() => {
       s.proc.kill('SIGKILL');
-      finish(new Error(`shoal did not print "listening on mqtt://…" within ${LISTEN_TIMEOUT_MS} ms\nstderr:\n${s.out.stderr.slice(-4000)}\nstdout:\n${s.out.stdout.slice(-2000)}`));
-    }, LISTEN_TIMEOUT_MS);
+      finish(new Error(`shoal did not print "listening on mqtt://…" within ${opts.listenTimeoutMs ?? LISTEN_TIMEOUT_MS} ms\nstderr:\n${s.out.stderr.slice(-4000)}\nstdout:\n${s.out.stdout.slice(-2000)}`));
+    }, opts.listenTimeoutMs ?? LISTEN_TIMEOUT_MS);
     s.proc.stdout!.on('data', onData);
     s.proc.once('exit', onExit);
     onData();

@@ -61,6 +61,13 @@ interface Group {
    * so the acks of the group are not sent; their publishers are disconnected and resend (DUP).
    */
   lost: boolean;
+  /**
+   * Something the acks waited for beyond the stores (waitFor: another node's commit answer, a
+   * retained set at its home shard) failed or did not come in time: the group's acks are not
+   * sent, but nothing else of the group depended on it, so its other packets (deliveries,
+   * PUBREL, PUBCOMP) go out and their connections stay.
+   */
+  unconfirmed: boolean;
 }
 
 /** An awaited COMMIT_BARRIER answer: a group's (publisher acks) or a chained one's (see onCommitBarrier). */
@@ -228,7 +235,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     if (!this.enabled) { conn.send(buf); return; }
     let g = this.open;
     if (g === null) {
-      g = this.open = { items: [], left: 0, peers: 0, failed: false, lost: false };
+      g = this.open = { items: [], left: 0, peers: 0, failed: false, lost: false, unconfirmed: false };
       if (!this.sealScheduled) { this.sealScheduled = true; setImmediate(this.sealFn); }
     }
     conn.gated++;
@@ -272,7 +279,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     this.waiting.push(g);
     const sh = this.shard;
     g.left = 1 + extra.length;
-    for (const p of extra) p.then(() => this.settle(g, false), () => this.settle(g, true));
+    for (const p of extra) p.then(() => this.settle(g, false), () => { g.unconfirmed = true; this.settle(g, false); });
     for (let i = 0; i < sh.count; i++) {
       if (i === sh.id || (mask & (1 << i)) === 0) continue;
       g.left++;
@@ -312,6 +319,11 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
       if (g.failed) {
         // Not committed: no acknowledgement. The client resends (QoS 1/2 with a session) or knows it was not accepted.
         conn.disconnect(Reason.UNSPECIFIED_ERROR, 'store commit failed');
+        continue;
+      }
+      if (g.unconfirmed && (buf[0] === AckType.PUBACK || buf[0] === AckType.PUBREC)) {
+        // The QoS 2 packet id stays: the resend is answered without routing it again (no copy twice).
+        conn.disconnect(Reason.UNSPECIFIED_ERROR, 'not confirmed where the message went; publish it again');
         continue;
       }
       if (g.lost && (buf[0] === AckType.PUBACK || buf[0] === AckType.PUBREC)) {
