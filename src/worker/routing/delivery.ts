@@ -149,11 +149,15 @@ export class Delivery {
       sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
       return true;
     }
-    if (s.qos0Held !== 0) return false;
-    const maxBytes = sh.config.maxQueuedBytes;
-    if (s.queued < sh.config.maxQueuedMessages && (maxBytes === 0 || s.queuedBytes + size <= maxBytes)) return false;
+    if (s.qos0Held !== 0 || !this.queueFull(s, size)) return false;
     sh.stats.add(sh.id, Stat.DROPPED_QUEUE_FULL, 1);
     return true;
+  }
+
+  /** `s`'s queue has no room for a message of `size` payload + topic bytes (the bounds: --max-queued-messages, --max-queued-bytes). */
+  private queueFull(s: Session, size: number): boolean {
+    const c = this.shard.config;
+    return s.queued >= c.maxQueuedMessages || (c.maxQueuedBytes > 0 && s.queued > 0 && s.queuedBytes + size > c.maxQueuedBytes);
   }
 
   /** Collects the local sessions matching `topic` into `matched`, once each with its delivery QoS and retain flag. */
@@ -258,11 +262,10 @@ export class Delivery {
         return;
       }
     }
-    const maxBytes = sh.config.maxQueuedBytes;
     const size = msg.payload.length + msg.topic.length;
     // Behind (socket congested, or its window full and a socket's worth queued): the source waits.
     if (online && (conn.congested || s.queuedBytes + size >= sh.config.socketHighWater)) this.bp.admit(conn, Date.now());
-    while (s.queued >= sh.config.maxQueuedMessages || (maxBytes > 0 && s.queued > 0 && s.queuedBytes + size > maxBytes)) {
+    while (this.queueFull(s, size)) {
       // Make room by dropping QoS 0 first; a full queue of QoS 1/2 drops the new message.
       if (!this.dropOldestQos0(s)) {
         sh.stats.add(sh.id, Stat.DROPPED_QUEUE_FULL, 1);
