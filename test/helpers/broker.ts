@@ -3,10 +3,13 @@
 // 127.0.0.1 only; nothing here knows Shoal's internals.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exited, stopChild } from './child-process.ts';
+import { freePort, waitListening } from './ports.ts';
+
+export { freePort };
 
 export type BrokerKind = 'shoal' | 'mosquitto';
 
@@ -70,30 +73,6 @@ function appendCapped(prev: string, chunk: string): string {
   return next.length > OUTPUT_LIMIT ? next.slice(next.length - OUTPUT_LIMIT) : next;
 }
 
-/** A port that was free a moment ago (bind to 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
-
-function probe(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => { s.destroy(); res(ok); };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.setTimeout(500, () => done(false));
-  });
-}
-
 export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   if (brokerKind === 'mosquitto') {
     let lastErr: unknown;
@@ -132,19 +111,6 @@ function spawnCaptured(cmd: string, args: string[], tmp: string | undefined, cwd
   return { proc, tmp, out };
 }
 
-function exited(proc: ChildProcess): boolean {
-  return proc.exitCode !== null || proc.signalCode !== null;
-}
-
-function waitExit(proc: ChildProcess, ms: number): Promise<boolean> {
-  if (exited(proc)) return Promise.resolve(true);
-  return new Promise((res) => {
-    const t = setTimeout(() => { proc.off('exit', on); res(false); }, ms);
-    const on = () => { clearTimeout(t); res(true); };
-    proc.once('exit', on);
-  });
-}
-
 function makeBroker(kind: BrokerKind, s: Spawned, port: number, ownTmp: string | undefined, urls: Record<string, string> = {}): Broker {
   const { proc, out } = s;
   const cleanup = () => { if (ownTmp) rmSync(ownTmp, { recursive: true, force: true }); };
@@ -162,28 +128,15 @@ function makeBroker(kind: BrokerKind, s: Spawned, port: number, ownTmp: string |
     stderr: () => out.stderr,
     stop() {
       stopped ??= (async () => {
-        if (!exited(proc)) {
-          proc.kill('SIGTERM');
-          if (!(await waitExit(proc, STOP_TIMEOUT_MS))) {
-            proc.kill('SIGKILL');
-            await waitExit(proc, STOP_TIMEOUT_MS);
-            cleanup();
-            throw new Error(`${kind} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM (killed)\nstderr:\n${out.stderr.slice(-4000)}`);
-          }
-        }
+        const r = await stopChild(proc, { graceMs: STOP_TIMEOUT_MS });
         cleanup();
+        if (r.how !== 'exited') throw new Error(`${kind} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM (${r.how})\nstderr:\n${out.stderr.slice(-4000)}`);
         return proc.exitCode;
       })();
       return stopped;
     },
     async kill(sig: NodeJS.Signals = 'SIGKILL') {
-      if (!exited(proc)) {
-        proc.kill(sig);
-        if (!(await waitExit(proc, STOP_TIMEOUT_MS))) {
-          proc.kill('SIGKILL');
-          await waitExit(proc, STOP_TIMEOUT_MS);
-        }
-      }
+      await stopChild(proc, { signal: sig, graceMs: STOP_TIMEOUT_MS });
       cleanup();
     },
   };
@@ -265,19 +218,12 @@ async function startMosquitto(opts: BrokerOptions): Promise<Broker> {
   const confPath = join(ownTmp, 'mosquitto.conf');
   writeFileSync(confPath, conf.join('\n') + '\n');
   const s = spawnCaptured(MOSQUITTO_BIN, ['-c', confPath], ownTmp, ownTmp);
-  const deadline = Date.now() + LISTEN_TIMEOUT_MS;
-  for (;;) {
-    if (exited(s.proc)) {
-      rmSync(ownTmp, { recursive: true, force: true });
-      throw new Error(`mosquitto exited before listening (code ${s.proc.exitCode})\nstderr:\n${s.out.stderr.slice(-4000)}`);
-    }
-    if (await probe(port)) break;
-    if (Date.now() > deadline) {
-      s.proc.kill('SIGKILL');
-      rmSync(ownTmp, { recursive: true, force: true });
-      throw new Error(`mosquitto did not listen on ${port} within ${LISTEN_TIMEOUT_MS} ms\nstderr:\n${s.out.stderr.slice(-4000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitListening(port, LISTEN_TIMEOUT_MS, 'mosquitto', () => exited(s.proc));
+  } catch (e) {
+    await stopChild(s.proc, { signal: 'SIGKILL' });
+    rmSync(ownTmp, { recursive: true, force: true });
+    throw new Error(`${(e as Error).message} (code ${s.proc.exitCode})\nstderr:\n${s.out.stderr.slice(-4000)}`);
   }
   return makeBroker('mosquitto', s, port, ownTmp);
 }

@@ -4,37 +4,29 @@
 // broker runs from the CLI with a config file (json logs, admin HTTP, $SYS each second).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { encodeHash, hashPassword } from '../../src/shared/auth/password-file.ts';
 import { freePort, isMosquitto, startBroker } from '../helpers/broker.ts';
 import { connect, connectClient, eventually, type MqttClient } from '../helpers/clients.ts';
+import { redisMissing, startRedis, withRedis, type RedisServer } from '../helpers/redis-server.ts';
 
-const REDIS = '/usr/bin/redis-server';
-const skip = isMosquitto ? 'Shoal only' : spawnSync(REDIS, ['--version']).status === 0 ? false : 'needs Debian\'s redis-server';
+const skip = isMosquitto ? 'Shoal only' : redisMissing;
 
 /** redis-server on `port` with alice's password, and $SYS readable for anonymous clients (no files: a restart starts empty). */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const server = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
-  redis.on('error', () => {}); // refused until the server listens: eventually() retries
+async function startSeeded(port: number): Promise<RedisServer> {
+  const server = await startRedis(port);
   try {
-    await eventually(async () => redis.connect().then(() => true, () => false), 5000, 'redis-server up');
-    await redis.hset('shoal:users', { alice: encodeHash(hashPassword('pw')) });
-    await redis.hset('shoal:acl:$anonymous', { '$SYS/#': 'r' });
-  } finally { redis.disconnect(); }
+    await withRedis(port, async (redis) => {
+      await redis.hset('shoal:users', { alice: encodeHash(hashPassword('pw')) });
+      await redis.hset('shoal:acl:$anonymous', { '$SYS/#': 'r' });
+    });
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
   return server;
-}
-
-async function stopRedis(server: ChildProcess): Promise<void> {
-  if (server.exitCode !== null) return;
-  const gone = once(server, 'exit');
-  server.kill('SIGTERM');
-  await gone;
 }
 
 function gauge(text: string, backend: string): number {
@@ -46,7 +38,7 @@ function gauge(text: string, backend: string): number {
 test('a backend that answers again: "answers again" once per shard that was down, its gauge and $SYS state back to up', { skip }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-recovery-'));
   const port = await freePort();
-  let server = await startRedis(port);
+  let server = await startSeeded(port);
   const shards = 2;
   const held: MqttClient[] = [];
   try {
@@ -59,12 +51,13 @@ test('a backend that answers again: "answers again" once per shard that was down
     const alice = (): Promise<void> => connectClient(b.url, { version: 5, username: 'alice', password: 'pw' }).then((c) => { c.client.end(true); });
     try {
       const sys = await connect(b.url, { version: 5, clientId: 'sys-reader' });
+      held.push(sys);
       const state = new Map<string, string>();
       sys.on('message', (topic, payload) => state.set(topic, payload.toString()));
       await sys.subscribeAsync('$SYS/broker/backends/redis/state');
 
       await alice(); // up: allowed
-      await stopRedis(server);
+      await server.stop();
       // Down: refused (onError deny) within the timeout, on both shards (clients held open so the
       // least-loaded placement spreads the next ones).
       for (let i = 0; i < 6; i++) {
@@ -77,7 +70,7 @@ test('a backend that answers again: "answers again" once per shard that was down
       await eventually(() => state.get('$SYS/broker/backends/redis/state') === `down on ${down.length} of ${shards} shards`, 4000, '$SYS state down');
       assert.deepEqual(lines('redis answers again'), [], 'not back yet');
 
-      server = await startRedis(port);
+      server = await startSeeded(port);
       // ioredis reconnects by itself; CONNECTs are let in again on every shard that was down.
       await eventually(async () => {
         const ok = await alice().then(() => true, () => false);
@@ -89,13 +82,12 @@ test('a backend that answers again: "answers again" once per shard that was down
       assert.deepEqual([...again].sort(), [...down].sort(), 'once per shard that was down');
       assert.equal(gauge(await metrics(), 'redis'), 0);
       await eventually(() => state.get('$SYS/broker/backends/redis/state') === 'up', 4000, '$SYS state up');
-      sys.end(true);
     } finally {
       for (const c of held) c.end(true);
       await b.stop();
     }
   } finally {
-    await stopRedis(server);
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

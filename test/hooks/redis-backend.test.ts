@@ -3,24 +3,22 @@
 // the per-shard cache with its TTL, and Redis down answered "deny" within the timeout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { Redis } from 'ioredis';
 import { createBroker } from '../../src/index.ts';
 import { encodeHash, hashPassword } from '../../src/shared/auth/password-file.ts';
 import { Collector, connect, connectClient, eventually, sleep } from '../helpers/clients.ts';
 import { freePort } from '../helpers/broker.ts';
+import { redisClient, redisMissing, startRedis } from '../helpers/redis-server.ts';
 
-const REDIS = '/usr/bin/redis-server';
-const skip = spawnSync(REDIS, ['--version']).status === 0 ? false : 'needs Debian\'s redis-server';
+const skip = redisMissing;
 const code = (n: number) => (e: Error & { code?: number }): boolean => e.code === n;
 
 test('shoal/hooks/redis: users and ACL rules from Redis, cached per shard, Redis down means deny within the timeout', { skip }, async () => {
   const port = await freePort();
-  const server = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+  const server = await startRedis(port);
+  const redis = redisClient(port);
   let broker: Awaited<ReturnType<typeof createBroker>> | null = null;
   try {
-    await eventually(async () => redis.connect().then(() => true, () => false), 5000, 'redis-server up');
+    await redis.connect();
     await redis.hset('shoal:users', { alice: encodeHash(hashPassword('pw')), bob: encodeHash(hashPassword('secret', { algorithm: 'sha512' })) });
     await redis.hset('shoal:acl:alice', { 'ok/#': 'rw', 'feed/+/in': 'r' });
     await redis.hset('shoal:acl:$anonymous', { 'public/#': 'r' });
@@ -55,8 +53,7 @@ test('shoal/hooks/redis: users and ACL rules from Redis, cached per shard, Redis
     (await connect(url, { version: 5, username: 'bob', password: 'secret' })).end(true);
 
     // Redis down: the same CONNECT, no longer cached, is refused within the timeout.
-    server.kill('SIGKILL');
-    await new Promise((r) => server.once('exit', r));
+    await server.stop('SIGKILL');
     await sleep(450); // bob's verdict out of the cache: this one needs Redis
     const t0 = Date.now();
     await assert.rejects(connectClient(url, { version: 5, username: 'bob', password: 'secret' }), code(0x86));
@@ -65,6 +62,6 @@ test('shoal/hooks/redis: users and ACL rules from Redis, cached per shard, Redis
   } finally {
     redis.disconnect();
     await broker?.close();
-    if (server.exitCode === null) server.kill('SIGKILL');
+    await server.stop('SIGKILL');
   }
 });
