@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exited, stopChild } from './child-process.ts';
+import { exited, killOnExit, stopChild } from './child-process.ts';
 import { freePort, waitListening } from './ports.ts';
 
 export { freePort };
@@ -60,12 +60,10 @@ export interface Broker {
   stderr(): string;
 }
 
-const live = new Set<{ proc: ChildProcess; tmp?: string }>();
+// Data directories of brokers still running when this process exits (killOnExit ends those).
+const liveTmp = new Set<string>();
 process.on('exit', () => {
-  for (const b of live) {
-    try { b.proc.kill('SIGKILL'); } catch { /* already gone */ }
-    if (b.tmp) rmSync(b.tmp, { recursive: true, force: true });
-  }
+  for (const tmp of liveTmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 function appendCapped(prev: string, chunk: string): string {
@@ -103,11 +101,11 @@ function spawnCaptured(cmd: string, args: string[], tmp: string | undefined, cwd
   proc.stderr!.setEncoding('utf8');
   proc.stdout!.on('data', (d: string) => { out.stdout = appendCapped(out.stdout, d); });
   proc.stderr!.on('data', (d: string) => { out.stderr = appendCapped(out.stderr, d); });
-  const entry = { proc, tmp };
-  live.add(entry);
-  proc.once('exit', () => {
-    live.delete(entry);
-  });
+  killOnExit(proc);
+  if (tmp) {
+    liveTmp.add(tmp);
+    proc.once('exit', () => liveTmp.delete(tmp));
+  }
   return { proc, tmp, out };
 }
 

@@ -41,6 +41,23 @@ export function waitExit(proc: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
+const tracked = new Set<ChildProcess>();
+let hooked = false;
+
+/**
+ * SIGKILL `proc` if this process exits first: a test stuck past its timeout never reaches its
+ * `finally`, and `--test-force-exit` then ends the file's process; its servers must not outlive it.
+ */
+export function killOnExit(proc: ChildProcess): void {
+  if (!hooked) { hooked = true; process.on('exit', killTracked); }
+  tracked.add(proc);
+  proc.once('exit', () => tracked.delete(proc));
+}
+
+function killTracked(): void {
+  for (const p of tracked) send(p.pid, 'SIGKILL');
+}
+
 function send(pid: number | undefined, sig: NodeJS.Signals): void {
   if (pid === undefined) return;
   try { process.kill(pid, sig); } catch { /* gone already */ }

@@ -5,7 +5,7 @@
 // process alive, reconnecting every 2 s to the stopped server, long after the last test.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { stopChild, exited } from './child-process.ts';
+import { exited, killOnExit, stopChild } from './child-process.ts';
 import { waitListening } from './ports.ts';
 
 export const REDIS_BIN = '/usr/bin/redis-server';
@@ -24,6 +24,7 @@ export function redisClient(port: number): Redis {
 /** redis-server on `port`; resolves once it accepts connections. */
 export async function startRedis(port: number): Promise<RedisServer> {
   const proc = spawn(REDIS_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  killOnExit(proc);
   const server: RedisServer = { port, proc, stop: async (signal) => { await stopChild(proc, signal ? { signal } : {}); } };
   try {
     await waitListening(port, START_TIMEOUT_MS, 'redis-server', () => exited(proc));
