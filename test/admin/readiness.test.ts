@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { IPublishPacket } from 'mqtt-packet';
+import { stopChild } from '../helpers/child-process.ts';
 import { connect, endAll, eventually, sleep, type MqttClient } from '../helpers/clients.ts';
 import { request, scrape, startAdminBroker } from './helpers.ts';
 
@@ -62,8 +63,7 @@ test('/ready is 503 "starting" until every shard is up and the listeners are bou
     assert.deepEqual({ ready: last.ready, reason: last.reason, phase: last.phase, shards_up: last.shards_up, listeners_bound: last.listeners_bound }, { ready: true, reason: 'ready', phase: 'running', shards_up: 4, listeners_bound: true });
     await eventually(() => /listening on mqtt:\/\//.test(stdout), 5000, 'start line');
   } finally {
-    proc.kill('SIGKILL');
-    await new Promise((r) => proc.once('exit', r));
+    await stopChild(proc, { signal: 'SIGKILL' });
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -3,10 +3,11 @@
 // file holds a bridges: list.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MOSQUITTO_BIN, startBroker, type Broker } from '../helpers/broker.ts';
+import { exited, stopChild } from '../helpers/child-process.ts';
+import { freePort, waitListening } from '../helpers/ports.ts';
 import mqtt, { type IPublishPacket } from 'mqtt';
 import type { ClientInfo } from '../../src/shared/admin-query.ts';
 import { request } from '../admin/helpers.ts';
@@ -16,16 +17,6 @@ import { collect, connect, eventually, publish, sleep, subscribe, withTimeout, t
 export const mosquittoMissing = existsSync(MOSQUITTO_BIN) ? false : `needs Debian's mosquitto (${MOSQUITTO_BIN})`;
 
 export function tempDir(prefix: string): string { return mkdtempSync(join(tmpdir(), prefix)); }
-
-function probe(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => { s.destroy(); res(ok); };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.setTimeout(500, () => done(false));
-  });
-}
 
 /** A mosquitto on `port` with persistence in `dir`; start() again after kill() keeps both. */
 export class Mosquitto {
@@ -54,31 +45,24 @@ export class Mosquitto {
     ].join('\n') + '\n');
     const p = this.proc = spawn(MOSQUITTO_BIN, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     p.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-20000); });
-    const deadline = Date.now() + 10_000;
-    while (!(await probe(this.port))) {
-      if (p.exitCode !== null) throw new Error(`mosquitto exited (${p.exitCode}): ${this.stderr}`);
-      if (Date.now() > deadline) { p.kill('SIGKILL'); throw new Error('mosquitto did not listen within 10 s'); }
-      await new Promise((r) => setTimeout(r, 50));
+    try {
+      await waitListening(this.port, 10_000, 'mosquitto', () => exited(p));
+    } catch (e) {
+      await this.kill();
+      throw new Error(`${(e as Error).message} (code ${p.exitCode}): ${this.stderr}`);
     }
   }
 
   async kill(sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const p = this.proc;
     this.proc = null;
-    if (p === null || p.exitCode !== null || p.signalCode !== null) return;
-    await new Promise<void>((r) => { p.once('exit', () => r()); p.kill(sig); });
+    if (p !== null) await stopChild(p, { signal: sig });
   }
 
   async stop(): Promise<void> { await this.kill('SIGTERM'); rmSync(this.dir, { recursive: true, force: true }); }
 }
 
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+export { freePort };
 
 /** A Shoal with `yaml` (the bridges: list and anything else) as its config file. */
 export async function startShoalWith(dir: string, yaml: string, opts: { shards?: number; persistence?: 'memory' | 'fast' | 'durable'; dataDir?: string; extraArgs?: string[] } = {}): Promise<Broker> {
@@ -126,8 +110,13 @@ export async function persistentSubscriber(url: string, id: string): Promise<{ c
   const client = mqtt.connect(url, { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 200, connectTimeout: 5000 });
   const seqs: number[] = [];
   client.on('message', (_t, payload) => seqs.push(Number(payload.toString())));
-  await withTimeout(new Promise((r) => client.once('connect', r)), 10_000, `${id} connects to mosquitto`);
-  await subscribe(client, 'stream/#', { qos: 1 });
+  try {
+    await withTimeout(new Promise((r) => client.once('connect', r)), 10_000, `${id} connects to mosquitto`);
+    await subscribe(client, 'stream/#', { qos: 1 });
+  } catch (e) {
+    client.end(true); // it reconnects every 200 ms: left alone it would keep the test process alive
+    throw e;
+  }
   return { client, seqs };
 }
 

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { freePort, isMosquitto } from '../helpers/broker.ts';
+import { stopChild } from '../helpers/child-process.ts';
 import { execForm, parseDockerfile, type Stage } from './dockerfile.ts';
 import { REPO_ROOT } from './run.ts';
 
@@ -105,14 +106,13 @@ describe('Dockerfile', { skip }, () => {
       const check = () => spawnSync(process.execPath, hc.slice(1), { cwd, env: childEnv, encoding: 'utf8', timeout: 10_000 });
       const healthy = check();
       assert.equal(healthy.status, 0, healthy.stderr);
-      broker.kill('SIGTERM');
-      const code = await new Promise((r) => broker.once('exit', r));
-      assert.equal(code, 0, err);
+      const stopped = await stopChild(broker);
+      assert.deepEqual([stopped.how, stopped.code], ['exited', 0], err);
       const sick = check();
       assert.equal(sick.status, 1);
       assert.match(sick.stderr, /^unhealthy: http:\/\/127\.0\.0\.1:\d+\/health: ECONNREFUSED/);
     } finally {
-      broker.kill('SIGKILL');
+      await stopChild(broker, { signal: 'SIGKILL' });
     }
   });
 });

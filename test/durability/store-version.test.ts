@@ -12,6 +12,7 @@ import { STORE_VERSION } from '../../src/shared/store/meta.ts';
 import { tmpDir, removeDir } from '../store/fixtures/tmp.ts';
 import { session } from '../store/fixtures/records.ts';
 import { isMosquitto } from '../helpers/broker.ts';
+import { stopChild } from '../helpers/child-process.ts';
 
 const SHOAL = join(import.meta.dirname, '..', '..', 'bin', 'shoal.js');
 
@@ -92,12 +93,14 @@ describe('store version marker', { skip: isMosquitto ? 'Shoal store' : undefined
       let stderr = '';
       let stdout = '';
       p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`not listening: ${stderr}`)), 15_000);
-        p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); if (/listening/.test(stdout)) { clearTimeout(t); resolve(); } });
-      });
-      p.kill('SIGTERM');
-      await new Promise((r) => p.on('exit', r));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error(`not listening: ${stderr}`)), 15_000);
+          p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); if (/listening/.test(stdout)) { clearTimeout(t); resolve(); } });
+        });
+      } finally {
+        await stopChild(p);
+      }
       assert.equal(stderr.split('\n').filter((l) => l.includes('store migrated from format 1')).length, 1, stderr);
       assert.equal(readMeta(dir).version, STORE_VERSION);
     } finally { removeDir(dir); }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { LmdbStore } from '../../src/shared/store/lmdb-store.ts';
+import { stopChild } from '../helpers/child-process.ts';
 import { tmpDir, removeDir } from './fixtures/tmp.ts';
 import { lastTxnId } from './fixtures/lmdb-file.ts';
 import { entry, message, session } from './fixtures/records.ts';
@@ -57,15 +58,19 @@ for (const persistence of MODES) {
       const child = spawn(process.execPath, [KILL_CHILD, dir, persistence, String(BATCH)], { stdio: ['ignore', 'pipe', 'inherit'] });
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
       let acked = -1;
-      for await (const line of createInterface({ input: child.stdout })) {
-        const m = /^acked (\d+)$/.exec(line);
-        assert.ok(m, `unexpected child output ${line}`);
-        acked = Number(m[1]);
-        // Kill on an ack a few batches in: the child is mid-way through the next batch.
-        if (acked >= 5) {
-          child.kill('SIGKILL');
-          break;
+      try {
+        for await (const line of createInterface({ input: child.stdout })) {
+          const m = /^acked (\d+)$/.exec(line);
+          assert.ok(m, `unexpected child output ${line}`);
+          acked = Number(m[1]);
+          // Kill on an ack a few batches in: the child is mid-way through the next batch.
+          if (acked >= 5) {
+            child.kill('SIGKILL');
+            break;
+          }
         }
+      } finally {
+        await stopChild(child, { signal: 'SIGKILL' }); // also when the loop above failed: no child outlives the test
       }
       assert.equal(await exited, 'SIGKILL');
       assert.ok(acked >= 5);
