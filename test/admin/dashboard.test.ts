@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext as Browser, Page } from 'playwright-core';
-import { connect, endAll, subscribe, uid, type MqttClient } from '../helpers/clients.ts';
+import { connect, endAll, subscribe, uid, withTimeout, type MqttClient } from '../helpers/clients.ts';
 import type { Broker } from '../helpers/broker.ts';
 import { startAdminBroker } from './helpers.ts';
 /* eslint-disable @typescript-eslint/no-explicit-any -- page functions run in the browser, where `document` is */
@@ -42,7 +42,9 @@ describe('dashboard in headless Chromium', { skip }, () => {
   after(async () => {
     clearInterval(pump);
     await endAll(clients);
-    await browser?.close();
+    // Bounded: a Chromium that does not answer must not hold the file open (playwright kills the
+    // processes it launched when this one exits).
+    await withTimeout(browser?.close() ?? Promise.resolve(), 20_000, 'Chromium close').catch((e: Error) => { console.error(e.message); });
     await b?.stop();
     if (profile) rmSync(profile, { recursive: true, force: true });
   });

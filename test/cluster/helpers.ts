@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { freePort, startBroker, type Broker, type BrokerOptions } from '../helpers/broker.ts';
+import { exited, killOnExit, stopChild } from '../helpers/child-process.ts';
 import { endAll, eventually, publish, sleep, uid, type Collector, type MqttClient } from '../helpers/clients.ts';
 
 // Debian installs it in /usr/sbin.
@@ -15,30 +16,26 @@ export const natsMissing: string | false = existsSync(NATS_BIN) ? false : `${NAT
 
 export interface Nats { url: string; port: number; proc: ChildProcess; stop(): Promise<void> }
 
-const started = new Set<ChildProcess>();
-process.on('exit', () => { for (const p of started) { try { p.kill('SIGKILL'); } catch { /* gone */ } } });
-
 /** nats-server -js on a free loopback port, its store in a fresh directory; resolves once it answers. */
 export async function startNats(port?: number, dir?: string): Promise<Nats> {
   const p = port ?? await freePort();
   const sd = dir ?? mkdtempSync(join(tmpdir(), 'shoal-nats-'));
   const proc = spawn(NATS_BIN, ['-js', '-a', '127.0.0.1', '-p', String(p), '-sd', sd], { stdio: ['ignore', 'ignore', 'pipe'] });
-  started.add(proc);
+  killOnExit(proc);
   let err = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => { err = (err + d).slice(-4000); });
   const url = `nats://127.0.0.1:${p}`;
-  await eventually(() => err.includes('Server is ready') || proc.exitCode !== null, 10_000, `nats-server on ${p}: ${err}`);
-  if (proc.exitCode !== null) throw new Error(`nats-server exited: ${err}`);
+  try {
+    await eventually(() => err.includes('Server is ready') || exited(proc), 10_000, `nats-server on ${p}: ${err}`);
+    if (exited(proc)) throw new Error(`nats-server exited: ${err}`);
+  } catch (e) {
+    await stopChild(proc, { signal: 'SIGKILL' });
+    throw e;
+  }
   return {
     url, port: p, proc,
     stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const gone = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await Promise.race([gone, sleep(5000)]);
-        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-      }
-      started.delete(proc);
+      await stopChild(proc);
       if (dir === undefined) rmSync(sd, { recursive: true, force: true });
     },
   };

@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stopChild } from '../helpers/child-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; devDependencies: Record<string, string> };
@@ -85,11 +85,10 @@ await pub.endAsync(); await sub.endAsync();
       assert.equal(page.status, 200);
       assert.match(await page.text(), /<html/i);
       assert.equal((await fetch(`${admin}/dashboard/app.js`)).status, 200);
-      cli.kill('SIGTERM');
-      const [code] = await once(cli, 'exit') as [number | null];
-      assert.equal(code, 0, stderr);
+      const stopped = await stopChild(cli);
+      assert.deepEqual([stopped.how, stopped.code], ['exited', 0], stderr);
     } finally {
-      if (cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');
+      await stopChild(cli, { signal: 'SIGKILL' });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
