@@ -45,7 +45,8 @@ test('a backend that answers again: "answers again" once per shard that was down
     const cfg = join(dir, 'shoal.yaml');
     writeFileSync(cfg, `hooks:\n  - module: shoal/hooks/redis\n    options: {url: "redis://127.0.0.1:${port}/0", timeoutMs: 500, cacheTtlMs: 0, onError: deny}\n`);
     const httpPort = await freePort();
-    const b = await startBroker({ shards, extraArgs: ['--config', cfg, '--log-format', 'json', '--http-port', String(httpPort), '--http-host', '127.0.0.1', '--sys-interval', '1'] });
+    // 30 s to listen: the hooks load in every shard, and a loaded CI machine has taken over 10 s.
+    const b = await startBroker({ shards, listenTimeoutMs: 30_000, extraArgs: ['--config', cfg, '--log-format', 'json', '--http-port', String(httpPort), '--http-host', '127.0.0.1', '--sys-interval', '1'] });
     const lines = (what: string): number[] => b.stderr().split('\n').filter((l) => l.includes(what)).map((l) => (JSON.parse(l) as { shard: number }).shard);
     const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     const alice = (): Promise<void> => connectClient(b.url, { version: 5, username: 'alice', password: 'pw' }).then((c) => { c.client.end(true); });
@@ -55,6 +56,9 @@ test('a backend that answers again: "answers again" once per shard that was down
       const state = new Map<string, string>();
       sys.on('message', (topic, payload) => state.set(topic, payload.toString()));
       await sys.subscribeAsync('$SYS/broker/backends/redis/state');
+      // $SYS goes out each second; under load a few may come late. A failure says what it last saw.
+      const sysState = (want: string): Promise<void> => eventually(() => state.get('$SYS/broker/backends/redis/state') === want, 10_000, `$SYS state "${want}"`)
+        .catch((e: Error) => { throw new Error(`${e.message}; last seen "${state.get('$SYS/broker/backends/redis/state')}", outage lines from shards [${lines('redis unreachable or too slow')}]`); });
 
       await alice(); // up: allowed
       await server.stop();
@@ -67,7 +71,7 @@ test('a backend that answers again: "answers again" once per shard that was down
       const down = lines('redis unreachable or too slow');
       assert.ok(down.length >= 1 && down.length <= shards && new Set(down).size === down.length, `one outage line per shard: ${down}`);
       assert.equal(gauge(await metrics(), 'redis'), down.length);
-      await eventually(() => state.get('$SYS/broker/backends/redis/state') === `down on ${down.length} of ${shards} shards`, 4000, '$SYS state down');
+      await sysState(`down on ${down.length} of ${shards} shards`);
       assert.deepEqual(lines('redis answers again'), [], 'not back yet');
 
       server = await startSeeded(port);
@@ -81,7 +85,7 @@ test('a backend that answers again: "answers again" once per shard that was down
       const again = lines('redis answers again');
       assert.deepEqual([...again].sort(), [...down].sort(), 'once per shard that was down');
       assert.equal(gauge(await metrics(), 'redis'), 0);
-      await eventually(() => state.get('$SYS/broker/backends/redis/state') === 'up', 4000, '$SYS state up');
+      await sysState('up');
     } finally {
       for (const c of held) c.end(true);
       await b.stop();
