@@ -104,12 +104,28 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   private readonly sealFn = (): void => this.seal();
   private extra: Promise<void>[] = [];
   private lastTracked: Promise<void> | null = null;
+  /**
+   * A restarted shard: the persistent sessions its dead incarnation counted, left in its stats
+   * row (worker/index.ts) until the sessions homed here are loaded again (homedLoaded). From zero,
+   * a peer that had not yet heard of the crash read "nothing to commit there" and acknowledged
+   * at once what it had just put into the dead shard's ring; one that heard of it then kept none
+   * of the old routes aside (routing.ts) and acknowledged what matched nobody.
+   */
+  private carried: number;
 
   constructor(shard: ShardContext, store: Store, peers: PeerLink) {
     this.shard = shard;
     this.store = store;
     this.peers = peers;
     this.enabled = store.persistence !== 'memory';
+    this.carried = shard.stats.get(shard.id, Stat.PERSISTENT_SESSIONS);
+  }
+
+  /** The persistent sessions homed here are loaded (and counted): the dead incarnation's count goes. */
+  homedLoaded(): void {
+    if (this.carried === 0) return;
+    this.shard.stats.add(this.shard.id, Stat.PERSISTENT_SESSIONS, -this.carried);
+    this.carried = 0;
   }
 
   /**
@@ -385,9 +401,10 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
       writeCommitBarrier(this.peers.writer(), true, sh.id, token, lost ? 1 : 0);
       this.peers.commit(from);
     };
-    if (!this.moves.active()) { this.store.flushed().then(() => answer(false), () => answer(false)); return; }
+    // A failed commit stored nothing: the acks that wait for this answer must not go out.
+    if (!this.moves.active()) { this.store.flushed().then(() => answer(false), () => answer(true)); return; }
     this.moves.committed(chained, PARKED_WAIT_MS).then((lost) => {
-      this.store.flushed().then(() => answer(lost), () => answer(lost));
+      this.store.flushed().then(() => answer(lost), () => answer(true));
     }, (err: unknown) => { sh.log.error({ err }, 'commit barrier'); answer(true); });
   }
 
@@ -412,6 +429,15 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
    */
   peerRestarted(peer: number): void {
     let n = 0;
+    const bit = 1 << peer;
+    if ((this.forwardMask & bit) !== 0) {
+      // Forwarded in this turn, into the dead incarnation's ring: the barrier that the end of the
+      // turn would send goes into the fresh ring, and the new incarnation, which never saw those
+      // messages, would answer it. The turn's acks are withheld instead.
+      this.forwardMask &= ~bit;
+      this.lostTurn = true;
+      n++;
+    }
     for (const [token, b] of [...this.barriers]) {
       if (b.peer !== peer) continue;
       this.barriers.delete(token);
