@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stat } from '../../src/shared/stats.ts';
+import { ConnState } from '../../src/worker/net/conn-state.ts';
 import { Durability } from '../../src/worker/durable/durability.ts';
 import { sendGated } from '../../src/worker/durable/gate.ts';
 import { FrameType, readCommitBarrier } from '../../src/worker/peers/frames.ts';
@@ -93,6 +94,23 @@ test('a peer restart learnt in the turn that forwarded to it: the barrier would 
   await settle();
   assert.equal(c.sent.length, 0, 'acknowledged although the peer that was to store it died');
   assert.equal(c.disconnected.length, 1);
+});
+
+test('withheld PUBRECs: every QoS 2 id of the publisher is forgotten, not only the one before its disconnect', async () => {
+  const { ctx, d, store } = await build(2);
+  ctx.stats.add(1, Stat.PERSISTENT_SESSIONS, 1);
+  const c = fakeConn('p');
+  const s = session('p', c, 4, 3600);
+  // As the real connection does: a disconnect detaches the session at once.
+  c.disconnect = (reason: number): void => { c.disconnected.push(reason); c.state = ConnState.CLOSED; c.session = null; };
+  d.forwarded(1);
+  for (const id of [4, 5, 6]) { s.writableInboundQos2().add(id); sendGated(d, c, Buffer.from([0x50, 2, 0, id]), true); }
+  await settle();
+  store.commit();
+  d.peerRestarted(1);
+  await settle();
+  assert.deepEqual([c.sent.length, c.disconnected.length], [0, 1]);
+  assert.deepEqual([...s.inboundQos2], [], 'a resend of an id left here would get PUBREC without being routed');
 });
 
 test('a restarted shard keeps its dead incarnation\'s persistent-session count until its homed sessions are loaded', async () => {
