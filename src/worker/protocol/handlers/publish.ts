@@ -49,14 +49,16 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
     throw new ProtocolError(Reason.PROTOCOL_ERROR, 'empty topic without a topic alias');
   }
 
-  if (sh.config.testHooks && topic === TEST_CRASH_TOPIC) {
-    setImmediate(() => { throw new Error('test hook: crash-shard'); });
-    return;
-  }
-  if (sh.config.testHooks && topic === TEST_STALL_TOPIC) {
-    const ms = Number(p.payload.toString()) || 0;
-    setImmediate(() => { const end = Date.now() + ms; while (Date.now() < end) { /* stalled */ } });
-    return;
+  if (sh.config.testHooks) {
+    if (topic === TEST_CRASH_TOPIC) {
+      setImmediate(() => { throw new Error('test hook: crash-shard'); });
+      return;
+    }
+    if (topic === TEST_STALL_TOPIC) {
+      const ms = Number(p.payload.toString()) || 0;
+      setImmediate(() => { const end = Date.now() + ms; while (Date.now() < end) { /* stalled */ } });
+      return;
+    }
   }
 
   // Beyond what CONNACK allowed (--max-qos, --retain-available=false): DISCONNECT 0x9B / 0x9A (3.2.2.3.4/5).
