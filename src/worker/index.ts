@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import mqttPacket from 'mqtt-packet';
 import { createLogger } from '../shared/log.ts';
-import { StatsBlock } from '../shared/stats.ts';
+import { Stat, StatsBlock } from '../shared/stats.ts';
 import { createStore } from '../shared/store/index.ts';
 import type { ControlFromShard, ControlToShard, ShardInit } from '../shared/control.ts';
 import { Shard } from './shard.ts';
@@ -32,7 +32,9 @@ const init = workerData as ShardInit;
 const port = parentPort!;
 const log = await createLogger(init.config, { shard: init.id });
 const stats = new StatsBlock(init.count, init.statsSab);
-stats.resetRow(init.id, []);
+// A restarted shard keeps its dead incarnation's persistent-session count until it has loaded
+// its own (Durability.homedLoaded): peers decide by it whether their acks wait for this shard.
+stats.resetRow(init.id, init.restart ? [Stat.PERSISTENT_SESSIONS] : []);
 
 const store = createStore({ persistence: init.config.persistence, dataDir: init.config.dataDir });
 try {

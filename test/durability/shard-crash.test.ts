@@ -11,17 +11,6 @@ import { Client, Publisher, Subscriber, until } from '../helpers/durable-clients
 
 const TOPIC = 'shardcrash/stream';
 
-/** Connects (clean: false) until the restarted shard answers; the session must be present. */
-async function reconnect(s: Subscriber, port: number): Promise<boolean> {
-  const end = Date.now() + 15_000;
-  for (;;) {
-    try { return await s.connect(port); } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
-
 describe('shard thread crash under a QoS 1 + QoS 2 stream forwarded to it (2 shards, durable)', { skip: isMosquitto ? 'Shoal test hook' : undefined }, () => {
   for (const crashAfter of [100, 600]) {
     test(`crash after ${crashAfter} acks: a message acknowledged while its shard crashed uncommitted is not lost`, async () => {
@@ -61,8 +50,8 @@ describe('shard thread crash under a QoS 1 + QoS 2 stream forwarded to it (2 sha
         assert.ok(b.alive(), 'the broker process died');
 
         const problems: string[] = [];
-        if (!(await reconnect(online, b.port))) problems.push('online subscriber: Session Present 0 after the shard restart');
-        if (!(await reconnect(offline, b.port))) problems.push('offline subscriber: Session Present 0 after the shard restart');
+        if (!(await online.reconnect(b.port))) problems.push('online subscriber: Session Present 0 after the shard restart');
+        if (!(await offline.reconnect(b.port))) problems.push('offline subscriber: Session Present 0 after the shard restart');
         const allThere = (s: Subscriber): boolean => acked1.every((k) => s.counts.has(k)) && acked2.every((k) => s.counts.has(k));
         await until(() => allThere(online) && allThere(offline), 20_000);
         for (const s of [online, offline]) {

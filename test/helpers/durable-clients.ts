@@ -103,6 +103,17 @@ export class Subscriber {
     return present;
   }
 
+  /** connect, retried until the broker answers (a restarted shard that does not yet): Session Present. */
+  async reconnect(port: number, ms = 15_000): Promise<boolean> {
+    const end = Date.now() + ms;
+    for (;;) {
+      try { return await this.connect(port); } catch (e) {
+        if (Date.now() > end) throw e;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
   private onPacket(c: Client, p: Packet): void {
     if (this.deaf) return;
     if (p.cmd === 'publish') {

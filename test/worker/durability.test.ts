@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stat } from '../../src/shared/stats.ts';
+import { ConnState } from '../../src/worker/net/conn-state.ts';
 import { Durability } from '../../src/worker/durable/durability.ts';
 import { sendGated } from '../../src/worker/durable/gate.ts';
 import { FrameType, readCommitBarrier } from '../../src/worker/peers/frames.ts';
@@ -74,6 +75,70 @@ test('a peer that restarts before answering: the ack is not sent, the publisher 
   await settle();
   assert.equal(c.sent.length, 0);
   assert.equal(c.disconnected.length, 1);
+});
+
+test('a peer restart learnt in the turn that forwarded to it: the barrier would go to the new incarnation, so the turn\'s acks are withheld', async () => {
+  const { ctx, d, store, peers } = await build(2);
+  ctx.stats.add(1, Stat.PERSISTENT_SESSIONS, 1);
+  d.forwarded(1); // into the dead incarnation's ring
+  const c = fakeConn('p');
+  sendGated(d, c, PUBACK(3), true);
+  d.peerRestarted(1); // same turn: the group is not sealed yet
+  await settle();
+  // Whatever the new incarnation answers to a barrier of this turn, the ack does not go out.
+  for (const f of peers.take()) {
+    if (f.type !== FrameType.COMMIT_BARRIER) continue;
+    readCommitBarrier(f.r, false, { onCommitBarrier: (_from, t) => d.onCommitBarrierAck(t, false), onCommitBarrierAck: () => {} });
+  }
+  store.commit();
+  await settle();
+  assert.equal(c.sent.length, 0, 'acknowledged although the peer that was to store it died');
+  assert.equal(c.disconnected.length, 1);
+});
+
+test('withheld PUBRECs: every QoS 2 id of the publisher is forgotten, not only the one before its disconnect', async () => {
+  const { ctx, d, store } = await build(2);
+  ctx.stats.add(1, Stat.PERSISTENT_SESSIONS, 1);
+  const c = fakeConn('p');
+  const s = session('p', c, 4, 3600);
+  // As the real connection does: a disconnect detaches the session at once.
+  c.disconnect = (reason: number): void => { c.disconnected.push(reason); c.state = ConnState.CLOSED; c.session = null; };
+  d.forwarded(1);
+  for (const id of [4, 5, 6]) { s.writableInboundQos2().add(id); sendGated(d, c, Buffer.from([0x50, 2, 0, id]), true); }
+  await settle();
+  store.commit();
+  d.peerRestarted(1);
+  await settle();
+  assert.deepEqual([c.sent.length, c.disconnected.length], [0, 1]);
+  assert.deepEqual([...s.inboundQos2], [], 'a resend of an id left here would get PUBREC without being routed');
+});
+
+test('a restarted shard keeps its dead incarnation\'s persistent-session count until its homed sessions are loaded', async () => {
+  const ctx = context(2, 1);
+  ctx.stats.set(1, Stat.PERSISTENT_SESSIONS, 3); // left in the row by the dead incarnation
+  const store = new GatedStore();
+  await store.open();
+  const d = new Durability(ctx, store, new FakePeers(ctx));
+  const s = session('back', null, 4, 0xffffffff);
+  d.owned(s, true);
+  assert.equal(ctx.stats.get(1, Stat.PERSISTENT_SESSIONS), 4, 'peers see sessions here all along');
+  d.homedLoaded();
+  assert.equal(ctx.stats.get(1, Stat.PERSISTENT_SESSIONS), 1);
+  d.homedLoaded();
+  assert.equal(ctx.stats.get(1, Stat.PERSISTENT_SESSIONS), 1, 'once');
+});
+
+test('a commit barrier whose commit fails is answered as lost', async () => {
+  const ctx = context(2, 0);
+  const store = new GatedStore();
+  await store.open();
+  store.flushed = () => Promise.reject(new Error('disk full'));
+  const peers = new FakePeers(ctx);
+  const d = new Durability(ctx, store, peers);
+  d.onCommitBarrier(1, 5, false);
+  await settle();
+  const [f] = peers.take();
+  readCommitBarrier(f!.r, true, { onCommitBarrier: () => assert.fail(), onCommitBarrierAck: (token, lost) => assert.deepEqual([token, lost], [5, true]) });
 });
 
 test('a peer\'s commit barrier is answered after this shard\'s commit', async () => {

@@ -27,14 +27,14 @@ export class SessionLifecycle implements RegistryHost {
   private readonly store: Store;
   /** The sessions this shard owns, by client id (shared with the parts that look them up). */
   readonly sessions: Map<string, Session>;
-  private readonly durability: Pick<Durability, 'restore' | 'owned' | 'track'>;
+  private readonly durability: Pick<Durability, 'restore' | 'owned' | 'track' | 'homedLoaded'>;
   private readonly routing: Pick<Routing, 'add' | 'remove' | 'publish'>;
   private readonly registry: Pick<Registry, 'home' | 'owners' | 'allocateToken' | 'own' | 'release'>;
   private readonly moves: Pick<Moves, 'leave'>;
   /** the shard's access hook (set once security is built, before the store is read); null = none */
   private readonly access: () => AccessHook | null;
 
-  constructor(shard: ShardContext, store: Store, sessions: Map<string, Session>, durability: Pick<Durability, 'restore' | 'owned' | 'track'>,
+  constructor(shard: ShardContext, store: Store, sessions: Map<string, Session>, durability: Pick<Durability, 'restore' | 'owned' | 'track' | 'homedLoaded'>,
     routing: Pick<Routing, 'add' | 'remove' | 'publish'>, registry: Pick<Registry, 'home' | 'owners' | 'allocateToken' | 'own' | 'release'>, moves: Pick<Moves, 'leave'>,
     access: () => AccessHook | null = () => null) {
     this.access = access;
@@ -53,6 +53,7 @@ export class SessionLifecycle implements RegistryHost {
       if (this.registry.home(st.clientId) !== this.shard.id || this.registry.owners.has(st.clientId) || skip.has(st.clientId)) continue;
       this.adoptStored(st.clientId);
     }
+    this.durability.homedLoaded();
   }
 
   storedHomed(): string[] {

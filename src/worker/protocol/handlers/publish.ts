@@ -13,6 +13,8 @@ import { interceptPublish, published, type PublishEnds } from '../../hooks/publi
 import { qosComplete } from '../../hooks/lifecycle.ts';
 
 const TEST_CRASH_TOPIC = '$SHOAL/test/crash-shard';
+/** Blocks the shard thread for the payload's milliseconds, as a loaded machine that does not schedule it. */
+const TEST_STALL_TOPIC = '$SHOAL/test/stall-shard';
 
 /** `wait`: the ack confirms store writes, so it goes through the commit gate (durability.ts). */
 function ack(conn: Connection, type: number, packetId: number, reason: number, wait = false): void {
@@ -47,9 +49,16 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
     throw new ProtocolError(Reason.PROTOCOL_ERROR, 'empty topic without a topic alias');
   }
 
-  if (sh.config.testHooks && topic === TEST_CRASH_TOPIC) {
-    setImmediate(() => { throw new Error('test hook: crash-shard'); });
-    return;
+  if (sh.config.testHooks) {
+    if (topic === TEST_CRASH_TOPIC) {
+      setImmediate(() => { throw new Error('test hook: crash-shard'); });
+      return;
+    }
+    if (topic === TEST_STALL_TOPIC) {
+      const ms = Number(p.payload.toString()) || 0;
+      setImmediate(() => { const end = Date.now() + ms; while (Date.now() < end) { /* stalled */ } });
+      return;
+    }
   }
 
   // Beyond what CONNACK allowed (--max-qos, --retain-available=false): DISCONNECT 0x9B / 0x9A (3.2.2.3.4/5).
