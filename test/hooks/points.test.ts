@@ -49,7 +49,11 @@ for (const shards of [1, 4]) {
       await pub.publishAsync('t/retained', 'kept', { qos: 1, retain: true });
       await broker.publish('t/api', 'from the program', { qos: 1 });
       await eventually(() => got.messages.length >= 5, 5000, 'five deliveries');
-      assert.deepEqual(got.messages.map((m) => `${m.topic}=${m.payload}`), ['rewritten/a=HELLO', 'slow/1=first', 't/after=second', 't/retained=kept', 't/api=from the program']);
+      // In order per publisher (MQTT 4.6); broker.publish enters through another shard's ring, so
+      // with 4 shards it may be handled before pub's last message: order across sources is not ours to assert.
+      const seen = got.messages.map((m) => `${m.topic}=${m.payload}`);
+      assert.deepEqual(seen.filter((m) => !m.startsWith('t/api=')), ['rewritten/a=HELLO', 'slow/1=first', 't/after=second', 't/retained=kept']);
+      assert.deepEqual(seen.filter((m) => m.startsWith('t/api=')), ['t/api=from the program']);
 
       const late = await connect(url, { version: 5, clientId: 'late' });
       await late.subscribeAsync('t/retained', { qos: 0 });
