@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../shared/config.ts';
 import { ErrorCode, ShoalError } from '../shared/errors.ts';
-import { Doorbell, SpscRing, pairRingCapacity } from '../shared/ring/index.ts';
+import { Doorbell, pairRingBytes, pairRingCapacity } from '../shared/ring/index.ts';
 import { Stat, type StatsBlock } from '../shared/stats.ts';
 import type { ControlFromShard, ControlToShard, PeerRings, ShardInit, ShardListener } from '../shared/control.ts';
 import { moduleUrl } from '../shared/module-url.ts';
@@ -74,7 +74,8 @@ export class ShardSupervisor {
   /** The ring shard `from` writes and `to` reads (null when from === to); a restart replaces it. */
   ringBuffer(from: number, to: number): SharedArrayBuffer | null { return this.ring[from]![to]!; }
 
-  private newRing(): SharedArrayBuffer { return new SharedArrayBuffer(SpscRing.byteLength(this.ringCapacity)); }
+  /** A pair's buffer: its data ring, then its control ring (shared/ring/pair.ts). */
+  private newRing(): SharedArrayBuffer { return new SharedArrayBuffer(pairRingBytes(this.ringCapacity)); }
 
   private ringsOf(i: number): (PeerRings | null)[] {
     return this.ring[i]!.map((out, j) => (out === null ? null : { out, in: this.ring[j]![i]! }));

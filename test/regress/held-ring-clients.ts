@@ -39,14 +39,14 @@ export function onQos1Publish(s: net.Socket, each: (buf: Buffer, topicEnd: numbe
  * most ACK_RATE messages a second: its window is full and its session queue holds more than a
  * socket's worth, so it is behind, yet it takes 400 KiB/s, above the slow-client rate.
  */
-export async function slowAcker(port: number, filter: string): Promise<{ acked: () => number; stop: () => void }> {
+export async function slowAcker(port: number, filter: string, ackRate = ACK_RATE): Promise<{ acked: () => number; stop: () => void }> {
   const s = await rawOpen(port, buildConnect({ clientId: uid('slow'), clean: false }));
   s.write(frame(0x82, Buffer.concat([Buffer.from([0, 1]), mqttString(filter), Buffer.from([1])])));
   const ids: number[] = [];
   let acked = 0;
   onQos1Publish(s, (buf, topicEnd) => ids.push(buf.readUInt16BE(topicEnd)));
   const acker = setInterval(() => {
-    for (let k = 0; k < ACK_RATE / 5 && ids.length > 0; k++) {
+    for (let k = 0; k < ackRate / 5 && ids.length > 0; k++) {
       const id = Buffer.alloc(2);
       id.writeUInt16BE(ids.shift()!);
       s.write(frame(0x40, id));
@@ -106,9 +106,10 @@ export interface HeldScene {
   end(): Promise<void>;
 }
 
-export async function heldScene(port: number): Promise<HeldScene> {
+/** `ackRate`: messages a second the slow subscriber acknowledges (16 KiB each). */
+export async function heldScene(port: number, ackRate = ACK_RATE): Promise<HeldScene> {
   const base = uid('held');
-  const reader = await slowAcker(port, `${base}/data/#`);
+  const reader = await slowAcker(port, `${base}/data/#`, ackRate);
   const sc: HeldScene = {
     base, reader, clients: [], pub: null,
     async end() { sc.pub?.stop(); reader.stop(); await endAll(sc.clients); },

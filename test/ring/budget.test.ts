@@ -2,7 +2,7 @@
 // the shard count, and every capacity is one a ring accepts.
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { SpscRing, pairRingCapacity, ringBytesTotal, MIN_PAIR_RING, HEADER_BYTES } from '../../src/shared/ring/index.ts';
+import { SpscRing, pairRingCapacity, pairRingBytes, controlRingCapacity, controlRingOffset, ringBytesTotal, MIN_PAIR_RING, CONTROL_RING_MIN, HEADER_BYTES } from '../../src/shared/ring/index.ts';
 
 const MiB = 1024 * 1024;
 
@@ -18,13 +18,35 @@ test('ring budget: a shard\'s inbound rings together stay within the budget', ()
   }
 });
 
-test('ring budget: all rings of 16 shards take 60 MiB at the default, not 960', () => {
+// Each pair's buffer holds a control ring beside its data ring (issue #12: 1/16 of the data
+// ring, at least 16 KiB), so the totals grew by that: 60 MiB of data rings at 16 shards, plus
+// 240 control rings of 16 KiB (256 KiB / 16) = 3.75 MiB, plus a second header per pair.
+test('ring budget: all rings of 16 shards take 64 MiB at the default (60 data, 3.75 control), not 960', () => {
   assert.equal(pairRingCapacity(4 * MiB, 16), 256 * 1024);
-  assert.equal(ringBytesTotal(4 * MiB, 16), 240 * (256 * 1024 + HEADER_BYTES));
+  assert.equal(controlRingCapacity(256 * 1024), 16 * 1024);
+  assert.equal(ringBytesTotal(4 * MiB, 16), 240 * (256 * 1024 + HEADER_BYTES + 16 * 1024 + HEADER_BYTES));
+  assert.equal(ringBytesTotal(4 * MiB, 16), 66_938_880);
 });
 
+// A control ring is at most a quarter of its data ring (16 KiB beside the 64 KiB floor), so the
+// bound is the budget plus a quarter, still linear.
 test('ring budget: total ring memory is linear in shards up to the floor', () => {
-  for (let n = 2; n <= 65; n++) assert.ok(ringBytesTotal(4 * MiB, n) <= n * (4 * MiB + (n - 1) * HEADER_BYTES), `${n} shards`);
+  for (let n = 2; n <= 65; n++) assert.ok(ringBytesTotal(4 * MiB, n) <= n * (5 * MiB + (n - 1) * 2 * HEADER_BYTES), `${n} shards`);
+});
+
+test('ring budget: a control ring is 1/16 of its data ring, at least 16 KiB, right after it in the pair\'s buffer', () => {
+  assert.equal(controlRingCapacity(4 * MiB), 256 * 1024);
+  assert.equal(controlRingCapacity(MIN_PAIR_RING), CONTROL_RING_MIN);
+  for (const cap of [MIN_PAIR_RING, 256 * 1024, 4 * MiB]) {
+    assert.ok(controlRingCapacity(cap) <= cap / 4);
+    const sab = new SharedArrayBuffer(pairRingBytes(cap));
+    assert.equal(controlRingOffset(cap), SpscRing.byteLength(cap));
+    const data = new SpscRing(sab, 0, cap);
+    const control = new SpscRing(sab, controlRingOffset(cap), controlRingCapacity(cap));
+    assert.equal(controlRingOffset(cap) + SpscRing.byteLength(controlRingCapacity(cap)), sab.byteLength, 'the control ring ends the buffer');
+    assert.ok(data.write(Buffer.alloc(8, 1), 0, 8));
+    assert.ok(control.isEmpty(), 'the two rings do not overlap');
+  }
 });
 
 test('ring budget: the floor holds past budget / floor + 1 shards, and every capacity makes a ring', () => {

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { Worker } from 'node:worker_threads';
+import { runThread as run } from './run-thread.ts';
 import { SpscRing } from '../../src/shared/ring/spsc.ts';
 import { Doorbell } from '../../src/shared/ring/doorbell.ts';
 import type { ConsumerReport, ProducerReport, StressJob } from './stress-worker.ts';
@@ -13,23 +12,8 @@ const CAPACITY = 16 * 1024;
 const SEED = 0x5eed_2026;
 
 const DEADLINE_MS = 50_000;
-
-/** Run one side; on failure or past the deadline, terminate it so a hang cannot wedge the run. */
-async function runThread(job: StressJob, deadline: Promise<never>): Promise<ProducerReport | ConsumerReport> {
-  const worker = new Worker(new URL('./stress-worker.ts', import.meta.url), { workerData: job });
-  // Listen for everything up front: the worker may post and exit within one turn.
-  const reported = once(worker, 'message');
-  const exited = once(worker, 'exit');
-  const failed = once(worker, 'error').then(([err]) => Promise.reject(err as Error));
-  try {
-    const [report] = (await Promise.race([reported, failed, deadline])) as [ProducerReport | ConsumerReport];
-    const [code] = (await Promise.race([exited, failed, deadline])) as [number];
-    assert.equal(code, 0, `${job.role} exit code`);
-    return report;
-  } finally {
-    await worker.terminate();
-  }
-}
+const WORKER = new URL('./stress-worker.ts', import.meta.url);
+const runThread = (job: StressJob, deadline: Promise<never>): Promise<ProducerReport | ConsumerReport> => run(WORKER, job, deadline);
 
 test(`stress: ${FRAMES} seeded frames (0 B to 3x capacity) across two threads, no loss/dup/reorder/corruption`, { timeout: 60_000 }, async (t) => {
   const ringBytes = SpscRing.byteLength(CAPACITY);

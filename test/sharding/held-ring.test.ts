@@ -1,10 +1,11 @@
 // A ring held by flow control (a subscriber it feeds is behind: backpressure.ts) between two real
-// Peers ends over real rings in one thread: control frames go through at once, data and the
-// barriers that vouch for it wait in order, and the peer's publishers wait until it goes on.
+// Peers ends over real rings in one thread: control frames (the control ring) go through at once,
+// data and the barriers that vouch for it (the data ring, not drained while held) wait in order,
+// and the peer's publishers wait until it goes on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ByteReader } from '../../src/shared/bytes.ts';
-import { Doorbell, SpscRing } from '../../src/shared/ring/index.ts';
+import { Doorbell, pairRingBytes } from '../../src/shared/ring/index.ts';
 import { Peers } from '../../src/worker/peers/peers.ts';
 import { FrameType } from '../../src/worker/peers/frames.ts';
 import type { Source } from '../../src/worker/net/backpressure.ts';
@@ -21,26 +22,28 @@ class Publisher implements Source {
 
 function pair(onB: (type: number, n: number, bp: { current: Source | null }) => void) {
   const bells = new SharedArrayBuffer(2 * Doorbell.byteLength);
-  const ab = new SharedArrayBuffer(SpscRing.byteLength(CAP));
-  const ba = new SharedArrayBuffer(SpscRing.byteLength(CAP));
+  const ab = new SharedArrayBuffer(pairRingBytes(CAP));
+  const ba = new SharedArrayBuffer(pairRingBytes(CAP));
   const bpA = { current: null as Source | null };
   const bpB = { current: null as Source | null };
   let a: Peers | null = null;
+  const told = { hold: 0 };
   const a0 = new Peers(context(2, 0), bpA, bells, [null, { out: ab, in: ba }], CAP, (r: ByteReader, from: number) => {
     const type = r.u8();
+    if (type === FrameType.HOLD) told.hold++;
     if (type === FrameType.HOLD || type === FrameType.RESUME) a!.onHold(from, type === FrameType.HOLD);
   });
   a = a0;
   const b = new Peers(context(2, 1), bpB, bells, [{ out: ba, in: ab }, null], CAP, (r: ByteReader) => { const type = r.u8(); onB(type, r.u32(), bpB); });
   a.start(); b.start();
   const send = (type: number, n: number): void => { a0.writer().u8(type).u32(n); a0.commit(1); };
-  return { a: a0, b, bpA, send, stop: () => { a0.stop(); b.stop(); } };
+  return { a: a0, b, bpA, send, told, stop: () => { a0.stop(); b.stop(); } };
 }
 
 test('a held ring: control frames are handled at once, data and commit barriers wait in order, the peer\'s publisher waits until it goes on', async () => {
   const seen: string[] = [];
   let holder: Source | null = null;
-  const { a, bpA, send, stop } = pair((type, n, bp) => {
+  const { a, bpA, send, told, stop } = pair((type, n, bp) => {
     seen.push(`${type}:${n}`);
     // The first PUBLISH goes to a subscriber that is behind: it holds the ring.
     if (type === FrameType.PUBLISH && n === 0 && holder === null) { holder = bp.current; holder!.pausedBy++; }
@@ -57,7 +60,8 @@ test('a held ring: control frames are handled at once, data and commit barriers 
     assert.ok(!seen.includes(`${FrameType.PUBLISH}:99`), 'data behind the hold waits');
     assert.ok(!seen.includes(`${FrameType.COMMIT_BARRIER}:1000`), 'a commit barrier does not overtake the data it vouches for');
     assert.ok(!seen.includes(`${FrameType.BARRIER_ACK}:1002`));
-    // The peer was told: a publisher writing to it waits.
+    // The peer was told (HOLD travels in the control ring, rung on the next turn): a publisher writing to it waits.
+    await eventually(() => told.hold === 1, 2000, 'HOLD reaches the peer');
     const pub = new Publisher();
     bpA.current = pub;
     a.writer().u8(FrameType.PUBLISH).u32(100); a.commit(1);

@@ -109,12 +109,23 @@ export class RingSender {
     return false;
   }
 
-  /** Move spilled frames into the ring while it has room. Returns how many completed. */
-  flush(): number {
+  /**
+   * Queue one logical frame behind whatever is spilled, even if the ring has room (pair.ts: a
+   * data frame must not reach the reader before a control frame still spilled).
+   */
+  enqueue(src: Uint8Array, offset: number, length: number): void {
+    if (!(offset >= 0 && length >= 0) || offset + length > src.length) {
+      throw new RangeError(`frame [${offset}, ${offset + length}) is outside the source (${src.length} bytes)`);
+    }
+    this.spill(src, offset, length, false);
+  }
+
+  /** Move spilled frames (at most `max`) into the ring while it has room. Returns how many completed. */
+  flush(max = Infinity): number {
     let moved = 0;
     const ring = this.ring;
     const queue = this.queue;
-    while (queue.count > 0) {
+    while (queue.count > 0 && moved < max) {
       const buf = queue.headBuffer;
       const offset = queue.headOffset;
       const length = queue.headLength;
@@ -177,6 +188,8 @@ export class RingReceiver {
   /** Ring records consumed since creation (fragments count one each): it moves whenever
    * drain() freed ring space, even if no whole frame was delivered yet. */
   records = 0;
+  /** Whole logical frames delivered since creation, mod 2^32 (pair.ts fences on it). */
+  frames = 0;
 
   private handler: LogicalFrameHandler = noop;
   private delivered = 0;
@@ -190,6 +203,7 @@ export class RingReceiver {
     if (tag === TAG_WHOLE) {
       if (this.assembled !== -1) this.violation('unfragmented frame inside a fragmented one');
       this.delivered++;
+      this.frames = (this.frames + 1) | 0;
       this.handler(buf, offset, length);
       return;
     }
@@ -207,6 +221,7 @@ export class RingReceiver {
       const total = this.assembled;
       this.assembled = -1;
       this.delivered++;
+      this.frames = (this.frames + 1) | 0;
       this.handler(scratch, 0, total);
     }
   };
@@ -225,6 +240,24 @@ export class RingReceiver {
     this.delivered = 0;
     try {
       while (this.delivered < budget && this.ring.read(this.onRecord)) {
+        // onRecord counts deliveries
+      }
+      return this.delivered;
+    } finally {
+      this.handler = noop;
+    }
+  }
+
+  /**
+   * Like drain(), but reads no record at or past ring index `until` (a SpscRing.fence() taken
+   * earlier). A frame whose last fragment lies past it is completed by a later call.
+   */
+  drainTo(budget: number, handler: LogicalFrameHandler, until: number): number {
+    this.handler = handler;
+    this.delivered = 0;
+    const ring = this.ring;
+    try {
+      while (this.delivered < budget && ((until - ring.readIndex) | 0) > 0 && ring.read(this.onRecord)) {
         // onRecord counts deliveries
       }
       return this.delivered;

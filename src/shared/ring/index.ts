@@ -6,4 +6,5 @@ export { Doorbell } from './doorbell.ts';
 export type { WakeHandler } from './doorbell.ts';
 export { RingSender, RingReceiver, TAG_WHOLE, TAG_FIRST, TAG_MIDDLE, TAG_LAST } from './channel.ts';
 export type { RingSenderOptions, LogicalFrameHandler } from './channel.ts';
-export { pairRingCapacity, ringBytesTotal, MIN_PAIR_RING } from './budget.ts';
+export { pairRingCapacity, pairRingBytes, controlRingCapacity, controlRingOffset, ringBytesTotal, MIN_PAIR_RING, CONTROL_RING_MIN } from './budget.ts';
+export { PairSender, PairReceiver, BEHIND_BYTES } from './pair.ts';

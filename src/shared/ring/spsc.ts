@@ -173,6 +173,40 @@ export class SpscRing {
     return n;
   }
 
+  /**
+   * Consumer: the producer's write index now. Every record before it is complete and may be
+   * read; a reader that must not run ahead of something it checked first (pair.ts: the data
+   * ring after the control ring) takes the fence before that check and reads only up to it.
+   */
+  fence(): number {
+    this.wCache = Atomics.load(this.i32, Slot.WRITE);
+    return this.wCache;
+  }
+
+  /** Consumer: the read index (everything before it has been handed over). */
+  get readIndex(): number {
+    return this.r;
+  }
+
+  /**
+   * Consumer: the next record's first four payload bytes as a little-endian u32, without
+   * consuming it; -1 when the ring is empty or the record has fewer than four bytes. The
+   * payload starts 4-aligned, so those bytes never wrap.
+   */
+  peekU32(): number {
+    const r = this.r;
+    if (r === this.wCache) {
+      this.wCache = Atomics.load(this.i32, Slot.WRITE);
+      if (r === this.wCache) return -1;
+    }
+    const pos = r & this.mask;
+    if ((this.i32[this.dataSlot + (pos >> 2)]! & LENGTH_MASK) < 4) return -1;
+    let d = pos + FRAME_HEADER_BYTES;
+    if (d === this.capacity) d = 0;
+    const b = this.data;
+    return (b[d]! | (b[d + 1]! << 8) | (b[d + 2]! << 16) | (b[d + 3]! << 24)) >>> 0;
+  }
+
   isEmpty(): boolean {
     return Atomics.load(this.i32, Slot.WRITE) === Atomics.load(this.i32, Slot.READ);
   }

@@ -39,15 +39,20 @@ export const FrameType = {
 } as const;
 
 /**
- * The frames a held ring still hands on at once (peers.ts): none of them depends on the data
- * before it in the ring, so a subscriber that is behind does not delay takeovers, route and
- * share updates, ownership lists, barrier requests (an answer vouches for what is before it in
- * the ring it goes back in, not for what was before the request), control barriers' answers,
- * or the answers to this shard's own commit barriers and retained sets (those vouch for what
- * this shard sent, not for what is in the ring). All the others wait in order behind the data:
- * PUBLISH and DIRECT are the data, and BARRIER_ACK, COMMIT_BARRIER, MOVE_READY, MOVE_DONE and
- * RETAIN_SET must not overtake it (the answer vouches for every frame before it; a ghost retires
- * only after what was forwarded to it; a retained set keeps its place among the publishes).
+ * The control frames: written into the pair's control ring (shared/ring/pair.ts), which is
+ * always drained, and allowed to pass data that a held data ring keeps back (peers.ts). None of
+ * them depends on the data sent before it, so a subscriber that is behind does not delay
+ * takeovers, sessions, route and share updates, ownership lists, barrier requests (an answer
+ * vouches for what is before it in the ring it goes back in, not for what was before the
+ * request), control barriers' answers, or the answers to this shard's own commit barriers and
+ * retained sets (those vouch for what this shard sent, not for what is in the ring). Unless the
+ * data ring is held, a control frame is still handled after the data sent before it, and data
+ * never before the control frames sent before it (a SESSION before the DIRECTs for it; a route
+ * update before what it routed). All the others go in the data ring, in order with the data:
+ * PUBLISH and DIRECT are the data, and BARRIER_ACK, COMMIT_BARRIER, MOVE_READY, MOVE_DONE,
+ * RETAIN_SET and NODE_MARK must not overtake it (the answer vouches for every frame before it; a
+ * ghost retires only after what was forwarded to it; a retained set keeps its place among the
+ * publishes; a node marker comes after the last message to the old node).
  */
 export const AT_ONCE: Uint8Array = (() => {
   const t = new Uint8Array(256);

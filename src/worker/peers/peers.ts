@@ -3,8 +3,7 @@
 // (frames.ts), and the table from frame type to decoder and receiving part (dispatch.ts).
 import { ByteReader, ByteWriter } from '../../shared/bytes.ts';
 import { AT_ONCE, FrameType, writeBarrier, writeHold } from './frames.ts';
-import { Doorbell, RingReceiver, RingSender, SpscRing, pairRingCapacity } from '../../shared/ring/index.ts';
-import { copyBytes } from '../../shared/ring/copy.ts';
+import { Doorbell, PairReceiver, PairSender, pairRingCapacity } from '../../shared/ring/index.ts';
 import { PairStat, Stat } from '../../shared/stats.ts';
 import type { PeerRings } from '../../shared/control.ts';
 import type { ShardContext } from '../context.ts';
@@ -12,48 +11,30 @@ import type { Backpressure, Source } from '../net/backpressure.ts';
 
 
 const DRAIN_BUDGET = 4096;
-const EMPTY = new Uint8Array(0);
-/** Frames drained between checks of whether a congested subscriber now holds the ring back. */
-const DRAIN_STEP = 64;
 
 /**
- * A peer's ring as a source of messages (backpressure.ts): while a subscriber it wrote to is
- * congested, the ring is *held*. It never waits for a spill (`spillWaiting` stays true):
- * two shards each waiting for a spill into the other's ring would wait forever.
+ * A peer's data ring as a source of messages (backpressure.ts): while a subscriber it wrote to
+ * is congested, the ring is *held*: simply not drained until the subscriber catches up. It never
+ * waits for a spill (`spillWaiting` stays true): two shards each waiting for a spill into the
+ * other's ring would wait forever.
  *
- * A held ring is still drained, so that control work never waits for someone else's socket
- * (a CONNECT's takeover, route updates, answers: frames.ts AT_ONCE): those frames are handled
- * as they come; the others (the data, and the barriers that vouch for it) are copied in order
- * into `parked`, handled once the ring goes on, before anything newer from the ring. The peer
- * is told (HOLD), so that its publishers wait for us as if the ring were full: what is parked
- * is then what was already on its way, bounded by `parkMax` bytes; past that (a peer that writes
- * on regardless) the ring is simply not drained until it goes on, as before.
+ * Control work never waits for someone else's socket: a CONNECT's takeover, route updates and
+ * answers (frames.ts AT_ONCE) travel in the pair's control ring, which is always drained and may
+ * pass held data (shared/ring/pair.ts has the order rules). The peer is told (HOLD), so that its
+ * publishers wait for us as if the ring were full.
  */
 class RingSource implements Source {
   pausedBy = 0;
   spillWaiting = true;
-  /** Frames held back, in ring order (copies), from `head` on. */
-  parked: Uint8Array[] = [];
-  head = 0;
-  parkedBytes = 0;
   /** The peer was told HOLD (and not yet RESUME). */
   holdSent = false;
+  /** Bound once: the pair receiver asks it between steps. */
+  readonly held = (): boolean => this.pausedBy > 0;
   private readonly wake: () => void;
   constructor(wake: () => void) { this.wake = wake; }
   unpause(): void {
     if (this.pausedBy > 0 && --this.pausedBy === 0) this.wake();
   }
-  park(buf: Uint8Array, off: number, len: number): void {
-    // A copy: `buf` is the ring's own memory (a Buffer, whose slice() is a view), which the
-    // peer writes over as soon as this drain frees it. Views here replayed other frames' bytes
-    // later: messages lost uncounted and "unknown frame type" logged (test/regress/held-ring-
-    // parked-frames-overwritten).
-    const copy = new Uint8Array(len);
-    copyBytes(copy, 0, buf, off, len);
-    this.parked.push(copy);
-    this.parkedBytes += len;
-  }
-  get hasParked(): boolean { return this.head < this.parked.length; }
 }
 
 /** What the parts of a shard use to talk to the other shards (Peers; a fake in unit tests). */
@@ -69,7 +50,7 @@ export interface PeerLink {
   /**
    * Calls `done` once every peer has handled every control frame sent to it so far (route
    * updates); with `data`, once this shard has also handled every frame each peer sent it
-   * before answering (the data, which a held ring makes wait: peers.ts).
+   * before answering (the data, which a held data ring makes wait: the answer is a data frame).
    */
   barrier(done: () => void, timeoutMs?: number, data?: boolean): void;
 }
@@ -85,8 +66,8 @@ export class Peers implements PeerLink {
   private readonly bp: Pick<Backpressure, 'current'>;
   private readonly w = new ByteWriter();
   private readonly r = new ByteReader();
-  private readonly senders: (RingSender | null)[];
-  private readonly receivers: (RingReceiver | null)[];
+  private readonly senders: (PairSender | null)[];
+  private readonly receivers: (PairReceiver | null)[];
   private readonly bells: Doorbell[];
   private readonly own: Doorbell;
   private flushScheduled = false;
@@ -104,11 +85,6 @@ export class Peers implements PeerLink {
     this.wakeScheduled = false;
     if (this.drain()) this.wake();
   };
-  private readonly handlers: ((buf: Uint8Array, off: number, len: number) => void)[] = [];
-  /** While a ring is held: AT_ONCE frames handled, the others parked (RingSource). */
-  private readonly holdHandlers: ((buf: Uint8Array, off: number, len: number) => void)[] = [];
-  /** Bytes a held ring may park (then it is not drained until it goes on). */
-  private readonly parkMax: number;
   /** Bit per peer that told us HOLD: data frames to it pause the publisher that writes them. */
   private heldBy = 0;
   /** Per peer: the publishers paused by its HOLD, resumed at its RESUME. */
@@ -128,9 +104,6 @@ export class Peers implements PeerLink {
     this.receivers = new Array(shard.count).fill(null);
     this.sources = Array.from({ length: shard.count }, () => new RingSource(() => this.wake()));
     this.holdWaiters = Array.from({ length: shard.count }, () => []);
-    // What is on its way when the peer hears HOLD: at most a ring's worth, and the spills of its
-    // publishers' current reads (each waits for its spill to be in the ring).
-    this.parkMax = 2 * this.capacity;
     for (let i = 0; i < shard.count; i++) {
       const pr = rings[i];
       if (pr) this.install(i, pr);
@@ -138,8 +111,9 @@ export class Peers implements PeerLink {
   }
 
   private install(peer: number, pr: PeerRings): void {
-    this.senders[peer] = new RingSender(new SpscRing(pr.out, 0, this.capacity), { doorbell: this.bells[peer]! });
-    this.receivers[peer] = new RingReceiver(new SpscRing(pr.in, 0, this.capacity));
+    this.senders[peer] = new PairSender(pr.out, this.capacity, this.bells[peer]!);
+    const h = (buf: Uint8Array, off: number, len: number): void => this.handle(buf, off, len, peer);
+    this.receivers[peer] = new PairReceiver(pr.in, this.capacity, h, h);
   }
 
   start(): void {
@@ -151,14 +125,9 @@ export class Peers implements PeerLink {
   /** A restarted peer gets fresh rings: finish what the old incarnation wrote, then switch. */
   replace(peer: number, pr: PeerRings): void {
     const old = this.receivers[peer];
-    const src = this.sources[peer]!;
-    // What the old incarnation sent is handled in its order (parked first); the new one knows of no HOLD.
-    while (src.hasParked) { const f = src.parked[src.head++]!; this.handle(f, 0, f.length, peer); }
-    src.parked = []; src.head = 0; src.parkedBytes = 0; src.holdSent = false;
-    if (old) {
-      const handler = (buf: Uint8Array, off: number, len: number): void => this.handle(buf, off, len, peer);
-      while (old.drain(DRAIN_BUDGET, handler) > 0) { /* until empty */ }
-    }
+    // What the old incarnation sent is handled in its order, held or not; the new one knows of no HOLD.
+    this.sources[peer]!.holdSent = false;
+    old?.finish();
     this.onHold(peer, false);
     this.install(peer, pr);
     this.drain();
@@ -172,7 +141,8 @@ export class Peers implements PeerLink {
     const s = this.senders[peer];
     if (s === null || s === undefined) return;
     const before = s.spilledTotal;
-    s.send(this.w.buf, 0, this.w.pos);
+    if (AT_ONCE[this.w.buf[0]!] === 1) s.sendControl(this.w.buf, 0, this.w.pos);
+    else s.sendData(this.w.buf, 0, this.w.pos);
     if (s.spilledTotal !== before) {
       this.shard.stats.add(this.shard.id, Stat.RING_SPILLED, 1);
       this.shard.stats.addPair(this.shard.id, peer, PairStat.RING_SPILLED, 1);
@@ -274,29 +244,16 @@ export class Peers implements PeerLink {
     return more;
   }
 
-  /** One peer's ring: what was parked first, then the ring, held or not. True: budget used up. */
-  private drainFrom(i: number, rx: RingReceiver): boolean {
+  /** One peer's rings: control always, data unless held (pair.ts). True: budget used up. */
+  private drainFrom(i: number, rx: PairReceiver): boolean {
     const bp = this.bp;
     const src = this.sources[i]!;
-    const h = (this.handlers[i] ??= (buf: Uint8Array, off: number, len: number): void => this.handle(buf, off, len, i));
-    let n = 0;
-    let got = 0;
     bp.current = src;
+    let n = 0;
     try {
-      if (src.pausedBy === 0 && src.hasParked) this.replay(src, i);
-      if (src.pausedBy === 0 && !src.hasParked) {
-        do { got = rx.drain(DRAIN_STEP, h); n += got; } while (got === DRAIN_STEP && n < DRAIN_BUDGET && src.pausedBy === 0);
-      }
-      if (src.pausedBy > 0 || src.hasParked) {
+      n = rx.drain(DRAIN_BUDGET, src.held);
+      if (src.pausedBy > 0) {
         if (!src.holdSent) { src.holdSent = true; writeHold(this.writer(), true); this.commit(i); }
-        const hh = (this.holdHandlers[i] ??= (buf: Uint8Array, off: number, len: number): void => {
-          if (AT_ONCE[buf[off]!] === 1) this.handle(buf, off, len, i); else src.park(buf, off, len);
-        });
-        while (n < DRAIN_BUDGET && src.parkedBytes < this.parkMax) {
-          got = rx.drain(DRAIN_STEP, hh);
-          n += got;
-          if (got < DRAIN_STEP) break;
-        }
       } else if (src.holdSent) {
         src.holdSent = false;
         writeHold(this.writer(), false);
@@ -306,22 +263,6 @@ export class Peers implements PeerLink {
       bp.current = null;
     }
     return n >= DRAIN_BUDGET;
-  }
-
-  /** The ring goes on: its parked frames are handled, in order, until one holds it again. */
-  private replay(src: RingSource, from: number): void {
-    const p = src.parked;
-    let k = src.head;
-    while (k < p.length && src.pausedBy === 0) {
-      const f = p[k]!;
-      p[k++] = EMPTY;
-      src.parkedBytes -= f.length;
-      this.handle(f, 0, f.length, from);
-    }
-    if (k < p.length) { src.head = k; return; }
-    src.parked = [];
-    src.head = 0;
-    src.parkedBytes = 0;
   }
 
   /** A held ring may go on: drain again soon (its doorbell may not ring again for a while). */
