@@ -202,10 +202,20 @@ export class Connection implements AsyncWriteOwner {
     this.protocolError(reason, `framing: ${code}`);
   }
 
-  /** Defers further packets (and stops reading) while the CONNECT waits for its session (or an auth hook's answer). */
-  deferPackets(): void {
+  /**
+   * Defers further packets (and stops reading) while the CONNECT waits for its session (or an
+   * auth hook's answer). `pause` false defers without stopping the reads, for a wait that may
+   * end before this call returns (a claim the home shard is: handlers/connack.ts); its caller
+   * pauses if it did not (pauseDeferred).
+   */
+  deferPackets(pause = true): void {
     if (this.deferred === null) this.deferred = []; // already deferring (an auth hook's wait): keep them
-    this.socket.pause();
+    if (pause) this.socket.pause();
+  }
+
+  /** Still deferring after deferPackets(false): stop reading until resumePackets. */
+  pauseDeferred(): void {
+    if (this.deferred !== null && this.state !== ConnState.CLOSED) this.socket.pause();
   }
 
   /**
