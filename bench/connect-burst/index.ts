@@ -71,8 +71,9 @@ async function start(kind: string): Promise<Broker> {
   }
   if (nodeOptions.join('') !== '') process.env.NODE_OPTIONS = nodeOptions.join(' ').trim();
   try {
-    // shoal-base: the same flags and profiling options, another checkout's broker
-    return await startBrokerOf('shoal', { shards: 1, extraArgs: args, root: kind === 'shoal-base' ? values.base : undefined });
+    // shoal-base: the same flags and profiling options, another checkout's broker; a loaded 2-core
+    // machine has taken more than the default 10 s to start one
+    return await startBrokerOf('shoal', { shards: 1, extraArgs: args, root: kind === 'shoal-base' ? values.base : undefined, listenTimeoutMs: 60_000 });
   } finally {
     process.env = saved;
   }
