@@ -7,6 +7,7 @@
 //     [--broker-node-options "--cpu-prof --cpu-prof-dir=DIR"]   (NODE_OPTIONS of Shoal's process)
 //     [--broker-v8-flags "--trace-gc"]   (V8 flags set in Shoal's process at start: v8-flags.mjs)
 //     [--alloc-profile DIR]   (what each worker thread allocated: alloc-prof.mjs, alloc-summary.mjs)
+//     [--base DIR]   (also run the checkout in DIR as `shoal-base`, alternating: e.g. /work/main)
 //     [--worst]   (the 5 slowest messages of each burst, for profile-summary.mjs --spans)
 //     [--broker-output]   (print the broker's stdout and stderr after each run: --trace-gc lines)
 //     [-- extra Shoal flags]
@@ -34,6 +35,7 @@ const { values, positionals } = parseArgs({
     worst: { type: 'boolean', default: false },
     'alloc-profile': { type: 'string', default: '' },
     'broker-v8-flags': { type: 'string', default: '' },
+    base: { type: 'string', default: '' },
   },
 });
 
@@ -69,7 +71,9 @@ async function start(kind: string): Promise<Broker> {
   }
   if (nodeOptions.join('') !== '') process.env.NODE_OPTIONS = nodeOptions.join(' ').trim();
   try {
-    return await startBrokerOf('shoal', { shards: 1, extraArgs: args });
+    // shoal-base: the same flags and profiling options, another checkout's broker; a loaded 2-core
+    // machine has taken more than the default 10 s to start one
+    return await startBrokerOf('shoal', { shards: 1, extraArgs: args, root: kind === 'shoal-base' ? values.base : undefined, listenTimeoutMs: 60_000 });
   } finally {
     process.env = saved;
   }
@@ -98,6 +102,8 @@ function gcSummary(out: string): string {
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 const brokers = values.brokers.split(',');
+if (values.base !== '' && !brokers.includes('shoal-base')) brokers.splice(brokers.indexOf('shoal') + 1, 0, 'shoal-base');
+if (brokers.includes('shoal-base') && values.base === '') { console.error('connect-burst: shoal-base needs --base DIR (a checkout with node_modules)'); process.exit(2); }
 const runs = Number(values.runs);
 const burst = Number(values.burst);
 const results = new Map<string, BurstResult[]>(brokers.map((b) => [b, []]));
@@ -121,7 +127,7 @@ try {
     }
   }
   for (const [kind, rs] of results) {
-    console.log(`${kind} (${rs.length} runs): median p99 before ${median(rs.map((r) => r.before)).toFixed(1)} ms, during ${median(rs.map((r) => r.during)).toFixed(1)} ms (runs: ${rs.map((r) => r.during.toFixed(1)).join(', ')}), burst ${median(rs.map((r) => r.burstMs))} ms, busiest thread's CPU ${median(rs.map((r) => r.threadCpuMs[0] ?? NaN))} ms, accepted ${rs.map((r) => r.accepted).join(', ')}`);
+    console.log(`${kind} (${rs.length} runs): median p99 before ${median(rs.map((r) => r.before)).toFixed(1)} ms, during ${median(rs.map((r) => r.during)).toFixed(1)} ms (runs: ${rs.map((r) => r.during.toFixed(1)).join(', ')}), burst ${median(rs.map((r) => r.burstMs))} ms, busiest thread's CPU ${median(rs.map((r) => r.threadCpuMs[0] ?? NaN))} ms (${(median(rs.map((r) => r.threadCpuMs[0] ?? NaN)) * 1000 / burst).toFixed(0)} µs per connection), accepted ${rs.map((r) => r.accepted).join(', ')}`);
   }
   console.log(`load average (1 min) at the runs' starts: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`);
 } finally {

@@ -37,6 +37,8 @@ export interface BrokerOptions {
   maxPacketSize?: number;
   /** Extra command-line arguments (Shoal) or extra config lines (Mosquitto). */
   extraArgs?: string[];
+  /** Shoal only: another checkout of Shoal to run (its bin/shoal.js, in its directory), for a before/after; default this one. */
+  root?: string;
   /** Shoal only: how long to wait for its "listening on" line (a cluster node joins NATS first). */
   listenTimeoutMs?: number;
 }
@@ -144,7 +146,7 @@ async function startShoal(opts: BrokerOptions): Promise<Broker> {
   const ownTmp = opts.dataDir ? undefined : mkdtempSync(join(tmpdir(), 'shoal-test-'));
   const dataDir = opts.dataDir ?? ownTmp!;
   const args = [
-    SHOAL_BIN,
+    opts.root === undefined ? SHOAL_BIN : join(opts.root, 'bin', 'shoal.js'),
     '--host', '127.0.0.1',
     '--port', '0',
     '--shards', String(opts.shards ?? 1),
@@ -160,7 +162,7 @@ async function startShoal(opts: BrokerOptions): Promise<Broker> {
   // covers that mode in every run).
   if (!opts.extraArgs?.includes('--accept')) args.push('--accept', process.env.SHOAL_TEST_ACCEPT ?? 'main');
   if (opts.extraArgs) args.push(...opts.extraArgs);
-  const s = spawnCaptured(process.execPath, args, ownTmp, REPO_ROOT);
+  const s = spawnCaptured(process.execPath, args, ownTmp, opts.root ?? REPO_ROOT);
   const port = await new Promise<number>((res, rej) => {
     let settled = false;
     const finish = (err: Error | null, p?: number) => {

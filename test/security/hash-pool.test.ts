@@ -91,3 +91,24 @@ test('checkLogin: right password, wrong one, unknown user (checked against the d
     assert.equal(await checkLogin(file, pool, 'alice', undefined), false);
   } finally { await pool.close(); }
 });
+
+test('passwords that are views into one shared buffer (as the shard\'s read slab) travel packed: right answers, the shared buffer left whole', async () => {
+  // 200 checks: more than 2 tasks × 32 per thread, so some wait in the pool object for a task's answer
+  const pool = new HashPool({ threads: 1, maxQueue: 1000, batch: 32, inFlightPerThread: 2 });
+  try {
+    const slab = Buffer.alloc(64 * 1024, 0x2a);
+    let at = 17;
+    const plan = Array.from({ length: 200 }, (_, i) => {
+      const u = users[i % users.length]!;
+      const text = i % 7 === 0 ? `${u.password}x` : i % 11 === 0 ? '' : u.password;
+      const n = slab.write(text, at);
+      const view = slab.subarray(at, at + n);
+      at += n + 3;
+      return { secret: u.secret, view, expect: text === u.password };
+    });
+    const got = await Promise.all(plan.map((c) => pool.verify(c.secret, c.view)));
+    assert.deepEqual(got, plan.map((c) => c.expect));
+    assert.equal(slab.buffer.byteLength, 64 * 1024, 'the shared buffer is not moved away (detached)');
+    assert.equal(pool.queued, 0);
+  } finally { await pool.close(); }
+});

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { userBufferSocket } from '../../src/worker/net/socket-reader.ts';
+import { setReading, userBufferSocket } from '../../src/worker/net/socket-reader.ts';
 
 interface Pair { server: Socket; client: Socket; got: Buffer[]; close(): Promise<void> }
 
 /** A connected pair whose server side reads through userBufferSocket into `got`. */
-async function pair(allowHalfOpen: boolean): Promise<Pair> {
+async function pair(allowHalfOpen: boolean, handleOnly = false): Promise<Pair> {
   const got: Buffer[] = [];
   const listener = net.createServer({ pauseOnConnect: true, allowHalfOpen });
   listener.listen(0, '127.0.0.1');
@@ -22,7 +22,7 @@ async function pair(allowHalfOpen: boolean): Promise<Pair> {
   const server = userBufferSocket(raw, function (n, buf) { got.push(Buffer.from(buf.subarray(0, n))); });
   assert.ok(server !== null, 'a plain, unread socket reads into the callback');
   server.on('error', () => {});
-  server.resume();
+  if (handleOnly) setReading(server, true); else server.resume();
   return {
     server, client, got,
     // The listener's count still holds the raw socket (dropped unclosed): close() would wait for it.
@@ -97,5 +97,29 @@ test('tcp reads: a socket timeout still sees reads as activity and fires when id
   assert.equal(timeouts, 0, 'reads refresh the timeout');
   await until('the idle timeout', () => timeouts === 1, 2000);
   assert.equal(Buffer.concat(p.got).toString(), '......');
+  await p.close();
+});
+
+// setReading, as Connection uses it: the handle is started and stopped, the Readable side never
+// flows (no nextTick or 'resume' event per call), and the stream still ends and closes.
+test('tcp reads: setReading starts and stops the handle only; bytes, pauses and the end of stream as with resume/pause', async () => {
+  const p = await pair(false, true);
+  let resumes = 0;
+  p.server.on('resume', () => resumes++);
+  p.client.write('one');
+  await until('first bytes', () => Buffer.concat(p.got).toString() === 'one');
+  setReading(p.server, false);
+  p.client.write('two');
+  await sleep(100);
+  assert.equal(Buffer.concat(p.got).toString(), 'one', 'nothing is read while stopped');
+  setReading(p.server, true);
+  setReading(p.server, true); // twice: no second readStart
+  await until('bytes sent while stopped', () => Buffer.concat(p.got).toString() === 'onetwo');
+  assert.notEqual(p.server.readableFlowing, true, 'the Readable side was never put into flowing mode');
+  assert.equal(resumes, 0, 'no resume event (no nextTick per call)');
+  const closed = once(p.server, 'close');
+  p.client.end();
+  await closed;
+  assert.equal(p.server.destroyed, true, 'end of stream, not flowing: the socket still ends and closes');
   await p.close();
 });

@@ -18,12 +18,15 @@ export interface HashPoolOptions {
   maxQueue?: number;
   /** most checks sent to a thread as one task (default 32) */
   batch?: number;
+  /** tasks in flight per thread (default 2: one running, one waiting); the rest wait here */
+  inFlightPerThread?: number;
   /** accept plain-text secrets (the password file was loaded with allowPlaintext) */
   allowPlaintext?: boolean;
 }
 
 export const DEFAULT_HASH_QUEUE = 1024;
 const DEFAULT_BATCH = 32;
+const DEFAULT_IN_FLIGHT_PER_THREAD = 2;
 
 export function defaultHashThreads(): number {
   return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 4)));
@@ -37,7 +40,11 @@ export class HashPool {
   private readonly batch: number;
   private readonly allowPlaintext: boolean;
   private pending: Pending[] = [];
+  /** index of the first check of `pending` not yet sent */
+  private sentUpTo = 0;
   private flushQueued = false;
+  private tasksInFlight = 0;
+  private readonly maxTasksInFlight: number;
   private outstanding = 0;
   private closed = false;
 
@@ -46,6 +53,7 @@ export class HashPool {
     this.maxQueue = opts.maxQueue ?? DEFAULT_HASH_QUEUE;
     this.batch = opts.batch ?? DEFAULT_BATCH;
     this.allowPlaintext = opts.allowPlaintext === true;
+    this.maxTasksInFlight = Math.max(1, threads) * (opts.inFlightPerThread ?? DEFAULT_IN_FLIGHT_PER_THREAD);
     this.pool = threads === 0 ? null : new Piscina({
       filename: moduleUrl('./hash-worker.ts', import.meta.url).href,
       minThreads: threads,
@@ -82,24 +90,74 @@ export class HashPool {
 
   private flush(): void {
     this.flushQueued = false;
-    const all = this.pending;
-    this.pending = [];
-    for (let i = 0; i < all.length; i += this.batch) this.send(all.slice(i, i + this.batch));
+    this.sendWaiting();
+  }
+
+  /**
+   * Sends checks that wait, a batch per task, while fewer than maxTasksInFlight are out: piscina
+   * would queue the rest anyway, and checks that wait here are still one array, not a cloned
+   * message each; a task's answer sends the next.
+   */
+  private sendWaiting(): void {
+    while (this.tasksInFlight < this.maxTasksInFlight && this.sentUpTo < this.pending.length) {
+      const from = this.sentUpTo;
+      const to = Math.min(this.pending.length, from + this.batch);
+      this.sentUpTo = to;
+      this.send(this.pending.slice(from, to));
+    }
+    if (this.sentUpTo === this.pending.length) { this.pending = []; this.sentUpTo = 0; }
   }
 
   private send(group: Pending[]): void {
-    const task: VerifyTask = { secrets: group.map((p) => p.secret), passwords: group.map((p) => p.password), allowPlaintext: this.allowPlaintext };
-    (this.pool!.run(task) as Promise<Uint8Array>).then((answers) => {
+    const task = packTask(group, this.allowPlaintext);
+    this.tasksInFlight++;
+    // piscina types transferList from postMessage's options overload; an array is what it passes on
+    (this.pool!.run(task, { transferList: [task.passwords] as never }) as Promise<Uint8Array>).then((answers) => {
+      this.tasksInFlight--;
       this.outstanding -= group.length;
       for (let i = 0; i < group.length; i++) group[i]!.resolve(answers[i] === 1);
+      this.sendWaiting();
     }, (err: unknown) => {
+      this.tasksInFlight--;
       this.outstanding -= group.length;
       for (const p of group) p.reject(err);
+      this.sendWaiting();
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    // checks not yet sent are answered as piscina answers those it had queued: refused
+    const unsent = this.pending.slice(this.sentUpTo);
+    this.pending = [];
+    this.sentUpTo = 0;
+    this.outstanding -= unsent.length;
+    for (const p of unsent) p.reject(new ShoalError(ErrorCode.HASH_POOL_BUSY, 'password hashing pool is closed'));
     await this.pool?.destroy();
   }
+}
+
+/**
+ * A batch as one task whose passwords are one ArrayBuffer, moved to the pool thread (not
+ * copied): each password is a view into the shard's 64 KiB read slab, and postMessage of a view
+ * clones the whole buffer under it (64 KiB per task at least, more when a batch spans slabs).
+ * Layout: a Uint32 length per password, then the passwords' bytes back to back.
+ */
+function packTask(group: Pending[], allowPlaintext: boolean): VerifyTask {
+  let bytes = 0;
+  for (const p of group) bytes += p.password.byteLength;
+  const head = group.length * 4;
+  const buf = new ArrayBuffer(head + bytes);
+  const lengths = new Uint32Array(buf, 0, group.length);
+  const body = new Uint8Array(buf);
+  let at = head;
+  const secrets = new Array<string>(group.length);
+  for (let i = 0; i < group.length; i++) {
+    const p = group[i]!;
+    secrets[i] = p.secret;
+    lengths[i] = p.password.byteLength;
+    body.set(p.password, at);
+    at += p.password.byteLength;
+  }
+  return { secrets, passwords: buf, allowPlaintext };
 }

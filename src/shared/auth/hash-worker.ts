@@ -11,13 +11,21 @@ import { verifySecret } from './password-file.ts';
 // without the right, the thread keeps the process's priority.
 try { setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), 10); } catch { /* not Linux, or not allowed */ }
 
-export interface VerifyTask { secrets: string[]; passwords: Uint8Array[]; allowPlaintext: boolean }
+/**
+ * A batch of checks: `passwords` is one buffer moved here by the shard (hash-pool.ts packTask),
+ * a Uint32 length per check and then the passwords' bytes in order.
+ */
+export interface VerifyTask { secrets: string[]; passwords: ArrayBuffer; allowPlaintext: boolean }
 
 export default function verify(task: VerifyTask): Uint8Array {
-  const out = new Uint8Array(task.secrets.length);
-  for (let i = 0; i < out.length; i++) {
-    const p = task.passwords[i]!;
-    out[i] = verifySecret(task.secrets[i]!, Buffer.from(p.buffer, p.byteOffset, p.byteLength), task.allowPlaintext) ? 1 : 0;
+  const n = task.secrets.length;
+  const out = new Uint8Array(n);
+  const lengths = new Uint32Array(task.passwords, 0, n);
+  let at = n * 4;
+  for (let i = 0; i < n; i++) {
+    const len = lengths[i]!;
+    out[i] = verifySecret(task.secrets[i]!, Buffer.from(task.passwords, at, len), task.allowPlaintext) ? 1 : 0;
+    at += len;
   }
   return out;
 }

@@ -16,7 +16,7 @@ import { Outbox, releaseSlab } from './outbox.ts';
 import type { Source } from './backpressure.ts';
 import type { ClientSocket } from './client-socket.ts';
 import { ConnState, type ConnStateValue } from './conn-state.ts';
-import { ReadSlab, acceptedSocket, userBufferSocket, type AcceptedHandle } from './socket-reader.ts';
+import { ReadSlab, acceptedSocket, setReading, userBufferSocket, type AcceptedHandle } from './socket-reader.ts';
 import { parseWhole } from '../protocol/parse.ts';
 import { CONNECTION_BYTES, released } from './reclaim.ts';
 import { writableHandle, type AsyncWriteOwner } from './handle-write.ts';
@@ -133,7 +133,7 @@ export class Connection implements AsyncWriteOwner {
     socket.on('drain', onSocketDrain);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
-    socket.resume();
+    setReading(socket, true);
   }
 
   /** Peer address for logs (computed when asked: a string per idle connection adds up). */
@@ -166,7 +166,7 @@ export class Connection implements AsyncWriteOwner {
       bp.current = null;
     }
     // Something we published went to a congested subscriber: read no more until it drains.
-    if (this.pausedBy > 0 && (this.state as ConnStateValue) !== ConnState.CLOSED) this.socket.pause();
+    if (this.pausedBy > 0 && (this.state as ConnStateValue) !== ConnState.CLOSED) setReading(this.socket, false);
   }
 
   onDrain(): void {
@@ -202,10 +202,20 @@ export class Connection implements AsyncWriteOwner {
     this.protocolError(reason, `framing: ${code}`);
   }
 
-  /** Defers further packets (and stops reading) while the CONNECT waits for its session (or an auth hook's answer). */
-  deferPackets(): void {
+  /**
+   * Defers further packets (and stops reading) while the CONNECT waits for its session (or an
+   * auth hook's answer). `pause` false defers without stopping the reads, for a wait that may
+   * end before this call returns (a claim the home shard is: handlers/connack.ts); its caller
+   * pauses if it did not (pauseDeferred).
+   */
+  deferPackets(pause = true): void {
     if (this.deferred === null) this.deferred = []; // already deferring (an auth hook's wait): keep them
-    this.socket.pause();
+    if (pause) setReading(this.socket, false);
+  }
+
+  /** Still deferring after deferPackets(false): stop reading until resumePackets. */
+  pauseDeferred(): void {
+    if (this.deferred !== null && this.state !== ConnState.CLOSED) setReading(this.socket, false);
   }
 
   /**
@@ -231,7 +241,7 @@ export class Connection implements AsyncWriteOwner {
       }
       if ((this.deferred as Buffer[] | null) !== null) return;
     }
-    if (this.state !== ConnState.CLOSED && this.pausedBy === 0) this.socket.resume();
+    if (this.state !== ConnState.CLOSED && this.pausedBy === 0) setReading(this.socket, true);
   }
 
   /**
@@ -247,7 +257,7 @@ export class Connection implements AsyncWriteOwner {
   /** A subscriber this connection waited for drained (backpressure.ts). */
   unpause(): void {
     if (this.pausedBy > 0) this.pausedBy--;
-    if (this.pausedBy === 0 && this.deferred === null && this.state !== ConnState.CLOSED) this.socket.resume();
+    if (this.pausedBy === 0 && this.deferred === null && this.state !== ConnState.CLOSED) setReading(this.socket, true);
   }
 
   /** Parses a non-PUBLISH packet with mqtt-packet (reference codec). Throws on malformed input. */
@@ -391,7 +401,7 @@ export class Connection implements AsyncWriteOwner {
    */
   private readAfterClose(n: number): void {
     this.closedReadBudget -= n;
-    if (this.closedReadBudget <= 0) this.socket.pause();
+    if (this.closedReadBudget <= 0) setReading(this.socket, false);
   }
 
   private markClosed(): void {

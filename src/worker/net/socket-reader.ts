@@ -18,6 +18,7 @@
 // the handle, which keeps its `onread`.
 
 import net, { type Socket } from 'node:net';
+import util from 'node:util';
 import { copyBytes } from '../../shared/ring/copy.ts';
 import { streamWrap } from './stream-binding.ts';
 
@@ -52,15 +53,14 @@ const kDirect = Symbol('shoal.directRead');
  * not at accept.
  */
 export function acceptedSocket<T>(handle: AcceptedHandle, callback: ReadCallback<T>): Socket {
-  const s = directSocket(handle, false, callback);
-  (s as Socket & { [kDirect]?: true })[kDirect] = true;
-  return s;
+  return directSocket(handle, false, callback);
 }
 
 function directSocket<T>(handle: object, allowHalfOpen: boolean, callback: ReadCallback<T>): Socket {
   const buffer = (readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE));
   const opts = { handle, allowHalfOpen, pauseOnCreate: true, onread: { buffer, callback } };
   const socket = new net.Socket(opts as unknown as net.SocketConstructorOpts);
+  (socket as Socket & { [kDirect]?: true })[kDirect] = true;
   if (readState !== null) {
     const h = handle as ReadHandle;
     streamRead ??= h.onread; // Node's onStreamRead, set on the handle by the constructor
@@ -115,6 +115,35 @@ export function userBufferSocket<T>(raw: object, callback: ReadCallback<T>): Soc
   if (handle === null || handle === undefined || r.destroyed || r.connecting || r.bytesRead > 0) return null;
   r._handle = null; // `raw` never read a byte (it arrived paused) and is dropped unclosed: the handle is the new socket's
   return directSocket(handle, r.allowHalfOpen, callback);
+}
+
+/** A libuv stream handle as net.Socket keeps it (`reading`: whether readStart is in effect). */
+interface StreamHandle { reading: boolean; readStart(): number; readStop(): number }
+
+/**
+ * Starts (`on`) or stops reading `socket`. A direct socket (its bytes go to a callback:
+ * directSocket) is started and stopped on its handle only, as net.Socket's own resume() and
+ * pause() do before they also put the Readable side into or out of flowing mode: no byte ever
+ * flows through that side, and each resume() of a paused stream costs a nextTick (its record
+ * and async context, ~0.7 KB) and a 'resume' event; one per connection at take-up made that a
+ * tenth of what a CONNECT burst allocates per connection. End of stream still ends the socket:
+ * Node's read callback pushes EOF and calls read(0), which emits 'end' flowing or not. Any
+ * other socket (TLS, WebSocket, a socket given 'data' listeners) is paused and resumed as usual.
+ */
+export function setReading(socket: { pause(): unknown; resume(): unknown }, on: boolean): void {
+  if ((socket as { [kDirect]?: true })[kDirect] !== true) { if (on) socket.resume(); else socket.pause(); return; }
+  const s = socket as Socket & { _handle?: StreamHandle | null };
+  const h = s._handle;
+  if (h === null || h === undefined || s.destroyed || h.reading === on) return;
+  h.reading = on;
+  const err = on ? h.readStart() : h.readStop();
+  // what net.Socket does with a failed readStart/readStop: the socket is destroyed, 'error' then 'close'
+  if (err !== 0) s.destroy(errnoError(err, on ? 'read' : 'readStop'));
+}
+
+function errnoError(errno: number, syscall: string): Error {
+  const code = util.getSystemErrorName(errno);
+  return Object.assign(new Error(`${syscall} ${code}`), { errno, code, syscall });
 }
 
 /** Write-once storage for bytes read: each read is copied to the next free bytes. */

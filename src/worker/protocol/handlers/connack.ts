@@ -62,8 +62,12 @@ export function refuse(conn: Connection, reason: number, extra?: AuthOutcome): v
 export function proceedConnect(conn: Connection, req: ConnectRequest): void {
   requests.set(conn, req);
   conn.state = ConnState.CONNECTING;
-  conn.deferPackets();
+  // A claim at this shard (its home, with no cluster) is answered before claim() returns: then
+  // the socket is never paused and resumed (two syscalls, a nextTick and the stream's 'pause'
+  // event per CONNECT of a burst). Packets after the CONNECT in this read wait either way.
+  conn.deferPackets(false);
   conn.shard.registry.claim(conn, claimed);
+  if (conn.state === ConnState.CONNECTING) conn.pauseDeferred();
 }
 
 /** The claim's answer: a bug in completing it costs one connection, not the frame loop. */

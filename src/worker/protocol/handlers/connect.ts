@@ -20,6 +20,8 @@ import { proceedConnect, refuse, type ConnectRequest } from './connack.ts';
 /**
  * Checks what mqtt-packet does not: the UTF-8 strings of CONNECT as raw bytes (it decodes with
  * replacement characters) [MQTT-1.5.4-1..2], and Will QoS 3 [MQTT-3.1.2-14]. Returns 0 or a reason.
+ * A cursor through plain functions (skipProps, skipUtf8: the next position, or -1), no closure
+ * or result object per CONNECT.
  */
 function checkConnectBytes(buf: Buffer, off: number, len: number, version: number): number {
   const end = off + len;
@@ -31,32 +33,40 @@ function checkConnectBytes(buf: Buffer, off: number, len: number, version: numbe
   const flags = buf[pos]!;
   pos += 3; // flags + keepalive
   if (((flags >> 3) & 3) === 3) return Reason.MALFORMED_PACKET;
-  const skipProps = (): boolean => {
-    const v = decodeVarint(buf, pos, end);
-    if (v.bytes <= 0) return false;
-    pos += v.bytes + v.value;
-    return pos <= end;
-  };
-  const utf8 = (): boolean => {
-    if (pos + 2 > end) return false;
-    const n = buf.readUInt16BE(pos);
-    const ok = pos + 2 + n <= end && isValidMqttUtf8Bytes(buf, pos + 2, pos + 2 + n);
-    pos += 2 + n;
-    return ok;
-  };
   if (version === 5) {
     const bad = checkConnectProps(buf, pos, end);
     if (bad !== 0) return bad;
-    if (!skipProps()) return Reason.MALFORMED_PACKET;
+    if ((pos = skipProps(buf, pos, end)) < 0) return Reason.MALFORMED_PACKET;
   }
-  if (!utf8()) return Reason.MALFORMED_PACKET;
+  if ((pos = skipUtf8(buf, pos, end)) < 0) return Reason.MALFORMED_PACKET;
   if ((flags & 0x04) !== 0) {
-    if (version === 5 && !skipProps()) return Reason.MALFORMED_PACKET;
-    if (!utf8()) return Reason.MALFORMED_PACKET;
+    if (version === 5 && (pos = skipProps(buf, pos, end)) < 0) return Reason.MALFORMED_PACKET;
+    if ((pos = skipUtf8(buf, pos, end)) < 0) return Reason.MALFORMED_PACKET;
     pos += 2 + buf.readUInt16BE(pos); // will payload is binary
   }
-  if ((flags & 0x80) !== 0 && !utf8()) return Reason.MALFORMED_PACKET;
+  if ((flags & 0x80) !== 0 && skipUtf8(buf, pos, end) < 0) return Reason.MALFORMED_PACKET;
   return 0;
+}
+
+/** Past a properties section (its Variable Byte Integer length, then that many bytes): the next position, or -1. */
+function skipProps(buf: Buffer, pos: number, end: number): number {
+  let value = 0;
+  let mul = 1;
+  for (let i = 0; i < 4; i++) {
+    if (pos >= end) return -1;
+    const b = buf[pos++]!;
+    value += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) return pos + value <= end ? pos + value : -1;
+    mul *= 0x80;
+  }
+  return -1;
+}
+
+/** Past a length-prefixed MQTT UTF-8 string that is valid: the next position, or -1. */
+function skipUtf8(buf: Buffer, pos: number, end: number): number {
+  if (pos + 2 > end) return -1;
+  const n = buf.readUInt16BE(pos);
+  return pos + 2 + n <= end && isValidMqttUtf8Bytes(buf, pos + 2, pos + 2 + n) ? pos + 2 + n : -1;
 }
 
 /**
@@ -69,13 +79,16 @@ function checkConnectProps(buf: Buffer, pos: number, end: number): number {
   if (v.bytes <= 0) return Reason.MALFORMED_PACKET;
   pos += v.bytes;
   const pend = Math.min(pos + v.value, end);
-  let seen = 0n;
+  // identifiers seen, 0-31 and 32-63 (any other is refused below): two words, no BigInt per property
+  let seenLo = 0;
+  let seenHi = 0;
   while (pos < pend) {
     const id = buf[pos]!;
-    if (id !== P.USER_PROPERTY) {
-      const bit = 1n << BigInt(id);
-      if ((seen & bit) !== 0n) return Reason.PROTOCOL_ERROR;
-      seen |= bit;
+    if (id !== P.USER_PROPERTY && id < 64) {
+      const bit = 1 << (id & 31);
+      const seen = id < 32 ? seenLo : seenHi;
+      if ((seen & bit) !== 0) return Reason.PROTOCOL_ERROR;
+      if (id < 32) seenLo |= bit; else seenHi |= bit;
     }
     switch (id) {
       case P.REQUEST_PROBLEM_INFORMATION: case P.REQUEST_RESPONSE_INFORMATION:
@@ -170,17 +183,30 @@ function checkProtocol(conn: Connection, buf: Buffer, off: number, len: number):
   if (pos + 2 > end) return false;
   const nlen = buf.readUInt16BE(pos);
   if (pos + 2 + nlen + 1 > end) return false;
-  const name = buf.toString('latin1', pos + 2, pos + 2 + nlen);
+  // the name's bytes compared where they lie: no string per CONNECT
+  const mqtt = isName(buf, pos + 2, nlen, MQTT_NAME);
+  const mqisdp = !mqtt && isName(buf, pos + 2, nlen, MQISDP_NAME);
   const raw = buf[pos + 2 + nlen]!;
   const level = raw & ~BRIDGE_PROTOCOL_FLAG;
-  if (name !== 'MQTT' && name !== 'MQIsdp') return false; // not MQTT: close without CONNACK [MQTT-3.1.2-1]
-  if ((name === 'MQTT' && (level === 4 || level === 5)) || (name === 'MQIsdp' && level === 3)) {
+  if (!mqtt && !mqisdp) return false; // not MQTT: close without CONNACK [MQTT-3.1.2-1]
+  if ((mqtt && (level === 4 || level === 5)) || (mqisdp && level === 3)) {
     conn.bridge = raw !== level;
     return true;
   }
   conn.version = level === 5 ? 5 : 4;
   refuse(conn, Reason.UNSUPPORTED_PROTOCOL_VERSION);
   return false;
+}
+
+/** The protocol names MQTT knows, as bytes (3.1.1 and 5: MQTT; 3.1: MQIsdp). */
+const MQTT_NAME = Buffer.from('MQTT', 'latin1');
+const MQISDP_NAME = Buffer.from('MQIsdp', 'latin1');
+
+/** Whether buf[at, at + len) holds `name`. */
+function isName(buf: Buffer, at: number, len: number, name: Buffer): boolean {
+  if (len !== name.length) return false;
+  for (let i = 0; i < len; i++) if (buf[at + i] !== name[i]) return false;
+  return true;
 }
 
 /** CONNECT's will, or the reason it is refused. */
