@@ -168,6 +168,8 @@ test('cluster NATS stopped and started again within --cluster-hold: the publishe
   await streaming;
   await eventually(() => acked[q1]!.size === i && acked[q2]!.size === i, 30_000, 'every message acknowledged');
   assert.deepEqual(disconnects, [], 'no DISCONNECT from the broker');
+  // Steady traffic after NATS is back goes straight out again: nothing stays held.
+  await eventually(async () => (await scrape(a.admin)).sum('shoal_cluster_held_messages') === 0, 10_000, 'nothing held once NATS is back');
   assert.equal(closed, 0, 'the connection was never closed');
   for (const topic of [q1, q2]) {
     const seen = (): number[] => remote.messages.filter((m) => m.topic === topic).map((m) => Number(m.payload.toString()));

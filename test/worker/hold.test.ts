@@ -117,3 +117,19 @@ test('hold: a node down fails its acks and forgets its frames', async () => {
   assert.equal(h.bytes, 0);
   assert.equal(h.add(2, frame(2, 60)), true, 'its bytes are free again');
 });
+
+test('hold: later frames queue behind what is held until all of it is out to a node known to listen; then they go straight out, and "no responders" makes them queue again', async () => {
+  const h = new Hold({ ms: 60_000, bytes: 1 << 20 });
+  assert.equal(h.queues(0), false);
+  h.add(0, frame(1));
+  assert.equal(h.queues(0), true);
+  const c = h.ask(0)!;
+  assert.equal(h.queues(0), true, 'checked, not yet answered');
+  h.answered(0, c.token);
+  assert.equal(h.queues(0), true, 'answered, the held frame not yet sent');
+  const a = h.ask(0)!;
+  assert.equal(h.queues(0), false, 'all held frames are out: a new one follows them on the connection');
+  assert.equal(h.has(0), true, 'still waiting for the answer');
+  h.again(0, a.token);
+  assert.equal(h.queues(0), true);
+});

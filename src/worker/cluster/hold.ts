@@ -63,7 +63,19 @@ export class Hold {
 
   get empty(): boolean { return this.busy.size === 0; }
 
-  /** Something for `slot` is held: later frames to it must queue behind. */
+  /**
+   * A frame for `slot` must be held behind what is: something is held and not yet sent to a
+   * node known to listen. Once all of it is out after the reachability check, later frames go
+   * straight out behind it on the same connection (their order holds) with the usual commit
+   * request, and the hold only waits for its answer: steady traffic does not keep a node held.
+   */
+  queues(slot: number): boolean {
+    if (!this.busy.has(slot)) return false;
+    const h = this.slots[slot]!;
+    return !(h.reached && h.sent === h.frames.length);
+  }
+
+  /** Something for `slot` is held (sent or not). */
   has(slot: number): boolean { return this.busy.has(slot); }
 
   /** The slots with something held, in no particular order. */
@@ -87,6 +99,8 @@ export class Hold {
     let resolve!: () => void;
     let reject!: (e: Error) => void;
     const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+    // A turn whose ack never reaches the gate (its publisher went) must not leave a rejection unhandled.
+    promise.catch(() => {});
     const w: Waiter = { at: now, resolve, reject, promise };
     h.waiters.push(w);
     h.open = w;

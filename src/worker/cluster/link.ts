@@ -221,7 +221,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
         if (groups === null) plain = frame;
       }
       const s = this.slots[i]!;
-      if (!this.connected || this.hold.has(i)) { this.holdFrame(i, frame, msg.qos, gated); continue; }
+      if (!this.connected || this.hold.queues(i)) { this.holdFrame(i, frame, msg.qos, gated); continue; }
       this.nc.publish(s.subject, frame);
       if (gated && s.commit === null) this.awaitCommit(s);
     }

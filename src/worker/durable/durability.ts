@@ -153,6 +153,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     if (!long) { this.extra.push(p); return; }
     // Routing runs before the publisher's ack is gated: the next PUBACK / PUBREC is that ack.
     this.longWait = this.longWait === null ? p : Promise.all([this.longWait, p]).then(() => {});
+    this.longWait.catch(() => {}); // handled where the ack waits (held-acks.ts); an ack that never came must not crash the shard
   }
 
   /**
