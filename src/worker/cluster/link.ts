@@ -254,7 +254,6 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
    */
   private probe(): void {
     this.hold.expire(Date.now());
-    const nc = this.nc;
     if (this.nc !== null && this.connected) for (const i of [...this.hold.held()]) this.resend(i);
     this.holdEnded();
   }
