@@ -1,4 +1,4 @@
-import { BACKENDS, BackendStat, backendStat, Stat, type StatsBlock } from '../shared/stats.ts';
+import { BACKENDS, BackendStat, backendStat, ClusterStat, Stat, type StatsBlock } from '../shared/stats.ts';
 import type { ShardSupervisor } from './shards.ts';
 
 /** Shoal's security counters under $SYS/broker/security/ (docs/security.md). */
@@ -107,6 +107,10 @@ export class SysPublisher {
       ['$SYS/broker/connections/handshakes-failed', String(s.sum(Stat.HANDSHAKES_FAILED))],
       ...SECURITY_SYS.map(([topic, stat]): [string, string] => [topic, String(s.sum(stat))]),
       ...backendSys(s),
+      // A shard cut off from NATS holds what other nodes want (worker/cluster/hold.ts); 0 without a cluster.
+      ['$SYS/broker/cluster/held/bytes', String(s.sum(ClusterStat.HELD_BYTES))],
+      ['$SYS/broker/cluster/held/messages', String(s.sum(ClusterStat.HELD_MESSAGES))],
+      ['$SYS/broker/cluster/held/dropped', String(s.sum(ClusterStat.HELD_DROPPED))],
     ];
   }
 

@@ -107,6 +107,8 @@ export interface BrokerConfig {
   clusterNodeId: string;
   clusterNats: string;          // comma-separated NATS URLs
   clusterTimeout: number;       // ms for another node's commit confirmation
+  clusterHold: number;          // ms a held ack waits for NATS to come back (worker/cluster/hold.ts)
+  clusterHoldBytes: number;     // bytes of held frames per shard while NATS is away
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -183,4 +185,6 @@ export const DEFAULTS: BrokerConfig = {
   clusterNodeId: '',
   clusterNats: 'nats://127.0.0.1:4222',
   clusterTimeout: 3000,
+  clusterHold: 30_000,
+  clusterHoldBytes: 16 * 1024 * 1024,
 };

@@ -78,7 +78,16 @@ const BACKEND_SLOTS = 4;
 const BACKEND_STATS = COMMIT_COUNT + 1;
 /** The slot of `stat` (BackendStat) for the backend at `index` in BACKENDS. */
 export function backendStat(index: number, stat: number): number { return BACKEND_STATS + index * BACKEND_SLOTS + stat; }
-export const STAT_COUNT = BACKEND_STATS + BACKENDS.length * BACKEND_SLOTS;
+/**
+ * A shard cut off from NATS (worker/cluster/hold.ts): frames for other nodes it holds (bytes,
+ * messages: gauges) and QoS 0 ones dropped at --cluster-hold-bytes (a counter).
+ */
+export const ClusterStat = {
+  HELD_BYTES: BACKEND_STATS + BACKENDS.length * BACKEND_SLOTS,
+  HELD_MESSAGES: BACKEND_STATS + BACKENDS.length * BACKEND_SLOTS + 1,
+  HELD_DROPPED: BACKEND_STATS + BACKENDS.length * BACKEND_SLOTS + 2,
+} as const;
+export const STAT_COUNT = ClusterStat.HELD_DROPPED + 1;
 
 /** Counts one store commit of `seconds` into the shard's histogram slots (three Float64 adds). */
 export function observeCommit(stats: StatsBlock, shard: number, seconds: number): void {

@@ -172,3 +172,47 @@ test('a stored session comes back with its queue, its in-flight messages and its
   d.deleteOutbound(back, back.inflight.get(5)!);
   assert.equal(store.loadOutbound('keep').length, 1);
 });
+
+test('an ack that waits long (a frame held while NATS is away) waits on its connection alone: another connection\'s ack of the same turn goes at the commit, and the held connection\'s later packets stay behind it', async () => {
+  const { d, store } = await build(1);
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  const a = fakeConn('held');
+  const b = fakeConn('local');
+  d.waitFor(held, true);
+  sendGated(d, a, PUBACK(1), true);
+  sendGated(d, b, PUBACK(2), true);
+  await settle();
+  store.commit();
+  await settle();
+  assert.deepEqual(b.sent.map((x) => x[3]), [2], 'not stopped by the held ack in its group');
+  assert.equal(a.sent.length, 0);
+  sendGated(d, a, PUBACK(3), false);
+  sendGated(d, b, PUBACK(4), false);
+  await settle();
+  store.commit();
+  await settle();
+  assert.deepEqual(b.sent.map((x) => x[3]), [2, 4]);
+  assert.equal(a.sent.length, 0, 'the held connection keeps its order');
+  release();
+  await settle();
+  assert.deepEqual(a.sent.map((x) => x[3]), [1, 3]);
+  assert.equal(a.gated, 0);
+});
+
+test('a held ack that fails (past --cluster-hold) closes its connection with 0x80 instead; nothing after it goes out there', async () => {
+  const { d, store } = await build(1);
+  let fail!: (e: Error) => void;
+  const held = new Promise<void>((_r, j) => { fail = j; });
+  const a = fakeConn('held');
+  d.waitFor(held, true);
+  sendGated(d, a, PUBACK(1), true);
+  sendGated(d, a, PUBACK(2), false);
+  await settle();
+  store.commit();
+  await settle();
+  fail(new Error('held too long'));
+  await settle();
+  assert.equal(a.sent.length, 0);
+  assert.deepEqual(a.disconnected, [0x80]);
+});

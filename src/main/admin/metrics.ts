@@ -2,7 +2,7 @@
 // read at scrape time from the shared stats block and the rings' indices, so a scrape costs the
 // shards nothing: they keep writing their rows as they always do.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { BACKENDS, BackendStat, backendStat, COMMIT_BOUNDS_S, connectedKind, KIND_TRANSPORTS, KIND_VERSIONS, PairStat, Stat, type StatsBlock } from '../../shared/stats.ts';
+import { BACKENDS, BackendStat, backendStat, ClusterStat, COMMIT_BOUNDS_S, connectedKind, KIND_TRANSPORTS, KIND_VERSIONS, PairStat, Stat, type StatsBlock } from '../../shared/stats.ts';
 import { registerShardHistogram } from './histogram.ts';
 import type { ShardsUp } from './health.ts';
 import { RingGauges, type RingSource } from './rings.ts';
@@ -80,6 +80,10 @@ export function createMetrics(src: MetricsSources): Metrics {
       emit({ state: 'up' }, up);
       emit({ state: 'down' }, down);
     });
+    // A shard cut off from NATS holds what other nodes want (worker/cluster/hold.ts).
+    perShard('gauge', 'shoal_cluster_held_bytes', 'Bytes of frames for other nodes the shard holds while it is cut off from NATS', ClusterStat.HELD_BYTES);
+    perShard('gauge', 'shoal_cluster_held_messages', 'Frames for other nodes the shard holds while it is cut off from NATS', ClusterStat.HELD_MESSAGES);
+    perShard('counter', 'shoal_cluster_held_dropped_total', 'QoS 0 messages for other nodes dropped at --cluster-hold-bytes', ClusterStat.HELD_DROPPED);
   }
 
   // Connections

@@ -117,6 +117,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'cluster-node-id', key: 'clusterNodeId', arg: 'ID', type: 'string', group: 'Cluster', help: "this node's id, unique in the cluster and kept across restarts (letters, digits, - and _; needed with --cluster-name)" },
   { name: 'cluster-nats', key: 'clusterNats', arg: 'URL,URL', type: 'string', group: 'Cluster', help: 'NATS servers (with JetStream) the node connects to, tried in order' },
   { name: 'cluster-timeout', key: 'clusterTimeout', arg: 'MS', type: 'int', min: 100, max: 600000, group: 'Cluster', help: 'ms another node has to confirm it committed QoS 1/2 messages sent to it (later, their publishers get no ack, v5: DISCONNECT 0x80, and resend), or to hand over the session of a client id that connects here (later: CONNACK 0x88)' },
+  { name: 'cluster-hold', key: 'clusterHold', arg: 'MS', type: 'int', min: 0, max: 3600000, group: 'Cluster', help: 'while this shard is cut off from NATS: ms the ack of a QoS 1/2 message for another node waits for NATS to come back (its frame held, then sent in order); later the publisher gets no ack (v5: DISCONNECT 0x80) and resends' },
+  { name: 'cluster-hold-bytes', key: 'clusterHoldBytes', arg: 'B', type: 'int', min: 0, max: 2 ** 40, group: 'Cluster', help: 'bytes of frames for other nodes a shard holds while cut off from NATS; past it QoS 1/2 publishers get no ack (v5: DISCONNECT 0x80) and resend, QoS 0 is dropped and counted' },
 
   { name: 'test-hooks', key: 'testHooks', type: 'bool', group: 'Testing', help: 'enable test-only hooks ($SHOAL/test/crash-shard); never in production' },
 ];

@@ -9,7 +9,10 @@
 // subject (so after them, in order); the receiving shard answers once what they changed is
 // committed there, its peer shards included (control/commit-wait.ts). No answer within
 // --cluster-timeout (or a failed one) fails the gate: no ack, the publisher resends.
-import { connect, type NatsConnection, type Msg } from '@nats-io/transport-node';
+//
+// Cut off from NATS, frames for other nodes and their acks wait in the hold (hold.ts) and go
+// out in order once NATS is back; traffic no other node wants is acknowledged as without a cluster.
+import { connect, errors as natsErrors, type NatsConnection, type Msg } from '@nats-io/transport-node';
 import { ByteReader, ByteWriter } from '../../shared/bytes.ts';
 import { fromSubject, messageSubject, moveSubject, natsServers } from '../../shared/cluster/names.ts';
 import type { NodeMoveId } from '../../shared/cluster/moves.ts';
@@ -26,6 +29,8 @@ import { ClusterRetained } from './retained.ts';
 import { NodeShares } from './shares.ts';
 import { Ownership, type HandOver, type NodesView } from './ownership.ts';
 import { readNodeMark } from './frames.ts';
+import { Hold } from './hold.ts';
+import { ClusterStat } from '../../shared/stats.ts';
 import type { MoveLink, NodeMoves } from './node-moves.ts';
 
 /** At most this many nodes (a bitmask per publish, as for shards). */
@@ -43,6 +48,8 @@ interface NodeSlot {
 const COMMIT_FRAME = Uint8Array.of(FrameType.NODE_COMMIT);
 const COMMITTED = 0;
 const FAILED = 1;
+/** While frames are held: how often the acks' bound is checked and, connected, their commit asked for. */
+const PROBE_MS = 250;
 
 /** What a message from another node goes to: routing, as if a client of this shard published it. */
 export interface NodeReceiver {
@@ -62,6 +69,12 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   private commitsDue = false;
   private readonly sendCommits = (): void => this.flushCommits();
   private nc: NatsConnection | null = null;
+  /** nats.js has a live connection (false from its "disconnect" to its "reconnect"). */
+  private connected = true;
+  /** What other nodes want while NATS is away, with the acks waiting for it. */
+  private readonly hold: Hold;
+  private probeTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly probeFn = (): void => this.probe();
   private readonly slots: NodeSlot[] = [];
   private readonly slotOf = new Map<string, number>();
   /** Other nodes' filters; key: node id, value: its slot. */
@@ -93,6 +106,10 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     this.gate = gate;
     this.retained = new ClusterRetained(ctx, retain);
     this.ownership = new Ownership(ctx, this);
+    this.hold = new Hold({ ms: ctx.config.clusterHold, bytes: ctx.config.clusterHoldBytes }, (bytes, frames) => {
+      ctx.stats.set(ctx.id, ClusterStat.HELD_BYTES, bytes);
+      ctx.stats.set(ctx.id, ClusterStat.HELD_MESSAGES, frames);
+    });
   }
 
   /**
@@ -121,10 +138,22 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     void this.followStatus(nc);
   }
 
-  /** NATS back (nats.js has resubscribed): read the retained bucket again, retrying while JetStream comes up. */
+  /**
+   * NATS lost: frames for other nodes are held from now on. Back (nats.js has resubscribed):
+   * the held frames go out (probe), and the retained bucket is read again, retrying while
+   * JetStream comes up.
+   */
   private async followStatus(nc: NatsConnection): Promise<void> {
     for await (const st of nc.status()) {
+      if (st.type === 'disconnect') {
+        this.connected = false;
+        // A probe's resend may have been in nats.js's buffer, which the reconnect discards.
+        this.hold.restart();
+        continue;
+      }
       if (st.type !== 'reconnect') continue;
+      this.connected = true;
+      if (!this.hold.empty) this.probe();
       for (let attempt = 0; this.nc === nc && !nc.isClosed(); attempt++) {
         try { await this.retained.start(nc); break; } catch (err) {
           if (attempt % 10 === 0) this.ctx.log.warn({ err }, 'retained bucket not back yet; trying again');
@@ -137,6 +166,8 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   async stop(): Promise<void> {
     const nc = this.nc;
     this.nc = null;
+    this.stopProbes();
+    for (const i of [...this.hold.held()]) this.hold.drop(i, new Error('the node is stopping'));
     this.retained.stop();
     this.ownership.stop();
     await nc?.drain().catch(() => {});
@@ -190,9 +221,75 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
         if (groups === null) plain = frame;
       }
       const s = this.slots[i]!;
+      if (!this.connected || this.hold.queues(i)) { this.holdFrame(i, frame, msg.qos, gated); continue; }
       this.nc.publish(s.subject, frame);
       if (gated && s.commit === null) this.awaitCommit(s);
     }
+  }
+
+  /**
+   * Cut off from NATS (or still sending what was held, which this frame must follow): held, the
+   * turn's acks waiting for it. Past --cluster-hold-bytes a QoS 1/2 turn is not acknowledged
+   * (lostForward: its QoS 2 ids are forgotten so that the resend is routed again, since this
+   * frame goes nowhere) and QoS 0 is dropped and counted.
+   */
+  private holdFrame(slot: number, frame: Buffer, qos: number, gated: boolean): void {
+    if (!this.hold.add(slot, frame)) {
+      if (qos === 0) this.ctx.stats.add(this.ctx.id, ClusterStat.HELD_DROPPED, 1);
+      else this.gate.lostForward();
+      return;
+    }
+    if (gated) this.gate.waitFor(this.hold.wait(slot, Date.now()), true);
+    if (this.probeTimer === null) {
+      this.ctx.log.warn({ node: this.slots[slot]!.id, connected: this.connected }, 'cluster: holding frames for other nodes until NATS is back (--cluster-hold, --cluster-hold-bytes)');
+      this.probeTimer = setInterval(this.probeFn, PROBE_MS);
+      this.probeTimer.unref();
+    }
+  }
+
+  /**
+   * Every PROBE_MS while something is held: acks held past --cluster-hold fail; connected, each
+   * node's held frames go out in order, then one NODE_COMMIT request whose answer settles every
+   * ack held before it. "No responders" (its shard has not resubscribed yet) holds them again.
+   */
+  private probe(): void {
+    this.hold.expire(Date.now());
+    if (this.nc !== null && this.connected) for (const i of [...this.hold.held()]) this.resend(i);
+    this.holdEnded();
+  }
+
+  /** Sends what `slot` holds, after a first request that shows its node listens (hold.ts, reached). */
+  private resend(i: number): void {
+    const nc = this.nc;
+    const a = nc !== null && this.connected ? this.hold.ask(i) : null;
+    if (a === null) return;
+    const s = this.slots[i]!;
+    for (const f of a.frames) nc!.publish(s.subject, f);
+    nc!.request(s.subject, COMMIT_FRAME, { timeout: this.ctx.config.clusterTimeout }).then(
+      (m) => {
+        if (a.check) { if (this.hold.answered(i, a.token)) this.resend(i); return; }
+        if (m.data[0] === COMMITTED) this.hold.committed(i, a.token);
+        else this.hold.failed(i, new Error(`node ${s.id} could not commit`), a.token);
+        this.holdEnded();
+      },
+      (err: Error) => {
+        // Nobody listens yet, or the check got no answer: held, asked again at the next probe.
+        if (a.check || (err instanceof natsErrors.RequestError && err.isNoResponders())) this.hold.again(i, a.token);
+        else this.hold.failed(i, err, a.token);
+        this.holdEnded();
+      },
+    );
+  }
+
+  private holdEnded(): void {
+    if (!this.hold.empty || this.probeTimer === null) return;
+    this.stopProbes();
+    this.ctx.log.warn('cluster: every held frame is at its node; no longer holding');
+  }
+
+  private stopProbes(): void {
+    if (this.probeTimer !== null) clearInterval(this.probeTimer);
+    this.probeTimer = null;
   }
 
   /** The ack waits until the cluster's bucket has it; a failed put fails the ack (the publisher resends). */
@@ -272,6 +369,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
         // Down: its routes and members go; it announces them again when it is back.
         for (const f of [...this.routes.filters()]) this.routes.remove(f, s.id);
         this.shares.drop(slot);
+        this.hold.drop(slot, new Error(`node ${m.node} is down`));
         this.moves?.nodeDown(m.node);
       }
       return;

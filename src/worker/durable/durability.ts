@@ -30,6 +30,7 @@ import type { Connection } from '../net/connection.ts';
 import { Message } from '../session/message.ts';
 import { AckType } from '../protocol/acks.ts';
 import { toStoredMessage } from './persist.ts';
+import { HeldAcks } from './held-acks.ts';
 import type { Outbound, Session } from '../session/session.ts';
 import type { Store } from '../../shared/store/index.ts';
 import type { ShardContext } from '../context.ts';
@@ -68,6 +69,8 @@ interface Group {
    * PUBREL, PUBCOMP) go out and their connections stay.
    */
   unconfirmed: boolean;
+  /** Acks (by index in items) that also wait for something long, on their connection alone (held-acks.ts). */
+  longs: Map<number, Promise<void>> | null;
 }
 
 /** An awaited COMMIT_BARRIER answer: a group's (publisher acks) or a chained one's (see onCommitBarrier). */
@@ -89,6 +92,9 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   forwards = 0;
   /** A QoS 1/2 message of this turn went nowhere it would be kept (a restarted peer's sessions are not back yet). */
   private lostTurn = false;
+  /** What the next gated PUBACK / PUBREC also waits for (waitFor with `long`), on its connection alone. */
+  private longWait: Promise<void> | null = null;
+  private readonly held = new HeldAcks();
   /** The store holds --max-store-bytes or more (polled, upkeep.ts). */
   storeFull = false;
   private readonly shard: ShardContext;
@@ -141,10 +147,13 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
    * An ack issued in this turn must also wait for `p` (a retained set's commit at the topic's
    * home shard, retain-sync.ts). Counts as a forward, so the publisher's ack waits.
    */
-  waitFor(p: Promise<void>): void {
+  waitFor(p: Promise<void>, long = false): void {
     if (!this.enabled) return;
     this.forwards++;
-    this.extra.push(p);
+    if (!long) { this.extra.push(p); return; }
+    // Routing runs before the publisher's ack is gated: the next PUBACK / PUBREC is that ack.
+    this.longWait = this.longWait === null ? p : Promise.all([this.longWait, p]).then(() => {});
+    this.longWait.catch(() => {}); // handled where the ack waits (held-acks.ts); an ack that never came must not crash the shard
   }
 
   /**
@@ -251,11 +260,15 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     if (!this.enabled) { conn.send(buf); return; }
     let g = this.open;
     if (g === null) {
-      g = this.open = { items: [], left: 0, peers: 0, failed: false, lost: false, unconfirmed: false };
+      g = this.open = { items: [], left: 0, peers: 0, failed: false, lost: false, unconfirmed: false, longs: null };
       if (!this.sealScheduled) { this.sealScheduled = true; setImmediate(this.sealFn); }
     }
     conn.gated++;
     g.items.push(conn, buf);
+    if (this.longWait !== null && (buf[0] === AckType.PUBACK || buf[0] === AckType.PUBREC)) {
+      (g.longs ??= new Map()).set(g.items.length - 2, this.longWait);
+      this.longWait = null;
+    }
   }
 
 
@@ -289,6 +302,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     if (extra.length > 0) this.extra = [];
     const lost = this.lostTurn;
     this.lostTurn = false;
+    this.longWait = null;
     if (g === null) return;
     if (lost) g.lost = true;
     this.open = null;
@@ -330,9 +344,9 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     if (g.lost) this.forgetWithheld(items);
     for (let i = 0; i < items.length; i += 2) {
       const conn = items[i] as Connection;
+      const buf = items[i + 1] as Buffer;
       conn.gated--;
       if (conn.state === ConnState.CLOSED) continue;
-      const buf = items[i + 1] as Buffer;
       if (g.failed) {
         // Not committed: no acknowledgement. The client resends (QoS 1/2 with a session) or knows it was not accepted.
         conn.disconnect(Reason.UNSPECIFIED_ERROR, 'store commit failed');
@@ -347,6 +361,10 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
         this.unacknowledged(conn);
         continue;
       }
+      // An ack that waits long, or a packet behind one: on its connection alone (held-acks.ts),
+      // which counts it as gated until it goes.
+      const wait = g.longs === null ? null : g.longs.get(i) ?? null;
+      if (wait !== null || this.held.has(conn)) { conn.gated++; this.held.park(conn, buf, wait); continue; }
       conn.send(buf);
     }
   }

@@ -23,8 +23,8 @@ import { UntilReady } from './until-ready.ts';
  * ack waits for what the message changed elsewhere.
  */
 export interface ForwardGate {
-  /** The ack also waits for `p` (a retained set's commit at the topic's home shard). */
-  waitFor(p: Promise<void>): void;
+  /** The ack also waits for `p` (a retained set's commit at the topic's home shard); `long`: it may take seconds (durability.ts, releaseAround). */
+  waitFor(p: Promise<void>, long?: boolean): void;
   /** A QoS 1/2 frame went to `peer`. */
   forwarded(peer: number): void;
   /** A QoS 1/2 message matched routes of a restarted peer whose sessions are not back yet. */

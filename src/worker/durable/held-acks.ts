@@ -1,0 +1,44 @@
+// Acks that wait for something that can take long: a frame held for another node while NATS is
+// away (worker/cluster/hold.ts), up to --cluster-hold. The commit gate's groups leave in order
+// (durability.ts); one such ack in a group would stop every later gated packet of the shard,
+// other clients' acks for messages only this node wants included, for the whole outage. So the
+// group lets it go (its own commit is done) and the ack waits here, on its connection alone:
+// that connection's later packets queue behind it (conn.gated stays above 0 until it is out),
+// every other connection goes on.
+import { Reason } from '../../shared/protocol/reason-codes.ts';
+import { ConnState } from '../net/conn-state.ts';
+import type { Connection } from '../net/connection.ts';
+
+interface Entry { buf: Buffer; state: 'waiting' | 'ok' | 'failed' }
+
+export class HeldAcks {
+  private readonly parked = new Map<Connection, Entry[]>();
+
+  /** `conn` has packets waiting here: a later one must wait behind them. */
+  has(conn: Connection): boolean { return this.parked.has(conn); }
+
+  /**
+   * `buf` goes out on `conn` after the packets parked before it and, if given, once `wait`
+   * settles: resolved, it is sent; rejected, the connection is closed with 0x80 instead (the
+   * publisher resends). The caller's conn.gated count is released when it goes.
+   */
+  park(conn: Connection, buf: Buffer, wait: Promise<void> | null): void {
+    const e: Entry = { buf, state: wait === null ? 'ok' : 'waiting' };
+    let q = this.parked.get(conn);
+    if (q === undefined) this.parked.set(conn, q = []);
+    q.push(e);
+    if (wait === null) { if (q.length === 1) this.drain(conn, q); return; }
+    wait.then(() => { e.state = 'ok'; this.drain(conn, q); }, () => { e.state = 'failed'; this.drain(conn, q); });
+  }
+
+  private drain(conn: Connection, q: Entry[]): void {
+    while (q.length > 0 && q[0]!.state !== 'waiting') {
+      const e = q.shift()!;
+      conn.gated--;
+      if (conn.state === ConnState.CLOSED) continue;
+      if (e.state === 'failed') conn.disconnect(Reason.UNSPECIFIED_ERROR, 'not confirmed by the node the message went to; publish it again');
+      else conn.send(e.buf);
+    }
+    if (q.length === 0 && this.parked.get(conn) === q) this.parked.delete(conn);
+  }
+}

@@ -1,0 +1,222 @@
+// A node cut off from NATS (issue #16, docs/cluster.md "NATS lost"), with the real nats-server
+// stopped and started again on the same port and store: local traffic keeps its rate while
+// another publisher's messages for another node are held; a short outage (within
+// --cluster-hold) costs the publishers nothing, and every acknowledged QoS 1/2 message reaches
+// the persistent subscriber on the other node, QoS 2 once, in order; past --cluster-hold-bytes
+// the publisher gets DISCONNECT 0x80, resends, and nothing acknowledged is lost.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import type { Broker } from '../helpers/broker.ts';
+import { collect, connect, endAll, eventually, sleep, subscribe, uid, withTimeout, type Collector, type MqttClient } from '../helpers/clients.ts';
+import { request, scrape } from '../admin/helpers.ts';
+import { natsMissing, routeVisible, startNats, startNode, type Nats } from './helpers.ts';
+
+const skip = natsMissing;
+const CLUSTER = uid('out').replace(/[^A-Za-z0-9_-]/g, '_');
+/** Small enough for test 3 to pass it with 2 KB payloads, large enough for test 2's stream. */
+const HOLD_BYTES = 200_000;
+let nats: Nats;
+let natsDir: string;
+/** a: the publishers' node (one shard, so every publisher shares its commit gate); c: the subscribers'. */
+let a: Broker & { admin: string };
+let c: Broker;
+const clients: MqttClient[] = [];
+
+before(async () => {
+  if (skip) return;
+  natsDir = mkdtempSync(join(tmpdir(), 'shoal-nats-outage-'));
+  nats = await startNats(undefined, natsDir);
+  const b = await startNode(nats, CLUSTER, 'a', { persistence: 'fast', shards: 1, extraArgs: ['--http-port', '0', '--cluster-hold-bytes', String(HOLD_BYTES)] });
+  a = Object.assign(b, { admin: b.urls.http! });
+  c = await startNode(nats, CLUSTER, 'c', { persistence: 'fast' });
+});
+after(async () => {
+  await endAll(clients);
+  await a?.stop();
+  await c?.stop();
+  await nats?.stop();
+  if (natsDir) rmSync(natsDir, { recursive: true, force: true });
+});
+
+/** NATS stopped; resolves once node a says so on /ready. */
+async function natsDown(): Promise<void> {
+  await nats.stop();
+  await eventually(async () => (await request(`${a.admin}/ready`)).status === 503, 10_000, '/ready 503 while NATS is gone');
+}
+
+/** NATS started again on its port and store; resolves once both nodes are ready again. */
+async function natsUp(): Promise<void> {
+  nats = await startNats(nats.port, natsDir);
+  await eventually(async () => (await request(`${a.admin}/ready`)).status === 200, 30_000, 'node a ready again');
+}
+
+/**
+ * The sum over node a's shards of a /metrics family. Read again when a scrape is refused as
+ * malformed: the commit-latency histogram is read while the shard writes it (bucket and count
+ * a commit apart), which the strict parser of test/admin/helpers.ts rejects.
+ */
+async function metric(name: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try { return (await scrape(a.admin)).sum(name); } catch (err) {
+      if (attempt >= 20 || !/Malformed/.test((err as Error).message)) throw err;
+      await sleep(50);
+    }
+  }
+}
+
+/** A persistent v5 subscriber on node c for `topics` at QoS 2, its route visible from node a. */
+async function remoteSubscriber(topics: string[]): Promise<Collector> {
+  const sub = await connect(c.url, { version: 5, clientId: uid('rs'), clean: false, properties: { sessionExpiryInterval: 600 } });
+  clients.push(sub);
+  for (const t of topics) await subscribe(sub, t, { qos: 2 });
+  const got = collect(sub);
+  const probe = await connect(a.url);
+  clients.push(probe);
+  for (const t of topics) await routeVisible(probe, t, got);
+  return got;
+}
+
+/** A persistent v5 publisher on node a that reconnects by itself; counts its server DISCONNECTs by reason. */
+function publisher(): { pub: mqtt.MqttClient; disconnects: number[] } {
+  const pub = mqtt.connect(a.url, { protocolVersion: 5, clientId: uid('pp'), clean: false, reconnectPeriod: 200, properties: { sessionExpiryInterval: 600 } });
+  pub.on('error', () => {});
+  const disconnects: number[] = [];
+  pub.on('disconnect', (p) => disconnects.push(p.reasonCode ?? -1));
+  clients.push(pub);
+  return { pub, disconnects };
+}
+
+/** Publishes `n` QoS `qos` messages numbered 0..n-1 on `topic` at once; resolves when all are acknowledged, with the ms it took. */
+async function burst(pub: mqtt.MqttClient, topic: string, n: number, qos: 1 | 2): Promise<number> {
+  const t0 = performance.now();
+  let acked = 0;
+  const all = Promise.all(Array.from({ length: n }, (_, k) => new Promise<void>((res, rej) => pub.publish(topic, String(k), { qos }, (e) => { if (e) rej(e); else { acked++; res(); } }))));
+  await withTimeout(all, 30_000, `${n} QoS ${qos} acks on ${topic} (${acked} in)`).catch((e: Error) => { throw new Error(`${e.message}; node a's log: ${a.stderr().slice(-3000)}`); });
+  return performance.now() - t0;
+}
+
+test('cluster NATS stopped: a local QoS 1 publisher and persistent subscriber on the node keep their rate (1,000 acknowledged in seconds) while another publisher on the same shard streams to a subscriber on another node', { skip, timeout: 180_000 }, async (t) => {
+  const held = uid('held');
+  const remote = await remoteSubscriber([held]);
+  const { pub: streamer } = publisher();
+  let running = true;
+  t.after(() => { running = false; });
+  const acked = new Set<number>();
+  let i = 0;
+  const streaming = (async () => {
+    while (running) {
+      const k = i++;
+      streamer.publish(held, String(k), { qos: 1 }, (err) => { if (!err) acked.add(k); });
+      await sleep(5);
+    }
+  })();
+  await eventually(() => acked.size >= 50, 20_000, '50 acked before the outage');
+
+  const local = uid('local');
+  const sub = await connect(a.url, { version: 5, clientId: uid('ls'), clean: false, properties: { sessionExpiryInterval: 600 } });
+  clients.push(sub);
+  await subscribe(sub, local, { qos: 1 });
+  const got = collect(sub);
+  const pub = await connect(a.url, { version: 5 });
+  clients.push(pub);
+  const healthy = await burst(pub, local, 1000, 1);
+
+  await natsDown();
+  await sleep(500);
+  assert.ok(await metric('shoal_cluster_held_messages') > 0, 'the stream to node c is held');
+  got.clear();
+  const ms = await burst(pub, local, 1000, 1);
+  await got.waitFor(1000, 10_000);
+  assert.ok(ms < Math.max(5000, 5 * healthy), `1,000 local QoS 1 acks took ${ms.toFixed(0)} ms without NATS (${healthy.toFixed(0)} ms with it)`);
+
+  await natsUp();
+  running = false;
+  await streaming;
+  const missing = (): number[] => { const have = new Set(remote.payloads().map(Number)); return [...acked].filter((k) => !have.has(k)); };
+  await eventually(() => missing().length === 0, 30_000, 'every acknowledged message of the stream at node c').catch(() => {});
+  assert.deepEqual(missing().slice(0, 10), [], `${missing().length} of ${acked.size} acknowledged messages missing on node c`);
+});
+
+test('cluster NATS stopped and started again within --cluster-hold: the publisher is never disconnected, and every acknowledged QoS 1 and QoS 2 message reaches the persistent subscriber on the other node in order, QoS 2 exactly once', { skip, timeout: 180_000 }, async (t) => {
+  const q1 = uid('q1');
+  const q2 = uid('q2');
+  const remote = await remoteSubscriber([q1, q2]);
+  const { pub, disconnects } = publisher();
+  await withTimeout(new Promise<void>((r) => pub.once('connect', () => r())), 10_000, 'the publisher connects');
+  let closed = 0;
+  pub.on('close', () => { closed++; });
+  let running = true;
+  let paused = false;
+  t.after(() => { running = false; });
+  const acked = { [q1]: new Set<number>(), [q2]: new Set<number>() };
+  let i = 0;
+  const streaming = (async () => {
+    while (running) {
+      if (paused) { await sleep(10); continue; }
+      const k = i++;
+      pub.publish(q1, String(k), { qos: 1 }, (err) => { if (!err) acked[q1]!.add(k); });
+      pub.publish(q2, String(k), { qos: 2 }, (err) => { if (!err) acked[q2]!.add(k); });
+      await sleep(10);
+    }
+  })();
+  await eventually(() => acked[q2]!.size >= 50, 20_000, '50 acked before the outage');
+  // Quiet while NATS stops: what a shard hands nats.js in the moment before it sees the
+  // connection drop may be lost, and those acks fail as before (docs/cluster.md, limits). What
+  // this test is about is published once the shard knows, and while NATS comes back.
+  paused = true;
+  await eventually(() => acked[q1]!.size === i && acked[q2]!.size === i, 20_000, 'the stream acknowledged before NATS stops');
+  await natsDown();
+  await sleep(500);
+  paused = false;
+  await sleep(3000);
+  assert.ok(acked[q2]!.size < i, 'acks wait while NATS is away');
+  await natsUp();
+  const back = acked[q2]!.size;
+  await eventually(() => acked[q2]!.size > back + 50, 30_000, 'acks go on after NATS is back');
+  running = false;
+  await streaming;
+  await eventually(() => acked[q1]!.size === i && acked[q2]!.size === i, 30_000, 'every message acknowledged');
+  assert.deepEqual(disconnects, [], 'no DISCONNECT from the broker');
+  // Steady traffic after NATS is back goes straight out again: nothing stays held.
+  await eventually(async () => (await metric('shoal_cluster_held_messages')) === 0, 10_000, 'nothing held once NATS is back');
+  assert.equal(closed, 0, 'the connection was never closed');
+  for (const topic of [q1, q2]) {
+    const seen = (): number[] => remote.messages.filter((m) => m.topic === topic).map((m) => Number(m.payload.toString()));
+    await eventually(() => new Set(seen()).size >= i, 30_000, `every message on ${topic} at node c`).catch(() => {});
+    const got = seen();
+    const have = new Set(got);
+    const missing = [...acked[topic]!].filter((k) => !have.has(k));
+    assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${acked[topic]!.size} acknowledged messages on ${topic} missing at node c`);
+    if (topic === q2) assert.equal(got.length, have.size, 'QoS 2: each message once');
+    const outOfOrder = got.findIndex((v, k) => k > 0 && v < got[k - 1]!);
+    assert.equal(outOfOrder, -1, `${topic} in order (at ${outOfOrder}: ${got.slice(Math.max(0, outOfOrder - 2), outOfOrder + 2).join(',')})`);
+  }
+});
+
+test('cluster NATS stopped past --cluster-hold-bytes: the publisher gets DISCONNECT 0x80 and resends; once NATS is back, every acknowledged message reaches the persistent subscriber on the other node', { skip, timeout: 180_000 }, async () => {
+  const topic = uid('big');
+  const remote = await remoteSubscriber([topic]);
+  const { pub, disconnects } = publisher();
+  await withTimeout(new Promise<void>((r) => pub.once('connect', () => r())), 10_000, 'the publisher connects');
+  await natsDown();
+  const N = 300; // 300 x 2 KB: three times --cluster-hold-bytes
+  const payload = (k: number): string => `${k}:`.padEnd(2048, 'x');
+  const acked = new Set<number>();
+  const all = Promise.all(Array.from({ length: N }, (_, k) => new Promise<void>((res) => {
+    pub.publish(topic, payload(k), { qos: 1 }, (err) => { if (!err) acked.add(k); res(); });
+  })));
+  await eventually(() => disconnects.includes(0x80), 15_000, 'DISCONNECT 0x80 past --cluster-hold-bytes');
+  assert.ok(acked.size < N, `not everything acknowledged while NATS is away (${acked.size})`);
+  assert.ok(await metric('shoal_cluster_held_bytes') <= HOLD_BYTES, 'the hold stays within its bound');
+  await sleep(1000);
+  await natsUp();
+  await withTimeout(all, 60_000, `every publish acknowledged once NATS is back (${acked.size})`).catch((e: Error) => { throw new Error(`${e.message} (${acked.size}); node a's log: ${a.stderr().slice(-3000)}`); });
+  assert.equal(acked.size, N);
+  const missing = (): number[] => { const have = new Set(remote.payloads().map((p) => Number(p.split(':')[0]))); return [...acked].filter((k) => !have.has(k)); };
+  await eventually(() => missing().length === 0, 30_000, 'every acknowledged message at node c').catch(() => {});
+  assert.deepEqual(missing().slice(0, 10), [], `${missing().length} of ${N} acknowledged messages missing at node c`);
+});
