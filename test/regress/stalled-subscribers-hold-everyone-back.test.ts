@@ -34,7 +34,7 @@ interface Isolation {
   slow: { count: number };
 }
 
-interface SlowLine { client: string; filters: string[]; slowJudged: number; probes: number; holds: number; holdsAfterSlow: number; longestHoldMs: number; slowMs: number }
+interface SlowLine { client: string; filters: string[]; slowJudged: number; returns: number; probes: number; holds: number; holdsAfterSlow: number; longestHoldMs: number; slowMs: number }
 
 const h = useBroker({ shards: 1, extraArgs: ['--slow-client-ms', String(SLOW_MS)] });
 
@@ -68,7 +68,7 @@ async function isolation(extra: string[]): Promise<{ iso: Isolation; lost: numbe
 function describe(iso: Isolation, lines: SlowLine[]): string {
   return `healthy ${Math.round(iso.healthyRate)} msg/s, ${Math.round(iso.baseline!.healthyRate)} without (cost ${iso.costPercent}%, load-dependent, not asserted); ` +
     `probe missed ${iso.probe.missedDeadline} of ${iso.probe.sent}; per subscriber on #: ` +
-    lines.map((l) => `judged slow ${l.slowJudged}× (${l.probes} probes), held sources ${l.holds}× (${l.holdsAfterSlow} after), longest ${l.longestHoldMs} ms`).join('; ');
+    lines.map((l) => `judged slow ${l.slowJudged}× (${l.probes} probes, taken back ${l.returns}×), held sources ${l.holds}× (${l.holdsAfterSlow} after), longest ${l.longestHoldMs} ms`).join('; ');
 }
 
 test('two subscribers that never read hold everyone back: judged once, never waited for again, no wait longer than a few windows', async (t) => {
