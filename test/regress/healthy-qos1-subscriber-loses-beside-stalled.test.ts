@@ -105,11 +105,14 @@ test('healthy QoS 1 subscriber loses beside stalled: a bursty reader (pauses sho
     await eventually(() => (line = slowLines().find((l) => l.client === reader.id)) !== undefined, 2_000, 'its line').catch(() => {});
     t.diagnostic(`${got} of ${COUNT}; ${reader.pauses()} pauses; judged slow ${line?.slowJudged ?? 0}x, taken back ${line?.returns ?? 0}x; sources waited ${line?.holds ?? '?'}x, ${line?.holdsAfterSlow ?? 0}x after, longest ${line?.longestHoldMs ?? '?'} ms`);
     assert.equal(got, COUNT, 'the bursty reader lost QoS 1 messages');
-    // Judged at (nearly) every pause, as by the took-nothing rule before 0f33003, it is taken
-    // back about once per pause. Not holdsAfterSlow: once taken back, a client whose queue
+    // Oscillation would be a judgement and a return at (nearly) every pause. (Not provoked by
+    // reverting 0f33003's or 3e033ea's rules, nor by one-window rules both ways: 1-3 judgements
+    // a run, the publisher done before the reader; so this bound is a guard, and the loss above
+    // is what this case catches.) Not holdsAfterSlow: once taken back, a client whose queue
     // hovers at the mark makes its publisher wait again after every few acks (by design: it
-    // reads at speed), 355-450 times a run at load 9 after a single judgement.
-    if (line !== undefined) assert.ok(line.returns <= Math.max(2, reader.pauses() / 4), `taken back ${line.returns} times after being judged slow, in ${reader.pauses()} pauses`);
+    // reads at speed), 355-450 times a run at load 9 after a single judgement. Half its pauses:
+    // at load 20 the starved test process makes some pauses real (main: judged slow 10x).
+    if (line !== undefined) assert.ok(line.returns <= Math.max(2, reader.pauses() / 2), `taken back ${line.returns} times after being judged slow, in ${reader.pauses()} pauses`);
   } finally {
     reader.stop();
     pub.stop();
