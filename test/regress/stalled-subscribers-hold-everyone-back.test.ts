@@ -94,10 +94,14 @@ test('slow readers on # hold everyone back: judged slow, hardly waited for after
     assert.ok(l.slowJudged >= 1, `${l.client} judged slow`);
     // One burst from its kernel's buffer used to make it look fast again: 3-24 waits after its
     // first judgement per run (backpressure.ts, EWMA_WEIGHT); 0 in 4 runs since. A QoS 1 one
-    // near its queue bounds is waited for once more (a probe, staysSlow): each of its sources
-    // (the publisher and the probe pair here) at most once for it.
+    // near its queue bounds is waited for once more (a probe, staysSlow); one at 2,000 msg/s,
+    // near the bound, can also be taken back once by its average or by catching up. Each such
+    // return lets each of its sources (the publisher and the probe pair here) wait about once
+    // for it: with 0 probes, 1 return and 3 waits after it, the bound 2 + 3 * probes failed
+    // 1 of 5 runs at load 6.4 (the broker unchanged). What would be the old defect is returns.
     assert.ok(l.probes <= 1, `${l.client}: ${l.probes} probes`);
-    assert.ok(l.holdsAfterSlow <= 2 + 3 * l.probes, `${l.client}: publishers waited for it ${l.holdsAfterSlow} times after it was judged slow (${l.probes} probes)`);
+    assert.ok(l.returns <= 1 + l.probes, `${l.client}: taken back ${l.returns} times after it was judged slow (${l.probes} probes)`);
+    assert.ok(l.holdsAfterSlow <= 2 + 3 * l.returns, `${l.client}: publishers waited for it ${l.holdsAfterSlow} times after it was judged slow (taken back ${l.returns} times)`);
     assert.ok(l.longestHoldMs <= LONGEST_HOLD_MS, `${l.client}: a publisher waited ${l.longestHoldMs} ms for it`);
   }
   assert.equal(iso.probe.missedDeadline, 0);
