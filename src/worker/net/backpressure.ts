@@ -37,7 +37,7 @@ export interface Source {
  * fell behind (after a quarter window for a congested socket, a whole one for a client behind
  * only by its QoS 1/2 window, whose acks a busy machine delays), it is *slow*: whoever waits
  * for it is released at once and nobody waits for it again until its rate averaged over
- * several windows is above that (and so was its last window), or one window went fast (4× for a congested socket, whose
+ * several windows is above that, or one window went fast (4× for a congested socket, whose
  * kernel buffer empties in bursts; 2× for one behind by its window, which has no such bursts:
  * EWMA_WEIGHT, FAST_FACTOR, WINDOW_FAST_FACTOR), or, past a quarter of its queue bounds, it
  * took at the bound on average since it was judged slow (QUEUE_GUARD_SHARE: a healthy QoS 1
@@ -263,11 +263,7 @@ export class Backpressure {
    * for, it drains at speed and is kept; truly slow, it is judged slow again two windows later.
    */
   private staysSlow(sub: Connection, rate: number, bound: number, drained: number, now: number): boolean {
-    // The average alone is not enough: a reader near the bound that drains in bursts keeps it
-    // above the bound through windows in which it takes (nearly) nothing, is judged slow by two
-    // such windows and was at once taken back by the average, again and again (at load 19, 18
-    // returns in a run, some after a window that took nothing; slow-client-taken-back-idle).
-    if (sub.drainRate >= bound && rate >= bound) return false;
+    if (sub.drainRate >= bound) return false;
     if (sub.congested) return rate < FAST_FACTOR * bound;
     if (rate >= WINDOW_FAST_FACTOR * bound) return false;
     if (!this.nearBound(sub)) return true;
