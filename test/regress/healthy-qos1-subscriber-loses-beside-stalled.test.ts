@@ -15,7 +15,8 @@
 // - beside 2 stalled subscribers: nothing lost, with and without them; the stalled ones judged
 //   slow, no wait for them longer than 20 windows;
 // - a bursty QoS 1 reader (reads 40 ms, pauses 40 ms: pauses shorter than --slow-client-ms)
-//   loses nothing and makes publishers wait at most twice after a first judgement, if any.
+//   loses nothing and, if a loaded machine gets it judged slow at all, is taken back (waited
+//   for again) after few of its pauses: a judgement and return per pause is the oscillation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
@@ -30,7 +31,7 @@ const LONGEST_HOLD_MS = 20 * SLOW_MS;
 
 const h = useBroker({ shards: 2, extraArgs: ['--slow-client-ms', String(SLOW_MS)] });
 
-interface SlowLine { client: string; filters: string[]; slowJudged: number; probes: number; holds: number; holdsAfterSlow: number; longestHoldMs: number }
+interface SlowLine { client: string; filters: string[]; slowJudged: number; returns: number; probes: number; holds: number; holdsAfterSlow: number; longestHoldMs: number }
 
 let seen = 0;
 /** The "slow client closed" lines logged since the last call. */
@@ -68,7 +69,7 @@ test('healthy QoS 1 subscriber loses beside stalled: nothing lost with and witho
 });
 
 /** A QoS 1 subscriber that reads `onMs`, pauses `offMs`, and acknowledges what it read at once. */
-async function burstyReader(port: number, filter: string, onMs: number, offMs: number): Promise<{ seqs: number[]; id: string; stop: () => void }> {
+async function burstyReader(port: number, filter: string, onMs: number, offMs: number): Promise<{ seqs: number[]; id: string; pauses: () => number; stop: () => void }> {
   const id = uid('bursty');
   const s: net.Socket = await rawOpen(port, buildConnect({ clientId: id }));
   s.write(frame(0x82, Buffer.concat([Buffer.from([0, 1]), mqttString(filter), Buffer.from([1])])));
@@ -78,14 +79,15 @@ async function burstyReader(port: number, filter: string, onMs: number, offMs: n
     s.write(frame(0x40, buf.subarray(topicEnd, topicEnd + 2)));
   });
   let on = true;
+  let pauses = 0;
   let timer: NodeJS.Timeout;
   const flip = (): void => {
     on = !on;
-    if (on) s.resume(); else s.pause();
+    if (on) s.resume(); else { s.pause(); pauses++; }
     timer = setTimeout(flip, on ? onMs : offMs);
   };
   timer = setTimeout(flip, onMs);
-  return { seqs, id, stop: () => { clearTimeout(timer); s.destroy(); } };
+  return { seqs, id, pauses: () => pauses, stop: () => { clearTimeout(timer); s.destroy(); } };
 }
 
 test('healthy QoS 1 subscriber loses beside stalled: a bursty reader (pauses shorter than --slow-client-ms) loses nothing and is hardly waited for after a judgement', { timeout: 120_000 }, async (t) => {
@@ -101,9 +103,16 @@ test('healthy QoS 1 subscriber loses beside stalled: a bursty reader (pauses sho
     reader.stop();
     let line: SlowLine | undefined;
     await eventually(() => (line = slowLines().find((l) => l.client === reader.id)) !== undefined, 2_000, 'its line').catch(() => {});
-    t.diagnostic(`${got} of ${COUNT}; judged slow ${line?.slowJudged ?? 0}x, waited for ${line?.holdsAfterSlow ?? 0}x after`);
+    t.diagnostic(`${got} of ${COUNT}; ${reader.pauses()} pauses; judged slow ${line?.slowJudged ?? 0}x, taken back ${line?.returns ?? 0}x; sources waited ${line?.holds ?? '?'}x, ${line?.holdsAfterSlow ?? 0}x after, longest ${line?.longestHoldMs ?? '?'} ms`);
     assert.equal(got, COUNT, 'the bursty reader lost QoS 1 messages');
-    if (line !== undefined) assert.ok(line.holdsAfterSlow <= 2, `publishers waited for it ${line.holdsAfterSlow} times after it was judged slow`);
+    // Oscillation would be a judgement and a return at (nearly) every pause. (Not provoked by
+    // reverting 0f33003's or 3e033ea's rules, nor by one-window rules both ways: 1-3 judgements
+    // a run, the publisher done before the reader; so this bound is a guard, and the loss above
+    // is what this case catches.) Not holdsAfterSlow: once taken back, a client whose queue
+    // hovers at the mark makes its publisher wait again after every few acks (by design: it
+    // reads at speed), 355-450 times a run at load 9 after a single judgement. Half its pauses:
+    // at load 20 the starved test process makes some pauses real (main: judged slow 10x).
+    if (line !== undefined) assert.ok(line.returns <= Math.max(2, reader.pauses() / 2), `taken back ${line.returns} times after being judged slow, in ${reader.pauses()} pauses`);
   } finally {
     reader.stop();
     pub.stop();

@@ -34,7 +34,7 @@ interface Isolation {
   slow: { count: number };
 }
 
-interface SlowLine { client: string; filters: string[]; slowJudged: number; probes: number; holds: number; holdsAfterSlow: number; longestHoldMs: number; slowMs: number }
+interface SlowLine { client: string; filters: string[]; slowJudged: number; returns: number; probes: number; holds: number; holdsAfterSlow: number; longestHoldMs: number; slowMs: number }
 
 const h = useBroker({ shards: 1, extraArgs: ['--slow-client-ms', String(SLOW_MS)] });
 
@@ -68,7 +68,7 @@ async function isolation(extra: string[]): Promise<{ iso: Isolation; lost: numbe
 function describe(iso: Isolation, lines: SlowLine[]): string {
   return `healthy ${Math.round(iso.healthyRate)} msg/s, ${Math.round(iso.baseline!.healthyRate)} without (cost ${iso.costPercent}%, load-dependent, not asserted); ` +
     `probe missed ${iso.probe.missedDeadline} of ${iso.probe.sent}; per subscriber on #: ` +
-    lines.map((l) => `judged slow ${l.slowJudged}× (${l.probes} probes), held sources ${l.holds}× (${l.holdsAfterSlow} after), longest ${l.longestHoldMs} ms`).join('; ');
+    lines.map((l) => `judged slow ${l.slowJudged}× (${l.probes} probes, taken back ${l.returns}×), held sources ${l.holds}× (${l.holdsAfterSlow} after), longest ${l.longestHoldMs} ms`).join('; ');
 }
 
 test('two subscribers that never read hold everyone back: judged once, never waited for again, no wait longer than a few windows', async (t) => {
@@ -94,10 +94,14 @@ test('slow readers on # hold everyone back: judged slow, hardly waited for after
     assert.ok(l.slowJudged >= 1, `${l.client} judged slow`);
     // One burst from its kernel's buffer used to make it look fast again: 3-24 waits after its
     // first judgement per run (backpressure.ts, EWMA_WEIGHT); 0 in 4 runs since. A QoS 1 one
-    // near its queue bounds is waited for once more (a probe, staysSlow): each of its sources
-    // (the publisher and the probe pair here) at most once for it.
+    // near its queue bounds is waited for once more (a probe, staysSlow); one at 2,000 msg/s,
+    // near the bound, can also be taken back once by its average or by catching up. Each such
+    // return lets each of its sources (the publisher and the probe pair here) wait about once
+    // for it: with 0 probes, 1 return and 3 waits after it, the bound 2 + 3 * probes failed
+    // 1 of 5 runs at load 6.4 (the broker unchanged). What would be the old defect is returns.
     assert.ok(l.probes <= 1, `${l.client}: ${l.probes} probes`);
-    assert.ok(l.holdsAfterSlow <= 2 + 3 * l.probes, `${l.client}: publishers waited for it ${l.holdsAfterSlow} times after it was judged slow (${l.probes} probes)`);
+    assert.ok(l.returns <= 1 + l.probes, `${l.client}: taken back ${l.returns} times after it was judged slow (${l.probes} probes)`);
+    assert.ok(l.holdsAfterSlow <= 2 + 3 * l.returns, `${l.client}: publishers waited for it ${l.holdsAfterSlow} times after it was judged slow (taken back ${l.returns} times)`);
     assert.ok(l.longestHoldMs <= LONGEST_HOLD_MS, `${l.client}: a publisher waited ${l.longestHoldMs} ms for it`);
   }
   assert.equal(iso.probe.missedDeadline, 0);

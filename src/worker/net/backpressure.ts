@@ -159,12 +159,23 @@ export class Backpressure {
   settle(sub: Connection, now: number): void {
     if (sub.behindSince === 0) return;
     if (now - sub.behindSince > this.slowMs) {
-      if (!this.judge(sub, now)) sub.slow = false;
+      if (!this.judge(sub, now)) this.takeBack(sub);
       else if (!sub.slow) this.declareSlow(sub);
     }
     if (this.isBehind(sub)) return;
     this.release(sub);
-    if (sub.session === null || sub.session.queued === 0) { sub.behindSince = 0; sub.slow = false; sub.slowWindows = 0; }
+    if (sub.session === null || sub.session.queued === 0) { this.takeBack(sub); sub.behindSince = 0; sub.slowWindows = 0; }
+  }
+
+  /**
+   * A slow period of `sub` ends: it is waited for again. Counted once per period (`returns`),
+   * unlike `holdsAfterSlow`, which counts every time a source begins to wait: a client taken
+   * back whose queue hovers at the mark makes its publisher wait again after every few acks.
+   */
+  private takeBack(sub: Connection): void {
+    if (!sub.slow) return;
+    sub.slow = false;
+    sub.returns++;
   }
 
   /** `sub` caught up, was declared slow, or closed: whoever waited for it may go on. */
@@ -232,14 +243,15 @@ export class Backpressure {
 
   /**
    * `sub` closed: whoever waited goes on. A client that was ever judged slow leaves one line
-   * with what it cost the others: how often a source waited for it (after its first judgement
-   * too) and the longest such wait, the figures test/regress/stalled-subscribers checks.
+   * with what it cost the others: how often it was judged slow and taken back again, how often
+   * a source waited for it (after its first judgement too) and the longest such wait, the
+   * figures test/regress/stalled-subscribers checks.
    */
   closed(sub: Connection, log: Logger): void {
     this.release(sub);
     if (sub.slowJudged === 0) return;
     const filters = sub.session === null ? [] : [...sub.session.subs.keys()].slice(0, 4);
-    log.info({ client: sub.clientId, filters, slowJudged: sub.slowJudged, probes: sub.probes, holds: sub.holds, holdsAfterSlow: sub.holdsAfterSlow, longestHoldMs: sub.longestHoldMs, slowMs: this.slowMs }, 'slow client closed');
+    log.info({ client: sub.clientId, filters, slowJudged: sub.slowJudged, returns: sub.returns, probes: sub.probes, holds: sub.holds, holdsAfterSlow: sub.holdsAfterSlow, longestHoldMs: sub.longestHoldMs, slowMs: this.slowMs }, 'slow client closed');
   }
 
   /**

@@ -104,7 +104,8 @@ export class Connection implements AsyncWriteOwner {
   pausedBy = 0;
   /** What it cost others, logged when a client judged slow goes (backpressure.ts `closed`). */
   holds = 0;                   // times a source was made to wait for it
-  holdsAfterSlow = 0;          // of those, after it was first judged slow
+  holdsAfterSlow = 0;          // of those, after it was first judged slow (one per crossing of the mark: hundreds for a client taken back)
+  returns = 0;                 // of its slow periods, those that ended with it waited for again (taken back, or caught up)
   slowJudged = 0;              // times it was judged slow
   probes = 0;                  // of its slow periods, those that ended in a probe near its queue bounds
   holdStart = 0;               // when the current wait for it began (0: none)
