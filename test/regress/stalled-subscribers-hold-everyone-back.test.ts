@@ -98,9 +98,11 @@ test('slow readers on # hold everyone back: judged slow, hardly waited for after
     // near the bound, can also be taken back once by its average or by catching up. Each such
     // return lets each of its sources (the publisher and the probe pair here) wait about once
     // for it: with 0 probes, 1 return and 3 waits after it, the bound 2 + 3 * probes failed
-    // 1 of 5 runs at load 6.4 (the broker unchanged). What would be the old defect is returns.
+    // 1 of 5 runs at load 6.4 (the broker unchanged). What would be the old defect is returns:
+    // 0-1 beside its probes at load 4-8, 2 with 0 probes once at load 21, 3-18 in runs at load
+    // 18-21 that swung between slow and waited for (BENCHMARKS.md, "Slow-client judgement").
     assert.ok(l.probes <= 1, `${l.client}: ${l.probes} probes`);
-    assert.ok(l.returns <= 1 + l.probes, `${l.client}: taken back ${l.returns} times after it was judged slow (${l.probes} probes)`);
+    assert.ok(l.returns <= 2 + l.probes, `${l.client}: taken back ${l.returns} times after it was judged slow (${l.probes} probes)`);
     assert.ok(l.holdsAfterSlow <= 2 + 3 * l.returns, `${l.client}: publishers waited for it ${l.holdsAfterSlow} times after it was judged slow (taken back ${l.returns} times)`);
     assert.ok(l.longestHoldMs <= LONGEST_HOLD_MS, `${l.client}: a publisher waited ${l.longestHoldMs} ms for it`);
   }
