@@ -9,6 +9,7 @@ import { PairStat, Stat } from '../../shared/stats.ts';
 import type { PeerRings } from '../../shared/control.ts';
 import type { ShardContext } from '../context.ts';
 import type { Backpressure, Source } from '../net/backpressure.ts';
+import { atTurnEnd, enterTurn, leaveTurn } from '../net/turn.ts';
 
 
 const DRAIN_BUDGET = 4096;
@@ -102,7 +103,7 @@ export class Peers implements PeerLink {
   private wakeScheduled = false;
   private readonly wakeFn = (): void => {
     this.wakeScheduled = false;
-    if (this.drain()) this.wake();
+    if (this.drainTurn()) this.wake();
   };
   private readonly handlers: ((buf: Uint8Array, off: number, len: number) => void)[] = [];
   /** While a ring is held: AT_ONCE frames handled, the others parked (RingSource). */
@@ -143,7 +144,7 @@ export class Peers implements PeerLink {
   }
 
   start(): void {
-    this.own.listen(() => this.drain());
+    this.own.listen(() => this.drainTurn());
   }
 
   stop(): void { this.own.stop(); if (this.retryTimer) clearTimeout(this.retryTimer); }
@@ -189,7 +190,7 @@ export class Peers implements PeerLink {
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(this.flushFn);
+      atTurnEnd(this.flushFn); // one doorbell per peer per turn, at the end of the read callback that published
     }
   }
 
@@ -263,6 +264,12 @@ export class Peers implements PeerLink {
       this.ringWaiters = [];
       for (let i = 0; i < w.length; i++) { w[i]!.spillWaiting = false; w[i]!.unpause(); }
     }
+  }
+
+  /** A wake is a turn (net/turn.ts): the socket writes and frames its drain makes go out at its end. */
+  private drainTurn(): boolean {
+    enterTurn();
+    try { return this.drain(); } finally { leaveTurn(); }
   }
 
   private drain(): boolean {
