@@ -20,7 +20,6 @@ import { ReadSlab, acceptedSocket, userBufferSocket, type AcceptedHandle } from 
 import { parseWhole } from '../protocol/parse.ts';
 import { CONNECTION_BYTES, released } from './reclaim.ts';
 import { writableHandle, type AsyncWriteOwner } from './handle-write.ts';
-import { atTurnEnd, enterTurn, leaveTurn } from './turn.ts';
 
 
 /** What a whole packet from a client goes to (the protocol room's dispatcher, set by the wiring). */
@@ -145,11 +144,11 @@ export class Connection implements AsyncWriteOwner {
     if (this.state === ConnState.CLOSED) { this.readAfterClose(nread); return; }
     const start = slab.keep(buf, nread);
     // Everything this read makes the shard send (the reply, a fan-out) goes out at its end.
-    enterTurn();
+    turn.open++;
     try {
       this.onData(slab.buf, start, start + nread);
     } finally {
-      leaveTurn();
+      if (--turn.open === 0) flushTurn();
     }
   }
 
@@ -281,14 +280,13 @@ export class Connection implements AsyncWriteOwner {
   }
 
   /**
-   * One flush per turn for every connection written to: at the end of the read callback or
-   * doorbell wake that caused it, else in one nextTick for all of them (timers, promise
-   * answers; turn.ts).
+   * One flush per turn for every connection written to: at the end of the read callback that
+   * caused it, else in one nextTick for all of them (ring drains, timers, promise answers).
    */
   private scheduleFlush(): void {
     this.flushScheduled = true;
-    if (turn.n === 0) atTurnEnd(flushTurn);
     turn.dirty[turn.n++] = this;
+    if (turn.open === 0 && !turn.tick) { turn.tick = true; process.nextTick(flushTurn); }
   }
 
   sendPacket(packet: mqttPacket.Packet): void {
@@ -421,29 +419,25 @@ export function socketOfAccepted(handle: AcceptedHandle): ClientSocket { return 
 
 
 /**
- * The connections written to in this turn, flushed together at its end (Connection.scheduleFlush, turn.ts).
+ * The connections written to in this turn, flushed together (Connection.scheduleFlush): `open`
+ * counts read callbacks in progress, `tick` says a nextTick flush is pending.
  */
-const turn = { dirty: [] as Connection[], n: 0, next: 0 };
+const turn = { dirty: [] as Connection[], n: 0, open: 0, tick: false };
 
 /** Below what libuv holds of direct writes a connection is not congested (the stream's default high-water mark). */
 const HANDLE_HIGH_WATER = 16 * 1024;
 
 function flushTurn(): void {
+  turn.tick = false;
   const dirty = turn.dirty;
   // A flush may write to other connections (a drain pumping a queue): they join this loop.
   // Slots are cleared, never truncated (an array length store is a V8 runtime call).
-  try {
-    while (turn.next < turn.n) {
-      const c = dirty[turn.next]!;
-      dirty[turn.next++] = undefined as unknown as Connection;
-      c.flush();
-    }
-  } catch (err) {
-    atTurnEnd(flushTurn); // the connections after the one that threw still flush
-    throw err;
+  for (let i = 0; i < turn.n; i++) {
+    const c = dirty[i]!;
+    dirty[i] = undefined as unknown as Connection;
+    c.flush();
   }
   turn.n = 0;
-  turn.next = 0;
 }
 function resumeConnection(c: Connection): void { c.resumePackets(); }
 

@@ -9,7 +9,6 @@ import { PairStat, Stat } from '../../shared/stats.ts';
 import type { PeerRings } from '../../shared/control.ts';
 import type { ShardContext } from '../context.ts';
 import type { Backpressure, Source } from '../net/backpressure.ts';
-import { atTurnEnd, enterTurn, leaveTurn } from '../net/turn.ts';
 
 
 const DRAIN_BUDGET = 4096;
@@ -103,7 +102,7 @@ export class Peers implements PeerLink {
   private wakeScheduled = false;
   private readonly wakeFn = (): void => {
     this.wakeScheduled = false;
-    if (this.drainTurn()) this.wake();
+    if (this.drain()) this.wake();
   };
   private readonly handlers: ((buf: Uint8Array, off: number, len: number) => void)[] = [];
   /** While a ring is held: AT_ONCE frames handled, the others parked (RingSource). */
@@ -144,7 +143,7 @@ export class Peers implements PeerLink {
   }
 
   start(): void {
-    this.own.listen(() => this.drainTurn());
+    this.own.listen(() => this.drain());
   }
 
   stop(): void { this.own.stop(); if (this.retryTimer) clearTimeout(this.retryTimer); }
@@ -190,7 +189,7 @@ export class Peers implements PeerLink {
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      atTurnEnd(this.flushFn); // one doorbell per peer per turn, at the end of the read callback that published
+      process.nextTick(this.flushFn);
     }
   }
 
@@ -264,12 +263,6 @@ export class Peers implements PeerLink {
       this.ringWaiters = [];
       for (let i = 0; i < w.length; i++) { w[i]!.spillWaiting = false; w[i]!.unpause(); }
     }
-  }
-
-  /** A wake is a turn (net/turn.ts): the socket writes and frames its drain makes go out at its end. */
-  private drainTurn(): boolean {
-    enterTurn();
-    try { return this.drain(); } finally { leaveTurn(); }
   }
 
   private drain(): boolean {
