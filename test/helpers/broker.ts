@@ -20,7 +20,7 @@ export const isMosquitto = brokerKind === 'mosquitto';
 export const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHOAL_BIN = join(REPO_ROOT, 'bin', 'shoal.js');
-const LISTEN_TIMEOUT_MS = 10_000;
+const LISTEN_TIMEOUT_MS = 30_000; // a loaded 2-core CI box took more than 10 s to start a broker (the type stripper runs in every isolate)
 const STOP_TIMEOUT_MS = 10_000;
 const OUTPUT_LIMIT = 1 << 20; // keep the last 1 MiB of each stream
 
