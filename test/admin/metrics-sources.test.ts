@@ -93,3 +93,15 @@ test('connections by transport and version, in-flight messages, spills per pair 
   assert.ok(Math.abs(s1.sum - 7.0034) < 1e-9);
   assert.equal(h.find((d) => d.labels.shard === '0')!.count, 0);
 });
+
+test('commit histogram read while a shard writes it: the count is the +Inf bucket (a scrape between the bucket and the count was malformed)', async () => {
+  const { stats, read } = setup();
+  observeCommit(stats, 2, 0.002);
+  // The shard's first add of the next commit (its bucket), before its sum and count: what main can read mid-write.
+  stats.add(2, Stat.COMMIT_LATENCY, 1);
+  const m = await read();
+  const h = series(m, 'shoal_store_commit_seconds') as unknown as { labels: Record<string, string>; buckets: Record<string, number>; count: number }[];
+  const s2 = h.find((d) => d.labels.shard === '2')!;
+  assert.equal(s2.buckets['+Inf'], 2);
+  assert.equal(s2.count, s2.buckets['+Inf']);
+});

@@ -54,18 +54,9 @@ async function natsUp(): Promise<void> {
   await eventually(async () => (await request(`${a.admin}/ready`)).status === 200, 30_000, 'node a ready again');
 }
 
-/**
- * The sum over node a's shards of a /metrics family. Read again when a scrape is refused as
- * malformed: the commit-latency histogram is read while the shard writes it (bucket and count
- * a commit apart), which the strict parser of test/admin/helpers.ts rejects.
- */
+/** The sum over node a's shards of a /metrics family. */
 async function metric(name: string): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    try { return (await scrape(a.admin)).sum(name); } catch (err) {
-      if (attempt >= 20 || !/Malformed/.test((err as Error).message)) throw err;
-      await sleep(50);
-    }
-  }
+  return (await scrape(a.admin)).sum(name);
 }
 
 /** A persistent v5 subscriber on node c for `topics` at QoS 2, its route visible from node a. */

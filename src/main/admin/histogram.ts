@@ -28,8 +28,11 @@ export function registerShardHistogram(registry: Registry, stats: StatsBlock, sh
           const le = b < h.bounds.length ? String(h.bounds[b]) : '+Inf';
           values.push({ metricName: `${h.name}_bucket`, labels: { shard: i, le }, value: cumulative });
         }
+        // The count is the buckets' total as read, not its own slot: the shard adds to a bucket, the
+        // sum and the count one after the other while main reads, and a scrape whose +Inf bucket
+        // and count were a commit apart is malformed to Prometheus' parsers (test/admin/metrics-sources).
         values.push({ metricName: `${h.name}_sum`, labels: { shard: i }, value: stats.get(i, sumSlot) });
-        values.push({ metricName: `${h.name}_count`, labels: { shard: i }, value: stats.get(i, sumSlot + 1) });
+        values.push({ metricName: `${h.name}_count`, labels: { shard: i }, value: cumulative });
       }
       return { name: h.name, help: h.help, type: 'histogram', values, aggregator: 'sum' };
     },
