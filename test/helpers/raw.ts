@@ -131,6 +131,8 @@ export class RawClient {
   private closedAt: number | undefined;
   private closeError: Error | undefined;
   private closeWaiters: Array<() => void> = [];
+  /** Writers waiting for 'drain': one socket listener for all of them, not one per blocked write. */
+  private drainWaiters: Array<() => void> = [];
 
   private constructor(socket: net.Socket, version: Version) {
     this.socket = socket;
@@ -141,6 +143,13 @@ export class RawClient {
     socket.on('end', onGone);
     socket.on('close', onGone);
     socket.on('error', (e) => { this.closeError ??= e; onGone(); });
+    socket.on('drain', () => this.drained());
+  }
+
+  private drained(): void {
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const fn of w) fn();
   }
 
   static open(port: number, opts: RawOpenOptions = {}): Promise<RawClient> {
@@ -226,6 +235,7 @@ export class RawClient {
     if (this.closedAt !== undefined) return;
     this.closedAt = Date.now();
     this.wake();
+    this.drained();
     const w = this.closeWaiters;
     this.closeWaiters = [];
     for (const fn of w) fn();
@@ -244,11 +254,7 @@ export class RawClient {
     return new Promise((res) => {
       if (this.socket.destroyed || !this.socket.writable) return res();
       if (this.socket.write(data)) res();
-      else {
-        const done = () => { this.socket.off('drain', done); this.socket.off('close', done); res(); };
-        this.socket.once('drain', done);
-        this.socket.once('close', done);
-      }
+      else this.drainWaiters.push(res);
     });
   }
 
