@@ -82,14 +82,14 @@ export class Decisions {
     return this.ask(key, ask);
   }
   private async ask(key: string, ask: () => Promise<boolean>): Promise<boolean> {
-    this.outage.asked();
+    const asked = this.outage.asked();
     try {
       const allow = await withTimeout(ask(), this.timeoutMs);
-      this.outage.ok();
+      this.outage.ok(asked);
       this.cache.set(key, allow, Date.now());
       return allow;
     } catch (err) {
-      this.outage.failed(err, this.onErrorAllows);
+      this.outage.failed(err, this.onErrorAllows, asked);
       return this.onErrorAllows;
     }
   }
@@ -110,10 +110,16 @@ function isTimeout(err: unknown): boolean {
 /**
  * A backend's health as this shard sees it: each question and each failure counted (stats
  * block: BackendStat), and the outage logged once when it starts and once when it ends (not
- * per CONNECT).
+ * per CONNECT). Only a question asked after the last change of state changes it again: a slow
+ * backend answers some questions and times out others, out of order, and an older question's
+ * late answer (or late timeout) would otherwise end the outage or start it again, so that one
+ * outage was logged twice.
  */
 export class Outage {
   private down = false;
+  /** Questions asked so far (and failures seen without a question), and the one that last changed the state. */
+  private questions = 0;
+  private changedBy = 0;
   private readonly log: { warn(o: object, m: string): void; info(o: object, m: string): void };
   private readonly what: string;
   private readonly slot: number;
@@ -127,17 +133,22 @@ export class Outage {
     if (set) sink.stats.set(sink.shard, backendStat(this.slot, stat), delta);
     else sink.stats.add(sink.shard, backendStat(this.slot, stat), delta);
   }
-  asked(): void { this.count(BackendStat.REQUESTS, 1); }
-  failed(err: unknown, answer: boolean): void {
+  /** Counts a question; its number goes to `ok` with the answer. */
+  asked(): number { this.count(BackendStat.REQUESTS, 1); return ++this.questions; }
+  /** Question `asked` failed; without one (the client's own error event), a failure seen now. */
+  failed(err: unknown, answer: boolean, asked = ++this.questions): void {
     this.count(isTimeout(err) ? BackendStat.TIMEOUTS : BackendStat.ERRORS, 1);
-    if (this.down) return;
+    if (this.down || asked <= this.changedBy) return;
     this.down = true;
+    this.changedBy = asked;
     this.count(BackendStat.DOWN, 1, true);
     this.log.warn({ err: (err as Error).message, answer: answer ? 'allow' : 'deny' }, `${this.what} unreachable or too slow`);
   }
-  ok(): void {
-    if (!this.down) return;
+  /** Question `asked` (asked()'s number) was answered. */
+  ok(asked: number): void {
+    if (!this.down || asked <= this.changedBy) return;
     this.down = false;
+    this.changedBy = asked;
     this.count(BackendStat.DOWN, 0, true);
     this.log.info({}, `${this.what} answers again`);
   }
