@@ -13,19 +13,33 @@
 // listeners are bound, leaves no doubling to a burst until the process holds --fd-reserve
 // descriptors. Opening /dev/null until the descriptor numbers reach the size is the only way
 // from JavaScript (there is no dup2): one grace period per doubling, here at start.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+
+/** Descriptors left free while the table is grown: another thread (libuv's, an embedding program's) may open some meanwhile. */
+const LEAVE_FREE = 64;
+
+/** The process's soft limit on open descriptors (/proc/self/limits), or null when unknown or unlimited. */
+function openFilesLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m === null ? null : Number(m[1]);
+  } catch { return null; }
+}
 
 /**
  * Grows this process's descriptor table to hold `size` descriptors; returns the table's size
- * reached as far as this call knows (0: nothing done). Stops early, harmlessly, at the process's
- * descriptor limit (EMFILE) or any other error: the table is then as large as it got.
+ * reached as far as this call knows (0: nothing done). Never takes the last LEAVE_FREE
+ * descriptors below the process's limit (a table can never outgrow the limit anyway), and stops
+ * early, harmlessly, at any error (EMFILE): the table is then as large as it got.
  */
 export function reserveFdTable(size: number): number {
   if (process.platform !== 'linux' || size <= 0) return 0;
+  const limit = openFilesLimit();
+  const target = limit === null ? size : Math.min(size, limit - LEAVE_FREE);
   const fds: number[] = [];
   let top = -1;
   try {
-    while (top < size - 1) {
+    while (top < target - 1) {
       top = openSync('/dev/null', 'r');
       fds.push(top);
     }
