@@ -18,6 +18,7 @@ import { Reason } from '../shared/protocol/reason-codes.ts';
 import { Stat, StatsBlock } from '../shared/stats.ts';
 import { validateTopicName } from '../shared/topics/validate.ts';
 import { within } from './deadline.ts';
+import { reserveFdTable } from './fd-table.ts';
 import { listen, listenInShards, shardListenersOf, type Listening } from './listeners.ts';
 import { ShardSupervisor } from './shards.ts';
 import { startLine, urlOf } from './start-line.ts';
@@ -200,6 +201,9 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
 /** createBroker for a configuration already loaded (the CLI's). */
 export async function startBroker(config: BrokerConfig, opts: { handleSignals: boolean; configFile?: string | null }): Promise<Broker> {
   const log = await createLogger(config, null);
+  // Before any socket: a doubling of the table during a CONNECT burst stalls every thread (fd-table.ts).
+  const fdTable = reserveFdTable(config.fdReserve);
+  if (fdTable > 0) log.debug({ fdTable }, 'descriptor table reserved');
   const listeners = listenersOf(config);
   const shardListeners = shardListenersOf(listeners, config.listeners.length);
   const stats = new StatsBlock(config.shards);

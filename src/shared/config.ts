@@ -69,6 +69,7 @@ export interface BrokerConfig {
   // Limits (docs/security.md): 0 = no limit
   maxConnections: number;       // clients past CONNECT, all shards together
   maxConnectionsPerIp: number;  // sockets per client address on one shard
+  fdReserve: number;            // descriptors the process's table holds from start (main/fd-table.ts; 0 = grown on demand)
   connectRate: number;          // new sockets per second per client address (beyond: closed before CONNECT is read)
   maxPublishRate: number;       // PUBLISH packets per second per client (beyond: its reads pause)
   maxPublishBytes: number;      // PUBLISH bytes per second per client (beyond: its reads pause)
@@ -150,6 +151,7 @@ export const DEFAULTS: BrokerConfig = {
   hashThreads: 1,
   maxConnections: 0,
   maxConnectionsPerIp: 0,
+  fdReserve: 4096,
   connectRate: 0,
   maxPublishRate: 0,
   maxPublishBytes: 0,

@@ -7,7 +7,8 @@
 // behind all of them (and behind the CONNACKs of every password check the pool answered
 // meanwhile: 130 ms); now they wait for one turn's allowance at most (issue #13: a burst of
 // 1,000 CONNECTs must not delay other clients' traffic by more than a few ms; docs/security.md
-// and BENCHMARKS.md, "CONNECT burst", have the figures and what is left: GC and scheduling).
+// and BENCHMARKS.md, "CONNECT burst", have the figures; the longest stalls left after this
+// budget were the descriptor table's doublings, reserved at start now: main/fd-table.ts).
 //
 // With no burst the cost is a counter and one setImmediate per turn that saw a new connection.
 import type { Maybe } from '../../auth/hook.ts';
