@@ -166,7 +166,7 @@ export async function runScenario(s: ScenarioSpec): Promise<ScenarioResult> {
     const brokerPort = c.port;
     return {
       connectMs,
-      connections: out.connected + readers.length,
+      connections: out.connected + stalled.length + slow.length,
       connectFailures: {},
       firstFailure: null,
       sent: result.sent,
