@@ -41,7 +41,7 @@ function shoalLauncher(name: string, v: Variant): BrokerLauncher {
       if (dir === null) return 'SHOAL_BASE_DIR is not set (a checkout of the build to compare against)';
       return existsSync(path.join(dir, 'bin', 'shoal.js')) ? null : `${path.join(dir, 'bin', 'shoal.js')} not found`;
     },
-    async start({ shards, startTimeoutMs = 20_000 }) {
+    async start({ shards, admin: wantAdmin = false, startTimeoutMs = 20_000 }) {
       const dir = root() as string;
       // A data dir is passed even in memory mode so a stray write can never land in ./data.
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-'));
@@ -50,7 +50,7 @@ function shoalLauncher(name: string, v: Variant): BrokerLauncher {
         name,
         command: process.execPath,
         args: [path.join(dir, 'bin', 'shoal.js'), '--host', '127.0.0.1', '--port', '0', '--shards', String(shards),
-          '--persistence', persistence, '--data-dir', dataDir, ...extra, ...files(dataDir), ...(scrapeMs > 0 ? ['--http-port', '0'] : [])],
+          '--persistence', persistence, '--data-dir', dataDir, ...extra, ...files(dataDir), ...(scrapeMs > 0 || wantAdmin ? ['--http-port', '0'] : [])],
         cwd: dir,
         // The broker refuses SHOAL_* variables it does not know; this one is the launcher's.
         env: { ...process.env, SHOAL_BASE_DIR: undefined },
@@ -62,10 +62,10 @@ function shoalLauncher(name: string, v: Variant): BrokerLauncher {
         startTimeoutMs,
         cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
       });
-      if (scrapeMs === 0) return handle;
-      if (admin === '') { await handle.stop(); throw new Error(`${name}: no admin URL in the start line`); }
+      if ((scrapeMs > 0 || wantAdmin) && admin === '') { await handle.stop(); throw new Error(`${name}: no admin URL in the start line`); }
+      if (scrapeMs === 0) return wantAdmin ? { ...handle, admin } : handle;
       const scraper = startScraper(`${admin}/metrics`, scrapeMs);
-      return { ...handle, stop: () => { scraper.stop(); return handle.stop(); } };
+      return { ...handle, ...(wantAdmin ? { admin } : {}), stop: () => { scraper.stop(); return handle.stop(); } };
     },
   };
 }

@@ -5,6 +5,8 @@ export interface BrokerHandle {
   readonly name: string;
   readonly port: number;
   readonly pid: number;
+  /** the admin HTTP base URL when the launcher turned it on (LaunchOptions.admin) */
+  readonly admin?: string;
   /** user + system CPU seconds the broker process has used so far; null when unreadable */
   cpuSeconds(): number | null;
   /** peak resident set size (VmHWM) in bytes; null when unreadable */
@@ -21,6 +23,8 @@ export interface BrokerHandle {
 export interface LaunchOptions {
   /** shard count for brokers that have shards (Shoal); others ignore it */
   shards: number;
+  /** turn the admin HTTP port on where the broker has one (the isolation bench reads client placement from it) */
+  admin?: boolean;
   /** how long to wait for the broker to accept connections */
   startTimeoutMs?: number;
 }

@@ -29,10 +29,13 @@ export interface LiveRun { elapsedMs: number; cpuSeconds: number | null; rssByte
 
 const SAMPLE_MS = 250;
 
-/** `many` turns the broker's RSS growth into bytes per connection when it knows the pid */
+/** `many` turns the broker's RSS growth into bytes per connection when it knows the pid;
+ * `isolation` reads (and with --layout, chooses) each client's shard from the admin port */
 function argsFor(o: CompareOptions, handle: BrokerHandle): string[] {
-  if (o.workload !== 'many' || o.toolArgs.includes('--broker-pid')) return o.toolArgs;
-  return [...o.toolArgs, '--broker-pid', String(handle.pid)];
+  const args = [...o.toolArgs];
+  if (o.workload === 'isolation' && handle.admin !== undefined && !args.includes('--admin')) args.push('--admin', handle.admin);
+  if ((o.workload === 'many' || o.workload === 'isolation') && !args.includes('--broker-pid')) args.push('--broker-pid', String(handle.pid));
+  return args;
 }
 
 async function measure(slot: Slot, handle: BrokerHandle, o: CompareOptions, total: number): Promise<RunRecord> {
@@ -74,7 +77,7 @@ async function runSlot(slot: Slot, launcher: BrokerLauncher, o: CompareOptions, 
   const started = performance.now();
   let handle: BrokerHandle;
   try {
-    handle = await launcher.start({ shards: o.shards });
+    handle = await launcher.start({ shards: o.shards, admin: o.workload === 'isolation' });
   } catch (err) {
     const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 200);
     return {

@@ -37,6 +37,10 @@ export function renderMarkdown(c: Comparison): string {
   const perMsg = c.summary.some((s) => s.cpuPerMessage !== null);
   // Only QoS 1/2 loadtests time publish→PUBACK.
   const ack = c.summary.some((s) => s.ackP99 !== undefined && s.ackP99 !== null);
+  // Only isolation --with-baseline reports a cost, and with the admin port a layout.
+  const cost = c.summary.some((s) => s.costPercent != null);
+  const extraCpu = c.summary.some((s) => s.extraCpuUs != null);
+  const layout = c.runs.some((r) => r.figures?.layout != null);
   const summaryColumns: Column<BrokerSummary>[] = [
     { title: 'broker', align: 'l', cell: (s) => s.broker },
     { title: 'runs ok', align: 'r', cell: (s) => `${s.okRuns}/${s.runs}` },
@@ -48,6 +52,8 @@ export function renderMarkdown(c: Comparison): string {
     { title: 'lost (sum)', align: 'r', cell: (s) => String(s.lost) },
     { title: 'broker CPU (s)', align: 'r', cell: (s) => fmtFixed(s.cpuSeconds, 2) },
     ...(perMsg ? [{ title: 'CPU/msg (µs)', align: 'r' as const, cell: (s: BrokerSummary) => fmtFixed(s.cpuPerMessage, 2) }] : []),
+    ...(cost ? [{ title: 'cost %', align: 'r' as const, cell: (s: BrokerSummary) => fmtFixed(s.costPercent ?? null, 1) }] : []),
+    ...(extraCpu ? [{ title: 'extra CPU/msg (µs)', align: 'r' as const, cell: (s: BrokerSummary) => fmtFixed(s.extraCpuUs ?? null, 2) }] : []),
     { title: 'peak RSS (MiB)', align: 'r', cell: (s) => fmtMiB(s.peakRssBytes) },
     ...(perConn ? [{ title: 'RSS/conn (KiB)', align: 'r' as const, cell: (s: BrokerSummary) => fmtKiB(s.rssPerConnBytes) }] : []),
     { title: 'failures', align: 'l', cell: (s) => s.failures.join('; ') },
@@ -82,6 +88,9 @@ export function renderMarkdown(c: Comparison): string {
     { title: 'p99 (ms)', align: 'r', cell: (r) => fmtSig(r.figures?.p99 ?? null) },
     { title: 'lost', align: 'r', cell: (r) => (r.figures ? String(r.figures.lost) : '—') },
     { title: 'broker CPU (s)', align: 'r', cell: (r) => fmtFixed(r.brokerCpuSeconds, 2) },
+    ...(cost ? [{ title: 'cost %', align: 'r' as const, cell: (r: Run) => fmtFixed(r.figures?.costPercent ?? null, 1) }] : []),
+    ...(extraCpu ? [{ title: 'extra CPU/msg (µs)', align: 'r' as const, cell: (r: Run) => fmtFixed(r.figures?.extraCpuUs ?? null, 2) }] : []),
+    ...(layout ? [{ title: 'layout (baseline/measured)', align: 'l' as const, cell: (r: Run) => r.figures?.layout ?? '—' }] : []),
     { title: 'peak RSS (MiB)', align: 'r', cell: (r) => fmtMiB(r.brokerPeakRssBytes) },
     { title: 'status', align: 'l', cell: (r) => (r.ok ? 'ok' : (r.failure ?? 'failed')) },
   ];

@@ -51,7 +51,14 @@ export function extractFigures(report: ToolReport): RunFigures {
     rssPerConnBytes: num(f.brokerRssPerConnBytes),
     ...(isRecord(f.ackLatency) ? { ackP99: num(f.ackLatency.p99) } : {}),
     ...(num(f.received) !== null ? { messages: num(f.received) } : {}),
+    ...(isRecord(f.isolation) ? isolationFigures(f.isolation) : {}),
   };
+}
+
+function isolationFigures(i: Record<string, unknown>): Pick<RunFigures, 'costPercent' | 'layout' | 'extraCpuUs'> {
+  const str = (x: unknown): string => (typeof x === 'string' ? x : '?');
+  const layout = i.layout === null && i.baselineLayout === null ? null : `${str(i.baselineLayout)}/${str(i.layout)}`;
+  return { costPercent: num(i.costPercent), layout, extraCpuUs: num(i.extraCpuUsPerMessage) };
 }
 
 /** null when the run counts, else a short reason such as "exit 1, lost 12" */

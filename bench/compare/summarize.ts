@@ -38,6 +38,8 @@ export function summarize(brokers: readonly string[], runs: readonly RunRecord[]
       peakRssBytes: median(ok.map((r) => r.brokerPeakRssBytes)),
       rssPerConnBytes: median(ok.map((r) => r.figures?.rssPerConnBytes)),
       ...(ok.some((r) => r.figures?.ackP99 != null) ? { ackP99: median(ok.map((r) => r.figures?.ackP99)) } : {}),
+      ...(ok.some((r) => r.figures?.costPercent != null) ? { costPercent: median(ok.map((r) => r.figures?.costPercent)) } : {}),
+      ...(ok.some((r) => r.figures?.extraCpuUs != null) ? { extraCpuUs: median(ok.map((r) => r.figures?.extraCpuUs)) } : {}),
       lost: mine.reduce((sum, r) => sum + (r.figures?.lost ?? 0), 0),
       failures: describeFailures(mine),
     };

@@ -27,6 +27,12 @@ export interface RunFigures {
   rssPerConnBytes: number | null;
   /** loadtest at QoS 1/2: p99 publish→PUBACK / PUBREC latency (ms) */
   ackP99?: number | null;
+  /** isolation: what the stalled/slow subscribers cost the healthy one, % (with --with-baseline) */
+  costPercent?: number | null;
+  /** isolation: where the clients landed (bench/isolation/placement.ts), baseline/measured */
+  layout?: string | null;
+  /** isolation: broker CPU µs per message the stalled/slow subscribers added (with --with-baseline) */
+  extraCpuUs?: number | null;
   /** messages the tool received (loadtest, pingtest): what broker CPU per message divides by */
   messages?: number | null;
 }
@@ -77,6 +83,9 @@ export interface BrokerSummary extends MetricValues {
   failures: string[];
   /** median p99 publish→PUBACK / PUBREC latency (QoS 1/2 loadtest), ms */
   ackP99?: number | null;
+  /** isolation: median cost %, and median broker CPU µs/msg the stalled/slow subscribers added */
+  costPercent?: number | null;
+  extraCpuUs?: number | null;
 }
 
 /** baseline vs other; every value > 1 means the baseline did better */

@@ -15,6 +15,8 @@ import { runCli } from '../lib/cli.ts';
 import type { QoS } from '../lib/packets.ts';
 import { runScenario, type ScenarioResult, type ScenarioSpec } from './scenario.ts';
 import { summarizeReaders, type ReaderGroup } from './readers-summary.ts';
+import { layoutProblem } from './placement.ts';
+import { procCpuSeconds } from '../brokers/proc-stats.ts';
 
 const SPECS: OptionSpec[] = [
   { name: 'messages', kind: 'string', arg: 'N', help: 'messages the publisher sends (default 200000)' },
@@ -26,6 +28,9 @@ const SPECS: OptionSpec[] = [
   { name: 'slow-qos', kind: 'string', arg: '0|1|2', help: 'QoS of every slow subscription (default: 0 and 1 alternating)' },
   { name: 'probe-deadline', kind: 'string', arg: 'SECONDS', help: 'a probe round trip longer than this is missed (default 2)' },
   { name: 'probe-interval', kind: 'string', arg: 'MS', help: 'how often the probe pair sends (default 250)' },
+  { name: 'admin', kind: 'string', arg: 'URL', help: "the broker's admin HTTP base URL (Shoal --http-port): report which shard each client landed on (bench:compare passes it)" },
+  { name: 'layout', kind: 'string', arg: 'DIGITS', help: 'with --admin: re-make connections until the clients land so (publisher, healthy…, stalled…, slow…; equal digits share a shard), e.g. 0011' },
+  { name: 'broker-pid', kind: 'string', arg: 'PID', help: "read the broker's CPU time (/proc) around each phase: CPU per message, and what the stalled/slow subscribers add (bench:compare passes it)" },
   { name: 'with-baseline', kind: 'flag', help: 'first run the same load without stalled and slow subscribers, then report what they cost in %' },
   ...COMMON_SPECS,
 ];
@@ -67,10 +72,19 @@ export interface IsolationFigures {
   stalled: ReaderGroup;
   slow: ReaderGroup;
   publisherStoppedBy: string | null;
+  /** Where the clients landed (placement.ts), measured phase and baseline; null without --admin. */
+  layout: string | null;
+  baselineLayout: string | null;
+  /** Connections re-made to reach --layout, both phases. */
+  placementRemakes: number;
   /** The run without stalled and slow subscribers; `lost`: what its healthy subscribers missed. */
   baseline: { healthyRate: number; publisherAckRate: number; elapsedMs: number; lost: number } | null;
   /** (1 − healthyRate / baseline.healthyRate) × 100, when --with-baseline. */
   costPercent: number | null;
+  /** Broker CPU (--broker-pid) over each phase, s, and per message sent, µs; null without the pid. */
+  brokerCpu: { measured: number; baseline: number | null; usPerMessage: number; baselineUsPerMessage: number | null } | null;
+  /** What the stalled/slow subscribers added to the broker's CPU per message, µs (measured − baseline). */
+  extraCpuUsPerMessage: number | null;
 }
 
 function perSecond(n: number, ms: number): number {
@@ -94,10 +108,14 @@ async function main(): Promise<void> {
   const probeDeadlineMs = o.number('probe-deadline', 2, { min: 0.001, max: 3600 }) * 1000;
   const probeIntervalMs = o.int('probe-interval', 250, 1, 3_600_000);
   const withBaseline = o.flag('with-baseline');
+  const admin = o.has('admin') ? o.string('admin', '').replace(/\/+$/, '') : null;
+  const layout = o.has('layout') ? o.string('layout', '') : null;
+  const layoutBad = layout === null ? null : layoutProblem(layout, 1 + healthy + stalled + slow);
+  if (layoutBad !== null) throw new UsageError(layoutBad);
   if (withBaseline && stalled === 0 && slow === 0) throw new UsageError('--with-baseline needs --stalled or --slow above 0 (otherwise the run is its own baseline)');
   const params = {
     ...commonParams(common), threads: 1, messages, healthy, stalled, stalledQos, slow, slowRate, slowQos,
-    probeDeadline: probeDeadlineMs / 1000, probeInterval: probeIntervalMs, withBaseline,
+    probeDeadline: probeDeadlineMs / 1000, probeInterval: probeIntervalMs, withBaseline, layout,
   };
 
   const ip = await resolveBroker(common.host, common.source.length > 0);
@@ -106,10 +124,25 @@ async function main(): Promise<void> {
   const run = `isolation/${process.pid}-${Date.now().toString(36)}`;
   const spec: ScenarioSpec = {
     conn: connSettings(common, ip), prefix: run, messages, healthy, stalled, slow, slowRate, stalledQos, slowQos,
-    rate: common.rate, probeDeadlineMs, probeIntervalMs,
+    rate: common.rate, probeDeadlineMs, probeIntervalMs, admin, layout,
   };
-  const base = withBaseline ? await runScenario({ ...spec, prefix: `${run}/baseline`, stalled: 0, slow: 0 }) : null;
-  const r = base !== null && base.firstFailure !== null ? base : await runScenario(spec);
+  // The baseline keeps the measured phase's publisher and healthy placement, without the others.
+  const brokerPid = o.has('broker-pid') ? o.int('broker-pid', 0, 1) : null;
+  const cpuOf = async (phase: () => Promise<ScenarioResult>): Promise<[ScenarioResult, number | null]> => {
+    const before = brokerPid === null ? null : procCpuSeconds(brokerPid);
+    const result = await phase();
+    const after = brokerPid === null ? null : procCpuSeconds(brokerPid);
+    return [result, before !== null && after !== null ? after - before : null];
+  };
+  const [base, baseCpu] = withBaseline
+    ? await cpuOf(() => runScenario({ ...spec, prefix: `${run}/baseline`, stalled: 0, slow: 0, layout: layout === null ? null : layout.slice(0, 1 + healthy) }))
+    : [null, null];
+  const [r, cpu] = base !== null && base.firstFailure !== null ? [base, null] : await cpuOf(() => runScenario(spec));
+  const usPer = (s: number | null, n: number): number | null => (s === null || n === 0 ? null : round3((s * 1e6) / n));
+  const brokerCpu = cpu === null ? null : {
+    measured: round3(cpu), baseline: baseCpu === null ? null : round3(baseCpu),
+    usPerMessage: usPer(cpu, r.sent) ?? 0, baselineUsPerMessage: base === null ? null : usPer(baseCpu, base.sent),
+  };
 
   const healthyRate = perSecond(r.healthy.unique / healthy, r.elapsedMs);
   const baseRate = base === null ? 0 : perSecond(base.healthy.unique / healthy, base.elapsedMs);
@@ -128,8 +161,13 @@ async function main(): Promise<void> {
     stalled: summarizeReaders(r.stalled, r.sent),
     slow: summarizeReaders(r.slow, r.sent),
     publisherStoppedBy: r.stoppedBy,
+    layout: r.placement.layout,
+    baselineLayout: base?.placement.layout ?? null,
+    placementRemakes: r.placement.remakes + (base?.placement.remakes ?? 0),
     baseline: base === null ? null : { healthyRate: baseRate, publisherAckRate: perSecond(base.acked, base.publishMs), elapsedMs: round3(base.elapsedMs), lost: base.sent * healthy - base.healthy.unique },
     costPercent: base === null || baseRate === 0 ? null : round3((1 - healthyRate / baseRate) * 100),
+    brokerCpu,
+    extraCpuUsPerMessage: brokerCpu === null || brokerCpu.baselineUsPerMessage === null ? null : round3(brokerCpu.usPerMessage - brokerCpu.baselineUsPerMessage),
   };
   const figures: Figures & { isolation: IsolationFigures } = { ...core, isolation };
   const error = r.firstFailure === null ? null : {
@@ -147,6 +185,8 @@ async function main(): Promise<void> {
     ...lines.slice(2),
     `publish→deliver latency (healthy, ms): p50 ${d.p50}  p99 ${d.p99}  max ${d.max}`,
     `probe: ${r.probe.sent} sent, ${r.probe.answered} answered, ${r.probe.missedDeadline} missed the ${r.probe.deadlineMs / 1000} s deadline`,
+    ...(isolation.layout !== null ? [`layout (publisher, healthy, stalled, slow; equal digits share a shard): ${isolation.layout}${isolation.baselineLayout !== null ? `, baseline ${isolation.baselineLayout}` : ''}; ${isolation.placementRemakes} connection(s) re-made to place them`] : []),
+    ...(brokerCpu !== null ? [`broker CPU: ${brokerCpu.measured} s (${brokerCpu.usPerMessage} µs/msg)${brokerCpu.baseline !== null ? `, baseline ${brokerCpu.baseline} s (${brokerCpu.baselineUsPerMessage} µs/msg): the stalled/slow subscribers add ${isolation.extraCpuUsPerMessage} µs/msg` : ''}`] : []),
     ...groupLines('stalled', isolation.stalled),
     ...groupLines('slow', isolation.slow),
   ]);

@@ -45,6 +45,8 @@ export interface ReaderReport {
 const MAX_PACKET = 268_435_455;
 
 export class ControlledReader {
+  /** Its client id, so the bench can ask the broker which shard it landed on. */
+  readonly clientId = randomClientId();
   private readonly o: ReaderOptions;
   private socket: net.Socket | null = null;
   private readonly framer: Framer;
@@ -62,6 +64,8 @@ export class ControlledReader {
     this.framer = new Framer(MAX_PACKET, (b, off, len) => this.onPacket(b, off, len), () => this.socket?.destroy());
   }
 
+  get mode(): 'stalled' | 'slow' { return this.o.mode; }
+
   /** Connects, subscribes, then starts stalling or pacing. Rejects with a ClientError. */
   async start(): Promise<void> {
     const o = this.o;
@@ -78,7 +82,7 @@ export class ControlledReader {
       socket.on('close', () => { this.closed = true; fail('ECONNRESET', 'connection closed'); });
       socket.on('data', (chunk: Buffer) => this.onData(chunk));
       socket.once('connect', () => socket.write(encodeConnect({
-        clientId: randomClientId(), level: o.level, keepalive: 0, username: o.username, password: o.password,
+        clientId: this.clientId, level: o.level, keepalive: 0, username: o.username, password: o.password,
       })));
       this.connack = (rc) => {
         if (rc !== 0) return fail(`CONNACK_${rc}`, `broker refused the connection (CONNACK code ${rc})`);

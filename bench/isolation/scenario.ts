@@ -2,9 +2,9 @@
 // topic that read at full speed, stalled and slow subscribers on `#`, the probe pair, then
 // one publisher sending `messages` as fast as the broker lets it. Returns raw counts; the
 // caller turns them into figures.
-import { LeanClient } from '../lib/client.ts';
+import { LeanClient, randomClientId } from '../lib/client.ts';
 import { clientOptions, type ConnSettings } from '../lib/conn-settings.ts';
-import { connectAll } from '../lib/connector.ts';
+import { connectAll, connectOne, type ConnectPlan } from '../lib/connector.ts';
 import { LatencyRecorder } from '../lib/histogram.ts';
 import { PublishTemplate, type QoS } from '../lib/packets.ts';
 import { makePayload } from '../lib/payload.ts';
@@ -15,6 +15,7 @@ import { StreamSet, sumCounts, type StreamCounts } from '../lib/tracker.ts';
 import { nowMs, sleep } from '../lib/clock.ts';
 import { ControlledReader, type ReaderReport } from './reader.ts';
 import { Probe, type ProbeReport } from './probe.ts';
+import { place, type PlacementReport, type Slot } from './placement.ts';
 
 export interface ScenarioSpec {
   conn: ConnSettings;
@@ -32,6 +33,10 @@ export interface ScenarioSpec {
   rate: number;
   probeDeadlineMs: number;
   probeIntervalMs: number;
+  /** The broker's admin URL, to read (and with `layout`, choose) where each client landed; null: not known. */
+  admin: string | null;
+  /** Wanted layout (placement.ts), one digit per publisher, healthy, stalled, slow client; null: as the kernel hashes. */
+  layout: string | null;
 }
 
 export interface ScenarioResult {
@@ -54,6 +59,7 @@ export interface ScenarioResult {
   stalled: ReaderReport[];
   slow: ReaderReport[];
   stoppedBy: string | null;
+  placement: PlacementReport;
 }
 
 /** Publisher ids in the payload header: the data publisher is 0, the probe pair 1 and 2. */
@@ -70,12 +76,13 @@ export async function runScenario(s: ScenarioSpec): Promise<ScenarioResult> {
   const clients: (LeanClient | null)[] = [];
   const t0 = nowMs();
   try {
-    const out = await connectAll([
+    const plans: ConnectPlan[] = [
       ...streams.map((_, i) => ({ options: clientOptions(c, `healthy${i}`, i), topics: [dataTopic] })),
       { options: clientOptions(c, 'probe-ping', 0), topics: [`${s.prefix}/probe/rep`] },
       { options: clientOptions(c, 'probe-reply', 0), topics: [`${s.prefix}/probe/req`] },
       { options: clientOptions(c, 'publisher', 0), topics: [] },
-    ], { concurrency: 100, subQos: c.subQos, stopOnFailure: true });
+    ];
+    const out = await connectAll(plans, { concurrency: 100, subQos: c.subQos, stopOnFailure: true });
     clients.push(...out.clients);
     // `counted`: the connector has already counted this failure in out.failures.
     const failed = (code: string, message: string, counted: boolean): ScenarioResult => ({
@@ -84,9 +91,6 @@ export async function runScenario(s: ScenarioSpec): Promise<ScenarioResult> {
       firstFailure: { code, message },
     });
     if (out.firstFailure !== null) return failed(out.firstFailure.code, out.firstFailure.message, true);
-    const healthy = out.clients.slice(0, s.healthy) as LeanClient[];
-    const [pinger, replier, publisher] = out.clients.slice(s.healthy) as LeanClient[];
-    healthy.forEach((h, i) => { h.onMessage = makeReceiver(h, streams[i]!, deliveryLatency, activity); });
 
     const start = (mode: 'stalled' | 'slow', i: number): ControlledReader => {
       const qos = (mode === 'stalled' ? s.stalledQos : s.slowQos);
@@ -99,13 +103,39 @@ export async function runScenario(s: ScenarioSpec): Promise<ScenarioResult> {
     };
     const stalled = Array.from({ length: s.stalled }, (_, i) => start('stalled', i));
     const slow = Array.from({ length: s.slow }, (_, i) => start('slow', i));
+    const lean = out.clients as LeanClient[];
+    // A client slot re-made by placement: the new connection replaces the old in its list.
+    const leanSlot = (k: number): Slot => ({
+      id: () => lean[k]!.options.clientId,
+      remake: async () => {
+        await lean[k]!.disconnect(c.timeoutMs);
+        lean[k] = await connectOne({ ...plans[k]!, options: { ...plans[k]!.options, clientId: randomClientId() } }, c.subQos);
+        clients.push(lean[k]!);
+      },
+    });
+    const readerSlot = (list: ControlledReader[], i: number): Slot => ({
+      id: () => list[i]!.clientId,
+      remake: async () => {
+        list[i]!.destroy();
+        list[i] = start(list[i]!.mode, i);
+        await list[i]!.start();
+      },
+    });
+    let placement: PlacementReport;
     try {
       await Promise.all(readers.map((r) => r.start()));
+      placement = await place(s.admin, [
+        leanSlot(s.healthy + 2), ...streams.map((_, i) => leanSlot(i)),
+        ...stalled.map((_, i) => readerSlot(stalled, i)), ...slow.map((_, i) => readerSlot(slow, i)),
+      ], s.layout, c.timeoutMs);
     } catch (err) {
       const code = err instanceof Error && 'code' in err ? String(err.code) : 'ESOCKET';
       return failed(code, err instanceof Error ? err.message : String(err), false);
     }
     const connectMs = nowMs() - t0;
+    const healthy = lean.slice(0, s.healthy);
+    const [pinger, replier, publisher] = lean.slice(s.healthy);
+    healthy.forEach((h, i) => { h.onMessage = makeReceiver(h, streams[i]!, deliveryLatency, activity); });
 
     const probe = new Probe(pinger!, replier!, s.prefix, c.level, {
       deadlineMs: s.probeDeadlineMs, intervalMs: s.probeIntervalMs, publisherId: PROBE_PUBLISHER,
@@ -136,7 +166,7 @@ export async function runScenario(s: ScenarioSpec): Promise<ScenarioResult> {
     const brokerPort = c.port;
     return {
       connectMs,
-      connections: out.connected + readers.length,
+      connections: out.connected + stalled.length + slow.length,
       connectFailures: {},
       firstFailure: null,
       sent: result.sent,
@@ -151,6 +181,7 @@ export async function runScenario(s: ScenarioSpec): Promise<ScenarioResult> {
       stalled: stalled.map((r) => r.report(brokerPort)),
       slow: slow.map((r) => r.report(brokerPort)),
       stoppedBy: result.stoppedBy,
+      placement,
     };
   } finally {
     for (const r of readers) r.destroy();
@@ -163,6 +194,6 @@ function empty(s: ScenarioSpec, deliveryLatency: LatencyRecorder): ScenarioResul
     connectMs: 0, connections: 0, connectFailures: {}, firstFailure: null, sent: 0, acked: 0, elapsedMs: 0, publishMs: 0,
     healthy: { received: 0, unique: 0, duplicated: 0, outOfOrder: 0 }, healthyMinUnique: 0, deliveryLatency,
     probe: { sent: 0, answered: 0, missedDeadline: 0, deadlineMs: s.probeDeadlineMs }, probeRtt: new LatencyRecorder(),
-    stalled: [], slow: [], stoppedBy: null,
+    stalled: [], slow: [], stoppedBy: null, placement: { layout: null, remakes: 0 },
   };
 }

@@ -74,7 +74,8 @@ export async function connectAll(plans: ConnectPlan[] | Iterable<ConnectPlan>, s
   return out;
 }
 
-async function connectOne(plan: ConnectPlan, subQos: QoS): Promise<LeanClient> {
+/** One connection of a plan: CONNECT, then its subscriptions (also for a client re-made elsewhere). */
+export async function connectOne(plan: ConnectPlan, subQos: QoS): Promise<LeanClient> {
   const client = new LeanClient(plan.options);
   await client.connect();
   if (plan.topics.length > 0) {

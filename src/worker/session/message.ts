@@ -26,6 +26,14 @@ export class Message {
    */
   sender: string | null = null;
   encodedAt = 0;
+  /**
+   * The payload / props detach() made (null: not yet). A small copy comes from Node's shared
+   * pool, so it too is a slice of a larger buffer: without this, every delivery that keeps the
+   * message (each queued or in-flight subscriber) copied the payload again, and beside a stalled
+   * QoS 1 subscriber that was a 1 KiB copy and a buffer object per message (issue #12).
+   */
+  private keptPayload: Buffer | null = null;
+  private keptProps: Buffer | null = null;
 
   constructor(topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, props: Buffer | null, expiresAt: number, origin: string) {
     this.topic = topic;
@@ -44,8 +52,14 @@ export class Message {
 
   /** A message kept beyond this turn must not pin the socket's read chunk it was sliced from. */
   detach(): this {
-    if (this.payload.byteLength < this.payload.buffer.byteLength) this.payload = Buffer.from(this.payload);
-    if (this.props !== null && this.props.byteLength < this.props.buffer.byteLength) this.props = Buffer.from(this.props);
+    if (this.payload !== this.keptPayload) {
+      if (this.payload.byteLength < this.payload.buffer.byteLength) this.payload = Buffer.from(this.payload);
+      this.keptPayload = this.payload;
+    }
+    if (this.props !== null && this.props !== this.keptProps) {
+      if (this.props.byteLength < this.props.buffer.byteLength) this.props = Buffer.from(this.props);
+      this.keptProps = this.props;
+    }
     return this;
   }
 }
