@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Connection } from './connection.ts';
+import { nextProbationLevel, probationMs } from './probation.ts';
 
 /**
  * Whatever can be made to wait for a congested subscriber: a publishing connection (its socket
@@ -159,12 +160,23 @@ export class Backpressure {
   settle(sub: Connection, now: number): void {
     if (sub.behindSince === 0) return;
     if (now - sub.behindSince > this.slowMs) {
-      if (!this.judge(sub, now)) this.takeBack(sub);
+      if (!this.judge(sub, now)) this.takeBack(sub, now);
       else if (!sub.slow) this.declareSlow(sub);
     }
     if (this.isBehind(sub)) return;
     this.release(sub);
-    if (sub.session === null || sub.session.queued === 0) { this.takeBack(sub); sub.behindSince = 0; sub.slowWindows = 0; }
+    if (sub.session !== null && sub.session.queued !== 0) return;
+    // All caught up: the window ends. So does a slow period, unless it is on probation
+    // (probation.ts): a reader at about the bound catches up whenever its publisher pauses.
+    sub.behindSince = 0;
+    if (sub.slow && this.onProbation(sub, now)) return;
+    this.takeBack(sub, now);
+    sub.slowWindows = 0;
+  }
+
+  /** `sub`'s slow period is younger than its probation (probation.ts). */
+  private onProbation(sub: Connection, now: number): boolean {
+    return now - sub.slowSince < sub.probationMs;
   }
 
   /**
@@ -172,10 +184,11 @@ export class Backpressure {
    * unlike `holdsAfterSlow`, which counts every time a source begins to wait: a client taken
    * back whose queue hovers at the mark makes its publisher wait again after every few acks.
    */
-  private takeBack(sub: Connection): void {
+  private takeBack(sub: Connection, now: number): void {
     if (!sub.slow) return;
     sub.slow = false;
     sub.returns++;
+    sub.returnedAt = now;
   }
 
   /** `sub` caught up, was declared slow, or closed: whoever waited for it may go on. */
@@ -251,7 +264,7 @@ export class Backpressure {
     this.release(sub);
     if (sub.slowJudged === 0) return;
     const filters = sub.session === null ? [] : [...sub.session.subs.keys()].slice(0, 4);
-    log.info({ client: sub.clientId, filters, slowJudged: sub.slowJudged, returns: sub.returns, probes: sub.probes, holds: sub.holds, holdsAfterSlow: sub.holdsAfterSlow, longestHoldMs: sub.longestHoldMs, slowMs: this.slowMs }, 'slow client closed');
+    log.info({ client: sub.clientId, filters, slowJudged: sub.slowJudged, returns: sub.returns, probes: sub.probes, probationLevel: sub.maxProbationLevel, holds: sub.holds, holdsAfterSlow: sub.holdsAfterSlow, longestHoldMs: sub.longestHoldMs, slowMs: this.slowMs }, 'slow client closed');
   }
 
   /**
@@ -263,9 +276,12 @@ export class Backpressure {
    * for, it drains at speed and is kept; truly slow, it is judged slow again two windows later.
    */
   private staysSlow(sub: Connection, rate: number, bound: number, drained: number, now: number): boolean {
-    if (sub.drainRate >= bound) return false;
-    if (sub.congested) return rate < FAST_FACTOR * bound;
-    if (rate >= WINDOW_FAST_FACTOR * bound) return false;
+    if (!this.onProbation(sub, now)) {
+      if (sub.drainRate >= bound) return false;
+      if (sub.congested) return rate < FAST_FACTOR * bound;
+      if (rate >= WINDOW_FAST_FACTOR * bound) return false;
+    } else if (sub.congested) return true;
+    // The queue guard and its probe are never on probation: they keep a misjudged QoS 1/2 client's queue from overflowing.
     if (!this.nearBound(sub)) return true;
     if (drained - sub.drainedAtSlow >= bound * (now - sub.slowSince)) return false;
     if (sub.slowWindows !== 0 || drained === sub.drainedAtSlow) return true;
@@ -282,8 +298,12 @@ export class Backpressure {
 
   private declareSlow(sub: Connection): void {
     if (!sub.slow) {
+      const now = Date.now();
       sub.slowJudged++;
-      sub.slowSince = Date.now();
+      sub.probationLevel = nextProbationLevel(sub.probationLevel, sub.returnedAt, now, this.slowMs);
+      sub.probationMs = probationMs(sub.probationLevel, this.slowMs);
+      if (sub.probationLevel > sub.maxProbationLevel) sub.maxProbationLevel = sub.probationLevel;
+      sub.slowSince = now;
       sub.drainedAtSlow = sub.drained();
       // While slow, slowWindows says whether this period may end in a probe (staysSlow): not
       // when it began past the guard (the probe before it was spent, or the queue was full).
