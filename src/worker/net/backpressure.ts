@@ -103,6 +103,8 @@ export class Backpressure {
   /** Queue size past which the horizon since the judgement decides (QUEUE_GUARD_SHARE; 0 = never). */
   private readonly guardMessages: number;
   private readonly guardBytes: number;
+  /** The slow bound, bytes/ms: socketHighWater / RATE_DIVISOR per slowMs. */
+  private readonly bound: number;
 
   constructor(slowMs: number, maxBacklog: number, highWater: number, queue: QueueBounds = NO_BOUNDS) {
     this.slowMs = slowMs;
@@ -110,6 +112,7 @@ export class Backpressure {
     this.highWater = highWater;
     this.guardMessages = Math.floor(queue.messages / QUEUE_GUARD_SHARE);
     this.guardBytes = Math.floor(queue.bytes / QUEUE_GUARD_SHARE);
+    this.bound = highWater / (slowMs * RATE_DIVISOR);
   }
 
   /** Socket congested, or more than a socket's worth queued for its session. */
@@ -218,7 +221,7 @@ export class Backpressure {
     sub.behindSince = now;
     sub.drainedAtMark = drained;
     sub.drainRate += (rate - sub.drainRate) * EWMA_WEIGHT;
-    const bound = this.highWater / (this.slowMs * RATE_DIVISOR);
+    const bound = this.bound;
     if (sub.slow) {
       const stay = this.staysSlow(sub, rate, bound, drained, now);
       if (!stay) sub.slowWindows = 0;
@@ -281,11 +284,15 @@ export class Backpressure {
       if (sub.congested) return rate < FAST_FACTOR * bound;
       if (rate >= WINDOW_FAST_FACTOR * bound) return false;
     } else if (sub.congested) return true;
-    // The queue guard and its probe are never on probation: they keep a misjudged QoS 1/2 client's queue from overflowing.
+    // The queue guard is never on probation: it keeps a misjudged QoS 1/2 client's queue from
+    // overflowing. Its probe is, once spent: judged slow again soon after a probe took it back,
+    // the client read below the bound while it was waited for, so it gets no other probe until
+    // it has gone without a judgement long enough for its probation to fall to none.
     if (!this.nearBound(sub)) return true;
     if (drained - sub.drainedAtSlow >= bound * (now - sub.slowSince)) return false;
-    if (sub.slowWindows !== 0 || drained === sub.drainedAtSlow) return true;
+    if (sub.slowWindows !== 0 || drained === sub.drainedAtSlow || (sub.probeSpent && sub.probationLevel > 0)) return true;
     sub.probes++;
+    sub.probeSpent = true;
     return false;
   }
 
@@ -302,6 +309,7 @@ export class Backpressure {
       sub.slowJudged++;
       sub.probationLevel = nextProbationLevel(sub.probationLevel, sub.returnedAt, now, this.slowMs);
       sub.probationMs = probationMs(sub.probationLevel, this.slowMs);
+      if (sub.probationLevel === 0) sub.probeSpent = false;
       if (sub.probationLevel > sub.maxProbationLevel) sub.maxProbationLevel = sub.probationLevel;
       sub.slowSince = now;
       sub.drainedAtSlow = sub.drained();

@@ -100,6 +100,7 @@ export class Connection implements AsyncWriteOwner {
   probationLevel = 0;          // of its current or last slow period, and how long that period lasts at least (probation.ts)
   probationMs = 0;
   returnedAt = 0;              // when its last slow period ended (0: none did)
+  probeSpent = false;          // a probe took it back since its probation was last none (backpressure.ts staysSlow)
   waiters: Source[] | null = null;
   lastWaiter: Source | null = null;
   spillWaiting = false;
