@@ -5,13 +5,15 @@
 // 2,000 msg/s taken back 9 times in one run at load 12). A slow period of a client judged slow
 // again soon after its last return now lasts at least a probation that doubles with each such
 // judgement (net/probation.ts), so its returns grow with the log of the time it stays, not
-// with the number of its swings.
+// with the number of its swings. (A QoS 1/2 reader with a queue that averages 1.25x the bound
+// or more is exempt, since a healthy subscriber misjudged on a starved machine looks like that;
+// the QoS 1 reader of "slow readers" still swings: docs/performance.md, "Known limits".)
 //
 // The swinging reader here is forced, so that the count does not depend on the machine's load:
 // it reads at full speed for 300 ms, then stops for 300 ms (a stopped, congested socket is slow
 // after a quarter window; one that then reads at speed is taken back at once), beside a
 // publisher that writes as fast as the broker reads, for 8 s. Before: one return per stop
-// (12-13). With the probation: at most 2 + log2(elapsed / 200 ms + 1).
+// (14 in 13 stops). With the probation: at most 2 + log2(elapsed / 200 ms + 1) (seen: 4-6).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
@@ -79,7 +81,7 @@ test('readers near the bound flip: a reader that swings across the slow bound is
   const stops = reader.stops();
   reader.stop();
   let line: SlowLine | undefined;
-  await eventually(() => (line = slowLine(reader.id)) !== undefined, 5_000, 'its "slow client closed" line');
+  await eventually(() => (line = slowLine(reader.id)) !== undefined, 15_000, 'its "slow client closed" line (a loaded broker closes late)');
   const l = line!;
   t.diagnostic(`${stops} stops in ${elapsed} ms; judged slow ${l.slowJudged}x, taken back ${l.returns}x (probation level up to ${l.probationLevel}); sources waited ${l.holds}x, ${l.holdsAfterSlow}x after, longest ${l.longestHoldMs} ms`);
   // It did swing: judged slow in its stops more than once, so a flip had the chance to repeat.
