@@ -97,6 +97,10 @@ export class Connection implements AsyncWriteOwner {
   drainRate = 0;               // its drain rate over several windows, bytes/ms (backpressure.ts)
   slowSince = 0;               // when it was last judged slow, and drained() then (backpressure.ts)
   drainedAtSlow = 0;
+  probationLevel = 0;          // of its current or last slow period, and how long that period lasts at least (probation.ts)
+  probationMs = 0;
+  returnedAt = 0;              // when its last slow period ended (0: none did)
+  probeSpent = false;          // a probe took it back since its probation was last none (backpressure.ts staysSlow)
   waiters: Source[] | null = null;
   lastWaiter: Source | null = null;
   spillWaiting = false;
@@ -108,6 +112,7 @@ export class Connection implements AsyncWriteOwner {
   returns = 0;                 // of its slow periods, those that ended with it waited for again (taken back, or caught up)
   slowJudged = 0;              // times it was judged slow
   probes = 0;                  // of its slow periods, those that ended in a probe near its queue bounds
+  maxProbationLevel = 0;       // the highest probation level it reached (probation.ts)
   holdStart = 0;               // when the current wait for it began (0: none)
   longestHoldMs = 0;
 
