@@ -48,11 +48,18 @@ export class Connection implements AsyncWriteOwner {
   readonly out = new Outbox();
   /** A plain TCP socket: a write that completed synchronously holds no reference to its buffer. */
   private readonly reuseSlabs: boolean;
+  /**
+   * Whether the Writable stream may hold bytes of this socket: TLS and WebSocket always; plain
+   * TCP only once a turn went through it (writeDirect had no handle). Until then its
+   * writableLength is 0 and is not asked (a stream getter per flush, twice).
+   */
+  private streamWrites: boolean;
   private flushScheduled = false;
   /** Bytes written straight to the handle that libuv still holds (handle-write.ts). */
   private handleHeld = 0;
   /** Packets that arrived while the CONNECT waits for its session or an auth hook (deferPackets). */
   private deferred: Buffer[] | null = null;
+  /** When the last read came: the keepalive sweep, and the receive time of the PUBLISHes it brought (handlers/publish.ts). */
   lastRx: number;
   connectedAt: number;
   /** This connection's own traffic, for the admin API's client view (two adds per read/flush). */
@@ -129,6 +136,7 @@ export class Connection implements AsyncWriteOwner {
     const socket: ClientSocket = this.socket = direct ?? raw;
     this.lastRx = this.connectedAt = Date.now();
     this.reuseSlabs = socket.constructor === Socket;
+    this.streamWrites = !this.reuseSlabs;
     this.framer = new Framer(shard.config.maxPacketSize, (b, o, l) => this.onPacket(b, o, l), (code) => this.onFramerError(code));
     // No setNoDelay here: the listener set TCP_NODELAY on the descriptor at accept (it moves
     // with the socket), and another setsockopt() per connection was 2.6% of a CONNECT's CPU.
@@ -190,7 +198,19 @@ export class Connection implements AsyncWriteOwner {
   }
 
   /** Bytes the socket has taken from us and sent on (the rate backpressure.ts judges). */
-  drained(): number { return this.written - this.socket.writableLength - this.handleHeld; }
+  drained(): number { return this.written - this.streamLength() - this.handleHeld; }
+
+  /** What the Writable stream holds of this socket's bytes (0 while only writeDirect wrote). */
+  private streamLength(): number { return this.streamWrites ? this.socket.writableLength : 0; }
+
+  /**
+   * socket.destroyed, for plain TCP as a field load: net.Socket's _destroy drops the handle in
+   * the same call that sets destroyed (the deferred close that keeps it is TLS's), where the
+   * stream's `destroyed` is three getters, once per flush.
+   */
+  private socketGone(): boolean {
+    return this.reuseSlabs ? (this.socket as { _handle?: object | null })._handle == null : this.socket.destroyed;
+  }
 
   private onPacket(buf: Buffer, off: number, len: number): void {
     if (this.state === ConnState.CLOSED) return;
@@ -310,7 +330,7 @@ export class Connection implements AsyncWriteOwner {
   }
 
   /** Bytes queued for this socket and not yet taken by the kernel. */
-  backlog(): number { return this.out.bytes + this.socket.writableLength + this.handleHeld; }
+  backlog(): number { return this.out.bytes + this.streamLength() + this.handleHeld; }
 
   /**
    * Writes what is queued. `now`: even behind a direct write still in flight (close(): all of
@@ -320,7 +340,7 @@ export class Connection implements AsyncWriteOwner {
   flush(now = false): void {
     this.flushScheduled = false;
     const out = this.out;
-    if (out.bytes === 0 || this.socket.destroyed) { out.clear(); return; }
+    if (out.bytes === 0 || this.socketGone()) { out.clear(); return; }
     const sh = this.shard;
     if (this.handleHeld > 0 && !now) {
       // One larger write when the kernel takes more, as the stream coalesces what it buffers
@@ -332,7 +352,7 @@ export class Connection implements AsyncWriteOwner {
     this.bytesSent += out.bytes;
     sh.stats.add(sh.id, Stat.PACKETS_SENT, out.packets);
     this.written += out.bytes;
-    const ok = this.writeDirect() ?? out.writeTo(this.socket, this.reuseSlabs);
+    const ok = this.writeDirect() ?? this.writeStream();
     if ((!ok || this.backlog() >= sh.config.socketHighWater) && !this.congested) this.markCongested(Date.now());
   }
 
@@ -346,11 +366,17 @@ export class Connection implements AsyncWriteOwner {
     if (!this.reuseSlabs) return null;
     const socket = this.socket;
     const handle = writableHandle(socket);
-    if (handle === null || socket.writableLength !== 0) return null;
+    if (handle === null || this.streamLength() !== 0) return null;
     const held = this.out.writeToHandle(handle, this);
     if (held < 0) { socket.destroy(); return true; } // EPIPE and the like: 'close' follows
     this.handleHeld += held;
     return this.handleHeld < HANDLE_HIGH_WATER;
+  }
+
+  /** The turn's output through the Writable stream (TLS, WebSocket, or a TCP socket without its handle). */
+  private writeStream(): boolean {
+    this.streamWrites = true;
+    return this.out.writeTo(this.socket, this.reuseSlabs);
   }
 
   /**

@@ -14,6 +14,32 @@ const pool: Buffer[] = [];
 function takeSlab(): Buffer { return pool.pop() ?? Buffer.allocUnsafeSlow(SLAB_SIZE); }
 function giveSlab(b: Buffer): void { if (pool.length < POOL_MAX) pool.push(b); }
 
+/**
+ * The view of a slab's first `n` bytes that a write takes (writeBuffer and socket.write want a
+ * whole view). Making one per write was the write path's one allocation per message (≈ 100 B
+ * and a CreateTypedArray call: in a round trip every write is one small packet). The pool is a
+ * stack, so the next writer takes the slab the last one gave back, and a workload's packets
+ * repeat their lengths: each of VIEW_SLOTS slots keeps the view of the last (slab, length) pair
+ * it saw. A view is only a window, so writing the same one twice writes the bytes now in that
+ * window; a slab libuv or the stream still holds is not in the pool, so nothing is appended to it
+ * meanwhile. The slots keep at most VIEW_SLOTS slabs reachable, as many as the pool holds.
+ */
+const VIEW_SLOTS = 64; // power of two
+const views: (Buffer | null)[] = new Array<Buffer | null>(VIEW_SLOTS).fill(null);
+const viewSlabs: (Buffer | null)[] = new Array<Buffer | null>(VIEW_SLOTS).fill(null);
+
+function head(slab: Buffer, n: number): Buffer {
+  const i = n & (VIEW_SLOTS - 1);
+  if (viewSlabs[i] === slab) {
+    const v = views[i]!;
+    if (v.length === n) return v;
+  }
+  const v = slab.subarray(0, n);
+  views[i] = v;
+  viewSlabs[i] = slab;
+  return v;
+}
+
 /** A slab libuv held for a write goes back to the pool once that write completed. */
 export function releaseSlab(b: Buffer): void { giveSlab(b); }
 
@@ -145,7 +171,7 @@ export class Outbox {
     let ok: boolean;
     if (parts === null) {
       if (slab === null) return true;
-      ok = socket.write(slab.subarray(0, pos));
+      ok = socket.write(head(slab, pos));
     } else {
       socket.cork();
       for (let i = 0; i < parts.length; i++) socket.write(parts[i]!);
@@ -183,7 +209,7 @@ export class Outbox {
       if (pos === 0) giveSlab(slab);
       else {
         // Held by libuv, the slab comes back when the write completes (AsyncWriteOwner).
-        const r = writeToHandle(handle, slab.subarray(0, pos), slab, owner);
+        const r = writeToHandle(handle, head(slab, pos), slab, owner);
         if (r < 0) return r;
         if (r === 0) giveSlab(slab);
         held += r;

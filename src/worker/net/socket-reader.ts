@@ -94,7 +94,9 @@ let streamRead: ReadHandle['onread'] | null = null;
 function handleRead(this: ReadHandle, arrayBuffer: unknown): unknown {
   const nread = readState![kReadBytes]!;
   const socket = this[kSocket];
-  if (nread > 0 && socket.timeout === undefined && !socket.destroyed) {
+  // `_handle === this`: not destroyed (net.Socket's _destroy drops the handle as it sets
+  // destroyed), a field load where `destroyed` is three stream getters, once per read.
+  if (nread > 0 && socket.timeout === undefined && (socket as { _handle?: unknown })._handle === this) {
     this[kCallback].call(socket, nread, readBuffer!);
     return undefined;
   }

@@ -110,7 +110,11 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   // $SYS is the broker's own namespace: clients do not publish into it.
   const sys = topic.charCodeAt(0) === 36 /* $ */ && topic.startsWith('$SYS');
   if (!sys) {
-    const now = Date.now();
+    // When the read that brought this packet was taken (Connection.onData): one clock read per
+    // socket read rather than a second one per PUBLISH (a V8 runtime call and a vDSO
+    // gettimeofday each; in a round trip every read is one PUBLISH). A packet deferred behind
+    // CONNECT counts from its read, which is when the broker received it.
+    const now = conn.lastRx;
     if (sh.hooks.publishes && interceptPublish(conn, p, topic, ENDS)) return;
     if (p.qos === 0 && !p.retain && conn.version !== 5 && p.canonical) {
       // The packet as received is the form frames carry and v3.1.1 subscribers take: no Message.
