@@ -30,6 +30,8 @@ import { NodeShares } from './shares.ts';
 import { Ownership, type HandOver, type NodesView } from './ownership.ts';
 import { readNodeMark } from './frames.ts';
 import { Hold } from './hold.ts';
+import { Unconfirmed } from './window.ts';
+import { ForwardLost } from '../durable/durability.ts';
 import { ClusterStat } from '../../shared/stats.ts';
 import type { MoveLink, NodeMoves } from './node-moves.ts';
 
@@ -73,6 +75,15 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   private connected = true;
   /** What other nodes want while NATS is away, with the acks waiting for it. */
   private readonly hold: Hold;
+  /** QoS 1/2 frames handed to nats.js that no commit answer covers yet: held again if NATS goes (window.ts). */
+  private readonly window: Unconfirmed;
+  /** Commit requests out (connected path): failed at once when NATS goes, their frames held again. */
+  private readonly pending = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  /**
+   * Per sender (the data subject it sends on), the sequence number of its last frame routed
+   * here: a frame sent again after an outage (PubFlag.RESENT) at or below it was routed already.
+   */
+  private readonly lastSeq = new Map<string, number>();
   private probeTimer: ReturnType<typeof setInterval> | null = null;
   private readonly probeFn = (): void => this.probe();
   private readonly slots: NodeSlot[] = [];
@@ -106,6 +117,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     this.gate = gate;
     this.retained = new ClusterRetained(ctx, retain);
     this.ownership = new Ownership(ctx, this);
+    this.window = new Unconfirmed(ctx.config.clusterHoldBytes);
     this.hold = new Hold({ ms: ctx.config.clusterHold, bytes: ctx.config.clusterHoldBytes }, (bytes, frames) => {
       ctx.stats.set(ctx.id, ClusterStat.HELD_BYTES, bytes);
       ctx.stats.set(ctx.id, ClusterStat.HELD_MESSAGES, frames);
@@ -147,8 +159,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     for await (const st of nc.status()) {
       if (st.type === 'disconnect') {
         this.connected = false;
-        // A probe's resend may have been in nats.js's buffer, which the reconnect discards.
-        this.hold.restart();
+        this.cut();
         continue;
       }
       if (st.type !== 'reconnect') continue;
@@ -161,6 +172,27 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
         }
       }
     }
+  }
+
+  /**
+   * NATS went: what was sent since its last commit answer may be lost (nats.js's buffer, the
+   * wire, the server) and goes into the hold, behind what was held before it (it was sent after
+   * that), to go again when NATS is back; so does a probe's resend, which may have been in
+   * nats.js's buffer. The acks that waited for those answers fail now rather than at
+   * --cluster-timeout (the publishers resend, and a QoS 2 resend answered from its packet id is
+   * fine: its frame is held). A frame that does not fit in the hold fails its acks as lost (the
+   * QoS 2 ids forgotten, so the resends are routed again).
+   */
+  private cut(): void {
+    let overflow = false;
+    this.window.take((slot, frames) => {
+      for (const f of frames) if (!this.hold.add(slot, f)) overflow = true;
+    });
+    this.hold.restart();
+    const err = overflow ? new ForwardLost('cut off from NATS with more unconfirmed than --cluster-hold-bytes') : new Error('cut off from NATS before the commit answer');
+    for (const c of this.pending) c.reject(err);
+    this.pending.clear();
+    if (!this.hold.empty) this.startProbes(null);
   }
 
   async stop(): Promise<void> {
@@ -223,7 +255,9 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
       const s = this.slots[i]!;
       if (!this.connected || this.hold.queues(i)) { this.holdFrame(i, frame, msg.qos, gated); continue; }
       this.nc.publish(s.subject, frame);
-      if (gated && s.commit === null) this.awaitCommit(s);
+      if (!gated) continue;
+      if (!this.window.sent(i, frame)) this.gate.lostForward();
+      if (s.commit === null) this.awaitCommit(s);
     }
   }
 
@@ -240,11 +274,14 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
       return;
     }
     if (gated) this.gate.waitFor(this.hold.wait(slot, Date.now()), true);
-    if (this.probeTimer === null) {
-      this.ctx.log.warn({ node: this.slots[slot]!.id, connected: this.connected }, 'cluster: holding frames for other nodes until NATS is back (--cluster-hold, --cluster-hold-bytes)');
-      this.probeTimer = setInterval(this.probeFn, PROBE_MS);
-      this.probeTimer.unref();
-    }
+    this.startProbes(slot);
+  }
+
+  private startProbes(slot: number | null): void {
+    if (this.probeTimer !== null) return;
+    this.ctx.log.warn({ node: slot === null ? undefined : this.slots[slot]!.id, connected: this.connected }, 'cluster: holding frames for other nodes until NATS is back (--cluster-hold, --cluster-hold-bytes)');
+    this.probeTimer = setInterval(this.probeFn, PROBE_MS);
+    this.probeTimer.unref();
   }
 
   /**
@@ -264,7 +301,9 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     const a = nc !== null && this.connected ? this.hold.ask(i) : null;
     if (a === null) return;
     const s = this.slots[i]!;
-    for (const f of a.frames) nc!.publish(s.subject, f);
+    // Flagged: the node drops what it routed already (received, lastSeq). Set in place: a frame
+    // shared by several nodes is sent again to each that holds it, and to none as a first copy.
+    for (const f of a.frames) { f[1] = f[1]! | PubFlag.RESENT; nc!.publish(s.subject, f); }
     nc!.request(s.subject, COMMIT_FRAME, { timeout: this.ctx.config.clusterTimeout }).then(
       (m) => {
         if (a.check) { if (this.hold.answered(i, a.token)) this.resend(i); return; }
@@ -308,14 +347,24 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   private flushCommits(): void {
     this.commitsDue = false;
     const timeout = this.ctx.config.clusterTimeout;
-    for (const s of this.slots) {
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i]!;
       const c = s.commit;
       if (c === null) continue;
       s.commit = null;
       if (this.nc === null) { c.reject(new Error('not connected to NATS')); continue; }
+      const end = this.window.mark(i);
+      const epoch = this.window.epoch;
+      this.pending.add(c);
       this.nc.request(s.subject, COMMIT_FRAME, { timeout }).then(
-        (m) => { if (m.data[0] === COMMITTED) c.resolve(); else c.reject(new Error(`node ${s.id} could not commit`)); },
-        (err: Error) => c.reject(err),
+        (m) => {
+          this.pending.delete(c);
+          // Answered, committed or not, the node had the frames: they are not sent again.
+          this.window.confirmed(i, end, epoch);
+          if (m.data[0] === COMMITTED) c.resolve(); else c.reject(new Error(`node ${s.id} could not commit`));
+        },
+        // No answer: the frames stay in the window (NATS may be going; a later answer trims them).
+        (err: Error) => { this.pending.delete(c); c.reject(err); },
       );
     }
   }
@@ -370,6 +419,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
         for (const f of [...this.routes.filters()]) this.routes.remove(f, s.id);
         this.shares.drop(slot);
         this.hold.drop(slot, new Error(`node ${m.node} is down`));
+        this.window.drop(slot);
         this.moves?.nodeDown(m.node);
       }
       return;
@@ -421,7 +471,13 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
         return;
       }
       if (type !== FrameType.PUBLISH) throw new RangeError(`frame type ${type} is not one nodes exchange`);
+      const resent = (data[1]! & PubFlag.RESENT) !== 0;
       const v = this.view.read(r, this.ctx.id);
+      // A sender's frames come in its order on one subject: one sent again after an outage with
+      // a number not above the last one routed from there was routed already (the numbers wrap).
+      const last = this.lastSeq.get(m.subject);
+      if (resent && last !== undefined && ((v.seq - last) | 0) <= 0) return;
+      this.lastSeq.set(m.subject, v.seq);
       const now = Date.now();
       if (v.expiresAt !== 0 && v.expiresAt <= now) return;
       const msg = v.toMessage();

@@ -47,6 +47,13 @@ export interface MoveBarriers {
   committed(chained: boolean, parkedWaitMs: number): Promise<boolean>;
 }
 
+/**
+ * What a waitFor promise rejects with when the message may be gone from where it went (another
+ * node's frames dropped past --cluster-hold-bytes): the turn's acks are withheld as for a crashed
+ * peer, their QoS 2 ids forgotten so that the resends are routed again.
+ */
+export class ForwardLost extends Error {}
+
 const NO_MOVES: MoveBarriers = { active: () => false, committed: () => Promise.resolve(false) };
 
 interface Group {
@@ -309,7 +316,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     this.waiting.push(g);
     const sh = this.shard;
     g.left = 1 + extra.length;
-    for (const p of extra) p.then(() => this.settle(g, false), () => { g.unconfirmed = true; this.settle(g, false); });
+    for (const p of extra) p.then(() => this.settle(g, false), (e: unknown) => { if (e instanceof ForwardLost) g.lost = true; else g.unconfirmed = true; this.settle(g, false); });
     for (let i = 0; i < sh.count; i++) {
       if (i === sh.id || (mask & (1 << i)) === 0) continue;
       g.left++;
