@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Broker } from '../helpers/broker.ts';
-import { collect, connect, endAll, eventually, sleep, subscribe, uid, withTimeout, type Collector, type MqttClient } from '../helpers/clients.ts';
+import { collect, connect, end, endAll, eventually, publish, sleep, subscribe, uid, withTimeout, type Collector, type MqttClient } from '../helpers/clients.ts';
 import { request, scrape } from '../admin/helpers.ts';
 import { natsMissing, routeVisible, startNats, startNode, type Nats } from './helpers.ts';
 import { stopChild } from '../helpers/child-process.ts';
@@ -265,3 +265,37 @@ test('cluster NATS frozen then killed mid-stream (frames nats.js had taken but n
   const twice = got.filter((v, k) => got.indexOf(v) !== k);
   assert.deepEqual(twice.slice(0, 10), [], `${twice.length} QoS 2 messages twice at node c`);
 });
+
+test('cluster NATS stopped: a retained publish is acknowledged and set on its node at once; once NATS is back the other node has the last value of each topic', { skip, timeout: 180_000 }, async () => {
+  const t1 = uid('ret1');
+  const t2 = uid('ret2');
+  const p = await connect(a.url, { version: 5 });
+  const s = await connect(a.url, { version: 5 }); // a CONNECT without NATS is refused (0x88, ownership)
+  clients.push(p, s);
+  await natsDown();
+  // Acknowledged without the bucket (before: the put failed, and the ack with it).
+  await publish(p, t1, 'first', { qos: 1, retain: true }, 10_000);
+  await publish(p, t2, 'only', { qos: 1, retain: true }, 10_000);
+  await publish(p, t1, 'last', { qos: 1, retain: true }, 10_000);
+  const got = collect(s);
+  await subscribe(s, t1, { qos: 1 });
+  await got.waitFor(1, 5000);
+  assert.equal(got.messages[0]!.payload.toString(), 'last', 'set on node a at once');
+  await natsUp();
+  for (const [topic, want] of [[t1, 'last'], [t2, 'only']] as const) {
+    await eventually(async () => (await retainedAt(c.url, topic)) === want, 30_000, `node c: retained ${topic} = ${want}`, 0);
+    await eventually(async () => (await retainedAt(a.url, topic)) === want, 30_000, `node a keeps ${topic} = ${want}`, 0);
+  }
+});
+
+/** The retained payload of `topic` a fresh subscriber on `url` gets (null: none within `ms`, or refused while the node's NATS comes back). */
+async function retainedAt(url: string, topic: string, ms = 1000): Promise<string | null> {
+  const s = await connect(url, { version: 5 }).catch(() => null);
+  if (s === null) return null;
+  try {
+    const got = collect(s);
+    await subscribe(s, topic, { qos: 1 });
+    await got.waitFor(1, ms).catch(() => {});
+    return got.messages[0]?.payload.toString() ?? null;
+  } finally { await end(s); }
+}

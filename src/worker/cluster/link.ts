@@ -166,7 +166,8 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
       this.connected = true;
       if (!this.hold.empty) this.probe();
       for (let attempt = 0; this.nc === nc && !nc.isClosed(); attempt++) {
-        try { await this.retained.start(nc); break; } catch (err) {
+        // This shard's sets made meanwhile first: the bucket read after them ends at them.
+        try { await this.retained.flush(); await this.retained.start(nc); break; } catch (err) {
           if (attempt % 10 === 0) this.ctx.log.warn({ err }, 'retained bucket not back yet; trying again');
           await new Promise((r) => setTimeout(r, 250));
         }
@@ -331,9 +332,16 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     this.probeTimer = null;
   }
 
-  /** The ack waits until the cluster's bucket has it; a failed put fails the ack (the publisher resends). */
+  /**
+   * The ack waits until the cluster's bucket has it; a failed put fails the ack (the publisher
+   * resends). Cut off from NATS (or still writing what waited for it), the write waits for NATS
+   * and the ack does not (retained.ts, defer); past --cluster-hold-bytes it fails as before.
+   */
   private putRetained(msg: Message): void {
-    const p = this.retained.put(msg);
+    const later = !this.connected || this.retained.deferring;
+    if (later && this.retained.defer(msg)) return;
+    // Past the bound while writes wait, a put now could land before an older one of the topic.
+    const p = later ? Promise.reject(new Error('retained writes waiting for NATS past --cluster-hold-bytes')) : this.retained.put(msg);
     p.catch((err: unknown) => this.ctx.log.warn({ err, topic: msg.topic }, 'retained message not stored in the cluster'));
     this.gate.waitFor(p);
   }
