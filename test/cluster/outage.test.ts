@@ -299,3 +299,23 @@ async function retainedAt(url: string, topic: string, ms = 1000): Promise<string
     return got.messages[0]?.payload.toString() ?? null;
   } finally { await end(s); }
 }
+
+test('cluster NATS stopped: a connection whose ack is held for another node still gets its acks for messages only its node wants at once', { skip, timeout: 180_000 }, async () => {
+  const remoteTopic = uid('hr');
+  const localTopic = uid('hl');
+  await remoteSubscriber([remoteTopic]);
+  const local = await connect(a.url, { version: 5, clientId: uid('hls'), clean: false, properties: { sessionExpiryInterval: 600 } });
+  clients.push(local);
+  await subscribe(local, localTopic, { qos: 1 });
+  const p = await connect(a.url, { version: 5 });
+  clients.push(p);
+  await natsDown();
+  let heldAcked = false;
+  const held = p.publishAsync(remoteTopic, 'held', { qos: 1 }).then(() => { heldAcked = true; });
+  await sleep(200);
+  // Before: this ack waited behind the held one, until NATS was back or --cluster-hold (30 s).
+  await publish(p, localTopic, 'local', { qos: 1 }, 5000);
+  assert.equal(heldAcked, false, 'the ack for node c is still held');
+  await natsUp();
+  await withTimeout(held, 30_000, 'the held ack once NATS is back');
+});

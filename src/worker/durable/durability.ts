@@ -368,10 +368,11 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
         this.unacknowledged(conn);
         continue;
       }
-      // An ack that waits long, or a packet behind one: on its connection alone (held-acks.ts),
-      // which counts it as gated until it goes.
+      // An ack that waits long: on its connection alone (held-acks.ts), which counts it as gated
+      // until it goes. The connection's later packets do not wait behind it: MQTT orders a
+      // server's deliveries per topic, not its acks (docs/cluster.md, "NATS lost").
       const wait = g.longs === null ? null : g.longs.get(i) ?? null;
-      if (wait !== null || this.held.has(conn)) { conn.gated++; this.held.park(conn, buf, wait); continue; }
+      if (wait !== null) { conn.gated++; this.held.park(conn, buf, wait); continue; }
       conn.send(buf);
     }
   }

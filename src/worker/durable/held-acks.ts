@@ -2,9 +2,12 @@
 // away (worker/cluster/hold.ts), up to --cluster-hold. The commit gate's groups leave in order
 // (durability.ts); one such ack in a group would stop every later gated packet of the shard,
 // other clients' acks for messages only this node wants included, for the whole outage. So the
-// group lets it go (its own commit is done) and the ack waits here, on its connection alone:
-// that connection's later packets queue behind it (conn.gated stays above 0 until it is out),
-// every other connection goes on.
+// group lets it go (its own commit is done) and the ack waits here, on its connection alone.
+// Only such acks wait here, each behind the ones parked before it on its connection (their
+// order kept among themselves); the connection's other packets, its acks for messages no other
+// node wants included, go at their commit: MQTT's ack order (v5 4.6, [MQTT-4.6.0-2/3]) binds
+// the Client, not the Server (docs/cluster.md, "NATS lost"). conn.gated stays above 0 while one
+// waits, so those packets pass through the gate's groups, in their order.
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import { ConnState } from '../net/conn-state.ts';
 import type { Connection } from '../net/connection.ts';
