@@ -319,3 +319,34 @@ test('cluster NATS stopped: a connection whose ack is held for another node stil
   await natsUp();
   await withTimeout(held, 30_000, 'the held ack once NATS is back');
 });
+
+test('cluster NATS stopped past --cluster-hold-bytes with QoS 2: the resends of what was not held go to the other node only, so the local persistent subscriber gets each message once, and so does the one on the other node', { skip, timeout: 180_000 }, async () => {
+  const topic = uid('big2');
+  const remote = await remoteSubscriber([topic]);
+  const localSub = await connect(a.url, { version: 5, clientId: uid('bls'), clean: false, properties: { sessionExpiryInterval: 600 } });
+  clients.push(localSub);
+  await subscribe(localSub, topic, { qos: 2 });
+  const local = collect(localSub);
+  const { pub, disconnects } = publisher();
+  await withTimeout(new Promise<void>((r) => pub.once('connect', () => r())), 10_000, 'the publisher connects');
+  await natsDown();
+  const N = 300; // 300 x 2 KB: three times --cluster-hold-bytes
+  const payload = (k: number): string => `${k}:`.padEnd(2048, 'x');
+  const acked = new Set<number>();
+  const all = Promise.all(Array.from({ length: N }, (_, k) => new Promise<void>((res) => {
+    pub.publish(topic, payload(k), { qos: 2 }, (err) => { if (!err) acked.add(k); res(); });
+  })));
+  await eventually(() => disconnects.includes(0x80), 15_000, 'DISCONNECT 0x80 past --cluster-hold-bytes');
+  await sleep(1000);
+  await natsUp();
+  await withTimeout(all, 60_000, `every publish answered once NATS is back (${acked.size})`);
+  const ids = (c: Collector): number[] => c.messages.filter((m) => m.topic === topic).map((m) => Number(m.payload.toString().split(':')[0]));
+  for (const [where, c] of [['node a', local], ['node c', remote]] as const) {
+    await eventually(() => [...acked].every((k) => ids(c).includes(k)), 30_000, `every completed message at ${where}`).catch(() => {});
+    const got = ids(c);
+    const missing = [...acked].filter((k) => !got.includes(k));
+    assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${acked.size} completed messages missing at ${where}`);
+    const twice = got.filter((v, k) => got.indexOf(v) !== k);
+    assert.deepEqual(twice.slice(0, 10), [], `${twice.length} QoS 2 messages twice at ${where}`);
+  }
+});

@@ -257,7 +257,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
       if (!this.connected || this.hold.queues(i)) { this.holdFrame(i, frame, msg.qos, gated); continue; }
       this.nc.publish(s.subject, frame);
       if (!gated) continue;
-      if (!this.window.sent(i, frame)) this.gate.lostForward();
+      if (!this.window.sent(i, frame)) this.gate.refusedForward();
       if (s.commit === null) this.awaitCommit(s);
     }
   }
@@ -271,7 +271,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   private holdFrame(slot: number, frame: Buffer, qos: number, gated: boolean): void {
     if (!this.hold.add(slot, frame)) {
       if (qos === 0) this.ctx.stats.add(this.ctx.id, ClusterStat.HELD_DROPPED, 1);
-      else this.gate.lostForward();
+      else this.gate.refusedForward();
       return;
     }
     if (gated) this.gate.waitFor(this.hold.wait(slot, Date.now()), true);

@@ -54,6 +54,9 @@ export interface MoveBarriers {
  */
 export class ForwardLost extends Error {}
 
+const REFUSED = Promise.reject(new Error('not kept for another node: past --cluster-hold-bytes while cut off from NATS'));
+REFUSED.catch(() => {});
+
 const NO_MOVES: MoveBarriers = { active: () => false, committed: () => Promise.resolve(false) };
 
 interface Group {
@@ -99,6 +102,8 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   forwards = 0;
   /** A QoS 1/2 message of this turn went nowhere it would be kept (a restarted peer's sessions are not back yet). */
   private lostTurn = false;
+  /** Since the last mark(), a frame for another node was refused (refusedForward). */
+  refusedSinceMark = false;
   /** What the next gated PUBACK / PUBREC also waits for (waitFor with `long`), on its connection alone. */
   private longWait: Promise<void> | null = null;
   private readonly held = new HeldAcks();
@@ -147,7 +152,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
    */
   countForward(): void { this.forwards++; }
 
-  mark(): number { return this.writes + this.forwards; }
+  mark(): number { this.refusedSinceMark = false; return this.writes + this.forwards; }
   changedSince(mark: number): boolean { return this.writes + this.forwards !== mark; }
 
   /**
@@ -185,6 +190,19 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     if (!this.enabled) return;
     this.forwards++;
     this.lostTurn = true;
+  }
+
+  /**
+   * A QoS 1/2 frame for another node was not kept (past --cluster-hold-bytes while NATS is
+   * away): the message's ack fails on its connection alone (DISCONNECT 0x80, as a held ack past
+   * --cluster-hold), and the handler, told by refusedSinceMark, has a QoS 2 resend go to the other
+   * nodes only. Before, the whole turn was lost and its QoS 2 ids forgotten, so the resends were
+   * routed again here too: a local subscriber got them twice.
+   */
+  refusedForward(): void {
+    if (!this.enabled) return;
+    this.refusedSinceMark = true;
+    this.waitFor(REFUSED, true);
   }
 
   /**

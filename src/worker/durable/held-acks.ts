@@ -31,7 +31,15 @@ export class HeldAcks {
     if (q === undefined) this.parked.set(conn, q = []);
     q.push(e);
     if (wait === null) { if (q.length === 1) this.drain(conn, q); return; }
-    wait.then(() => { e.state = 'ok'; this.drain(conn, q); }, () => { e.state = 'failed'; this.drain(conn, q); });
+    wait.then(() => { e.state = 'ok'; this.drain(conn, q); }, () => { e.state = 'failed'; this.fail(conn); this.drain(conn, q); });
+  }
+
+  /**
+   * An ack that will not go out: the connection is closed with 0x80 now, not once the held acks
+   * before it settle (they may wait --cluster-hold); the publisher resends what was not acknowledged.
+   */
+  private fail(conn: Connection): void {
+    if (conn.state !== ConnState.CLOSED) conn.disconnect(Reason.UNSPECIFIED_ERROR, 'not confirmed by the node the message went to; publish it again');
   }
 
   private drain(conn: Connection, q: Entry[]): void {
@@ -39,7 +47,7 @@ export class HeldAcks {
       const e = q.shift()!;
       conn.gated--;
       if (conn.state === ConnState.CLOSED) continue;
-      if (e.state === 'failed') conn.disconnect(Reason.UNSPECIFIED_ERROR, 'not confirmed by the node the message went to; publish it again');
+      if (e.state === 'failed') this.fail(conn);
       else conn.send(e.buf);
     }
     if (q.length === 0 && this.parked.get(conn) === q) this.parked.delete(conn);
