@@ -52,10 +52,22 @@ async function natsDown(): Promise<void> {
   await eventually(async () => (await request(`${a.admin}/ready`)).status === 503, 10_000, '/ready 503 while NATS is gone');
 }
 
-/** NATS started again on its port and store; resolves once both nodes are ready again. */
+/**
+ * NATS started again on its port and store; resolves once both nodes are ready again and take
+ * CONNECTs (a CONNECT needs the ownership bucket, which can come back after /ready: under load
+ * the next test's first CONNECT was refused with 0x88).
+ */
 async function natsUp(): Promise<void> {
   nats = await startNats(nats.port, natsDir);
   await eventually(async () => (await request(`${a.admin}/ready`)).status === 200, 30_000, 'node a ready again');
+  for (const n of [a, c]) {
+    await eventually(async () => {
+      const k = await connect(n.url, { version: 5 }).catch(() => null);
+      if (k === null) return false;
+      await end(k);
+      return true;
+    }, 30_000, `${n.url} takes CONNECTs again`, 200);
+  }
 }
 
 /** The sum over node a's shards of a /metrics family. */
