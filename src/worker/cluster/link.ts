@@ -77,7 +77,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   private readonly hold: Hold;
   /** QoS 1/2 frames handed to nats.js that no commit answer covers yet: held again if NATS goes (window.ts). */
   private readonly window: Unconfirmed;
-  /** Commit requests out (connected path): failed at once when NATS goes, their frames held again. */
+  /** Commit requests out (connected path): failed as lost when NATS goes and their frames do not fit in the hold. */
   private readonly pending = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   /**
    * Per sender (the data subject it sends on), the sequence number of its last frame routed
@@ -179,10 +179,12 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
    * NATS went: what was sent since its last commit answer may be lost (nats.js's buffer, the
    * wire, the server) and goes into the hold, behind what was held before it (it was sent after
    * that), to go again when NATS is back; so does a probe's resend, which may have been in
-   * nats.js's buffer. The acks that waited for those answers fail now rather than at
-   * --cluster-timeout (the publishers resend, and a QoS 2 resend answered from its packet id is
-   * fine: its frame is held). A frame that does not fit in the hold fails its acks as lost (the
-   * QoS 2 ids forgotten, so the resends are routed again).
+   * nats.js's buffer. The acks that waited for those answers fail at --cluster-timeout as before
+   * (the publishers resend, and a QoS 2 resend answered from its packet id is fine: its frame is
+   * held); failing them at once would disconnect every publisher of the moment, which cannot
+   * reconnect without NATS (0x88), for answers that may still come. A frame that does not fit
+   * in the hold fails the acks waiting then as lost (the QoS 2 ids forgotten, so the resends
+   * are routed again).
    */
   private cut(): void {
     let overflow = false;
@@ -190,9 +192,10 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
       for (const f of frames) if (!this.hold.add(slot, f)) overflow = true;
     });
     this.hold.restart();
-    const err = overflow ? new ForwardLost('cut off from NATS with more unconfirmed than --cluster-hold-bytes') : new Error('cut off from NATS before the commit answer');
-    for (const c of this.pending) c.reject(err);
-    this.pending.clear();
+    if (overflow) {
+      const err = new ForwardLost('cut off from NATS with more unconfirmed than --cluster-hold-bytes');
+      for (const c of this.pending) c.reject(err);
+    }
     if (!this.hold.empty) this.startProbes(null);
   }
 
