@@ -23,7 +23,7 @@ function build(count = 3, id = 0) {
     deliverTo: (s: { clientId: string }, m: Message): void => { delivered.push({ kind: 'to', topic: m.topic, to: s.clientId }); },
   };
   const gate = { forwardedTo: [] as number[], waited: 0, lost: 0,
-    forwarded(peer: number) { this.forwardedTo.push(peer); }, waitFor() { this.waited++; }, lostForward() { this.lost++; }, committedAt: (): Promise<boolean> => Promise.resolve(false) };
+    forwarded(peer: number) { this.forwardedTo.push(peer); }, waitFor() { this.waited++; }, lostForward() { this.lost++; }, refusedForward() { this.lost++; }, committedAt: (): Promise<boolean> => Promise.resolve(false) };
   const retained: string[] = [];
   const retain = { set: (m: Message): Promise<void> => { retained.push(m.topic); return Promise.resolve(); }, replica: (m: Message): void => { retained.push('replica:' + m.topic); } };
   const routing = new Routing(ctx, peers, local, delivery as never, gate, retain);

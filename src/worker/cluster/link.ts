@@ -30,6 +30,8 @@ import { NodeShares } from './shares.ts';
 import { Ownership, type HandOver, type NodesView } from './ownership.ts';
 import { readNodeMark } from './frames.ts';
 import { Hold } from './hold.ts';
+import { Unconfirmed } from './window.ts';
+import { ForwardLost } from '../durable/durability.ts';
 import { ClusterStat } from '../../shared/stats.ts';
 import type { MoveLink, NodeMoves } from './node-moves.ts';
 
@@ -73,6 +75,15 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   private connected = true;
   /** What other nodes want while NATS is away, with the acks waiting for it. */
   private readonly hold: Hold;
+  /** QoS 1/2 frames handed to nats.js that no commit answer covers yet: held again if NATS goes (window.ts). */
+  private readonly window: Unconfirmed;
+  /** Commit requests out (connected path): failed as lost when NATS goes and their frames do not fit in the hold. */
+  private readonly pending = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  /**
+   * Per sender (the data subject it sends on), the sequence number of its last frame routed
+   * here: a frame sent again after an outage (PubFlag.RESENT) at or below it was routed already.
+   */
+  private readonly lastSeq = new Map<string, number>();
   private probeTimer: ReturnType<typeof setInterval> | null = null;
   private readonly probeFn = (): void => this.probe();
   private readonly slots: NodeSlot[] = [];
@@ -106,6 +117,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     this.gate = gate;
     this.retained = new ClusterRetained(ctx, retain);
     this.ownership = new Ownership(ctx, this);
+    this.window = new Unconfirmed(ctx.config.clusterHoldBytes);
     this.hold = new Hold({ ms: ctx.config.clusterHold, bytes: ctx.config.clusterHoldBytes }, (bytes, frames) => {
       ctx.stats.set(ctx.id, ClusterStat.HELD_BYTES, bytes);
       ctx.stats.set(ctx.id, ClusterStat.HELD_MESSAGES, frames);
@@ -147,20 +159,44 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     for await (const st of nc.status()) {
       if (st.type === 'disconnect') {
         this.connected = false;
-        // A probe's resend may have been in nats.js's buffer, which the reconnect discards.
-        this.hold.restart();
+        this.cut();
         continue;
       }
       if (st.type !== 'reconnect') continue;
       this.connected = true;
       if (!this.hold.empty) this.probe();
       for (let attempt = 0; this.nc === nc && !nc.isClosed(); attempt++) {
-        try { await this.retained.start(nc); break; } catch (err) {
+        // This shard's sets made meanwhile first: the bucket read after them ends at them.
+        try { await this.retained.flush(); await this.retained.start(nc); break; } catch (err) {
           if (attempt % 10 === 0) this.ctx.log.warn({ err }, 'retained bucket not back yet; trying again');
           await new Promise((r) => setTimeout(r, 250));
         }
       }
     }
+  }
+
+  /**
+   * NATS went: what was sent since its last commit answer may be lost (nats.js's buffer, the
+   * wire, the server) and goes into the hold, behind what was held before it (it was sent after
+   * that), to go again when NATS is back; so does a probe's resend, which may have been in
+   * nats.js's buffer. The acks that waited for those answers fail at --cluster-timeout as before
+   * (the publishers resend, and a QoS 2 resend answered from its packet id is fine: its frame is
+   * held); failing them at once would disconnect every publisher of the moment, which cannot
+   * reconnect without NATS (0x88), for answers that may still come. A frame that does not fit
+   * in the hold fails the acks waiting then as lost (the QoS 2 ids forgotten, so the resends
+   * are routed again).
+   */
+  private cut(): void {
+    let overflow = false;
+    this.window.take((slot, frames) => {
+      for (const f of frames) if (!this.hold.add(slot, f)) overflow = true;
+    });
+    this.hold.restart();
+    if (overflow) {
+      const err = new ForwardLost('cut off from NATS with more unconfirmed than --cluster-hold-bytes');
+      for (const c of this.pending) c.reject(err);
+    }
+    if (!this.hold.empty) this.startProbes(null);
   }
 
   async stop(): Promise<void> {
@@ -223,7 +259,9 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
       const s = this.slots[i]!;
       if (!this.connected || this.hold.queues(i)) { this.holdFrame(i, frame, msg.qos, gated); continue; }
       this.nc.publish(s.subject, frame);
-      if (gated && s.commit === null) this.awaitCommit(s);
+      if (!gated) continue;
+      if (!this.window.sent(i, frame)) this.gate.refusedForward();
+      if (s.commit === null) this.awaitCommit(s);
     }
   }
 
@@ -236,15 +274,18 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   private holdFrame(slot: number, frame: Buffer, qos: number, gated: boolean): void {
     if (!this.hold.add(slot, frame)) {
       if (qos === 0) this.ctx.stats.add(this.ctx.id, ClusterStat.HELD_DROPPED, 1);
-      else this.gate.lostForward();
+      else this.gate.refusedForward();
       return;
     }
     if (gated) this.gate.waitFor(this.hold.wait(slot, Date.now()), true);
-    if (this.probeTimer === null) {
-      this.ctx.log.warn({ node: this.slots[slot]!.id, connected: this.connected }, 'cluster: holding frames for other nodes until NATS is back (--cluster-hold, --cluster-hold-bytes)');
-      this.probeTimer = setInterval(this.probeFn, PROBE_MS);
-      this.probeTimer.unref();
-    }
+    this.startProbes(slot);
+  }
+
+  private startProbes(slot: number | null): void {
+    if (this.probeTimer !== null) return;
+    this.ctx.log.warn({ node: slot === null ? undefined : this.slots[slot]!.id, connected: this.connected }, 'cluster: holding frames for other nodes until NATS is back (--cluster-hold, --cluster-hold-bytes)');
+    this.probeTimer = setInterval(this.probeFn, PROBE_MS);
+    this.probeTimer.unref();
   }
 
   /**
@@ -264,7 +305,9 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     const a = nc !== null && this.connected ? this.hold.ask(i) : null;
     if (a === null) return;
     const s = this.slots[i]!;
-    for (const f of a.frames) nc!.publish(s.subject, f);
+    // Flagged: the node drops what it routed already (received, lastSeq). Set in place: a frame
+    // shared by several nodes is sent again to each that holds it, and to none as a first copy.
+    for (const f of a.frames) { f[1] = f[1]! | PubFlag.RESENT; nc!.publish(s.subject, f); }
     nc!.request(s.subject, COMMIT_FRAME, { timeout: this.ctx.config.clusterTimeout }).then(
       (m) => {
         if (a.check) { if (this.hold.answered(i, a.token)) this.resend(i); return; }
@@ -292,9 +335,16 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     this.probeTimer = null;
   }
 
-  /** The ack waits until the cluster's bucket has it; a failed put fails the ack (the publisher resends). */
+  /**
+   * The ack waits until the cluster's bucket has it; a failed put fails the ack (the publisher
+   * resends). Cut off from NATS (or still writing what waited for it), the write waits for NATS
+   * and the ack does not (retained.ts, defer); past --cluster-hold-bytes it fails as before.
+   */
   private putRetained(msg: Message): void {
-    const p = this.retained.put(msg);
+    const later = !this.connected || this.retained.deferring;
+    if (later && this.retained.defer(msg)) return;
+    // Past the bound while writes wait, a put now could land before an older one of the topic.
+    const p = later ? Promise.reject(new Error('retained writes waiting for NATS past --cluster-hold-bytes')) : this.retained.put(msg);
     p.catch((err: unknown) => this.ctx.log.warn({ err, topic: msg.topic }, 'retained message not stored in the cluster'));
     this.gate.waitFor(p);
   }
@@ -308,14 +358,24 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   private flushCommits(): void {
     this.commitsDue = false;
     const timeout = this.ctx.config.clusterTimeout;
-    for (const s of this.slots) {
+    for (let i = 0; i < this.slots.length; i++) {
+      const s = this.slots[i]!;
       const c = s.commit;
       if (c === null) continue;
       s.commit = null;
       if (this.nc === null) { c.reject(new Error('not connected to NATS')); continue; }
+      const end = this.window.mark(i);
+      const epoch = this.window.epoch;
+      this.pending.add(c);
       this.nc.request(s.subject, COMMIT_FRAME, { timeout }).then(
-        (m) => { if (m.data[0] === COMMITTED) c.resolve(); else c.reject(new Error(`node ${s.id} could not commit`)); },
-        (err: Error) => c.reject(err),
+        (m) => {
+          this.pending.delete(c);
+          // Answered, committed or not, the node had the frames: they are not sent again.
+          this.window.confirmed(i, end, epoch);
+          if (m.data[0] === COMMITTED) c.resolve(); else c.reject(new Error(`node ${s.id} could not commit`));
+        },
+        // No answer: the frames stay in the window (NATS may be going; a later answer trims them).
+        (err: Error) => { this.pending.delete(c); c.reject(err); },
       );
     }
   }
@@ -370,6 +430,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
         for (const f of [...this.routes.filters()]) this.routes.remove(f, s.id);
         this.shares.drop(slot);
         this.hold.drop(slot, new Error(`node ${m.node} is down`));
+        this.window.drop(slot);
         this.moves?.nodeDown(m.node);
       }
       return;
@@ -421,7 +482,13 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
         return;
       }
       if (type !== FrameType.PUBLISH) throw new RangeError(`frame type ${type} is not one nodes exchange`);
+      const resent = (data[1]! & PubFlag.RESENT) !== 0;
       const v = this.view.read(r, this.ctx.id);
+      // A sender's frames come in its order on one subject: one sent again after an outage with
+      // a number not above the last one routed from there was routed already (the numbers wrap).
+      const last = this.lastSeq.get(m.subject);
+      if (resent && last !== undefined && ((v.seq - last) | 0) <= 0) return;
+      this.lastSeq.set(m.subject, v.seq);
       const now = Date.now();
       if (v.expiresAt !== 0 && v.expiresAt <= now) return;
       const msg = v.toMessage();

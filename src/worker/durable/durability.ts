@@ -47,6 +47,16 @@ export interface MoveBarriers {
   committed(chained: boolean, parkedWaitMs: number): Promise<boolean>;
 }
 
+/**
+ * What a waitFor promise rejects with when the message may be gone from where it went (another
+ * node's frames dropped past --cluster-hold-bytes): the turn's acks are withheld as for a crashed
+ * peer, their QoS 2 ids forgotten so that the resends are routed again.
+ */
+export class ForwardLost extends Error {}
+
+const REFUSED = Promise.reject(new Error('not kept for another node: past --cluster-hold-bytes while cut off from NATS'));
+REFUSED.catch(() => {});
+
 const NO_MOVES: MoveBarriers = { active: () => false, committed: () => Promise.resolve(false) };
 
 interface Group {
@@ -92,6 +102,8 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   forwards = 0;
   /** A QoS 1/2 message of this turn went nowhere it would be kept (a restarted peer's sessions are not back yet). */
   private lostTurn = false;
+  /** Since the last mark(), a frame for another node was refused (refusedForward). */
+  refusedSinceMark = false;
   /** What the next gated PUBACK / PUBREC also waits for (waitFor with `long`), on its connection alone. */
   private longWait: Promise<void> | null = null;
   private readonly held = new HeldAcks();
@@ -140,7 +152,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
    */
   countForward(): void { this.forwards++; }
 
-  mark(): number { return this.writes + this.forwards; }
+  mark(): number { this.refusedSinceMark = false; return this.writes + this.forwards; }
   changedSince(mark: number): boolean { return this.writes + this.forwards !== mark; }
 
   /**
@@ -178,6 +190,19 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     if (!this.enabled) return;
     this.forwards++;
     this.lostTurn = true;
+  }
+
+  /**
+   * A QoS 1/2 frame for another node was not kept (past --cluster-hold-bytes while NATS is
+   * away): the message's ack fails on its connection alone (DISCONNECT 0x80, as a held ack past
+   * --cluster-hold), and the handler, told by refusedSinceMark, has a QoS 2 resend go to the other
+   * nodes only. Before, the whole turn was lost and its QoS 2 ids forgotten, so the resends were
+   * routed again here too: a local subscriber got them twice.
+   */
+  refusedForward(): void {
+    if (!this.enabled) return;
+    this.refusedSinceMark = true;
+    this.waitFor(REFUSED, true);
   }
 
   /**
@@ -309,7 +334,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     this.waiting.push(g);
     const sh = this.shard;
     g.left = 1 + extra.length;
-    for (const p of extra) p.then(() => this.settle(g, false), () => { g.unconfirmed = true; this.settle(g, false); });
+    for (const p of extra) p.then(() => this.settle(g, false), (e: unknown) => { if (e instanceof ForwardLost) g.lost = true; else g.unconfirmed = true; this.settle(g, false); });
     for (let i = 0; i < sh.count; i++) {
       if (i === sh.id || (mask & (1 << i)) === 0) continue;
       g.left++;
@@ -361,10 +386,11 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
         this.unacknowledged(conn);
         continue;
       }
-      // An ack that waits long, or a packet behind one: on its connection alone (held-acks.ts),
-      // which counts it as gated until it goes.
+      // An ack that waits long: on its connection alone (held-acks.ts), which counts it as gated
+      // until it goes. The connection's later packets do not wait behind it: MQTT orders a
+      // server's deliveries per topic, not its acks (docs/cluster.md, "NATS lost").
       const wait = g.longs === null ? null : g.longs.get(i) ?? null;
-      if (wait !== null || this.held.has(conn)) { conn.gated++; this.held.park(conn, buf, wait); continue; }
+      if (wait !== null) { conn.gated++; this.held.park(conn, buf, wait); continue; }
       conn.send(buf);
     }
   }

@@ -2,9 +2,12 @@
 // away (worker/cluster/hold.ts), up to --cluster-hold. The commit gate's groups leave in order
 // (durability.ts); one such ack in a group would stop every later gated packet of the shard,
 // other clients' acks for messages only this node wants included, for the whole outage. So the
-// group lets it go (its own commit is done) and the ack waits here, on its connection alone:
-// that connection's later packets queue behind it (conn.gated stays above 0 until it is out),
-// every other connection goes on.
+// group lets it go (its own commit is done) and the ack waits here, on its connection alone.
+// Only such acks wait here, each behind the ones parked before it on its connection (their
+// order kept among themselves); the connection's other packets, its acks for messages no other
+// node wants included, go at their commit: MQTT's ack order (v5 4.6, [MQTT-4.6.0-2/3]) binds
+// the Client, not the Server (docs/cluster.md, "NATS lost"). conn.gated stays above 0 while one
+// waits, so those packets pass through the gate's groups, in their order.
 import { Reason } from '../../shared/protocol/reason-codes.ts';
 import { ConnState } from '../net/conn-state.ts';
 import type { Connection } from '../net/connection.ts';
@@ -28,7 +31,15 @@ export class HeldAcks {
     if (q === undefined) this.parked.set(conn, q = []);
     q.push(e);
     if (wait === null) { if (q.length === 1) this.drain(conn, q); return; }
-    wait.then(() => { e.state = 'ok'; this.drain(conn, q); }, () => { e.state = 'failed'; this.drain(conn, q); });
+    wait.then(() => { e.state = 'ok'; this.drain(conn, q); }, () => { e.state = 'failed'; this.fail(conn); this.drain(conn, q); });
+  }
+
+  /**
+   * An ack that will not go out: the connection is closed with 0x80 now, not once the held acks
+   * before it settle (they may wait --cluster-hold); the publisher resends what was not acknowledged.
+   */
+  private fail(conn: Connection): void {
+    if (conn.state !== ConnState.CLOSED) conn.disconnect(Reason.UNSPECIFIED_ERROR, 'not confirmed by the node the message went to; publish it again');
   }
 
   private drain(conn: Connection, q: Entry[]): void {
@@ -36,7 +47,7 @@ export class HeldAcks {
       const e = q.shift()!;
       conn.gated--;
       if (conn.state === ConnState.CLOSED) continue;
-      if (e.state === 'failed') conn.disconnect(Reason.UNSPECIFIED_ERROR, 'not confirmed by the node the message went to; publish it again');
+      if (e.state === 'failed') this.fail(conn);
       else conn.send(e.buf);
     }
     if (q.length === 0 && this.parked.get(conn) === q) this.parked.delete(conn);

@@ -52,6 +52,13 @@ export function encodeSession(s: Session): Buffer {
   // the user name: 0 none, 1 known (then the name), 2 unknown (a store record older than the field)
   w.u8(!s.userKnown ? 2 : s.username === undefined ? 0 : 1);
   if (s.userKnown && s.username !== undefined) w.str(s.username);
+  // Last and optional (a decoder that predates it reads nothing past the user name): the QoS 2
+  // ids whose resend goes to the other nodes only (Session.reforward).
+  const again = s.reforward;
+  if (again !== null && again.size > 0) {
+    w.u16(again.size);
+    for (const id of again) w.u16(id);
+  }
   return Buffer.from(w.buf.subarray(0, w.pos));
 }
 
@@ -89,5 +96,10 @@ export function decodeSession(clientId: string, buf: Buffer, parseFilter: (filte
   const user = r.u8();
   s.userKnown = user !== 2;
   if (user === 1) s.username = r.str();
+  if (r.pos < r.end) {
+    const n = r.u16();
+    if (n > 0) s.reforward = new Set();
+    for (let i = 0; i < n; i++) s.reforward!.add(r.u16());
+  }
   return s;
 }

@@ -12,6 +12,7 @@ export const PubFlag = {
   RETAIN_UPDATE: 16,  // update the target's retained replica (sent only by the topic's home shard)
   EXPIRES: 32,        // in the frame only (writePublish sets it): an f64 expiry follows; absent = never expires
   SENDER: 64,         // in the frame only: the publishing shard of another node follows (only while a session moves between nodes, worker/cluster/node-moves.ts)
+  RESENT: 128,        // between nodes only: sent again after a NATS outage; the receiver drops it if it routed it already (worker/cluster/link.ts)
 } as const;
 
 /**
@@ -95,7 +96,7 @@ export class PublishView {
   read(r: ByteReader, from: number): this {
     this.from = from;
     const flags = r.u8();
-    this.flags = flags & ~(PubFlag.EXPIRES | PubFlag.SENDER);
+    this.flags = flags & ~(PubFlag.EXPIRES | PubFlag.SENDER | PubFlag.RESENT);
     this.seq = r.u32();
     this.expiresAt = (flags & PubFlag.EXPIRES) !== 0 ? r.f64() : 0;
     const olen = r.u32();

@@ -29,6 +29,8 @@ export interface ForwardGate {
   forwarded(peer: number): void;
   /** A QoS 1/2 message matched routes of a restarted peer whose sessions are not back yet. */
   lostForward(): void;
+  /** A QoS 1/2 frame for another node was not kept (durability.ts). */
+  refusedForward(): void;
   /** Resolves once `peer` has committed what this shard sent it so far (true: it crashed first). */
   committedAt(peer: number): Promise<boolean>;
 }
@@ -266,6 +268,16 @@ export class Routing {
     msg.seq = this.seq = (this.seq + 1) >>> 0;
     if (msg.retain) this.gate.waitFor(this.retain.set(msg));
     this.route(msg, now);
+    if (this.nodes !== null) this.nodes.forward(msg);
+  }
+
+  /**
+   * A QoS 2 resend routed here before whose frame for another node was refused (Session.reforward):
+   * to the other nodes only.
+   */
+  toNodes(msg: Message): void {
+    msg.src = this.shard.id;
+    msg.seq = this.seq = (this.seq + 1) >>> 0;
     if (this.nodes !== null) this.nodes.forward(msg);
   }
 

@@ -52,6 +52,10 @@ export class Session {
   qos0Held = 0;                        // QoS 0 entries currently in queue
   private inflightMap: Map<number, Outbound> | null = null;
   private inboundQos2Set: Set<number> | null = null;
+  // Inbound QoS 2 ids routed here whose frame for another node was refused (past
+  // --cluster-hold-bytes, worker/cluster/link.ts): the resend goes to the other nodes only, so
+  // this node's subscribers do not get it twice. Memory only; made on first use.
+  reforward: Set<number> | null = null;
   nextPacketId = 1;
   nextSeq = 1;                         // next outbound store sequence number (durability.ts)
   queuedBytes = 0;                     // payload + topic bytes in queue (per-session byte limit)

@@ -89,6 +89,7 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   }
   if (p.qos === 2) {
     if (s.inboundQos2.has(p.packetId)) {
+      if (s.reforward !== null && s.reforward.has(p.packetId)) { reforward(conn, p, topic, retain); return; }
       // Resent before PUBREL: already routed once, so only acknowledge again [MQTT-4.3.3-10].
       ack(conn, AckType.PUBREC, p.packetId, 0);
       return;
@@ -129,6 +130,20 @@ export function handlePublish(conn: Connection, buf: Buffer, off: number, len: n
   acknowledge(conn, p.qos, p.packetId, mark);
 }
 
+/**
+ * A QoS 2 resend routed here once, whose frame for another node was refused then: to the other
+ * nodes only, acknowledged once kept for them (refused again: 0x80 again, the id stays marked).
+ */
+function reforward(conn: Connection, p: InboundPublish, topic: string, retain: boolean): void {
+  const sh = conn.shard;
+  const d = sh.durability;
+  const now = Date.now();
+  const mark = d.mark();
+  sh.routing.toNodes(new Message(topic, p.payload, 2, retain, p.props, p.messageExpiry >= 0 ? now + p.messageExpiry * 1000 : 0, conn.clientId));
+  if (!d.refusedSinceMark) conn.session!.reforward!.delete(p.packetId);
+  ack(conn, AckType.PUBREC, p.packetId, 0, d.changedSince(mark));
+}
+
 /** A routed PUBLISH's ack (`mark`: the durability mark from before it was routed). */
 function acknowledge(conn: Connection, qos: number, packetId: number, mark: number): void {
   if (qos === 0) return;
@@ -137,6 +152,7 @@ function acknowledge(conn: Connection, qos: number, packetId: number, mark: numb
     const s = conn.session!;
     s.writableInboundQos2().add(packetId);
     if (s.persistent && d.enabled) d.putInbound(s, packetId);
+    if (d.refusedSinceMark) (s.reforward ??= new Set()).add(packetId);
   }
   // Acknowledged only once what this message changed is committed: the retained set, the
   // queues and in-flight windows of persistent sessions here and on the shards it went to.
@@ -179,6 +195,7 @@ export function handlePubrel(conn: Connection, packet: mqttPacket.Packet): void 
   const id = (packet as mqttPacket.IPubrelPacket).messageId!;
   const s = conn.session!;
   const known = s.writableInboundQos2().delete(id);
+  s.reforward?.delete(id);
   const d = conn.shard.durability;
   const stored = known && s.persistent && d.enabled;
   if (stored) d.deleteInbound(s, id);
