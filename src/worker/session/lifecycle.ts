@@ -22,6 +22,9 @@ import { parseFilter } from './subscription.ts';
 import { setLongTimeout } from './timers.ts';
 import { disconnected, inflightDropped, willOf, willSent } from '../hooks/lifecycle.ts';
 
+/** Counts a limit's hit and logs it, rate limited (ConnectLimits.hit, auth/limits.ts). */
+type LimitHit = (stat: number, name: string, fields: Record<string, unknown>, msg: string) => void;
+
 export class SessionLifecycle implements RegistryHost {
   private readonly shard: ShardContext;
   private readonly store: Store;
@@ -33,11 +36,14 @@ export class SessionLifecycle implements RegistryHost {
   private readonly moves: Pick<Moves, 'leave'>;
   /** the shard's access hook (set once security is built, before the store is read); null = none */
   private readonly access: () => AccessHook | null;
+  /** --persistent-client-expiration's counter and log line when it ends a session */
+  private readonly limitHit: LimitHit | null;
 
   constructor(shard: ShardContext, store: Store, sessions: Map<string, Session>, durability: Pick<Durability, 'restore' | 'owned' | 'track' | 'homedLoaded'>,
     routing: Pick<Routing, 'add' | 'remove' | 'publish'>, registry: Pick<Registry, 'home' | 'owners' | 'allocateToken' | 'own' | 'release'>, moves: Pick<Moves, 'leave'>,
-    access: () => AccessHook | null = () => null) {
+    access: () => AccessHook | null = () => null, limitHit: LimitHit | null = null) {
     this.access = access;
+    this.limitHit = limitHit;
     this.shard = shard;
     this.store = store;
     this.sessions = sessions;
@@ -175,7 +181,13 @@ export class SessionLifecycle implements RegistryHost {
     sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, 1);
     if (s.expiryInterval !== NEVER_EXPIRES) {
       const left = Math.max(0, since + s.expiryInterval * 1000 - Date.now());
-      s.expiryTimer = setLongTimeout(() => { s.expiryTimer = null; sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, -1); if (sh.hooks.has.onClientExpired) sh.hooks.notify('onClientExpired', sh.log, s.clientId); this.end(s); }, left);
+      s.expiryTimer = setLongTimeout(() => {
+        s.expiryTimer = null;
+        sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, -1);
+        if (s.expiryBounded) this.limitHit?.(Stat.LIMIT_SESSION_EXPIRY, 'persistent-client-expiration', { client: s.clientId, seconds: s.expiryInterval }, 'session ended: --persistent-client-expiration reached offline');
+        if (sh.hooks.has.onClientExpired) sh.hooks.notify('onClientExpired', sh.log, s.clientId);
+        this.end(s);
+      }, left);
     }
     this.persist(s);
   }
