@@ -36,12 +36,13 @@ export class SessionLifecycle implements RegistryHost {
   private readonly moves: Pick<Moves, 'leave'>;
   /** the shard's access hook (set once security is built, before the store is read); null = none */
   private readonly access: () => AccessHook | null;
-  /** --persistent-client-expiration's counter and log line when it ends a session */
-  private readonly limitHit: LimitHit | null;
+  /** counts and logs (rate limited) a denied will and a session ended by --persistent-client-expiration */
+  private readonly limitHit: LimitHit;
 
   constructor(shard: ShardContext, store: Store, sessions: Map<string, Session>, durability: Pick<Durability, 'restore' | 'owned' | 'track' | 'homedLoaded'>,
     routing: Pick<Routing, 'add' | 'remove' | 'publish'>, registry: Pick<Registry, 'home' | 'owners' | 'allocateToken' | 'own' | 'release'>, moves: Pick<Moves, 'leave'>,
-    access: () => AccessHook | null = () => null, limitHit: LimitHit | null = null) {
+    access: () => AccessHook | null = () => null,
+    limitHit: LimitHit = (stat, _name, fields, msg) => { shard.stats.add(shard.id, stat, 1); shard.log.info(fields, msg); }) {
     this.access = access;
     this.limitHit = limitHit;
     this.shard = shard;
@@ -184,7 +185,7 @@ export class SessionLifecycle implements RegistryHost {
       s.expiryTimer = setLongTimeout(() => {
         s.expiryTimer = null;
         sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, -1);
-        if (s.expiryBounded) this.limitHit?.(Stat.LIMIT_SESSION_EXPIRY, 'persistent-client-expiration', { client: s.clientId, seconds: s.expiryInterval }, 'session ended: --persistent-client-expiration reached offline');
+        if (s.expiryBounded) this.limitHit(Stat.LIMIT_SESSION_EXPIRY, 'persistent-client-expiration', { client: s.clientId, seconds: s.expiryInterval }, 'session ended: --persistent-client-expiration reached offline');
         if (sh.hooks.has.onClientExpired) sh.hooks.notify('onClientExpired', sh.log, s.clientId);
         this.end(s);
       }, left);
@@ -221,8 +222,8 @@ export class SessionLifecycle implements RegistryHost {
     // name also after a restart (guardOffline). A session without a guard under access control
     // (none is expected) does not send it, rather than unchecked. Hooks (onWill) see only an allowed will.
     if ((s.guard !== null && !s.guard.canPublish(w.topic)) || (s.guard === null && this.access() !== null)) {
-      this.shard.stats.add(this.shard.id, Stat.ACL_DENIED_WILL, 1);
-      this.shard.log.info({ client: s.clientId, topic: w.topic }, 'will not published: denied by the ACL');
+      // rate limited as the other ACL denials: a client reconnecting in a loop with a denied will cannot flood the log
+      this.limitHit(Stat.ACL_DENIED_WILL, 'acl-will', { client: s.clientId, topic: w.topic }, 'will not published: denied by the ACL');
     } else {
       const now = Date.now();
       const made = new Message(w.topic, w.payload, w.qos, w.retain, w.props, w.expiry >= 0 ? now + w.expiry * 1000 : 0, s.clientId);
