@@ -16,6 +16,7 @@ export const SECURITY_SYS: readonly [string, number][] = [
   ['$SYS/broker/security/limit/subscriptions', Stat.LIMIT_SUBSCRIPTIONS],
   ['$SYS/broker/security/limit/retained', Stat.LIMIT_RETAINED],
   ['$SYS/broker/security/limit/client-id', Stat.LIMIT_CLIENT_ID],
+  ['$SYS/broker/security/limit/persistent-client-expiration', Stat.LIMIT_SESSION_EXPIRY],
 ];
 
 /**

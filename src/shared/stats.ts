@@ -55,9 +55,10 @@ export const Stat = {
   LIMIT_SUBSCRIPTIONS: 56,  // filters refused at --max-subscriptions-per-client
   LIMIT_RETAINED: 57,       // retained sets refused at --max-retained-messages / --max-retained-bytes
   LIMIT_CLIENT_ID: 58,      // CONNECTs refused by --client-id-prefixes (0x85)
+  LIMIT_SESSION_EXPIRY: 59, // offline sessions ended by --persistent-client-expiration (they asked never to expire)
   // Store commit latency (one group commit: a turn's writes), a histogram: COMMIT_BUCKETS slots
   // of counts by upper bound (COMMIT_BOUNDS_S, the last one +Inf), then the sum in seconds and the count.
-  COMMIT_LATENCY: 59,
+  COMMIT_LATENCY: 60,
 } as const;
 
 /** Upper bounds (seconds) of the commit-latency buckets; one more slot counts those above the last. */

@@ -94,7 +94,8 @@ export class Shard implements ShardParts, SocketSink {
     this.delivery.moves = this.moves;
     this.durability.moves = this.moves;
     this.registry = new Registry(ctx, this.peers, store, this.sessions, this.moves);
-    this.lifecycle = new SessionLifecycle(ctx, store, this.sessions, this.durability, this.routing, this.registry, this.moves, () => this.access);
+    this.lifecycle = new SessionLifecycle(ctx, store, this.sessions, this.durability, this.routing, this.registry, this.moves, () => this.access,
+      (stat, name, fields, msg) => this.limits.hit(stat, name, fields, msg));
     this.registry.host = this.lifecycle;
     fillFrameTable(frames, ctx, this);
   }

@@ -91,7 +91,7 @@ forEachConfig(({ version, shards }) => {
     } finally { await end(c); }
   });
 
-  test('PUBLISH: denied v5 QoS 1 gets PUBACK 0x87, 3.1.1 is acknowledged; neither is delivered', { skip }, async () => {
+  test('PUBLISH: denied v5 QoS 1 / QoS 2 get PUBACK / PUBREC 0x87, 3.1.1 is acknowledged; none is delivered', { skip }, async () => {
     const admin = await as('admin');
     const bob = await as('bob');
     try {
@@ -99,6 +99,8 @@ forEachConfig(({ version, shards }) => {
       await subscribe(admin, 'alice/#', { qos: 1 });
       if (version === 5) await assert.rejects(publish(bob, 'alice/denied', 'x', { qos: 1 }), /Not authorized|135/);
       else await publish(bob, 'alice/denied', 'x', { qos: 1 });
+      if (version === 5) await assert.rejects(publish(bob, 'alice/denied', 'x2', { qos: 2 }), /Not authorized|135/);
+      else await publish(bob, 'alice/denied', 'x2', { qos: 2 });
       await publish(bob, 'alice/denied', 'x', { qos: 0 });
       await publish(bob, 'alice/inbox', 'allowed', { qos: 1 });
       await got.waitFor(1);

@@ -66,7 +66,7 @@ describe('--max-connections', { skip }, () => {
 });
 
 describe('--max-connections-per-ip and --connect-rate', { skip }, () => {
-  const perIp = useBroker({ shards: 2, extraArgs: ['--max-connections-per-ip', '3'] });
+  const perIp = useBroker({ shards: 2, sysInterval: 1, extraArgs: ['--max-connections-per-ip', '3'] });
   test('a fourth socket from one address is closed at once', async () => {
     // which of the four the broker sees last is up to main's accept order: exactly one is closed
     const socks = await Promise.all([0, 1, 2, 3].map(() => rawSocket(perIp.port)));
@@ -80,6 +80,7 @@ describe('--max-connections-per-ip and --connect-rate', { skip }, () => {
     const again = await rawSocket(perIp.port, 500);
     assert.equal(await again.result, 'open');
     again.s.destroy();
+    assert.ok(await counter(perIp.url, 'limit/connections-per-ip') >= 1);
   });
 
   const rate = useBroker({ shards: 2, sysInterval: 1, extraArgs: ['--connect-rate', '3'] });
@@ -91,6 +92,7 @@ describe('--max-connections-per-ip and --connect-rate', { skip }, () => {
     assert.ok(results.filter((r) => r === 'closed').length >= 2, results.join(','));
     await sleep(1100);
     assert.ok(await counter(rate.url, 'limit/connect-rate') >= 2);
+    assert.match(rate.broker.stderr(), /"counter":"connect-rate","msg":"connection refused: --connect-rate reached for this address"/);
   });
 });
 
@@ -110,10 +112,11 @@ describe('--max-publish-rate and --max-publish-bytes', { skip }, () => {
       // 10 now, 10 when the next second starts, 10 at the one after: more than one second in all
       assert.ok(took >= 1000, `30 messages at 10/s took ${took} ms`);
       assert.ok(await counter(b.url, 'limit/publish-rate') >= 2);
+      assert.match(b.broker.stderr(), /"counter":"publish-rate","msg":"client paused: --max-publish-rate/);
     } finally { await endAll([sub, pub]); }
   });
 
-  const bytes = useBroker({ shards: 1, extraArgs: ['--max-publish-bytes', '20000'] });
+  const bytes = useBroker({ shards: 1, sysInterval: 1, extraArgs: ['--max-publish-bytes', '20000'] });
   test('bytes per second: 60 KB at 20 KB/s take more than a second, all delivered', async () => {
     const sub = await connect(bytes.url);
     const pub = await connect(bytes.url);
@@ -125,6 +128,7 @@ describe('--max-publish-rate and --max-publish-bytes', { skip }, () => {
       await got.waitFor(12, 15_000);
       assert.ok(Date.now() - start >= 1000, `took ${Date.now() - start} ms`);
       assert.match(bytes.broker.stderr(), /client paused/);
+      assert.ok(await counter(bytes.url, 'limit/publish-rate') >= 1);
     } finally { await endAll([sub, pub]); }
   });
 });
@@ -148,6 +152,7 @@ describe('topic, subscription, retained and client id limits', { skip }, () => {
       } finally { await end(c); }
     }
     assert.ok(await counter(b.url, 'limit/topic', 5) >= 5);
+    assert.match(b.broker.stderr(), /subscribe refused: filter beyond --max-topic-levels/);
   });
 
   test('--max-subscriptions-per-client: the third filter gets 0x97 (v5) / 0x80', async () => {
@@ -160,6 +165,8 @@ describe('topic, subscription, retained and client id limits', { skip }, () => {
         await subscribe(c, 's/1'); // a filter it already holds can be subscribed again
       } finally { await end(c); }
     }
+    assert.ok(await counter(b.url, 'limit/subscriptions', 2) >= 2);
+    assert.match(b.broker.stderr(), /"counter":"subscriptions","msg":"subscribe refused: --max-subscriptions-per-client reached"/);
   });
 
   test('--max-retained-messages: beyond it not retained; v5 QoS 1 gets 0x97', async () => {
@@ -177,6 +184,8 @@ describe('topic, subscription, retained and client id limits', { skip }, () => {
       assert.deepEqual(got.topics().sort(), ['ret/1', 'ret/2']);
       await end(r);
     } finally { await end(c); }
+    assert.ok(await counter(b.url, 'limit/retained') >= 1);
+    assert.match(b.broker.stderr(), /not retained: --max-retained-messages/);
   });
 
   test('--client-id-prefixes: other ids are refused with 0x85 / code 2', async () => {
@@ -185,11 +194,12 @@ describe('topic, subscription, retained and client id limits', { skip }, () => {
     const ok = await connect(b.url, { version: 4, clientId: 'app-1' });
     await end(ok);
     assert.match(b.broker.stderr(), /client id has none of the --client-id-prefixes/);
+    assert.ok(await counter(b.url, 'limit/client-id', 2) >= 2);
   });
 });
 
 describe('--persistent-client-expiration and --max-retained-bytes', { skip }, () => {
-  const b = useBroker({ shards: 2, extraArgs: ['--persistent-client-expiration', '2s', '--max-retained-bytes', '100'] });
+  const b = useBroker({ shards: 2, sysInterval: 1, extraArgs: ['--persistent-client-expiration', '2s', '--max-retained-bytes', '100'] });
   test('--max-retained-bytes: a retained set past the bytes is not retained (v5 QoS 1: 0x97; 3.1.1: published only)', async () => {
     const c5 = await connect(b.url, { version: 5 });
     const c4 = await connect(b.url, { version: 4 });
@@ -208,6 +218,7 @@ describe('--persistent-client-expiration and --max-retained-bytes', { skip }, ()
       assert.deepEqual(got.topics(), ['rb/1']);
       await end(r);
     } finally { await endAll([c5, c4]); }
+    assert.ok(await counter(b.url, 'limit/retained', 2) >= 2);
   });
 
   test('a 3.1.1 persistent session ends after the duration offline', async () => {
@@ -224,6 +235,8 @@ describe('--persistent-client-expiration and --max-retained-bytes', { skip }, ()
     const late = await connectClient(b.url, { version: 4, clientId: id, clean: false });
     assert.equal(late.connack.sessionPresent, false, 'gone after it');
     await end(late.client);
+    assert.ok(await counter(b.url, 'limit/persistent-client-expiration') >= 1);
+    assert.match(b.broker.stderr(), new RegExp(`"client":"${id}","seconds":2,"counter":"persistent-client-expiration","msg":"session ended: --persistent-client-expiration reached offline"`));
   });
 
   test('a v5 session asking never to expire is bounded too, and CONNACK says so', async () => {
@@ -233,6 +246,16 @@ describe('--persistent-client-expiration and --max-retained-bytes', { skip }, ()
     const own = await connectClient(b.url, { version: 5, clean: false, properties: { sessionExpiryInterval: 60 } });
     assert.equal(own.connack.properties?.sessionExpiryInterval, undefined, 'a finite expiry is the client\'s own');
     await end(own.client);
+  });
+
+  test('a v5 session asking at DISCONNECT never to expire is bounded too', async () => {
+    const id = uid('pce5');
+    const c = await connectClient(b.url, { version: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } });
+    await new Promise<void>((res) => c.client.end(false, { properties: { sessionExpiryInterval: 0xffffffff } }, () => res()));
+    await sleep(3200);
+    const late = await connectClient(b.url, { version: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } });
+    assert.equal(late.connack.sessionPresent, false, 'gone after --persistent-client-expiration');
+    await end(late.client);
   });
 });
 

@@ -83,10 +83,20 @@ test('SIGHUP under traffic: new ACL and users apply, nobody is dropped, a bad fi
     await sleep(500);
     assert.deepEqual([...new Set(got.messages.slice(mark2).map((m) => m.topic))], ['s/a'], 'old rules still apply');
 
+    // A password file that does not load (a plain-text line): logged with its line, the old users stay.
+    const good = readFileSync(pw, 'utf8');
+    writeFileSync(pw, 'late:plain-text\n');
+    b.proc.kill('SIGHUP');
+    await eventually(() => /password file not loaded, the old one stays: .*passwd:1/.test(b.stderr()), 5000, 'bad password file logged');
+    const again = await connect(b.url, { version: 5, username: 'late', password: 'late-pw' });
+    clients.push(again);
+    await assert.rejects(connectClient(b.url, { version: 5, username: 'late', password: 'plain-text' }), (err) => (err as { code?: number }).code === 0x86, 'the refused file\'s password does not log in');
+    writeFileSync(pw, good);
+
     running = false;
     await traffic;
     assert.equal(closes, 0, 'no connection was dropped');
-    assert.ok(b.alive(), 'the broker is alive after three SIGHUPs');
+    assert.ok(b.alive(), 'the broker is alive after four SIGHUPs');
     await assert.rejects(connectClient(b.url, { version: 5, username: 'late', password: 'wrong' }));
   } finally {
     await endAll(clients);
@@ -105,7 +115,7 @@ test('SIGHUP without security files or TLS does not stop the broker', { skip: is
   } finally { assert.equal(await b.stop(), 0); }
 });
 
-test('SIGHUP reloads TLS certificates: new handshakes see the new certificate, old connections stay', { skip: isMosquitto ? 'Shoal only' : skipWithoutOpenssl, timeout: 60_000 }, async () => {
+test('SIGHUP reloads TLS certificates: new handshakes see the new certificate, old connections stay, a broken file keeps the old one', { skip: isMosquitto ? 'Shoal only' : skipWithoutOpenssl, timeout: 60_000 }, async () => {
   const first = selfSigned('first');
   const second = selfSigned('second');
   const cert = join(dir, 'server.pem');
@@ -123,6 +133,12 @@ test('SIGHUP reloads TLS certificates: new handshakes see the new certificate, o
     const fresh = await connect(url, { ca: second.certPem, servername: 'localhost', rejectUnauthorized: true });
     await assert.rejects(connectClient(url, { ca: first.certPem, servername: 'localhost', rejectUnauthorized: true }));
     assert.ok(old.connected, 'the connection made before the reload is still up');
-    await endAll([old, fresh]);
+    // a broken certificate file keeps the certificate loaded last, and says why
+    writeFileSync(cert, '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
+    b.proc.kill('SIGHUP');
+    await eventually(() => /TLS certificates not loaded, the old ones stay/.test(b.stderr()), 5000, 'bad tls file logged');
+    const still = await connect(url, { ca: second.certPem, servername: 'localhost', rejectUnauthorized: true });
+    assert.ok(old.connected && fresh.connected, 'nobody dropped by the failed reload');
+    await endAll([old, fresh, still]);
   } finally { assert.equal(await b.stop(), 0); }
 });

@@ -126,6 +126,7 @@ export function createMetrics(src: MetricsSources): Metrics {
     ['max_connections', Stat.LIMIT_CONNECTIONS], ['max_connections_per_ip', Stat.LIMIT_CONNECTIONS_PER_IP], ['connect_rate', Stat.LIMIT_CONNECT_RATE],
     ['publish_rate', Stat.LIMIT_PUBLISH_RATE], ['topic', Stat.LIMIT_TOPIC], ['subscriptions', Stat.LIMIT_SUBSCRIPTIONS],
     ['retained', Stat.LIMIT_RETAINED], ['client_id_prefix', Stat.LIMIT_CLIENT_ID],
+    ['persistent_client_expiration', Stat.LIMIT_SESSION_EXPIRY],
   ]);
 
   // First-party auth backends (docs/hooks.md), as each shard sees them

@@ -22,6 +22,9 @@ import { parseFilter } from './subscription.ts';
 import { setLongTimeout } from './timers.ts';
 import { disconnected, inflightDropped, willOf, willSent } from '../hooks/lifecycle.ts';
 
+/** Counts a limit's hit and logs it, rate limited (ConnectLimits.hit, auth/limits.ts). */
+type LimitHit = (stat: number, name: string, fields: Record<string, unknown>, msg: string) => void;
+
 export class SessionLifecycle implements RegistryHost {
   private readonly shard: ShardContext;
   private readonly store: Store;
@@ -33,11 +36,15 @@ export class SessionLifecycle implements RegistryHost {
   private readonly moves: Pick<Moves, 'leave'>;
   /** the shard's access hook (set once security is built, before the store is read); null = none */
   private readonly access: () => AccessHook | null;
+  /** counts and logs (rate limited) a denied will and a session ended by --persistent-client-expiration */
+  private readonly limitHit: LimitHit;
 
   constructor(shard: ShardContext, store: Store, sessions: Map<string, Session>, durability: Pick<Durability, 'restore' | 'owned' | 'track' | 'homedLoaded'>,
     routing: Pick<Routing, 'add' | 'remove' | 'publish'>, registry: Pick<Registry, 'home' | 'owners' | 'allocateToken' | 'own' | 'release'>, moves: Pick<Moves, 'leave'>,
-    access: () => AccessHook | null = () => null) {
+    access: () => AccessHook | null = () => null,
+    limitHit: LimitHit = (stat, _name, fields, msg) => { shard.stats.add(shard.id, stat, 1); shard.log.info(fields, msg); }) {
     this.access = access;
+    this.limitHit = limitHit;
     this.shard = shard;
     this.store = store;
     this.sessions = sessions;
@@ -175,7 +182,13 @@ export class SessionLifecycle implements RegistryHost {
     sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, 1);
     if (s.expiryInterval !== NEVER_EXPIRES) {
       const left = Math.max(0, since + s.expiryInterval * 1000 - Date.now());
-      s.expiryTimer = setLongTimeout(() => { s.expiryTimer = null; sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, -1); if (sh.hooks.has.onClientExpired) sh.hooks.notify('onClientExpired', sh.log, s.clientId); this.end(s); }, left);
+      s.expiryTimer = setLongTimeout(() => {
+        s.expiryTimer = null;
+        sh.stats.add(sh.id, Stat.SESSIONS_OFFLINE, -1);
+        if (s.expiryBounded) this.limitHit(Stat.LIMIT_SESSION_EXPIRY, 'persistent-client-expiration', { client: s.clientId, seconds: s.expiryInterval }, 'session ended: --persistent-client-expiration reached offline');
+        if (sh.hooks.has.onClientExpired) sh.hooks.notify('onClientExpired', sh.log, s.clientId);
+        this.end(s);
+      }, left);
     }
     this.persist(s);
   }
@@ -209,8 +222,8 @@ export class SessionLifecycle implements RegistryHost {
     // name also after a restart (guardOffline). A session without a guard under access control
     // (none is expected) does not send it, rather than unchecked. Hooks (onWill) see only an allowed will.
     if ((s.guard !== null && !s.guard.canPublish(w.topic)) || (s.guard === null && this.access() !== null)) {
-      this.shard.stats.add(this.shard.id, Stat.ACL_DENIED_WILL, 1);
-      this.shard.log.info({ client: s.clientId, topic: w.topic }, 'will not published: denied by the ACL');
+      // rate limited as the other ACL denials: a client reconnecting in a loop with a denied will cannot flood the log
+      this.limitHit(Stat.ACL_DENIED_WILL, 'acl-will', { client: s.clientId, topic: w.topic }, 'will not published: denied by the ACL');
     } else {
       const now = Date.now();
       const made = new Message(w.topic, w.payload, w.qos, w.retain, w.props, w.expiry >= 0 ? now + w.expiry * 1000 : 0, s.clientId);

@@ -28,6 +28,14 @@ export interface Will {
 
 export const NEVER_EXPIRES = 0xffffffff;
 
+/**
+ * --persistent-client-expiration (Mosquitto's option): a session asking never to expire (3.1.1
+ * clean session 0, v5 0xFFFFFFFF at CONNECT or DISCONNECT) lives `limit` seconds offline (0 = no bound).
+ */
+export function boundedExpiry(asked: number, limit: number): number {
+  return asked === NEVER_EXPIRES && limit > 0 ? limit : asked;
+}
+
 // What a session reads before it has subscriptions, messages in flight or QoS 2 ids (never written).
 const EMPTY_MAP: ReadonlyMap<never, never> = new Map<never, never>();
 const EMPTY_SET: ReadonlySet<never> = new Set<never>();
@@ -43,6 +51,7 @@ export class Session {
   readonly clientId: string;
   version: number;
   expiryInterval: number;             // seconds; 0 = ends with the connection; NEVER_EXPIRES
+  expiryBounded = false;              // expiryInterval is --persistent-client-expiration's, not the client's (counted when it ends the session)
   conn: Connection | null = null;
   // subs, inflight and inboundQos2 are made on first use: a held connection that only publishes
   // QoS 0 (or idles) never needs them, and three empty collections cost ~700 B a session.

@@ -105,6 +105,7 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
   }
   s.version = conn.version;
   s.expiryInterval = req.expiry;
+  s.expiryBounded = req.expiryChanged;
   s.will = req.will;
   s.token = conn.token;
   s.conn = conn;

@@ -10,7 +10,7 @@ import { decodeConnectFast } from '../../../shared/protocol/connect-fast.ts';
 import { validateTopicName } from '../../../shared/topics/validate.ts';
 import type { BrokerConfig } from '../../../shared/config.ts';
 import type { Connection } from '../../net/connection.ts';
-import { NEVER_EXPIRES, type Will } from '../../session/session.ts';
+import { boundedExpiry, NEVER_EXPIRES, type Will } from '../../session/session.ts';
 import type { AuthOutcome, AuthRequest } from '../../auth/hook.ts';
 import { beginConnectAuth, settle } from './auth.ts';
 import { admitConnect } from './limits.ts';
@@ -311,7 +311,7 @@ export function handleConnect(conn: Connection, buf: Buffer, off: number, len: n
   // --persistent-client-expiration: Mosquitto's bound on sessions that would never expire
   // (3.1.1 clean session 0, v5 Session Expiry Interval 0xFFFFFFFF).
   const asked = v5 ? (props.sessionExpiryInterval ?? 0) : conn.cleanStart ? 0 : NEVER_EXPIRES;
-  const expiry = asked === NEVER_EXPIRES && sh.config.persistentClientExpiration > 0 ? sh.config.persistentClientExpiration : asked;
+  const expiry = boundedExpiry(asked, sh.config.persistentClientExpiration);
   const req: ConnectRequest = {
     expiry, will, assignedId, keepaliveChanged,
     requestProblemInfo: props.requestProblemInformation !== false,

@@ -2,6 +2,7 @@ import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../../../shared/errors.ts';
 import { Reason } from '../../../shared/protocol/reason-codes.ts';
 import type { Connection } from '../../net/connection.ts';
+import { boundedExpiry } from '../../session/session.ts';
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 
@@ -16,7 +17,9 @@ export function handleDisconnect(conn: Connection, packet: mqttPacket.Packet): v
     if (expiry !== undefined) {
       // A session that was to end with the connection cannot be made persistent now [MQTT-3.14.2-2].
       if (s.expiryInterval === 0 && expiry !== 0) throw new ProtocolError(Reason.PROTOCOL_ERROR, 'session expiry set at DISCONNECT after 0 at CONNECT');
-      s.expiryInterval = expiry;
+      // "never" asked here is bounded as at CONNECT, else it would escape --persistent-client-expiration
+      s.expiryInterval = boundedExpiry(expiry, conn.shard.config.persistentClientExpiration);
+      s.expiryBounded = s.expiryInterval !== expiry;
     }
     conn.willOnDisconnect = p.reasonCode === Reason.DISCONNECT_WITH_WILL;
   }
