@@ -367,3 +367,40 @@ test('cluster NATS stopped past --cluster-hold-bytes with QoS 2: the resends of 
     assert.deepEqual(twice.slice(0, 10), [], `${twice.length} QoS 2 messages twice at ${where}`);
   }
 });
+
+test('cluster NATS gone with a commit answer out (the flaky "NATS restarted mid-stream"): the publisher with a session is not disconnected past --cluster-timeout, and its messages go on reaching the local subscriber', { skip, timeout: 180_000 }, async (t) => {
+  const topic = uid('out');
+  await remoteSubscriber([topic]);
+  const local = await connect(a.url, { version: 5 });
+  clients.push(local);
+  await subscribe(local, topic, { qos: 1 });
+  const gl = collect(local);
+  const { pub, disconnects } = publisher();
+  await withTimeout(new Promise<void>((r) => pub.once('connect', () => r())), 10_000, 'the publisher connects');
+  let running = true;
+  t.after(() => { running = false; });
+  let acked = 0;
+  const streaming = (async () => {
+    while (running) {
+      pub.publish(topic, 'x', { qos: 1 }, (err) => { if (!err) acked++; });
+      await sleep(5);
+    }
+  })();
+  await eventually(() => acked >= 50, 20_000, '50 acked before the cut');
+  // Frozen first, so that commit requests are out (unanswered) when the shard sees NATS go.
+  process.kill(nats.proc.pid!, 'SIGSTOP');
+  await sleep(300);
+  await stopChild(nats.proc, { signal: 'SIGKILL' });
+  await eventually(async () => (await request(`${a.admin}/ready`)).status === 503, 10_000, '/ready 503 while NATS is gone');
+  // Past --cluster-timeout (3 s): before, those acks failed then (DISCONNECT 0x80), and the
+  // publisher's reconnect was refused without NATS (0x88), so local delivery stopped.
+  await sleep(4000);
+  const later = gl.messages.length;
+  await eventually(() => gl.messages.length > later + 20, 10_000, 'local delivery goes on without NATS').catch((e: Error) => {
+    throw new Error(`${e.message}: DISCONNECTs ${JSON.stringify(disconnects)}, connected ${pub.connected}`);
+  });
+  assert.deepEqual(disconnects, []);
+  running = false;
+  await streaming;
+  await natsUp();
+});
