@@ -77,11 +77,8 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   private readonly hold: Hold;
   /** QoS 1/2 frames handed to nats.js that no commit answer covers yet: held again if NATS goes (window.ts). */
   private readonly window: Unconfirmed;
-  /**
-   * Commit requests out (connected path), with their target slot. When NATS goes their acks
-   * wait in the hold behind their frames (cut), or fail as lost when those do not fit there.
-   */
-  private readonly pending = new Map<{ resolve: () => void; reject: (e: Error) => void }, number>();
+  /** Commit requests out (connected path): failed as lost when NATS goes and their frames do not fit in the hold. */
+  private readonly pending = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   /** The retained bucket is being written and read again after a reconnect (syncRetained). */
   private retainedSyncing = false;
   /**
@@ -194,14 +191,12 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
    * NATS went: what was sent since its last commit answer may be lost (nats.js's buffer, the
    * wire, the server) and goes into the hold, behind what was held before it (it was sent after
    * that), to go again when NATS is back; so does a probe's resend, which may have been in
-   * nats.js's buffer. The acks that waited for those answers wait in the hold too, behind those
-   * frames (settled by the node's commit answer once NATS is back, or failed at --cluster-hold).
-   * Failing them, at once or at --cluster-timeout, sent their publishers DISCONNECT 0x80, and a
-   * publisher with a session cannot reconnect without NATS (0x88): its local traffic stopped
-   * for the whole outage (test/cluster/operations.test.ts, "NATS restarted mid-stream", which
-   * failed when NATS went with a commit answer out). A frame that does not fit in the hold
-   * fails the acks waiting then as lost (the QoS 2 ids forgotten, so the resends are routed
-   * again).
+   * nats.js's buffer. The acks that waited for those answers fail at --cluster-timeout as before
+   * (the publishers resend, and a QoS 2 resend answered from its packet id is fine: its frame is
+   * held); failing them at once would disconnect every publisher of the moment, which cannot
+   * reconnect without NATS (0x88), for answers that may still come. A frame that does not fit
+   * in the hold fails the acks waiting then as lost (the QoS 2 ids forgotten, so the resends
+   * are routed again).
    */
   private cut(): void {
     let overflow = false;
@@ -211,13 +206,8 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     this.hold.restart();
     if (overflow) {
       const err = new ForwardLost('cut off from NATS with more unconfirmed than --cluster-hold-bytes');
-      for (const c of this.pending.keys()) c.reject(err);
-    } else {
-      const now = Date.now();
-      for (const [c, slot] of this.pending) this.hold.wait(slot, now).then(c.resolve, c.reject);
+      for (const c of this.pending) c.reject(err);
     }
-    // Their requests' answers (or timeouts) settle nothing from now on.
-    this.pending.clear();
     if (!this.hold.empty) this.startProbes(null);
   }
 
@@ -388,16 +378,16 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
       if (this.nc === null) { c.reject(new Error('not connected to NATS')); continue; }
       const end = this.window.mark(i);
       const epoch = this.window.epoch;
-      this.pending.set(c, i);
+      this.pending.add(c);
       this.nc.request(s.subject, COMMIT_FRAME, { timeout }).then(
         (m) => {
+          this.pending.delete(c);
           // Answered, committed or not, the node had the frames: they are not sent again.
           this.window.confirmed(i, end, epoch);
-          if (!this.pending.delete(c)) return; // NATS went meanwhile: the ack waits in the hold (cut)
           if (m.data[0] === COMMITTED) c.resolve(); else c.reject(new Error(`node ${s.id} could not commit`));
         },
         // No answer: the frames stay in the window (NATS may be going; a later answer trims them).
-        (err: Error) => { if (this.pending.delete(c)) c.reject(err); },
+        (err: Error) => { this.pending.delete(c); c.reject(err); },
       );
     }
   }
