@@ -79,6 +79,8 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   private readonly window: Unconfirmed;
   /** Commit requests out (connected path): failed as lost when NATS goes and their frames do not fit in the hold. */
   private readonly pending = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  /** The retained bucket is being written and read again after a reconnect (syncRetained). */
+  private retainedSyncing = false;
   /**
    * Per sender (the data subject it sends on), the sequence number of its last frame routed
    * here: a frame sent again after an outage (PubFlag.RESENT) at or below it was routed already.
@@ -165,6 +167,16 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
       if (st.type !== 'reconnect') continue;
       this.connected = true;
       if (!this.hold.empty) this.probe();
+      // Not awaited: a disconnect while the bucket is not back must still be seen at once
+      // (awaited, the shard went on sending straight to nats.js, which discards it).
+      if (!this.retainedSyncing) void this.syncRetained(nc);
+    }
+  }
+
+  /** NATS is back: this shard's retained sets made meanwhile, then the bucket read again, retried while JetStream comes up. */
+  private async syncRetained(nc: NatsConnection): Promise<void> {
+    this.retainedSyncing = true;
+    try {
       for (let attempt = 0; this.nc === nc && !nc.isClosed(); attempt++) {
         // This shard's sets made meanwhile first: the bucket read after them ends at them.
         try { await this.retained.flush(); await this.retained.start(nc); break; } catch (err) {
@@ -172,7 +184,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
           await new Promise((r) => setTimeout(r, 250));
         }
       }
-    }
+    } finally { this.retainedSyncing = false; }
   }
 
   /**
