@@ -34,6 +34,8 @@ export function readNodeMark(r: ByteReader, to: MarkReceiver): void {
 // its dedup state (link.ts, lastSeq) without having nats.js decode the subject of every message
 // (a string per frame). The node key is nodeKey(node id); two node ids of one cluster with the
 // same key are found when both are known (link.ts, slotFor) and then keyed by subject instead.
+// A receiver still takes a bare PUBLISH (a node of an older build, mid rolling upgrade), keyed
+// by subject; an older receiver drops NODE_PUBLISH with a warning, so upgrade receivers first.
 /** The PUBLISH frame's flags byte, where a resend sets PubFlag.RESENT in place. */
 export const NODE_PUBLISH_FLAGS_AT = 7;
 export const NODE_PUBLISH_HEAD = 6;

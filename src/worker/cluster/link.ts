@@ -485,10 +485,11 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   /**
    * A sender's frames come in its order on one subject: one sent again after an outage with a
    * number not above the last one routed from there was routed already (the numbers wrap), and
-   * is dropped (true); otherwise its number is the sender's last.
+   * is dropped (true); otherwise its number is the sender's last. `key` < 0: a bare PUBLISH,
+   * keyed by its subject (as are node keys two known ids share).
    */
   private routedAlready(key: number, shard: number, seq: number, resent: boolean, m: Msg): boolean {
-    const bySubject = this.sharedKeys.size !== 0 && this.sharedKeys.has(key);
+    const bySubject = key < 0 || (this.sharedKeys.size !== 0 && this.sharedKeys.has(key));
     let seqs = bySubject ? undefined : this.lastSeq.get(key);
     if (!bySubject && seqs === undefined) { seqs = new Float64Array(256).fill(NaN); this.lastSeq.set(key, seqs); }
     const last = seqs !== undefined ? seqs[shard]! : this.lastSeqBySubject.get(m.subject) ?? NaN;
@@ -519,11 +520,15 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
         if (this.moves !== null) readNodeMark(r, this.moves);
         return;
       }
-      if (type !== FrameType.NODE_PUBLISH) throw new RangeError(`frame type ${type} is not one nodes exchange`);
-      const key = r.u32();
-      const shard = r.u8();
-      if (r.u8() !== FrameType.PUBLISH || data.length <= NODE_PUBLISH_HEAD + 1) throw new RangeError('NODE_PUBLISH without its PUBLISH frame');
-      const resent = (data[NODE_PUBLISH_FLAGS_AT]! & PubFlag.RESENT) !== 0;
+      // A bare PUBLISH: from a node of a build before NODE_PUBLISH (a rolling upgrade), keyed by subject.
+      let key = -1;
+      let shard = 0;
+      if (type === FrameType.NODE_PUBLISH) {
+        key = r.u32();
+        shard = r.u8();
+        if (r.u8() !== FrameType.PUBLISH || data.length <= NODE_PUBLISH_HEAD + 1) throw new RangeError('NODE_PUBLISH without its PUBLISH frame');
+      } else if (type !== FrameType.PUBLISH) throw new RangeError(`frame type ${type} is not one nodes exchange`);
+      const resent = (data[key < 0 ? 1 : NODE_PUBLISH_FLAGS_AT]! & PubFlag.RESENT) !== 0;
       const v = this.view.read(r, this.ctx.id);
       if (this.routedAlready(key, shard, v.seq, resent, m)) return;
       const now = Date.now();
