@@ -12,16 +12,12 @@
 // is full a new address is not limited (and that is counted nowhere: 4096 distinct addresses
 // at the limits' scale of use means the limits need a bigger table, not silence about it —
 // see docs/security.md).
+import { fnv1a } from './fnv.ts';
 export const ADDRESS_SLOTS = 4096;
 const WORDS = 6;
 const HEADER_WORDS = 2; // [addresses with failed logins, padding]
 export const ADDRESS_TABLE_BYTES = (ADDRESS_SLOTS * WORDS + HEADER_WORDS) * 4;
 
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
-  return (h | 0) === 0 ? 1 : h | 0;
-}
 
 export class AddressTable {
   private readonly w: Int32Array;

@@ -4,6 +4,7 @@
 // shard, always behind the messages the sender sent before it on the same way.
 import type { ByteReader, ByteWriter } from '../../shared/bytes.ts';
 import { FrameType } from '../peers/frames.ts';
+import { fnv1a } from '../../shared/fnv.ts';
 
 /** Which end of the move a marker is for. */
 export const MoveSide = { GHOST: 0, ARRIVAL: 1 } as const;
@@ -26,4 +27,22 @@ export function readNodeMark(r: ByteReader, to: MarkReceiver): void {
   const token = r.u32();
   const clientId = r.str();
   to.onMark(side, shard, token, clientId, r.str());
+}
+
+// A message between nodes: [u8 NODE_PUBLISH][u32 node key][u8 shard][the PUBLISH frame, its
+// type byte included]. The head names the sender as numbers, so that the receiving shard finds
+// its dedup state (link.ts, lastSeq) without having nats.js decode the subject of every message
+// (a string per frame). The node key is nodeKey(node id); two node ids of one cluster with the
+// same key are found when both are known (link.ts, slotFor) and then keyed by subject instead.
+// A receiver still takes a bare PUBLISH (a node of an older build, mid rolling upgrade), keyed
+// by subject; an older receiver drops NODE_PUBLISH with a warning, so upgrade receivers first.
+/** The PUBLISH frame's flags byte, where a resend sets PubFlag.RESENT in place. */
+export const NODE_PUBLISH_FLAGS_AT = 7;
+export const NODE_PUBLISH_HEAD = 6;
+
+/** A node id's key in NODE_PUBLISH (30 bits: a small integer in V8, no number allocated per read). */
+export function nodeKey(node: string): number { return fnv1a(node) >>> 2; }
+
+export function writeNodePublishHead(w: ByteWriter, key: number, shard: number): void {
+  w.u8(FrameType.NODE_PUBLISH).u32(key).u8(shard);
 }

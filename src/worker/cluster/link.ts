@@ -28,7 +28,7 @@ import type { RetainedSync } from '../routing/retain-sync.ts';
 import { ClusterRetained } from './retained.ts';
 import { NodeShares } from './shares.ts';
 import { Ownership, type HandOver, type NodesView } from './ownership.ts';
-import { readNodeMark } from './frames.ts';
+import { NODE_PUBLISH_FLAGS_AT, NODE_PUBLISH_HEAD, nodeKey, readNodeMark, writeNodePublishHead } from './frames.ts';
 import { Hold } from './hold.ts';
 import { Unconfirmed } from './window.ts';
 import { ForwardLost } from '../durable/durability.ts';
@@ -82,10 +82,18 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   /** The retained bucket is being written and read again after a reconnect (syncRetained). */
   private retainedSyncing = false;
   /**
-   * Per sender (the data subject it sends on), the sequence number of its last frame routed
-   * here: a frame sent again after an outage (PubFlag.RESENT) at or below it was routed already.
+   * Per sender, the sequence number of its last frame routed here (NaN: none yet): a frame sent
+   * again after an outage (PubFlag.RESENT) at or below it was routed already. Keyed by the
+   * sender's node key, then shard, as NODE_PUBLISH names them (no subject decoded per frame).
    */
-  private readonly lastSeq = new Map<string, number>();
+  private readonly lastSeq = new Map<number, Float64Array>();
+  /** Node keys two known node ids share (frames.ts, nodeKey): their senders are keyed by subject. */
+  private readonly sharedKeys = new Set<number>();
+  private readonly lastSeqBySubject = new Map<string, number>();
+  /** Known node ids by key, this node's own included: finds the keys two ids share. */
+  private readonly keyOwner = new Map<number, string>();
+  /** This shard's key in the NODE_PUBLISH head. */
+  private readonly myKey: number;
   private probeTimer: ReturnType<typeof setInterval> | null = null;
   private readonly probeFn = (): void => this.probe();
   private readonly slots: NodeSlot[] = [];
@@ -120,6 +128,8 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     this.retained = new ClusterRetained(ctx, retain);
     this.ownership = new Ownership(ctx, this);
     this.window = new Unconfirmed(ctx.config.clusterHoldBytes);
+    this.myKey = nodeKey(ctx.config.clusterNodeId);
+    this.keyOwner.set(this.myKey, ctx.config.clusterNodeId);
     this.hold = new Hold({ ms: ctx.config.clusterHold, bytes: ctx.config.clusterHoldBytes }, (bytes, frames) => {
       ctx.stats.set(ctx.id, ClusterStat.HELD_BYTES, bytes);
       ctx.stats.set(ctx.id, ClusterStat.HELD_MESSAGES, frames);
@@ -263,6 +273,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
       if (groups === null && plain !== null) frame = plain;
       else {
         const w = this.w.reset();
+        writeNodePublishHead(w, this.myKey, this.ctx.id);
         writePublish(w, base | (deliver ? PubFlag.DELIVER : 0), msg.seq, msg.expiresAt, msg.topic, msg.origin, msg.props, msg.payload, groups);
         // nats.js queues the bytes it is given until its next flush: a copy of the writer's.
         frame = Buffer.from(w.buf.subarray(0, w.pos));
@@ -319,7 +330,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     const s = this.slots[i]!;
     // Flagged: the node drops what it routed already (received, lastSeq). Set in place: a frame
     // shared by several nodes is sent again to each that holds it, and to none as a first copy.
-    for (const f of a.frames) { f[1] = f[1]! | PubFlag.RESENT; nc!.publish(s.subject, f); }
+    for (const f of a.frames) { f[NODE_PUBLISH_FLAGS_AT] = f[NODE_PUBLISH_FLAGS_AT]! | PubFlag.RESENT; nc!.publish(s.subject, f); }
     nc!.request(s.subject, COMMIT_FRAME, { timeout: this.ctx.config.clusterTimeout }).then(
       (m) => {
         if (a.check) { if (this.hold.answered(i, a.token)) this.resend(i); return; }
@@ -468,8 +479,36 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
       slot = this.slots.length;
       this.slots.push({ id: node, up: false, shards, subject, commit: null });
       this.slotOf.set(node, slot);
+      this.checkKey(node);
     } else { this.slots[slot]!.subject = subject; this.slots[slot]!.shards = shards; }
     return slot;
+  }
+
+  /** Two node ids with one key would share dedup state: their senders are keyed by subject instead. */
+  private checkKey(node: string): void {
+    const key = nodeKey(node);
+    const owner = this.keyOwner.get(key);
+    if (owner === undefined) { this.keyOwner.set(key, node); return; }
+    if (owner === node || this.sharedKeys.has(key)) return;
+    this.sharedKeys.add(key);
+    this.ctx.log.warn({ node, other: owner }, 'cluster: two node ids share a sender key; their messages are deduplicated by subject');
+  }
+
+  /**
+   * A sender's frames come in its order on one subject: one sent again after an outage with a
+   * number not above the last one routed from there was routed already (the numbers wrap), and
+   * is dropped (true); otherwise its number is the sender's last. `key` < 0: a bare PUBLISH,
+   * keyed by its subject (as are node keys two known ids share).
+   */
+  private routedAlready(key: number, shard: number, seq: number, resent: boolean, m: Msg): boolean {
+    const bySubject = key < 0 || (this.sharedKeys.size !== 0 && this.sharedKeys.has(key));
+    let seqs = bySubject ? undefined : this.lastSeq.get(key);
+    if (!bySubject && seqs === undefined) { seqs = new Float64Array(256).fill(NaN); this.lastSeq.set(key, seqs); }
+    const last = seqs !== undefined ? seqs[shard]! : this.lastSeqBySubject.get(m.subject) ?? NaN;
+    if (resent && last === last && ((seq - last) | 0) <= 0) return true; // NaN: none routed yet
+    if (seqs !== undefined) seqs[shard] = seq;
+    else this.lastSeqBySubject.set(m.subject, seq);
+    return false;
   }
 
   // ---- from other nodes ----
@@ -493,14 +532,17 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
         if (this.moves !== null) readNodeMark(r, this.moves);
         return;
       }
-      if (type !== FrameType.PUBLISH) throw new RangeError(`frame type ${type} is not one nodes exchange`);
-      const resent = (data[1]! & PubFlag.RESENT) !== 0;
+      // A bare PUBLISH: from a node of a build before NODE_PUBLISH (a rolling upgrade), keyed by subject.
+      let key = -1;
+      let shard = 0;
+      if (type === FrameType.NODE_PUBLISH) {
+        key = r.u32();
+        shard = r.u8();
+        if (r.u8() !== FrameType.PUBLISH || data.length <= NODE_PUBLISH_HEAD + 1) throw new RangeError('NODE_PUBLISH without its PUBLISH frame');
+      } else if (type !== FrameType.PUBLISH) throw new RangeError(`frame type ${type} is not one nodes exchange`);
+      const resent = (data[key < 0 ? 1 : NODE_PUBLISH_FLAGS_AT]! & PubFlag.RESENT) !== 0;
       const v = this.view.read(r, this.ctx.id);
-      // A sender's frames come in its order on one subject: one sent again after an outage with
-      // a number not above the last one routed from there was routed already (the numbers wrap).
-      const last = this.lastSeq.get(m.subject);
-      if (resent && last !== undefined && ((v.seq - last) | 0) <= 0) return;
-      this.lastSeq.set(m.subject, v.seq);
+      if (this.routedAlready(key, shard, v.seq, resent, m)) return;
       const now = Date.now();
       if (v.expiresAt !== 0 && v.expiresAt <= now) return;
       const msg = v.toMessage();

@@ -6,7 +6,7 @@
 // - ROUTE, SHARE, RETAIN_SET, RETAIN_DONE: routing/frames.ts
 // - CLAIM, TAKEOVER, SESSION, RELEASE, OWNED, DIRECT, MOVE_READY, MOVE_DONE: session/frames.ts
 // - BARRIER, BARRIER_ACK, COMMIT_BARRIER, COMMIT_BARRIER_ACK, SYNC_DONE: here
-// - NODE_COMMIT, NODE_MARK: worker/cluster (between nodes)
+// - NODE_COMMIT, NODE_MARK, NODE_PUBLISH: worker/cluster (between nodes)
 // A decoder reads the fields after the type byte and hands them to its receiver's method (no
 // object per frame); peers/dispatch.ts maps each type to its decoder and receiver.
 import type { ByteReader, ByteWriter } from '../../shared/bytes.ts';
@@ -36,6 +36,7 @@ export const FrameType = {
   CONTROL_BARRIER: 22,     // a BARRIER whose answer vouches only for control frames (route updates)
   CONTROL_BARRIER_ACK: 23, // ... so it does not wait behind data in a held ring
   NODE_MARK: 24, // a sending shard's marker for a session moving between nodes, after its last message that went only to the old node (worker/cluster/node-moves.ts); over NATS and relayed in rings, behind the data
+  NODE_PUBLISH: 25, // over NATS only: a PUBLISH frame behind its sender's node key and shard (worker/cluster/frames.ts)
 } as const;
 
 /**
