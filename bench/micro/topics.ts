@@ -199,6 +199,13 @@ export function run(opts: { minMs?: number; print?: boolean } = {}): TopicsBench
     out.push(time(w.name, 'TopicTrie (in-place walk, hashed levels)', w.topics, minMs, (t) => {
       hits = 0; trie.match(t, visit); return hits;
     }));
+    // The fan-out's form (delivery.ts): the remembered flat array of matches, a plain loop.
+    out.push(time(w.name, 'TopicTrie.matchValues (flat array, no visit)', w.topics, minMs, (t) => {
+      const vs = trie.matchValues(t);
+      let k = 0;
+      for (let i = 0; i < vs.length; i++) if (vs[i]! >= 0) k++;
+      return k;
+    }));
     out.push(time(w.name, 'same tree, indexOf + slice per level', w.topics, minMs, (t) => {
       hits = 0; sliceWalk(root, t, 0, visit, t.charCodeAt(0) === 0x24); return hits;
     }));

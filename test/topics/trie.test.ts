@@ -171,3 +171,29 @@ test('trie: levels that hash alike stay distinct', () => {
   assert.equal(t.size, 0);
   assert.deepEqual([...t.filters()], []);
 });
+
+test('trie matchValues: the values match visits, remembered per topic and renewed by add, replace and remove', () => {
+  const t = new TopicTrie<string>();
+  const values = (topic: string) => [...t.matchValues(topic)].sort();
+  assert.deepEqual(values('a/b'), []);
+  t.add('a/+', 'k1', 'v1');
+  t.add('a/#', 'k2', 'v2');
+  t.add('#', 'k3', 'v3');
+  t.add('a/c', 'k4', 'v4');
+  const first = t.matchValues('a/b');
+  assert.deepEqual([...first].sort(), ['v1', 'v2', 'v3']);
+  assert.equal(t.matchValues('a/b'), first, 'the same array while nothing changes');
+  assert.deepEqual(values('$SYS/x'), []);
+  t.add('a/+', 'k1', 'v1b'); // replace
+  assert.deepEqual(values('a/b'), ['v1b', 'v2', 'v3']);
+  assert.deepEqual([...first].sort(), ['v1', 'v2', 'v3'], 'an array handed out is never changed');
+  t.remove('#', 'k3');
+  assert.deepEqual(values('a/b'), ['v1b', 'v2']);
+  t.add('a/b', 'k5', 'v5');
+  assert.deepEqual(values('a/b'), ['v1b', 'v2', 'v5']);
+  const seen: string[] = [];
+  t.match('a/b', (v) => seen.push(v));
+  assert.deepEqual(seen.sort(), values('a/b'));
+  t.clear();
+  assert.deepEqual(values('a/b'), []);
+});

@@ -20,3 +20,35 @@ test('decodePublish: a valid topic repeated passes, an invalid one is refused ev
     }
   }
 });
+
+// The sender's last topic (Connection.lastTopic, decodePublish's `prev`): taken as is only when
+// the bytes spell it again; a name of the same length that differs, is invalid, or is not ASCII
+// is decoded and validated as usual.
+test('decodePublish same topic as last time: prev is reused only for the same bytes', () => {
+  const out = new InboundPublish();
+  const pkt = (topic: string | Buffer) => encodePublish(topic as string, Buffer.from('x'), 0, false, false, 0, 4, null, -1, null, 0, true);
+  let prev = '';
+  const step = (topic: string, expect: string | null) => {
+    const b = pkt(topic);
+    if (expect === null) {
+      assert.throws(() => decodePublish(b, 0, b.length, 4, out, prev), ProtocolError, topic);
+      return;
+    }
+    decodePublish(b, 0, b.length, 4, out, prev);
+    assert.equal(out.topic, expect);
+    assert.equal(out.payload.toString(), 'x');
+    if (out.asciiTopic) prev = out.topic;
+  };
+  step('s/aa', 's/aa');
+  step('s/aa', 's/aa');
+  assert.equal(prev, 's/aa');
+  step('s/ab', 's/ab');         // same length, one byte differs
+  step('s/a+', null);           // same length as prev, invalid: refused, prev kept
+  assert.equal(prev, 's/ab');
+  step('s/ab', 's/ab');
+  step('s/é', 's/é');           // 4 bytes like prev, not ASCII: never becomes prev
+  assert.equal(out.asciiTopic, false);
+  assert.equal(prev, 's/ab');
+  step('s/ab', 's/ab');
+  step('s/abc', 's/abc');
+});

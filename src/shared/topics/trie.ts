@@ -70,6 +70,8 @@ class TrieNode<V> {
   }
 }
 
+const NO_VALUES: readonly never[] = Object.freeze([]);
+
 /** Topics whose matching nodes are remembered (match cache); beyond this the cache starts afresh. */
 const MATCH_CACHE_MAX = 8192;
 
@@ -80,6 +82,9 @@ export class TopicTrie<V> {
   // (publishers repeat topics, so most publishes skip the walk). Emptied on every change.
   private readonly cache = new Map<string, TrieNode<V>[]>();
   private collecting: TrieNode<V>[] | null = null;
+  // The same, flattened to the matching values (matchValues): the hot fan-out loops over an
+  // array instead of calling a visit closure per subscriber through the shared emit().
+  private readonly flat = new Map<string, V[]>();
 
   /** total (filter, key) entries */
   get size(): number {
@@ -88,7 +93,7 @@ export class TopicTrie<V> {
 
   /** Adds or replaces; true when `key` is new for `filter`. */
   add(filter: string, key: string, value: V): boolean {
-    if (this.cache.size !== 0) this.cache.clear();
+    this.invalidate();
     const node = this.nodeFor(filter, true)!;
     const at = node.findKey(key);
     if (at >= 0) {
@@ -114,7 +119,7 @@ export class TopicTrie<V> {
 
   /** true when the entry existed; empty nodes are pruned. */
   remove(filter: string, key: string): boolean {
-    if (this.cache.size !== 0) this.cache.clear();
+    this.invalidate();
     const node = this.nodeFor(filter, false);
     if (node === null) return false;
     const at = node.findKey(key);
@@ -170,7 +175,7 @@ export class TopicTrie<V> {
   }
 
   clear(): void {
-    this.cache.clear();
+    this.invalidate();
     this.root = new TrieNode<V>('', 0, null);
     this.count = 0;
   }
@@ -197,6 +202,28 @@ export class TopicTrie<V> {
     }
     if (this.cache.size >= MATCH_CACHE_MAX) this.cache.clear();
     this.cache.set(topic, nodes);
+  }
+
+  /**
+   * The values of every (filter, key) whose filter matches `topic`, as `match` would visit
+   * them, in one array remembered per topic until the next add/remove. The array is never
+   * changed once returned (a change makes a new one), so callers may mutate the trie while
+   * looping over it. Do not modify it.
+   */
+  matchValues(topic: string): readonly V[] {
+    if (this.count === 0) return NO_VALUES as readonly V[];
+    const hit = this.flat.get(topic);
+    if (hit !== undefined) return hit;
+    const out: V[] = [];
+    this.match(topic, (v) => { out.push(v); });
+    if (this.flat.size >= MATCH_CACHE_MAX) this.flat.clear();
+    this.flat.set(topic, out);
+    return out;
+  }
+
+  private invalidate(): void {
+    if (this.cache.size !== 0) this.cache.clear();
+    if (this.flat.size !== 0) this.flat.clear();
   }
 
   private emit(node: TrieNode<V>, visit: (value: V, key: string, filter: string) => void): void {

@@ -77,6 +77,8 @@ export class Connection implements AsyncWriteOwner {
   cleanStart = true;
   keepaliveMs = 0;
   inboundAliases: Map<number, string> | null = null;
+  /** The last PUBLISH topic this client sent, when plain ASCII (decodePublish's `prev`). */
+  lastTopic = '';
   inboundPending = 0;          // QoS 1/2 received and not yet completed (Receive Maximum)
   disconnectNormal = false;    // DISCONNECT received: no will
   willOnDisconnect = false;    // v5 DISCONNECT 0x04

@@ -38,8 +38,16 @@ export class InboundPublish {
   end = 0;
   /** Remaining Length in its shortest form: the packet is byte for byte what encodePublish writes. */
   canonical = false;
+  /** `topic` is plain ASCII (no NUL): `decodePublish`'s `prev` may be this topic next time. */
+  asciiTopic = false;
   /** A view of the payload (made when asked: a QoS 0 message forwarded as bytes needs none). */
   get payload(): Buffer { return this.buf.subarray(this.payloadOff, this.end); }
+}
+
+/** buf[pos, pos + s.length) are the char codes of `s`, an ASCII string (so equal bytes are ASCII too). */
+function sameAscii(buf: Buffer, pos: number, s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (buf[pos + i] !== s.charCodeAt(i)) return false;
+  return true;
 }
 
 function readVarint(buf: Buffer, pos: number, end: number): number {
@@ -62,9 +70,12 @@ let lastValidTopic = '';
 /**
  * Decodes the PUBLISH in buf[off, off+len) into `out`. `version` is 3, 4 or 5.
  * Topic alias resolution is the caller's job (it owns the alias map); `out.topic` is '' when
- * the packet carried only an alias.
+ * the packet carried only an alias. `prev`: the sender's last topic that came back with
+ * `asciiTopic` set ('' for none); when the packet's topic bytes spell it again, it is taken as
+ * is, without the ASCII scan, the string cache's hash and the validation (a publisher repeats
+ * its topic: one compare pass instead of three).
  */
-export function decodePublish(buf: Buffer, off: number, len: number, version: number, out: InboundPublish): void {
+export function decodePublish(buf: Buffer, off: number, len: number, version: number, out: InboundPublish, prev = ''): void {
   const end = off + len;
   const h = buf[off]!;
   const qos = (h >> 1) & 3;
@@ -81,13 +92,17 @@ export function decodePublish(buf: Buffer, off: number, len: number, version: nu
   const tlen = buf.readUInt16BE(pos);
   pos += 2;
   if (pos + tlen > end) throw new ProtocolError(Reason.MALFORMED_PACKET, 'topic length beyond packet');
-  if (tlen > 0) {
+  if (tlen > 0 && tlen === prev.length && sameAscii(buf, pos, prev)) {
+    out.topic = prev;
+    out.asciiTopic = true;
+  } else if (tlen > 0) {
     // ASCII fast path: most topics are plain ASCII, where latin1 decoding equals UTF-8 decoding.
     let ascii = true;
     for (let i = pos; i < pos + tlen; i++) {
       const c = buf[i]!;
       if (c >= 0x80 || c === 0) { ascii = false; break; }
     }
+    out.asciiTopic = ascii;
     if (ascii) {
       out.topic = cachedString(buf, pos, pos + tlen, true);
     } else {
@@ -103,6 +118,7 @@ export function decodePublish(buf: Buffer, off: number, len: number, version: nu
     }
   } else {
     out.topic = '';
+    out.asciiTopic = false;
   }
   pos += tlen;
   if (qos > 0) {

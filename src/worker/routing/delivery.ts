@@ -53,7 +53,6 @@ export class Delivery {
   private fanoutNow = 0;
   private readonly templates: (Buffer | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
   private readonly idOffsets: number[] = new Array(12).fill(0);
-  private readonly collect = (sub: Subscription): void => this.collectSub(sub);
 
   readonly bp: Backpressure;
 
@@ -167,7 +166,9 @@ export class Delivery {
     this.fanoutOrigin = origin;
     this.fanoutQos = qos;
     this.fanoutRetain = retain;
-    this.local.match(topic, this.collect);
+    // A flat array, not a visit callback per subscriber (trie.ts matchValues).
+    const subs = this.local.matchValues(topic);
+    for (let i = 0; i < subs.length; i++) this.collectSub(subs[i]!);
   }
 
   private collectSub(sub: Subscription): void {

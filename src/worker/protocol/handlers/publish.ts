@@ -29,7 +29,8 @@ const view = new PublishView();
 export function handlePublish(conn: Connection, buf: Buffer, off: number, len: number): void {
   const sh = conn.shard;
   const p = inbound;
-  decodePublish(buf, off, len, conn.version, p);
+  decodePublish(buf, off, len, conn.version, p, conn.lastTopic);
+  if (p.asciiTopic) conn.lastTopic = p.topic;
   sh.stats.add(sh.id, Stat.MESSAGES_RECEIVED, 1);
   sh.stats.add(sh.id, Stat.RECEIVED_BY_QOS + p.qos, 1);
   if (sh.limits.publishLimited) sh.limits.published(conn, len);
