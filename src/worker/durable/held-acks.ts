@@ -17,20 +17,16 @@ interface Entry { buf: Buffer; state: 'waiting' | 'ok' | 'failed' }
 export class HeldAcks {
   private readonly parked = new Map<Connection, Entry[]>();
 
-  /** `conn` has packets waiting here: a later one must wait behind them. */
-  has(conn: Connection): boolean { return this.parked.has(conn); }
-
   /**
-   * `buf` goes out on `conn` after the packets parked before it and, if given, once `wait`
-   * settles: resolved, it is sent; rejected, the connection is closed with 0x80 instead (the
-   * publisher resends). The caller's conn.gated count is released when it goes.
+   * `buf` goes out on `conn` once `wait` settles, after the acks parked here before it:
+   * resolved, it is sent; rejected, the connection is closed with 0x80 instead (the publisher
+   * resends). The caller's conn.gated count is released when it goes.
    */
-  park(conn: Connection, buf: Buffer, wait: Promise<void> | null): void {
-    const e: Entry = { buf, state: wait === null ? 'ok' : 'waiting' };
+  park(conn: Connection, buf: Buffer, wait: Promise<void>): void {
+    const e: Entry = { buf, state: 'waiting' };
     let q = this.parked.get(conn);
     if (q === undefined) this.parked.set(conn, q = []);
     q.push(e);
-    if (wait === null) { if (q.length === 1) this.drain(conn, q); return; }
     wait.then(() => { e.state = 'ok'; this.drain(conn, q); }, () => { e.state = 'failed'; this.fail(conn); this.drain(conn, q); });
   }
 
