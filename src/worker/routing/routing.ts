@@ -264,8 +264,7 @@ export class Routing {
 
   /** A message published by a client of this shard (or by the broker itself). */
   publish(msg: Message, now: number): void {
-    msg.src = this.shard.id;
-    msg.seq = this.seq = (this.seq + 1) >>> 0;
+    this.stamp(msg);
     if (msg.retain) this.gate.waitFor(this.retain.set(msg));
     this.route(msg, now);
     if (this.nodes !== null) this.nodes.forward(msg);
@@ -276,9 +275,14 @@ export class Routing {
    * to the other nodes only.
    */
   toNodes(msg: Message): void {
+    this.stamp(msg);
+    if (this.nodes !== null) this.nodes.forward(msg);
+  }
+
+  /** This shard as the message's source, with its next sequence number (receivers' order and resend dedup go by it). */
+  private stamp(msg: Message): void {
     msg.src = this.shard.id;
     msg.seq = this.seq = (this.seq + 1) >>> 0;
-    if (this.nodes !== null) this.nodes.forward(msg);
   }
 
   /**
