@@ -6,6 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Message } from '../../src/worker/session/message.ts';
+import { ByteReader, ByteWriter } from '../../src/shared/bytes.ts';
+import { FrameType } from '../../src/worker/peers/frames.ts';
+import { PubFlag, PublishView, writePublish } from '../../src/worker/protocol/publish-view.ts';
 
 test('message detach: a payload sliced from a read chunk is copied once, however many deliveries keep it', () => {
   const chunk = Buffer.alloc(64 * 1024, 7);
@@ -29,4 +32,20 @@ test('message detach: a payload replaced after a detach (an onPublish hook) is d
   m.detach();
   assert.notEqual(m.payload.buffer, chunk.buffer);
   assert.deepEqual(m.payload, Buffer.alloc(10, 1));
+});
+
+test('message detach: a message built out of a peer ring frame keeps the copy toMessage made (no second copy per queued delivery)', () => {
+  // A frame as a peer shard writes it, inside a larger buffer as in a ring slot.
+  const w = new ByteWriter(64);
+  writePublish(w.reset(), 1 | PubFlag.DELIVER, 1, 0, 'far/d', 'pub', null, Buffer.alloc(1024, 9), null);
+  const ring = Buffer.alloc(w.pos + 64, 0xaa);
+  w.buf.copy(ring, 16, 0, w.pos);
+  const rd = new ByteReader().at(ring, 16, w.pos);
+  assert.equal(rd.u8(), FrameType.PUBLISH);
+  const m = new PublishView().read(rd, 1).toMessage();
+  const copied = m.payload;
+  assert.notEqual(copied.buffer, ring.buffer, 'toMessage must copy out of the ring');
+  assert.equal(m.detach().payload, copied, 'detach copied the ring copy again');
+  ring.fill(0x55);
+  assert.deepEqual(m.payload, Buffer.alloc(1024, 9));
 });

@@ -164,6 +164,7 @@ export class PublishView {
       this.buf.copy(payload, 0, this.payloadOff, end);
     } else payload = this.buf.subarray(this.payloadOff, end);
     const m = new Message(this.topic, payload, this.qos, this.retain, this.props, this.expiresAt, this.origin);
+    if (this.inRing) m.owned(); // copied above: a delivery that keeps it need not copy it again
     m.src = this.from;
     m.seq = this.seq;
     m.sender = this.sender;

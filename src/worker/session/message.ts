@@ -50,6 +50,18 @@ export class Message {
   /** Remaining expiry in whole seconds (rounded up so a message is never announced as expired early). */
   remainingExpiry(now: number): number { return Math.max(1, Math.ceil((this.expiresAt - now) / 1000)); }
 
+  /**
+   * The payload is already this message's own copy (PublishView.toMessage out of a ring): a
+   * later detach() keeps it. Node hands a small allocUnsafe out of its shared pool, so without
+   * this detach() took it for a slice of someone's chunk and copied it again: beside a stalled
+   * QoS 1 subscriber on another shard, a second 1 KiB copy and buffer per queued message
+   * (issue #12, BENCHMARKS.md).
+   */
+  owned(): this {
+    this.keptPayload = this.payload;
+    return this;
+  }
+
   /** A message kept beyond this turn must not pin the socket's read chunk it was sliced from. */
   detach(): this {
     if (this.payload !== this.keptPayload) {
