@@ -17,6 +17,8 @@ export interface GateSpec {
   require: Requirements;
   /** a script to run instead of bench/<workload>/index.ts (tests use a stub); relative to the repo */
   tool: string | null;
+  /** Shoal's shards for this gate (null: the config's or --shards); a gate on one shard measures the per-message path without hops */
+  shards: number | null;
 }
 
 export interface GateConfig {
@@ -69,6 +71,7 @@ function parseGate(x: unknown, i: number): GateSpec {
     rounds: positiveInt(x.rounds ?? 3, `${where}.rounds`),
     require: parseRequire(x.require, `${where}.require`),
     tool: typeof x.tool === 'string' ? x.tool : null,
+    shards: x.shards === undefined || x.shards === null ? null : positiveInt(x.shards, `${where}.shards`),
   };
 }
 

@@ -75,7 +75,7 @@ for (const spec of config.gates) {
     toolArgs: spec.args,
     launchers: chosen,
     rounds: spec.rounds,
-    shards,
+    shards: spec.shards ?? shards,
     baseline: 'shoal',
     warmup: config.warmup,
     timeoutMs: config.timeoutSeconds * 1000,

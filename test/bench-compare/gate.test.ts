@@ -5,7 +5,7 @@ import { evaluateGate } from '../../bench/gate/evaluate.ts';
 import { ratioRows, summarize } from '../../bench/compare/summarize.ts';
 import { figures, knownComparison, run } from './fixtures/comparison.ts';
 
-const spec = (require: GateSpec['require']): GateSpec => ({ name: 'lt', workload: 'loadtest', args: [], rounds: 3, require, tool: null });
+const spec = (require: GateSpec['require']): GateSpec => ({ name: 'lt', workload: 'loadtest', args: [], rounds: 3, require, tool: null, shards: null });
 
 test('a gate passes when every required ratio is met', () => {
   const checks = evaluateGate(spec({ aedes: { rate: 2.5, p99: 4 }, mosquitto: { rate: 1.5, p99: 0.5 } }), knownComparison());
@@ -52,14 +52,17 @@ test('the config parser rejects unknown brokers, metrics and bad ratios, and fil
   const ok = parseGateConfig({ gates: [{ workload: 'loadtest', args: ['--conns', '20'], require: { aedes: { rate: 1 } } }] });
   assert.deepEqual(ok, {
     shards: null, timeoutSeconds: 120, warmup: false,
-    gates: [{ name: 'loadtest --conns 20', workload: 'loadtest', args: ['--conns', '20'], rounds: 3, require: { aedes: { rate: 1 } }, tool: null }],
+    gates: [{ name: 'loadtest --conns 20', workload: 'loadtest', args: ['--conns', '20'], rounds: 3, require: { aedes: { rate: 1 } }, tool: null, shards: null }],
   });
+  // A gate's own shards (a pingtest on one shard: the path without a hop).
+  assert.equal(parseGateConfig({ gates: [{ workload: 'pingtest', shards: 1, require: { aedes: { rate: 1 } } }] }).gates[0]!.shards, 1);
   const bad = (x: unknown, re: RegExp) => assert.throws(() => parseGateConfig(x), (e: unknown) => e instanceof ConfigError && re.test(e.message));
   bad({ gates: [] }, /non-empty "gates"/);
   bad({ gates: [{ workload: 'loadtest', require: { hivemq: { rate: 1 } } }] }, /unknown broker "hivemq"/);
   bad({ gates: [{ workload: 'loadtest', require: { aedes: { speed: 1 } } }] }, /unknown metric "speed"/);
   bad({ gates: [{ workload: 'loadtest', require: { aedes: { rate: 0 } } }] }, /must be a ratio > 0/);
   bad({ gates: [{ workload: 'loadtest', rounds: 0, require: {} }] }, /rounds must be a positive integer/);
+  bad({ gates: [{ workload: 'pingtest', shards: 0, require: {} }] }, /gates\[0\]\.shards must be a positive integer/);
 });
 
 test('bench/gates.json itself parses', async () => {
