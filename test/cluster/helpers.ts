@@ -87,21 +87,33 @@ export interface TestCluster {
   /** Clients the test made: ended after the file. */
   readonly clients: MqttClient[];
   nats(): Nats;
+  /** nats-server started again on its port and store (after a test stopped or killed it). */
+  restartNats(): Promise<Nats>;
 }
 
-/** A nats-server and one node per id for the whole test file (before/after hooks); nothing when nats-server is missing. */
-export function useCluster(prefix: string, ids: string[], opts: BrokerOptions = {}): TestCluster {
+/**
+ * A nats-server and one node per id for the whole test file (before/after hooks); nothing when
+ * nats-server is missing. `opts` is every node's options, or a function of the node's id; the
+ * server's store lives in one directory for the file, so that restartNats keeps it.
+ */
+export function useCluster(prefix: string, ids: string[], opts: BrokerOptions | ((id: string) => BrokerOptions) = {}): TestCluster {
   let nats: Nats | undefined;
-  const c: TestCluster = { name: uid(prefix).replace(/[^A-Za-z0-9_-]/g, '_'), nodes: [], clients: [], nats: () => nats! };
+  let dir: string | undefined;
+  const c: TestCluster = {
+    name: uid(prefix).replace(/[^A-Za-z0-9_-]/g, '_'), nodes: [], clients: [], nats: () => nats!,
+    restartNats: async () => (nats = await startNats(nats!.port, dir)),
+  };
   before(async () => {
     if (natsMissing) return;
-    nats = await startNats();
-    for (const id of ids) c.nodes.push(await startNode(nats, c.name, id, opts));
+    dir = mkdtempSync(join(tmpdir(), 'shoal-nats-'));
+    nats = await startNats(undefined, dir);
+    for (const id of ids) c.nodes.push(await startNode(nats, c.name, id, typeof opts === 'function' ? opts(id) : opts));
   });
   after(async () => {
     await endAll(c.clients);
     for (const n of c.nodes) await n.stop();
     await nats?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
   return c;
 }

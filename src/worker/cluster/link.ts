@@ -31,7 +31,7 @@ import { Ownership, type HandOver, type NodesView } from './ownership.ts';
 import { NODE_PUBLISH_FLAGS_AT, NODE_PUBLISH_HEAD, nodeKey, readNodeMark, writeNodePublishHead } from './frames.ts';
 import { Hold } from './hold.ts';
 import { Unconfirmed } from './window.ts';
-import { ForwardLost } from '../durable/durability.ts';
+import { ForwardLost, HeldOn, type Durability } from '../durable/durability.ts';
 import { ClusterStat } from '../../shared/stats.ts';
 import type { MoveLink, NodeMoves } from './node-moves.ts';
 
@@ -44,12 +44,15 @@ interface NodeSlot {
   shards: number;
   subject: string;
   /** This turn's QoS 1/2 frames to it await one commit answer (settled by the NODE_COMMIT reply). */
-  commit: { resolve: () => void; reject: (e: Error) => void } | null;
+  commit: Commit | null;
 }
 
 const COMMIT_FRAME = Uint8Array.of(FrameType.NODE_COMMIT);
 const COMMITTED = 0;
 const FAILED = 1;
+/** A turn's commit answer awaited from one node slot; resolved with a HeldOn when NATS goes first (cut). */
+interface Commit { slot: number; resolve: (v?: HeldOn) => void; reject: (e: Error) => void }
+
 /** While frames are held: how often the acks' bound is checked and, connected, their commit asked for. */
 const PROBE_MS = 250;
 
@@ -66,7 +69,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   private readonly post: (m: ControlFromShard) => void;
   private readonly receiver: NodeReceiver;
   /** The commit gate: a publisher's ack also waits for the nodes its message went to. */
-  private readonly gate: ForwardGate & GateParts['durability'] & { readonly enabled: boolean };
+  private readonly gate: ForwardGate & GateParts['durability'] & Pick<Durability, 'enabled' | 'sentToNode' | 'waitForNode'>;
   private readonly retained: ClusterRetained;
   private commitsDue = false;
   private readonly sendCommits = (): void => this.flushCommits();
@@ -78,7 +81,7 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   /** QoS 1/2 frames handed to nats.js that no commit answer covers yet: held again if NATS goes (window.ts). */
   private readonly window: Unconfirmed;
   /** Commit requests out (connected path): failed as lost when NATS goes and their frames do not fit in the hold. */
-  private readonly pending = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  private readonly pending = new Set<Commit>();
   /** The retained bucket is being written and read again after a reconnect (syncRetained). */
   private retainedSyncing = false;
   /**
@@ -201,12 +204,13 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
    * NATS went: what was sent since its last commit answer may be lost (nats.js's buffer, the
    * wire, the server) and goes into the hold, behind what was held before it (it was sent after
    * that), to go again when NATS is back; so does a probe's resend, which may have been in
-   * nats.js's buffer. The acks that waited for those answers fail at --cluster-timeout as before
-   * (the publishers resend, and a QoS 2 resend answered from its packet id is fine: its frame is
-   * held); failing them at once would disconnect every publisher of the moment, which cannot
-   * reconnect without NATS (0x88), for answers that may still come. A frame that does not fit
-   * in the hold fails the acks waiting then as lost (the QoS 2 ids forgotten, so the resends
-   * are routed again).
+   * nats.js's buffer. The acks that waited for those answers now wait for the hold's commit of
+   * those frames (a HeldOn: on their connections alone, up to --cluster-hold), and the gate's
+   * groups they were in go out at their own commits. Failing them (at once or at
+   * --cluster-timeout) disconnected their publishers, which cannot reconnect without NATS
+   * (0x88); waiting for the answers held every later local ack of the shard behind them. A
+   * frame that does not fit in the hold fails the acks waiting then as lost (the QoS 2 ids
+   * forgotten, so the resends are routed again).
    */
   private cut(): void {
     let overflow = false;
@@ -217,7 +221,12 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
     if (overflow) {
       const err = new ForwardLost('cut off from NATS with more unconfirmed than --cluster-hold-bytes');
       for (const c of this.pending) c.reject(err);
+    } else {
+      // A later answer or timeout of these requests settles nothing more (a promise settles once).
+      const now = Date.now();
+      for (const c of this.pending) c.resolve(new HeldOn(c.slot, this.hold.wait(c.slot, now)));
     }
+    this.pending.clear();
     if (!this.hold.empty) this.startProbes(null);
   }
 
@@ -284,7 +293,8 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
       this.nc.publish(s.subject, frame);
       if (!gated) continue;
       if (!this.window.sent(i, frame)) this.gate.refusedForward();
-      if (s.commit === null) this.awaitCommit(s);
+      this.gate.sentToNode(i);
+      if (s.commit === null) this.awaitCommit(s, i);
     }
   }
 
@@ -373,8 +383,8 @@ export class ClusterLink implements NodeLink, NodesView, MoveLink {
   }
 
   /** The acks of this turn wait for `s`'s commit answer, asked for once the turn's frames are out. */
-  private awaitCommit(s: NodeSlot): void {
-    this.gate.waitFor(new Promise<void>((resolve, reject) => { s.commit = { resolve, reject }; }));
+  private awaitCommit(s: NodeSlot, slot: number): void {
+    this.gate.waitForNode(new Promise<HeldOn | undefined>((resolve, reject) => { s.commit = { slot, resolve, reject }; }));
     if (!this.commitsDue) { this.commitsDue = true; queueMicrotask(this.sendCommits); }
   }
 

@@ -57,6 +57,19 @@ export class ForwardLost extends Error {}
 const REFUSED = Promise.reject(new Error('not kept for another node: past --cluster-hold-bytes while cut off from NATS'));
 REFUSED.catch(() => {});
 
+/**
+ * What a node's commit promise (waitFor) resolves with when NATS went while its answer was out
+ * (cluster/link.ts, cut): its frames are in the hold now, and the acks of the messages that went
+ * to that node (`slot`) wait for `wait`, the hold's promise for them, on their connections alone
+ * (held-acks.ts). The group they were in goes out at its own commits: local acks do not wait for
+ * NATS, and these do not fail at --cluster-timeout for an answer that can no longer come.
+ */
+export class HeldOn {
+  readonly slot: number;
+  readonly wait: Promise<void>;
+  constructor(slot: number, wait: Promise<void>) { this.slot = slot; this.wait = wait; }
+}
+
 const NO_MOVES: MoveBarriers = { active: () => false, committed: () => Promise.resolve(false) };
 
 interface Group {
@@ -81,6 +94,8 @@ interface Group {
   unconfirmed: boolean;
   /** Acks (by index in items) that also wait for something long, on their connection alone (held-acks.ts). */
   longs: Map<number, Promise<void>> | null;
+  /** index in items, mask of the cluster's node slots the ack's message went to, ...: what a HeldOn moves to `longs`. */
+  nodeAcks: number[] | null;
 }
 
 /** An awaited COMMIT_BARRIER answer: a group's (publisher acks) or a chained one's (see onCommitBarrier). */
@@ -106,6 +121,8 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   refusedSinceMark = false;
   /** What the next gated PUBACK / PUBREC also waits for (waitFor with `long`), on its connection alone. */
   private longWait: Promise<void> | null = null;
+  /** The cluster's node slots (a mask) the message of the next gated PUBACK / PUBREC went to (sentToNode). */
+  private nodeSlots = 0;
   private readonly held = new HeldAcks();
   /** The store holds --max-store-bytes or more (polled, upkeep.ts). */
   storeFull = false;
@@ -120,7 +137,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
   private token = 0;
   private sealScheduled = false;
   private readonly sealFn = (): void => this.seal();
-  private extra: Promise<void>[] = [];
+  private extra: Promise<unknown>[] = [];
   private lastTracked: Promise<void> | null = null;
   /**
    * A restarted shard: the persistent sessions its dead incarnation counted, left in its stats
@@ -166,6 +183,25 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     // Routing runs before the publisher's ack is gated: the next PUBACK / PUBREC is that ack.
     this.longWait = this.longWait === null ? p : Promise.all([this.longWait, p]).then(() => {});
     this.longWait.catch(() => {}); // handled where the ack waits (held-acks.ts); an ack that never came must not crash the shard
+  }
+
+  /**
+   * This turn's acks also wait for a node's commit answer (cluster/link.ts); a HeldOn instead
+   * (NATS went before the answer) moves the acks of the messages that went there to the hold.
+   */
+  waitForNode(p: Promise<HeldOn | undefined>): void {
+    if (!this.enabled) return;
+    this.forwards++;
+    this.extra.push(p);
+  }
+
+  /**
+   * A QoS 1/2 frame of this message went to the cluster's node `slot` (cluster/link.ts): the
+   * next gated ack is noted with it, so that if NATS goes before that node's commit answer (a
+   * HeldOn) only the acks of messages that went there wait for the hold. One bit per frame.
+   */
+  sentToNode(slot: number): void {
+    if (this.enabled) this.nodeSlots |= 1 << slot;
   }
 
   /**
@@ -285,7 +321,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     if (!this.enabled) { conn.send(buf); return; }
     let g = this.open;
     if (g === null) {
-      g = this.open = { items: [], left: 0, peers: 0, failed: false, lost: false, unconfirmed: false, longs: null };
+      g = this.open = { items: [], left: 0, peers: 0, failed: false, lost: false, unconfirmed: false, longs: null, nodeAcks: null };
       if (!this.sealScheduled) { this.sealScheduled = true; setImmediate(this.sealFn); }
     }
     conn.gated++;
@@ -293,6 +329,10 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     if (this.longWait !== null && (buf[0] === AckType.PUBACK || buf[0] === AckType.PUBREC)) {
       (g.longs ??= new Map()).set(g.items.length - 2, this.longWait);
       this.longWait = null;
+    }
+    if (this.nodeSlots !== 0 && (buf[0] === AckType.PUBACK || buf[0] === AckType.PUBREC)) {
+      (g.nodeAcks ??= []).push(g.items.length - 2, this.nodeSlots);
+      this.nodeSlots = 0;
     }
   }
 
@@ -328,13 +368,14 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     const lost = this.lostTurn;
     this.lostTurn = false;
     this.longWait = null;
+    this.nodeSlots = 0;
     if (g === null) return;
     if (lost) g.lost = true;
     this.open = null;
     this.waiting.push(g);
     const sh = this.shard;
     g.left = 1 + extra.length;
-    for (const p of extra) p.then(() => this.settle(g, false), (e: unknown) => { if (e instanceof ForwardLost) g.lost = true; else g.unconfirmed = true; this.settle(g, false); });
+    for (const p of extra) p.then((v) => { if (v instanceof HeldOn) this.heldOn(g, v); this.settle(g, false); }, (e: unknown) => { if (e instanceof ForwardLost) g.lost = true; else g.unconfirmed = true; this.settle(g, false); });
     for (let i = 0; i < sh.count; i++) {
       if (i === sh.id || (mask & (1 << i)) === 0) continue;
       g.left++;
@@ -355,6 +396,21 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
       observeCommit(sh.stats, sh.id, (performance.now() - t0) / 1000);
       this.settle(g, false);
     }, () => this.settle(g, true));
+  }
+
+  /** NATS went before `v.slot`'s commit answer: the acks of messages that went there wait for the hold instead. */
+  private heldOn(g: Group, v: HeldOn): void {
+    const acks = g.nodeAcks;
+    if (acks === null) return;
+    const bit = 1 << v.slot;
+    for (let k = 0; k < acks.length; k += 2) {
+      if ((acks[k + 1]! & bit) === 0) continue;
+      const longs = g.longs ??= new Map();
+      const before = longs.get(acks[k]!);
+      const wait = before === undefined ? v.wait : Promise.all([before, v.wait]).then(() => {});
+      wait.catch(() => {}); // handled where the ack waits (held-acks.ts)
+      longs.set(acks[k]!, wait);
+    }
   }
 
   private settle(g: Group, failed: boolean): void {
