@@ -14,9 +14,11 @@ import { takeover } from './takeover.ts';
 
 const USAGE = `usage: npm run bench:cluster -- [--rounds N] [--shards N] [-- loadtest options]
        npm run bench:cluster -- --takeover [--moves N] [--rate R] [--shards N]
+       --persistence memory|fast   every node's store (default memory; fast puts QoS 1/2 acks
+                                   behind the commit gate, which waits for the other nodes)
 
 Runs, --rounds times (default 3), in alternation:
-  single   one Shoal node (--persistence memory, --shards N, default 1) with the loadtest
+  single   one Shoal node (--persistence, --shards N, default 1) with the loadtest
   cluster  nats-server -js and three Shoal nodes (each --shards N) on loopback; loadtest
            publishers on node 1, subscribers on node 3 (--sub-port), --settle 500
 and prints the delivered rate and CPU microseconds per delivered message of each process.
@@ -49,21 +51,23 @@ function measured<T>(handles: BrokerHandle[], work: () => T): { value: T; cpu: R
   return { value, cpu };
 }
 
-async function single(shards: number, lt: string[]): Promise<Run> {
-  const b = await shoal('shoal', shards);
+type Persistence = 'memory' | 'fast';
+
+async function single(shards: number, lt: string[], persistence: Persistence): Promise<Run> {
+  const b = await shoal('shoal', shards, [], persistence);
   try {
     const { value, cpu } = measured([b], () => loadtest(['--host', '127.0.0.1', '--port', String(b.port), ...lt]));
     return { setup: 'single', ...value, cpu };
   } finally { await b.stop(); }
 }
 
-async function cluster(shards: number, lt: string[], round: number): Promise<Run> {
+async function cluster(shards: number, lt: string[], round: number, persistence: Persistence): Promise<Run> {
   const n = await nats();
   const nodes: BrokerHandle[] = [];
   try {
     const name = `bench${round}_${process.pid}`;
     for (const id of ['node1', 'node2', 'node3']) {
-      nodes.push(await shoal(id, shards, ['--cluster-name', name, '--cluster-node-id', id, '--cluster-nats', `nats://127.0.0.1:${n.port}`]));
+      nodes.push(await shoal(id, shards, ['--cluster-name', name, '--cluster-node-id', id, '--cluster-nats', `nats://127.0.0.1:${n.port}`], persistence));
     }
     const { value, cpu } = measured([...nodes, n], () => loadtest(['--host', '127.0.0.1', '--port', String(nodes[0]!.port), '--sub-port', String(nodes[2]!.port), '--settle', '500', ...lt]));
     return { setup: 'cluster', ...value, cpu };
@@ -85,11 +89,14 @@ async function main(): Promise<void> {
   const opt = (name: string, dflt: number): number => { const i = own.indexOf(name); return i < 0 ? dflt : Number(own[i + 1]); };
   const rounds = opt('--rounds', 3);
   const shards = opt('--shards', 1);
+  const pi = own.indexOf('--persistence');
+  const persistence = pi < 0 ? 'memory' : own[pi + 1];
+  if (persistence !== 'memory' && persistence !== 'fast') { console.error(`bench:cluster: --persistence must be memory or fast\n\n${USAGE}`); process.exit(2); }
   if (NATS === undefined) { console.error('bench:cluster: nats-server is not installed (Debian package nats-server)'); process.exit(2); }
   if (own.includes('--takeover')) { console.log(await takeover({ moves: opt('--moves', 20), rate: opt('--rate', 500), shards: opt('--shards', 2) })); return; }
   const runs: Run[] = [];
   for (let r = 1; r <= rounds; r++) {
-    for (const run of [() => single(shards, lt), () => cluster(shards, lt, r)]) {
+    for (const run of [() => single(shards, lt, persistence), () => cluster(shards, lt, r, persistence)]) {
       const x = await run();
       runs.push(x);
       const cpu = Object.entries(x.cpu).map(([k, v]) => `${k} ${us(v, x.received).toFixed(1)}`).join(', ');
@@ -102,7 +109,7 @@ async function main(): Promise<void> {
   const s = of('single');
   const c = of('cluster');
   const lines = [
-    `loadtest ${lt.join(' ')}; ${shards} shard(s) per node; ${rounds} rounds; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; medians`,
+    `loadtest ${lt.join(' ')}; ${shards} shard(s) per node; --persistence ${persistence}; ${rounds} rounds; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; medians`,
     '',
     '| setup | delivered msg/s | Shoal CPU µs/msg | of which node 1 / node 3 | nats-server CPU µs/msg | total CPU µs/msg |',
     '|---|---:|---:|---:|---:|---:|',
