@@ -5,10 +5,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { freePort, startBroker, type Broker, type BrokerOptions } from '../helpers/broker.ts';
 import { exited, killOnExit, stopChild } from '../helpers/child-process.ts';
-import { endAll, eventually, publish, sleep, uid, type Collector, type MqttClient } from '../helpers/clients.ts';
+import mqtt from 'mqtt';
+import { endAll, eventually, publish, sleep, uid, withTimeout, type Collector, type MqttClient } from '../helpers/clients.ts';
 
 // Debian installs it in /usr/sbin.
 export const NATS_BIN = process.env.NATS_SERVER_BIN ?? ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((f) => existsSync(f)) ?? '/usr/sbin/nats-server';
@@ -116,4 +118,49 @@ export function useCluster(prefix: string, ids: string[], opts: BrokerOptions | 
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
   return c;
+}
+
+/** A persistent v5 publisher, connected, that reconnects by itself: its server DISCONNECTs by reason and how often its connection closed. */
+export interface Publisher { pub: mqtt.MqttClient; disconnects: number[]; closes(): number }
+
+export async function persistentPublisher(url: string, clients: MqttClient[]): Promise<Publisher> {
+  const pub = mqtt.connect(url, { protocolVersion: 5, clientId: uid('pp'), clean: false, reconnectPeriod: 200, properties: { sessionExpiryInterval: 600 } });
+  pub.on('error', () => {});
+  const disconnects: number[] = [];
+  let closes = 0;
+  pub.on('disconnect', (p) => disconnects.push(p.reasonCode ?? -1));
+  pub.on('close', () => { closes++; });
+  clients.push(pub);
+  await withTimeout(new Promise<void>((r) => pub.once('connect', () => r())), 10_000, 'the publisher connects');
+  return { pub, disconnects, closes: () => closes };
+}
+
+/** Messages numbered from 0 on `topic`, `perTick` every 5 ms until stop(); `acked`: those acknowledged (QoS 2: completed). */
+export interface Stream { acked: Set<number>; sent(): number; stop(): Promise<void> }
+
+export function stream(pub: mqtt.MqttClient, topic: string, qos: 1 | 2, perTick = 1): Stream {
+  const acked = new Set<number>();
+  let i = 0;
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      for (let b = 0; b < perTick; b++) {
+        const k = i++;
+        pub.publish(topic, String(k), { qos }, (err) => { if (!err) acked.add(k); });
+      }
+      await sleep(5);
+    }
+  })();
+  return { acked, sent: () => i, stop: async () => { running = false; await done; } };
+}
+
+/** Every number in `completed` is in what `seen` returns (waited for up to 30 s), and none twice there: QoS 2 exactly once at `where`. */
+export async function assertExactlyOnce(seen: () => number[], completed: Set<number>, where: string): Promise<void> {
+  await eventually(() => { const s = new Set(seen()); return [...completed].every((k) => s.has(k)); }, 30_000, `every completed message at ${where}`).catch(() => {});
+  const all = seen();
+  const have = new Set(all);
+  const missing = [...completed].filter((k) => !have.has(k));
+  assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${completed.size} completed QoS 2 messages missing at ${where}`);
+  const twice = all.filter((v, k) => all.indexOf(v) !== k);
+  assert.deepEqual(twice.slice(0, 10), [], `${twice.length} QoS 2 messages twice at ${where}`);
 }

@@ -7,10 +7,9 @@
 // local traffic goes on, and once NATS is back every acknowledged message reaches the other node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import mqtt from 'mqtt';
 import { collect, connect, eventually, sleep, subscribe, uid, withTimeout, type MqttClient } from '../helpers/clients.ts';
 import { request } from '../admin/helpers.ts';
-import { natsMissing, routeVisible, useCluster } from '../cluster/helpers.ts';
+import { natsMissing, persistentPublisher, routeVisible, stream, useCluster } from '../cluster/helpers.ts';
 import { stopChild } from '../helpers/child-process.ts';
 
 const skip = natsMissing;
@@ -43,28 +42,10 @@ test('NATS drop with commit answers outstanding: the publisher is not disconnect
   const gl = collect(local);
   await routeVisible(other, topic, [gr, gl]);
 
-  const pub = mqtt.connect(a.url, { protocolVersion: 5, clientId: uid('pp'), clean: false, reconnectPeriod: 200, properties: { sessionExpiryInterval: 600 } });
-  pub.on('error', () => {});
-  const disconnects: number[] = [];
-  let closes = 0;
-  pub.on('disconnect', (p) => disconnects.push(p.reasonCode ?? -1));
-  pub.on('close', () => { closes++; });
-  clients.push(pub);
-  await withTimeout(new Promise<void>((r) => pub.once('connect', () => r())), 10_000, 'the publisher connects');
-
-  const acked = new Set<number>();
-  let i = 0;
-  let running = true;
-  t.after(() => { running = false; });
-  const streaming = (async () => {
-    while (running) {
-      for (let b = 0; b < 2; b++) {
-        const k = i++;
-        pub.publish(topic, String(k), { qos: 1 }, (err) => { if (!err) acked.add(k); });
-      }
-      await sleep(5);
-    }
-  })();
+  const { pub, disconnects, closes } = await persistentPublisher(a.url, clients);
+  const st = stream(pub, topic, 1, 2);
+  t.after(() => st.stop());
+  const acked = st.acked;
   await eventually(() => acked.size >= 200, 20_000, '200 acknowledged before the cut');
 
   // Frozen for less than --cluster-timeout (3 s): the frames and commit requests of that second
@@ -83,14 +64,13 @@ test('NATS drop with commit answers outstanding: the publisher is not disconnect
   // Past --cluster-timeout since the cut: before the fix, the acks whose answers were out failed here.
   await sleep(4000);
   assert.deepEqual(disconnects, [], 'no DISCONNECT to the publisher during the outage');
-  assert.equal(closes, 0, 'the publisher stayed connected through the outage');
+  assert.equal(closes(), 0, 'the publisher stayed connected through the outage');
 
   await cluster.restartNats();
   await eventually(async () => (await request(`${admin}/ready`)).status === 200, 30_000, 'node a ready again');
   const back = acked.size;
   await eventually(() => acked.size > back + 200, 30_000, 'acks go on after NATS is back');
-  running = false;
-  await streaming;
+  await st.stop();
   assert.deepEqual(disconnects, [], 'no DISCONNECT to the publisher at all');
   const missingNow = (): number[] => { const got = new Set(gr.payloads().map(Number)); return [...acked].filter((k) => !got.has(k)); };
   await eventually(() => missingNow().length === 0, 20_000, 'every acknowledged message at node c').catch(() => {});
