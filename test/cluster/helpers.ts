@@ -135,6 +135,15 @@ export async function persistentPublisher(url: string, clients: MqttClient[]): P
   return { pub, disconnects, closes: () => closes };
 }
 
+/** Publishes `n` QoS `qos` messages numbered 0..n-1 on `topic` at once; resolves with the ms until all are acknowledged (rejects after `ms`). */
+export async function acksWithin(pub: mqtt.MqttClient, topic: string, n: number, qos: 1 | 2, ms: number): Promise<number> {
+  const t0 = performance.now();
+  let acked = 0;
+  const all = Promise.all(Array.from({ length: n }, (_, k) => new Promise<void>((res, rej) => pub.publish(topic, String(k), { qos }, (e) => { if (e) rej(e); else { acked++; res(); } }))));
+  await withTimeout(all, ms, `${n} QoS ${qos} acks on ${topic} (${acked} in)`);
+  return performance.now() - t0;
+}
+
 /** Messages numbered from 0 on `topic`, `perTick` every 5 ms until stop(); `acked`: those acknowledged (QoS 2: completed). */
 export interface Stream { acked: Set<number>; sent(): number; stop(): Promise<void> }
 

@@ -16,7 +16,7 @@ import mqtt from 'mqtt';
 import type { Broker } from '../helpers/broker.ts';
 import { collect, connect, end, endAll, eventually, publish, sleep, subscribe, uid, withTimeout, type Collector, type MqttClient } from '../helpers/clients.ts';
 import { request, scrape } from '../admin/helpers.ts';
-import { assertExactlyOnce, natsMissing, routeVisible, startNats, startNode, type Nats } from './helpers.ts';
+import { acksWithin, assertExactlyOnce, natsMissing, persistentPublisher, routeVisible, startNats, startNode, type Nats, type Publisher } from './helpers.ts';
 import { stopChild } from '../helpers/child-process.ts';
 
 const skip = natsMissing;
@@ -87,29 +87,18 @@ async function remoteSubscriber(topics: string[]): Promise<Collector> {
   return got;
 }
 
-/** A persistent v5 publisher on node a that reconnects by itself; counts its server DISCONNECTs by reason. */
-function publisher(): { pub: mqtt.MqttClient; disconnects: number[] } {
-  const pub = mqtt.connect(a.url, { protocolVersion: 5, clientId: uid('pp'), clean: false, reconnectPeriod: 200, properties: { sessionExpiryInterval: 600 } });
-  pub.on('error', () => {});
-  const disconnects: number[] = [];
-  pub.on('disconnect', (p) => disconnects.push(p.reasonCode ?? -1));
-  clients.push(pub);
-  return { pub, disconnects };
-}
+/** A persistent v5 publisher on node a, connected, that reconnects by itself. */
+function publisher(): Promise<Publisher> { return persistentPublisher(a.url, clients); }
 
 /** Publishes `n` QoS `qos` messages numbered 0..n-1 on `topic` at once; resolves when all are acknowledged, with the ms it took. */
 async function burst(pub: mqtt.MqttClient, topic: string, n: number, qos: 1 | 2): Promise<number> {
-  const t0 = performance.now();
-  let acked = 0;
-  const all = Promise.all(Array.from({ length: n }, (_, k) => new Promise<void>((res, rej) => pub.publish(topic, String(k), { qos }, (e) => { if (e) rej(e); else { acked++; res(); } }))));
-  await withTimeout(all, 30_000, `${n} QoS ${qos} acks on ${topic} (${acked} in)`).catch((e: Error) => { throw new Error(`${e.message}; node a's log: ${a.stderr().slice(-3000)}`); });
-  return performance.now() - t0;
+  return acksWithin(pub, topic, n, qos, 30_000).catch((e: Error) => { throw new Error(`${e.message}; node a's log: ${a.stderr().slice(-3000)}`); });
 }
 
 test('cluster NATS stopped: a local QoS 1 publisher and persistent subscriber on the node keep their rate (1,000 acknowledged in seconds) while another publisher on the same shard streams to a subscriber on another node', { skip, timeout: 180_000 }, async (t) => {
   const held = uid('held');
   const remote = await remoteSubscriber([held]);
-  const { pub: streamer } = publisher();
+  const { pub: streamer } = await publisher();
   let running = true;
   t.after(() => { running = false; });
   const acked = new Set<number>();
@@ -152,10 +141,7 @@ test('cluster NATS stopped and started again within --cluster-hold: the publishe
   const q1 = uid('q1');
   const q2 = uid('q2');
   const remote = await remoteSubscriber([q1, q2]);
-  const { pub, disconnects } = publisher();
-  await withTimeout(new Promise<void>((r) => pub.once('connect', () => r())), 10_000, 'the publisher connects');
-  let closed = 0;
-  pub.on('close', () => { closed++; });
+  const { pub, disconnects, closes } = await publisher();
   let running = true;
   let paused = false;
   t.after(() => { running = false; });
@@ -190,7 +176,7 @@ test('cluster NATS stopped and started again within --cluster-hold: the publishe
   assert.deepEqual(disconnects, [], 'no DISCONNECT from the broker');
   // Steady traffic after NATS is back goes straight out again: nothing stays held.
   await eventually(async () => (await metric('shoal_cluster_held_messages')) === 0, 10_000, 'nothing held once NATS is back');
-  assert.equal(closed, 0, 'the connection was never closed');
+  assert.equal(closes(), 0, 'the connection was never closed');
   for (const topic of [q1, q2]) {
     const seen = (): number[] => remote.messages.filter((m) => m.topic === topic).map((m) => Number(m.payload.toString()));
     await eventually(() => new Set(seen()).size >= i, 30_000, `every message on ${topic} at node c`).catch(() => {});
@@ -213,8 +199,7 @@ const N = 300;
  * once every publish is answered.
  */
 async function pastHoldBytes(topic: string, qos: 1 | 2): Promise<{ acked: Set<number>; all: Promise<void[]> }> {
-  const { pub, disconnects } = publisher();
-  await withTimeout(new Promise<void>((r) => pub.once('connect', () => r())), 10_000, 'the publisher connects');
+  const { pub, disconnects } = await publisher();
   await natsDown();
   const acked = new Set<number>();
   const all = Promise.all(Array.from({ length: N }, (_, k) => new Promise<void>((res) => {
@@ -242,8 +227,7 @@ test('cluster NATS stopped past --cluster-hold-bytes: the publisher gets DISCONN
 test('cluster NATS frozen then killed mid-stream (frames nats.js had taken but not delivered): every QoS 2 message the publisher completed reaches the persistent subscriber on the other node exactly once', { skip, timeout: 240_000 }, async (t) => {
   const topic = uid('kill');
   const remote = await remoteSubscriber([topic]);
-  const { pub } = publisher();
-  await withTimeout(new Promise<void>((r) => pub.once('connect', () => r())), 10_000, 'the publisher connects');
+  const { pub } = await publisher();
   let running = true;
   t.after(() => { running = false; });
   const acked = new Set<number>();

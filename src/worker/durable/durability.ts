@@ -70,6 +70,13 @@ export class HeldOn {
   constructor(slot: number, wait: Promise<void>) { this.slot = slot; this.wait = wait; }
 }
 
+/** Settles once `a` and `b` have, failing if either fails; never an unhandled rejection (the ack that awaits it handles it, held-acks.ts). */
+function both(a: Promise<void>, b: Promise<void>): Promise<void> {
+  const p = Promise.all([a, b]).then(() => {});
+  p.catch(() => {});
+  return p;
+}
+
 const NO_MOVES: MoveBarriers = { active: () => false, committed: () => Promise.resolve(false) };
 
 interface Group {
@@ -181,7 +188,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
     this.forwards++;
     if (!long) { this.extra.push(p); return; }
     // Routing runs before the publisher's ack is gated: the next PUBACK / PUBREC is that ack.
-    this.longWait = this.longWait === null ? p : Promise.all([this.longWait, p]).then(() => {});
+    this.longWait = this.longWait === null ? p : both(this.longWait, p);
     this.longWait.catch(() => {}); // handled where the ack waits (held-acks.ts); an ack that never came must not crash the shard
   }
 
@@ -407,9 +414,7 @@ export class Durability implements ForwardGate, DeliveryStore, MoveGate {
       if ((acks[k + 1]! & bit) === 0) continue;
       const longs = g.longs ??= new Map();
       const before = longs.get(acks[k]!);
-      const wait = before === undefined ? v.wait : Promise.all([before, v.wait]).then(() => {});
-      wait.catch(() => {}); // handled where the ack waits (held-acks.ts)
-      longs.set(acks[k]!, wait);
+      longs.set(acks[k]!, before === undefined ? v.wait : both(before, v.wait));
     }
   }
 
