@@ -355,7 +355,15 @@ export class Connection implements AsyncWriteOwner {
     sh.stats.add(sh.id, Stat.PACKETS_SENT, out.packets);
     this.written += out.bytes;
     const ok = this.writeDirect() ?? this.writeStream();
-    if ((!ok || this.backlog() >= sh.config.socketHighWater) && !this.congested) this.markCongested(Date.now());
+    if (!ok || this.backlog() >= sh.config.socketHighWater) {
+      if (!this.congested) this.markCongested(Date.now());
+    } else if (this.congested && this.state !== ConnState.CLOSED) {
+      // Congested by bytes of this turn alone (a pump stops at the mark before they are
+      // written), and the socket took them: no write is left to end in a 'drain', so this is
+      // it, or the queue behind the mark would wait for ever (test/regress/queue-past-high-
+      // water-in-one-pump). What the pump writes now joins this turn's flush loop.
+      this.onDrain();
+    }
   }
 
   /**
