@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useBroker } from '../helpers/matrix.ts';
 import mqtt from 'mqtt';
-import { collect, connect, end, endAll, eventually, subscribe, uid } from '../helpers/clients.ts';
+import { connect, end, endAll, eventually, subscribe, uid } from '../helpers/clients.ts';
 
 const h = useBroker({ extraArgs: ['--max-inflight', '2000'] });
 const PAYLOAD = Buffer.alloc(1024, 0x61);
