@@ -41,7 +41,7 @@ test('initial wake, then one wake per ring', async () => {
   assert.equal(bell.isListening, false);
 });
 
-test('rings during a busy onWake coalesce into one wake', async () => {
+test('rings during a busy onWake coalesce into one wake and send no notify; one after parking sends one', async () => {
   const bell = makeBell();
   const seen: number[] = [];
   bell.listen(() => {
@@ -49,8 +49,14 @@ test('rings during a busy onWake coalesce into one wake', async () => {
     if (seen.length === 1) for (let i = 0; i < 5; i++) bell.ring();
   });
   await sleep(60);
-  bell.stop();
   assert.deepEqual(seen, [0, 5]);
+  // The consumer was awake for all five: a notify would have told it nothing.
+  assert.equal(bell.notifies, 0);
+  bell.ring();
+  await sleep(30);
+  bell.stop();
+  assert.deepEqual(seen, [0, 5, 6]);
+  assert.equal(bell.notifies, 1);
 });
 
 test('onWake returning true is called again without a ring', async () => {
@@ -112,6 +118,36 @@ test('no lost wake-up across threads (20k rings with irregular timing)', async (
   const [total] = await Promise.all([finished, once(worker, 'exit')]);
   assert.equal(bell.sequence(), count);
   assert.ok(total >= 2 && total <= count + 1, `wakes ${total}`);
+});
+
+test('no lost wake-up with three producers on one bell (3 × 10k rings)', async () => {
+  const count = 10_000;
+  const producers = 3;
+  const sab = new SharedArrayBuffer(Doorbell.byteLength + 64 * producers);
+  const bell = new Doorbell(sab, 0);
+  const counters = Array.from({ length: producers }, (_, i) => new Int32Array(sab, 64 * (i + 1), 1));
+  const done = (): boolean => counters.every((c) => Atomics.load(c, 0) === count);
+  let wakes = 0;
+  const finished = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      bell.stop();
+      reject(new Error(`stuck at ${counters.map((c) => Atomics.load(c, 0)).join('/')} after ${wakes} wakes`));
+    }, 20_000);
+    bell.listen(() => {
+      wakes++;
+      for (let s = 0; s < (wakes * 7919) % 2000; s++) Atomics.load(counters[0]!, 0);
+      if (done()) {
+        clearTimeout(timer);
+        bell.stop();
+        resolve(wakes);
+      }
+    });
+  });
+  const workers = counters.map((_, i) => new Worker(workerUrl, {
+    workerData: { mode: 'ringer', sab, bellOffset: 0, counterOffset: 64 * (i + 1), count },
+  }));
+  await Promise.all([finished, ...workers.map((w) => once(w, 'exit'))]);
+  assert.equal(bell.sequence(), count * producers);
 });
 
 test('a listening worker stays alive until rung, then exits after stop()', async () => {
