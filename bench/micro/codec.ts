@@ -8,7 +8,7 @@ import { getHeapStatistics } from 'node:v8';
 import mqttPacket from 'mqtt-packet';
 import { Framer } from '../../src/shared/protocol/framer.ts';
 import { shortAckId } from '../../src/shared/protocol/ack-fast.ts';
-import { InboundPublish, decodePublish, encodePublish, packetIdOffset, withPacketId } from '../../src/worker/protocol/publish-codec.ts';
+import { InboundPublish, decodePublish, encodePublish, encodePublishAt, packetIdOffset, publishLength, withPacketId } from '../../src/worker/protocol/publish-codec.ts';
 import { ByteReader, ByteWriter } from '../../src/shared/bytes.ts';
 import { PubFlag, writePublish, writePublishWire } from '../../src/worker/protocol/publish-view.ts';
 import { PublishView } from '../../src/worker/protocol/publish-view.ts';
@@ -72,6 +72,30 @@ export function run(opts: { ms?: number; print?: boolean } = {}): CodecBenchRow[
   const idOff = packetIdOffset(tpl);
   rows.push(measure('QoS 1 fan-out: withPacketId on a shared template (per subscriber)', ms, (n) => {
     for (let i = 0; i < n; i++) sink += withPacketId(tpl, idOff, (i & 0xfffe) + 1, false).length;
+  }));
+  // Into a connection's output, 1 KiB payloads (the isolation workload's): a copy per subscriber
+  // with its id and then into the slab, against one copy into the slab with the id patched there;
+  // and for a queued message, an encoded buffer of its own then copied, against encoding in place.
+  const kib = Buffer.alloc(1024, 7);
+  const tplK = encodePublish(TOPIC, kib, 1, false, false, 0, 4, null, -1, null, 0, true);
+  const idOffK = packetIdOffset(tplK);
+  const box = new Outbox();
+  const turn = (): void => { if (box.packets === 50) { sink += box.bytes; box.clear(); } };
+  rows.push(measure('QoS 1 per subscriber, 1 KiB: withPacketId + Outbox.append (before)', ms, (n) => {
+    for (let i = 0; i < n; i++) { box.append(withPacketId(tplK, idOffK, (i & 0xfffe) + 1, false)); turn(); }
+  }));
+  rows.push(measure('QoS 1 per subscriber, 1 KiB: Outbox.appendWithId', ms, (n) => {
+    for (let i = 0; i < n; i++) { box.appendWithId(tplK, idOffK, (i & 0xfffe) + 1); turn(); }
+  }));
+  rows.push(measure('queued QoS 1, 1 KiB: encodePublish + Outbox.append (before)', ms, (n) => {
+    for (let i = 0; i < n; i++) { box.append(encodePublish(TOPIC, kib, 1, false, false, (i & 0xfffe) + 1, 4, null, -1, null, 0, true)); turn(); }
+  }));
+  rows.push(measure('queued QoS 1, 1 KiB: Outbox.claim + encodePublishAt', ms, (n) => {
+    for (let i = 0; i < n; i++) {
+      const dst = box.claim(publishLength(TOPIC, kib, 1, 4, null, -1, null, 0, true));
+      encodePublishAt(dst, box.at, TOPIC, kib, 1, false, false, (i & 0xfffe) + 1, 4, null, -1, null, 0, true);
+      turn();
+    }
   }));
 
   // The hop between shards: frame encode on the publishing shard, read in place on the other,

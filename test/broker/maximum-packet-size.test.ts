@@ -35,6 +35,28 @@ forEachConfig(({ shards }) => {
     } finally { c.disconnect(); await end(p); }
   });
 
+  test('[MQTT-3.1.2-25] client Maximum Packet Size for queued messages: one too large is dropped when its turn comes, the rest follow in order', async () => {
+    const topic = uid('cmaxq');
+    // Receive Maximum 1: everything after the first waits in the session queue, and goes out
+    // from there (encoded into the connection's output) as each PUBACK frees the window.
+    const { c } = await raw({ maximumPacketSize: 200, receiveMaximum: 1 });
+    await c.subscribe(topic, 1);
+    const p = await connect(h.url, { version });
+    try {
+      for (const body of ['q-1', Buffer.alloc(500, 0x41), 'q-2', Buffer.alloc(201, 0x42), 'q-3']) await publish(p, topic, body, { qos: 1 });
+      const got: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const m = await c.expectPacket('publish') as Pub;
+        assert.ok(m.raw.length <= 200, `packet of ${m.raw.length} bytes sent to a client with Maximum Packet Size 200`);
+        got.push(m.payload.toString());
+        await c.ack(m);
+      }
+      assert.deepEqual(got, ['q-1', 'q-2', 'q-3']);
+      await c.expectNothing(300);
+      assert.ok(!c.closed);
+    } finally { c.disconnect(); await end(p); }
+  });
+
   test('[MQTT-3.9.2-1] a SUBACK Reason String is left out when it would exceed the client\'s Maximum Packet Size', mosquittoDeviates('Mosquitto disconnects on an invalid filter'), async () => {
     const { c } = await RawClient.connect(h.port, { version, clientId: uid('tiny'), properties: { maximumPacketSize: 24 } as never });
     try {

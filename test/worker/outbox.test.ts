@@ -7,7 +7,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { Outbox, SLAB_SIZE, pooledSlabs, releaseSlab } from '../../src/worker/net/outbox.ts';
 import { handleWrites, writableHandle, type AsyncWriteOwner } from '../../src/worker/net/handle-write.ts';
-import { encodePublish } from '../../src/worker/protocol/publish-codec.ts';
+import { encodePublish, encodePublishAt, packetIdOffset, publishLength, withPacketId } from '../../src/worker/protocol/publish-codec.ts';
 
 async function pair(): Promise<{ a: net.Socket; b: net.Socket; close: () => void }> {
   const srv = net.createServer();
@@ -209,6 +209,34 @@ test('appendAsV5: the v3.1.1 QoS 0 PUBLISH turned into the MQTT 5 one is what en
       }
     }
   }
+});
+
+test('appendWithId and claim + encodePublishAt write what withPacketId and encodePublish would, in order, in slabs and past DIRECT_MIN', () => {
+  const out = new Outbox();
+  const want: Buffer[] = [];
+  let id = 1;
+  // Sizes below and above DIRECT_MIN (a packet of its own) and across a slab's end.
+  for (const size of [0, 1, 1000, 16000, 32760, 32768, 40000, 65000, 5]) {
+    for (const v of [4, 5]) {
+      const payload = Buffer.alloc(size, size & 0xff);
+      const props = v === 5 ? Buffer.from([0x01, 0x01]) : null; // Payload Format Indicator
+      const subIds = v === 5 ? [7, 300] : null;
+      const tpl = encodePublish('a/é', payload, 1, false, false, 0, v, props, -1, null, 0, true);
+      out.appendWithId(tpl, packetIdOffset(tpl), id);
+      want.push(withPacketId(tpl, packetIdOffset(tpl), id, false));
+      id += 257;
+      const expiry = v === 5 ? 60 : -1;
+      const n = publishLength('q/ü', payload, 2, v, props, expiry, subIds, 0, true);
+      const dst = out.claim(n);
+      assert.equal(encodePublishAt(dst, out.at, 'q/ü', payload, 2, true, false, id, v, props, expiry, subIds, 0, true), n);
+      want.push(encodePublish('q/ü', payload, 2, true, false, id, v, props, expiry, subIds, 0, true));
+      id += 257;
+    }
+  }
+  const all = Buffer.concat(want);
+  assert.equal(out.bytes, all.length);
+  assert.equal(out.packets, want.length);
+  assert.ok(collect(out).equals(all), 'every packet as the buffer-per-packet encoders write it');
 });
 
 /** The outbox's bytes, by writing them to a fake socket that takes everything at once. */

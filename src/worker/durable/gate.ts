@@ -3,6 +3,7 @@
 // commit" is made in this one place.
 import mqttPacket from 'mqtt-packet';
 import type { Connection } from '../net/connection.ts';
+import { withPacketId } from '../protocol/publish-codec.ts';
 
 /** What senders ask of the commit gate. */
 export interface CommitGate {
@@ -17,8 +18,20 @@ export interface CommitGate {
  * connection are still in the gate (then it queues behind them, so nothing is reordered).
  */
 export function sendGated(gate: CommitGate, conn: Connection, buf: Buffer, wait: boolean): void {
-  if (wait || conn.gated > 0) gate.enqueue(conn, buf);
+  if (mustWait(conn, wait)) gate.enqueue(conn, buf);
   else conn.send(buf);
+}
+
+/** Whether a packet for `conn` goes through the gate instead of straight into its output. */
+export function mustWait(conn: Connection, wait: boolean): boolean { return wait || conn.gated > 0; }
+
+/**
+ * sendGated for a fan-out's shared QoS 1/2 template with this delivery's packet id: copied once,
+ * into the connection's output; only a packet that waits gets a buffer of its own.
+ */
+export function sendWithIdGated(gate: CommitGate, conn: Connection, template: Buffer, idOffset: number, packetId: number, wait: boolean): void {
+  if (mustWait(conn, wait)) gate.enqueue(conn, withPacketId(template, idOffset, packetId, false));
+  else conn.sendWithId(template, idOffset, packetId);
 }
 
 /**

@@ -310,6 +310,27 @@ export class Connection implements AsyncWriteOwner {
     if (!this.flushScheduled) this.scheduleFlush();
   }
 
+  /** A QoS 1/2 PUBLISH from a fan-out's shared template with this delivery's packet id (outbox.ts `appendWithId`). */
+  sendWithId(template: Buffer, idOffset: number, packetId: number): void {
+    if (this.state === ConnState.CLOSED) return;
+    this.out.appendWithId(template, idOffset, packetId);
+    if (!this.flushScheduled) this.scheduleFlush();
+  }
+
+  /**
+   * Room for a packet of `n` bytes to encode in place, at `outAt` of the returned buffer
+   * (outbox.ts `claim`); null once closed (what send() would have dropped).
+   */
+  claim(n: number): Buffer | null {
+    if (this.state === ConnState.CLOSED) return null;
+    const buf = this.out.claim(n);
+    if (!this.flushScheduled) this.scheduleFlush();
+    return buf;
+  }
+
+  /** Where the packet of the last claim() goes. */
+  get outAt(): number { return this.out.at; }
+
   /** As sendPatched, in the MQTT 5 form (outbox.ts `appendAsV5`). */
   sendPatchedV5(src: Uint8Array, off: number, len: number, payloadOff: number, b0: number): void {
     if (this.state === ConnState.CLOSED) return;

@@ -59,6 +59,8 @@ export class Outbox {
   packets = 0;
   private slab: Buffer | null = null;
   private pos = 0;
+  /** Where place() / claim() put the packet in the buffer they returned. */
+  at = 0;
   /** Earlier parts of this turn's output, in order: filled slabs (views) and large packets. */
   private parts: Buffer[] | null = null;
   /** Whole slabs among `parts` (returned to the pool with the current one). */
@@ -73,6 +75,26 @@ export class Outbox {
     this.slab = next;
     this.pos = 0;
     return next;
+  }
+
+  /**
+   * Where a packet of `n` bytes goes, counted: the returned slab at `this.at`, or (n ≥ DIRECT_MIN)
+   * a buffer of its own at 0, in order after what came before.
+   */
+  private place(n: number): Buffer {
+    this.bytes += n;
+    this.packets++;
+    if (n >= DIRECT_MIN) {
+      const own = Buffer.allocUnsafe(n);
+      if (this.slab !== null) this.retire(this.slab);
+      (this.parts ??= []).push(own);
+      this.at = 0;
+      return own;
+    }
+    const slab = this.room(n);
+    this.at = this.pos;
+    this.pos += n;
+    return slab;
   }
 
   /** The current slab's bytes become an earlier part; the next bytes go to a new slab. */
@@ -104,22 +126,28 @@ export class Outbox {
    * (a PUBLISH forwarded by another shard, whose fixed header differs only in flags).
    */
   appendPatched(src: Uint8Array, off: number, len: number, b0: number): void {
-    this.bytes += len;
-    this.packets++;
-    if (len >= DIRECT_MIN) {
-      const copy = Buffer.allocUnsafe(len);
-      copyBytes(copy, 0, src, off, len);
-      copy[0] = b0;
-      if (this.slab !== null) this.retire(this.slab);
-      (this.parts ??= []).push(copy);
-      return;
-    }
-    const slab = this.room(len);
-    const at = this.pos;
-    copyBytes(slab, at, src, off, len);
-    slab[at] = b0;
-    this.pos = at + len;
+    const dst = this.place(len);
+    const at = this.at;
+    copyBytes(dst, at, src, off, len);
+    dst[at] = b0;
   }
+
+  /**
+   * Appends the QoS 1/2 PUBLISH `template` (one encoding shared by a fan-out) with the packet id
+   * at `idOffset` set to `packetId`: copied once, into the output. A copy of its own per
+   * subscriber (withPacketId) was an allocation and a second copy per delivery.
+   */
+  appendWithId(template: Buffer, idOffset: number, packetId: number): void {
+    const len = template.length;
+    const dst = this.place(len);
+    const at = this.at;
+    copyBytes(dst, at, template, 0, len);
+    dst[at + idOffset] = packetId >>> 8;
+    dst[at + idOffset + 1] = packetId & 0xff;
+  }
+
+  /** Room for a packet of `n` bytes that the caller encodes at `this.at` of the returned buffer. */
+  claim(n: number): Buffer { return this.place(n); }
 
   /**
    * Appends the MQTT 5 form of the v3.1.1 QoS 0 PUBLISH at `src[off, off + len)`: the same
@@ -134,20 +162,8 @@ export class Outbox {
     const total = 1 + varintLength(rem) + rem;
     const topicLen = payloadOff - p;
     const payloadLen = off + len - payloadOff;
-    this.bytes += total;
-    this.packets++;
-    let dst: Buffer;
-    let at: number;
-    if (total >= DIRECT_MIN) {
-      dst = Buffer.allocUnsafe(total);
-      at = 0;
-      if (this.slab !== null) this.retire(this.slab);
-      (this.parts ??= []).push(dst);
-    } else {
-      dst = this.room(total);
-      at = this.pos;
-      this.pos = at + total;
-    }
+    const dst = this.place(total);
+    let at = this.at;
     dst[at++] = b0;
     at += encodeVarint(rem, dst, at);
     copyBytes(dst, at, src, p, topicLen);

@@ -238,6 +238,29 @@ function skipString(buf: Buffer, pos: number, end: number, utf8: boolean): numbe
 
 // ---- encoding ----
 
+/** Bytes of the v5 property list encodePublishAt writes (without its length varint). */
+function propsLength(props: Buffer | null, expiry: number, subIds: readonly number[] | null, alias: number): number {
+  let plen = 0;
+  if (expiry >= 0) plen += 5;
+  if (alias > 0) plen += 3;
+  if (props !== null) plen += props.length;
+  if (subIds !== null) for (let i = 0; i < subIds.length; i++) plen += 1 + varintLength(subIds[i]!);
+  return plen;
+}
+
+function remainingLength(tlen: number, qos: number, version: number, plen: number, payloadLen: number): number {
+  return 2 + tlen + (qos > 0 ? 2 : 0) + (version === 5 ? varintLength(plen) + plen : 0) + payloadLen;
+}
+
+/** The length of the PUBLISH encodePublish / encodePublishAt write for these arguments. */
+export function publishLength(
+  topic: string, payload: Buffer, qos: number, version: number, props: Buffer | null, expiry: number,
+  subIds: readonly number[] | null, alias: number, sendTopic: boolean,
+): number {
+  const rem = remainingLength(sendTopic ? Buffer.byteLength(topic) : 0, qos, version, version === 5 ? propsLength(props, expiry, subIds, alias) : 0, payload.length);
+  return 1 + varintLength(rem) + rem;
+}
+
 /**
  * Encodes a PUBLISH. packetId 0 for QoS 0 (or as a template whose id is patched later with
  * `patchPacketId`). `expiry` < 0 omits Message Expiry; `subIds`/`alias` are per-subscriber v5 extras.
@@ -246,18 +269,24 @@ export function encodePublish(
   topic: string, payload: Buffer, qos: number, retain: boolean, dup: boolean, packetId: number,
   version: number, props: Buffer | null, expiry: number, subIds: readonly number[] | null, alias: number, sendTopic: boolean,
 ): Buffer {
+  const buf = Buffer.allocUnsafe(publishLength(topic, payload, qos, version, props, expiry, subIds, alias, sendTopic));
+  encodePublishAt(buf, 0, topic, payload, qos, retain, dup, packetId, version, props, expiry, subIds, alias, sendTopic);
+  return buf;
+}
+
+/**
+ * encodePublish into `buf` at `at`, which has room for publishLength(...) bytes (a connection's
+ * output slab: a queued message goes out without a buffer of its own). Returns the bytes written.
+ */
+export function encodePublishAt(
+  buf: Buffer, at: number, topic: string, payload: Buffer, qos: number, retain: boolean, dup: boolean, packetId: number,
+  version: number, props: Buffer | null, expiry: number, subIds: readonly number[] | null, alias: number, sendTopic: boolean,
+): number {
   const tlen = sendTopic ? Buffer.byteLength(topic) : 0;
-  let plen = 0;
-  if (version === 5) {
-    if (expiry >= 0) plen += 5;
-    if (alias > 0) plen += 3;
-    if (props !== null) plen += props.length;
-    if (subIds !== null) for (let i = 0; i < subIds.length; i++) plen += 1 + varintLength(subIds[i]!);
-  }
-  const rem = 2 + tlen + (qos > 0 ? 2 : 0) + (version === 5 ? varintLength(plen) + plen : 0) + payload.length;
-  const buf = Buffer.allocUnsafe(1 + varintLength(rem) + rem);
-  buf[0] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
-  let pos = 1 + encodeVarint(rem, buf, 1);
+  const plen = version === 5 ? propsLength(props, expiry, subIds, alias) : 0;
+  const rem = remainingLength(tlen, qos, version, plen, payload.length);
+  buf[at] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
+  let pos = at + 1 + encodeVarint(rem, buf, at + 1);
   buf.writeUInt16BE(tlen, pos);
   pos += 2;
   if (tlen > 0) pos += buf.write(topic, pos, 'utf8');
@@ -269,8 +298,8 @@ export function encodePublish(
     if (props !== null) pos += props.copy(buf, pos);
     if (subIds !== null) for (let i = 0; i < subIds.length; i++) { buf[pos++] = P_SUBSCRIPTION_ID; pos += encodeVarint(subIds[i]!, buf, pos); }
   }
-  payload.copy(buf, pos);
-  return buf;
+  pos += payload.copy(buf, pos);
+  return pos - at;
 }
 
 /** Offset of the packet id inside an encoded PUBLISH (QoS > 0). */

@@ -2,14 +2,14 @@ import { Stat } from '../../shared/stats.ts';
 import type { Message } from '../session/message.ts';
 import type { PublishView } from '../protocol/publish-view.ts';
 import { OutboundAliases } from '../protocol/topic-alias.ts';
-import { encodePublish, packetIdOffset, withPacketId } from '../protocol/publish-codec.ts';
+import { encodePublish, encodePublishAt, packetIdOffset, publishLength } from '../protocol/publish-codec.ts';
 import type { Outbound, Session } from '../session/session.ts';
 import type { Subscription } from '../session/subscription.ts';
 import type { TopicTrie } from '../../shared/topics/trie.ts';
 import type { ShardContext } from '../context.ts';
 import { ConnState } from '../net/conn-state.ts';
 import type { Backpressure } from '../net/backpressure.ts';
-import { sendGated, type CommitGate } from '../durable/gate.ts';
+import { mustWait, sendGated, sendWithIdGated, type CommitGate } from '../durable/gate.ts';
 import { AckType, encodeAck } from '../protocol/acks.ts';
 import { publishDropped, qosDropped, qosPublished } from '../hooks/lifecycle.ts';
 
@@ -243,22 +243,22 @@ export class Delivery {
     if (online && !conn.congested && s.queued === 0 && s.inflight.size < this.window(s)) {
       const id = s.allocatePacketId();
       if (id !== 0) {
-        let buf: Buffer | null;
-        if (shared && subIds === null) {
-          const t = this.template(msg, s.version, qos, retain);
-          buf = t === null ? null : withPacketId(t, this.idOffsets[(s.version === 5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0)]!, id, false);
-        } else {
-          buf = this.encode(s, msg, qos, retain, false, id, subIds);
-        }
+        // A fan-out's shared encoding, copied into the output with this delivery's id; or one of its own.
+        const t = shared && subIds === null ? this.template(msg, s.version, qos, retain) : null;
+        const buf = t !== null ? null : this.encode(s, msg, qos, retain, false, id, subIds);
+        const len = t !== null ? t.length : buf !== null ? buf.length : -1;
         // Too large for this client: not sent at all [MQTT-3.1.2-25].
-        if (buf === null || (conn.clientMaxPacket !== 0 && buf.length > conn.clientMaxPacket)) { if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, msg, qos, 'too-large'); return; }
+        if (len < 0 || (conn.clientMaxPacket !== 0 && len > conn.clientMaxPacket)) { if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, msg, qos, 'too-large'); return; }
         const o: Outbound = { msg: msg.detach(), qos, retain, subIds, packetId: id, state: 1, seq: 0 };
         s.writableInflight().set(id, o);
-        if (s.persistent && this.durability.enabled) {
-          // Stored with its packet id before a QoS 2 PUBLISH leaves: a restart re-sends the same id.
-          this.durability.putOutbound(s, o);
-          this.write(s, buf, qos === 2);
-        } else this.write(s, buf);
+        // Stored with its packet id before a QoS 2 PUBLISH leaves: a restart re-sends the same id.
+        const stored = s.persistent && this.durability.enabled;
+        if (stored) this.durability.putOutbound(s, o);
+        const wait = stored && qos === 2;
+        if (t !== null) {
+          sendWithIdGated(this.durability, conn, t, this.idOffsets[(s.version === 5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0)]!, id, wait);
+          this.countSent(qos);
+        } else this.write(s, buf!, wait);
         if (sh.hooks.has.onQosPublish) qosPublished(sh, s, o, false);
         return;
       }
@@ -307,9 +307,36 @@ export class Delivery {
   private write(s: Session, buf: Buffer, wait = false): void {
     const c = s.conn!;
     sendGated(this.durability, c, buf, wait);
-    this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, 1);
     // By QoS from the fixed header (bits 1-2); a PUBREL written here counts as no PUBLISH's.
-    if ((buf[0]! & 0xf0) === 0x30) this.shard.stats.add(this.shard.id, Stat.SENT_BY_QOS + ((buf[0]! >> 1) & 3), 1);
+    if ((buf[0]! & 0xf0) === 0x30) this.countSent((buf[0]! >> 1) & 3);
+    else this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, 1);
+  }
+
+  /** One PUBLISH sent at `qos`. */
+  private countSent(qos: number): void {
+    this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, 1);
+    this.shard.stats.add(this.shard.id, Stat.SENT_BY_QOS + qos, 1);
+  }
+
+  /**
+   * Encodes `msg` for `s` (as encode() does) straight into its connection's output, without a
+   * buffer of its own: SENT, or TOO_LARGE for the client's Maximum Packet Size. A packet that
+   * waits for the commit gate, or a client that takes topic aliases, is NOT_IN_PLACE: the
+   * caller encodes and writes it as before.
+   */
+  private sendInPlace(s: Session, msg: Message, qos: number, retain: boolean, id: number, subIds: number[] | null, wait: boolean): number {
+    const c = s.conn!;
+    const v5 = s.version === 5;
+    if ((v5 && c.clientTopicAliasMax > 0) || mustWait(c, wait)) return NOT_IN_PLACE;
+    const expiry = v5 && msg.expiresAt !== 0 ? msg.remainingExpiry(Date.now()) : -1;
+    const props = v5 ? msg.props : null;
+    const ids = v5 ? subIds : null;
+    const n = publishLength(msg.topic, msg.payload, qos, s.version, props, expiry, ids, 0, true);
+    if (c.clientMaxPacket > 0 && n > c.clientMaxPacket) return TOO_LARGE;
+    const dst = c.claim(n);
+    if (dst !== null) encodePublishAt(dst, c.outAt, msg.topic, msg.payload, qos, retain, false, id, s.version, props, expiry, ids, 0, true);
+    this.countSent(qos);
+    return SENT;
   }
 
   private template(msg: Message, version: number, qos: number, retain: boolean): Buffer | null {
@@ -363,22 +390,21 @@ export class Delivery {
         if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, o.msg, o.qos, 'expired');
         continue;
       }
+      const id = o.qos === 0 ? 0 : s.allocatePacketId();
+      // Stored with its packet id before a QoS 2 PUBLISH leaves (as in deliverNow).
+      const wait = o.seq !== 0 && o.qos === 2;
+      const sent = this.sendInPlace(s, o.msg, o.qos, o.retain, id, o.subIds, wait);
+      const buf = sent === NOT_IN_PLACE ? this.encode(s, o.msg, o.qos, o.retain, false, id, o.subIds) : null;
+      if (sent === TOO_LARGE || (sent === NOT_IN_PLACE && buf === null)) { if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, o.msg, o.qos, 'too-large'); continue; }
       if (o.qos === 0) {
-        const buf = this.encode(s, o.msg, 0, o.retain, false, 0, o.subIds);
         if (buf !== null) this.write(s, buf);
-        else if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, o.msg, 0, 'too-large');
         continue;
       }
-      const id = s.allocatePacketId();
-      const buf = this.encode(s, o.msg, o.qos, o.retain, false, id, o.subIds);
-      if (buf === null) { if (sh.hooks.has.onPublishDropped) publishDropped(sh, s, o.msg, o.qos, 'too-large'); continue; }
       o.packetId = id;
       o.state = 1;
       s.writableInflight().set(id, o);
-      if (o.seq !== 0) {
-        this.durability.putOutbound(s, o);
-        this.write(s, buf, o.qos === 2);
-      } else this.write(s, buf);
+      if (o.seq !== 0) this.durability.putOutbound(s, o);
+      if (buf !== null) this.write(s, buf, wait);
       if (sh.hooks.has.onQosPublish) qosPublished(sh, s, o, false);
       // socket.write's return value is checked at flush; stop early on a large backlog.
       if (conn.backlog() >= sh.config.socketHighWater) { conn.markCongested(now); break; }
@@ -425,3 +451,8 @@ export class Delivery {
 }
 
 const NO_MOVES: Diverter = { divert: () => false };
+
+/** sendInPlace's answers. */
+const SENT = 0;
+const TOO_LARGE = 1;
+const NOT_IN_PLACE = 2;

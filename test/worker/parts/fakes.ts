@@ -13,6 +13,7 @@ import type { Connection } from '../../../src/worker/net/connection.ts';
 import type { PeerLink } from '../../../src/worker/peers/peers.ts';
 import { Session } from '../../../src/worker/session/session.ts';
 import type { Subscription } from '../../../src/worker/session/subscription.ts';
+import { withPacketId } from '../../../src/worker/protocol/publish-codec.ts';
 
 export function context(count = 1, id = 0, config: Partial<BrokerConfig> = {}): ShardContext {
   return { id, count, config: { ...DEFAULTS, ...config }, stats: new StatsBlock(count), log: pino({ level: 'silent' }), hooks: new HookRegistry() };
@@ -52,6 +53,10 @@ export function fakeConn(clientId: string, version = 4): FakeConn {
     session: null, cleanStart: true, token: 0, sent: [] as Buffer[], disconnected: [] as number[],
     disconnectNormal: false, willOnDisconnect: false,
     send(buf: Buffer): void { this.sent.push(Buffer.from(buf)); },
+    // The two ways a PUBLISH goes into a real connection's output without a buffer of its own.
+    sendWithId(template: Buffer, idOffset: number, packetId: number): void { this.sent.push(withPacketId(template, idOffset, packetId, false)); },
+    claim(n: number): Buffer { const b = Buffer.alloc(n); this.sent.push(b); return b; }, // filled by the caller at outAt
+    outAt: 0,
     backlog(): number { return 0; },
     drained(): number { return 0; },
     disconnect(reason: number): void { this.disconnected.push(reason); this.state = ConnState.CLOSED; },
