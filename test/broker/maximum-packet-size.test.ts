@@ -8,6 +8,18 @@ import { forEachConfig, useBroker, mosquittoDeviates } from '../helpers/matrix.t
 import { RawClient, rawConnector, type ReceivedPublish as Pub } from '../helpers/raw.ts';
 import { connect, publish, end, uid } from '../helpers/clients.ts';
 
+/** The next `n` PUBLISH payloads, each acknowledged, each checked against the client's `max`. */
+async function takeAcking(c: RawClient, n: number, max: number): Promise<string[]> {
+  const got: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = await c.expectPacket('publish') as Pub;
+    assert.ok(m.raw.length <= max, `packet of ${m.raw.length} bytes sent to a client with Maximum Packet Size ${max}`);
+    got.push(m.payload.toString());
+    await c.ack(m);
+  }
+  return got;
+}
+
 forEachConfig(({ shards }) => {
   const version = 5 as const;
   const h = useBroker({ shards });
@@ -22,14 +34,7 @@ forEachConfig(({ shards }) => {
       await publish(p, topic, 'small-1', { qos: 1 });
       await publish(p, topic, Buffer.alloc(500, 0x41), { qos: 1 });
       await publish(p, topic, 'small-2', { qos: 1 });
-      const got: string[] = [];
-      for (let i = 0; i < 2; i++) {
-        const m = await c.expectPacket('publish') as Pub;
-        assert.ok(m.raw.length <= 200, `packet of ${m.raw.length} bytes sent to a client with Maximum Packet Size 200`);
-        got.push(m.payload.toString());
-        await c.ack(m);
-      }
-      assert.deepEqual(got, ['small-1', 'small-2']);
+      assert.deepEqual(await takeAcking(c, 2, 200), ['small-1', 'small-2']);
       await c.expectNothing(300);
       assert.ok(!c.closed);
     } finally { c.disconnect(); await end(p); }
@@ -44,14 +49,7 @@ forEachConfig(({ shards }) => {
     const p = await connect(h.url, { version });
     try {
       for (const body of ['q-1', Buffer.alloc(500, 0x41), 'q-2', Buffer.alloc(201, 0x42), 'q-3']) await publish(p, topic, body, { qos: 1 });
-      const got: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        const m = await c.expectPacket('publish') as Pub;
-        assert.ok(m.raw.length <= 200, `packet of ${m.raw.length} bytes sent to a client with Maximum Packet Size 200`);
-        got.push(m.payload.toString());
-        await c.ack(m);
-      }
-      assert.deepEqual(got, ['q-1', 'q-2', 'q-3']);
+      assert.deepEqual(await takeAcking(c, 3, 200), ['q-1', 'q-2', 'q-3']);
       await c.expectNothing(300);
       assert.ok(!c.closed);
     } finally { c.disconnect(); await end(p); }
