@@ -118,6 +118,24 @@ test('no lost wake-up across threads (20k rings with irregular timing)', async (
   const [total] = await Promise.all([finished, once(worker, 'exit')]);
   assert.equal(bell.sequence(), count);
   assert.ok(total >= 2 && total <= count + 1, `wakes ${total}`);
+  assert.equal(bell.missedWakes, 0, 'every wake-up by a notify, none by the watch');
+});
+
+test('a wake-up lost anyway (the sequence moved, nobody notified) is found by the watch within a second', async () => {
+  const sab = new SharedArrayBuffer(Doorbell.byteLength);
+  const bell = new Doorbell(sab, 0);
+  let wakes = 0;
+  let missed = 0;
+  bell.listen(() => { wakes++; }, () => { missed++; });
+  await sleep(30);
+  assert.equal(wakes, 1); // the first, at listen
+  Atomics.add(new Int32Array(sab, 0, 1), 0, 1); // a producer that bumped and never notified
+  const t0 = Date.now();
+  while (wakes < 2 && Date.now() - t0 < 3000) await sleep(20);
+  bell.stop();
+  assert.equal(wakes, 2, 'woken by the watch');
+  assert.equal(missed, 1);
+  assert.equal(bell.missedWakes, 1);
 });
 
 test('no lost wake-up with three producers on one bell (3 × 10k rings)', async () => {
@@ -148,6 +166,7 @@ test('no lost wake-up with three producers on one bell (3 × 10k rings)', async 
   }));
   await Promise.all([finished, ...workers.map((w) => once(w, 'exit'))]);
   assert.equal(bell.sequence(), count * producers);
+  assert.equal(bell.missedWakes, 0, 'every wake-up by a notify, none by the watch');
 });
 
 test('a listening worker stays alive until rung, then exits after stop()', async () => {

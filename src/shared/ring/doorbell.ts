@@ -16,14 +16,19 @@
 //
 // Node does not count a pending waitAsync as keeping the event loop alive (a worker whose
 // only job is listening would just exit), so listen() holds a timer handle until stop(),
-// like a listening server; unref() opts out.
+// like a listening server; unref() opts out. The timer also watches for a lost wake-up.
 
 import { CACHE_LINE } from './layout.ts';
 
 const SEQ = 0;
 /** 1 while the consumer is awake or a notify is on its way to it (see above). */
 const PENDING = 1;
-const KEEPALIVE_MS = 1 << 30;
+/**
+ * How often a parked consumer checks that it was not left parked with frames behind its
+ * sequence (a lost wake-up). Nothing known loses one; the check makes one a delay of this
+ * long and a counted event (`missedWakes`, onMissed) instead of a ring nobody drains again.
+ */
+const WATCH_MS = 1000;
 
 /** onWake may return true to say "I stopped at my budget, call me again after I/O". */
 export type WakeHandler = () => void | boolean;
@@ -39,6 +44,8 @@ export class Doorbell {
   private refed = true;
   /** Notifies this instance (a producer's) sent: rings that found no wake-up on its way. */
   notifies = 0;
+  /** Times the watch found this consumer parked behind a moved sequence, and woke it. */
+  missedWakes = 0;
 
   constructor(sab: SharedArrayBuffer, byteOffset: number) {
     if (!Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset % 4 !== 0) {
@@ -74,16 +81,24 @@ export class Doorbell {
    * listened). If onWake returns true (budget exhausted, more to do) it is called again after
    * a setImmediate, whether or not anyone rang. One listener per doorbell.
    */
-  listen(onWake: WakeHandler): void {
+  listen(onWake: WakeHandler, onMissed?: () => void): void {
     if (this.listening) throw new Error('doorbell already has a listener');
     this.listening = true;
     const generation = ++this.generation;
-    this.keepAlive = setInterval(noop, KEEPALIVE_MS);
-    if (!this.refed) this.keepAlive.unref();
-
     const i32 = this.i32;
     let seen = 0;
+    let parked = false;
+    // Also the handle that keeps the loop alive (see above).
+    this.keepAlive = setInterval(() => {
+      if (!parked || Atomics.load(i32, SEQ) === seen) return;
+      this.missedWakes++;
+      onMissed?.();
+      Atomics.notify(i32, SEQ); // resolves our own pending wait: the usual wake-up path
+    }, WATCH_MS);
+    if (!this.refed) this.keepAlive.unref();
+
     const wake = (): void => {
+      parked = false;
       if (generation !== this.generation) return;
       // Awake: rings from now until we park need no notify.
       Atomics.store(i32, PENDING, 1);
@@ -109,7 +124,7 @@ export class Doorbell {
       // and its notify sent to nobody: the consumer parked and was never woken again.)
       Atomics.store(i32, PENDING, 0);
       const res = Atomics.waitAsync(i32, SEQ, seen);
-      if (res.async) res.value.then(wake);
+      if (res.async) { parked = true; res.value.then(wake); }
       // Rang while we were draining: go again, but after I/O so a busy producer cannot
       // starve this thread's sockets.
       else setImmediate(wake);
@@ -141,4 +156,3 @@ export class Doorbell {
   }
 }
 
-function noop(): void {}

@@ -117,7 +117,9 @@ export class Peers implements PeerLink {
   }
 
   start(): void {
-    this.own.listen(() => this.drain());
+    // A lost wake-up would leave peers' frames undrained: the doorbell's watch finds it within
+    // a second and drains; the line says it happened (a defect to report, not a state to be in).
+    this.own.listen(() => this.drain(), () => this.shard.log.warn({ missed: this.own.missedWakes }, 'ring doorbell: a lost wake-up was recovered by the watch'));
   }
 
   stop(): void { this.own.stop(); if (this.retryTimer) clearTimeout(this.retryTimer); }
