@@ -8,7 +8,7 @@ import { getHeapStatistics } from 'node:v8';
 import mqttPacket from 'mqtt-packet';
 import { Framer } from '../../src/shared/protocol/framer.ts';
 import { shortAckId } from '../../src/shared/protocol/ack-fast.ts';
-import { InboundPublish, decodePublish, encodePublish, encodePublishAt, packetIdOffset, publishLength, withPacketId } from '../../src/worker/protocol/publish-codec.ts';
+import { InboundPublish, decodePublish, encodePublish, encodePublishAt, packetIdOffset, packetLength, publishRemaining, withPacketId } from '../../src/worker/protocol/publish-codec.ts';
 import { ByteReader, ByteWriter } from '../../src/shared/bytes.ts';
 import { PubFlag, writePublish, writePublishWire } from '../../src/worker/protocol/publish-view.ts';
 import { PublishView } from '../../src/worker/protocol/publish-view.ts';
@@ -92,8 +92,9 @@ export function run(opts: { ms?: number; print?: boolean } = {}): CodecBenchRow[
   }));
   rows.push(measure('queued QoS 1, 1 KiB: Outbox.claim + encodePublishAt', ms, (n) => {
     for (let i = 0; i < n; i++) {
-      const dst = box.claim(publishLength(TOPIC, kib, 1, 4, null, -1, null, 0, true));
-      encodePublishAt(dst, box.at, TOPIC, kib, 1, false, false, (i & 0xfffe) + 1, 4, null, -1, null, 0, true);
+      const rem = publishRemaining(TOPIC, kib, 1, 4, null, -1, null, 0, true);
+      const dst = box.claim(packetLength(rem));
+      encodePublishAt(dst, box.at, rem, TOPIC, kib, 1, false, false, (i & 0xfffe) + 1, 4, null, -1, null, 0);
       turn();
     }
   }));

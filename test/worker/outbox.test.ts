@@ -7,7 +7,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { Outbox, SLAB_SIZE, pooledSlabs, releaseSlab } from '../../src/worker/net/outbox.ts';
 import { handleWrites, writableHandle, type AsyncWriteOwner } from '../../src/worker/net/handle-write.ts';
-import { encodePublish, encodePublishAt, packetIdOffset, publishLength, withPacketId } from '../../src/worker/protocol/publish-codec.ts';
+import { encodePublish, encodePublishAt, packetIdOffset, packetLength, publishRemaining, withPacketId } from '../../src/worker/protocol/publish-codec.ts';
 
 async function pair(): Promise<{ a: net.Socket; b: net.Socket; close: () => void }> {
   const srv = net.createServer();
@@ -226,10 +226,11 @@ test('appendWithId and claim + encodePublishAt write what withPacketId and encod
       want.push(withPacketId(tpl, packetIdOffset(tpl), id, false));
       id += 257;
       const expiry = v === 5 ? 60 : -1;
-      const n = publishLength('q/ü', payload, 2, v, props, expiry, subIds, 0, true);
-      const dst = out.claim(n);
-      assert.equal(encodePublishAt(dst, out.at, 'q/ü', payload, 2, true, false, id, v, props, expiry, subIds, 0, true), n);
-      want.push(encodePublish('q/ü', payload, 2, true, false, id, v, props, expiry, subIds, 0, true));
+      const rem = publishRemaining('q/ü', payload, 2, v, props, expiry, subIds, 0, true);
+      const one = encodePublish('q/ü', payload, 2, true, false, id, v, props, expiry, subIds, 0, true);
+      assert.equal(packetLength(rem), one.length);
+      encodePublishAt(out.claim(packetLength(rem)), out.at, rem, 'q/ü', payload, 2, true, false, id, v, props, expiry, subIds, 0);
+      want.push(one);
       id += 257;
     }
   }

@@ -59,7 +59,7 @@ export class Outbox {
   packets = 0;
   private slab: Buffer | null = null;
   private pos = 0;
-  /** Where place() / claim() put the packet in the buffer they returned. */
+  /** Where claim() put the packet in the buffer it returned. */
   at = 0;
   /** Earlier parts of this turn's output, in order: filled slabs (views) and large packets. */
   private parts: Buffer[] | null = null;
@@ -78,10 +78,11 @@ export class Outbox {
   }
 
   /**
-   * Where a packet of `n` bytes goes, counted: the returned slab at `this.at`, or (n ≥ DIRECT_MIN)
-   * a buffer of its own at 0, in order after what came before.
+   * Room for a packet of `n` bytes, counted, that the caller writes at `this.at` of the returned
+   * buffer: the current slab, or (n ≥ DIRECT_MIN) a buffer of its own at 0, in order after what
+   * came before.
    */
-  private place(n: number): Buffer {
+  claim(n: number): Buffer {
     this.bytes += n;
     this.packets++;
     if (n >= DIRECT_MIN) {
@@ -126,7 +127,7 @@ export class Outbox {
    * (a PUBLISH forwarded by another shard, whose fixed header differs only in flags).
    */
   appendPatched(src: Uint8Array, off: number, len: number, b0: number): void {
-    const dst = this.place(len);
+    const dst = this.claim(len);
     const at = this.at;
     copyBytes(dst, at, src, off, len);
     dst[at] = b0;
@@ -139,15 +140,12 @@ export class Outbox {
    */
   appendWithId(template: Buffer, idOffset: number, packetId: number): void {
     const len = template.length;
-    const dst = this.place(len);
+    const dst = this.claim(len);
     const at = this.at;
     copyBytes(dst, at, template, 0, len);
     dst[at + idOffset] = packetId >>> 8;
     dst[at + idOffset + 1] = packetId & 0xff;
   }
-
-  /** Room for a packet of `n` bytes that the caller encodes at `this.at` of the returned buffer. */
-  claim(n: number): Buffer { return this.place(n); }
 
   /**
    * Appends the MQTT 5 form of the v3.1.1 QoS 0 PUBLISH at `src[off, off + len)`: the same
@@ -162,7 +160,7 @@ export class Outbox {
     const total = 1 + varintLength(rem) + rem;
     const topicLen = payloadOff - p;
     const payloadLen = off + len - payloadOff;
-    const dst = this.place(total);
+    const dst = this.claim(total);
     let at = this.at;
     dst[at++] = b0;
     at += encodeVarint(rem, dst, at);

@@ -252,14 +252,16 @@ function remainingLength(tlen: number, qos: number, version: number, plen: numbe
   return 2 + tlen + (qos > 0 ? 2 : 0) + (version === 5 ? varintLength(plen) + plen : 0) + payloadLen;
 }
 
-/** The length of the PUBLISH encodePublish / encodePublishAt write for these arguments. */
-export function publishLength(
+/** The Remaining Length of the PUBLISH encodePublish / encodePublishAt write for these arguments. */
+export function publishRemaining(
   topic: string, payload: Buffer, qos: number, version: number, props: Buffer | null, expiry: number,
   subIds: readonly number[] | null, alias: number, sendTopic: boolean,
 ): number {
-  const rem = remainingLength(sendTopic ? Buffer.byteLength(topic) : 0, qos, version, version === 5 ? propsLength(props, expiry, subIds, alias) : 0, payload.length);
-  return 1 + varintLength(rem) + rem;
+  return remainingLength(sendTopic ? Buffer.byteLength(topic) : 0, qos, version, version === 5 ? propsLength(props, expiry, subIds, alias) : 0, payload.length);
 }
+
+/** The whole packet's length for a Remaining Length of `rem`. */
+export function packetLength(rem: number): number { return 1 + varintLength(rem) + rem; }
 
 /**
  * Encodes a PUBLISH. packetId 0 for QoS 0 (or as a template whose id is patched later with
@@ -269,22 +271,24 @@ export function encodePublish(
   topic: string, payload: Buffer, qos: number, retain: boolean, dup: boolean, packetId: number,
   version: number, props: Buffer | null, expiry: number, subIds: readonly number[] | null, alias: number, sendTopic: boolean,
 ): Buffer {
-  const buf = Buffer.allocUnsafe(publishLength(topic, payload, qos, version, props, expiry, subIds, alias, sendTopic));
-  encodePublishAt(buf, 0, topic, payload, qos, retain, dup, packetId, version, props, expiry, subIds, alias, sendTopic);
+  const rem = publishRemaining(topic, payload, qos, version, props, expiry, subIds, alias, sendTopic);
+  const buf = Buffer.allocUnsafe(packetLength(rem));
+  encodePublishAt(buf, 0, rem, topic, payload, qos, retain, dup, packetId, version, props, expiry, subIds, alias);
   return buf;
 }
 
 /**
- * encodePublish into `buf` at `at`, which has room for publishLength(...) bytes (a connection's
- * output slab: a queued message goes out without a buffer of its own). Returns the bytes written.
+ * encodePublish into `buf` at `at`, which has room for packetLength(rem) bytes (a connection's
+ * output slab: a queued message goes out without a buffer of its own). `rem` is
+ * publishRemaining(...) of the same arguments: the topic is not measured twice.
  */
 export function encodePublishAt(
-  buf: Buffer, at: number, topic: string, payload: Buffer, qos: number, retain: boolean, dup: boolean, packetId: number,
-  version: number, props: Buffer | null, expiry: number, subIds: readonly number[] | null, alias: number, sendTopic: boolean,
-): number {
-  const tlen = sendTopic ? Buffer.byteLength(topic) : 0;
+  buf: Buffer, at: number, rem: number, topic: string, payload: Buffer, qos: number, retain: boolean, dup: boolean, packetId: number,
+  version: number, props: Buffer | null, expiry: number, subIds: readonly number[] | null, alias: number,
+): void {
   const plen = version === 5 ? propsLength(props, expiry, subIds, alias) : 0;
-  const rem = remainingLength(tlen, qos, version, plen, payload.length);
+  // What is left of `rem` once the rest is counted: the topic's bytes (0 when it goes as an alias only).
+  const tlen = rem - remainingLength(0, qos, version, plen, payload.length);
   buf[at] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
   let pos = at + 1 + encodeVarint(rem, buf, at + 1);
   buf.writeUInt16BE(tlen, pos);
@@ -298,8 +302,7 @@ export function encodePublishAt(
     if (props !== null) pos += props.copy(buf, pos);
     if (subIds !== null) for (let i = 0; i < subIds.length; i++) { buf[pos++] = P_SUBSCRIPTION_ID; pos += encodeVarint(subIds[i]!, buf, pos); }
   }
-  pos += payload.copy(buf, pos);
-  return pos - at;
+  payload.copy(buf, pos);
 }
 
 /** Offset of the packet id inside an encoded PUBLISH (QoS > 0). */

@@ -2,7 +2,7 @@ import { Stat } from '../../shared/stats.ts';
 import type { Message } from '../session/message.ts';
 import type { PublishView } from '../protocol/publish-view.ts';
 import { OutboundAliases } from '../protocol/topic-alias.ts';
-import { encodePublish, encodePublishAt, packetIdOffset, publishLength } from '../protocol/publish-codec.ts';
+import { encodePublish, encodePublishAt, packetIdOffset, packetLength, publishRemaining } from '../protocol/publish-codec.ts';
 import type { Outbound, Session } from '../session/session.ts';
 import type { Subscription } from '../session/subscription.ts';
 import type { TopicTrie } from '../../shared/topics/trie.ts';
@@ -331,10 +331,11 @@ export class Delivery {
     const expiry = v5 && msg.expiresAt !== 0 ? msg.remainingExpiry(Date.now()) : -1;
     const props = v5 ? msg.props : null;
     const ids = v5 ? subIds : null;
-    const n = publishLength(msg.topic, msg.payload, qos, s.version, props, expiry, ids, 0, true);
+    const rem = publishRemaining(msg.topic, msg.payload, qos, s.version, props, expiry, ids, 0, true);
+    const n = packetLength(rem);
     if (c.clientMaxPacket > 0 && n > c.clientMaxPacket) return TOO_LARGE;
     const dst = c.claim(n);
-    if (dst !== null) encodePublishAt(dst, c.outAt, msg.topic, msg.payload, qos, retain, false, id, s.version, props, expiry, ids, 0, true);
+    if (dst !== null) encodePublishAt(dst, c.outAt, rem, msg.topic, msg.payload, qos, retain, false, id, s.version, props, expiry, ids, 0);
     this.countSent(qos);
     return SENT;
   }
