@@ -88,7 +88,18 @@ export const ClusterStat = {
   HELD_MESSAGES: BACKEND_STATS + BACKENDS.length * BACKEND_SLOTS + 1,
   HELD_DROPPED: BACKEND_STATS + BACKENDS.length * BACKEND_SLOTS + 2,
 } as const;
-export const STAT_COUNT = ClusterStat.HELD_DROPPED + 1;
+/**
+ * Withdrawn routes (worker/routing/withdraw.ts): routes this shard withdrew because everyone it
+ * had on them would only drop (counter), and messages this shard's publishers did not write
+ * into a peer's ring because every route of that peer they matched was withdrawn (counter;
+ * their drops are counted here in DROPPED_QOS0 / DROPPED_QUEUE_FULL, in the peer's place).
+ */
+export const WithdrawStat = {
+  ANNOUNCED: ClusterStat.HELD_DROPPED + 1,
+  SKIPPED: ClusterStat.HELD_DROPPED + 2,
+  ROUTES: ClusterStat.HELD_DROPPED + 3,   // filters of this shard withdrawn now, for either class (gauge)
+} as const;
+export const STAT_COUNT = WithdrawStat.ROUTES + 1;
 
 /** Counts one store commit of `seconds` into the shard's histogram slots (three Float64 adds). */
 export function observeCommit(stats: StatsBlock, shard: number, seconds: number): void {

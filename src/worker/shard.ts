@@ -92,6 +92,7 @@ export class Shard implements ShardParts, SocketSink {
     this.routing = new Routing(ctx, this.peers, local, this.delivery, this.durability, this.retainSync);
     this.moves = new Moves(ctx, this.peers, this.sessions, this.delivery, this.routing, this.durability);
     this.delivery.moves = this.moves;
+    this.delivery.withdraws = this.routing.withdraws;
     this.durability.moves = this.moves;
     this.registry = new Registry(ctx, this.peers, store, this.sessions, this.moves);
     this.lifecycle = new SessionLifecycle(ctx, store, this.sessions, this.durability, this.routing, this.registry, this.moves, () => this.access,
@@ -158,6 +159,7 @@ export class Shard implements ShardParts, SocketSink {
     if (s === null || s.conn !== conn) return;
     conn.session = null;
     s.conn = null;
+    s.mayTakeAgain();
     if (wasConnected) disconnected(this, conn, s.expiryInterval !== 0 && !this.shuttingDown);
     if (!this.shuttingDown) this.lifecycle.connectionClosed(conn, s);
   }

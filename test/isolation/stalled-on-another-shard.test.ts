@@ -2,8 +2,10 @@
 // accounted for, exactly. Frames from the publisher's shard come through the ring, and a
 // subscriber already judged slow with a full queue has them dropped and counted without
 // building a Message first (routing/delivery.ts, dropsAtOnce); whatever way a message goes,
-// it is sent, queued or dropped-and-counted once. On the subscribers' shard nobody else is
-// connected, so per shard: sent + queued + dropped = what the publisher sent, for good.
+// it is sent, queued or dropped-and-counted once. Once both would only drop, their shard
+// withdraws the route (routing/withdraw.ts) and the publisher's shard counts the drops in its
+// place. On the subscribers' shard nobody else is connected, so sent + queued there + dropped
+// on either shard = what the publisher sent, for good.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useBroker } from '../helpers/matrix.ts';
@@ -32,23 +34,27 @@ test('stalled subscribers on another shard than their publisher: every message s
   await eventually(async () => (await scrape(admin)).value('shoal_connections', { shard: '0' }) === 2, 5000, 'both stalled subscribers on shard 0');
   const flood = await numberedFlood(h.port, `${topic}/d`, MESSAGES, PAYLOAD_BYTES); // shard 1 (1 against 2)
   try {
-    const accounted = async (): Promise<{ sent: number; queued: number; qos0: number; full: number }> => {
+    type Accounted = { sent: number; queued: number; qos0: number; full: number; withdraws: number; skipped: number };
+    const accounted = async (): Promise<Accounted> => {
       const m = await scrape(admin);
       return {
         sent: m.value('shoal_messages_sent_total', { shard: '0' }),
         queued: m.value('shoal_queued_messages', { shard: '0' }),
-        qos0: m.value('shoal_messages_dropped_total', { shard: '0', cause: 'slow_client_qos0' }),
-        full: m.value('shoal_messages_dropped_total', { shard: '0', cause: 'queue_full' }),
+        qos0: m.value('shoal_messages_dropped_total', { shard: '0', cause: 'slow_client_qos0' }) + m.value('shoal_messages_dropped_total', { shard: '1', cause: 'slow_client_qos0' }),
+        full: m.value('shoal_messages_dropped_total', { shard: '0', cause: 'queue_full' }) + m.value('shoal_messages_dropped_total', { shard: '1', cause: 'queue_full' }),
+        withdraws: m.value('shoal_route_withdraws_total', { shard: '0' }),
+        skipped: m.value('shoal_forwards_skipped_total', { shard: '1' }),
       };
     };
-    const total = (a: { sent: number; queued: number; qos0: number; full: number }): number => a.sent + a.queued + a.qos0 + a.full;
+    const total = (a: Accounted): number => a.sent + a.queued + a.qos0 + a.full;
     await eventually(async () => total(await accounted()) >= 2 * MESSAGES, 60_000, 'every message accounted for').catch(() => {});
     await sleep(300);
     const a = await accounted();
-    t.diagnostic(`shard 0: sent ${a.sent}, queued ${a.queued}, dropped ${a.qos0} QoS 0 and ${a.full} QoS 1 (queue full), of ${MESSAGES} to each of 2`);
+    t.diagnostic(`shard 0: sent ${a.sent}, queued ${a.queued}; dropped ${a.qos0} QoS 0 and ${a.full} QoS 1 (queue full), of ${MESSAGES} to each of 2; ${a.withdraws} withdraws, ${a.skipped} messages not forwarded`);
     assert.equal(total(a), 2 * MESSAGES, 'each message to each stalled subscriber sent, queued or dropped, once');
     assert.ok(a.qos0 > MESSAGES / 2, 'most QoS 0 dropped (the stalled QoS 0 subscriber is slow)');
     assert.ok(a.full > MESSAGES / 2, 'most QoS 1 dropped at the queue bound');
+    assert.ok(a.withdraws >= 1 && a.skipped > MESSAGES / 4, 'the route was withdrawn and most messages past the bounds were not forwarded');
   } finally {
     flood.stop();
     stalled0.destroy();

@@ -2,7 +2,7 @@
 // read at scrape time from the shared stats block and the rings' indices, so a scrape costs the
 // shards nothing: they keep writing their rows as they always do.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { BACKENDS, BackendStat, backendStat, ClusterStat, COMMIT_BOUNDS_S, connectedKind, KIND_TRANSPORTS, KIND_VERSIONS, PairStat, Stat, type StatsBlock } from '../../shared/stats.ts';
+import { BACKENDS, BackendStat, backendStat, ClusterStat, COMMIT_BOUNDS_S, connectedKind, KIND_TRANSPORTS, KIND_VERSIONS, PairStat, Stat, WithdrawStat, type StatsBlock } from '../../shared/stats.ts';
 import { registerShardHistogram } from './histogram.ts';
 import type { ShardsUp } from './health.ts';
 import { RingGauges, type RingSource } from './rings.ts';
@@ -158,6 +158,9 @@ export function createMetrics(src: MetricsSources): Metrics {
   sampled(registry, 'gauge', 'shoal_ring_used_bytes', 'Bytes written and not yet read in the ring from one shard to another', ['from', 'to'], (emit) => {
     for (let f = 0; f < n; f++) for (let t = 0; t < n; t++) if (f !== t) emit({ from: f, to: t }, rings.usedBytes(f, t));
   });
+  perShard('counter', 'shoal_route_withdraws_total', 'Routes the shard withdrew from its peers because everyone it had on them would only drop (announced, or renewed)', WithdrawStat.ANNOUNCED);
+  perShard('gauge', 'shoal_routes_withdrawn', 'Filters of the shard withdrawn from its peers now (everyone on them would only drop)', WithdrawStat.ROUTES);
+  perShard('counter', 'shoal_forwards_skipped_total', 'Messages the shard did not write into a peer\'s ring because every route there they matched was withdrawn (their drops are counted in shoal_messages_dropped_total, by this shard)', WithdrawStat.SKIPPED);
   perShard('counter', 'shoal_ring_spills_total', 'Frames the shard sent that found a ring full and waited in its spill queue', Stat.RING_SPILLED);
   sampled(registry, 'counter', 'shoal_ring_pair_spills_total', 'Frames that found the ring from one shard to another full', ['from', 'to'], (emit) => {
     for (let f = 0; f < n; f++) for (let t = 0; t < n; t++) if (f !== t) emit({ from: f, to: t }, stats.getPair(f, t, PairStat.RING_SPILLED));

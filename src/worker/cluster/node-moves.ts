@@ -173,6 +173,7 @@ export class NodeMoves implements MarkReceiver {
     const m = new Move();
     m.node = nm;
     nm.s.moving = m;
+    nm.s.mayTakeAgain();
     map.set(key(nm.token, nm.clientId), nm);
     this.unsettled.add(nm);
     nm.timer = setTimeout(() => this.finish(nm, true), this.timeoutMs);

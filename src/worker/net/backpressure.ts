@@ -217,6 +217,7 @@ export class Backpressure {
   private takeBack(sub: Connection, now: number): void {
     if (!sub.slow) return;
     sub.slow = false;
+    sub.session?.mayTakeAgain();
     sub.returns++;
     sub.returnedAt = now;
   }

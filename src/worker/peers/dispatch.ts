@@ -6,7 +6,7 @@ import type { ShardContext } from '../context.ts';
 import type { Durability } from '../durable/durability.ts';
 import { PubFlag, PublishView } from '../protocol/publish-view.ts';
 import type { Delivery } from '../routing/delivery.ts';
-import { readRetainDone, readRetainSet, readRoute, readShare } from '../routing/frames.ts';
+import { readRetainDone, readRetainSet, readRoute, readShare, readWithdraw } from '../routing/frames.ts';
 import type { RetainedSync } from '../routing/retain-sync.ts';
 import type { Routing } from '../routing/routing.ts';
 import { readClaim, readDirect, readMove, readOwned, readRelease, readSession, readTakeover } from '../session/frames.ts';
@@ -50,6 +50,7 @@ export function fillFrameTable(table: FrameHandler[], ctx: ShardContext, p: Fram
   };
   table[FrameType.ROUTE] = (r) => readRoute(r, routing);
   table[FrameType.SHARE] = (r) => readShare(r, routing);
+  table[FrameType.WITHDRAW] = (r) => readWithdraw(r, routing);
   table[FrameType.RETAIN_SET] = (r) => readRetainSet(r, retainSync);
   table[FrameType.RETAIN_DONE] = (r) => readRetainDone(r, retainSync);
   table[FrameType.CLAIM] = (r) => readClaim(r, registry);

@@ -3,7 +3,7 @@
 // Strings are u32-length-prefixed UTF-8 (see bytes.ts). Every frame family has its encoders and
 // decoders side by side, in the room that owns it; the numbers are all here, so none collide:
 // - PUBLISH: protocol/publish-view.ts (read in place by PublishView, the hot path)
-// - ROUTE, SHARE, RETAIN_SET, RETAIN_DONE: routing/frames.ts
+// - ROUTE, SHARE, WITHDRAW, RETAIN_SET, RETAIN_DONE: routing/frames.ts
 // - CLAIM, TAKEOVER, SESSION, RELEASE, OWNED, DIRECT, MOVE_READY, MOVE_DONE: session/frames.ts
 // - BARRIER, BARRIER_ACK, COMMIT_BARRIER, COMMIT_BARRIER_ACK, SYNC_DONE: here
 // - NODE_COMMIT, NODE_MARK, NODE_PUBLISH: worker/cluster (between nodes)
@@ -37,13 +37,14 @@ export const FrameType = {
   CONTROL_BARRIER_ACK: 23, // ... so it does not wait behind data in a held ring
   NODE_MARK: 24, // a sending shard's marker for a session moving between nodes, after its last message that went only to the old node (worker/cluster/node-moves.ts); over NATS and relayed in rings, behind the data
   NODE_PUBLISH: 25, // over NATS only: a PUBLISH frame behind its sender's node key and shard (worker/cluster/frames.ts)
+  WITHDRAW: 26, // a shard's subscribers on a filter would only drop one QoS class: do not send it such messages, count the drops (or: send again)
 } as const;
 
 /**
  * The control frames: written into the pair's control ring (shared/ring/pair.ts), which is
  * always drained, and allowed to pass data that a held data ring keeps back (peers.ts). None of
  * them depends on the data sent before it, so a subscriber that is behind does not delay
- * takeovers, sessions, route and share updates, ownership lists, barrier requests (an answer
+ * takeovers, sessions, route, withdraw and share updates, ownership lists, barrier requests (an answer
  * vouches for what is before it in the ring it goes back in, not for what was before the
  * request), control barriers' answers, or the answers to this shard's own commit barriers and
  * retained sets (those vouch for what this shard sent, not for what is in the ring). Unless the
@@ -57,7 +58,7 @@ export const FrameType = {
  */
 export const AT_ONCE: Uint8Array = (() => {
   const t = new Uint8Array(256);
-  for (const f of [FrameType.ROUTE, FrameType.SHARE, FrameType.CLAIM, FrameType.TAKEOVER, FrameType.SESSION, FrameType.RELEASE, FrameType.OWNED,
+  for (const f of [FrameType.ROUTE, FrameType.SHARE, FrameType.WITHDRAW, FrameType.CLAIM, FrameType.TAKEOVER, FrameType.SESSION, FrameType.RELEASE, FrameType.OWNED,
     FrameType.SYNC_DONE, FrameType.RETAIN_DONE, FrameType.COMMIT_BARRIER_ACK, FrameType.HOLD, FrameType.RESUME,
     FrameType.BARRIER, FrameType.CONTROL_BARRIER, FrameType.CONTROL_BARRIER_ACK]) t[f] = 1;
   return t;

@@ -21,6 +21,11 @@ export interface DeliveryStore extends CommitGate {
   deleteOutbound(s: Session, o: Outbound): void;
 }
 
+/** Withdraws routes whose subscribers would only drop (withdraw.ts). */
+export interface DropRoutes {
+  consider(topic: string, qos: number, size: number): void;
+}
+
 /** A session on the move takes its deliveries elsewhere (moves.ts): true when it took this one. */
 export interface Diverter {
   divert(s: Session, msg: Message, qos: 0 | 1 | 2, retain: boolean, subIds: number[] | null): boolean;
@@ -37,6 +42,8 @@ export class Delivery {
   private readonly durability: DeliveryStore;
   /** Set by the wiring (moves.ts needs Delivery too). */
   moves: Diverter = NO_MOVES;
+  /** Set by the wiring (Routing owns them); null: none (one shard). */
+  withdraws: DropRoutes | null = null;
   private epoch = 0;
   /**
    * The sessions of the current match, in [0, matchedN): slots are overwritten and cleared,
@@ -97,8 +104,10 @@ export class Delivery {
     if (n === 0) return;
     this.matchedN = 0;
     const plainV5 = f.props === null && f.expiresAt === 0;
+    const size = f.wireOff + f.wireLen - f.payloadOff + f.topic.length;
     let msg: Message | null = null;
     let direct = 0;
+    let dropped = 0;
     for (let i = 0; i < n; i++) {
       const s = matched[i]!;
       matched[i] = undefined as unknown as Session;
@@ -118,7 +127,7 @@ export class Delivery {
           continue;
         }
       }
-      if (this.dropsAtOnce(s, s.matchQos, f.wireOff + f.wireLen - f.payloadOff + f.topic.length)) { s.matchSubIds = null; continue; }
+      if (this.dropsAtOnce(s, s.matchQos, size)) { s.matchSubIds = null; dropped++; continue; }
       if (msg === null) { msg = f.toMessage(); this.beginFanout(now); }
       this.deliverTo(s, msg, s.matchQos as 0 | 1 | 2, s.matchRetain, s.matchSubIds, true);
       s.matchSubIds = null;
@@ -128,6 +137,8 @@ export class Delivery {
       this.shard.stats.add(this.shard.id, Stat.MESSAGES_SENT, direct);
       this.shard.stats.add(this.shard.id, Stat.SENT_BY_QOS, direct);
     }
+    // Everyone dropped it: its publishers' shards need not send such messages (withdraw.ts).
+    if (dropped === n && this.withdraws !== null) this.withdraws.consider(f.topic, f.qos, size);
   }
 
   /**

@@ -1,6 +1,6 @@
 // The routing room: where a message goes and how it gets there. routing.ts (this shard's
 // subscriptions, the replicated route table, shared groups, forwarding one frame per interested
-// shard), delivery.ts (to the sessions on this shard: encode once, flow control, queues),
+// shard), withdraw.ts (routes withdrawn while everyone on them would only drop), delivery.ts (to the sessions on this shard: encode once, flow control, queues),
 // retain.ts and retain-sync.ts (the retained replica and its one order per topic), frames.ts
 // (this room's frames between shards).
 import { PubFlag, writePublish, writePublishWire } from '../protocol/publish-view.ts';
@@ -17,6 +17,7 @@ import type { Delivery } from './delivery.ts';
 import type { RetainedSync } from './retain-sync.ts';
 import { released, SUBSCRIPTION_BYTES } from '../net/reclaim.ts';
 import { UntilReady } from './until-ready.ts';
+import { RemoteRoute, Skips, Withdraws } from './withdraw.ts';
 
 /**
  * What routing tells the commit gate (durability.ts) about a publish, so that its publisher's
@@ -82,7 +83,11 @@ export function shareKey(group: string, filter: string): string { return group +
  */
 export class Routing {
   readonly local: TopicTrie<Subscription>;
-  readonly remote = new TopicTrie<number>();
+  readonly remote = new TopicTrie<RemoteRoute>();
+  /** This shard's withdrawn routes (Delivery asks it to consider one; sessions tell it when they may take again). */
+  readonly withdraws: Withdraws;
+  /** What the current match skipped because of other shards' withdrawn routes. */
+  private readonly skips: Skips;
   readonly sharedTrie = new TopicTrie<SharedGroup>();
   readonly groups = new Map<string, SharedGroup>();
   private readonly shard: ShardContext;
@@ -100,7 +105,8 @@ export class Routing {
   announced = false;
   private readonly groupTargets: (string[] | null)[];
   private readonly pickedGroups: SharedGroup[] = [];
-  private readonly collectRemote = (shard: number): void => { this.mask |= 1 << shard; };
+  private readonly collectRemote = (r: RemoteRoute): void => { if (r.withdrawn === 0 || !this.skips.skip(r)) this.mask |= 1 << r.shard; };
+  private readonly collectRouted = (r: RemoteRoute): void => { this.mask |= 1 << r.shard; };
   /**
    * Routes of restarted peers that owned persistent sessions, kept until the peer says it has
    * its sessions back (SYNC_DONE from it): until then a QoS 1/2 message that matches one finds
@@ -126,10 +132,12 @@ export class Routing {
     this.retain = retain;
     this.shardKeys = Array.from({ length: shard.count }, (_, i) => String(i));
     this.groupTargets = new Array(shard.count).fill(null);
+    this.withdraws = new Withdraws(shard, local, peers);
+    this.skips = new Skips(shard.count);
     this.untilReady = new UntilReady({
       forwardIfRouted: (msg, peer) => {
         this.mask = 0;
-        this.remote.match(msg.topic, this.collectRemote);
+        this.remote.match(msg.topic, this.collectRouted);
         if ((this.mask & (1 << peer)) === 0) return false;
         this.mask = 1 << peer;
         this.forward(msg, false);
@@ -153,6 +161,8 @@ export class Routing {
       const added = this.local.add(sub.topicFilter, sub.session.clientId, sub);
       if (added) sh.stats.add(sh.id, Stat.SUBSCRIPTIONS, 1);
       if (first) this.broadcastRoute(true, sub.topicFilter);
+      // Withdrawn for the others on it: sent again, and its SUBACK waits until the peers have it.
+      else if (this.withdraws.changed(sub.topicFilter, false)) this.announced = true;
       return;
     }
     sh.stats.add(sh.id, Stat.SUBSCRIPTIONS, 1);
@@ -176,7 +186,9 @@ export class Routing {
     if (cur !== sub) return; // replaced by a newer subscription object, or gone
     this.local.remove(sub.topicFilter, sub.session.clientId);
     sh.stats.add(sh.id, Stat.SUBSCRIPTIONS, -1);
-    if (!this.local.hasFilter(sub.topicFilter)) this.broadcastRoute(false, sub.topicFilter);
+    const gone = !this.local.hasFilter(sub.topicFilter);
+    this.withdraws.changed(sub.topicFilter, gone);
+    if (gone) this.broadcastRoute(false, sub.topicFilter);
   }
 
   private groupFor(group: string, filter: string): SharedGroup {
@@ -220,8 +232,14 @@ export class Routing {
   // ---- updates from other shards ----
 
   applyRoute(add: boolean, shard: number, filter: string): void {
-    if (add) this.remote.add(filter, this.shardKeys[shard]!, shard);
+    if (add) this.remote.add(filter, this.shardKeys[shard]!, new RemoteRoute(shard));
     else this.remote.remove(filter, this.shardKeys[shard]!);
+  }
+
+  /** `shard` withdrew its route for `filter` for a QoS class, or sent it again (withdraw.ts). */
+  applyWithdraw(shard: number, filter: string, cls: number, on: boolean, atQos0: number, full: number, room: number): void {
+    const r = this.remote.get(filter, this.shardKeys[shard]!);
+    if (r !== undefined) r.apply(cls, on, atQos0, full, room, Date.now());
   }
 
   applyShare(shard: number, key: string, count: number): void {
@@ -313,7 +331,11 @@ export class Routing {
   private route(msg: Message, now: number, withGroups = true): void {
     const sh = this.shard;
     this.mask = 0;
-    if (sh.count > 1) this.remote.match(msg.topic, this.collectRemote);
+    if (sh.count > 1) {
+      this.skips.begin(msg.qos, msg.payload.length + msg.topic.length, now);
+      this.remote.match(msg.topic, this.collectRemote);
+      if (this.skips.mask !== 0) this.skips.count(this.mask, sh);
+    }
     if (this.staleMask !== 0 && msg.qos !== 0) {
       this.staleHit = 0;
       this.stale.match(msg.topic, this.collectStale);
@@ -348,7 +370,9 @@ export class Routing {
     v.seq = this.seq = (this.seq + 1) >>> 0;
     if (sh.count > 1) {
       this.mask = 0;
+      this.skips.begin(0, 0, now);
       this.remote.match(v.topic, this.collectRemote);
+      if (this.skips.mask !== 0) this.skips.count(this.mask, sh);
       if (this.mask !== 0) {
         let written = false;
         for (let i = 0; i < sh.count; i++) {

@@ -133,6 +133,7 @@ export class SessionLifecycle implements RegistryHost {
     if (c !== null) {
       s.conn = null;
       c.session = null;
+      s.mayTakeAgain();
       // The old connection ends without DISCONNECT: its will goes out unless the session
       // continues and the will is delayed [MQTT-3.1.3-9].
       if (s.will !== null && (s.will.delayMs === 0 || cleanStart)) this.publishWill(s);

@@ -154,6 +154,7 @@ export class Moves implements MoveReceiver {
     m.toToken = token;
     m.ready = false;
     s.moving = m;
+    s.mayTakeAgain();
     this.ghosts.set(s.clientId, s);
     if (s.persistent && !m.counted) { m.counted = true; this.shard.stats.add(this.shard.id, Stat.PERSISTENT_SESSIONS, 1); }
   }
@@ -165,6 +166,7 @@ export class Moves implements MoveReceiver {
     m.fromToken = ghostToken;
     m.floor = new Array<number>(this.shard.count).fill(-1);
     s.moving = m;
+    s.mayTakeAgain();
     this.arriving.add(m);
     // Routes first: once every peer has applied them, the ghost can stop.
     this.peers.barrier(() => this.send(false, ghostShard, ghostToken, s.clientId), MOVE_BARRIER_MS);

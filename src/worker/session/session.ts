@@ -43,6 +43,11 @@ const EMPTY_SET: ReadonlySet<never> = new Set<never>();
 /** What a queued message counts against the per-session byte limit. */
 export function outboundBytes(o: Outbound): number { return o.msg.payload.length + o.msg.topic.length; }
 
+/** Counts on a session dropping what it is sent (routing/withdraw.ts): told when it may take messages again. */
+export interface DropWatch {
+  mayTake(s: Session): void;
+}
+
 /**
  * State of one client id on its owning shard, with or without a live connection. A FIFO
  * array with a moving head is the queue: no per-message node allocation, compacted in bulk.
@@ -81,6 +86,8 @@ export class Session {
   // restart; userKnown is false only for a store record written before it was kept.
   username: string | undefined = undefined;
   userKnown = true;
+  /** Set while a withdrawn route counts on this session dropping (mayTakeAgain). */
+  dropWatch: DropWatch | null = null;
   // Per-publish aggregation of overlapping subscriptions (epoch stamp avoids clearing a set).
   matchEpoch = 0;
   matchQos = 0;
@@ -103,6 +110,18 @@ export class Session {
   writableInflight(): Map<number, Outbound> { return this.inflightMap ??= new Map(); }
   writableInboundQos2(): Set<number> { return this.inboundQos2Set ??= new Set(); }
 
+  /**
+   * Something that can make this session take a message it would have dropped happened (its
+   * queue shrank; its connection came, went or was taken back from slow; it began to move):
+   * whoever counted on its drops must stop. One null check when nobody does.
+   */
+  mayTakeAgain(): void {
+    const w = this.dropWatch;
+    if (w === null) return;
+    this.dropWatch = null;
+    w.mayTake(this);
+  }
+
   get persistent(): boolean { return this.expiryInterval !== 0; }
   get queued(): number { return this.queue.length - this.queueHead; }
 
@@ -114,6 +133,7 @@ export class Session {
     this.queue[this.queueHead++] = undefined as unknown as Outbound;
     this.queuedBytes -= outboundBytes(o);
     if (o.qos === 0) this.qos0Held--;
+    if (this.dropWatch !== null) this.mayTakeAgain();
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
       this.queueHead = 0;
@@ -137,6 +157,7 @@ export class Session {
         this.queuedBytes -= outboundBytes(this.queue[i]!);
         this.queue.splice(i, 1);
         this.qos0Held--;
+        if (this.dropWatch !== null) this.mayTakeAgain();
         return true;
       }
     }

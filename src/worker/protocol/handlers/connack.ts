@@ -109,6 +109,7 @@ export function completeConnect(conn: Connection, state: Buffer | null): void {
   s.will = req.will;
   s.token = conn.token;
   s.conn = conn;
+  s.mayTakeAgain();
   s.disconnectedAt = 0;
   conn.session = s;
   conn.username = req.username ?? '';
