@@ -88,6 +88,8 @@ export class Routing {
   readonly withdraws: Withdraws;
   /** What the current match skipped because of other shards' withdrawn routes. */
   private readonly skips: Skips;
+  /** Set by the first withdraw a peer announces: until then a match never looks at them. */
+  private withdrawSeen = false;
   readonly sharedTrie = new TopicTrie<SharedGroup>();
   readonly groups = new Map<string, SharedGroup>();
   private readonly shard: ShardContext;
@@ -239,7 +241,9 @@ export class Routing {
   /** `shard` withdrew its route for `filter` for a QoS class, or sent it again (withdraw.ts). */
   applyWithdraw(shard: number, filter: string, cls: number, on: boolean, atQos0: number, full: number, room: number): void {
     const r = this.remote.get(filter, this.shardKeys[shard]!);
-    if (r !== undefined) r.apply(cls, on, atQos0, full, room, Date.now());
+    if (r === undefined) return;
+    r.apply(cls, on, atQos0, full, room, Date.now());
+    if (on) this.withdrawSeen = true;
   }
 
   applyShare(shard: number, key: string, count: number): void {
@@ -332,7 +336,7 @@ export class Routing {
     const sh = this.shard;
     this.mask = 0;
     if (sh.count > 1) {
-      this.skips.begin(msg.qos, msg.payload.length + msg.topic.length, now);
+      if (this.withdrawSeen) this.skips.begin(msg.qos, msg.payload.length + msg.topic.length, now);
       this.remote.match(msg.topic, this.collectRemote);
       if (this.skips.mask !== 0) this.skips.count(this.mask, sh);
     }
@@ -370,7 +374,7 @@ export class Routing {
     v.seq = this.seq = (this.seq + 1) >>> 0;
     if (sh.count > 1) {
       this.mask = 0;
-      this.skips.begin(0, 0, now);
+      if (this.withdrawSeen) this.skips.begin(0, 0, now);
       this.remote.match(v.topic, this.collectRemote);
       if (this.skips.mask !== 0) this.skips.count(this.mask, sh);
       if (this.mask !== 0) {
