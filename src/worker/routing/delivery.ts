@@ -12,6 +12,7 @@ import type { Backpressure } from '../net/backpressure.ts';
 import { mustWait, sendGated, sendWithIdGated, type CommitGate } from '../durable/gate.ts';
 import { AckType, encodeAck } from '../protocol/acks.ts';
 import { publishDropped, qosDropped, qosPublished } from '../hooks/lifecycle.ts';
+import { dropsAtOnce, queueFull } from './drop-rules.ts';
 
 /** What delivery asks of durability: store writes of persistent sessions' messages, and the gate. */
 export interface DeliveryStore extends CommitGate {
@@ -145,29 +146,13 @@ export class Delivery {
    * `s` would drop a message of `size` payload + topic bytes at `qos` at once (deliverNow's drops
    * for a full queue): counted here, so a frame from a ring is not copied into a Message only to
    * be dropped. Beside a stalled subscriber that was two copies and allocations per message on
-   * its shard. Only for a client nobody waits for (slow, or offline: deliverNow would make the
-   * source wait for any other), not moving, and when no hook wants to see the dropped message.
+   * its shard. The rule is drop-rules.ts's; not when a hook wants to see the dropped message.
    */
   private dropsAtOnce(s: Session, qos: number, size: number): boolean {
     const sh = this.shard;
-    if (s.queued === 0 || s.moving !== null || sh.hooks.has.onPublishDropped) return false;
-    const c = s.conn;
-    const online = c !== null && c.state === ConnState.CONNECTED;
-    if (online && !c.slow) return false;
-    if (qos === 0) {
-      if (!online || s.qos0Held < sh.config.maxQueuedQos0) return false;
-      sh.stats.add(sh.id, Stat.DROPPED_QOS0, 1);
-      return true;
-    }
-    if (s.qos0Held !== 0 || !this.queueFull(s, size)) return false;
-    sh.stats.add(sh.id, Stat.DROPPED_QUEUE_FULL, 1);
+    if (sh.hooks.has.onPublishDropped || !dropsAtOnce(s, qos, size, sh.config)) return false;
+    sh.stats.add(sh.id, qos === 0 ? Stat.DROPPED_QOS0 : Stat.DROPPED_QUEUE_FULL, 1);
     return true;
-  }
-
-  /** `s`'s queue has no room for a message of `size` payload + topic bytes (the bounds: --max-queued-messages, --max-queued-bytes). */
-  private queueFull(s: Session, size: number): boolean {
-    const c = this.shard.config;
-    return s.queued >= c.maxQueuedMessages || (c.maxQueuedBytes > 0 && s.queued > 0 && s.queuedBytes + size > c.maxQueuedBytes);
   }
 
   /** Collects the local sessions matching `topic` into `matched`, once each with its delivery QoS and retain flag. */
@@ -277,7 +262,7 @@ export class Delivery {
     const size = msg.payload.length + msg.topic.length;
     // Behind (socket congested, or its window full and a socket's worth queued): the source waits.
     if (online && (conn.congested || s.queuedBytes + size >= sh.config.socketHighWater)) this.bp.admit(conn, Date.now());
-    while (this.queueFull(s, size)) {
+    while (queueFull(s, size, sh.config)) {
       // Make room by dropping QoS 0 first; a full queue of QoS 1/2 drops the new message.
       if (!this.dropOldestQos0(s)) {
         sh.stats.add(sh.id, Stat.DROPPED_QUEUE_FULL, 1);

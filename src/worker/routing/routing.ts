@@ -335,11 +335,7 @@ export class Routing {
   private route(msg: Message, now: number, withGroups = true): void {
     const sh = this.shard;
     this.mask = 0;
-    if (sh.count > 1) {
-      if (this.withdrawSeen) this.skips.begin(msg.qos, msg.payload.length + msg.topic.length, now);
-      this.remote.match(msg.topic, this.collectRemote);
-      if (this.skips.mask !== 0) this.skips.count(this.mask, sh);
-    }
+    if (sh.count > 1) this.matchRemote(msg.topic, msg.qos, msg.payload.length + msg.topic.length, now);
     if (this.staleMask !== 0 && msg.qos !== 0) {
       this.staleHit = 0;
       this.stale.match(msg.topic, this.collectStale);
@@ -374,9 +370,7 @@ export class Routing {
     v.seq = this.seq = (this.seq + 1) >>> 0;
     if (sh.count > 1) {
       this.mask = 0;
-      if (this.withdrawSeen) this.skips.begin(0, 0, now);
-      this.remote.match(v.topic, this.collectRemote);
-      if (this.skips.mask !== 0) this.skips.count(this.mask, sh);
+      this.matchRemote(v.topic, 0, 0, now);
       if (this.mask !== 0) {
         let written = false;
         for (let i = 0; i < sh.count; i++) {
@@ -389,6 +383,16 @@ export class Routing {
       }
     }
     this.delivery.deliverView(v, now);
+  }
+
+  /**
+   * The route table into `mask`: the shards that want `topic`, less those whose every matching
+   * route is withdrawn for a message of `qos` and `size` payload + topic bytes (counted as drops).
+   */
+  private matchRemote(topic: string, qos: number, size: number, now: number): void {
+    if (this.withdrawSeen) this.skips.begin(qos, size, now);
+    this.remote.match(topic, this.collectRemote);
+    if (this.skips.mask !== 0) this.skips.count(this.mask, this.shard);
   }
 
   private forward(msg: Message, withGroups: boolean): void {

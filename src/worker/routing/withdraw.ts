@@ -26,6 +26,7 @@ import type { ShardContext } from '../context.ts';
 import { ConnState } from '../net/conn-state.ts';
 import type { DropWatch, Session } from '../session/session.ts';
 import type { Subscription } from '../session/subscription.ts';
+import { dropsAtOnce } from './drop-rules.ts';
 import { writeWithdraw } from './frames.ts';
 
 /** The QoS classes a route is withdrawn for (bits). */
@@ -186,7 +187,7 @@ export class Withdraws implements DropWatch {
       if (cls === WithdrawClass.QOS0) st.next0 = next; else st.next12 = next;
       if (!ok) {
         // Renewing one that no longer holds (a trigger missed): end it now rather than at the lease.
-        if ((st.cls & cls) !== 0) { writeWithdraw(this.peers.writer(), sh.id, f, cls, false, 0, 0, -1); this.peers.broadcast(); this.set(st, st.cls & ~cls); }
+        if ((st.cls & cls) !== 0) this.end(f, st, cls);
         continue;
       }
       this.set(st, st.cls | cls);
@@ -208,22 +209,16 @@ export class Withdraws implements DropWatch {
     let room = -1;
     for (const [, sub] of this.local.keysOf(f)) {
       const s = sub.session;
-      if (sub.guard !== null || sub.noLocal || s.subs.size !== 1 || s.moving !== null || s.queued === 0) return false;
-      const c = s.conn;
-      if (c === null || c.state !== ConnState.CONNECTED || !c.slow) return false;
-      if (cls === WithdrawClass.QOS0 || sub.qos === 0) {
-        if (s.qos0Held < cfg.maxQueuedQos0) return false;
-        atQos0++;
-        continue;
-      }
-      // At QoS 1/2: a queued QoS 0 would be evicted for it; otherwise it is dropped at the bound.
-      if (s.qos0Held !== 0) return false;
-      if (s.queued < cfg.maxQueuedMessages) {
-        const left = cfg.maxQueuedBytes - s.queuedBytes;
-        if (cfg.maxQueuedBytes === 0 || left >= size) return false;
-        if (left > room) room = left;
-      }
+      // One subscription per session: a skipped message is one drop per subscriber. A guard or
+      // No Local can make it skip a message rather than drop it. Online and slow only: an
+      // offline one's QoS 0 is not a counted drop.
+      if (sub.guard !== null || sub.noLocal || s.subs.size !== 1 || s.conn === null || s.conn.state !== ConnState.CONNECTED) return false;
+      const qos = cls === WithdrawClass.QOS0 ? 0 : sub.qos;
+      if (!dropsAtOnce(s, qos, size, cfg)) return false;
+      if (qos === 0) { atQos0++; continue; }
       full++;
+      // Full by bytes for this message: a smaller one may still fit.
+      if (s.queued < cfg.maxQueuedMessages && cfg.maxQueuedBytes - s.queuedBytes > room) room = cfg.maxQueuedBytes - s.queuedBytes;
     }
     this.atQos0 = atQos0;
     this.full = full;
@@ -252,12 +247,16 @@ export class Withdraws implements DropWatch {
   private release(filter: string): boolean {
     const st = this.filters.get(filter);
     if (st === undefined || st.cls === 0) return false;
-    const sh = this.shard;
-    writeWithdraw(this.peers.writer(), sh.id, filter, st.cls, false, 0, 0, -1);
-    this.peers.broadcast();
-    this.set(st, 0);
+    this.end(filter, st, st.cls);
     st.next0 = st.next12 = Date.now() + HOLDOFF_MS;
     return true;
+  }
+
+  /** Tells the peers `filter` is not withdrawn for `cls` any more. */
+  private end(filter: string, st: FilterWithdraw, cls: number): void {
+    writeWithdraw(this.peers.writer(), this.shard.id, filter, cls, false, 0, 0, -1);
+    this.peers.broadcast();
+    this.set(st, st.cls & ~cls);
   }
 
   /** `st` is withdrawn for `cls` now; the shard's gauge follows. */
